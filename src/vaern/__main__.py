@@ -1,0 +1,3 @@
+from vaern.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Persistence: the database (tables, migrations, queries) and the evidence archive."""

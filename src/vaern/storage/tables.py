@@ -1,0 +1,157 @@
+"""The database tables (SQLAlchemy 2 mappings). Schema changes go through Alembic migrations.
+
+Units, people and sites mirror the config (synced at start); pages, hits, snapshots, alerts and
+crawl runs are what Værn learns. Times are stored as naive UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class UnitRow(Base):
+    __tablename__ = "units"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    leader_name: Mapped[str] = mapped_column(String(300))
+    leader_email: Mapped[str] = mapped_column(String(300))
+    notify: Mapped[list[Any]] = mapped_column(default=list)  # [{"name", "email"}]
+
+
+class PersonRow(Base):
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    aliases: Mapped[list[Any]] = mapped_column(default=list)
+    unit_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SiteRow(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where the rotation of name searches stopped last crawl (search_urls with long watch lists).
+    search_cursor: Mapped[int] = mapped_column(Integer, default=0)
+    # render: auto remembers what the site needed ("http" or "browser").
+    render_decision: Mapped[str | None] = mapped_column(String(20))
+
+
+class CrawlRunRow(Base):
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(String(100), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | ok | failed | killed
+    pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
+    pages_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    pages_failed: Mapped[int] = mapped_column(Integer, default=0)
+    hits_new: Mapped[int] = mapped_column(Integer, default=0)
+    hits_seen: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class PageRow(Base):
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("site_id", "url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    first_fetched_at: Mapped[datetime] = mapped_column(DateTime)
+    last_fetched_at: Mapped[datetime] = mapped_column(DateTime)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="ok")  # ok | gone | error
+    title: Mapped[str | None] = mapped_column(Text)
+
+
+class HitRow(Base):
+    """One hit per (person, page): created once, then updated each time the page names them."""
+
+    __tablename__ = "hits"
+    __table_args__ = (UniqueConstraint("person_id", "page_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(100), index=True)
+    unit_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    site_id: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    confidence: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column()
+    variant: Mapped[str] = mapped_column(String(50))
+    matched_text: Mapped[list[Any]] = mapped_column(default=list)
+    why: Mapped[list[Any]] = mapped_column(default=list)  # per mention: variant, compared strings, score
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    first_seen: Mapped[datetime] = mapped_column(DateTime, index=True)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_run_id: Mapped[int | None] = mapped_column(Integer)
+
+    page: Mapped[PageRow] = relationship()
+
+
+class SnapshotRow(Base):
+    """One evidence capture of a page; its files and manifest live in the archive."""
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"), index=True)
+    captured_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(String(20), default="hit")  # hit | update | removed
+    manifest_path: Mapped[str] = mapped_column(String(500))
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)  # kind -> {"path", "sha256"}
+
+
+class AlertRow(Base):
+    """The outbox: one e-mail to one recipient, written in the same transaction as its hits."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(300), index=True)
+    recipient_name: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))  # new_hit | update | removed | digest | reminder
+    run_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)  # queued | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+
+
+class AlertHitRow(Base):
+    __tablename__ = "alert_hits"
+    __table_args__ = (UniqueConstraint("alert_id", "hit_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id"), index=True)
+    # Dedup key: never the same hit twice to the same recipient in the same kind.
+    recipient: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
