@@ -111,6 +111,7 @@ class Site(_Model):
     autothrottle: bool = True
     timeout: float = Field(30.0, gt=0, description="seconds per request")
     max_response_mb: float = Field(5.0, gt=0)
+    retries: int = Field(1, ge=0, le=10, description="extra attempts after a timeout, dropped connection or 5xx")
     user_agent: str | None = None
 
     @field_validator("start_urls", "search_urls")

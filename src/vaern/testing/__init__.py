@@ -1,0 +1,1 @@
+"""Real local components for tests and benchmarks (a fixture site and behaviour server)."""
