@@ -1,1 +1,1 @@
-"""Real local components for tests and benchmarks (a fixture site and behaviour server)."""
+"""Helpers for Værn's own tests and benchmarks: local servers that stand in for the world."""
