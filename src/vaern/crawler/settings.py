@@ -70,7 +70,7 @@ def build_settings(config: Config, site: Site) -> dict[str, Any]:
         "DOWNLOAD_HANDLERS": {"file": None, "ftp": None, "s3": None, "data": None},
         "DOWNLOADER_MIDDLEWARES": {
             "vaern.crawler.netguard.NetGuardMiddleware": NETGUARD_ORDER,
-            "vaern.crawler.spider.ConditionalGetMiddleware": NETGUARD_ORDER + 10,
+            "vaern.crawler.spider.FetchPolicyMiddleware": NETGUARD_ORDER + 10,
         },
         "NETGUARD_ALLOW_PRIVATE_HOSTS": list(config.network.allow_private_hosts),
     }

@@ -164,7 +164,7 @@ class SiteSpider(Spider):
         self.counts = Counts()
         self.finish_reason = "not started"
         self.sink_error: BaseException | None = None
-        self._seen: set[str] = set()  # every URL requested or reached, so nothing is fetched twice
+        self.seen: set[str] = set()  # every URL requested (redirect targets too): nothing is fetched twice
         self._reported: set[str] = set()  # final URLs already handed to the sink
         self._attempts = 0  # fetches counted against max_pages
         self._closing = False
@@ -182,7 +182,7 @@ class SiteSpider(Spider):
 
     def make_request(self, url: str, fetch: Fetch) -> Request:
         """The Scrapy request for `url`. Conditional headers are added at download time
-        (ConditionalGetMiddleware), so redirect targets get theirs too."""
+        (FetchPolicyMiddleware), so redirect targets get theirs too."""
         return Request(
             url,
             callback=self.parse,
@@ -190,9 +190,8 @@ class SiteSpider(Spider):
             meta={FETCH: fetch},
             # Breadth-first: nearer pages first. Re-checks come after discovery anyway.
             priority=-fetch.depth,
-            # Our own _seen set deduplicates. Scrapy's duplicate filter would also swallow a
-            # redirect that loops back to an earlier URL without telling the errback (scrapy#1225),
-            # so a loop is reported as "too many redirects" only when the filter is off.
+            # Our own `seen` set deduplicates (FetchPolicyMiddleware for redirects). Scrapy's
+            # duplicate filter would swallow a redirect loop without telling the errback (scrapy#1225).
             dont_filter=True,
         )
 
@@ -212,7 +211,8 @@ class SiteSpider(Spider):
             extracted = Extracted(text=response.text.strip(), title="", links=())
         else:
             extracted = extract_tree(response.selector.root, response.url)
-        headers = {k: ", ".join(v) for k, v in response.headers.to_unicode_dict().items()}
+        # Header names in lower case (HTTP names are case-insensitive); repeated headers joined by ",".
+        headers = {k.lower(): v for k, v in response.headers.to_unicode_dict().items()}
         page = Page(
             site_id=self.site.id,
             url=response.url,
@@ -243,16 +243,16 @@ class SiteSpider(Spider):
                 yield request
 
     def _schedule(self, url: str, fetch: Fetch) -> Request | None:
-        if url in self._seen:
+        if url in self.seen:
             return None
-        self._seen.add(url)
+        self.seen.add(url)
         return self.make_request(url, fetch)
 
     def parse(self, response: Response) -> Iterator[Request]:
         fetch: Fetch = response.meta[FETCH]
         if self._closing:
             return
-        self._seen.add(response.url)
+        self.seen.add(response.url)
         if fetch.kind == "start" and response.request is not None:
             if _host(response.url) != _host(_origin(response.request)):
                 self.rules.add_host(response.url)
@@ -302,7 +302,7 @@ class SiteSpider(Spider):
         if depth > self.site.follow.max_depth or self._closing:
             return
         for link in links:
-            if link not in self._seen and self.rules.allows(link):
+            if link not in self.seen and self.rules.allows(link):
                 request = self._schedule(link, Fetch("link", depth))
                 if request is not None:
                     yield request
@@ -321,14 +321,16 @@ class SiteSpider(Spider):
                 self._count_attempt()
             self._check_budget()
             return
+        if isinstance(exc, AlreadyReached):
+            return
         if isinstance(exc, IgnoreRequest) and "robots.txt" in str(exc):
             if fetch.kind == "start":
                 self._fail(url, "refused by the site's robots.txt (robots: obey)", None)
             return
-        if isinstance(exc, IgnoreRequest) and "max redirections" in str(exc):
+        if isinstance(exc, RedirectLoop) or (isinstance(exc, IgnoreRequest) and "max redirections" in str(exc)):
             chain = [*request.meta.get("redirect_urls", []), request.url]
-            reason = "redirect loop" if len(set(chain)) < len(chain) else "too many redirects"
-            reason = f"{reason} ({' -> '.join(chain[:4])}{' -> …' if len(chain) > 4 else ''})"
+            reason = "redirect loop" if isinstance(exc, RedirectLoop) else "too many redirects"
+            reason = f"{reason} ({' -> '.join(chain[:5])}{' -> …' if len(chain) > 5 else ''})"
         elif isinstance(exc, DownloadTimeoutError):
             reason = f"timed out after {self.site.timeout:g} s"
         elif isinstance(exc, DownloadCancelledError):
@@ -385,7 +387,7 @@ class SiteSpider(Spider):
         max_depth = self.site.follow.max_depth
         scheduled = 0
         for url, known in self.known.items():
-            if url in self._seen or not self.rules.allows(url):
+            if url in self.seen or not self.rules.allows(url):
                 continue
             depth = max_depth if known.depth is None else min(known.depth, max_depth)
             request = self._schedule(url, Fetch("recheck", depth))
@@ -411,18 +413,29 @@ class SiteSpider(Spider):
         self.finish_reason = reason
 
 
-class ConditionalGetMiddleware:
-    """Downloader middleware: adds If-None-Match / If-Modified-Since from what the crawl knows.
+class RedirectLoop(IgnoreRequest):
+    """A redirect leads back to a URL earlier in the same chain."""
 
-    Applied at download time to every request of a SiteSpider, redirect targets included; a
-    validator copied from the URL a redirect came from is removed first.
+
+class AlreadyReached(IgnoreRequest):
+    """A redirect leads to a URL this crawl has already requested; it is handled there."""
+
+
+class FetchPolicyMiddleware:
+    """Downloader middleware for a SiteSpider's requests, redirect targets included:
+
+    - a redirect back into its own chain fails at once as a redirect loop (Scrapy's duplicate
+      filter would drop it silently, scrapy#1225, and we switch that filter off per request);
+    - a redirect to a URL this crawl already requested is dropped (it is fetched once, there);
+    - If-None-Match / If-Modified-Since are set from what the crawl knows about the URL, after
+      removing any copied from the URL a redirect came from.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
+    def from_crawler(cls, crawler: Crawler) -> FetchPolicyMiddleware:
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:
@@ -430,6 +443,14 @@ class ConditionalGetMiddleware:
         fetch = request.meta.get(FETCH)
         if not isinstance(spider, SiteSpider) or fetch is None:
             return
+        chain = request.meta.get("redirect_urls")
+        if chain and request.meta.get("vaern_admitted") != request.url:
+            if request.url in chain:
+                raise RedirectLoop("redirect loop")
+            if request.url in spider.seen:
+                raise AlreadyReached("already requested in this crawl")
+            spider.seen.add(request.url)
+            request.meta["vaern_admitted"] = request.url  # a retry of this request passes again
         request.headers.pop(b"If-None-Match", None)
         request.headers.pop(b"If-Modified-Since", None)
         if fetch.kind == "search":
@@ -459,4 +480,4 @@ def _origin(request: Request) -> str:
     return str(chain[0]) if chain else request.url
 
 
-__all__ = ["ConditionalGetMiddleware", "Counts", "Fetch", "FollowRules", "KnownPage", "PageSink", "SiteSpider"]
+__all__ = ["FetchPolicyMiddleware", "Counts", "Fetch", "FollowRules", "KnownPage", "PageSink", "SiteSpider"]

@@ -220,6 +220,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # The default backlog of 5 drops connection attempts when a crawler opens many at once, and
+    # the client's SYN retry then costs a whole second.
+    request_queue_size = 128
     site: SiteServer
 
     def handle_error(self, request: object, client_address: object) -> None:
