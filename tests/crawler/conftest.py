@@ -14,7 +14,9 @@ from vaern.testing.siteserver import SiteServer
 SITE_DIR = Path(__file__).resolve().parent.parent / "site"
 
 
-def crawl_config(start_urls: list[str], allow_private: tuple[str, ...] = ("127.0.0.1",), **site: Any) -> tuple[Config, Site]:
+def crawl_config(
+    start_urls: list[str], allow_private: tuple[str, ...] = ("127.0.0.1",), **site: Any
+) -> tuple[Config, Site]:
     """A config with one site `t`, politeness off (loopback), short timeouts."""
     settings: dict[str, Any] = {"delay": 0, "autothrottle": False, "concurrency": 8, "timeout": 2, **site}
     site_model = Site(id="t", start_urls=start_urls, **settings)

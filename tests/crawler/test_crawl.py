@@ -63,7 +63,9 @@ def test_pages_carry_url_status_time_body_hash_headers_and_depth(crawl: CrawlOut
     assert crawl.page(server.url("/forum/thread-1.html")).depth == 2
 
 
-def test_text_keeps_inline_names_together_and_includes_alt_and_title_text(crawl: CrawlOutcome, server: SiteServer) -> None:
+def test_text_keeps_inline_names_together_and_includes_alt_and_title_text(
+    crawl: CrawlOutcome, server: SiteServer
+) -> None:
     text = crawl.page(server.url("/blog/post-1.html")).text.split("\n")
     assert "Hvorfor får René Rosenkilde lov at sidde med vores sag?" in text
     assert "Billedet taler for sig selv: Lene Leder ved skrivebordet" in text
@@ -163,7 +165,9 @@ def test_plain_text_is_a_page(crawl: CrawlOutcome, server: SiteServer) -> None:
     assert crawl.page(server.url("/_/text")).text == DANISH
 
 
-def test_non_html_is_skipped_not_reported_and_links_to_files_not_followed(crawl: CrawlOutcome, server: SiteServer) -> None:
+def test_non_html_is_skipped_not_reported_and_links_to_files_not_followed(
+    crawl: CrawlOutcome, server: SiteServer
+) -> None:
     assert server.count("/_/download") == 1  # no extension: fetched, body abandoned at the headers
     assert server.url("/_/download") not in crawl.urls
     assert crawl.stats is not None and crawl.stats.skipped == 1

@@ -96,7 +96,8 @@ DANISH = "På Ærø spiser René æbler og øl"
         # The header beats <meta>; ISO-8859-1 is read as windows-1252, as browsers do.
         ("text/html; charset=ISO-8859-1", b'<meta charset="utf-8">' + DANISH.encode("cp1252"), "cp1252"),
         ("text/html", b'<meta charset="windows-1252"><p>' + DANISH.encode("cp1252"), "cp1252"),
-        ("text/html", b'<meta http-equiv="Content-Type" content="text/html; charset=utf-8">' + DANISH.encode(), "utf-8"),
+        ("text/html", b'<meta http-equiv="Content-Type" content="text/html; charset=utf-8">' + DANISH.encode(),
+         "utf-8"),
         # Undeclared: UTF-8 when it decodes, else windows-1252 (never a statistical guess).
         ("text/html", DANISH.encode(), "utf-8"),
         ("text/html", DANISH.encode("cp1252"), "cp1252"),

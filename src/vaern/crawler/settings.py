@@ -2,7 +2,7 @@
 
 Site config → Scrapy setting:
   robots: obey|ignore        → ROBOTSTXT_OBEY
-  concurrency                → CONCURRENT_REQUESTS_PER_DOMAIN (and AutoThrottle's target)
+  concurrency                → CONCURRENT_REQUESTS(_PER_DOMAIN) (and AutoThrottle's target)
   delay                      → DOWNLOAD_DELAY (and AutoThrottle's start delay)
   autothrottle               → AUTOTHROTTLE_ENABLED
   timeout                    → DOWNLOAD_TIMEOUT
@@ -46,7 +46,9 @@ def build_settings(config: Config, site: Site) -> dict[str, Any]:
         "TELNETCONSOLE_ENABLED": False,
         "HTTPCACHE_ENABLED": False,
         # Politeness.
-        "CONCURRENT_REQUESTS": max(16, site.concurrency),
+        # A crawl is one site: the global limit equals the per-site one, so no more requests sit
+        # in the downloader's queue than can be in flight (they would run on past max_pages).
+        "CONCURRENT_REQUESTS": site.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": site.concurrency,
         "DOWNLOAD_DELAY": site.delay,
         "DOWNLOAD_DELAY_JITTER": 0.5 if site.delay > 0 else 0.0,

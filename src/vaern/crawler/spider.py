@@ -13,9 +13,10 @@ One crawl (controlled by the site's config):
    to it any more.
 4. The crawl stops after `follow.max_pages` fetches (re-checks included; search pages not).
 
-Each request is conditional when the URL is known (If-None-Match / If-Modified-Since); a 304, or
+Each request is conditional when the URL is known (If-None-Match / If-Modified-Since), except
+start and search URLs, which are always fetched in full because discovery begins there. A 304, or
 a 2xx whose body has the known SHA-256, is reported as `unchanged` and its page is not matched
-again (links of a 2xx are still followed). Outcomes:
+again (links of a 2xx are still followed; a 304 has none, which is why step 3 exists). Outcomes:
 - 2xx HTML or plain text, new or changed → `sink.page(Page)`;
 - 304 or same content hash → `sink.unchanged(url)`;
 - 404/410 → `sink.gone(url, status)`;
@@ -167,7 +168,7 @@ class SiteSpider(Spider):
         self.seen: set[str] = set()  # every URL requested (redirect targets too): nothing is fetched twice
         self._reported: set[str] = set()  # final URLs already handed to the sink
         self._attempts = 0  # fetches counted against max_pages
-        self._closing = False
+        self.stopping = False  # max_pages reached or the sink failed: no more requests
         self._rechecked = False
 
     @classmethod
@@ -212,7 +213,7 @@ class SiteSpider(Spider):
         else:
             extracted = extract_tree(response.selector.root, response.url)
         # Header names in lower case (HTTP names are case-insensitive); repeated headers joined by ",".
-        headers = {k.lower(): v for k, v in response.headers.to_unicode_dict().items()}
+        headers = {str(k).lower(): str(v) for k, v in response.headers.to_unicode_dict().items()}
         page = Page(
             site_id=self.site.id,
             url=response.url,
@@ -250,7 +251,7 @@ class SiteSpider(Spider):
 
     def parse(self, response: Response) -> Iterator[Request]:
         fetch: Fetch = response.meta[FETCH]
-        if self._closing:
+        if self.stopping:
             return
         self.seen.add(response.url)
         if fetch.kind == "start" and response.request is not None:
@@ -299,7 +300,7 @@ class SiteSpider(Spider):
         yield from self._follow(made[1].links, fetch.depth + 1)
 
     def _follow(self, links: Sequence[str], depth: int) -> Iterator[Request]:
-        if depth > self.site.follow.max_depth or self._closing:
+        if depth > self.site.follow.max_depth or self.stopping:
             return
         for link in links:
             if link not in self.seen and self.rules.allows(link):
@@ -310,7 +311,7 @@ class SiteSpider(Spider):
     def errback(self, failure: Failure) -> None:
         request: Request = failure.request  # type: ignore[attr-defined]
         fetch: Fetch = request.meta[FETCH]
-        if self._closing:
+        if self.stopping:
             return
         exc = failure.value
         url = _origin(request)
@@ -364,15 +365,15 @@ class SiteSpider(Spider):
         except Exception as exc:
             if self.sink_error is None:
                 self.sink_error = exc
-            self._closing = True
+            self.stopping = True
             raise CloseSpider("sink_error") from exc
 
     def _count_attempt(self) -> None:
         self._attempts += 1
 
     def _check_budget(self) -> None:
-        if not self._closing and self._attempts >= self.site.follow.max_pages:
-            self._closing = True
+        if not self.stopping and self._attempts >= self.site.follow.max_pages:
+            self.stopping = True
             raise CloseSpider("max_pages")
 
     def _stat(self, key: str) -> None:
@@ -381,7 +382,7 @@ class SiteSpider(Spider):
 
     def _on_idle(self, **_: Any) -> None:
         """Discovery has run dry: re-check known URLs this crawl did not reach (once)."""
-        if self._rechecked or self._closing:
+        if self._rechecked or self.stopping:
             return
         self._rechecked = True
         max_depth = self.site.follow.max_depth
@@ -424,6 +425,7 @@ class AlreadyReached(IgnoreRequest):
 class FetchPolicyMiddleware:
     """Downloader middleware for a SiteSpider's requests, redirect targets included:
 
+    - once the crawl is stopping (max_pages, a failed sink), nothing more is sent;
     - a redirect back into its own chain fails at once as a redirect loop (Scrapy's duplicate
       filter would drop it silently, scrapy#1225, and we switch that filter off per request);
     - a redirect to a URL this crawl already requested is dropped (it is fetched once, there);
@@ -443,6 +445,9 @@ class FetchPolicyMiddleware:
         fetch = request.meta.get(FETCH)
         if not isinstance(spider, SiteSpider) or fetch is None:
             return
+        if spider.stopping:
+            # Scrapy lets requests already handed to the downloader run on after CloseSpider.
+            raise IgnoreRequest("the crawl is stopping")
         chain = request.meta.get("redirect_urls")
         if chain and request.meta.get("vaern_admitted") != request.url:
             if request.url in chain:
@@ -453,7 +458,8 @@ class FetchPolicyMiddleware:
             request.meta["vaern_admitted"] = request.url  # a retry of this request passes again
         request.headers.pop(b"If-None-Match", None)
         request.headers.pop(b"If-Modified-Since", None)
-        if fetch.kind == "search":
+        if fetch.kind in ("start", "search"):
+            # Start pages are where discovery begins: a 304 would leave nothing to follow.
             return
         known = spider.known.get(request.url)
         if known is None:

@@ -309,7 +309,8 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _redirect(self, status: int, location: str) -> None:
-        self._send(status, _html("Moved", f'<p><a href="{html.escape(location)}">moved</a></p>'), headers={"Location": location})
+        body = _html("Moved", f'<p><a href="{html.escape(location)}">moved</a></p>')
+        self._send(status, body, headers={"Location": location})
 
     def _behaviour(self, name: str, query: dict[str, list[str]]) -> None:  # noqa: C901 - a flat dispatch
         first = {k: v[0] for k, v in query.items()}
@@ -332,8 +333,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, body.encode("cp1252"), "text/html" + charset)
         elif name == "bom":
             body = f"<html><head><title>BOM</title></head><body><p>{DANISH}</p></body></html>"
-            header = first.get("header")
-            self._send(200, b"\xef\xbb\xbf" + body.encode("utf-8"), f"text/html; charset={header}" if header else "text/html")
+            content_type = f"text/html; charset={first['header']}" if "header" in first else "text/html"
+            self._send(200, b"\xef\xbb\xbf" + body.encode("utf-8"), content_type)
         elif name.startswith("calendar/"):
             month = int(name.split("/", 1)[1])
             self._send(
