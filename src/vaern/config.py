@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from vaern.configfile import Loc, Source, dotted, message, read_people_csv, read_yaml, suggest
+from vaern.configfile import Loc, Source, dotted, message, quoted, read_people_csv, read_yaml, suggest
 from vaern.errors import ConfigError, ConfigProblem
 from vaern.schedules import check_schedule
 from vaern.schedules import parse_interval as parse_interval  # part of this module's interface
@@ -77,7 +77,7 @@ def _check_regex(pattern: str) -> str:
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        raise ValueError(f"{quoted(pattern)} is not a valid regular expression: {exc}") from None
     return pattern
 
 
@@ -321,7 +321,7 @@ class Config(_Model):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            hint = suggest(v, available_timezones()) or " (like Europe/Copenhagen)"
+            hint = _zone_hint(v)
             raise ValueError(f"{v!r} is not a known time zone{hint}") from None
         return v
 
@@ -359,6 +359,13 @@ class Config(_Model):
 
 # ---------------------------------------------------------------------------------------------
 # Loading
+
+
+def _zone_hint(text: str) -> str:
+    folded = text.lower().replace("ø", "o").replace("oe", "o").replace("æ", "ae").replace("å", "aa")
+    if any(w in folded for w in ("kobenhavn", "copenhagen", "danmark", "denmark", "cest")):
+        return " (did you mean 'Europe/Copenhagen'?)"
+    return suggest(text, available_timezones()) or " (like Europe/Copenhagen)"
 
 
 def load_config(path: str | Path) -> Config:
@@ -557,9 +564,25 @@ def warnings_for(config: Config) -> list[str]:
         out.append("no people: nobody is watched for")
     if not config.sites:
         out.append("no sites: a crawl has nothing to visit")
+    placeholders = [f"site {s.id}" for s in config.sites if any(_is_placeholder(u) for u in s.start_urls)]
+    placeholders += [f"unit {u.id}" for u in config.units if _is_placeholder(u.leader.email)]
+    if placeholders or _is_placeholder(config.smtp.sender):
+        out.append(
+            "example values on the reserved .invalid domain are still in place (marked REPLACE in "
+            f"the starter file){': ' + ', '.join(placeholders) if placeholders else ''}"
+        )
     if config.smtp.password is not None and not config.smtp.username:
         out.append("smtp.password is set but smtp.username is not: the password is not used")
     return out
+
+
+def _is_placeholder(address: str) -> bool:
+    host = urlsplit(address).hostname if "://" in address else parseaddr(address)[1].rpartition("@")[2]
+    return bool(host) and (host or "").rstrip(">").endswith(".invalid")
+
+
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
 
 
 def summary(config: Config) -> str:
@@ -584,13 +607,17 @@ def summary(config: Config) -> str:
     for unit in config.units:
         notify = f"; also {', '.join(c.email for c in unit.notify)}" if unit.notify else ""
         lines.append(
-            f"  unit {unit.id}: {counts.get(unit.id, 0)} people, leader {unit.leader.email}{notify}"
+            f"  unit {unit.id}: {_people(counts.get(unit.id, 0))}, leader {unit.leader.email}{notify}"
         )
     if counts.get(None):
-        lines.append(f"  no unit: {counts[None]} people, alerts to {config.alerts.fallback or 'nobody'}")
+        lines.append(f"  no unit: {_people(counts[None])}, alerts to {config.alerts.fallback or 'nobody'}")
+
+    def when(schedule: str) -> str:
+        return f"cron {schedule}" if " " in schedule else f"every {schedule}"
+
     for site in config.sites:
         lines.append(
-            f"  site {site.id}: {len(site.start_urls)} start URL(s), every {site.schedule}, "
+            f"  site {site.id}: {len(site.start_urls)} start URL(s), {when(site.schedule)}, "
             f"render {site.render}, robots {site.robots}, max {site.follow.max_pages} pages"
         )
     lines.extend(f"  warning: {w}" for w in warnings_for(config))

@@ -155,7 +155,12 @@ def _syntax_message(exc: yaml.MarkedYAMLError) -> tuple[int, str]:
         return context_line, f"a [ or {{ opened on this line is not closed properly ({problem})"
     if problem.startswith("expected <block end>") or "did not find expected key" in problem:
         return line, "the indentation does not line up with the lines above"
-    if "found character" in problem or "found unknown escape" in problem:
+    if "found unknown escape" in problem:
+        return line, (
+            f"{problem} (column {column}); inside double quotes a backslash starts an escape: "
+            "put a regular expression in single quotes instead"
+        )
+    if "found character" in problem:
         return line, f"{problem} (column {column})"
     words = f"{problem} ({context})" if context else problem
     return line, words or str(exc)
@@ -320,6 +325,11 @@ def suggest(word: str, choices: Iterable[str], what: str = "") -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def quoted(text: str) -> str:
+    """'text' as written (a regex's backslashes not doubled), or repr() where that would mislead."""
+    return f"'{text}'" if "'" not in text and text.isprintable() else repr(text)
+
+
 def describe(value: Any) -> str:
     """How an offending value is named in a message."""
     if value is None:
@@ -328,7 +338,7 @@ def describe(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    return repr(value)
+    return quoted(value) if isinstance(value, str) else repr(value)
 
 
 def message(error: Any, from_env: list[str], keys: Iterable[str] | None = None) -> str:
@@ -341,6 +351,8 @@ def message(error: Any, from_env: list[str], keys: Iterable[str] | None = None) 
         if from_env
         else describe(value)
     )
+    # A number out of range reads better bare: "at least 1, not 0".
+    number = got if from_env or not isinstance(value, str) else value
     if kind == "extra_forbidden":
         key = str(error["loc"][-1])
         allowed = sorted(keys or [])
@@ -368,13 +380,13 @@ def message(error: Any, from_env: list[str], keys: Iterable[str] | None = None) 
     if kind == "enum":
         return f"must be {ctx.get('expected')}, not {got}"
     if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}, not {got}"
+        return f"must be at least {ctx.get('ge')}, not {number}"
     if kind == "greater_than":
-        return f"must be more than {ctx.get('gt')}, not {got}"
+        return f"must be more than {ctx.get('gt')}, not {number}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}, not {got}"
+        return f"must be at most {ctx.get('le')}, not {number}"
     if kind == "less_than":
-        return f"must be less than {ctx.get('lt')}, not {got}"
+        return f"must be less than {ctx.get('lt')}, not {number}"
     if kind == "too_short":
         n = ctx.get("min_length")
         return f"needs at least {n} {'item' if n == 1 else 'items'}"
