@@ -410,12 +410,17 @@ def load_config(path: str | Path) -> Config:
     if problems or config is None:
         raise ConfigError(_sorted(problems, shown))
 
+    index = _unit_index(data)
+    people = [
+        p if p.unit is None else p.model_copy(update={"unit": index[p.unit.strip().casefold()]})
+        for p in [*config.people, *csv_people]
+    ]
     executable = config.browser.executable
     if executable and "/" in executable and not Path(executable).expanduser().is_absolute():
         executable = str((base / executable).resolve())
     return config.model_copy(
         update={
-            "people": [*config.people, *csv_people],
+            "people": people,
             "database": _resolve_database(config.database, base),
             "archive": (base / config.archive.expanduser()).resolve(),
             "people_csv": Path(csv_shown).resolve() if csv_shown else None,
@@ -481,11 +486,11 @@ def _cross_check(
     people += [(row, ("people_csv", i), csv_shown, line) for i, (row, line) in enumerate(csv_rows)]
     _duplicates(people, problems)
 
-    written = (u["id"].strip() for u, _ in entries("units") if isinstance(u.get("id"), str))
-    unit_ids = list(dict.fromkeys(written))
+    index = _unit_index(data)
+    unit_ids = list(dict.fromkeys(index.values()))
     for person, loc, file, line in people:
         unit = person.get("unit")
-        if not isinstance(unit, str) or unit.strip() in unit_ids:
+        if not isinstance(unit, str) or unit.strip().casefold() in index:
             continue
         if loc[0] == "people":
             file, line = src.where((*loc, "unit"))
@@ -493,6 +498,24 @@ def _cross_check(
             f" (units: {', '.join(unit_ids)})" if unit_ids else " (no units are defined)"
         )
         problems.append(ConfigProblem(file, line, dotted((*loc, "unit")), f"unknown unit {unit!r}{hint}"))
+
+
+def _unit_index(data: dict[str, Any]) -> dict[str, str]:
+    """How a person may name a unit -> the unit's id: its id or its name, in any case.
+
+    An HR export names the department ("Jobcenter"), not our id ("jobcenter"). A name two
+    units share names neither.
+    """
+    units = [u for u in data.get("units") or [] if isinstance(u, dict) and isinstance(u.get("id"), str)]
+    index = {u["id"].strip().casefold(): u["id"].strip() for u in units}
+    by_name: dict[str, set[str]] = {}
+    for u in units:
+        if isinstance(u.get("name"), str):
+            by_name.setdefault(u["name"].strip().casefold(), set()).add(u["id"].strip())
+    for name, ids in by_name.items():
+        if len(ids) == 1 and name not in index:
+            index[name] = ids.pop()
+    return index
 
 
 def _duplicates(items: list[tuple[dict[str, Any], Loc, str, int]], problems: list[ConfigProblem]) -> None:

@@ -108,7 +108,7 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, Source, list[ConfigProblem]]
         )]
     node, error = _compose(text)
     if error is not None:
-        line, message = _syntax_message(error)
+        line, message = _syntax_message(error, text)
         return None, src, [ConfigProblem(shown, line, "(yaml)", message)]
     problems: list[ConfigProblem] = []
     data = _construct(node, (), src, problems) if node is not None else {}
@@ -130,7 +130,7 @@ def _compose(text: str) -> tuple[yaml.Node | None, yaml.MarkedYAMLError | None]:
         return None, exc
 
 
-def _syntax_message(exc: yaml.MarkedYAMLError) -> tuple[int, str]:
+def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
     """A line and a plain-words message for the mistakes people make when editing YAML by hand."""
     problem = str(exc.problem or "")
     context = str(exc.context or "")
@@ -138,6 +138,10 @@ def _syntax_message(exc: yaml.MarkedYAMLError) -> tuple[int, str]:
     line = mark.line + 1 if mark else 1
     column = mark.column + 1 if mark else 1
     context_line = exc.context_mark.line + 1 if exc.context_mark else line
+    lines = text.splitlines()
+    for n in sorted({context_line, line}):
+        if 0 < n <= len(lines) and "\xa0" in lines[n - 1]:
+            return n, "a non-breaking space (pasted from a document?); retype it as a plain space"
     if "'\\t'" in problem:
         return line, f"a tab character (column {column}); indent with spaces, not tabs"
     if "cannot start any token" in problem:
