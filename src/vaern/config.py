@@ -29,11 +29,22 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
 
-from vaern.configfile import Loc, Source, dotted, message, quoted, read_people_csv, read_yaml, suggest
+from vaern.configfile import (
+    CsvRows,
+    Loc,
+    Source,
+    dotted,
+    message,
+    quoted,
+    read_people_csv,
+    read_yaml,
+    suggest,
+)
 from vaern.errors import ConfigError, ConfigProblem
 from vaern.schedules import check_schedule
 from vaern.schedules import parse_interval as parse_interval  # part of this module's interface
@@ -233,7 +244,7 @@ class Smtp(_Model):
     def _sender(cls, v: str) -> str:
         name, addr = parseaddr(v)
         if not (addr and _EMAIL.match(addr)):
-            raise ValueError(f"{v!r} is not an e-mail address (like \"Værn <vaern@kommune.dk>\")")
+            raise ValueError(f'{v!r} is not an e-mail address (like "Værn <vaern@kommune.dk>")')
         return v.strip()
 
 
@@ -333,9 +344,12 @@ class Config(_Model):
         if scheme == "sqlite" or scheme in ("postgresql", "postgresql+psycopg", "postgres"):
             return v
         shown = f"a {scheme!r} URL" if scheme else "not a database URL"
-        raise ValueError(
-            f"{shown}; use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE"
-        )
+        raise ValueError(f"{shown}; use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE")
+
+    @field_serializer("database", when_used="json")
+    def _database_json(self, v: str) -> str:
+        # As SecretStr does for smtp.password: JSON goes to logs and files, so no password in it.
+        return _redact(v)
 
     @field_validator("review_url")
     @classmethod
@@ -382,7 +396,7 @@ def load_config(path: str | Path) -> Config:
         data = {k: v for k, v in data.items() if k != "source"}
 
     base = path.parent
-    csv_rows: list[tuple[dict[str, Any], int]] = []
+    csv_rows: CsvRows = []
     csv_shown = ""
     if isinstance(data.get("people_csv"), str) and data["people_csv"].strip():
         csv_path = base / Path(data["people_csv"].strip()).expanduser()
@@ -396,7 +410,7 @@ def load_config(path: str | Path) -> Config:
         problems.extend(_problems(exc, (), src))
 
     csv_people: list[Person] = []
-    for i, (row, line) in enumerate(csv_rows):
+    for row, line, i in csv_rows:
         try:
             csv_people.append(Person.model_validate(row))
         except ValidationError as exc:
@@ -463,7 +477,7 @@ def _fields_at(loc: Loc) -> list[str]:
 
 def _cross_check(
     data: dict[str, Any],
-    csv_rows: list[tuple[dict[str, Any], int]],
+    csv_rows: CsvRows,
     csv_shown: str,
     src: Source,
     problems: list[ConfigProblem],
@@ -483,7 +497,7 @@ def _cross_check(
         _duplicates([(item, loc, *src.where((*loc, "id"))) for item, loc in entries(kind)], problems)
 
     people = [(item, loc, *src.where((*loc, "id"))) for item, loc in entries("people")]
-    people += [(row, ("people_csv", i), csv_shown, line) for i, (row, line) in enumerate(csv_rows)]
+    people += [(row, ("people_csv", i), csv_shown, line) for row, line, i in csv_rows]
     _duplicates(people, problems)
 
     index = _unit_index(data)
@@ -527,10 +541,14 @@ def _duplicates(items: list[tuple[dict[str, Any], Loc, str, int]], problems: lis
         ident = ident.strip()
         if ident in first:
             floc, ffile, fline = first[ident]
-            problems.append(ConfigProblem(
-                file, line, dotted((*loc, "id")),
-                f"duplicate id {ident!r} (already used by {dotted(floc)} at {ffile}:{fline})",
-            ))
+            problems.append(
+                ConfigProblem(
+                    file,
+                    line,
+                    dotted((*loc, "id")),
+                    f"duplicate id {ident!r} (already used by {dotted(floc)} at {ffile}:{fline})",
+                )
+            )
         else:
             first[ident] = (loc, file, line)
 
@@ -538,16 +556,20 @@ def _duplicates(items: list[tuple[dict[str, Any], Loc, str, int]], problems: lis
 def _check_sections(config: Config, src: Source, problems: list[ConfigProblem]) -> None:
     """Rules between fields of one section, once the section itself is valid."""
     if config.smtp.ssl and config.smtp.starttls:
-        problems.append(src.problem(
-            ("smtp", "ssl"),
-            "ssl and starttls exclude each other (ssl: true for port 465, starttls: true for port 587)",
-        ))
+        problems.append(
+            src.problem(
+                ("smtp", "ssl"),
+                "ssl and starttls exclude each other (ssl: true for port 465, starttls: true for port 587)",
+            )
+        )
     if config.matching.possible_score > config.matching.high_score:
-        problems.append(src.problem(
-            ("matching", "possible_score"),
-            f"must not be above high_score "
-            f"({config.matching.possible_score:g} > {config.matching.high_score:g})",
-        ))
+        problems.append(
+            src.problem(
+                ("matching", "possible_score"),
+                f"must not be above high_score "
+                f"({config.matching.possible_score:g} > {config.matching.high_score:g})",
+            )
+        )
 
 
 def _resolve_database(url: str, base: Path) -> str:
@@ -557,10 +579,10 @@ def _resolve_database(url: str, base: Path) -> str:
     """
     for short in ("postgresql://", "postgres://"):
         if url.startswith(short):
-            return "postgresql+psycopg://" + url[len(short):]
+            return "postgresql+psycopg://" + url[len(short) :]
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str((base / url[len(prefix):]).resolve())
+        return prefix + str((base / url[len(prefix) :]).resolve())
     return url
 
 

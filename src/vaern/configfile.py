@@ -102,10 +102,18 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, Source, list[ConfigProblem]]
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return None, src, [ConfigProblem(
-            shown, line, "(file)",
-            f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
-        )]
+        return (
+            None,
+            src,
+            [
+                ConfigProblem(
+                    shown,
+                    line,
+                    "(file)",
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+                )
+            ],
+        )
     node, error = _compose(text)
     if error is not None:
         line, message = _syntax_message(error, text)
@@ -148,7 +156,7 @@ def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
         return line, f"{problem} (column {column})"
     if problem.startswith("mapping values are not allowed"):
         return line, (
-            f"unexpected ':' (column {column}); put a value that holds ': ' in quotes, "
+            f"unexpected ':' (column {column}); put a value that holds ': ' or ends in ':' in quotes, "
             'like name: "Børn: Familie"'
         )
     if problem.startswith("could not find expected ':'"):
@@ -178,14 +186,26 @@ def _construct(node: yaml.Node, loc: Loc, src: Source, problems: list[ConfigProb
         first_line: dict[str, int] = {}
         for key_node, value_node in _merged(node, problems, src):
             if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(ConfigProblem(src.file, key_node.start_mark.line + 1, dotted(loc),
-                                              "a key must be a plain word, not a list or mapping"))
+                problems.append(
+                    ConfigProblem(
+                        src.file,
+                        key_node.start_mark.line + 1,
+                        dotted(loc),
+                        "a key must be a plain word, not a list or mapping",
+                    )
+                )
                 continue
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in first_line:
-                problems.append(ConfigProblem(src.file, line, dotted((*loc, key)),
-                                              f"key given twice (first on line {first_line[key]})"))
+                problems.append(
+                    ConfigProblem(
+                        src.file,
+                        line,
+                        dotted((*loc, key)),
+                        f"key given twice (first on line {first_line[key]})",
+                    )
+                )
             first_line.setdefault(key, line)
             out[key] = _construct(value_node, (*loc, key), src, problems)
             # Errors about a key (unknown, wrong type) point at the key's own line.
@@ -195,8 +215,14 @@ def _construct(node: yaml.Node, loc: Loc, src: Source, problems: list[ConfigProb
         return [_construct(item, (*loc, i), src, problems) for i, item in enumerate(node.value)]
     assert isinstance(node, yaml.ScalarNode)
     if node.tag.startswith("!"):
-        problems.append(ConfigProblem(src.file, node.start_mark.line + 1, dotted(loc),
-                                      f"YAML tags like {node.tag} are not supported here"))
+        problems.append(
+            ConfigProblem(
+                src.file,
+                node.start_mark.line + 1,
+                dotted(loc),
+                f"YAML tags like {node.tag} are not supported here",
+            )
+        )
     if node.tag == _NULL and not node.style:
         return None
     return _substitute(str(node.value), loc, node.start_mark.line + 1, src, problems)
@@ -217,8 +243,14 @@ def _merged(node: yaml.MappingNode, problems: list[ConfigProblem], src: Source) 
             if isinstance(sub, yaml.MappingNode):
                 inherited.extend(_merged(sub, problems, src))
             else:
-                problems.append(ConfigProblem(src.file, sub.start_mark.line + 1, "(yaml)",
-                                              "'<<' must name a mapping (like <<: *defaults)"))
+                problems.append(
+                    ConfigProblem(
+                        src.file,
+                        sub.start_mark.line + 1,
+                        "(yaml)",
+                        "'<<' must name a mapping (like <<: *defaults)",
+                    )
+                )
     names = {k.value for k, _ in own if isinstance(k, yaml.ScalarNode)}
     seen: set[str] = set()
     kept = []
@@ -249,10 +281,14 @@ def _substitute(value: str, loc: Loc, line: int, src: Source, problems: list[Con
     # Check the written text, not the result: a secret may itself contain '${'.
     leftover = _VAR.sub("", value)
     if "${" in leftover:
-        problems.append(ConfigProblem(
-            src.file, line, dotted(loc),
-            "'${' must start a reference like ${NAME} (letters, digits, _); write $${ for a literal ${",
-        ))
+        problems.append(
+            ConfigProblem(
+                src.file,
+                line,
+                dotted(loc),
+                "'${' must start a reference like ${NAME} (letters, digits, _); write $${ for a literal ${",
+            )
+        )
     return _VAR.sub(replace, value)
 
 
@@ -260,11 +296,12 @@ def _substitute(value: str, loc: Loc, line: int, src: Source, problems: list[Con
 # people_csv
 
 
-CsvRows = list[tuple[dict[str, Any], int]]
+# (person, the line its row starts on, its index among the data rows)
+CsvRows = list[tuple[dict[str, Any], int, int]]
 
 
 def read_people_csv(path: Path, shown: str, problems: list[ConfigProblem]) -> CsvRows:
-    """Rows of an HR export as person dicts, each with the line it starts on.
+    """Rows of an HR export as person dicts, each with the line it starts on and its index.
 
     Accepts what spreadsheet programs write: a UTF-8 BOM or Windows-1252 (Danish Excel's
     "CSV (semikolonsepareret)"), ',' or ';' or tab between fields, header names in any case.
@@ -284,29 +321,44 @@ def read_people_csv(path: Path, shown: str, problems: list[ConfigProblem]) -> Cs
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in ("id", "name") if c not in header]
     if missing:
-        problems.append(ConfigProblem(
-            shown, 1, "people_csv",
-            f"the header line lacks {' and '.join(missing)} (expected {','.join(_CSV_COLUMNS)})",
-        ))
+        problems.append(
+            ConfigProblem(
+                shown,
+                1,
+                "people_csv",
+                f"the header line lacks {' and '.join(missing)} (expected {','.join(_CSV_COLUMNS)})",
+            )
+        )
         return []
     for col in header:
         if col not in _CSV_COLUMNS:
-            problems.append(ConfigProblem(shown, 1, f"people_csv.{col or '(empty)'}",
-                                          f"unknown column{suggest(col, _CSV_COLUMNS)}"))
+            problems.append(
+                ConfigProblem(
+                    shown, 1, f"people_csv.{col or '(empty)'}", f"unknown column{suggest(col, _CSV_COLUMNS)}"
+                )
+            )
         elif header.count(col) > 1:
             problems.append(ConfigProblem(shown, 1, f"people_csv.{col}", "column given twice"))
     rows: CsvRows = []
     end = reader.line_num
+    index = -1
     for cells in reader:
         start, end = end + 1, reader.line_num
         if not any(c.strip() for c in cells):
             continue
+        index += 1
         if len(cells) > len(header):
-            problems.append(ConfigProblem(
-                shown, start, f"people_csv[{len(rows)}]",
-                f"the row has {len(cells)} fields but the header has {len(header)}"
-                + (" (a name with ',' must be in quotes)" if delimiter == "," else ""),
-            ))
+            # The columns are shifted: what follows would only add confusing errors.
+            problems.append(
+                ConfigProblem(
+                    shown,
+                    start,
+                    f"people_csv[{index}]",
+                    f"the row has {len(cells)} fields but the header has {len(header)}"
+                    + (" (a name with ',' must be in quotes)" if delimiter == "," else ""),
+                )
+            )
+            continue
         values = dict(zip(header, (c.strip() for c in cells), strict=False))
         person: dict[str, Any] = {"id": values.get("id", ""), "name": values.get("name", "")}
         aliases = [a.strip() for a in values.get("aliases", "").split(";") if a.strip()]
@@ -315,7 +367,7 @@ def read_people_csv(path: Path, shown: str, problems: list[ConfigProblem]) -> Cs
         for col in ("unit", "title"):
             if values.get(col):
                 person[col] = values[col]
-        rows.append((person, start))
+        rows.append((person, start, index))
     return rows
 
 
