@@ -391,7 +391,7 @@ def test_people_csv_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(tmp_path)
     Path("vaern.yaml").write_text("organisation: X\npeople_csv: hr/people.csv\n", encoding="utf-8")
     assert [str(p) for p in problems_of("vaern.yaml")] == [
-        "hr/people.csv:0: people_csv: cannot read: No such file or directory"
+        "vaern.yaml:2: people_csv: cannot read hr/people.csv: No such file or directory"
     ]
 
 

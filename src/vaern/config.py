@@ -401,7 +401,7 @@ def load_config(path: str | Path) -> Config:
     if isinstance(data.get("people_csv"), str) and data["people_csv"].strip():
         csv_path = base / Path(data["people_csv"].strip()).expanduser()
         csv_shown = str(csv_path)
-        csv_rows = read_people_csv(csv_path, csv_shown, problems)
+        csv_rows = read_people_csv(csv_path, csv_shown, problems, src.where(("people_csv",)))
 
     config: Config | None = None
     try:

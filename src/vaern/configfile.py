@@ -300,16 +300,19 @@ def _substitute(value: str, loc: Loc, line: int, src: Source, problems: list[Con
 CsvRows = list[tuple[dict[str, Any], int, int]]
 
 
-def read_people_csv(path: Path, shown: str, problems: list[ConfigProblem]) -> CsvRows:
+def read_people_csv(
+    path: Path, shown: str, problems: list[ConfigProblem], named_at: tuple[str, int]
+) -> CsvRows:
     """Rows of an HR export as person dicts, each with the line it starts on and its index.
 
     Accepts what spreadsheet programs write: a UTF-8 BOM or Windows-1252 (Danish Excel's
     "CSV (semikolonsepareret)"), ',' or ';' or tab between fields, header names in any case.
+    A file that cannot be read is reported where the config names it (`named_at`).
     """
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        problems.append(ConfigProblem(shown, 0, "people_csv", f"cannot read: {exc.strerror}"))
+        problems.append(ConfigProblem(*named_at, "people_csv", f"cannot read {shown}: {exc.strerror}"))
         return []
     try:
         text = raw.decode("utf-8-sig")
