@@ -447,6 +447,15 @@ def test_people_csv_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
             "2: source: unknown key (set by Værn, not in the file)",
         ),
         ("- organisation: X\n", "1: (top): the file must hold key: value lines"),
+        (
+            "organisation: X\n---\norganisation: Y\n",
+            "2: (yaml): a second document ('---') starts here; the config is one document",
+        ),
+        ("organisation: X\x07\n", "1: (yaml): a control character (0x07) that a config file may not hold"),
+        (
+            "organisation: X\nunits:\n  - id: a\n    name:\n    leader: a@k.example\n",
+            "4: units[0].name: expected text, got nothing (the value is empty)",
+        ),
         ("organisation: X\nsmtp: !secret pw\n", "2: smtp: YAML tags like !secret are not supported here"),
     ],
 )

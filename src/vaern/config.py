@@ -162,6 +162,8 @@ class Contact(_Model):
 
 
 class Unit(_Model):
+    """A department whose leader (and `notify` list) is told of hits on its people."""
+
     id: Id
     name: str
     leader: Contact
@@ -169,6 +171,8 @@ class Unit(_Model):
 
 
 class Person(_Model):
+    """Someone watched for, from `people` or a row of `people_csv`."""
+
     id: str
     name: str
     aliases: list[str] = []
@@ -199,6 +203,8 @@ class Person(_Model):
 
 
 class Follow(_Model):
+    """Which links a crawl follows from a site's start URLs."""
+
     allow: list[Regex] = []
     deny: list[Regex] = []
     max_depth: int = Field(default=3, ge=0)
@@ -206,6 +212,8 @@ class Follow(_Model):
 
 
 class Site(_Model):
+    """A public site to watch, crawled on its own schedule."""
+
     id: Id
     name: str | None = None
     start_urls: list[HttpUrl] = Field(min_length=1)
@@ -230,6 +238,8 @@ class Site(_Model):
 
 
 class Smtp(_Model):
+    """The mail relay alerts go out through."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
     starttls: bool = False
@@ -249,6 +259,8 @@ class Smtp(_Model):
 
 
 class Network(_Model):
+    """Exceptions to the SSRF guard (crawler/netguard.py)."""
+
     allow_private_hosts: list[str] = []
 
 
@@ -298,6 +310,8 @@ class Crawl(_Model):
 
 
 class Config(_Model):
+    """The whole of `vaern.yaml`; build it with `load_config`, which also checks across sections."""
+
     organisation: str
     timezone: str = "Europe/Copenhagen"
     language: Literal["da", "en"] = "da"
@@ -670,4 +684,4 @@ def summary(config: Config) -> str:
 
 
 def _redact(url: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+    return re.sub(r"(://[^:/@]*:)[^@]+@", r"\1***@", url)

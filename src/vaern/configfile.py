@@ -51,9 +51,9 @@ class Source:
             loc = loc[:-1]
         return self.lines.get(loc, (self.file, 1))
 
-    def problem(self, loc: Loc, message: str, path: Loc | None = None) -> ConfigProblem:
+    def problem(self, loc: Loc, message: str) -> ConfigProblem:
         file, line = self.where(loc)
-        return ConfigProblem(file, line, dotted(loc if path is None else path), self.scrub(loc, message))
+        return ConfigProblem(file, line, dotted(loc), self.scrub(loc, message))
 
     def scrub(self, loc: Loc, message: str) -> str:
         """Replace any value taken from the environment at or under `loc` by its `${NAME}`."""
@@ -114,28 +114,40 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, Source, list[ConfigProblem]]
                 )
             ],
         )
-    node, error = _compose(text)
-    if error is not None:
-        line, message = _syntax_message(error, text)
+    try:
+        node = _compose(text)
+    except yaml.MarkedYAMLError as exc:
+        line, message = _syntax_message(exc, text)
         return None, src, [ConfigProblem(shown, line, "(yaml)", message)]
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        return (
+            None,
+            src,
+            [
+                ConfigProblem(
+                    shown,
+                    line,
+                    "(yaml)",
+                    f"a control character (0x{exc.character:02x}) that a config file may not hold",
+                )
+            ],
+        )
     problems: list[ConfigProblem] = []
     data = _construct(node, (), src, problems) if node is not None else {}
     return data, src, problems
 
 
-def _compose(text: str) -> tuple[yaml.Node | None, yaml.MarkedYAMLError | None]:
+def _compose(text: str) -> yaml.Node | None:
     # libyaml is fast but words its errors differently (and accepts a few things the Python
     # parser does not); on any error parse again in Python so messages are the same everywhere.
     loader = getattr(yaml, "CSafeLoader", None)
     if loader is not None:
         try:
-            return yaml.compose(text, Loader=loader), None
+            return yaml.compose(text, Loader=loader)
         except yaml.YAMLError:
             pass
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader), None
-    except yaml.MarkedYAMLError as exc:
-        return None, exc
+    return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
 def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
@@ -150,6 +162,8 @@ def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
     for n in sorted({context_line, line}):
         if 0 < n <= len(lines) and "\xa0" in lines[n - 1]:
             return n, "a non-breaking space (pasted from a document?); retype it as a plain space"
+    if "single document" in context:
+        return line, "a second document ('---') starts here; the config is one document"
     if "'\\t'" in problem:
         return line, f"a tab character (column {column}); indent with spaces, not tabs"
     if "cannot start any token" in problem:
