@@ -31,8 +31,9 @@ from vaern.config import Config, Site
 NETGUARD_ORDER = 50  # before robots.txt (100) and everything else that might touch the network
 
 
-def user_agent(site: Site) -> str:
-    return site.user_agent or f"Mozilla/5.0 (compatible; Vaern/{__version__})"
+def user_agent(config: Config, site: Site) -> str:
+    """The site's own user_agent, else Værn's, which names the organisation (honest crawling)."""
+    return site.user_agent or f"Mozilla/5.0 (compatible; Vaern/{__version__}; {config.organisation})"
 
 
 def build_settings(config: Config, site: Site) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def build_settings(config: Config, site: Site) -> dict[str, Any]:
     maxsize = int(site.max_response_mb * 1024 * 1024)
     return {
         "BOT_NAME": "vaern",
-        "USER_AGENT": user_agent(site),
+        "USER_AGENT": user_agent(config, site),
         "ROBOTSTXT_OBEY": site.robots == "obey",
         "LOG_LEVEL": "WARNING",
         "TELNETCONSOLE_ENABLED": False,
