@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from posixpath import splitext
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -183,18 +184,41 @@ def extract_html(html: str | bytes, base_url: str) -> Extracted:
 
 def _absolute_links(hrefs: list[str], base: str) -> tuple[str, ...]:
     seen: dict[str, None] = {}
+    origin = ""
     for href in hrefs:
         href = href.strip()
-        if not href or href.startswith("#"):
+        if not href or href[0] == "#":
             continue
-        try:
-            url = urldefrag(urljoin(base, href))[0]
-            parts = urlsplit(url)
-        except ValueError:
-            continue  # malformed (e.g. a bad IPv6 literal); not a link we can follow
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            continue
-        if splitext(parts.path)[1].lower() in _IGNORED_EXTENSIONS:
-            continue
-        seen.setdefault(safe_url_string(url), None)
+        # The same navigation links appear on every page of a site; resolving them is most of
+        # the cost of a page, so results are cached on what the result depends on: nothing for
+        # an absolute URL, the origin for a root-relative one, the whole base otherwise.
+        if href.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
+            url = _resolve("", href)
+        elif href[0] == "/" and not href.startswith("//"):
+            origin = origin or _origin(base)
+            url = _resolve(origin, href)
+        else:
+            url = _resolve(base, href)
+        if url is not None:
+            seen.setdefault(url, None)
     return tuple(seen)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+@lru_cache(maxsize=65536)
+def _resolve(base: str, href: str) -> str | None:
+    """`href` made absolute against `base`, without fragment, if it is an http(s) page link."""
+    try:
+        url = urldefrag(urljoin(base, href) if base else href)[0]
+        parts = urlsplit(url)
+    except ValueError:
+        return None  # malformed (e.g. a bad IPv6 literal); not a link we can follow
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    if splitext(parts.path)[1].lower() in _IGNORED_EXTENSIONS:
+        return None
+    return str(safe_url_string(url))

@@ -66,6 +66,14 @@ def build_settings(config: Config, site: Site) -> dict[str, Any]:
         "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
         "REDIRECT_MAX_TIMES": 10,
         "HTTPERROR_ALLOW_ALL": True,
+        # The spider yields no items, only requests (scheduled synchronously). Scrapy starts
+        # CONCURRENT_ITEMS worker tasks for every response's output (scrapy#5182); with the
+        # default 100 that was most of the crawl's CPU time.
+        "CONCURRENT_ITEMS": 1,
+        # Scrapy checks each callback's source for `return value` in a generator; its cache is
+        # keyed by the bound method, which is new for every request, so it re-parsed our source
+        # again and again. Our callbacks return nothing.
+        "WARN_ON_GENERATOR_RETURN_VALUE": False,
         # Order.
         "SCHEDULER_MEMORY_QUEUE": "scrapy.squeues.FifoMemoryQueue",
         "SCHEDULER_DISK_QUEUE": "scrapy.squeues.PickleFifoDiskQueue",

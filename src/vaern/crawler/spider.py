@@ -273,7 +273,13 @@ class SiteSpider(Spider):
             self._emit(self.sink.gone, url, status)
             self.counts.gone += 1
         elif 200 <= status < 300:
-            made = self.page_from_response(response, fetch)
+            try:
+                made = self.page_from_response(response, fetch)
+            except Exception as exc:  # hostile or broken markup must not end the crawl
+                log.warning("could not read %s", url, exc_info=True)
+                self._fail(url, f"could not read the page: {type(exc).__name__}: {exc}", status)
+                self._check_budget()
+                return
             if made is None:
                 self.counts.skipped += 1
                 self._stat("vaern/skipped_not_a_page")
