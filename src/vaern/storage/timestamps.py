@@ -14,6 +14,7 @@ export).
 
 from __future__ import annotations
 
+import base64
 import secrets
 import shutil
 import subprocess
@@ -184,13 +185,17 @@ def _generalized_time(text: str) -> datetime:
 
 def certificates_pem(token: bytes) -> bytes:
     """The certificates a token carries (the TSA's, and its chain where the TSA sends it), as PEM."""
-    from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
-
-    try:
-        certs = pkcs7.load_der_pkcs7_certificates(token)
-    except ValueError:
-        return b""
-    return b"".join(cert.public_bytes(Encoding.PEM) for cert in certs)
+    _, content_info, _ = _read(token)
+    signed_data = _children(_children(_children(content_info)[1][1])[0][1])
+    out = []
+    for tag, value in signed_data[3:]:
+        if tag == 0xA0:  # [0] IMPLICIT SET OF CertificateChoices
+            for cert_tag, cert in _children(value):
+                if cert_tag == 0x30:
+                    b64 = base64.encodebytes(_tlv(0x30, cert)).replace(b"\n", b"")
+                    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+                    out.append(b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n")
+    return b"".join(out)
 
 
 # ---------------------------------------------------------------------------------------------
