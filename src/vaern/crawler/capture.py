@@ -296,7 +296,7 @@ async def _main_response(response: Response | None) -> dict[str, Any]:
     """Status, headers, body, server and TLS of the main document, and the redirects before it."""
     if response is None:
         return {}
-    redirects = []
+    redirects: list[dict[str, Any]] = []
     previous = response.request.redirected_from
     while previous is not None:
         earlier = await previous.response()

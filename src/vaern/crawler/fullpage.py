@@ -25,7 +25,8 @@ MAX_WIDTH = 4096
 
 _DIMENSIONS = """() => {
   const d = document.documentElement, b = document.body;
-  return {width: Math.max(d.scrollWidth, b ? b.scrollWidth : 0), height: Math.max(d.scrollHeight, b ? b.scrollHeight : 0),
+  return {width: Math.max(d.scrollWidth, b ? b.scrollWidth : 0),
+          height: Math.max(d.scrollHeight, b ? b.scrollHeight : 0),
           viewport_width: window.innerWidth, viewport_height: window.innerHeight};
 }"""
 
@@ -126,7 +127,8 @@ async def _scroll_through(
     await element.evaluate("(el, y) => { el.scrollTop = y; }", box["scroll_top"])
     actions.append({"action": "scroll inner container", "container": box["selector"],
                     "positions": offsets, "restored_to": box["scroll_top"]})
-    geometry = {"number": number, "container": box["selector"], "box": {k: box[k] for k in ("x", "y", "width", "height")},
+    geometry = {"number": number, "container": box["selector"],
+                "box": {k: box[k] for k in ("x", "y", "width", "height")},
                 "scroll_height": box["scroll_height"], "height": total, "capped": box["scroll_height"] > max_height,
                 "tiles": [{"y": y, "height": box["height"]} for y in offsets]}
     return Shot(_png(canvas), geometry)

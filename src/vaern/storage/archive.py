@@ -31,9 +31,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from vaern.domain import Capture
 from vaern.errors import ArchiveError
 from vaern.storage import timestamps as tsp
+from vaern.storage.tables import SnapshotRow
 
 MANIFEST_FORMAT = "vaern-snapshot-manifest/1"
 CHAIN = "chain.jsonl"
@@ -385,3 +389,9 @@ def _write_new(target: Path, data: bytes, exist_ok: bool = False) -> None:
                 raise ArchiveError(f"{target} exists already; the archive is append-only") from None
     finally:
         os.unlink(tmp)
+
+
+def expected_manifests(session: Session) -> list[tuple[str, str]]:
+    """(manifest_path, manifest_sha256) of every snapshot the database knows, for `verify()`."""
+    rows = session.execute(select(SnapshotRow.manifest_path, SnapshotRow.manifest_sha256).order_by(SnapshotRow.id))
+    return [(path, digest) for path, digest in rows]
