@@ -10,7 +10,15 @@ import pytest
 from vaern.domain import Capture, CapturedFile
 from vaern.storage.archive import sha256_hex
 
+from .site import Site, fixture_site
 from .tsa import LocalTsa, local_tsa
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[Site]:
+    """The fixture site, shared; tests that edit its post set it back first."""
+    with fixture_site() as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from vaern.config import Config
 from vaern.crawler.capture import Capture, CaptureFailure, CaptureRequest, capture_pages
 from vaern.storage.archive import Archive, sha256_hex
 
-from .site import BLUE, CYAN, GREEN, MAGENTA, ORANGE, RED, Site, fixture_site
+from .site import BLUE, CYAN, GREEN, MAGENTA, ORANGE, RED, Site
 
 pytestmark = pytest.mark.browser
 
@@ -67,12 +66,6 @@ def _records(capture: Capture) -> list[Any]:
     for rec in ArchiveIterator(io.BytesIO(item.data)):
         out.append((rec.rec_type, rec.rec_headers, rec.http_headers, rec.content_stream().read()))
     return out
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[Site]:
-    with fixture_site() as s:
-        yield s
 
 
 @pytest.fixture(scope="module")
