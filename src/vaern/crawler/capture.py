@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
+from playwright.async_api import Browser, Page, Response, async_playwright
 
 from vaern.config import Config, Evidence
 from vaern.crawler import fullpage
@@ -122,14 +122,15 @@ async def capture_one(
         page = await context.new_page()
         recorder = NetworkRecorder(max_body=int(ev.max_response_mb * 1024 * 1024))
         recorder.attach(page)
-        return await _capture_in(page, context, config, request, recorder, tools)
+        inflight = InFlight(page)
+        return await _capture_in(page, config, request, recorder, inflight, tools)
     finally:
         await context.close()
 
 
 async def _capture_in(
-    page: Page, context: BrowserContext, config: Config, request: CaptureRequest,
-    recorder: NetworkRecorder, tools: dict[str, Any],
+    page: Page, config: Config, request: CaptureRequest, recorder: NetworkRecorder, inflight: InFlight,
+    tools: dict[str, Any],
 ) -> Capture:
     ev = config.evidence
     started = datetime.now(UTC)
@@ -148,10 +149,10 @@ async def _capture_in(
         navigation_error = str(exc).splitlines()[0]
         notes.append(f"navigation failed: {navigation_error}")
     actions.append({"at": _iso(datetime.now(UTC)), "action": "load", "url": request.url})
-    await _settle(page, ev.settle_seconds)
+    await inflight.quiet(300, ev.settle_seconds)
 
     # 3.
-    await expand(page, ev, actions)
+    await expand(page, ev, actions, inflight)
 
     # 4.
     dom = (await page.content()).encode("utf-8")
@@ -250,46 +251,63 @@ async def _capture_in(
     )
 
 
-async def expand(page: Page, ev: Evidence, actions: list[dict[str, Any]]) -> None:
+class InFlight:
+    """Counts the page's requests still in flight, to tell when the network has gone quiet.
+
+    Playwright's own "networkidle" waits for 500 ms of silence each time; the expansion asks
+    after every scroll step, so it uses a shorter window counted here.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.count = 0
+        self.changed = time.monotonic()
+        page.on("request", lambda _: self._add(1))
+        page.on("requestfinished", lambda _: self._add(-1))
+        page.on("requestfailed", lambda _: self._add(-1))
+
+    def _add(self, n: int) -> None:
+        self.count = max(0, self.count + n)
+        self.changed = time.monotonic()
+
+    async def quiet(self, quiet_ms: int, timeout: float) -> bool:
+        """Wait until nothing has been in flight for `quiet_ms` (at most `timeout` s); True if so."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            now = time.monotonic()
+            if self.count == 0 and now - self.changed >= quiet_ms / 1000:
+                return True
+            if now >= deadline:
+                return False
+            await asyncio.sleep(0.03)
+
+
+_SCROLL_STEP = """() => { window.scrollBy(0, window.innerHeight); const d = document.documentElement;
+  return {y: window.scrollY, vh: window.innerHeight,
+          h: Math.max(d.scrollHeight, document.body ? document.body.scrollHeight : 0)}; }"""
+_HEIGHT = "() => Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)"
+
+
+async def expand(page: Page, ev: Evidence, actions: list[dict[str, Any]], inflight: InFlight) -> None:
     """Scroll to the end until the page stops growing, within `expand_steps` and `expand_seconds`."""
     deadline = time.monotonic() + ev.expand_seconds
     steps = 0
-    still = 0
-    last_height = -1
     while steps < ev.expand_steps and time.monotonic() < deadline:
-        state = await page.evaluate(
-            "() => { window.scrollBy(0, window.innerHeight); const d = document.documentElement;"
-            " return {y: window.scrollY, h: Math.max(d.scrollHeight, document.body ? document.body.scrollHeight : 0),"
-            " vh: window.innerHeight}; }"
-        )
+        state = await page.evaluate(_SCROLL_STEP)
         steps += 1
-        await _settle(page, min(1.0, max(0.0, deadline - time.monotonic())), quiet_ms=150)
-        at_bottom = state["y"] + state["vh"] >= state["h"] - 2
-        grown = state["h"] > last_height
-        last_height = state["h"]
-        if at_bottom:
-            still = 0 if grown else still + 1
-            if still >= 2:
-                break
-        # Long pages: jump near the end once the budget is half spent, so the end still loads.
-        if steps == ev.expand_steps // 2 and not at_bottom:
+        # Lazy loaders fire on scroll; give them a moment to start and the network to go quiet.
+        await asyncio.sleep(0.05)
+        await inflight.quiet(200, min(2.0, deadline - time.monotonic()))
+        height = await page.evaluate(_HEIGHT)
+        if state["y"] + state["vh"] >= height - 2 and height <= state["h"]:
+            break  # at the bottom, and nothing more arrived
+        # A very long page: jump to the end once half the steps are spent, so the end still loads.
+        if steps == ev.expand_steps // 2:
             await page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
-    height = await page.evaluate("() => document.documentElement.scrollHeight")
+    height = await page.evaluate(_HEIGHT)
     await page.evaluate("() => window.scrollTo(0, 0)")
-    await _settle(page, 0.5, quiet_ms=100)
+    await inflight.quiet(100, 1.0)
     actions.append({"at": _iso(datetime.now(UTC)), "action": "scroll to the end until the height stops growing",
                     "steps": steps, "final_height": height, "then": "scrolled back to the top"})
-
-
-async def _settle(page: Page, seconds: float, quiet_ms: int = 500) -> None:
-    """Wait until no request has been in flight for `quiet_ms`, at most `seconds`."""
-    if seconds <= 0:
-        return
-    try:
-        await page.wait_for_load_state("networkidle", timeout=seconds * 1000)
-    except Exception:
-        pass  # a page that never goes quiet (polling, websockets) is captured as it is
-    await page.wait_for_timeout(min(quiet_ms, seconds * 1000))
 
 
 async def _main_response(response: Response | None) -> dict[str, Any]:
