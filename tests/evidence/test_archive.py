@@ -7,7 +7,9 @@ import multiprocessing
 import os
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -257,3 +259,30 @@ def test_unreachable_tsa_does_not_lose_the_snapshot(tmp_path: Path, tsa: LocalTs
     assert len(stored.timestamp_errors) == 1 and "127.0.0.1:9" in stored.timestamp_errors[0]
     assert len(stored.timestamps) == 1
     assert archive.verify() == []
+
+
+def test_record_snapshot_files_a_capture_under_its_row_id(make_config: Any, tmp_path: Path) -> None:
+    from vaern.app import open_services
+    from vaern.storage.archive import expected_manifests, record_snapshot
+    from vaern.storage.db import transaction
+    from vaern.storage.queries import snapshot_json
+    from vaern.storage.tables import PageRow
+
+    config = make_config()
+    services = open_services(config)
+    archive = Archive(config.archive)
+    with transaction(services.sessions) as session:
+        page = PageRow(site_id="s", url="http://127.0.0.1:1/p", first_fetched_at=datetime(2026, 1, 1),
+                       last_fetched_at=datetime(2026, 1, 1))
+        session.add(page)
+        session.flush()
+        row = record_snapshot(session, archive, make_capture(), page.id)
+        shown = snapshot_json(row)
+    assert shown["id"] == "s-000001" and shown["manifest"] == "snapshots/s-000001/manifest.json"
+    assert shown["captured_at"] == "2026-11-21T14:03:15Z"
+    assert set(shown["files"]) == {"screenshot", "html", "text"}
+    assert all(set(f) == {"path", "sha256"} for f in shown["files"].values())
+    with services.sessions() as session:
+        expected = expected_manifests(session)
+    assert expected == [(shown["manifest"], shown["manifest_sha256"])]
+    assert archive.verify(expected) == []

@@ -395,3 +395,24 @@ def expected_manifests(session: Session) -> list[tuple[str, str]]:
     """(manifest_path, manifest_sha256) of every snapshot the database knows, for `verify()`."""
     rows = session.execute(select(SnapshotRow.manifest_path, SnapshotRow.manifest_sha256).order_by(SnapshotRow.id))
     return [(path, digest) for path, digest in rows]
+
+
+def record_snapshot(session: Session, archive: Archive, capture: Capture, page_id: int) -> SnapshotRow:
+    """File a capture: insert its row (for the id), store it under that id, fill the row in.
+
+    Call inside the transaction that also records the hit's change, so that the row and the
+    hit commit together. If that transaction rolls back after this, the archive keeps the stored
+    manifest (append-only) and a later snapshot that gets the same id is stored beside it.
+    """
+    row = SnapshotRow(page_id=page_id, captured_at=_naive_utc(capture.started_at), reason=capture.reason,
+                      manifest_path="", manifest_sha256="", files={})
+    session.add(row)
+    session.flush()
+    stored = archive.store(capture, row.id)
+    row.manifest_path, row.manifest_sha256, row.files = stored.manifest_path, stored.manifest_sha256, stored.files
+    session.flush()
+    return row
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
