@@ -286,3 +286,13 @@ def test_record_snapshot_files_a_capture_under_its_row_id(make_config: Any, tmp_
         expected = expected_manifests(session)
     assert expected == [(shown["manifest"], shown["manifest_sha256"])]
     assert archive.verify(expected) == []
+
+
+def test_store_refuses_to_chain_onto_a_damaged_log(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    archive.store(make_capture(), 1)
+    with (tmp_path / "chain.jsonl").open("a") as log:
+        log.write('{"sequence": 2, "snapsh\n')
+    with pytest.raises(ArchiveError, match="damaged line"):
+        archive.store(make_capture(), 2)
+    assert not (tmp_path / "snapshots/s-000002").exists()

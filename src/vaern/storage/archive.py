@@ -230,8 +230,28 @@ class Archive:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _head(self) -> dict[str, Any] | None:
-        entries = self.chain()
-        return entries[-1] if entries else None
+        """The last chain entry, read from the end of the log (it grows with every snapshot)."""
+        log = self.root / CHAIN
+        if not log.exists():
+            return None
+        with log.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            chunk = 1 << 16
+            while True:
+                start = max(0, size - chunk)
+                handle.seek(start)
+                lines = handle.read(size - start).splitlines()
+                complete = lines if start == 0 else lines[1:]  # the first may be cut
+                for raw in reversed(complete):
+                    if raw.strip():
+                        try:
+                            entry: dict[str, Any] = json.loads(raw)
+                            return entry
+                        except ValueError:
+                            raise ArchiveError(f"{CHAIN} ends in a damaged line; run `vaern verify`") from None
+                if start == 0:
+                    return None
+                chunk *= 4
 
     def _chain_lines(self) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
         log = self.root / CHAIN
