@@ -75,6 +75,7 @@ class SiteState:
     post: str | None = "Hvorfor får René Rosenkilde lov at arbejde her?"
     mutations: list[str] = field(default_factory=list)
     hits: list[str] = field(default_factory=list)
+    hang: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -127,6 +128,12 @@ def fixture_site() -> Iterator[Site]:
             elif path == "/gz":
                 body = gzip.compress(post_page("Komprimeret side om Karin Juhl").encode())
                 self._send(200, body, extra={"Content-Encoding": "gzip"})
+            elif path == "/slow":
+                self._send(200, post_page("Siden hænger, men René Rosenkilde står her").replace(
+                    "/img.svg", "/hang.svg").encode())
+            elif path == "/hang.svg":
+                state.hang.wait(10)  # never answers while the test waits; released at teardown
+                self._send(200, b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml")
             elif path == "/style.css":
                 self._send(200, b"body { font-family: sans-serif; }", "text/css")
             elif path == "/img.svg":
@@ -150,6 +157,7 @@ def fixture_site() -> Iterator[Site]:
     try:
         yield Site(f"http://127.0.0.1:{server.server_port}", state)
     finally:
+        state.hang.set()
         server.shutdown()
         server.server_close()
         thread.join()

@@ -239,3 +239,11 @@ def test_edited_then_deleted_page_gives_versions_and_a_gone_state(site: Site, tm
     assert archive.manifest(stored[2].manifest_path)["reason"] == "removed"
     assert stored[0].files["html"]["sha256"] != stored[1].files["html"]["sha256"]
     assert archive.verify([(s.manifest_path, s.manifest_sha256) for s in stored]) == []
+
+
+def test_a_page_that_never_finishes_loading_is_still_captured(site: Site) -> None:
+    [capture] = capture_pages(_config(page_timeout=2, expand_steps=2), [_request(site, "/slow")])
+    assert isinstance(capture, Capture), capture
+    assert "René Rosenkilde står her" in capture.text
+    assert capture.notes == ("the load event did not fire within 2 s; captured as it was",)
+    assert capture.file("screenshot") is not None

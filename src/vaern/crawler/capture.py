@@ -37,6 +37,7 @@ from importlib import metadata
 from typing import Any
 
 from playwright.async_api import Browser, Page, Response, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from vaern.config import Config, Evidence
 from vaern.crawler import fullpage
@@ -141,13 +142,19 @@ async def _capture_in(
     navigation_error = None
     response: Response | None = None
     try:
-        response = await page.goto(request.url, wait_until="load", timeout=ev.page_timeout * 1000)
+        response = await page.goto(request.url, wait_until="domcontentloaded", timeout=ev.page_timeout * 1000)
     except Exception as exc:
         # A page that is gone may not answer at all; for a removal that state is the evidence.
         if request.reason != "removed":
             raise
         navigation_error = str(exc).splitlines()[0]
         notes.append(f"navigation failed: {navigation_error}")
+    if navigation_error is None:
+        try:
+            await page.wait_for_load_state("load", timeout=ev.page_timeout * 1000)
+        except PlaywrightTimeoutError:
+            # A resource that never finishes must not cost us the evidence: capture what is there.
+            notes.append(f"the load event did not fire within {ev.page_timeout:g} s; captured as it was")
     actions.append({"at": _iso(datetime.now(UTC)), "action": "load", "url": request.url})
     await inflight.quiet(300, ev.settle_seconds)
 
