@@ -71,9 +71,10 @@ def _records(capture: Capture) -> list[Any]:
 @pytest.fixture(scope="module")
 def batch(site: Site) -> dict[str, Capture | CaptureFailure]:
     """One browser, many pages — as the pipeline calls it. A refused page sits in the middle."""
-    paths = ["/tall", "/lazy", "/refused", "/inner", "/r1", "/gz"]
+    paths = ["/tall", "/lazy", "/refused", "/inner", "/r1", "/gz", "/unreachable-removed"]
     requests = [_request(site, p) for p in paths]
     requests[2] = CaptureRequest(_refused_url("/gone"), "testsite", DETECTED, "hit")
+    requests[6] = CaptureRequest(_refused_url("/post/1"), "testsite", DETECTED, "removed")
     requests[4] = _request(site, "/r1", raw_html=b"<p>what the crawler got</p>", raw_status=200,
                            matches=({"person": "rr", "name": "René Rosenkilde", "matched": "René Rosenkilde",
                                      "snippet": "Hvorfor får René Rosenkilde lov"},),
@@ -207,6 +208,13 @@ def test_a_failure_on_one_page_does_not_stop_the_rest(batch: dict[str, Capture |
     assert isinstance(batch["/inner"], Capture) and isinstance(batch["/r1"], Capture)
 
 
+def test_a_removal_that_no_longer_answers_is_recorded(batch: dict[str, Capture | CaptureFailure]) -> None:
+    capture = _ok(batch, "/unreachable-removed")  # for a removal, "no answer" is the evidence
+    assert capture.status is None and capture.reason == "removed"
+    assert "ERR_CONNECTION_REFUSED" in _provenance(capture)["navigation_error"]
+    assert capture.notes[0].startswith("navigation failed: ") and capture.file("screenshot") is not None
+
+
 def test_cap_is_recorded_when_hit(site: Site) -> None:
     [capture] = capture_pages(_config(max_height=20000, expand_steps=2), [_request(site, "/tall")])
     assert isinstance(capture, Capture)
@@ -227,14 +235,11 @@ def test_edited_then_deleted_page_gives_versions_and_a_gone_state(site: Site, tm
     [second] = capture_pages(config, [_request(site, "/post/1", "update")])
     site.state.post = None
     [gone] = capture_pages(config, [_request(site, "/post/1", "removed")])
-    [unreachable] = capture_pages(config, [CaptureRequest(_refused_url("/post/1"), "testsite", DETECTED, "removed")])
     assert isinstance(first, Capture) and isinstance(second, Capture) and isinstance(gone, Capture)
     assert "Han er en skam" in second.text and "Han er en skam" not in first.text
     assert gone.status == 404 and "Opslaget findes ikke" in gone.text
-    assert isinstance(unreachable, Capture) and unreachable.status is None
-    assert "ERR_CONNECTION_REFUSED" in _provenance(unreachable)["navigation_error"]
 
-    stored = [archive.store(c, n) for n, c in enumerate((first, second, gone, unreachable), start=1)]
+    stored = [archive.store(c, n) for n, c in enumerate((first, second, gone), start=1)]
     assert archive.manifest(stored[2].manifest_path)["http_status"] == 404
     assert archive.manifest(stored[2].manifest_path)["reason"] == "removed"
     assert stored[0].files["html"]["sha256"] != stored[1].files["html"]["sha256"]

@@ -156,7 +156,7 @@ async def _capture_in(
             # A resource that never finishes must not cost us the evidence: capture what is there.
             notes.append(f"the load event did not fire within {ev.page_timeout:g} s; captured as it was")
     actions.append({"at": _iso(datetime.now(UTC)), "action": "load", "url": request.url})
-    await inflight.quiet(300, ev.settle_seconds)
+    await inflight.quiet(250, ev.settle_seconds)
 
     # 3.
     await expand(page, ev, actions, inflight)
@@ -303,7 +303,7 @@ async def expand(page: Page, ev: Evidence, actions: list[dict[str, Any]], inflig
         steps += 1
         # Lazy loaders fire on scroll; give them a moment to start and the network to go quiet.
         await asyncio.sleep(0.05)
-        await inflight.quiet(200, min(2.0, deadline - time.monotonic()))
+        await inflight.quiet(150, min(2.0, deadline - time.monotonic()))
         height = await page.evaluate(_HEIGHT)
         if state["y"] + state["vh"] >= height - 2 and height <= state["h"]:
             break  # at the bottom, and nothing more arrived
@@ -312,7 +312,7 @@ async def expand(page: Page, ev: Evidence, actions: list[dict[str, Any]], inflig
             await page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
     height = await page.evaluate(_HEIGHT)
     await page.evaluate("() => window.scrollTo(0, 0)")
-    await inflight.quiet(100, 1.0)
+    await inflight.quiet(50, 1.0)
     actions.append({"at": _iso(datetime.now(UTC)), "action": "scroll to the end until the height stops growing",
                     "steps": steps, "final_height": height, "then": "scrolled back to the top"})
 
