@@ -64,13 +64,20 @@ def capture_pages(config: Config, requests: Sequence[CaptureRequest]) -> list[Ca
     """Capture each request in one Chromium; results in the same order. Never raises per page."""
     if not requests:
         return []
+
+    def run() -> list[Capture | CaptureFailure]:
+        try:
+            return asyncio.run(_capture_all(config, requests))
+        except Exception as exc:  # Playwright itself would not start: every page fails, saying why
+            return [_failure(r, exc) for r in requests]
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_capture_all(config, requests))
+        return run()
     # Called from inside a running event loop (a Twisted asyncio reactor): use a thread of our own.
     box: list[list[Capture | CaptureFailure]] = []
-    worker = threading.Thread(target=lambda: box.append(asyncio.run(_capture_all(config, requests))))
+    worker = threading.Thread(target=lambda: box.append(run()))
     worker.start()
     worker.join()
     return box[0]
@@ -91,12 +98,16 @@ async def _capture_all(config: Config, requests: Sequence[CaptureRequest]) -> li
         budget = config.evidence.page_timeout * 3 + config.evidence.expand_seconds + 30
         try:
             for request in requests:
+                if not browser.is_connected():
+                    # The last page crashed or exhausted Chromium; the next page gets a new one.
+                    browser = await pw.chromium.launch(**options)
                 try:
                     results.append(await asyncio.wait_for(capture_one(browser, config, request, tools), budget))
                 except Exception as exc:
                     results.append(_failure(request, exc))
         finally:
-            await browser.close()
+            if browser.is_connected():
+                await browser.close()
     return results
 
 
