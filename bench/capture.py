@@ -24,6 +24,7 @@ from playwright.async_api import Browser, async_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.evidence.site import fixture_site  # noqa: E402
+
 from vaern.config import Config  # noqa: E402
 from vaern.crawler.browser import launch_options  # noqa: E402
 from vaern.crawler.capture import CaptureRequest, _tool_versions, capture_one  # noqa: E402
@@ -63,8 +64,9 @@ async def main(rounds: int) -> None:
                         times["vaern"].append(await full(browser, config, site.url(path), tools))
                 b, v = statistics.median(times["bare"]), statistics.median(times["vaern"])
                 print(f"{label} ({len(paths)} pages x {rounds} rounds):")
-                print(f"  bare goto+screenshot(full_page): median {b:6.2f} s, {60 / statistics.mean(times['bare']):6.1f}/min")
-                print(f"  vaern capture                  : median {v:6.2f} s, {60 / statistics.mean(times['vaern']):6.1f}/min")
+                per_min = {k: 60 / statistics.mean(t) for k, t in times.items()}
+                print(f"  bare goto+screenshot(full_page): median {b:6.2f} s, {per_min['bare']:6.1f}/min")
+                print(f"  vaern capture                  : median {v:6.2f} s, {per_min['vaern']:6.1f}/min")
                 print(f"  overhead                       : {v / b:6.2f}x (target <= 2x on normal pages; median <= 3 s)")
             await browser.close()
 
