@@ -28,9 +28,12 @@ again (links of a 2xx are still followed; a 304 has none, which is why step 3 ex
 - robots.txt refusals are not failures (obeying is the intent); only a refused start URL is
   reported, so an operator sees why a site yields nothing.
 
-The fetch path has two override points for other render modes (the browser):
-`SiteSpider.make_request` (what is requested, with which meta) and
-`SiteSpider.page_from_response` (where a response becomes a `Page`).
+The fetch path is pluggable for other render modes (the browser): a subclass overrides
+`make_request` (what is requested, with which meta — e.g. to render it in a browser),
+`page_from_response` (where a response becomes a `Page`; `rendered=True` there), and Scrapy's
+`update_settings` classmethod for its download handlers (merge into DOWNLOAD_HANDLERS: the base
+settings switch off file/ftp/s3/data there). `run.spider_class(site)` picks the class by
+`site.render`. Everything else (rules, limits, conditional GET, reporting, the SSRF guard) stays.
 """
 
 from __future__ import annotations
