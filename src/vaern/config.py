@@ -191,17 +191,36 @@ class Matching(_Model):
 class Alerts(_Model):
     """Who is told, when, and how hard delivery tries (alerts/ and the dispatcher in `vaern run`)."""
 
-    fallback: str | None = Field(None, description="address told of hits about people without a unit")
-    analysts: list[str] = Field([], description="addresses that receive the daily digest of possible hits")
-    remind_after: str = Field("24h", description="remind the leader once when a high hit is still unhandled")
-    digest_at: str = Field("07:30", description="local time (HH:MM) of the daily digest")
-    group_wait: str = Field("5m", description="send a running crawl's alerts after this even if it has not finished")
-    dispatch_every: str = Field("15s", description="how often `vaern run` looks for alerts to send")
-    retry_initial: str = Field("30s", description="first wait after a failed delivery; doubles each try")
-    retry_max: str = Field("30m", description="longest wait between two tries")
-    max_attempts: int = Field(3, ge=1, description="tries before a permanent (5xx) refusal is given up")
-    give_up_after: str = Field("3d", description="a temporary failure is retried until the alert is this old")
-    thumbnails: bool = Field(True, description="attach a small picture of the screenshot to each hit")
+    fallback: str | None = Field(default=None, description="address told of hits about people without a unit")
+    analysts: list[str] = Field(
+        default=[],
+        description="addresses that receive the daily digest of possible hits",
+    )
+    remind_after: str = Field(
+        default="24h",
+        description="remind the leader once when a high hit is still unhandled",
+    )
+    digest_at: str = Field(default="07:30", description="local time (HH:MM) of the daily digest")
+    group_wait: str = Field(
+        default="5m",
+        description="send a running crawl's alerts after this even if it has not finished",
+    )
+    dispatch_every: str = Field(default="15s", description="how often `vaern run` looks for alerts to send")
+    retry_initial: str = Field(
+        default="30s",
+        description="first wait after a failed delivery; doubles each try",
+    )
+    retry_max: str = Field(default="30m", description="longest wait between two tries")
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="tries before a permanent (5xx) refusal is given up",
+    )
+    give_up_after: str = Field(
+        default="3d",
+        description="a temporary failure is retried until the alert is this old",
+    )
+    thumbnails: bool = Field(default=True, description="attach a small picture of the screenshot to each hit")
 
     @field_validator("fallback")
     @classmethod
@@ -215,7 +234,9 @@ class Alerts(_Model):
             _check_email(a)
         return v
 
-    @field_validator("remind_after", "group_wait", "dispatch_every", "retry_initial", "retry_max", "give_up_after")
+    @field_validator(
+        "remind_after", "group_wait", "dispatch_every", "retry_initial", "retry_max", "give_up_after"
+    )
     @classmethod
     def _interval(cls, v: str) -> str:
         parse_interval(v)
@@ -230,10 +251,14 @@ class Alerts(_Model):
 class Retention(_Model):
     """What the daily retention job in `vaern run` deletes, and when it runs."""
 
-    dismissed_days: int = Field(90, ge=1, description="delete dismissed hits' evidence after this")
-    crawl_runs_days: int = Field(365, ge=1, description="keep the crawl history this long")
-    alerts_days: int = Field(365, ge=1, description="keep sent and failed e-mails in the outbox this long")
-    at: str = Field("03:30", description="local time (HH:MM) of the daily retention job")
+    dismissed_days: int = Field(default=90, ge=1, description="delete dismissed hits' evidence after this")
+    crawl_runs_days: int = Field(default=365, ge=1, description="keep the crawl history this long")
+    alerts_days: int = Field(
+        default=365,
+        ge=1,
+        description="keep sent and failed e-mails in the outbox this long",
+    )
+    at: str = Field(default="03:30", description="local time (HH:MM) of the daily retention job")
 
     @field_validator("at")
     @classmethod

@@ -176,7 +176,7 @@ def silence(
     """Never alert about `person_id` on `url` (or anywhere on `site_id`) again; who and why are kept.
 
     Called when a hit is dismissed as "not this person". Alerts still waiting in the outbox
-    (not yet picked up for sending) lose the silenced hits; an alert left empty is dropped.
+    (not being sent right now) lose the silenced hits; an alert left empty is dropped.
     """
     if url is None and site_id is None:
         raise ValueError("a silence needs a URL or a site")
@@ -201,9 +201,8 @@ def silence(
     if site_id is not None:
         where.append(HitRow.site_id == site_id)
     matching_hits = select(HitRow.id).where(HitRow.person_id == person_id, or_(*where))
-    unsent = select(AlertRow.id).where(
-        AlertRow.status == "queued", AlertRow.claimed_by.is_(None), AlertRow.attempts == 0
-    )
+    # Queued alerts not being sent right now; their text is composed when they are sent.
+    unsent = select(AlertRow.id).where(AlertRow.status == "queued", AlertRow.claimed_by.is_(None))
     session.execute(
         delete(AlertHitRow).where(AlertHitRow.hit_id.in_(matching_hits), AlertHitRow.alert_id.in_(unsent))
     )

@@ -194,7 +194,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('apscheduler_jobs', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_apscheduler_jobs_next_run_time'), ['next_run_time'], unique=False)
+        batch_op.create_index(
+            batch_op.f('ix_apscheduler_jobs_next_run_time'), ['next_run_time'], unique=False
+        )
 
 
 def downgrade() -> None:

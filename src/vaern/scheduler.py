@@ -1,0 +1,507 @@
+"""`vaern run`: the long-running service. Scheduled crawls, alert delivery, digest, retention.
+
+1. Each site is crawled on its `schedule` (interval like 30m, or 5-field cron, in `timezone`),
+   with a little jitter so sites sharing a schedule do not start in the same second.
+2. At most one crawl per site at a time (`max_instances=1`), at most `crawl.max_parallel_sites`
+   at once (the size of the crawl thread pool); each crawl is a child process in its own
+   process group, killed with everything it started (the browser too) after `crawl.timeout`.
+3. The schedule lives in the database (APScheduler's SQLAlchemy job store, table
+   `apscheduler_jobs`): after a restart a site that was due while the service was down runs
+   once (coalesced), not once per missed slot; unchanged jobs keep their next run time.
+4. A dispatcher thread sends the outbox every `alerts.dispatch_every` (and right after a crawl)
+   and queues reminders; the digest runs daily at `alerts.digest_at`, retention at `retention.at`.
+5. SIGTERM (or SIGINT) stops gracefully: no new crawls; running crawls get SIGTERM and
+   `STOP_GRACE` seconds to finish their current page; the dispatcher finishes the message it is
+   sending; nothing is left half-written (hits and alerts are written in transactions).
+
+Logs are one line per event, `key=value` (event, site, run, counts, seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psutil
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from vaern.alerts.dispatch import deliver
+from vaern.alerts.outbox import queue_digest, queue_reminders, utcnow
+from vaern.config import Config, Site, parse_interval
+from vaern.storage.tables import CrawlRunRow
+
+log = logging.getLogger("vaern.service")
+
+JOB_TABLE = "apscheduler_jobs"
+STOP_GRACE = 30.0  # seconds a crawl gets to finish after SIGTERM before it is killed
+KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a crawl overran its timeout
+
+# Starts one crawl of one site as a child process (in its own session / process group).
+CrawlRunner = Callable[[Config, str], subprocess.Popen[bytes]]
+
+
+def default_runner(config: Config, site_id: str) -> subprocess.Popen[bytes]:
+    """The pipeline's crawl entry point (`vaern.app.start_crawl_process`), as a child process."""
+    import importlib
+
+    if config.source is None:
+        raise RuntimeError("the service needs a config read from a file (its children read it too)")
+    app = importlib.import_module("vaern.app")
+    proc: subprocess.Popen[bytes] = app.start_crawl_process(config.source, site_id)
+    return proc
+
+
+# ---------------------------------------------------------------------------------------------
+# Triggers
+
+
+def jitter_for(site: Site) -> int:
+    """Seconds of random delay: a tenth of an interval, at most five minutes; a minute for cron."""
+    if len(site.schedule.split()) == 5:
+        return 60
+    return int(min(300, parse_interval(site.schedule).total_seconds() * 0.1))
+
+
+def site_trigger(site: Site, timezone: str) -> BaseTrigger:
+    """The site's `schedule` as an APScheduler trigger in the config's time zone, with jitter."""
+    tz = ZoneInfo(timezone)
+    if len(site.schedule.split()) == 5:
+        minute, hour, day, month, day_of_week = site.schedule.split()
+        return CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=day_of_week,
+            timezone=tz,
+            jitter=jitter_for(site),
+        )
+    seconds = parse_interval(site.schedule).total_seconds()
+    return IntervalTrigger(seconds=seconds, timezone=tz, jitter=jitter_for(site))
+
+
+def daily_trigger(clock: str, timezone: str) -> CronTrigger:
+    hour, minute = clock.split(":")
+    return CronTrigger(hour=int(hour), minute=int(minute), timezone=ZoneInfo(timezone))
+
+
+# ---------------------------------------------------------------------------------------------
+# Job entry points: referenced by name in the persistent job store, so they must be module-level
+# functions; they act on the service running in this process.
+
+_ACTIVE: Service | None = None
+
+
+def crawl_job(site_id: str) -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.crawl(site_id)
+
+
+def digest_job() -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.digest()
+
+
+def retention_job() -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.retention()
+
+
+@dataclass(frozen=True)
+class CrawlOutcome:
+    site_id: str
+    run_id: int | None
+    status: str  # ok | failed | killed | stopped | skipped
+    seconds: float
+
+
+class Service:
+    """The scheduler, the dispatcher and the children they start, for one config."""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        *,
+        runner: CrawlRunner = default_runner,
+        stop_grace: float = STOP_GRACE,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.sessions = sessions
+        self.runner = runner
+        self.stop_grace = stop_grace
+        self.timeout = parse_interval(config.crawl.timeout).total_seconds()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._children_lock = threading.Lock()
+        self._dispatcher: threading.Thread | None = None
+        self.scheduler: BackgroundScheduler | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        global _ACTIVE
+        if _ACTIVE is not None and _ACTIVE is not self:
+            raise RuntimeError("one service per process")
+        _ACTIVE = self
+        self._close_stale_runs()
+        tz = ZoneInfo(self.config.timezone)
+        scheduler = BackgroundScheduler(
+            timezone=tz,
+            jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOB_TABLE)},
+            executors={
+                "crawls": ThreadPoolExecutor(max_workers=self.config.crawl.max_parallel_sites),
+                "default": ThreadPoolExecutor(max_workers=2),
+            },
+            # Coalesce: after downtime, run once. No grace limit: a late crawl still runs.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        # Paused until the stored jobs are reconciled with the config, so nothing fires early.
+        scheduler.start(paused=True)
+        self.scheduler = scheduler
+        self._sync_jobs()
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="vaern-dispatcher", daemon=True)
+        self._dispatcher.start()
+        scheduler.resume()
+        log.info(
+            "event=service.started sites=%d max_parallel_sites=%d pid=%d",
+            len(self.config.sites),
+            self.config.crawl.max_parallel_sites,
+            os.getpid(),
+        )
+
+    def run(self) -> int:
+        """Start, then block until SIGTERM/SIGINT; stop gracefully. Returns the exit code."""
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("event=service.signal signal=%s", signal.Signals(signum).name)
+            self._stop.set()
+            self._wake.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not self._stop.wait(1.0):
+                pass
+        finally:
+            self.stop()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        return 0
+
+    def stop(self) -> None:
+        """Stop scheduling, let running crawls finish (then kill), stop the dispatcher."""
+        global _ACTIVE
+        self._stop.set()
+        self._wake.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()
+        with self._children_lock:
+            children = dict(self._children)
+        for site_id, proc in children.items():
+            log.info("event=crawl.stopping site=%s pid=%d", site_id, proc.pid)
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_grace
+        for site_id, proc in children.items():
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("event=crawl.killed site=%s pid=%d reason=stop", site_id, proc.pid)
+                kill_tree(proc)
+        if self._dispatcher is not None:
+            self._dispatcher.join()
+            self._dispatcher = None
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.scheduler = None
+        if _ACTIVE is self:
+            _ACTIVE = None
+        log.info("event=service.stopped")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    def _sync_jobs(self) -> None:
+        """Make the stored jobs match the config, keeping the next run time of unchanged ones."""
+        assert self.scheduler is not None
+        scheduler, config = self.scheduler, self.config
+        wanted: dict[str, tuple[str, BaseTrigger, str, tuple[Any, ...], str]] = {}
+        for site in config.sites:
+            spec = f"crawl {site.id}: {site.schedule} ({config.timezone}, jitter {jitter_for(site)}s)"
+            wanted[f"crawl:{site.id}"] = (
+                "vaern.scheduler:crawl_job",
+                site_trigger(site, config.timezone),
+                spec,
+                (site.id,),
+                "crawls",
+            )
+        wanted["digest"] = (
+            "vaern.scheduler:digest_job",
+            daily_trigger(config.alerts.digest_at, config.timezone),
+            f"digest daily at {config.alerts.digest_at} ({config.timezone})",
+            (),
+            "default",
+        )
+        wanted["retention"] = (
+            "vaern.scheduler:retention_job",
+            daily_trigger(config.retention.at, config.timezone),
+            f"retention daily at {config.retention.at} ({config.timezone})",
+            (),
+            "default",
+        )
+        for job in scheduler.get_jobs():
+            if job.id not in wanted:
+                log.info("event=schedule.removed job=%s", job.id)
+                job.remove()
+        now = datetime.now(ZoneInfo(config.timezone))
+        for job_id, (func, trigger, spec, args, executor) in wanted.items():
+            existing = scheduler.get_job(job_id)
+            if existing is not None and existing.name == spec:
+                log.info("event=schedule.kept job=%s next=%s", job_id, _iso(existing.next_run_time))
+                continue
+            if existing is not None:
+                existing.remove()
+            # A new site is crawled at once; the daily jobs wait for their time of day.
+            first = now if job_id.startswith("crawl:") else None
+            extra: dict[str, Any] = {"next_run_time": first} if first is not None else {}
+            job = scheduler.add_job(
+                func,
+                trigger,
+                args=args,
+                id=job_id,
+                name=spec,
+                executor=executor,
+                replace_existing=True,
+                **extra,
+            )
+            log.info("event=schedule.added job=%s next=%s", job_id, _iso(job.next_run_time))
+
+    def crawl(self, site_id: str) -> CrawlOutcome:
+        """Run one crawl of `site_id` in a child process, enforcing `crawl.timeout`."""
+        if self.stopping:
+            return CrawlOutcome(site_id, None, "skipped", 0.0)
+        began, spawned = time.monotonic(), utcnow()
+        log.info("event=crawl.started site=%s", site_id)
+        try:
+            proc = self.runner(self.config, site_id)
+        except Exception:
+            log.exception("event=crawl.failed site=%s reason=cannot_start", site_id)
+            return CrawlOutcome(site_id, None, "failed", 0.0)
+        with self._children_lock:
+            self._children[site_id] = proc
+        status = "ok"
+        try:
+            try:
+                code = proc.wait(self.timeout)
+                if code != 0:
+                    status = "stopped" if self.stopping else "failed"
+            except subprocess.TimeoutExpired:
+                status = "killed"
+                log.warning("event=crawl.timeout site=%s pid=%d timeout=%ss", site_id, proc.pid, self.timeout)
+                _signal_group(proc, signal.SIGTERM)
+                try:
+                    proc.wait(KILL_GRACE)
+                except subprocess.TimeoutExpired:
+                    pass
+                kill_tree(proc)
+        finally:
+            with self._children_lock:
+                self._children.pop(site_id, None)
+        run = self._record(site_id, spawned, status)
+        seconds = time.monotonic() - began
+        fields = (
+            f"pages={run.pages_fetched} unchanged={run.pages_unchanged} failed_pages={run.pages_failed} "
+            f"hits_new={run.hits_new} hits_seen={run.hits_seen}"
+            if run is not None
+            else "pages=0 hits_new=0"
+        )
+        log.log(
+            logging.INFO if status == "ok" else logging.WARNING,
+            "event=crawl.finished site=%s run=%s status=%s seconds=%.1f exit=%s %s",
+            site_id,
+            run.id if run is not None else None,
+            status,
+            seconds,
+            proc.returncode,
+            fields,
+        )
+        self._wake.set()  # its alerts can go now
+        return CrawlOutcome(site_id, run.id if run is not None else None, status, seconds)
+
+    def _record(self, site_id: str, spawned: datetime, status: str) -> CrawlRunRow | None:
+        """The crawl's run row (written by the child); closed here if the child could not."""
+        with self.sessions() as session, session.begin():
+            run = session.scalar(
+                select(CrawlRunRow)
+                .where(
+                    CrawlRunRow.site_id == site_id, CrawlRunRow.started_at >= spawned - timedelta(seconds=1)
+                )
+                .order_by(CrawlRunRow.id.desc())
+                .limit(1)
+            )
+            if run is not None and run.finished_at is None:
+                run.finished_at = utcnow()
+                run.status = "killed" if status in ("killed", "stopped") else "failed"
+                run.error = run.error or (
+                    f"killed after the {self.config.crawl.timeout} timeout"
+                    if status == "killed"
+                    else "stopped with the service"
+                    if status == "stopped"
+                    else "the crawl process ended early"
+                )
+            session.expunge_all()
+            return run
+
+    def _close_stale_runs(self) -> None:
+        """Runs left `running` by a service that died: nothing can still be working on them."""
+        cutoff = utcnow() - timedelta(seconds=self.timeout + KILL_GRACE + 60)
+        with self.sessions() as session, session.begin():
+            session.execute(
+                update(CrawlRunRow)
+                .where(CrawlRunRow.finished_at.is_(None), CrawlRunRow.started_at < cutoff)
+                .values(status="failed", finished_at=utcnow(), error="the service stopped during the crawl")
+            )
+
+    def digest(self) -> None:
+        with self.sessions() as session, session.begin():
+            alerts = queue_digest(session, self.config)
+            log.info("event=digest.queued alerts=%d", len(alerts))
+        self._wake.set()
+
+    def retention(self) -> None:
+        from vaern.retention import apply_retention
+
+        counts = apply_retention(self.config, self.sessions)
+        log.info("event=retention.done %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+
+    def _dispatch_loop(self) -> None:
+        every = parse_interval(self.config.alerts.dispatch_every).total_seconds()
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                with self.sessions() as session, session.begin():
+                    queue_reminders(session, self.config)
+                report = deliver(self.config, self.sessions, stop=self._stop)
+                if report.sent or report.retrying or report.failed:
+                    log.info(
+                        "event=dispatch sent=%d retrying=%d failed=%d",
+                        report.sent,
+                        report.retrying,
+                        report.failed,
+                    )
+            except Exception:
+                # The database or the mail server may be away for a while; the outbox keeps.
+                log.exception("event=dispatch.error")
+            self._wake.wait(every)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat(timespec="seconds")
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal the child's process group (it was started in a session of its own)."""
+    try:
+        if os.getpgid(proc.pid) == proc.pid:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+    except ProcessLookupError:
+        pass
+
+
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a crawl child, its process group and every descendant (a browser included)."""
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    _signal_group(proc, signal.SIGKILL)
+    for child in descendants:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        log.error("event=crawl.unkillable pid=%d", proc.pid)
+    psutil.wait_procs(descendants, timeout=5)
+
+
+# ---------------------------------------------------------------------------------------------
+# `vaern status` and the entry point
+
+
+class LogfmtFormatter(logging.Formatter):
+    """`ts=… level=… logger=… event=… key=value`: one line per event, greppable."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if not message.startswith("event="):
+            message = "msg=" + _quote(message)
+        line = f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} level={record.levelname.lower()} "
+        line += f"logger={record.name} {message}"
+        if record.exc_info:
+            line += " exc=" + _quote(self.formatException(record.exc_info).splitlines()[-1])
+        return line
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogfmtFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def next_runs(engine: Engine) -> dict[str, datetime | None]:
+    """job id -> next run (naive UTC) from the job store, without starting a scheduler."""
+    out: dict[str, datetime | None] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOB_TABLE}"))  # noqa: S608 - constant
+        for job_id, ts in rows:
+            out[job_id] = None if ts is None else datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+    return out
+
+
+def run_service(config: Config, *, runner: CrawlRunner = default_runner) -> int:
+    """`vaern run`: open the database (migrating it), start the service, block until stopped."""
+    from vaern.storage.db import make_engine, migrate, session_factory
+
+    setup_logging()
+    engine = make_engine(config.database)
+    migrate(engine)
+    service = Service(config, engine, session_factory(engine), runner=runner)
+    try:
+        return service.run()
+    finally:
+        engine.dispose()
