@@ -108,7 +108,12 @@ def load_evidence(session: Session, config: Config, hits: Sequence[HitRow]) -> d
     page_ids = sorted({h.page_id for h in hits})
     if not page_ids:
         return {}
-    titles = dict(session.execute(select(PageRow.id, PageRow.title).where(PageRow.id.in_(page_ids))).tuples())
+    titles = {
+        page_id: title
+        for page_id, title in session.execute(
+            select(PageRow.id, PageRow.title).where(PageRow.id.in_(page_ids))
+        )
+    }
     newest: dict[int, SnapshotRow] = {}
     for snap in session.scalars(
         select(SnapshotRow).where(SnapshotRow.page_id.in_(page_ids)).order_by(SnapshotRow.captured_at)
