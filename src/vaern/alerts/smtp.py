@@ -55,7 +55,8 @@ def classify(exc: BaseException, where: str) -> SendFailure:
     if isinstance(exc, smtplib.SMTPResponseException):
         return SendFailure(_reply(exc.smtp_code, exc.smtp_error), temporary=exc.smtp_code < 500)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return SendFailure(f"{where}: connection closed by the server", temporary=True, connection=True)
+        detail = "timed out" if "timed out" in str(exc) else "connection closed by the server"
+        return SendFailure(f"{where}: {detail}", temporary=True, connection=True)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return SendFailure(f"{where}: {exc}", temporary=False, connection=True)
     if isinstance(exc, ConnectionRefusedError):
@@ -120,29 +121,45 @@ class SmtpTransport:
         return client
 
     def send(self, recipient: str, data: bytes) -> None:
-        """Hand one message to the server; raise SendFailure if it is not accepted."""
+        """Hand one message to the server; raise SendFailure if it is not accepted.
+
+        The transaction is spelled out (MAIL, RCPT, DATA) so that a connection the server
+        closed while idle is reopened only when nothing of this message was sent yet: once
+        DATA has gone out, a dropped connection may still mean the message was accepted.
+        """
+        try:
+            client = self._mail_from()
+            code, reply = client.rcpt(recipient)
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+            code, reply = client.data(data)
+            if code != 250:
+                raise smtplib.SMTPDataError(code, reply)
+        except SendFailure:
+            raise
+        except Exception as exc:
+            failure = classify(exc, self.where)
+            if failure.connection:
+                self._drop()
+            else:
+                self._reset()
+            raise failure from None
+
+    def _mail_from(self) -> smtplib.SMTP:
         for attempt in (1, 2):
             if self._client is None:
                 self._client = self._connect()
             try:
-                refused = self._client.sendmail(self.envelope_from, [recipient], data)
+                code, reply = self._client.mail(self.envelope_from)
             except smtplib.SMTPServerDisconnected:
-                # An idle connection the server closed: reconnect once, then count it.
                 self._drop()
                 if attempt == 2:
-                    raise classify(smtplib.SMTPServerDisconnected(), self.where) from None
-                continue
-            except Exception as exc:
-                failure = classify(exc, self.where)
-                if failure.connection or isinstance(exc, smtplib.SMTPServerDisconnected):
-                    self._drop()
-                else:
-                    self._reset()
-                raise failure from None
-            if refused:
-                code, message = next(iter(refused.values()))
-                raise SendFailure(f"recipient refused: {_reply(code, message)}", temporary=400 <= code < 500)
-            return
+                    raise
+                continue  # closed while idle: reconnect once
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, reply, self.envelope_from)
+            return self._client
+        raise AssertionError("unreachable")
 
     def _reset(self) -> None:
         try:

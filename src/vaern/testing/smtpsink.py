@@ -50,7 +50,7 @@ class _Behaviour:
     delay: float = 0.0  # seconds to wait before answering DATA
     credentials: tuple[str, str] | None = None
     accepted: list[Received] = field(default_factory=list)
-    refused: int = 0
+    rejected: list[Received] = field(default_factory=list)
 
 
 class _Handler:
@@ -62,9 +62,6 @@ class _Handler:
         if behaviour.delay:
             await asyncio.sleep(behaviour.delay)
         with self.sink._lock:
-            if behaviour.reply is not None:
-                behaviour.refused += 1
-                return behaviour.reply
             login = session.auth_data.decode() if isinstance(session.auth_data, bytes) else None
             content = envelope.original_content or envelope.content or b""
             data = content if isinstance(content, bytes) else content.encode()
@@ -75,6 +72,9 @@ class _Handler:
                 login=login,
                 received_at=time.monotonic(),
             )
+            if behaviour.reply is not None:
+                behaviour.rejected.append(item)
+                return behaviour.reply
             behaviour.accepted.append(item)
             if self.sink.eml_dir is not None:
                 path = self.sink.eml_dir / f"{len(behaviour.accepted):04d}.eml"
@@ -94,7 +94,9 @@ class _Authenticator:
         if expected is None or not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         ok = (auth_data.login.decode(), auth_data.password.decode()) == expected
-        return AuthResult(success=ok, auth_data=auth_data.login if ok else None)
+        if not ok:
+            return AuthResult(success=False, handled=False)  # aiosmtpd then answers 535
+        return AuthResult(success=True, auth_data=auth_data.login)
 
 
 class _Controller(Controller):
@@ -205,15 +207,15 @@ class SmtpSink:
             return list(self._behaviour.accepted)
 
     @property
-    def refused(self) -> int:
-        """How many messages were answered with the `reply_with` error."""
+    def rejected(self) -> list[Received]:
+        """Messages answered with the `reply_with` error (not delivered)."""
         with self._lock:
-            return self._behaviour.refused
+            return list(self._behaviour.rejected)
 
     def clear(self) -> None:
         with self._lock:
             self._behaviour.accepted.clear()
-            self._behaviour.refused = 0
+            self._behaviour.rejected.clear()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         """Block until at least `count` messages have arrived; raise TimeoutError otherwise."""
@@ -225,3 +227,46 @@ class SmtpSink:
                     raise TimeoutError(f"{len(self._behaviour.accepted)} of {count} messages arrived")
                 self._arrived.wait(left)
             return list(self._behaviour.accepted)
+
+
+def self_signed_tls(directory: str | Path, host: str = "127.0.0.1") -> tuple[ssl.SSLContext, Path]:
+    """A server TLS context with a fresh self-signed certificate for `host`, and the certificate's
+    path (point SSL_CERT_FILE at it so clients trust it)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = directory / "smtp-sink.crt"
+    key_path = directory / "smtp-sink.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, cert_path
