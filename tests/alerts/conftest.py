@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -51,15 +52,28 @@ def build_config(tmp_path: Path, url: str, **overrides: Any) -> Config:
     return config.model_copy(update={"archive": tmp_path / "archive"})
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test (migrating takes most of a second)."""
+    path = tmp_path_factory.mktemp("template") / "vaern.db"
+    eng = make_engine(f"sqlite:///{path}")
+    migrate(eng)
+    eng.dispose()  # closes the last connection: the WAL is folded into the file
+    return path
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'vaern.db'}"
+def database_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    target = tmp_path / "vaern.db"
+    shutil.copyfile(migrated_sqlite, target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     eng = make_engine(database_url)
-    migrate(eng)
+    if not database_url.startswith("sqlite"):
+        migrate(eng)  # the SQLite copy is migrated already
     yield eng
     eng.dispose()
 

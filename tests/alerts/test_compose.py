@@ -123,7 +123,7 @@ def test_danish_alert_says_who_where_when_what_to_do_and_by_when(
     assert f"Åbn fundet i Værn: http://127.0.0.1:8000/hits/{ref}" in text
     # The post's own date, 12 Nov 14:03 local, is earlier than first seen: 72 h from it.
     assert "Frist for politianmeldelse: søndag 15. november 2026 kl. 14:03 – Fristen er overskredet." in text
-    assert "72 timer efter opslagets dato på siden (12. november 2026 kl. 14:03" in text
+    assert "72 timer efter opslagets tidspunkt, som siden angiver: 12. november 2026 kl. 14:03." in text
     assert "Trussel: overvej at anmelde opslaget til politiet." in text
     assert "Tal med medarbejderen og tilbyd støtte." in text
     assert "Datatilsynet" not in text  # only the steps for this hit's categories
@@ -148,7 +148,7 @@ def test_english_alert(make_config: Callable[..., Config], sessions: sessionmake
     assert "Dear Lene Leder" in text
     assert "First seen: 21 November 2026, 14:03" in text
     assert "Deadline for a police report: Sunday 15 November 2026, 14:03\n" in text
-    assert "72 hours from the date the page gives for the post (12 November 2026, 14:03" in text
+    assert "72 hours from the time the page gives for the post: 12 November 2026, 14:03." in text
     assert "Threat: consider reporting the post to the police." in text
     assert f"Open the hit in Værn: http://127.0.0.1:8000/hits/h-{hit_id:06d}" in text
     assert '<html lang="en">' in html
@@ -305,3 +305,19 @@ def test_the_html_part_renders_in_chromium(
     painted = sum(n for n, c in colours if c != background)
     assert len(colours) > 50  # text, the banner, the thumbnail: not a blank page
     assert painted / (shot.width * shot.height) > 0.2
+
+
+def test_a_relative_date_counts_from_when_the_page_was_fetched(
+    config: Config, sessions: sessionmaker[Session]
+) -> None:
+    alert_id, _ = _one_threat(sessions, config, snapshot=False)
+    with sessions() as s, s.begin():
+        hit = s.get(HitRow, 1)
+        assert hit is not None
+        hit.excerpt = "Skrevet i går kl. 10:15 – René Rosenkilde er en skam"
+    text, _ = _parts(_compose(sessions, config, alert_id))
+    assert "Frist for politianmeldelse: mandag 23. november 2026 kl. 10:15\n" in text
+    assert (
+        "72 timer efter opslagets tidspunkt, 20. november 2026 kl. 10:15 (siden skrev »i går kl. 10:15«, "
+        "da Værn hentede den)." in text
+    )

@@ -236,6 +236,7 @@ class Composer:
             local = self._local(deadline.since)
             day_only = local.hour == 0 and local.minute == 0 and ":" not in (deadline.source_text or "")
             key = "deadline.posted_day" if day_only else "deadline.posted"
+            key = "deadline.posted_relative" if deadline.relative else key
             since = self._when(deadline.since, clock=not day_only)
             return w(key, since=since, source=header_safe(deadline.source_text or "", 80))
         return w("deadline.first_seen", since=self._when(deadline.since))

@@ -83,6 +83,7 @@ class Deadline:
     basis: str  # "posted" (a date on the page) | "first_seen" (when Værn first saw it)
     since: datetime  # naive UTC: the time the 72 hours count from
     source_text: str | None  # the page's own words for the date, where there was one
+    relative: bool = False  # the page said "i går", "3 timer siden": counted from the fetch
 
 
 def _to_utc(local: datetime, tz: ZoneInfo) -> datetime:
@@ -197,5 +198,5 @@ def find_posted_at(
 def police_deadline(first_seen: datetime, posted: PostTime | None) -> Deadline:
     """72 hours from the earliest time known for the post."""
     if posted is not None and posted.when <= first_seen:
-        return Deadline(posted.when + POLICE_DEADLINE, "posted", posted.when, posted.text)
+        return Deadline(posted.when + POLICE_DEADLINE, "posted", posted.when, posted.text, posted.relative)
     return Deadline(first_seen + POLICE_DEADLINE, "first_seen", first_seen, None)

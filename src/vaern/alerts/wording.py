@@ -54,8 +54,9 @@ _DA: dict[str, str] = {
     "step.insult": "Grov fornærmelse: bed forfatteren eller platformen om at fjerne opslaget.",
     "step.criticism": "Kritik er som regel lovlig og skal tåles: støt medarbejderen, og hold øje med siden.",
     "deadline": "Frist for politianmeldelse: {due}",
-    "deadline.posted": "72 timer efter opslagets dato på siden ({since}: »{source}«).",
-    "deadline.posted_day": "72 timer fra starten af den dag, siden angiver for opslaget ({since}: »{source}«).",
+    "deadline.posted": "72 timer efter opslagets tidspunkt, som siden angiver: {since}.",
+    "deadline.posted_day": "72 timer fra starten af den dag, siden angiver for opslaget: {since}.",
+    "deadline.posted_relative": "72 timer efter opslagets tidspunkt, {since} (siden skrev »{source}«, da Værn hentede den).",
     "deadline.first_seen": "Siden viser ingen dato for opslaget, så fristen regnes fra det tidspunkt, Værn første "
     "gang så det ({since}). Opslaget kan være ældre.",
     "deadline.passed": "Fristen er overskredet.",
@@ -113,8 +114,9 @@ _EN: dict[str, str] = {
     "step.insult": "Gross insult: ask the author or the platform to take the post down.",
     "step.criticism": "Criticism is usually lawful and must be tolerated: support the employee and keep watching.",
     "deadline": "Deadline for a police report: {due}",
-    "deadline.posted": "72 hours from the date the page gives for the post ({since}: “{source}”).",
-    "deadline.posted_day": "72 hours from the start of the day the page gives for the post ({since}: “{source}”).",
+    "deadline.posted": "72 hours from the time the page gives for the post: {since}.",
+    "deadline.posted_day": "72 hours from the start of the day the page gives for the post: {since}.",
+    "deadline.posted_relative": "72 hours from the time of the post, {since} (the page said “{source}” when Værn fetched it).",
     "deadline.first_seen": "The page shows no date for the post, so the deadline counts from when Værn first saw "
     "it ({since}). The post may be older.",
     "deadline.passed": "The deadline has passed.",
