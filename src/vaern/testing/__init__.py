@@ -1,1 +1,1 @@
-"""Real local stand-ins for outside services, shared by the tests, the benchmarks and the demo."""
+"""Helpers for Værn's own tests, benchmarks and demo: local servers that stand in for the world."""
