@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vaern.config import Config
 from vaern.storage.db import make_engine, migrate, session_factory
+from vaern.testing.postgres import create_database
 from vaern.testing.smtpsink import SmtpSink
 
 BASE_CONFIG: dict[str, Any] = {
@@ -62,8 +64,14 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def database_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+_pg_numbers = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path) -> str:
+    """Each outbox and delivery test runs on SQLite and on PostgreSQL (a fresh database each)."""
+    if request.param == "postgres":
+        return create_database(request.getfixturevalue("pg_server"), f"alerts_{next(_pg_numbers)}")
     target = tmp_path / "vaern.db"
     shutil.copyfile(migrated_sqlite, target)
     return f"sqlite:///{target}"

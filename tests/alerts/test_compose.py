@@ -13,10 +13,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from alert_factories import add_hit, add_run
 from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.alerts.alert_factories import add_hit, add_run
 from vaern.alerts.compose import Composer, load_evidence
 from vaern.alerts.dispatch import DeliveryReport, deliver
 from vaern.alerts.outbox import enqueue, hits_of
@@ -321,3 +321,13 @@ def test_a_relative_date_counts_from_when_the_page_was_fetched(
         "72 timer efter opslagets tidspunkt, 20. november 2026 kl. 10:15 (siden skrev »i går kl. 10:15«, "
         "da Værn hentede den)." in text
     )
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    """The e-mail's content does not depend on the database: SQLite only."""
+    import shutil
+
+    target = tmp_path / "vaern.db"
+    shutil.copyfile(migrated_sqlite, target)
+    return f"sqlite:///{target}"

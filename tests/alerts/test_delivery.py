@@ -10,10 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alert_factories import add_hit, add_run, later
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.alerts.alert_factories import add_hit, add_run, later
 from vaern.alerts.dispatch import DeliveryReport, deliver
 from vaern.alerts.outbox import enqueue
 from vaern.alerts.report import alerts_json, alerts_table

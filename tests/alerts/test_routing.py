@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from alert_factories import add_hit, add_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from tests.alerts.alert_factories import add_hit, add_run
 from vaern.alerts.compose import Composer, load_evidence
 from vaern.alerts.outbox import enqueue, hits_of, queue_digest, queue_reminders
 from vaern.alerts.routing import recipients

@@ -1,9 +1,8 @@
-"""The outbox as people and scripts see it: `vaern alerts [--json]`, `vaern hits --json`
-`alerts[]` and the outbox lines of `vaern status` (formats in CONTRACT.md)."""
+"""The outbox as people and scripts see it: `vaern alerts [--json]` (format in CONTRACT.md) and
+the outbox lines of `vaern status`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -81,22 +80,3 @@ def outbox_counts(session: Session) -> dict[str, int]:
     for status, n in session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status)):
         counts[status] = n
     return counts
-
-
-def hit_alerts(session: Session, hit_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-    """hit id -> its `alerts[]` entries for `vaern hits --json` (to, kind, status, sent_at)."""
-    ids = sorted(set(hit_ids))
-    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    if not ids:
-        return out
-    rows = session.execute(
-        select(AlertHitRow.hit_id, AlertRow)
-        .join(AlertRow, AlertRow.id == AlertHitRow.alert_id)
-        .where(AlertHitRow.hit_id.in_(ids))
-        .order_by(AlertRow.id)
-    )
-    for hit_id, alert in rows:
-        out[hit_id].append(
-            {"to": alert.recipient, "kind": alert.kind, "status": alert.status, "sent_at": iso(alert.sent_at)}
-        )
-    return out
