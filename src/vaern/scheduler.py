@@ -38,13 +38,13 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern.alerts.dispatch import deliver
 from vaern.alerts.outbox import queue_digest, queue_reminders, utcnow
 from vaern.config import Config, Site, parse_interval
+from vaern.schedules import schedule_trigger
 from vaern.storage.tables import CrawlRunRow
 
 log = logging.getLogger("vaern.service")
@@ -53,19 +53,15 @@ JOB_TABLE = "apscheduler_jobs"
 STOP_GRACE = 30.0  # seconds a crawl gets to finish after SIGTERM before it is killed
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a crawl overran its timeout
 
-# Starts one crawl of one site as a child process (in its own session / process group).
-CrawlRunner = Callable[[Config, str], subprocess.Popen[bytes]]
+# Starts one crawl run `(site, run id)` as a child process in a session (process group) of its own.
+CrawlRunner = Callable[[Config, str, int], subprocess.Popen[bytes]]
 
 
-def default_runner(config: Config, site_id: str) -> subprocess.Popen[bytes]:
-    """The pipeline's crawl entry point (`vaern.app.start_crawl_process`), as a child process."""
-    import importlib
+def default_runner(config: Config, site_id: str, run_id: int) -> subprocess.Popen[bytes]:
+    """The local runner's child process (`vaern crawl-site SITE --run-id N`)."""
+    from vaern.runner import start_crawl_process
 
-    if config.source is None:
-        raise RuntimeError("the service needs a config read from a file (its children read it too)")
-    app = importlib.import_module("vaern.app")
-    proc: subprocess.Popen[bytes] = app.start_crawl_process(config.source, site_id)
-    return proc
+    return start_crawl_process(config, site_id, run_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,20 +77,9 @@ def jitter_for(site: Site) -> int:
 
 def site_trigger(site: Site, timezone: str) -> BaseTrigger:
     """The site's `schedule` as an APScheduler trigger in the config's time zone, with jitter."""
-    tz = ZoneInfo(timezone)
-    if len(site.schedule.split()) == 5:
-        minute, hour, day, month, day_of_week = site.schedule.split()
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=day_of_week,
-            timezone=tz,
-            jitter=jitter_for(site),
-        )
-    seconds = parse_interval(site.schedule).total_seconds()
-    return IntervalTrigger(seconds=seconds, timezone=tz, jitter=jitter_for(site))
+    trigger = schedule_trigger(site.schedule, timezone)
+    trigger.jitter = jitter_for(site)
+    return trigger
 
 
 def daily_trigger(clock: str, timezone: str) -> CronTrigger:
@@ -143,12 +128,14 @@ class Service:
         *,
         runner: CrawlRunner = default_runner,
         stop_grace: float = STOP_GRACE,
+        kill_grace: float = KILL_GRACE,
     ) -> None:
         self.config = config
         self.engine = engine
         self.sessions = sessions
         self.runner = runner
         self.stop_grace = stop_grace
+        self.kill_grace = kill_grace
         self.timeout = parse_interval(config.crawl.timeout).total_seconds()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -303,75 +290,81 @@ class Service:
         """Run one crawl of `site_id` in a child process, enforcing `crawl.timeout`."""
         if self.stopping:
             return CrawlOutcome(site_id, None, "skipped", 0.0)
-        began, spawned = time.monotonic(), utcnow()
-        log.info("event=crawl.started site=%s", site_id)
+        began = time.monotonic()
+        run_id = self._new_run(site_id)
+        log.info("event=crawl.started site=%s run=%d", site_id, run_id)
         try:
-            proc = self.runner(self.config, site_id)
-        except Exception:
-            log.exception("event=crawl.failed site=%s reason=cannot_start", site_id)
-            return CrawlOutcome(site_id, None, "failed", 0.0)
+            proc = self.runner(self.config, site_id, run_id)
+        except Exception as exc:
+            log.exception("event=crawl.failed site=%s run=%d reason=cannot_start", site_id, run_id)
+            self._close_run(run_id, "failed", f"the crawl process could not start: {type(exc).__name__}")
+            return CrawlOutcome(site_id, run_id, "failed", 0.0)
         with self._children_lock:
             self._children[site_id] = proc
         status = "ok"
         try:
             try:
                 code = proc.wait(self.timeout)
-                if code != 0:
-                    status = "stopped" if self.stopping else "failed"
+                status = "ok" if code == 0 else "stopped" if self.stopping else "failed"
             except subprocess.TimeoutExpired:
                 status = "killed"
-                log.warning("event=crawl.timeout site=%s pid=%d timeout=%ss", site_id, proc.pid, self.timeout)
+                log.warning(
+                    "event=crawl.timeout site=%s run=%d pid=%d timeout=%s",
+                    site_id,
+                    run_id,
+                    proc.pid,
+                    self.config.crawl.timeout,
+                )
                 _signal_group(proc, signal.SIGTERM)
                 try:
-                    proc.wait(KILL_GRACE)
+                    proc.wait(self.kill_grace)
                 except subprocess.TimeoutExpired:
                     pass
-                kill_tree(proc)
+            # Whatever the exit, nothing the crawl started (a browser) may outlive it.
+            kill_tree(proc)
         finally:
             with self._children_lock:
                 self._children.pop(site_id, None)
-        run = self._record(site_id, spawned, status)
+        errors = {
+            "killed": f"killed after crawl.timeout ({self.config.crawl.timeout})",
+            "stopped": "stopped with the service",
+            "failed": f"the crawl process exited with code {proc.returncode}",
+        }
+        run = self._close_run(run_id, "killed" if status in ("killed", "stopped") else "failed", errors.get(status))
         seconds = time.monotonic() - began
-        fields = (
-            f"pages={run.pages_fetched} unchanged={run.pages_unchanged} failed_pages={run.pages_failed} "
-            f"hits_new={run.hits_new} hits_seen={run.hits_seen}"
-            if run is not None
-            else "pages=0 hits_new=0"
-        )
         log.log(
             logging.INFO if status == "ok" else logging.WARNING,
-            "event=crawl.finished site=%s run=%s status=%s seconds=%.1f exit=%s %s",
+            "event=crawl.finished site=%s run=%d status=%s seconds=%.1f exit=%s pages=%d unchanged=%d "
+            "failed_pages=%d hits_new=%d hits_seen=%d",
             site_id,
-            run.id if run is not None else None,
-            status,
+            run_id,
+            run.status if run is not None else status,
             seconds,
             proc.returncode,
-            fields,
+            run.pages_fetched if run else 0,
+            run.pages_unchanged if run else 0,
+            run.pages_failed if run else 0,
+            run.hits_new if run else 0,
+            run.hits_seen if run else 0,
         )
         self._wake.set()  # its alerts can go now
-        return CrawlOutcome(site_id, run.id if run is not None else None, status, seconds)
+        return CrawlOutcome(site_id, run_id, status, seconds)
 
-    def _record(self, site_id: str, spawned: datetime, status: str) -> CrawlRunRow | None:
-        """The crawl's run row (written by the child); closed here if the child could not."""
+    def _new_run(self, site_id: str) -> int:
+        """The run row is the parent's: the child fills it in, the parent closes it if it cannot."""
         with self.sessions() as session, session.begin():
-            run = session.scalar(
-                select(CrawlRunRow)
-                .where(
-                    CrawlRunRow.site_id == site_id, CrawlRunRow.started_at >= spawned - timedelta(seconds=1)
-                )
-                .order_by(CrawlRunRow.id.desc())
-                .limit(1)
-            )
+            run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued")
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def _close_run(self, run_id: int, status: str, error: str | None) -> CrawlRunRow | None:
+        """Mark a run the child left unfinished (it died or was killed); return the row."""
+        with self.sessions() as session, session.begin():
+            run = session.get(CrawlRunRow, run_id)
             if run is not None and run.finished_at is None:
-                run.finished_at = utcnow()
-                run.status = "killed" if status in ("killed", "stopped") else "failed"
-                run.error = run.error or (
-                    f"killed after the {self.config.crawl.timeout} timeout"
-                    if status == "killed"
-                    else "stopped with the service"
-                    if status == "stopped"
-                    else "the crawl process ended early"
-                )
+                run.status, run.finished_at = status, utcnow()
+                run.error = run.error or error
             session.expunge_all()
             return run
 
