@@ -36,6 +36,7 @@ import psutil
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine, text, update
@@ -85,6 +86,18 @@ def site_trigger(site: Site, timezone: str) -> BaseTrigger:
 def daily_trigger(clock: str, timezone: str) -> CronTrigger:
     hour, minute = clock.split(":")
     return CronTrigger(hour=int(hour), minute=int(minute), timezone=ZoneInfo(timezone))
+
+
+class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
+    """APScheduler 3's loop can look for due jobs once more after `shutdown()` has begun (it only
+    skips while *paused*); a job found then is lost to its shut-down executor, yet its next run
+    time moves on. Process jobs only while running."""
+
+    def _process_jobs(self) -> float | None:
+        if self.state != STATE_RUNNING:
+            return None
+        wait: float | None = super()._process_jobs()
+        return wait
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +166,7 @@ class Service:
         _ACTIVE = self
         self._close_stale_runs()
         tz = ZoneInfo(self.config.timezone)
-        scheduler = BackgroundScheduler(
+        scheduler = _Scheduler(
             timezone=tz,
             jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOB_TABLE)},
             executors={
@@ -326,11 +339,13 @@ class Service:
             with self._children_lock:
                 self._children.pop(site_id, None)
         errors = {
+            "ok": "the crawl process ended without recording its result",
             "killed": f"killed after crawl.timeout ({self.config.crawl.timeout})",
             "stopped": "stopped with the service",
             "failed": f"the crawl process exited with code {proc.returncode}",
         }
-        run = self._close_run(run_id, "killed" if status in ("killed", "stopped") else "failed", errors.get(status))
+        # Only a run the child left open is closed here (it died, was killed, or said nothing).
+        run = self._close_run(run_id, "killed" if status == "killed" else "failed", errors[status])
         seconds = time.monotonic() - began
         log.log(
             logging.INFO if status == "ok" else logging.WARNING,
@@ -365,6 +380,7 @@ class Service:
             if run is not None and run.finished_at is None:
                 run.status, run.finished_at = status, utcnow()
                 run.error = run.error or error
+            session.flush()
             session.expunge_all()
             return run
 
