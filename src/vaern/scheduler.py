@@ -503,14 +503,13 @@ def next_runs(engine: Engine) -> dict[str, datetime | None]:
 
 
 def run_service(config: Config, *, runner: CrawlRunner = default_runner) -> int:
-    """`vaern run`: open the database (migrating it), start the service, block until stopped."""
-    from vaern.storage.db import make_engine, migrate, session_factory
+    """`vaern run`: open the database (migrating it, mirroring the config), serve until stopped."""
+    from vaern.app import open_services
 
     setup_logging()
-    engine = make_engine(config.database)
-    migrate(engine)
-    service = Service(config, engine, session_factory(engine), runner=runner)
+    services = open_services(config)
+    service = Service(config, services.engine, services.sessions, runner=runner)
     try:
         return service.run()
     finally:
-        engine.dispose()
+        services.engine.dispose()
