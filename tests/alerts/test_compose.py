@@ -76,7 +76,8 @@ def _parts(message: EmailMessage) -> tuple[str, str]:
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
     assert text is not None and html is not None
-    return text.get_content(), html.get_content()
+    # Parts travel with CRLF line ends (RFC 5322); compare as text.
+    return text.get_content().replace("\r\n", "\n"), html.get_content().replace("\r\n", "\n")
 
 
 def _one_threat(

@@ -13,6 +13,8 @@ Controlled by `language`, `timezone`, `review_url`, `organisation`, `smtp.sender
 
 from __future__ import annotations
 
+import email
+import email.policy
 import functools
 import io
 import logging
@@ -21,7 +23,6 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -31,9 +32,10 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vaern.alerts import mime
 from vaern.alerts.outbox import alert_ref, hit_ref
 from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
-from vaern.alerts.routing import DIGEST, NEW_HIT, scope
+from vaern.alerts.routing import DIGEST, NEW_HIT, directory, scope
 from vaern.alerts.wording import Wording
 from vaern.config import Config
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
@@ -110,9 +112,7 @@ def load_evidence(session: Session, config: Config, hits: Sequence[HitRow]) -> d
         return {}
     titles = {
         page_id: title
-        for page_id, title in session.execute(
-            select(PageRow.id, PageRow.title).where(PageRow.id.in_(page_ids))
-        )
+        for page_id, title in session.execute(select(PageRow.id, PageRow.title).where(PageRow.id.in_(page_ids)))
     }
     newest: dict[int, SnapshotRow] = {}
     for snap in session.scalars(
@@ -243,9 +243,11 @@ class Composer:
 
     def view(self, hit: HitRow, evidence: Evidence | None, now: datetime, with_thumbnail: bool) -> HitView:
         config, w = self.config, self.words
-        person = config.person(hit.person_id)
-        unit = config.unit(person.unit) if person is not None and person.unit else None
-        site_label = next((s.label for s in config.sites if s.id == hit.site_id), hit.site_id)
+        index = directory(config)
+        person = index.people.get(hit.person_id)
+        unit = index.units.get(person.unit) if person is not None and person.unit else None
+        site = index.sites.get(hit.site_id)
+        site_label = site.label if site is not None else hit.site_id
         deadline = police_deadline(hit.first_seen, posted_time(config, hit, evidence))
         cid = None
         if with_thumbnail and evidence is not None and evidence.screenshot is not None:
@@ -265,9 +267,7 @@ class Composer:
             removed_at=self._when(hit.removed_at) if hit.removed_at else None,
             categories=[w.category(c) for c in categories],
             excerpt=mark_names(hit.excerpt or "", [str(m) for m in hit.matched_text or []]),
-            confidence=w(f"confidence.{hit.confidence}")
-            if hit.confidence in ("high", "possible")
-            else hit.confidence,
+            confidence=w(f"confidence.{hit.confidence}") if hit.confidence in ("high", "possible") else hit.confidence,
             score=round(float(hit.score), 1),
             steps=w.steps(categories),
             deadline=w("deadline", due=self._when(deadline.due, weekday=True)),
@@ -290,10 +290,10 @@ class Composer:
             return w("subject.new_hit.many", n_hits=len(views), people=shown)
         return w(f"subject.{alert.kind}", person=first.person, site=first.site)
 
-    def compose(
+    def message_bytes(
         self, alert: AlertRow, hits: Sequence[HitRow], evidence: dict[int, Evidence], now: datetime
-    ) -> EmailMessage:
-        """The e-mail for `alert`; `hits` are its hits, `evidence` by page id (load_evidence)."""
+    ) -> bytes:
+        """The e-mail for `alert` as it goes on the wire; `hits` are its hits, `evidence` by page id."""
         if not hits:
             raise ValueError(f"alert {alert_ref(alert.id)} has no hits")
         config, w = self.config, self.words
@@ -303,7 +303,8 @@ class Composer:
         views = [self.view(h, evidence.get(h.page_id), now, thumbs) for h in shown_hits]
 
         units = sorted(u for u in scope(config, alert.recipient) if u is not None)
-        unit_names = ", ".join((config.unit(u).name if config.unit(u) else u) for u in units)  # type: ignore[union-attr]
+        named = directory(config).units
+        unit_names = ", ".join(named[u].name if u in named else u for u in units)
         if alert.kind == DIGEST:
             footer = w("footer.analyst", organisation=config.organisation)
         elif not units:
@@ -314,9 +315,7 @@ class Composer:
         context = {
             "w": w,
             "kind": alert.kind,
-            "greeting": w("greeting", name=alert.recipient_name)
-            if alert.recipient_name
-            else w("greeting_anonymous"),
+            "greeting": w("greeting", name=alert.recipient_name) if alert.recipient_name else w("greeting_anonymous"),
             "intro": w(intro_key, n_hits=total),
             "hits": views,
             "capped": w("list_capped", shown=len(views), total=total) if len(views) < total else None,
@@ -329,26 +328,32 @@ class Composer:
         text = env.get_template("alert.txt.j2").render(context)
         html = env.get_template("alert.html.j2").render(context)
 
-        msg = EmailMessage()
-        msg["Subject"] = header_safe(self.subject(alert, views))
-        msg["From"] = Address(header_safe(self.sender_name), addr_spec=self.sender_address)
-        msg["To"] = Address(header_safe(alert.recipient_name or ""), addr_spec=header_safe(alert.recipient))
-        msg["Date"] = format_datetime(now.replace(tzinfo=UTC))
-        if alert.message_id:
-            msg["Message-ID"] = header_safe(alert.message_id)
-        msg["Auto-Submitted"] = "auto-generated"
-        msg["X-Vaern-Alert"] = alert_ref(alert.id)
-        msg["X-Vaern-Kind"] = alert.kind
-        msg.set_content(text, cte="quoted-printable")
-        msg.add_alternative(html, subtype="html", cte="quoted-printable")
-        html_part = msg.get_payload()[1]  # type: ignore[index]
-        assert isinstance(html_part, EmailMessage)
+        images = []
         for view, hit in zip(views, shown_hits, strict=True):
             ev = evidence.get(hit.page_id)
             if view.thumbnail_cid and ev is not None and ev.screenshot is not None:
                 data = self.thumbnails.get(ev.screenshot)
                 if data is not None:
-                    html_part.add_related(
-                        data, "image", "jpeg", cid=f"<{view.thumbnail_cid}>", filename=f"{view.ref}.jpg"
-                    )
-        return msg
+                    images.append(mime.InlineImage(view.thumbnail_cid, data, f"{view.ref}.jpg"))
+        headers = [
+            mime.text_header("Subject", header_safe(self.subject(alert, views))),
+            mime.address_header("From", header_safe(self.sender_name), self.sender_address),
+            mime.address_header("To", header_safe(alert.recipient_name or ""), header_safe(alert.recipient)),
+            mime.raw_header("Date", format_datetime(now.replace(tzinfo=UTC))),
+        ]
+        if alert.message_id:
+            headers.append(mime.raw_header("Message-ID", header_safe(alert.message_id)))
+        headers += [
+            mime.raw_header("Auto-Submitted", "auto-generated"),
+            mime.raw_header("X-Vaern-Alert", alert_ref(alert.id)),
+            mime.raw_header("X-Vaern-Kind", alert.kind),
+        ]
+        return mime.build(headers, text, html, images)
+
+    def compose(
+        self, alert: AlertRow, hits: Sequence[HitRow], evidence: dict[int, Evidence], now: datetime
+    ) -> EmailMessage:
+        """The same e-mail, parsed back into an EmailMessage (to read it; sending uses the bytes)."""
+        parsed = email.message_from_bytes(self.message_bytes(alert, hits, evidence, now), policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed

@@ -15,9 +15,9 @@ exponential backoff (`alerts.retry_initial` doubling up to `alerts.retry_max`) u
 
 from __future__ import annotations
 
-import email.policy
 import logging
 import os
+import queue
 import socket
 import threading
 from dataclasses import dataclass
@@ -26,11 +26,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from vaern.alerts.compose import Composer, load_evidence
+from vaern.alerts.compose import Composer, Evidence, load_evidence
 from vaern.alerts.outbox import alert_ref, hits_of, utcnow
 from vaern.alerts.smtp import SendFailure, SmtpTransport
 from vaern.config import Config, parse_interval
-from vaern.storage.tables import AlertRow, CrawlRunRow
+from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,7 @@ class DeliveryReport:
     failed: int = 0
 
     def __add__(self, other: DeliveryReport) -> DeliveryReport:
-        return DeliveryReport(
-            self.sent + other.sent, self.retrying + other.retrying, self.failed + other.failed
-        )
+        return DeliveryReport(self.sent + other.sent, self.retrying + other.retrying, self.failed + other.failed)
 
 
 def backoff(config: Config, attempts: int) -> timedelta:
@@ -73,9 +71,7 @@ def _dead_claimers(session: Session) -> list[str]:
     host = socket.gethostname()
     dead = []
     for claimer in session.scalars(
-        select(AlertRow.claimed_by)
-        .where(AlertRow.status == "queued", AlertRow.claimed_by.is_not(None))
-        .distinct()
+        select(AlertRow.claimed_by).where(AlertRow.status == "queued", AlertRow.claimed_by.is_not(None)).distinct()
     ):
         if claimer is None:
             continue
@@ -130,12 +126,13 @@ def _claim(sessions: sessionmaker[Session], config: Config, now: datetime, me: s
 
 
 def _finish(sessions: sessionmaker[Session], alert_id: int, me: str, **values: object) -> None:
+    """Record a try's outcome in its own transaction, at once: what is marked sent stays sent."""
     with sessions() as session, session.begin():
-        session.execute(
+        # Core, not ORM-enabled, execution: this runs once per e-mail.
+        session.connection().execute(
             update(AlertRow)
             .where(AlertRow.id == alert_id, AlertRow.claimed_by == me)
             .values(claimed_by=None, attempts=AlertRow.attempts + 1, **values)
-            .execution_options(synchronize_session=False)
         )
 
 
@@ -190,6 +187,34 @@ def _failed(
     return status
 
 
+class _Pass:
+    """One batch's shared state between the sending threads."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self.work: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for alert_id in ids:
+            self.work.put(alert_id)
+        self.lock = threading.Lock()
+        self.report = DeliveryReport()
+        self.down: SendFailure | None = None  # the server cannot be reached: stop sending
+
+    def count(self, status: str) -> None:
+        with self.lock:
+            self.report += DeliveryReport(sent=status == "sent", retrying=status == "queued", failed=status == "failed")
+
+    def take(self) -> int | None:
+        try:
+            return self.work.get_nowait()
+        except queue.Empty:
+            return None
+
+    def left(self) -> list[int]:
+        out = []
+        while (alert_id := self.take()) is not None:
+            out.append(alert_id)
+        return out
+
+
 def deliver(
     config: Config,
     sessions: sessionmaker[Session],
@@ -200,13 +225,15 @@ def deliver(
 ) -> DeliveryReport:
     """Send every due alert once; returns how many were sent, put back for retry, given up.
 
+    Up to `alerts.connections` SMTP connections send at once, each alert composed by the
+    thread that sends it (so composing one overlaps with waiting for the server on another).
     `now` (naive UTC) fixes the clock for tests; `stop` ends the pass between two messages.
     """
     me = this_dispatcher()
     composer = Composer(config)
-    policy = email.policy.SMTP
     report = DeliveryReport()
-    with SmtpTransport(config.smtp) as transport:
+    transports = [SmtpTransport(config.smtp) for _ in range(config.alerts.connections)]
+    try:
         while stop is None or not stop.is_set():
             clock = now or utcnow()
             ids = _claim(sessions, config, clock, me, batch)
@@ -217,58 +244,95 @@ def deliver(
                 hits = hits_of(session, ids)
                 evidence = load_evidence(session, config, [h for hs in hits.values() for h in hs])
                 session.expunge_all()
-            for position, alert_id in enumerate(ids):
-                if stop is not None and stop.is_set():
-                    _release(sessions, ids[position:], me, clock)
-                    return report
-                alert = alerts[alert_id]
-                if not hits[alert_id]:
-                    # Every hit was silenced or deleted since it was queued: nothing to say.
-                    _finish(sessions, alert_id, me, status="failed", last_error="no hits left to report")
-                    report += DeliveryReport(failed=1)
-                    continue
-                try:
-                    message = composer.compose(alert, hits[alert_id], evidence, clock)
-                    data = message.as_bytes(policy=policy)
-                except Exception as exc:
-                    log.exception("event=alert.compose_failed alert=%s", alert_ref(alert_id))
-                    failure = SendFailure(
-                        f"could not compose the e-mail: {type(exc).__name__}", temporary=False
-                    )
-                    status = _failed(sessions, config, alert, failure, me, clock)
-                    report += DeliveryReport(failed=1) if status == "failed" else DeliveryReport(retrying=1)
-                    continue
-                try:
-                    transport.send(alert.recipient, data)
-                except SendFailure as failure:
-                    status = _failed(sessions, config, alert, failure, me, clock)
-                    report += DeliveryReport(failed=1) if status == "failed" else DeliveryReport(retrying=1)
-                    if failure.connection:
-                        # The server is unreachable: the rest of the batch fails the same way.
-                        for other in ids[position + 1 :]:
-                            status = _failed(sessions, config, alerts[other], failure, me, clock)
-                            report += (
-                                DeliveryReport(failed=1) if status == "failed" else DeliveryReport(retrying=1)
-                            )
-                        return report
-                    continue
-                _finish(
-                    sessions,
-                    alert_id,
-                    me,
-                    status="sent",
-                    sent_at=clock,
-                    last_error=None,
-                    next_attempt_at=None,
-                )
-                report += DeliveryReport(sent=1)
-                log.info(
-                    "event=alert.sent alert=%s kind=%s to=%s hits=%d run=%s attempts=%d",
-                    alert_ref(alert_id),
-                    alert.kind,
-                    alert.recipient,
-                    len(hits[alert_id]),
-                    alert.run_id,
-                    alert.attempts + 1,
-                )
+            state = _send_batch(config, sessions, composer, transports, alerts, hits, evidence, me, clock, stop)
+            report += state.report
+            if state.down is not None:
+                # The server is unreachable: the rest of the batch fails the same way.
+                for alert_id in state.left():
+                    report += _count(_failed(sessions, config, alerts[alert_id], state.down, me, clock))
+                return report
+            if stop is not None and stop.is_set():
+                _release(sessions, state.left(), me, clock)
+                return report
+    finally:
+        for transport in transports:
+            transport.close()
     return report
+
+
+def _send_batch(
+    config: Config,
+    sessions: sessionmaker[Session],
+    composer: Composer,
+    transports: list[SmtpTransport],
+    alerts: dict[int, AlertRow],
+    hits: dict[int, list[HitRow]],
+    evidence: dict[int, Evidence],
+    me: str,
+    clock: datetime,
+    stop: threading.Event | None,
+) -> _Pass:
+    """Send a claimed batch over the connections in parallel threads; return what happened."""
+    state = _Pass(sorted(alerts))
+
+    def sender(transport: SmtpTransport) -> None:
+        while state.down is None and (stop is None or not stop.is_set()):
+            alert_id = state.take()
+            if alert_id is None:
+                return
+            status, failure = _deliver_one(
+                config, sessions, composer, transport, alerts[alert_id], hits[alert_id], evidence, me, clock
+            )
+            state.count(status)
+            if failure is not None and failure.connection:
+                state.down = failure
+
+    threads = [threading.Thread(target=sender, args=(t,), daemon=True) for t in transports[: len(alerts)]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return state
+
+
+def _count(status: str) -> DeliveryReport:
+    return DeliveryReport(sent=status == "sent", retrying=status == "queued", failed=status == "failed")
+
+
+def _deliver_one(
+    config: Config,
+    sessions: sessionmaker[Session],
+    composer: Composer,
+    transport: SmtpTransport,
+    alert: AlertRow,
+    hits: list[HitRow],
+    evidence: dict[int, Evidence],
+    me: str,
+    clock: datetime,
+) -> tuple[str, SendFailure | None]:
+    """Compose, send and record one alert; returns its new status and the failure, if any."""
+    if not hits:
+        # Every hit was silenced or deleted since it was queued: nothing to say.
+        _finish(sessions, alert.id, me, status="failed", last_error="no hits left to report")
+        return "failed", None
+    try:
+        data = composer.message_bytes(alert, hits, evidence, clock)
+    except Exception as exc:
+        log.exception("event=alert.compose_failed alert=%s", alert_ref(alert.id))
+        failure = SendFailure(f"could not compose the e-mail: {type(exc).__name__}", temporary=False)
+        return _failed(sessions, config, alert, failure, me, clock), failure
+    try:
+        transport.send(alert.recipient, data)
+    except SendFailure as failure:
+        return _failed(sessions, config, alert, failure, me, clock), failure
+    _finish(sessions, alert.id, me, status="sent", sent_at=clock, last_error=None, next_attempt_at=None)
+    log.info(
+        "event=alert.sent alert=%s kind=%s to=%s hits=%d run=%s attempts=%d",
+        alert_ref(alert.id),
+        alert.kind,
+        alert.recipient,
+        len(hits),
+        alert.run_id,
+        alert.attempts + 1,
+    )
+    return "sent", None

@@ -54,9 +54,7 @@ def _round(kind: str, run_id: int | None) -> int:
     return (run_id or 0) if kind == UPDATE else 0
 
 
-def enqueue(
-    session: Session, config: Config, hits: Sequence[HitRow], kind: str, run_id: int | None
-) -> list[AlertRow]:
+def enqueue(session: Session, config: Config, hits: Sequence[HitRow], kind: str, run_id: int | None) -> list[AlertRow]:
     """Queue alerts of `kind` about `hits`, in the caller's transaction; returns the alerts touched.
 
     One alert per (recipient, run, kind); a recipient who was never told of a hit gets an
@@ -203,9 +201,7 @@ def silence(
     matching_hits = select(HitRow.id).where(HitRow.person_id == person_id, or_(*where))
     # Queued alerts not being sent right now; their text is composed when they are sent.
     unsent = select(AlertRow.id).where(AlertRow.status == "queued", AlertRow.claimed_by.is_(None))
-    session.execute(
-        delete(AlertHitRow).where(AlertHitRow.hit_id.in_(matching_hits), AlertHitRow.alert_id.in_(unsent))
-    )
+    session.execute(delete(AlertHitRow).where(AlertHitRow.hit_id.in_(matching_hits), AlertHitRow.alert_id.in_(unsent)))
     session.execute(
         delete(AlertRow).where(
             AlertRow.id.in_(unsent),
@@ -215,9 +211,7 @@ def silence(
     return row
 
 
-def is_silenced(
-    session: Session, person_id: str, url: str, site_id: str, now: datetime | None = None
-) -> bool:
+def is_silenced(session: Session, person_id: str, url: str, site_id: str, now: datetime | None = None) -> bool:
     """Whether alerts about `person_id` on `url` (a page of `site_id`) are silenced."""
     silences = _active_silences(session, {person_id}, now or utcnow())
     return any(_covers(s, person_id, url, site_id) for s in silences)

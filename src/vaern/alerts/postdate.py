@@ -38,15 +38,11 @@ _NAMED = re.compile(
     rf"\b(?P<d>[0-3]?\d)\.?\s+(?P<mon>{_MONTH_NAMES})\b\.?(?:\s+(?P<y>(?:19|20)\d\d)(?!\d))?{_CLOCK}",
     re.IGNORECASE,
 )
-_ISO = re.compile(
-    r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ](?P<hh>[01]\d|2[0-3]):(?P<mm>[0-5]\d))?"
-)
+_ISO = re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ](?P<hh>[01]\d|2[0-3]):(?P<mm>[0-5]\d))?")
 _NUMERIC = re.compile(
     rf"\b(?P<d>[0-3]?\d)[./](?P<m>[01]?\d)[./-](?P<y>(?:19|20)?\d\d)\b(?![./]\d){_CLOCK}",
 )
-_DAY_WORD = re.compile(
-    rf"\b(?P<w>i\s*dag|idag|i\s*går|igår|i\s*forgårs|today|yesterday)\b{_CLOCK}", re.IGNORECASE
-)
+_DAY_WORD = re.compile(rf"\b(?P<w>i\s*dag|idag|i\s*går|igår|i\s*forgårs|today|yesterday)\b{_CLOCK}", re.IGNORECASE)
 _NUMBER_WORDS = {"en": 1, "et": 1, "én": 1, "ét": 1, "a": 1, "an": 1, "one": 1, "to": 2, "tre": 3, "two": 2}
 _AGO = re.compile(
     r"\b(?:for\s+)?(?P<n>\d+|en|et|én|ét|to|tre|an?|one|two)\s+"

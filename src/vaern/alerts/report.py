@@ -27,9 +27,7 @@ def alerts_json(session: Session, *, status: str | None = None) -> list[dict[str
     hits: dict[int, list[str]] = {a.id: [] for a in alerts}
     if alerts:
         rows = session.execute(
-            select(AlertHitRow.alert_id, AlertHitRow.hit_id).order_by(
-                AlertHitRow.alert_id, AlertHitRow.hit_id
-            )
+            select(AlertHitRow.alert_id, AlertHitRow.hit_id).order_by(AlertHitRow.alert_id, AlertHitRow.hit_id)
         )
         for alert_id, hit_id in rows:
             if alert_id in hits:

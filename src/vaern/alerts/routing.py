@@ -38,6 +38,36 @@ class Recipient:
         return self.email.lower()
 
 
+class Directory:
+    """The config's people, units and mailboxes indexed once (a watch list can be 50,000 long)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.people = {p.id: p for p in config.people}
+        self.units = {u.id: u for u in config.units}
+        self.sites = {s.id: s for s in config.sites}
+        self.scopes: dict[str, set[str | None]] = {}
+        for unit in config.units:
+            for email in (unit.leader.email, *(c.email for c in unit.notify)):
+                self.scopes.setdefault(email.lower(), set()).add(unit.id)
+        if config.alerts.fallback:
+            self.scopes.setdefault(config.alerts.fallback.lower(), set()).add(None)
+        self.analysts = {a.lower() for a in config.alerts.analysts}
+
+
+_directories: dict[int, Directory] = {}
+
+
+def directory(config: Config) -> Directory:
+    """The index of `config` (kept for the few configs a process holds)."""
+    found = _directories.get(id(config))
+    if found is None or found.config is not config:
+        if len(_directories) > 8:
+            _directories.clear()
+        found = _directories[id(config)] = Directory(config)
+    return found
+
+
 def recipients(config: Config, person_id: str, kind: str, confidence: str) -> list[Recipient]:
     """Everyone who should get an e-mail of `kind` about a hit on `person_id`.
 
@@ -52,10 +82,11 @@ def recipients(config: Config, person_id: str, kind: str, confidence: str) -> li
         raise ValueError(f"unknown alert kind {kind!r}")
     if confidence != "high":
         return []
-    person = config.person(person_id)
+    index = directory(config)
+    person = index.people.get(person_id)
     if person is None:
         return []  # no longer watched: nobody is responsible for them any more
-    unit = config.unit(person.unit) if person.unit is not None else None
+    unit = index.units.get(person.unit) if person.unit is not None else None
     if unit is None:
         fallback = config.alerts.fallback
         return [Recipient(fallback, None, "fallback")] if fallback else []
@@ -70,25 +101,19 @@ def scope(config: Config, address: str) -> set[str | None]:
 
     This is the invariant the tests hold routing to; the review app can use it too.
     """
-    key = address.lower()
-    units: set[str | None] = set()
-    for unit in config.units:
-        if unit.leader.email.lower() == key or any(c.email.lower() == key for c in unit.notify):
-            units.add(unit.id)
-    if config.alerts.fallback and config.alerts.fallback.lower() == key:
-        units.add(None)
-    return units
+    return set(directory(config).scopes.get(address.lower(), ()))
 
 
 def may_hear_about(config: Config, address: str, person_id: str, kind: str) -> bool:
     """Whether an e-mail of `kind` to `address` may mention `person_id`."""
+    index = directory(config)
     if kind == DIGEST:
-        return address.lower() in {a.lower() for a in config.alerts.analysts}
-    person = config.person(person_id)
+        return address.lower() in index.analysts
+    person = index.people.get(person_id)
     if person is None:
         return False
-    unit = person.unit if config.unit(person.unit) is not None else None
-    return unit in scope(config, address)
+    unit = person.unit if person.unit in index.units else None
+    return unit in index.scopes.get(address.lower(), set())
 
 
 def _unique(found: list[Recipient]) -> list[Recipient]:

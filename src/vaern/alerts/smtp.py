@@ -49,9 +49,7 @@ def classify(exc: BaseException, where: str) -> SendFailure:
         return SendFailure(f"recipient refused: {_reply(code, message)}", temporary=400 <= code < 500)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         # The server's words only: the username and password are not in the exception.
-        return SendFailure(
-            f"login refused: {_reply(exc.smtp_code, exc.smtp_error)}", temporary=exc.smtp_code < 500
-        )
+        return SendFailure(f"login refused: {_reply(exc.smtp_code, exc.smtp_error)}", temporary=exc.smtp_code < 500)
     if isinstance(exc, smtplib.SMTPResponseException):
         return SendFailure(_reply(exc.smtp_code, exc.smtp_error), temporary=exc.smtp_code < 500)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
@@ -64,9 +62,7 @@ def classify(exc: BaseException, where: str) -> SendFailure:
     if isinstance(exc, TimeoutError | socket.timeout):
         return SendFailure(f"{where}: timed out", temporary=True, connection=True)
     if isinstance(exc, ssl.SSLError):
-        return SendFailure(
-            f"{where}: TLS failed: {exc.reason or type(exc).__name__}", temporary=True, connection=True
-        )
+        return SendFailure(f"{where}: TLS failed: {exc.reason or type(exc).__name__}", temporary=True, connection=True)
     if isinstance(exc, OSError):
         return SendFailure(
             f"cannot connect to {where}: {exc.strerror or type(exc).__name__}",
@@ -98,9 +94,7 @@ class SmtpTransport:
         try:
             client: smtplib.SMTP
             if s.ssl:
-                client = smtplib.SMTP_SSL(
-                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
-                )
+                client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             try:

@@ -270,3 +270,35 @@ def self_signed_tls(directory: str | Path, host: str = "127.0.0.1") -> tuple[ssl
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     return context, cert_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a sink in its own process: prints `port N`, then serves until SIGTERM, SIGINT or EOF on stdin.
+
+    `python -m vaern.testing.smtpsink --eml-dir DIR` keeps every accepted message as DIR/NNNN.eml.
+    """
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m vaern.testing.smtpsink")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--eml-dir", type=Path)
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    def until_eof() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=until_eof, daemon=True).start()
+    with SmtpSink(args.host, args.port, eml_dir=args.eml_dir) as sink:
+        print(f"port {sink.port}", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
