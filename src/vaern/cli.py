@@ -137,7 +137,6 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int) -> None:
     """Internal: the child process that crawls one site for one run."""
     from vaern.app import run_crawl
 
-    logging.getLogger().setLevel(logging.INFO)
     run_crawl(obj.config, site_id, run_id)
 
 
