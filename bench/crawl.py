@@ -5,7 +5,9 @@
 A site of --pages pages (an index, sections, posts; about 2 % of the posts name a watched person)
 is served from its own process on 127.0.0.1. Each round, in the same run and on the same server:
 
-  bare      a bare Scrapy spider that only fetches pages and follows the same links
+  bare      a bare Scrapy spider that only fetches pages and follows the same links (Scrapy's
+            defaults), and the same spider with the two Scrapy settings crawl_site changes
+            (CONCURRENT_ITEMS=1, WARN_ON_GENERATOR_RETURN_VALUE off), to show what is ours
   crawler   `crawl_site` (politeness off for loopback), with a sink that only counts
   +match    `crawl_site` with a sink that runs the name matcher on every page, as the pipeline does
   second    `crawl_site` again with `known` filled from the first crawl (conditional GET, hashes)
