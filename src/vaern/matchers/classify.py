@@ -1,0 +1,163 @@
+"""What kind of harassment surrounds a mention: categories of the sentence that holds it.
+
+Categories (CONTRACT.md): `threat`, `private_info` (an address, a phone number, a CPR number, an
+e-mail, health/family/private-life details), `insult`, `accusation` (of crimes or misconduct),
+`criticism` (lawful opinion). A sentence may get several, or none.
+
+Words and patterns are Danish lexicons shipped as package data (`data/categories.da.txt`);
+`matching.categories` in the config adds words per category. Phone numbers, CPR numbers,
+e-mail and street addresses are recognised by pattern here. Precision matters more than recall
+(a wrong `threat` scares a leader): patterns are narrow, and `criticism` — the lawful tier — is
+not given to a sentence that already is a threat, an insult or an accusation.
+
+Pure: lexicons are compiled once by `build_classifier`; classifying does no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from vaern.config import CATEGORIES, Matching
+from vaern.matchers.lexicon import read_data
+from vaern.matchers.normalise import fold_text
+
+_DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "é": "e"})
+
+# Sentence ends: ! ? … and a blank line always; a full stop before white space unless it ends
+# an initial ("R. Rosenkilde"), a common abbreviation, or a number before a lower-case word
+# ("d. 3. marts").
+_END = re.compile(r"[!?…]+[\"'»”)]*(?=\s|$)|\.[\"'»”)]*(?=\s|$)|\n[ \t]*\n")
+_ABBREVIATIONS = frozenset(
+    "bl.a f.eks ca nr kl hr dr fru frk mht jf evt inkl ang dvs mv osv pga ifm tlf vedr st sct".split()
+)
+
+_PHONE = re.compile(r"(?<![\d,.])(?:\+45[ \-]?)?(?:\d{2}[ \-]?){3}\d{2}(?![\d,])")
+_CPR = re.compile(r"(?<!\d)([0-3]\d)([01]\d)\d{2}[ \-]?\d{4}(?!\d)")
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_STREET = re.compile(
+    r"\b[A-ZÆØÅ][a-zæøåé]*(?:vej|gade|allé|alle|stræde|stien|vænget|vænge|plads|torv|parken|bakken|toften|"
+    r"haven|boulevard|kvarter|engen|løkken|højen|marken|vangen|stykket)\s+\d{1,4}\s?[A-Za-z]?\b"
+)
+_POSTCODE = re.compile(r"\b[1-9]\d{3}\s+[A-ZÆØÅ][a-zæøå]+")
+
+
+def _pattern_fold(pattern: str) -> str:
+    """Fold a lexicon pattern the way texts are folded, leaving regex syntax alone."""
+    return pattern.translate(_DANISH)
+
+
+def _word(entry: str) -> str:
+    """A config word or phrase as a pattern: literal, a trailing * matches any ending."""
+    folded = fold_text(entry.rstrip("*")).text
+    return re.escape(folded) + (r"\w*" if entry.endswith("*") else "")
+
+
+def _compile(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?!\w)")
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """Compiled lexicons: one alternation per category over folded sentences."""
+
+    patterns: Mapping[str, re.Pattern[str] | None]
+
+    def categories(
+        self, text: str, bounds: tuple[int, int], spans: Sequence[tuple[int, int, bool]]
+    ) -> tuple[str, ...]:
+        """Categories of text[bounds[0]:bounds[1]], with every mention span in it masked.
+
+        `spans` are (start, end, possessive) of the mentions in the text.
+        """
+        start, end = bounds
+        pieces: list[str] = []
+        pos = start
+        for s, e, possessive in sorted(spans):
+            if e <= start or s >= end or s < pos:
+                continue
+            pieces.append(text[pos:s])
+            # The name becomes a neutral word, so that a name like "Storm" or "Have" is no
+            # lexicon word, and patterns can say "navn"; a possessive keeps its -s.
+            pieces.append(" navns " if possessive else " navn ")
+            pos = e
+        pieces.append(text[pos:end])
+        return self.classify("".join(pieces))
+
+    def classify(self, sentence: str) -> tuple[str, ...]:
+        """Categories of one sentence (names already masked, or none there)."""
+        found: set[str] = set()
+        folded = fold_text(sentence).text
+        for name, pattern in self.patterns.items():
+            if pattern is not None and pattern.search(folded):
+                found.add(name)
+        if _private_data(sentence):
+            found.add("private_info")
+        if found & {"threat", "insult", "accusation"}:
+            found.discard("criticism")
+        return tuple(c for c in CATEGORIES if c in found)
+
+
+def _private_data(sentence: str) -> bool:
+    """A phone number, CPR number, e-mail address or street address in the sentence."""
+    if _EMAIL.search(sentence) or _STREET.search(sentence):
+        return True
+    for m in _CPR.finditer(sentence):
+        if 1 <= int(m.group(1)) <= 31 and 1 <= int(m.group(2)) <= 12:
+            return True
+    if _PHONE.search(sentence):
+        return True
+    return bool(_POSTCODE.search(sentence) and re.search(r"\bbor\b", sentence))
+
+
+def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence of text around [start, end): boundaries inside the span itself are ignored."""
+    left = 0
+    for m in _END.finditer(text, max(0, start - 600), start):
+        if _is_end(text, m):
+            left = m.end()
+    right = len(text)
+    for m in _END.finditer(text, end, min(len(text), end + 600)):
+        if _is_end(text, m):
+            right = m.end()
+            break
+    while left < start and text[left].isspace():
+        left += 1
+    return left, right
+
+
+def _is_end(text: str, m: re.Match[str]) -> bool:
+    if not m.group().startswith("."):
+        return True
+    before = re.search(r"([\w.]+)$", text[max(0, m.start() - 12) : m.start()])
+    if before is None:
+        return True
+    word = before.group(1).lower()
+    if len(word) == 1 and word.isalpha():
+        return False  # an initial
+    if word in _ABBREVIATIONS:
+        return False
+    after = text[m.end() : m.end() + 40].lstrip()
+    return not (word.isdigit() and after[:1].islower())
+
+
+def build_classifier(settings: Matching | None = None) -> Classifier:
+    """Compile the shipped lexicons plus the config's extra words."""
+    settings = settings or Matching()
+    sections: dict[str, list[str]] = {c: [] for c in CATEGORIES}
+    current: str | None = None
+    for line in read_data("categories.da.txt"):
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+            if current not in sections:
+                raise ValueError(f"categories.da.txt: unknown category {current!r}")
+            continue
+        if current is None:
+            raise ValueError("categories.da.txt: a pattern before the first [category]")
+        sections[current].append(_pattern_fold(line))
+    for category, words in settings.categories.items():
+        sections[category].extend(_word(w) for w in words if w.strip())
+    return Classifier({c: _compile(p) for c, p in sections.items()})
