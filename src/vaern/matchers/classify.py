@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from vaern.config import CATEGORIES, Matching
 from vaern.matchers.lexicon import read_data
-from vaern.matchers.normalise import fold_text
+from vaern.matchers.normalise import fold
 
 _DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "é": "e"})
 
@@ -40,6 +40,8 @@ _STREET = re.compile(
     r"\b[A-ZÆØÅ][a-zæøåé]*(?:vej|gade|allé|alle|stræde|stien|vænget|vænge|plads|torv|parken|bakken|toften|"
     r"haven|boulevard|kvarter|engen|løkken|højen|marken|vangen|stykket)\s+\d{1,4}\s?[A-Za-z]?\b"
 )
+_DIGIT = re.compile(r"\d")
+_WORD = re.compile(r"\w+")
 _POSTCODE = re.compile(r"\b[1-9]\d{3}\s+[A-ZÆØÅ][a-zæøå]+")
 
 
@@ -48,23 +50,13 @@ def _pattern_fold(pattern: str) -> str:
     return pattern.translate(_DANISH)
 
 
-def _word(entry: str) -> str:
-    """A config word or phrase as a pattern: literal, a trailing * matches any ending."""
-    folded = fold_text(entry.rstrip("*")).text
-    return re.escape(folded) + (r"\w*" if entry.endswith("*") else "")
-
-
-def _compile(patterns: Sequence[str]) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?!\w)")
-
-
 @dataclass(frozen=True)
 class Classifier:
-    """Compiled lexicons: one alternation per category over folded sentences."""
+    """Compiled lexicons: whole words and word beginnings by hash, phrases by one regex each."""
 
-    patterns: Mapping[str, re.Pattern[str] | None]
+    words: Mapping[str, frozenset[str]]  # folded word -> categories
+    prefixes: Mapping[int, Mapping[str, frozenset[str]]]  # length -> word beginning -> categories
+    phrases: Mapping[str, re.Pattern[str]]  # category -> its phrases
 
     def categories(
         self, text: str, bounds: tuple[int, int], spans: Sequence[tuple[int, int, bool]]
@@ -90,11 +82,22 @@ class Classifier:
     def classify(self, sentence: str) -> tuple[str, ...]:
         """Categories of one sentence (names already masked, or none there)."""
         found: set[str] = set()
-        folded = fold_text(sentence).text
-        for name, pattern in self.patterns.items():
-            if pattern is not None and pattern.search(folded):
+        folded = fold(sentence)
+        words = self.words
+        prefixes = self.prefixes.items()
+        for word in _WORD.findall(folded):
+            hit = words.get(word)
+            if hit is not None:
+                found |= hit
+            for length, table in prefixes:
+                if len(word) >= length:
+                    hit = table.get(word[:length])
+                    if hit is not None:
+                        found |= hit
+        for name, pattern in self.phrases.items():
+            if name not in found and pattern.search(folded):
                 found.add(name)
-        if _private_data(sentence):
+        if "private_info" not in found and _private_data(sentence):
             found.add("private_info")
         if found & {"threat", "insult", "accusation"}:
             found.discard("criticism")
@@ -103,7 +106,11 @@ class Classifier:
 
 def _private_data(sentence: str) -> bool:
     """A phone number, CPR number, e-mail address or street address in the sentence."""
-    if _EMAIL.search(sentence) or _STREET.search(sentence):
+    if "@" in sentence and _EMAIL.search(sentence):
+        return True
+    if not _DIGIT.search(sentence):
+        return False  # every other kind has digits
+    if _STREET.search(sentence):
         return True
     for m in _CPR.finditer(sentence):
         if 1 <= int(m.group(1)) <= 31 and 1 <= int(m.group(2)) <= 12:
@@ -115,18 +122,28 @@ def _private_data(sentence: str) -> bool:
 
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """The sentence of text around [start, end): boundaries inside the span itself are ignored."""
-    left = 0
-    for m in _END.finditer(text, max(0, start - 600), start):
+    window = max(0, start - 400)
+    left = window
+    for m in reversed(list(_END.finditer(text, window, start))):
         if _is_end(text, m):
             left = m.end()
-    right = len(text)
-    for m in _END.finditer(text, end, min(len(text), end + 600)):
+            break
+    else:
+        left = 0 if window == 0 else _after_space(text, window)
+    right = min(len(text), end + 400)
+    for m in _END.finditer(text, end, right):
         if _is_end(text, m):
             right = m.end()
             break
     while left < start and text[left].isspace():
         left += 1
     return left, right
+
+
+def _after_space(text: str, pos: int) -> int:
+    """A very long sentence is cut at a word boundary, not inside a word."""
+    space = text.find(" ", pos)
+    return pos if space < 0 else space + 1
 
 
 def _is_end(text: str, m: re.Match[str]) -> bool:
@@ -145,19 +162,47 @@ def _is_end(text: str, m: re.Match[str]) -> bool:
 
 
 def build_classifier(settings: Matching | None = None) -> Classifier:
-    """Compile the shipped lexicons plus the config's extra words."""
+    """Compile the shipped lexicon plus the config's extra words."""
     settings = settings or Matching()
-    sections: dict[str, list[str]] = {c: [] for c in CATEGORIES}
+    entries: list[tuple[str, str]] = []
     current: str | None = None
     for line in read_data("categories.da.txt"):
         if line.startswith("[") and line.endswith("]"):
             current = line[1:-1]
-            if current not in sections:
+            if current not in CATEGORIES:
                 raise ValueError(f"categories.da.txt: unknown category {current!r}")
-            continue
-        if current is None:
-            raise ValueError("categories.da.txt: a pattern before the first [category]")
-        sections[current].append(_pattern_fold(line))
-    for category, words in settings.categories.items():
-        sections[category].extend(_word(w) for w in words if w.strip())
-    return Classifier({c: _compile(p) for c, p in sections.items()})
+        elif current is None:
+            raise ValueError("categories.da.txt: an entry before the first [category]")
+        else:
+            entries.append((current, line))
+    for category, extra in settings.categories.items():
+        for entry in extra:
+            entry = entry.strip()
+            if " " in entry:
+                entries.append(
+                    (
+                        category,
+                        "~ " + re.escape(fold(entry.rstrip("*"))) + (r"\w*" if entry.endswith("*") else ""),
+                    )
+                )
+            elif entry:
+                entries.append((category, entry))
+    words: dict[str, set[str]] = {}
+    prefixes: dict[int, dict[str, set[str]]] = {}
+    phrases: dict[str, list[str]] = {}
+    for category, entry in entries:
+        if entry.startswith("~"):
+            phrases.setdefault(category, []).append(_pattern_fold(entry[1:].strip()))
+        elif entry.endswith("*"):
+            stem = fold(entry[:-1])
+            prefixes.setdefault(len(stem), {}).setdefault(stem, set()).add(category)
+        else:
+            words.setdefault(fold(entry), set()).add(category)
+    return Classifier(
+        words={w: frozenset(c) for w, c in words.items()},
+        prefixes={n: {p: frozenset(c) for p, c in t.items()} for n, t in sorted(prefixes.items())},
+        phrases={
+            c: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in ps) + r")(?!\w)")
+            for c, ps in phrases.items()
+        },
+    )

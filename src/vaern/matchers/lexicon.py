@@ -41,6 +41,8 @@ class Titles:
     def is_title(self, folded: str) -> bool:
         if folded in self.words:
             return True
+        if not folded.endswith(self.suffixes):
+            return False
         return any(folded.endswith(s) and len(folded) > len(s) + 2 for s in self.suffixes)
 
 
