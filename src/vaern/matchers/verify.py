@@ -339,6 +339,9 @@ class Verifier:
             t = toks[m.at].tok
             if m.kind == "folded":
                 variants.add("folded")
+                if "folded" not in " ".join(why):
+                    why.append("folded spelling (case, accents, æ/ø/å)")
+                    score -= 2
             elif m.kind == "possessive":
                 variants.add("possessive")
                 why.append(f"possessive {t.raw!r}")
