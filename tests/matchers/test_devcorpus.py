@@ -38,9 +38,18 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], dict[str,
     out = tmp_path_factory.mktemp("dev") / "pred.jsonl"
     with out.open("w", encoding="utf-8") as f:
         for did, mentions in preds.items():
-            rows = [{"person": m.person, "start": m.start, "end": m.end, "score": m.score,
-                     "confidence": m.confidence, "variant": m.variant, "categories": list(m.categories)}
-                    for m in mentions]
+            rows = [
+                {
+                    "person": m.person,
+                    "start": m.start,
+                    "end": m.end,
+                    "score": m.score,
+                    "confidence": m.confidence,
+                    "variant": m.variant,
+                    "categories": list(m.categories),
+                }
+                for m in mentions
+            ]
             f.write(json.dumps({"id": did, "mentions": rows}, ensure_ascii=False) + "\n")
     return docs, preds, _score_module().score(str(GOLD), str(out))
 
@@ -61,7 +70,11 @@ def test_every_core_variant_is_found(run: tuple[list[dict], dict[str, list[Menti
 
 def _hit(mentions: list[Mention], gold: dict) -> Mention | None:
     return next(
-        (m for m in mentions if m.person == gold["person"] and m.start < gold["end"] and gold["start"] < m.end),
+        (
+            m
+            for m in mentions
+            if m.person == gold["person"] and m.start < gold["end"] and gold["start"] < m.end
+        ),
         None,
     )
 

@@ -63,7 +63,13 @@ VARIANTS = [
     ("Lone Bak-Vestergård har ansvaret.", "lbv", "Lone Bak-Vestergård", "folded", "high"),
     ("Bibbe Holm har ansvaret.", "bh", "Bibbe Holm", "alias", "high"),
     ("Gunvor Ulstrup er samme person.", "gu", "Gunvor Ulstrup", "exact", "high"),
-    ("Hvorfor svarer sagsbehandler Nørrelund ikke?", "sn", "sagsbehandler Nørrelund", "title_surname", "possible"),
+    (
+        "Hvorfor svarer sagsbehandler Nørrelund ikke?",
+        "sn",
+        "sagsbehandler Nørrelund",
+        "title_surname",
+        "possible",
+    ),
     ("Tage Have kommer i morgen.", "th", "Tage Have", "exact", "high"),
     ("Mette Skov kommer i morgen.", "ms", "Mette Skov", "exact", "high"),
     ("Spørg J. Hansen om det.", "jh", "J. Hansen", "initial", "possible"),
@@ -201,8 +207,10 @@ def test_one_pass_path_gives_the_same_mentions(index: NameIndex, monkeypatch: py
 
 
 def test_long_text(index: NameIndex) -> None:
-    text = ("Ingen navne her, kun ord og ord igen. " * 3000) + "René Rosenkilde lyver. " + (
-        "Hansen og Mette og Jens og Skov og Tage. " * 20000
+    text = (
+        ("Ingen navne her, kun ord og ord igen. " * 3000)
+        + "René Rosenkilde lyver. "
+        + ("Hansen og Mette og Jens og Skov og Tage. " * 20000)
     )
     [m] = index.find(text)
     assert (m.person, m.matched, m.categories) == ("rr", "René Rosenkilde", ("accusation",))

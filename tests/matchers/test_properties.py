@@ -19,15 +19,55 @@ PEOPLE = [
 INDEX: NameIndex = build_index(PEOPLE)
 
 NAMES = [
-    "René Rosenkilde", "RENE ROSENKILDE", "Rosenkilde, René", "R. Rosenkilde", "René Rosenkildes",
-    "Søren Kjærgaard", "Soeren Kjaergaard", "Mette Huus-Pedersen", "Mette Pedersen", "mette skov",
-    "Jens Hansen", "sagsbehandler Hansen", "Bibbe Holm", "René Bo Rosenkilde", "Rene Rosenkile",
+    "René Rosenkilde",
+    "RENE ROSENKILDE",
+    "Rosenkilde, René",
+    "R. Rosenkilde",
+    "René Rosenkildes",
+    "Søren Kjærgaard",
+    "Soeren Kjaergaard",
+    "Mette Huus-Pedersen",
+    "Mette Pedersen",
+    "mette skov",
+    "Jens Hansen",
+    "sagsbehandler Hansen",
+    "Bibbe Holm",
+    "René Bo Rosenkilde",
+    "Rene Rosenkile",
 ]
 # Words that are no part of any watched name.
 WORDS = [
-    "og", "i", "det", "kommunen", "sagen", "har", "lyver", "truer", "ringede", "mødet", "blev",
-    "flyttet", "torsdag", "idiot", "Borgmesteren", "Hvorfor", "Vi", "Jeg", "skændsel", "bor",
-    "på", "Skolevej", "12", "du", "ved", "hvor", "Lars", "Kim", "Nørrebro", "æble", "øl",
+    "og",
+    "i",
+    "det",
+    "kommunen",
+    "sagen",
+    "har",
+    "lyver",
+    "truer",
+    "ringede",
+    "mødet",
+    "blev",
+    "flyttet",
+    "torsdag",
+    "idiot",
+    "Borgmesteren",
+    "Hvorfor",
+    "Vi",
+    "Jeg",
+    "skændsel",
+    "bor",
+    "på",
+    "Skolevej",
+    "12",
+    "du",
+    "ved",
+    "hvor",
+    "Lars",
+    "Kim",
+    "Nørrebro",
+    "æble",
+    "øl",
 ]
 PUNCT = [" ", " ", " ", ", ", ". ", "\n", "! ", "? ", " - "]
 
@@ -61,8 +101,10 @@ def test_adding_unrelated_text_never_removes_a_mention(text: str, before: str, a
     base = INDEX.find(text)
     prefix = before + ".\n\n"
     more = INDEX.find(prefix + text + "\n\n" + after + ".")
-    shifted = {(m.person, m.start + len(prefix), m.end + len(prefix), m.variant, m.confidence, m.categories)
-               for m in base}
+    shifted = {
+        (m.person, m.start + len(prefix), m.end + len(prefix), m.variant, m.confidence, m.categories)
+        for m in base
+    }
     found = {(m.person, m.start, m.end, m.variant, m.confidence, m.categories) for m in more}
     assert shifted <= found
 
