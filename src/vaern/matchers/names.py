@@ -116,12 +116,15 @@ class NameIndex:
         """Stretches of text worth verifying: around hits that could be part of a mention."""
         n = len(spots)
         need = [False] * n
+        pairs = self.vocab.part_pairs
         for i, h in enumerate(spots):
-            forms = h.tok.forms
+            keys = h.tok.keys
             k = i + 1
             while k < n and spots[k].start - h.end <= _PAIR_GAP:
-                if forms & spots[k].tok.forms:
-                    need[i] = need[k] = True
+                for a in keys:
+                    for b in spots[k].tok.keys:
+                        if f"{a}|{b}" in pairs or f"{b}|{a}" in pairs:
+                            need[i] = need[k] = True
                 k += 1
             if not need[i] and h.tok.shape in ("cap", "upper"):
                 need[i] = bool(h.tok.nick) or self._capital_neighbour(text, h)
@@ -153,7 +156,12 @@ class NameIndex:
         while end < len(text) and is_token_char(text[end]):
             end += 1
         tok = self.vocab.tok
-        return [Spot(m.start(), m.end(), tok(m.group())) for m in TOKEN.finditer(text, start, end)]
+        cache = self.vocab.cache
+        return [
+            Spot(m.start(), m.end(), cache.get(raw) or tok(raw))
+            for m in TOKEN.finditer(text, start, end)
+            if (raw := m.group())
+        ]
 
     # -- results ---------------------------------------------------------------------------
 

@@ -125,6 +125,7 @@ class Tok:
     nick: tuple[int, ...]  # one-part forms (nicknames) equal to this token
     forms: frozenset[int]  # all of the above: empty for a token that is no watched part
     restset: frozenset[int]  # forms in `rest` or `poss`
+    keys: tuple[str, ...]  # the skeletons it stands for: itself, and its stem if a possessive
     known: bool  # some watched name has this part
     given_name: bool  # a real given name (data/given_names.txt)
     title: bool  # a job title or form of address
@@ -149,10 +150,11 @@ class _Parts:
     nick: tuple[int, ...]
     forms: frozenset[int]
     restset: frozenset[int]
+    keys: tuple[str, ...]
     known: bool
 
 
-_NO_PARTS = _Parts(frozenset(), {}, {}, (), frozenset(), frozenset(), False)
+_NO_PARTS = _Parts(frozenset(), {}, {}, (), frozenset(), frozenset(), (), False)
 _DROP_INNER = str.maketrans("", "", "".join(INNER))
 
 
@@ -176,6 +178,9 @@ class Vocabulary:
     # (given name, surname) skeletons of every form: two ordinary lower-case words make a
     # lower-case mention only as such a pair.
     given_surname: set[tuple[str, str]] = field(default_factory=set)
+    # "a|b" for two parts of one form, a before b: two hits near each other are worth a
+    # closer look only if they are two parts of the same name.
+    part_pairs: set[str] = field(default_factory=set)
     # Whitespace-separated chunks of text already learnt, and the watched parts in each: set
     # operations on these sort a text's distinct chunks in one C-level step.
     seen: set[str] = field(default_factory=set)
@@ -243,6 +248,7 @@ class Vocabulary:
             nick=info.nick,
             forms=info.forms,
             restset=info.restset,
+            keys=info.keys,
             known=info.known,
             given_name=folded in self.given_names,
             title=self.titles.is_title(folded),
@@ -275,6 +281,7 @@ class Vocabulary:
             nick=tuple(nick),
             forms=frozenset(given | set(rest) | set(poss) | set(nick)),
             restset=frozenset(set(rest) | set(poss)),
+            keys=(skel, skel[:-1]) if poss else (skel,),
             known=bool(entries),
         )
 
@@ -350,6 +357,13 @@ def build_vocabulary(people: Sequence[WatchedPerson], settings: Matching) -> Voc
             for seq in form.surname_forms():
                 surnames.setdefault(seq, []).append(form.id)
     given_surname = {(f.parts[0].skel, f.parts[-1].skel) for f in forms if len(f.parts) > 1}
+    part_pairs = {
+        f"{a.skel}|{b.skel}"
+        for f in forms
+        for i, a in enumerate(f.parts)
+        for b in f.parts[i + 1 :]
+        if not a.initial and not b.initial
+    }
     deletes: dict[str, set[str]] = {}
     for skel, folded_forms in spellings.items():
         if len(skel) >= 4:
@@ -369,4 +383,5 @@ def build_vocabulary(people: Sequence[WatchedPerson], settings: Matching) -> Voc
         given_names=frozenset(read_data("given_names.txt")),
         titles=load_titles(settings.titles),
         given_surname=given_surname,
+        part_pairs=part_pairs,
     )
