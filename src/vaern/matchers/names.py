@@ -39,7 +39,7 @@ from vaern.matchers.verify import VARIANTS, Cand, Spot, Verifier, prune, resolve
 from vaern.matchers.vocab import TOKEN, Vocabulary, build_vocabulary, is_token_char
 
 _PAIR_GAP = 64  # characters between two parts of one name (room for two inserted middle names)
-_MARGIN = 48  # characters around a hit in which its partners are looked for
+_MARGIN = 40  # characters around a hit in which its partners are looked for
 # When a long text has many distinct hit words, one tokenising pass beats a search per word.
 _FIND_BUDGET = 4_000_000
 # What follows / precedes a hit: is the neighbouring word capitalised, an initial or a title?

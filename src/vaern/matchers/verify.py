@@ -110,8 +110,11 @@ class Verifier:
                     if forms:
                         for f in forms & rest:
                             pairs.add((f, i))
-                if seps[j] == "comma":
-                    for f in t.rest:
+                if seps[j] == "comma" and j + 1 < n:
+                    # "Rosenkilde, René": only forms whose given name follows the comma.
+                    after = toks[j + 1].tok
+                    given = after.given or (vocab.fuzzy(after)[0] if vocab.typo_ok(after) else after.given)
+                    for f in given & t.rest.keys():
                         if vocab.forms[f].parts[-1].skel == t.skel:
                             firsts.add((f, j))
             if t.given:

@@ -207,7 +207,9 @@ class Vocabulary:
             self.hit_chunk_set.clear()
         for chunk in chunks - self.seen:
             pattern = TOKEN if RARE.search(chunk) else PLAIN_TOKEN
-            found = tuple(t for raw in pattern.findall(chunk) if (t := self.tok(raw)).forms)
+            # Most words are no name part: find that out from the skeleton alone, and leave
+            # the full token record to be made if a region around a hit ever needs it.
+            found = tuple(self.tok(raw) for raw in pattern.findall(chunk) if self._may_hit(raw))
             self.seen.add(chunk)
             if found:
                 self.hit_chunks[chunk] = found
@@ -215,6 +217,16 @@ class Vocabulary:
         hit_chunks = self.hit_chunks
         kinds = {t.raw: t for chunk in chunks & self.hit_chunk_set for t in hit_chunks[chunk]}
         return list(kinds.values())
+
+    def _may_hit(self, raw: str) -> bool:
+        t = self.cache.get(raw)
+        if t is not None:
+            return bool(t.forms)
+        skel = skeleton(token_form(raw))
+        info = self.skel_info.get(skel)
+        if info is None:
+            info = self.skel_info[skel] = self._parts_of(skel)
+        return bool(info.forms)
 
     def pairable(self, words: list[Tok]) -> list[Tok]:
         """Of lower-case words, those that form some watched (given name, surname) pair."""
