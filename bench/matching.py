@@ -202,8 +202,10 @@ def main() -> None:
         r, rpages = run_naive(people, pages)
         results[label] = (warm, a, r)
         print(f"\n{label}:")
-        print(f"  vaern matcher         {warm:8.2f} MB/s  (first pass {cold:.2f} MB/s; {vfound} mentions; "
-              f"index built in {vbuild:.2f} s)")
+        print(
+            f"  vaern matcher         {warm:8.2f} MB/s  (first pass {cold:.2f} MB/s; {vfound} mentions; "
+            f"index built in {vbuild:.2f} s)"
+        )
         print(f"  Aho-Corasick (exact)  {a:8.2f} MB/s  ({afound} exact whole-word hits)")
         print(f"  rapidfuzz naive loop  {r:8.4f} MB/s  (partial_ratio, {rpages} pages, extrapolated)")
         print(f"  vaern / Aho-Corasick  {100 * warm / a:7.1f} %   (target >= 25 % at 10,000 names)")

@@ -82,9 +82,7 @@ def main() -> None:
     for d in docs:
         pm = preds[d["id"]]
         for g in d["mentions"]:
-            hit = next(
-                (m for m in pm if m.person == g["person"] and m.start < g["end"] and g["start"] < m.end), None
-            )
+            hit = next((m for m in pm if m.person == g["person"] and m.start < g["end"] and g["start"] < m.end), None)
             if hit is None:
                 misses.append((g["variant"], d["id"], d["text"][g["start"] : g["end"]], g["person"]))
                 continue

@@ -295,6 +295,10 @@ class Matching(_Model):
     typo_max_zipf: float = Field(
         default=3.0, ge=0, le=8, description="a text word this common is a real word or name, not a typo"
     )
+    max_shared: int = Field(
+        default=3, ge=1, description="an initial + surname shared by more watched people than this is "
+        "reported only for one the text names in full elsewhere"
+    )
 
     @field_validator("categories")
     @classmethod

@@ -70,11 +70,7 @@ def test_every_core_variant_is_found(run: tuple[list[dict], dict[str, list[Menti
 
 def _hit(mentions: list[Mention], gold: dict) -> Mention | None:
     return next(
-        (
-            m
-            for m in mentions
-            if m.person == gold["person"] and m.start < gold["end"] and gold["start"] < m.end
-        ),
+        (m for m in mentions if m.person == gold["person"] and m.start < gold["end"] and gold["start"] < m.end),
         None,
     )
 

@@ -102,8 +102,7 @@ def test_adding_unrelated_text_never_removes_a_mention(text: str, before: str, a
     prefix = before + ".\n\n"
     more = INDEX.find(prefix + text + "\n\n" + after + ".")
     shifted = {
-        (m.person, m.start + len(prefix), m.end + len(prefix), m.variant, m.confidence, m.categories)
-        for m in base
+        (m.person, m.start + len(prefix), m.end + len(prefix), m.variant, m.confidence, m.categories) for m in base
     }
     found = {(m.person, m.start, m.end, m.variant, m.confidence, m.categories) for m in more}
     assert shifted <= found

@@ -58,9 +58,7 @@ class Classifier:
     prefixes: Mapping[int, Mapping[str, frozenset[str]]]  # length -> word beginning -> categories
     phrases: Mapping[str, re.Pattern[str]]  # category -> its phrases
 
-    def categories(
-        self, text: str, bounds: tuple[int, int], spans: Sequence[tuple[int, int, bool]]
-    ) -> tuple[str, ...]:
+    def categories(self, text: str, bounds: tuple[int, int], spans: Sequence[tuple[int, int, bool]]) -> tuple[str, ...]:
         """Categories of text[bounds[0]:bounds[1]], with every mention span in it masked.
 
         `spans` are (start, end, possessive) of the mentions in the text.
@@ -202,7 +200,6 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
         words={w: frozenset(c) for w, c in words.items()},
         prefixes={n: {p: frozenset(c) for p, c in t.items()} for n, t in sorted(prefixes.items())},
         phrases={
-            c: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in ps) + r")(?!\w)")
-            for c, ps in phrases.items()
+            c: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in ps) + r")(?!\w)") for c, ps in phrases.items()
         },
     )

@@ -43,9 +43,7 @@ _MARGIN = 40  # characters around a hit in which its partners are looked for
 # When a long text has many distinct hit words, one tokenising pass beats a search per word.
 _FIND_BUDGET = 4_000_000
 # What follows / precedes a hit: is the neighbouring word capitalised, an initial or a title?
-_AFTER = re.compile(
-    r"[ \t\u00a0]*(?:\r?\n)?[ \t\u00a0]*(?:[-\u2010\u2011\u2013][ \t\u00a0\n]*|[.,][ \t\u00a0]*)?(\w)"
-)
+_AFTER = re.compile(r"[ \t\u00a0]*(?:\r?\n)?[ \t\u00a0]*(?:[-\u2010\u2011\u2013][ \t\u00a0\n]*|[.,][ \t\u00a0]*)?(\w)")
 _BEFORE = re.compile(r"(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*$")
 
 
@@ -68,7 +66,7 @@ class NameIndex:
             verifier.region(text, self._region(text, start, end))
         if not verifier.cands:
             return []
-        return self._mentions(text, prune(resolve(verifier.cands)))
+        return self._mentions(text, prune(resolve(verifier.cands, self.settings.max_shared)))
 
     # -- scanning --------------------------------------------------------------------------
 

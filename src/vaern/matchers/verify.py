@@ -223,7 +223,7 @@ class Verifier:
         return None
 
     def _surname_first(self, toks: list[Spot], seps: list[str], form: Form, b: int) -> Cand | None:
-        """"Rosenkilde, René": the surname block ends at b, a comma, then the given name."""
+        """ "Rosenkilde, René": the surname block ends at b, a comma, then the given name."""
         parts = form.parts
         if b + 1 >= len(toks):
             return None
@@ -301,10 +301,11 @@ class Verifier:
         if len(typos) > 1:
             return None  # two misspelt parts: no exact anchor left
         used = {m.part for m in matched}
-        for k in range(1, len(form.parts)):
-            group = [kk for kk, p in enumerate(form.parts) if p.group == form.parts[k].group]
-            if len(group) > 1 and k not in used and any(kk in used for kk in group):
-                return None  # a hyphenated surname is one name: "Ron Jespersen" is not Ron Sørensen-Jespersen
+        if "-" in form.joiners:
+            for k in range(1, len(form.parts)):
+                group = [kk for kk, p in enumerate(form.parts) if p.group == form.parts[k].group]
+                if len(group) > 1 and k not in used and any(kk in used for kk in group):
+                    return None  # a hyphenated surname is one name: "Ron Jespersen" is not Ron Sørensen-Jespersen
         for i in inserted:
             if (i > 0 and seps[i - 1] == "hyphen") or seps[i] == "hyphen":
                 return None  # "Tove Schultz-Dahl" is another double surname, not Tove Dahl
@@ -428,12 +429,13 @@ def separators(text: str, toks: list[Spot]) -> list[str]:
     return out
 
 
-def resolve(cands: list[Cand]) -> list[Cand]:
+def resolve(cands: list[Cand], max_shared: int) -> list[Cand]:
     """Settle weak evidence shared by several watched people.
 
     A title + surname names a person only when one watched person has that surname, the text
     names one of them fully elsewhere, or one of them has that job title. An initial + surname
-    shared by several people goes to those the text names elsewhere, else to all of them.
+    shared by several people goes to those the text names elsewhere, else to all of them if
+    they are at most `max_shared` ("J. Hansen" in a list of 50,000 names names nobody).
     """
     named = {c.form.person for c in cands if not c.weak}
     out = [c for c in cands if not c.weak]
@@ -454,7 +456,7 @@ def resolve(cands: list[Cand]) -> list[Cand]:
             chosen = [c for c in group if c.form.title and c.form.title == c.title]
             for c in chosen:
                 c.why.append("surname shared by several watched people; this one has that title")
-        else:
+        elif len(people) <= max_shared:
             chosen = group
         out.extend(chosen)
     return out

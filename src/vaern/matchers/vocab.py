@@ -175,9 +175,9 @@ class Vocabulary:
     titles: Titles
     cache: dict[str, Tok] = field(default_factory=dict)
     skel_info: dict[str, _Parts] = field(default_factory=dict)
-    # (given name, surname) skeletons of every form: two ordinary lower-case words make a
-    # lower-case mention only as such a pair.
-    given_surname: set[tuple[str, str]] = field(default_factory=set)
+    # The surnames of every given name: two ordinary lower-case words make a lower-case
+    # mention only as such a pair.
+    partners: dict[str, frozenset[str]] = field(default_factory=dict)  # given name -> its surnames
     # "a|b" for two parts of one form, a before b: two hits near each other are worth a
     # closer look only if they are two parts of the same name.
     part_pairs: set[str] = field(default_factory=set)
@@ -230,17 +230,16 @@ class Vocabulary:
 
     def pairable(self, words: list[Tok]) -> list[Tok]:
         """Of lower-case words, those that form some watched (given name, surname) pair."""
-        givens = {t.skel for t in words if t.given}
-        out = []
+        keys = {k for t in words for k in t.keys}
+        partners = self.partners
+        matched: set[str] = set()
         for t in words:
-            keys = {t.skel[:-1], t.skel} if t.poss else {t.skel}
-            if any((g, k) in self.given_surname for g in givens for k in keys):
-                out.append(t)
-        if out:
-            surnames = {k for t in out for k in ({t.skel[:-1], t.skel} if t.poss else {t.skel})}
-            out.extend(t for t in words if t.given and t not in out
-                       and any((t.skel, k) in self.given_surname for k in surnames))
-        return out
+            if t.given:
+                found = partners.get(t.skel, frozenset()) & keys
+                if found:
+                    matched.add(t.skel)
+                    matched |= found
+        return [t for t in words if any(k in matched for k in t.keys)] if matched else []
 
     def _learn(self, raw: str) -> Tok:
         folded = token_form(raw)
@@ -368,7 +367,10 @@ def build_vocabulary(people: Sequence[WatchedPerson], settings: Matching) -> Voc
             initial_people.setdefault((letter, form.parts[-1].skel), set()).add(form.person)
             for seq in form.surname_forms():
                 surnames.setdefault(seq, []).append(form.id)
-    given_surname = {(f.parts[0].skel, f.parts[-1].skel) for f in forms if len(f.parts) > 1}
+    partners: dict[str, set[str]] = {}
+    for f in forms:
+        if len(f.parts) > 1:
+            partners.setdefault(f.parts[0].skel, set()).add(f.parts[-1].skel)
     part_pairs = {
         f"{a.skel}|{b.skel}"
         for f in forms
@@ -394,6 +396,6 @@ def build_vocabulary(people: Sequence[WatchedPerson], settings: Matching) -> Voc
         zipf=load_zipf(),
         given_names=frozenset(read_data("given_names.txt")),
         titles=load_titles(settings.titles),
-        given_surname=given_surname,
+        partners={k: frozenset(v) for k, v in partners.items()},
         part_pairs=part_pairs,
     )
