@@ -137,6 +137,20 @@ def test_title_resolved_by_the_persons_own_title() -> None:
     assert m.person == "sn"
 
 
+def test_a_name_inside_a_longer_name_is_the_longer_one() -> None:
+    index = build_index([WatchedPerson("k", "Kirstin Steffensen"), WatchedPerson("m", "Marie Steffensen")])
+    [m] = index.find("Mødet med Kirstin Marie Steffensen blev flyttet.")
+    assert (m.person, m.matched, m.variant) == ("k", "Kirstin Marie Steffensen", "middle_inserted")
+
+
+def test_initials_of_danish_letters() -> None:
+    index = build_index([WatchedPerson("o", "Øjvind Kristensen"), WatchedPerson("a", "Åge Bruun")])
+    assert [(m.person, m.matched) for m in index.find("Ø. Kristensen og Aa. Bruun, ikke B. Bruun.")] == [
+        ("o", "Ø. Kristensen")
+    ]
+    assert [m.person for m in index.find("Å. Bruun kom.")] == ["a"]
+
+
 def test_nickname_alone_is_possible(index: NameIndex) -> None:
     m = only(index, "Har nogen set Gugge i dag?")
     assert (m.person, m.variant, m.confidence) == ("gu", "nickname", "possible")

@@ -103,8 +103,8 @@ class Verifier:
                     if ti.shape == "lower" and not ti.forms:
                         break  # an ordinary word: no name goes on through it
                     forms = ti.given
-                    if len(ti.folded) == 1 and ti.shape == "cap" and seps[i] == "dot":
-                        forms = vocab.initials.get(ti.folded, frozenset())
+                    if ti.initial and seps[i] == "dot":
+                        forms = vocab.initials.get(ti.initial, frozenset())
                     elif not forms and vocab.typo_ok(ti):
                         forms = vocab.fuzzy(ti)[0]
                     if forms:
@@ -161,8 +161,8 @@ class Verifier:
         return None
 
     def _given(self, part: Part, t: Tok, sep_after: str) -> tuple[str, int] | None:
-        if len(t.folded) == 1:
-            if t.shape == "cap" and sep_after == "dot" and t.folded == part.folded[0]:
+        if len(t.raw) == 1:
+            if t.initial and sep_after == "dot" and t.initial == part.letter:
                 return "initial", 0
             return None
         if part.initial:
@@ -171,8 +171,8 @@ class Verifier:
 
     def _insertable(self, t: Tok, given: Tok) -> bool:
         """May this token stand between a given name and a surname as an unregistered middle name?"""
-        if len(t.folded) == 1:
-            return t.shape == "cap"  # a middle initial; its dot is checked by the caller
+        if len(t.raw) == 1:
+            return bool(t.initial)  # a middle initial; its dot is checked by the caller
         if t.title or (t.zipf >= 5.3 and not (t.known or t.given_name)):
             return False
         if given.shape == "upper":
@@ -192,7 +192,7 @@ class Verifier:
         nxt = 1
         for b in range(a + 1, min(len(toks), a + 1 + MAX_SPAN)):
             sep = seps[b - 1]
-            if sep not in _JOIN and not (sep == "dot" and len(toks[b - 1].tok.folded) == 1):
+            if sep not in _JOIN and not (sep == "dot" and toks[b - 1].tok.initial):
                 return None
             t = toks[b].tok
             hit: tuple[int, tuple[str, int]] | None = None
@@ -368,7 +368,7 @@ class Verifier:
                 if not rare:
                     possible = True
                     why.append("common surname")
-                sharing = self.vocab.initial_people.get((t.folded, form.parts[-1].skel), frozenset())
+                sharing = self.vocab.initial_people.get((t.initial, form.parts[-1].skel), frozenset())
                 if len(sharing) > 1:
                     possible = True
                     why.append(f"{len(sharing)} watched people share this initial and surname")
@@ -463,7 +463,7 @@ def resolve(cands: list[Cand], max_shared: int) -> list[Cand]:
 
 
 def prune(cands: list[Cand]) -> list[Cand]:
-    """One mention per person and place; drop a name that sits inside a longer, better one."""
+    """One mention per person and place; drop a name that sits inside a longer one."""
     best: dict[tuple[str, int, int], Cand] = {}
     for c in cands:
         key = (c.form.person, c.start, c.end)
@@ -484,7 +484,8 @@ def prune(cands: list[Cand]) -> list[Cand]:
             if o is c or o.end <= c.start or c.end <= o.start:
                 continue
             longer = (o.end - o.start) > (c.end - c.start)
-            covers = o.start <= c.start and c.end <= o.end and longer and o.score >= c.score
+            # "Kirstin Marie Steffensen" names Kirstin (with a middle name), not Marie Steffensen.
+            covers = o.start <= c.start and c.end <= o.end and longer and not o.weak
             better = (o.score, o.end - o.start) > (c.score, c.end - c.start)
             same_person = o.form.person == c.form.person and better
             if covers or same_person:

@@ -64,6 +64,8 @@ class Part:
     skel: str
     group: int  # parts joined by hyphens share a group ("Krogh-Lassen")
     initial: bool  # registered as an initial ("R." in an alias)
+    letter: str  # the skeleton of its first letter: "o" for "Øjvind", "Olaf" and "Oe"
+
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ def parse_name(text: str) -> tuple[tuple[Part, ...], tuple[str, ...]]:
                 continue
             if parts:
                 joiners.append("-" if j > 0 else " ")
-            parts.append(Part(raw, folded, skeleton(folded), group, len(folded) == 1))
+            letter = skeleton(token_form(raw[0]))
+            parts.append(Part(raw, folded, skeleton(folded), group, len(raw) == 1, letter))
     return tuple(parts), tuple(joiners)
 
 
@@ -129,6 +132,7 @@ class Tok:
     known: bool  # some watched name has this part
     given_name: bool  # a real given name (data/given_names.txt)
     title: bool  # a job title or form of address
+    initial: str  # for a single capital letter, its skeleton ("o" for "Ø"); else ""
     fuzzy_given: frozenset[int] | None = None  # computed on demand
     fuzzy_rest: dict[int, tuple[int, ...]] | None = None
 
@@ -263,6 +267,7 @@ class Vocabulary:
             known=info.known,
             given_name=folded in self.given_names,
             title=self.titles.is_title(folded),
+            initial=skel if len(raw) == 1 and raw.isalpha() and raw.isupper() else "",
         )
 
     def _parts_of(self, skel: str) -> _Parts:
@@ -362,7 +367,7 @@ def build_vocabulary(people: Sequence[WatchedPerson], settings: Matching) -> Voc
                 by_skel.setdefault(part.skel, []).append((form.id, i))
                 spellings.setdefault(part.skel, set()).add(part.folded)
         if len(form.parts) > 1:
-            letter = form.parts[0].folded[0]
+            letter = form.parts[0].letter
             initials.setdefault(letter, set()).add(form.id)
             initial_people.setdefault((letter, form.parts[-1].skel), set()).add(form.person)
             for seq in form.surname_forms():
