@@ -311,6 +311,17 @@ class Verifier:
                 return None  # "Tove Schultz-Dahl" is another double surname, not Tove Dahl
         ats = sorted([m.at for m in matched] + inserted)
         span = toks[ats[0] : ats[-1] + 1]
+        after = ats[-1] + 1
+        if after < len(toks) and seps[ats[-1]] == "hyphen" and toks[after].tok.shape in ("cap", "upper"):
+            return None  # "J. Krogh-Ravn" is not J. Krogh: the surname goes on
+        if ats[0] > 0 and seps[ats[0] - 1] == "hyphen" and toks[ats[0] - 1].tok.shape in ("cap", "upper"):
+            return None  # nor is "Hansen-Jens Storm" Jens Storm
+        if not surname_first and after < len(toks) and seps[ats[-1]] == "space":
+            nxt = toks[after].tok
+            if nxt.shape == toks[ats[-1]].tok.shape and nxt.shape in ("cap", "upper") and (
+                nxt.known or nxt.given_name or nxt.zipf < self.settings.typo_max_zipf
+            ):
+                return None  # "M. Kristiansen Møller" is someone whose surname is Møller
         variants: set[str] = set()
         why: list[str] = []
         score = 100.0
