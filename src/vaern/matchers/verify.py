@@ -318,8 +318,10 @@ class Verifier:
             return None  # nor is "Hansen-Jens Storm" Jens Storm
         if not surname_first and after < len(toks) and seps[ats[-1]] == "space":
             nxt = toks[after].tok
-            if nxt.shape == toks[ats[-1]].tok.shape and nxt.shape in ("cap", "upper") and (
-                nxt.known or nxt.given_name or nxt.zipf < self.settings.typo_max_zipf
+            if (
+                nxt.shape == toks[ats[-1]].tok.shape
+                and nxt.shape in ("cap", "upper")
+                and (nxt.known or nxt.given_name or nxt.zipf < self.settings.typo_max_zipf)
             ):
                 return None  # "M. Kristiansen Møller" is someone whose surname is Møller
         variants: set[str] = set()

@@ -67,7 +67,6 @@ class Part:
     letter: str  # the skeleton of its first letter: "o" for "Øjvind", "Olaf" and "Oe"
 
 
-
 @dataclass(frozen=True)
 class Form:
     """One way a person is registered: the name or one alias, as structured parts."""
