@@ -17,7 +17,8 @@ tell "Jens Hansson" from "Jens Hansen", so names are compared part by part.
    Misspellings get an edit budget that grows with the part's length and are refused when the
    text word is itself a common word or a real given name ("Jessen" is no typo of "Jensen").
 4. Settle: weak evidence (a title or an initial with a surname several people share) goes to
-   the person the text names elsewhere; a name inside a longer, better one is dropped.
+   the person the text names elsewhere (`matching.max_shared`); a name inside a longer one
+   ("Marie Steffensen" in "Kirstin Marie Steffensen") is dropped.
 5. Categorise (classify.py) the sentence of each mention.
 
 Tiers: `high` (alert at once) needs `matching.high_score` and a whole-name form; title +

@@ -9,8 +9,13 @@ A mention needs, from the *same* form (name or alias) of a person, in order:
 - surname-first: "Rosenkilde, René" (the surname block, a comma, the given name);
 - title + surname: "sagsbehandler Rosenkilde" — weak, and resolved against the rest of the text.
 
+A name whose surname goes on ("J. Krogh-Ravn", "M. Kristiansen Møller") names someone else,
+and a hyphenated surname is one name: neither loses a part.
+
 `grade` turns an alignment into a score (100 minus a cost per departure from the registered
-form), a variant label, reasons in words, and whether it can only be `possible`.
+form), a variant label, reasons in words, and whether it can only be `possible`. Settings:
+`matching.max_inserted`, `common_word_zipf`, `common_surname_zipf`, `typo_max_zipf`,
+`possible_score`, `max_shared` (config.py, `Matching`).
 """
 
 from __future__ import annotations
