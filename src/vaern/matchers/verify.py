@@ -56,7 +56,7 @@ class Spot(NamedTuple):
     tok: Tok
 
 
-@dataclass
+@dataclass(slots=True)
 class Cand:
     """A verified candidate mention, before overlaps and ambiguity are settled."""
 
@@ -72,7 +72,7 @@ class Cand:
     ambiguous: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Match:
     """One text token aligned to one registered part."""
 

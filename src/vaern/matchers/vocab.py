@@ -112,7 +112,7 @@ def parse_name(text: str) -> tuple[tuple[Part, ...], tuple[str, ...]]:
     return tuple(parts), tuple(joiners)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Tok:
     """What the vocabulary knows about one token string."""
 
@@ -145,7 +145,7 @@ def _shape(raw: str) -> str:
     return "cap" if raw[:1].isupper() else "other"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Parts:
     given: frozenset[int]
     rest: dict[int, tuple[int, ...]]
