@@ -303,9 +303,12 @@ class Matching(_Model):
     @field_validator("categories")
     @classmethod
     def _known_categories(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
-        for key in v:
+        for key, entries in v.items():
             if key not in CATEGORIES:
                 raise ValueError(f"unknown category {key!r} (categories: {', '.join(CATEGORIES)})")
+            for entry in entries:
+                if entry.strip().endswith("*") and " " not in entry.strip() and len(entry.strip()) < 4:
+                    raise ValueError(f"{entry!r}: a word beginning needs at least 3 letters before the *")
         return v
 
 

@@ -68,6 +68,11 @@ def test_unknown_category_in_the_config_is_refused() -> None:
         Matching(categories={"trussel": ["x"]})
 
 
+def test_too_short_word_beginning_in_the_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs at least 3 letters"):
+        Matching(categories={"insult": ["fj*"]})
+
+
 def test_the_name_is_masked_so_a_name_is_no_lexicon_word(classifier: Classifier) -> None:
     text = "Mødet med Kim Idiot blev flyttet."
     assert classifier.categories(text, (0, len(text)), [(10, 19, False)]) == ()

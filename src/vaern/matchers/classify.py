@@ -42,6 +42,7 @@ _STREET = re.compile(
 )
 _DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"\w+")
+_STEM = 3  # word beginnings ("idiot*") are looked up by their first letters
 _POSTCODE = re.compile(r"\b[1-9]\d{3}\s+[A-ZÆØÅ][a-zæøå]+")
 
 
@@ -55,8 +56,9 @@ class Classifier:
     """Compiled lexicons: whole words and word beginnings by hash, phrases by one regex each."""
 
     words: Mapping[str, frozenset[str]]  # folded word -> categories
-    prefixes: Mapping[int, Mapping[str, frozenset[str]]]  # length -> word beginning -> categories
-    phrases: Mapping[str, re.Pattern[str]]  # category -> its phrases
+    # The first letters of a word beginning -> (the word beginning, its categories)
+    prefixes: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
+    phrases: re.Pattern[str]  # every category's phrases, each category a named group
 
     def categories(self, text: str, bounds: tuple[int, int], spans: Sequence[tuple[int, int, bool]]) -> tuple[str, ...]:
         """Categories of text[bounds[0]:bounds[1]], with every mention span in it masked.
@@ -82,19 +84,17 @@ class Classifier:
         found: set[str] = set()
         folded = fold(sentence)
         words = self.words
-        prefixes = self.prefixes.items()
+        prefixes = self.prefixes
         for word in _WORD.findall(folded):
             hit = words.get(word)
             if hit is not None:
                 found |= hit
-            for length, table in prefixes:
-                if len(word) >= length:
-                    hit = table.get(word[:length])
-                    if hit is not None:
-                        found |= hit
-        for name, pattern in self.phrases.items():
-            if name not in found and pattern.search(folded):
-                found.add(name)
+            for stem, categories in prefixes.get(word[:_STEM], ()):
+                if word.startswith(stem):
+                    found |= categories
+        # One pass over the sentence for every category's phrases.
+        for m in self.phrases.finditer(folded):
+            found.add(str(m.lastgroup))
         if "private_info" not in found and _private_data(sentence):
             found.add("private_info")
         if found & {"threat", "insult", "accusation"}:
@@ -196,10 +196,15 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
             prefixes.setdefault(len(stem), {}).setdefault(stem, set()).add(category)
         else:
             words.setdefault(fold(entry), set()).add(category)
+    by_start: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    for table in prefixes.values():
+        for stem, categories in table.items():
+            if len(stem) < _STEM:
+                raise ValueError(f"categories: a word beginning needs {_STEM} letters or more: {stem!r}*")
+            by_start.setdefault(stem[:_STEM], []).append((stem, frozenset(categories)))
+    groups = "|".join(f"(?P<{c}>" + "|".join(f"(?:{p})" for p in ps) + ")" for c, ps in phrases.items())
     return Classifier(
         words={w: frozenset(c) for w, c in words.items()},
-        prefixes={n: {p: frozenset(c) for p, c in t.items()} for n, t in sorted(prefixes.items())},
-        phrases={
-            c: re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in ps) + r")(?!\w)") for c, ps in phrases.items()
-        },
+        prefixes={k: tuple(v) for k, v in by_start.items()},
+        phrases=re.compile(r"(?<!\w)(?:" + (groups or "(?!)") + r")(?!\w)"),
     )
