@@ -45,7 +45,7 @@ LAST = sorted(set(DanishNames.last_names))
 def make_people(n: int, rnd: random.Random) -> list[WatchedPerson]:
     """n distinct names: first + surname, some with a middle name or a hyphenated surname."""
     seen: set[str] = set()
-    people = []
+    people: list[WatchedPerson] = []
     while len(people) < n:
         first = rnd.choice(FIRST)
         last = rnd.choice(LAST)
