@@ -57,10 +57,10 @@ def test_category(classifier: Classifier, sentence: str, expected: tuple[str, ..
 
 
 def test_words_from_the_config() -> None:
-    extra = build_classifier(Matching(categories={"insult": ["skvadderhoved*", "dum i låget"]}))
-    assert extra.classify("Navn er et skvadderhovede.") == ("insult",)
+    extra = build_classifier(Matching(categories={"insult": ["fladpande*", "dum i låget"]}))
+    assert extra.classify("Navn er en fladpande.") == ("insult",)
     assert extra.classify("Navn er dum i låget.") == ("insult",)
-    assert build_classifier().classify("Navn er et skvadderhovede.") == ()
+    assert build_classifier().classify("Navn er en fladpande.") == ()
 
 
 def test_unknown_category_in_the_config_is_refused() -> None:
