@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from vaern.config import Matching
 from vaern.domain import Mention, WatchedPerson
 from vaern.matchers.classify import Classifier, build_classifier, sentence_bounds
-from vaern.matchers.verify import VARIANTS, Cand, Spot, Verifier, prune, resolve
+from vaern.matchers.settle import prune, resolve
+from vaern.matchers.verify import VARIANTS, Cand, Spot, Verifier
 from vaern.matchers.vocab import TOKEN, Vocabulary, build_vocabulary, is_token_char
 
 _PAIR_GAP = 64  # characters between two parts of one name (room for two inserted middle names)
