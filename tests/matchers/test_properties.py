@@ -84,7 +84,7 @@ def texts(draw: st.DrawFn) -> str:
 unrelated = st.lists(st.sampled_from(WORDS), min_size=1, max_size=30).map(" ".join)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts())
 def test_offsets_map_to_the_original_text(text: str) -> None:
     mentions = INDEX.find(text)
@@ -95,7 +95,7 @@ def test_offsets_map_to_the_original_text(text: str) -> None:
     assert [m.start for m in mentions] == sorted(m.start for m in mentions)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts(), unrelated, unrelated)
 def test_adding_unrelated_text_never_removes_a_mention(text: str, before: str, after: str) -> None:
     base = INDEX.find(text)
@@ -108,7 +108,7 @@ def test_adding_unrelated_text_never_removes_a_mention(text: str, before: str, a
     assert shifted <= found
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts())
 def test_matching_is_deterministic(text: str) -> None:
     fresh = build_index(PEOPLE)

@@ -13,16 +13,23 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
+from types import MappingProxyType
 
 from vaern.matchers.normalise import fold
 
 
-def load_zipf() -> dict[str, float]:
-    """Zipf frequency of each Danish word wordfreq knows, keyed by the case-folded word."""
+@lru_cache(maxsize=1)
+def load_zipf() -> Mapping[str, float]:
+    """Zipf frequency of each Danish word wordfreq knows, keyed by the case-folded word.
+
+    Read once per process (on the first index built) and shared, read-only, by every index."""
     import wordfreq  # imported here: loading its data is build-time work, not import-time work
 
-    return {w: round(math.log10(f) + 9.0, 2) for w, f in wordfreq.get_frequency_dict("da").items() if f > 0}
+    return MappingProxyType(
+        {w: round(math.log10(f) + 9.0, 2) for w, f in wordfreq.get_frequency_dict("da").items() if f > 0}
+    )
 
 
 def read_data(name: str) -> list[str]:

@@ -12,7 +12,7 @@ Settings used: `matching.typos` and `matching.typo_max_zipf` (config.py, `Matchi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz.distance import OSA
@@ -173,7 +173,7 @@ class Vocabulary:
     initials: dict[str, frozenset[int]]  # first letter of a given name -> forms
     initial_people: dict[tuple[str, str], frozenset[str]]  # (initial, surname skeleton) -> people
     surnames: dict[tuple[str, ...], list[int]]  # surname sequence -> forms (for titles)
-    zipf: dict[str, float]
+    zipf: Mapping[str, float]
     given_names: frozenset[str]
     titles: Titles
     cache: dict[str, Tok] = field(default_factory=dict)
