@@ -97,7 +97,8 @@ class Verifier:
         vocab = self.vocab
         pairs: set[tuple[int, int]] = set()  # (form, index of its given name): try given-first
         firsts: set[tuple[int, int]] = set()  # (form, index of its surname): try "Surname, Given"
-        for j in range(n):
+        # Only hits and titles start anything; every other token is looked at from them.
+        for j in [j for j, spot in enumerate(toks) if spot.tok.forms or spot.tok.title]:
             t = toks[j].tok
             if t.restset:
                 rest = t.restset
