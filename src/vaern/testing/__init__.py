@@ -1,0 +1,1 @@
+"""Local test fixtures (sites, servers) used by the tests, the benchmarks and the demo."""
