@@ -89,7 +89,7 @@ def find_chromium(settings: Browser | None = None) -> str:
         (settings.executable if settings else None, "browser.executable"),
     ):
         if named:
-            path = shutil.which(named) or named
+            path: str = shutil.which(named) or named
             if not Path(path).is_file() or not os.access(path, os.X_OK):
                 raise BrowserNotFound(f"{origin} names {named!r}, which is not an executable file")
             return path

@@ -1,1 +1,1 @@
-"""Local test fixtures (sites, servers) used by the tests, the benchmarks and the demo."""
+"""Helpers for Værn's own tests and benchmarks: local servers that stand in for the world."""
