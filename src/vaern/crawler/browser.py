@@ -253,6 +253,7 @@ class BrowserSession:
         self._timeout = self.settings.timeout
         self._playwright: Playwright | None = None
         self._browser: PlaywrightBrowser | None = None
+        self._dead: PlaywrightBrowser | None = None  # a browser found dead before Playwright noticed
         self._lock = asyncio.Lock()
         self._closed = False
         self._atexit = _kill_at_exit(self.marker)
@@ -272,14 +273,16 @@ class BrowserSession:
         if self._closed:
             raise RuntimeError("the browser session is closed")
         async with self._lock:
-            if self._browser is not None and self._browser.is_connected():
+            if self._browser is not None and self._browser.is_connected() and self._browser is not self._dead:
                 return self._browser
             if self._playwright is None:
                 self.folder.mkdir(mode=0o700, exist_ok=True)
                 self._playwright = await asyncio.wait_for(_start_playwright(self.folder), self._timeout)
             if self._browser is not None:
                 log.warning("Chromium went away; starting a new one")
-                kill_browsers(self.marker)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._browser.close(), self._timeout)
+                await asyncio.to_thread(kill_browsers, self.marker)
                 self.folder.mkdir(mode=0o700, exist_ok=True)
             options = launch_options(self.settings, self.marker)
             self._browser = await asyncio.wait_for(
@@ -292,19 +295,29 @@ class BrowserSession:
         self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None
     ) -> AsyncIterator[Page]:
         """A page in a fresh browser context, closed (with its context) when the block ends."""
-        browser = await self.browser()
+        from playwright.async_api import Error as PlaywrightError
+
         settings = self.settings
-        context = await asyncio.wait_for(
-            browser.new_context(
-                service_workers="block",
-                viewport={"width": settings.width, "height": settings.height},
-                locale=settings.locale,
-                user_agent=user_agent,
-                extra_http_headers=dict(headers) if headers else None,
-                accept_downloads=False,
-            ),
-            self._timeout,
-        )
+        for attempt in (1, 2):
+            browser = await self.browser()
+            try:
+                context = await asyncio.wait_for(
+                    browser.new_context(
+                        service_workers="block",
+                        viewport={"width": settings.width, "height": settings.height},
+                        locale=settings.locale,
+                        user_agent=user_agent,
+                        extra_http_headers=dict(headers) if headers else None,
+                        accept_downloads=False,
+                    ),
+                    self._timeout,
+                )
+                break
+            except PlaywrightError:
+                # The browser died and Playwright has not noticed yet: start a new one, once.
+                if attempt == 2:
+                    raise
+                self._dead = browser
         try:
             context.set_default_timeout(self._timeout * 1000)
             context.set_default_navigation_timeout(self._timeout * 1000)

@@ -15,7 +15,7 @@ Pages (HTML and JS in `jssite/`; the data comes from the JSON API below, never f
 - `/stream/`: HTML that never stops arriving.
 - `/toggle/`: a "Se mere" toggle that closes again on a second click.
 - `/sw/`: tries to register a service worker.
-- `/plain/`: plain HTML, no JavaScript (its name is in the HTML).
+- `/plain/`: plain HTML, no JavaScript (its name is in the HTML); `/redirect/` leads there.
 
 `PLANTED[path]` lists the names each page shows only after JavaScript ran (for `/plain/`: in
 the HTML). No planted name appears in any HTML or script file.
@@ -221,6 +221,11 @@ def _handler(site: JsSite) -> type[BaseHTTPRequestHandler]:
                     self._send(200, b"self.addEventListener('fetch', () => {});", "text/javascript")
                 elif path == "/robots.txt":
                     self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+                elif path == "/redirect/":
+                    self.send_response(302)
+                    self.send_header("Location", "/plain/")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                 elif path == "/hang":
                     site.stopping.wait()
                 elif path == "/stream/":
