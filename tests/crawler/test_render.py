@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import urllib.request
 from collections.abc import Iterator
@@ -79,14 +80,19 @@ def test_refused_connection_raises(browser: BrowserThread) -> None:
 
 
 @pytest.mark.browser
-def test_the_guard_sees_every_request(browser: BrowserThread, site: JsSite) -> None:
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_the_guard_sees_every_request(browser: BrowserThread, site: JsSite, asynchronous: bool) -> None:
     seen: list[str] = []
 
     def allow(url: str) -> bool:
         seen.append(url)
         return "/api/" not in url
 
-    rendered = do_render(browser, site.url("/more/"), allow=allow)
+    async def allow_async(url: str) -> bool:
+        await asyncio.sleep(0)
+        return allow(url)
+
+    rendered = do_render(browser, site.url("/more/"), allow=allow_async if asynchronous else allow)
     assert site.url("/more/") in seen and site.url("/static/common.js") in seen
     assert rendered.blocked and all("/api/" in u for u in rendered.blocked)
     assert "Indlæg 0.0" not in rendered.html

@@ -16,9 +16,10 @@ empty shell that JavaScript fills in?).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from playwright.async_api import Page, Route
     from playwright.async_api import Request as PlaywrightRequest
     from playwright.async_api import Response as PlaywrightResponse
+
+
+# Asked about every request a rendered page makes: may it go out? (May be async: DNS lookups.)
+Allow = Callable[[str], bool | Awaitable[bool]]
 
 
 class RenderError(Exception):
@@ -68,7 +73,7 @@ async def render(
     *,
     user_agent: str | None = None,
     headers: Mapping[str, str] | None = None,
-    allow: Callable[[str], bool] | None = None,
+    allow: Allow | None = None,
 ) -> Rendered:
     """Render `url` in a fresh context, expand it within `limits` and read it back.
 
@@ -94,7 +99,7 @@ async def _render(
     limits: ExpandLimits,
     user_agent: str | None,
     headers: Mapping[str, str] | None,
-    allow: Callable[[str], bool] | None,
+    allow: Allow | None,
 ) -> Rendered:
     from playwright.async_api import Error as PlaywrightError
 
@@ -163,9 +168,12 @@ async def _wait_for_load(page: Page, settings: Browser, actions: list[Action]) -
         return why
 
 
-async def _guard(page: Page, allow: Callable[[str], bool], blocked: list[str]) -> None:
+async def _guard(page: Page, allow: Allow, blocked: list[str]) -> None:
     async def check(route: Route, request: PlaywrightRequest) -> None:
-        if allow(request.url):
+        verdict = allow(request.url)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if verdict:
             await route.fallback()
         else:
             blocked.append(request.url)
