@@ -126,7 +126,8 @@ def test_one_browser_fresh_context_per_page(browser: BrowserThread, site: JsSite
 
     storage, contexts, mains = browser.run(visit)
     assert storage == ["|null"] * 3, "a page must not see an earlier page's cookies or storage"
-    assert contexts == [1, 1, 1], "each page's context is closed when the page is done"
+    # The page's own context, and at most one spare opened ahead for the next page.
+    assert all(n <= 2 for n in contexts), "each page's context is closed when the page is done"
     assert len(mains) == 1, "one browser process serves every page"
 
 

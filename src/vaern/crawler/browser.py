@@ -46,7 +46,10 @@ from vaern.errors import BrowserNotFound
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as PlaywrightBrowser
-    from playwright.async_api import Page, Playwright
+    from playwright.async_api import BrowserContext, Page, Playwright
+
+# What a context is opened with: (user agent, extra headers).
+_ContextKey = tuple[str | None, tuple[tuple[str, str], ...]]
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +258,8 @@ class BrowserSession:
         self._browser: PlaywrightBrowser | None = None
         self._dead: PlaywrightBrowser | None = None  # a browser found dead before Playwright noticed
         self._lock = asyncio.Lock()
+        self._spare: tuple[_ContextKey, asyncio.Future[tuple[BrowserContext, Page]]] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
         self._closed = False
         self._atexit = _kill_at_exit(self.marker)
 
@@ -281,7 +286,7 @@ class BrowserSession:
             if self._browser is not None:
                 log.warning("Chromium went away; starting a new one")
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._browser.close(), self._timeout)
+                    await asyncio.wait_for(self._browser.close(), 2.0)  # it is gone; do not wait long
                 await asyncio.to_thread(kill_browsers, self.marker)
                 self.folder.mkdir(mode=0o700, exist_ok=True)
             options = launch_options(self.settings, self.marker)
@@ -294,9 +299,26 @@ class BrowserSession:
     async def page(
         self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None
     ) -> AsyncIterator[Page]:
-        """A page in a fresh browser context, closed (with its context) when the block ends."""
+        """A page in a fresh browser context, closed (with its context) when the block ends.
+
+        Opening a context and its page costs Chromium a new renderer process (0.3–1 s on a
+        small host), so the next page's context is opened while this one works: a spare that
+        has never been used is as fresh as a new one.
+        """
+        key = (user_agent, tuple(sorted(headers.items())) if headers else ())
+        context, page = await self._take_spare(key) or await self._open(key)
+        if not self._closed and self._spare is None:
+            self._spare = (key, asyncio.ensure_future(self._open(key)))
+        try:
+            yield page
+        finally:
+            self._closing.add(asyncio.ensure_future(self._close_context(context)))
+            self._closing = {t for t in self._closing if not t.done()}
+
+    async def _open(self, key: _ContextKey) -> tuple[BrowserContext, Page]:
         from playwright.async_api import Error as PlaywrightError
 
+        user_agent, headers = key
         settings = self.settings
         for attempt in (1, 2):
             browser = await self.browser()
@@ -322,12 +344,38 @@ class BrowserSession:
             context.set_default_timeout(self._timeout * 1000)
             context.set_default_navigation_timeout(self._timeout * 1000)
             page = await asyncio.wait_for(context.new_page(), self._timeout)
-            yield page
-        finally:
-            # A context that will not close within the step timeout is abandoned; the browser's
-            # own close (or the marker sweep) takes it down.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(context.close(), self._timeout)
+        except BaseException:
+            await self._close_context(context)
+            raise
+        return context, page
+
+    async def _take_spare(self, key: _ContextKey) -> tuple[BrowserContext, Page] | None:
+        """The context opened ahead for this kind of page, if it is ready to use."""
+        if self._spare is None:
+            return None
+        spare_key, task = self._spare
+        self._spare = None
+        try:
+            context, page = await asyncio.wait_for(task, self._timeout)
+        except Exception:
+            return None  # the browser died meanwhile, say: open a new one
+        alive = spare_key == key and not page.is_closed() and context.browser is self._browser
+        if alive:
+            try:
+                # Chromium may have died since the spare was opened, before Playwright noticed.
+                await asyncio.wait_for(page.evaluate("1"), min(self._timeout, 5.0))
+            except Exception:
+                alive = False
+        if not alive:
+            await self._close_context(context)
+            return None
+        return context, page
+
+    async def _close_context(self, context: BrowserContext) -> None:
+        # A context that will not close within the step timeout is abandoned; the browser's
+        # own close (or the marker sweep) takes it down.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(context.close(), self._timeout)
 
     async def close(self) -> None:
         """Close the browser and Playwright, then kill anything of ours that is still running."""
@@ -335,6 +383,12 @@ class BrowserSession:
             return
         self._closed = True
         try:
+            if self._spare is not None:
+                spare = await self._take_spare(self._spare[0])
+                if spare is not None:
+                    await self._close_context(spare[0])
+            if self._closing:
+                await asyncio.wait(self._closing, timeout=self._timeout)
             if self._browser is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._browser.close(), self._timeout)

@@ -132,7 +132,7 @@ class JsSite:
                 "time": f"2026-11-2{i}T08:00:00Z",
                 "text": text,
                 "anchor": anchor,
-                "permalink": f"{base}?comment={i}#{anchor}",
+                "permalink": f"{base}#{anchor}",
             })
         return out
 
