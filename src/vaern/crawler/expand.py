@@ -127,10 +127,27 @@ class NetworkWatch:
         self.page.remove_listener("requestfailed", self._ended)
 
 
+# The page's size: scroll height of the document, the sum of every inner scroller's, and the
+# element count. A round that changes none of these changed nothing.
+_SIZE_FN = """
+const size = () => {
+  const se = document.scrollingElement || document.documentElement;
+  let inner = 0;
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.scrollHeight > el.clientHeight + 2 && el.clientHeight > 0) inner += el.scrollHeight;
+  }
+  return [se ? se.scrollHeight : 0, inner, document.getElementsByTagName('*').length];
+};
+"""
+
 # Waits in the page for `quiet` ms without DOM changes (or `limit` ms in all); returns whether
-# it got quiet and how many changes it saw. A MutationObserver only watches; it changes nothing.
-_QUIET_JS = """
+# it got quiet, how many changes it saw, and the page's size. A MutationObserver only watches.
+_QUIET_JS = (
+    """
 async ([quiet, limit]) => {
+"""
+    + _SIZE_FN
+    + """
   const t0 = performance.now();
   let last = t0, changes = 0;
   const mo = new MutationObserver((records) => { last = performance.now(); changes += records.length; });
@@ -144,64 +161,34 @@ async ([quiet, limit]) => {
     setTimeout(tick, Math.min(50, quiet));
   });
   mo.disconnect();
-  return [performance.now() - last >= quiet, changes];
+  return [performance.now() - last >= quiet, changes, size()];
 }
 """
+)
 
-# The page's size: scroll height of the document and of every inner scroller, and its node
-# count. A round that changes none of these changed nothing.
-_SIZE_JS = """
+# The expansion's helper, created once per page and held only by us (nothing is attached to the
+# page's window or DOM). `scan` measures the page, scrolls the window and every inner scrolling
+# container to its bottom (unless there already or past maxHeight), and lists the controls to
+# click: configured selectors, closed <details>, and buttons/links whose own text holds a label
+# as a whole phrase. Never a link to another address or a form's submit button (that would leave
+# the page), never a hidden or disabled control, never one that proved useless (`mark`).
+_AGENT_JS = (
+    """
 () => {
-  const se = document.scrollingElement || document.documentElement;
-  let inner = 0;
-  for (const el of document.querySelectorAll('body *')) {
-    if (el.scrollHeight > el.clientHeight + 2 && el.clientHeight > 0) inner += el.scrollHeight;
-  }
-  return [se ? se.scrollHeight : 0, inner, document.getElementsByTagName('*').length];
-}
 """
-
-# Scroll the window and every inner scrolling container to its bottom, unless already there or
-# taller than the height limit. Returns what was scrolled: [target, from, to, height].
-_SCROLL_JS = """
-(maxHeight) => {
-  const done = [];
+    + _SIZE_FN
+    + """
+  const clicked = new WeakMap();
+  let found = [];
+  const norm = (s) => (s || '').replace(/\\s+/g, ' ').trim().toLowerCase();
+  const esc = (s) => s.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&');
+  const edge = '[^\\\\p{L}\\\\p{N}]';
   const describe = (el) => {
     let s = el.tagName.toLowerCase();
     if (el.id) s += '#' + el.id;
     else if (el.classList.length) s += '.' + Array.from(el.classList).slice(0, 2).join('.');
     return s;
   };
-  const se = document.scrollingElement || document.documentElement;
-  if (se) {
-    const h = se.scrollHeight, top = se.scrollTop;
-    if (h <= maxHeight && top + window.innerHeight < h - 2) {
-      window.scrollTo(0, h);
-      done.push(['window', Math.round(top), Math.round(se.scrollTop), h]);
-    }
-  }
-  for (const el of document.querySelectorAll('body *')) {
-    if (el.scrollHeight <= el.clientHeight + 2 || el.clientHeight === 0) continue;
-    const oy = getComputedStyle(el).overflowY;
-    if (oy !== 'auto' && oy !== 'scroll' && oy !== 'overlay') continue;
-    const h = el.scrollHeight, top = el.scrollTop;
-    if (h > maxHeight || top + el.clientHeight >= h - 2) continue;
-    el.scrollTop = h;
-    done.push([describe(el), Math.round(top), Math.round(el.scrollTop), h]);
-  }
-  return done;
-}
-"""
-
-# Controls to click: configured selectors, then buttons/links/summaries whose own text matches a
-# label as a whole phrase. Never a link to another address or a form's submit button (that would
-# leave the page), never a hidden or disabled control, never one the `clicked` map rules out.
-_CONTROLS_JS = """
-([labels, selectors, clicked, maxClicks]) => {
-  const norm = (s) => (s || '').replace(/\\s+/g, ' ').trim().toLowerCase();
-  const esc = (s) => s.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&');
-  const edge = '[^\\\\p{L}\\\\p{N}]';
-  const patterns = labels.map((l) => new RegExp('(^|' + edge + ')' + esc(norm(l)) + '($|' + edge + ')', 'u'));
   const shown = (el) => {
     const r = el.getBoundingClientRect();
     if (r.width <= 0 || r.height <= 0) return false;
@@ -213,47 +200,74 @@ _CONTROLS_JS = """
       const href = (el.getAttribute('href') || '').trim();
       if (href && !href.startsWith('#') && !href.toLowerCase().startsWith('javascript:')) return true;
     }
-    if ((el.tagName === 'BUTTON' || el.tagName === 'INPUT') && el.type === 'submit' && el.form) return true;
-    return false;
+    return (el.tagName === 'BUTTON' || el.tagName === 'INPUT') && el.type === 'submit' && !!el.form;
   };
-  const usable = (el) => {
+  const usable = (el, maxClicks) => {
     const state = clicked.get(el);
     if (state && (state.dead || state.n >= maxClicks)) return false;
     if (el.disabled || el.getAttribute('aria-disabled') === 'true') return false;
     return shown(el) && !leaves(el);
   };
-  const found = [], labelsOut = [], seen = new Set();
-  const add = (el, label) => { seen.add(el); found.push(el); labelsOut.push(label); };
-  for (const sel of selectors) {
-    for (const el of document.querySelectorAll(sel)) {
-      if (!seen.has(el) && usable(el)) add(el, sel);
+  const scroll = (maxHeight) => {
+    const done = [];
+    const se = document.scrollingElement || document.documentElement;
+    if (se) {
+      const h = se.scrollHeight, top = se.scrollTop;
+      if (h <= maxHeight && top + window.innerHeight < h - 2) {
+        window.scrollTo(0, h);
+        done.push(['window', Math.round(top), Math.round(se.scrollTop), h]);
+      }
     }
-  }
-  for (const d of document.querySelectorAll('details:not([open]) > summary')) {
-    if (!seen.has(d) && usable(d)) add(d, 'details: ' + norm(d.innerText).slice(0, 60));
-  }
-  const candidates = document.querySelectorAll(
-    'button, a, summary, [role=button], [onclick], input[type=button]');
-  for (const el of candidates) {
-    if (seen.has(el)) continue;
-    const text = norm(el.innerText || el.value || el.getAttribute('aria-label'));
-    if (!text || text.length > 80) continue;
-    if (!patterns.some((p) => p.test(text))) continue;
-    if (usable(el)) add(el, text);
-  }
-  return [found, labelsOut];
+    for (const el of document.querySelectorAll('body *')) {
+      if (el.scrollHeight <= el.clientHeight + 2 || el.clientHeight === 0) continue;
+      const oy = getComputedStyle(el).overflowY;
+      if (oy !== 'auto' && oy !== 'scroll' && oy !== 'overlay') continue;
+      const h = el.scrollHeight, top = el.scrollTop;
+      if (h > maxHeight || top + el.clientHeight >= h - 2) continue;
+      el.scrollTop = h;
+      done.push([describe(el), Math.round(top), Math.round(el.scrollTop), h]);
+    }
+    return done;
+  };
+  const controls = (labels, selectors, maxClicks) => {
+    const patterns = labels.map((l) => new RegExp('(^|' + edge + ')' + esc(norm(l)) + '($|' + edge + ')', 'u'));
+    const els = [], names = [], seen = new Set();
+    const add = (el, name) => { seen.add(el); els.push(el); names.push(name); };
+    for (const sel of selectors) {
+      for (const el of document.querySelectorAll(sel)) if (!seen.has(el) && usable(el, maxClicks)) add(el, sel);
+    }
+    for (const d of document.querySelectorAll('details:not([open]) > summary')) {
+      if (!seen.has(d) && usable(d, maxClicks)) add(d, 'details: ' + norm(d.innerText).slice(0, 60));
+    }
+    const candidates = document.querySelectorAll('button, a, summary, [role=button], [onclick], input[type=button]');
+    for (const el of candidates) {
+      if (seen.has(el)) continue;
+      const text = norm(el.innerText || el.value || el.getAttribute('aria-label'));
+      if (!text || text.length > 80 || !patterns.some((p) => p.test(text))) continue;
+      if (usable(el, maxClicks)) add(el, text);
+    }
+    return [els, names];
+  };
+  return {
+    scan(labels, selectors, maxClicks, maxHeight, mayScroll) {
+      const before = size();
+      const scrolled = mayScroll ? scroll(maxHeight) : [];
+      const [els, names] = controls(labels, selectors, maxClicks);
+      found = els;
+      return [before, scrolled, names];
+    },
+    found() { return found; },
+    mark(els, dead) {
+      for (const el of els) {
+        const s = clicked.get(el) || {n: 0, dead: false};
+        if (dead) s.dead = true; else s.n += 1;
+        clicked.set(el, s);
+      }
+    },
+  };
 }
 """
-
-_MARK_JS = """
-([clicked, els, dead]) => {
-  for (const el of els) {
-    const s = clicked.get(el) || {n: 0, dead: false};
-    if (dead) s.dead = true; else s.n += 1;
-    clicked.set(el, s);
-  }
-}
-"""
+)
 
 
 class _Budget:
@@ -280,31 +294,40 @@ async def _call(limits: ExpandLimits, coro: Any) -> Any:
 
 async def settle(
     page: Page, limits: ExpandLimits, network: NetworkWatch | None, budget_s: float
-) -> tuple[bool, float]:
+) -> tuple[bool, float, list[int]]:
     """Wait until no DOM change for settle_ms and no request under way, within budget_s.
 
-    Returns (settled, seconds waited).
+    Returns (settled, seconds waited, the page's size then: [height, inner heights, elements]).
     """
     t0 = time.monotonic()
     quiet_ms = limits.settle_ms
+    size: list[int] = []
     while True:
         left = budget_s - (time.monotonic() - t0)
         if left <= 0:
-            return False, time.monotonic() - t0
-        quiet, _changes = await _call(limits, page.evaluate(_QUIET_JS, [quiet_ms, int(left * 1000)]))
+            return False, time.monotonic() - t0, size
+        quiet, _changes, size = await _call(limits, page.evaluate(_QUIET_JS, [quiet_ms, int(left * 1000)]))
         if not quiet:
-            return False, time.monotonic() - t0
+            return False, time.monotonic() - t0, size
         if network is None or not network.busy():
-            return True, time.monotonic() - t0
+            return True, time.monotonic() - t0, size
         # Something is still loading: wait for it in short slices, then require quiet again.
         while network.busy() and time.monotonic() - t0 < budget_s:
             await asyncio.sleep(0.05)
 
 
 async def _settle_step(
-    page: Page, limits: ExpandLimits, network: NetworkWatch, budget: _Budget
-) -> tuple[bool, float]:
-    return await settle(page, limits, network, min(SETTLE_CAP_S, max(0.0, budget.seconds_left())))
+    page: Page, limits: ExpandLimits, network: NetworkWatch, budget: _Budget, actions: list[Action],
+    before: list[int] | None = None,
+) -> list[int]:
+    """Wait for the page to settle (within the budget and SETTLE_CAP_S); record it; return its size."""
+    left = min(SETTLE_CAP_S, max(0.0, budget.seconds_left()))
+    settled, waited, size = await settle(page, limits, network, left)
+    detail = f"{'settled' if settled else 'still changing'} after {waited:.2f} s"
+    if before and size:
+        detail += f"; height {before[0]} -> {size[0]}, elements {before[2]} -> {size[2]}"
+    actions.append(Action(_now(), "wait", "", detail))
+    return size
 
 
 async def expand(page: Page, limits: ExpandLimits, network: NetworkWatch | None = None) -> list[Action]:
@@ -326,85 +349,66 @@ async def _expand(page: Page, limits: ExpandLimits, network: NetworkWatch) -> li
     actions: list[Action] = []
     budget = _Budget(limits)
     start_url = page.url
-
-    settled, waited = await _settle_step(page, limits, network, budget)
-    state = "settled" if settled else "still changing"
-    actions.append(Action(_now(), "wait", "", f"{state} after {waited:.2f} s"))
-
-    clicked: JSHandle = await _call(limits, page.evaluate_handle("() => new WeakMap()"))
+    await _settle_step(page, limits, network, budget, actions)
+    agent: JSHandle = await _call(limits, page.evaluate_handle(_AGENT_JS))
     try:
         while True:
             reason = budget.exhausted()
             if reason:
                 actions.append(Action(_now(), "stop", "", reason))
                 break
-            before = await _call(limits, page.evaluate(_SIZE_JS))
-            clicked_now = await _click_controls(page, limits, budget, clicked, actions)
+            before, scrolled, labels = await _call(
+                limits,
+                agent.evaluate(
+                    "(a, args) => a.scan(...args)",
+                    [list(limits.show_more), list(limits.selectors), MAX_CLICKS_PER_CONTROL, limits.max_height, True],
+                ),
+            )
+            for target, top, to, height in scrolled:
+                budget.steps += 1
+                actions.append(Action(_now(), "scroll", target, f"{top} -> {to} (height {height})"))
+            clicked = await _click_controls(agent, limits, budget, labels, actions) if labels else []
             if _without_fragment(page.url) != _without_fragment(start_url):
                 actions.append(Action(_now(), "stop", "", f"a click navigated to {page.url}"))
                 break
-            scrolled = False
-            if not budget.exhausted():
-                scrolled = await _scroll(page, limits, budget, actions)
-            if not clicked_now and not scrolled:
-                height = before[0]
+            if not clicked and not scrolled:
                 why = (
                     f"height limit ({limits.max_height} px) reached"
-                    if height >= limits.max_height
+                    if before[0] >= limits.max_height
                     else "nothing more to show"
                 )
                 actions.append(Action(_now(), "stop", "", why))
                 break
-            settled, waited = await _settle_step(page, limits, network, budget)
-            after = await _call(limits, page.evaluate(_SIZE_JS))
-            actions.append(
-                Action(
-                    _now(),
-                    "wait",
-                    "",
-                    f"{'settled' if settled else 'still changing'} after {waited:.2f} s; "
-                    f"height {before[0]} -> {after[0]}, elements {before[2]} -> {after[2]}",
-                )
-            )
-            reopened = clicked_now and await _judge_clicks(
-                page, limits, clicked, clicked_now, before, after, actions
-            )
-            if reopened:
-                settled, waited = await _settle_step(page, limits, network, budget)
-                state = "settled" if settled else "still changing"
-                actions.append(Action(_now(), "wait", "", f"{state} after {waited:.2f} s"))
+            after = await _settle_step(page, limits, network, budget, actions, before)
+            if clicked and after and await _judge_clicks(agent, limits, clicked, before, after, actions):
+                await _settle_step(page, limits, network, budget, actions)
     finally:
-        await clicked.dispose()
+        await agent.dispose()
     return actions
 
 
 async def _click_controls(
-    page: Page, limits: ExpandLimits, budget: _Budget, clicked: JSHandle, actions: list[Action]
+    agent: JSHandle, limits: ExpandLimits, budget: _Budget, labels: list[str], actions: list[Action]
 ) -> list[ElementHandle]:
-    found = await _call(
-        limits,
-        page.evaluate_handle(
-            _CONTROLS_JS, [list(limits.show_more), list(limits.selectors), clicked, MAX_CLICKS_PER_CONTROL]
-        ),
-    )
+    found = await _call(limits, agent.evaluate_handle("a => a.found()"))
     try:
-        elements_handle = await _call(limits, found.get_property("0"))
-        labels: list[str] = await _call(limits, found.evaluate("f => f[1]"))
-        props = await _call(limits, elements_handle.get_properties())
+        props = await _call(limits, found.get_properties())
     finally:
         await found.dispose()
-    elements = [props[str(i)].as_element() for i in range(len(labels))]
     done: list[ElementHandle] = []
-    for element, label in zip(elements, labels, strict=True):
+    for i, label in enumerate(labels):
+        element = props[str(i)].as_element() if str(i) in props else None
         if element is None or budget.exhausted():
             continue
         how = await _click(limits, element)
         budget.steps += 1
         actions.append(Action(_now(), "click", label, how))
-        done.append(element)
         if how.startswith("failed"):
-            await _call(limits, page.evaluate(_MARK_JS, [clicked, [element], True]))
-    await _call(limits, page.evaluate(_MARK_JS, [clicked, done, False]))
+            await _call(limits, agent.evaluate("(a, els) => a.mark(els, true)", [element]))
+        else:
+            done.append(element)
+    if done:
+        await _call(limits, agent.evaluate("(a, els) => a.mark(els, false)", done))
     return done
 
 
@@ -425,9 +429,8 @@ async def _click(limits: ExpandLimits, element: ElementHandle) -> str:
 
 
 async def _judge_clicks(
-    page: Page,
+    agent: JSHandle,
     limits: ExpandLimits,
-    clicked: JSHandle,
     controls: Sequence[ElementHandle],
     before: list[int],
     after: list[int],
@@ -436,7 +439,7 @@ async def _judge_clicks(
     """Controls that changed nothing are not clicked again; a toggle that closed is reopened
     (then True: the caller waits for it to settle)."""
     if after == before:
-        await _call(limits, page.evaluate(_MARK_JS, [clicked, list(controls), True]))
+        await _call(limits, agent.evaluate("(a, els) => a.mark(els, true)", list(controls)))
         why = "the click(s) changed nothing; those controls are left alone"
         actions.append(Action(_now(), "wait", "", why))
         return False
@@ -445,14 +448,6 @@ async def _judge_clicks(
             how = await _click(limits, element)
             why = f"the page shrank, so the toggle is reopened: {how}"
             actions.append(Action(_now(), "click", "again", why))
-        await _call(limits, page.evaluate(_MARK_JS, [clicked, list(controls), True]))
+        await _call(limits, agent.evaluate("(a, els) => a.mark(els, true)", list(controls)))
         return True
     return False
-
-
-async def _scroll(page: Page, limits: ExpandLimits, budget: _Budget, actions: list[Action]) -> bool:
-    done: list[list[Any]] = await _call(limits, page.evaluate(_SCROLL_JS, limits.max_height))
-    for target, top, to, height in done:
-        budget.steps += 1
-        actions.append(Action(_now(), "scroll", target, f"{top} -> {to} (height {height})"))
-    return bool(done)
