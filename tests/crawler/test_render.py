@@ -96,6 +96,9 @@ def test_the_guard_sees_every_request(browser: BrowserThread, site: JsSite, asyn
     assert site.url("/more/") in seen and site.url("/static/common.js") in seen
     assert rendered.blocked and all("/api/" in u for u in rendered.blocked)
     assert "Indlæg 0.0" not in rendered.html
+    refused = [a for a in rendered.actions if a.kind == "blocked"]
+    assert [a.target for a in refused] == list(rendered.blocked)
+    assert [a.at for a in rendered.actions] == sorted(a.at for a in rendered.actions)
 
 
 @pytest.mark.browser

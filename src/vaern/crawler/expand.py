@@ -79,7 +79,7 @@ class Action:
     """One thing done to (or observed on) the page during expansion."""
 
     at: datetime
-    kind: str  # "wait" | "scroll" | "click" | "stop"
+    kind: str  # "wait" | "scroll" | "click" | "stop"; render.py adds "blocked" (a refused request)
     target: str = ""  # "window", a container's description, a control's label
     detail: str = ""
 

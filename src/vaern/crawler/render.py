@@ -59,7 +59,7 @@ class Rendered:
     html: str
     title: str
     links: tuple[str, ...]  # absolute http(s) links in the rendered DOM, without fragments, in order
-    actions: tuple[Action, ...]
+    actions: tuple[Action, ...]  # expansion, and requests the guard refused, in time order
     started_at: datetime
     seconds: float
     cut_off: str | None = None  # why the page was read before it finished loading, if it was
@@ -106,7 +106,7 @@ async def _render(
     started_at = datetime.now(UTC)
     t0 = time.monotonic()
     step = settings.timeout
-    blocked: list[str] = []
+    blocked: list[Action] = []
     async with session.page(user_agent=user_agent, headers=headers) as page:
         if allow is not None:
             await _guard(page, allow, blocked)
@@ -147,11 +147,12 @@ async def _render(
         html=html,
         title=title,
         links=_clean_links(hrefs),
-        actions=tuple(actions),
+        # Refused requests are part of the record too (they change what the page shows).
+        actions=tuple(sorted([*actions, *blocked], key=lambda a: a.at)),
         started_at=started_at,
         seconds=time.monotonic() - t0,
         cut_off=cut_off,
-        blocked=tuple(blocked),
+        blocked=tuple(a.target for a in blocked),
     )
 
 
@@ -168,7 +169,7 @@ async def _wait_for_load(page: Page, settings: Browser, actions: list[Action]) -
         return why
 
 
-async def _guard(page: Page, allow: Allow, blocked: list[str]) -> None:
+async def _guard(page: Page, allow: Allow, blocked: list[Action]) -> None:
     async def check(route: Route, request: PlaywrightRequest) -> None:
         verdict = allow(request.url)
         if inspect.isawaitable(verdict):
@@ -176,7 +177,7 @@ async def _guard(page: Page, allow: Allow, blocked: list[str]) -> None:
         if verdict:
             await route.fallback()
         else:
-            blocked.append(request.url)
+            blocked.append(Action(datetime.now(UTC), "blocked", request.url, "refused by the request guard"))
             await route.abort("blockedbyclient")
 
     await page.route("**/*", check)

@@ -15,6 +15,7 @@ Pages (HTML and JS in `jssite/`; the data comes from the JSON API below, never f
 - `/stream/`: HTML that never stops arriving.
 - `/toggle/`: a "Se mere" toggle that closes again on a second click.
 - `/sw/`: tries to register a service worker.
+- `/leak/?to=URL`: fetches URL from the page's script (for the SSRF guard on sub-requests).
 - `/plain/`: plain HTML, no JavaScript (its name is in the HTML); `/redirect/` leads there.
 
 `PLANTED[path]` lists the names each page shows only after JavaScript ran (for `/plain/`: in
@@ -66,6 +67,7 @@ _PAGES = {
     "/toggle/": "toggle.html",
     "/sw/": "sw.html",
     "/plain/": "plain.html",
+    "/leak/": "leak.html",
 }
 
 
