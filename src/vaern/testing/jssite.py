@@ -15,7 +15,8 @@ Pages (HTML and JS in `jssite/`; the data comes from the JSON API below, never f
 - `/stream/`: HTML that never stops arriving.
 - `/toggle/`: a "Se mere" toggle that closes again on a second click.
 - `/sw/`: tries to register a service worker.
-- `/leak/?to=URL`: fetches URL from the page's script (for the SSRF guard on sub-requests).
+- `/leak/`: its script fetches from 127.0.0.2 (or `?to=URL`), which the SSRF guard must refuse;
+  `LEAKED` is the name that would then show.
 - `/plain/`: plain HTML, no JavaScript (its name is in the HTML); `/redirect/` leads there.
 
 `PLANTED[path]` lists the names each page shows only after JavaScript ran (for `/plain/`: in
@@ -43,6 +44,7 @@ PLANTED: dict[str, tuple[str, ...]] = {
     "/toggle/": ("Poul Erik Thygesen",),
     "/plain/": ("Ole Plainsen Hjort",),
 }
+LEAKED = "Jytte Lækkesen Borg"
 # Which group post (or comment on it) carries which name.
 GROUP_POST_NAMES = {2: "Annelise Vestergaard Krogh", 8: "Mikkel Sønderby Lund"}
 GROUP_COMMENT_NAMES = {4: "Hanne Østergård Dahl"}
@@ -179,6 +181,8 @@ class JsSite:
         if path == "/api/endless":
             time.sleep(self.delay / 3)
             return {"text": "Karsten Holm Friis er nævnt i live-tråden."}
+        if path == "/api/leak":
+            return {"text": "Jytte Lækkesen Borg kom fra en adresse, der ikke måtte hentes."}
         if path == "/api/stream":
             time.sleep(self.delay / 3)
             return {"text": "Birgit Skov Iversen blev nævnt i strømmen."}
