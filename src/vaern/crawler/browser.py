@@ -110,22 +110,26 @@ def find_chromium(settings: Browser | None = None) -> str:
     )
 
 
-def launch_options(settings: Browser | None = None, marker: str | None = None) -> dict[str, Any]:
+def launch_options(
+    settings: Browser | None = None, marker: str | None = None, folder: Path | None = None
+) -> dict[str, Any]:
     """Keyword arguments for Playwright's `chromium.launch()`.
 
-    With a `marker`, Chromium's environment carries it (see the module docstring) and its
-    temporary files go to the marker's folder.
+    Chromium's environment always carries a marker naming this process (a new one unless
+    given), so a browser left behind by a killed crawl can be reaped whoever launched it (see
+    the module docstring). With `folder`, Chromium keeps its temporary files there.
     """
     timeout_s = settings.timeout if settings else 30.0
-    options: dict[str, Any] = {
+    env = {**os.environ, MARKER_ENV: marker or new_marker()}
+    if folder is not None:
+        env["TMPDIR"] = str(folder)
+    return {
         "executable_path": find_chromium(settings),
         "headless": True,
         "args": list(LAUNCH_ARGS),
         "timeout": timeout_s * 1000,
+        "env": env,
     }
-    if marker:
-        options["env"] = {**os.environ, MARKER_ENV: marker, "TMPDIR": str(marker_dir(marker))}
-    return options
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,7 +293,7 @@ class BrowserSession:
                     await asyncio.wait_for(self._browser.close(), 2.0)  # it is gone; do not wait long
                 await asyncio.to_thread(kill_browsers, self.marker)
                 self.folder.mkdir(mode=0o700, exist_ok=True)
-            options = launch_options(self.settings, self.marker)
+            options = launch_options(self.settings, self.marker, self.folder)
             self._browser = await asyncio.wait_for(
                 self._playwright.chromium.launch(**options), self._timeout + 5
             )

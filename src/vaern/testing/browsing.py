@@ -5,7 +5,8 @@ whole test module, as in a crawl process); `run(fn)` runs `fn(session)` on it an
 
 `python -m vaern.testing.browsing hold URL` is a stand-in crawl process for the kill tests: it
 starts a browser, begins rendering URL, prints `{"marker": …, "pid": …}` on one line once
-Chromium is up, and then waits to be killed.
+Chromium is up, and then waits to be killed. `hold-bare` does the same with Playwright launched
+from `launch_options()` alone, as evidence capture does.
 """
 
 from __future__ import annotations
@@ -62,11 +63,27 @@ async def _hold(url: str) -> None:
     await task
 
 
+async def _hold_bare(url: str) -> None:
+    """As evidence capture launches: Playwright with launch_options() alone, no session."""
+    from playwright.async_api import async_playwright
+
+    from vaern.crawler.browser import MARKER_ENV, launch_options
+
+    options = launch_options()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**options)
+        page = await browser.new_page()
+        task = asyncio.create_task(page.goto(url, timeout=0))
+        await asyncio.sleep(1.0)
+        print(json.dumps({"marker": options["env"][MARKER_ENV], "pid": os.getpid()}), flush=True)
+        await task
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) == 2 and argv[0] == "hold":
-        asyncio.run(_hold(argv[1]))
+    if len(argv) == 2 and argv[0] in ("hold", "hold-bare"):
+        asyncio.run(_hold(argv[1]) if argv[0] == "hold" else _hold_bare(argv[1]))
         return 0
-    print("usage: python -m vaern.testing.browsing hold URL", file=sys.stderr)
+    print("usage: python -m vaern.testing.browsing hold|hold-bare URL", file=sys.stderr)
     return 2
 
 
