@@ -218,6 +218,59 @@ class Follow(_Model):
     max_pages: int = Field(default=500, ge=1)
 
 
+def _check_css(selector: str) -> str:
+    from cssselect import GenericTranslator, SelectorError
+
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError as exc:
+        raise ValueError(f"{selector!r} is not a valid CSS selector: {exc}") from None
+    return selector
+
+
+# Labels of "show more" controls clicked during expansion (crawler/expand.py), matched against a
+# control's visible text, case-insensitively. Danish first: the sites we watch are mostly Danish.
+SHOW_MORE_LABELS = (
+    "Vis flere",
+    "Se flere",
+    "Indlæs flere",
+    "Flere kommentarer",
+    "Se mere",
+    "Show more",
+    "Load more",
+    "See more",
+)
+
+
+class Expand(_Model):
+    """How far a rendered page is expanded before it is read (crawler/expand.py)."""
+
+    show_more: list[str] = Field(
+        default_factory=lambda: list(SHOW_MORE_LABELS), description="control labels to click"
+    )
+    selectors: list[str] = Field(default_factory=list, description="extra CSS selectors of controls to click")
+    max_steps: int = Field(default=30, ge=0, description="scrolls and clicks per page")
+    max_seconds: float = Field(default=30.0, gt=0, description="seconds of expansion per page")
+    max_height: int = Field(default=50_000, ge=1000, description="stop scrolling at this page height (px)")
+    settle_ms: int = Field(
+        default=300, ge=50, le=10_000, description="quiet time (ms) that counts as 'nothing more is coming'"
+    )
+
+    @field_validator("show_more")
+    @classmethod
+    def _labels(cls, v: list[str]) -> list[str]:
+        if any(not label.strip() for label in v):
+            raise ValueError("a show_more label may not be empty")
+        return v
+
+    @field_validator("selectors")
+    @classmethod
+    def _selectors(cls, v: list[str]) -> list[str]:
+        for selector in v:
+            _check_css(selector)
+        return v
+
+
 class Site(_Model):
     """A public site to watch, crawled on its own schedule."""
 
@@ -241,6 +294,17 @@ class Site(_Model):
         default=1, ge=0, le=10, description="extra attempts after a timeout, dropped connection or 5xx"
     )
     user_agent: str | None = None
+    expand: Expand = Expand()
+    post_selector: str | None = Field(
+        default=None, description="CSS selector of one post/comment on this site; default: found by structure"
+    )
+
+    @field_validator("post_selector")
+    @classmethod
+    def _post_selector(cls, v: str | None) -> str | None:
+        if v is not None:
+            _check_css(v)
+        return v
 
     @property
     def label(self) -> str:
@@ -359,8 +423,17 @@ class Retention(_Model):
 
 
 class Browser(_Model):
+    """The Chromium that renders `render: browser` pages and captures evidence (crawler/browser.py)."""
+
     executable: str | None = None
     timeout: float = Field(default=30.0, gt=0, description="seconds per browser step")
+    load_timeout: float = Field(
+        default=15.0, gt=0, description="seconds to wait for a page's load event, then read it as it is"
+    )
+    page_timeout: float = Field(default=90.0, gt=0, description="seconds for one page, all steps together")
+    width: int = Field(default=1280, ge=320, le=4096, description="viewport width (px)")
+    height: int = Field(default=900, ge=320, le=4096, description="viewport height (px)")
+    locale: str = Field(default="da-DK", description="the browser's language (Accept-Language, date formats)")
 
 
 class Evidence(_Model):
