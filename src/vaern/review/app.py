@@ -1,0 +1,66 @@
+"""The review web app's factory: `create_app(config)` builds the ASGI app; `serve` runs it.
+
+Controlled by `database`, `archive`, `language`, `timezone`, `review_url` (https there makes the
+cookies Secure) and `review.*` in the config. Nothing happens at import time: the engine, the
+migrations and the templates are made when `create_app` is called.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from vaern.config import Config
+from vaern.review import admin, api, routes
+from vaern.review.evidence import Thumbnails
+from vaern.review.web import STATIC, Pages, SecurityHeaders, Shared, make_templates
+from vaern.storage.db import make_engine, migrate, session_factory
+
+
+def create_app(config: Config) -> Starlette:
+    engine = make_engine(config.database)
+    migrate(engine)
+    https = config.review_url.startswith("https://")
+    shared = Shared(
+        config=config,
+        factory=session_factory(engine),
+        templates=make_templates(config),
+        people={p.id: p.name for p in config.people},
+        person_units={p.id: p.unit for p in config.people},
+        units={u.id: u.name for u in config.units},
+        sites={s.id: s.label for s in config.sites},
+        thumbnails=Thumbnails(),
+        https=https,
+    )
+    pages = Pages(shared)
+    app = Starlette(
+        routes=[
+            *routes.routes(pages),
+            *api.routes(pages),
+            *admin.routes(pages),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[Middleware(SecurityHeaders, https=https)],
+    )
+    app.state.shared = shared
+    app.state.engine = engine
+    return app
+
+
+def serve(config: Config, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the app in the foreground until interrupted (`vaern serve`)."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        # Trust X-Forwarded-Proto only from a reverse proxy on this machine.
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+        ws="none",
+        lifespan="off",
+    )
