@@ -1,3 +1,3 @@
 from vaern.cli import main
 
-main()
+main(prog_name="vaern")

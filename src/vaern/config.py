@@ -465,18 +465,25 @@ def _cross_check(
             return (*src.where(("people", i)), ("people", i))
         return (*src.where(("csv", i - yaml_people)), ("people_csv", i - yaml_people))
 
-    for kind, items in (("units", config.units), ("sites", config.sites)):
+    groups: tuple[tuple[str, list[str]], ...] = (
+        ("units", [u.id for u in config.units]),
+        ("sites", [s.id for s in config.sites]),
+    )
+    for kind, ids in groups:
         seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            if item.id in seen:
+        for i, item_id in enumerate(ids):
+            if item_id in seen:
                 file, line = src.where((kind, i, "id"))
                 problems.append(
-                    ConfigProblem(file, line, f"{kind}[{i}].id", f"duplicate id {item.id!r} (also {kind}[{seen[item.id]}])")
+                    ConfigProblem(
+                        file, line, f"{kind}[{i}].id", f"duplicate id {item_id!r} (also {kind}[{seen[item_id]}])"
+                    )
                 )
-            seen.setdefault(item.id, i)
-            if not _ID.match(item.id):
+            seen.setdefault(item_id, i)
+            if not _ID.match(item_id):
                 file, line = src.where((kind, i, "id"))
-                problems.append(ConfigProblem(file, line, f"{kind}[{i}].id", f"{item.id!r} may hold only letters, digits, '.', '_' and '-'"))
+                message = f"{item_id!r} may hold only letters, digits, '.', '_' and '-'"
+                problems.append(ConfigProblem(file, line, f"{kind}[{i}].id", message))
 
     unit_ids = {u.id for u in config.units}
     seen_people: dict[str, str] = {}
@@ -484,7 +491,9 @@ def _cross_check(
         file, line, loc = where(i)
         if person.id in seen_people:
             problems.append(
-                ConfigProblem(file, line, _path((*loc, "id")), f"duplicate id {person.id!r} (also {seen_people[person.id]})")
+                ConfigProblem(
+                    file, line, _path((*loc, "id")), f"duplicate id {person.id!r} (also {seen_people[person.id]})"
+                )
             )
         seen_people.setdefault(person.id, _path(loc))
         if person.unit is not None and person.unit not in unit_ids:

@@ -49,7 +49,7 @@ def find_chromium(settings: Browser | None = None) -> str:
         (settings.executable if settings else None, "browser.executable"),
     ):
         if named:
-            path = shutil.which(named) or named
+            path: str = shutil.which(named) or named
             if not Path(path).is_file() or not os.access(path, os.X_OK):
                 raise BrowserNotFound(f"{origin} names {named!r}, which is not an executable file")
             return path
@@ -57,9 +57,9 @@ def find_chromium(settings: Browser | None = None) -> str:
     if own:
         return own
     for name in SYSTEM_CHROMIUMS:
-        path = shutil.which(name)
-        if path:
-            return path
+        system = shutil.which(name)
+        if system:
+            return system
     raise BrowserNotFound(
         "no Chromium found. Install one: on Debian/Ubuntu `apt-get install chromium`; "
         "or `playwright install chromium`; or point VAERN_CHROMIUM (or browser.executable in "

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from vaern.config import Matching
 from vaern.domain import Mention, WatchedPerson
 
 
@@ -56,7 +57,8 @@ class NameIndex:
         return mentions
 
 
-def build_index(people: Sequence[WatchedPerson]) -> NameIndex:
+def build_index(people: Sequence[WatchedPerson], settings: Matching | None = None) -> NameIndex:
+    """The index for these people; this first version has no thresholds to take from `settings`."""
     owners: dict[str, list[tuple[str, str]]] = {}
     for person in people:
         for form in (person.name, *person.aliases):

@@ -108,6 +108,8 @@ class HitRow(Base):
     last_seen: Mapped[datetime] = mapped_column(DateTime)
     removed_at: Mapped[datetime | None] = mapped_column(DateTime)
     first_run_id: Mapped[int | None] = mapped_column(Integer)
+    # Hash of the sentences that name the person: a change there is an `update`, elsewhere is not.
+    context_hash: Mapped[str | None] = mapped_column(String(64))
 
     page: Mapped[PageRow] = relationship()
 

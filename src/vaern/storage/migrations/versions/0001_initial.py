@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-21 15:47:30.732184
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
@@ -122,6 +121,7 @@ def upgrade() -> None:
     sa.Column('last_seen', sa.DateTime(), nullable=False),
     sa.Column('removed_at', sa.DateTime(), nullable=True),
     sa.Column('first_run_id', sa.Integer(), nullable=True),
+    sa.Column('context_hash', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['page_id'], ['pages.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('person_id', 'page_id')

@@ -1,0 +1,124 @@
+"""Wiring: builds the services from the config and runs the steps of a crawl in order.
+
+`run_crawl` is the recipe for one crawl of one site; `runner.py` decides where it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vaern.config import Config
+from vaern.domain import WatchedPerson
+from vaern.matchers import build_index
+from vaern.pipeline import PagePipeline
+from vaern.storage.db import make_engine, migrate, session_factory, transaction
+from vaern.storage.queries import sync_reference_data, utcnow
+from vaern.storage.tables import CrawlRunRow, PageRow, SiteRow
+
+log = logging.getLogger("vaern.app")
+
+
+@dataclass
+class Services:
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def open_services(config: Config) -> Services:
+    """Connect to the database, apply migrations and mirror the config into it."""
+    engine = make_engine(config.database)
+    migrate(engine)
+    sessions = session_factory(engine)
+    with transaction(sessions) as session:
+        sync_reference_data(session, config)
+    return Services(config, engine, sessions)
+
+
+def watched_people(config: Config) -> list[WatchedPerson]:
+    return [WatchedPerson(p.id, p.name, tuple(p.aliases), p.title) for p in config.people]
+
+
+def new_run(services: Services, site_id: str) -> int:
+    with transaction(services.sessions) as session:
+        run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued")
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def run_crawl(config: Config, site_id: str, run_id: int) -> None:
+    """One crawl of one site, in this process. The steps, in order:
+
+    1. mark the run started and read what earlier crawls learned (ETags, hashes, search cursor);
+    2. build the name index once;
+    3. crawl: every page flows through the pipeline (match, hits, alert rows), one transaction each;
+    4. secure evidence for every page that got a new, changed or removed hit;
+    5. mark the run finished, with its counts — the alert dispatcher waits for this.
+    """
+    from vaern.crawler.run import KnownPage, crawl_site
+    from vaern.crawler.search import plan_searches
+
+    services = open_services(config)
+    site = config.site(site_id)
+    sessions = services.sessions
+
+    # 1.
+    with transaction(sessions) as session:
+        run = session.get(CrawlRunRow, run_id)
+        assert run is not None, f"no crawl run {run_id}"
+        run.status, run.started_at = "running", utcnow()
+        known = {
+            p.url: KnownPage(p.url, p.etag, p.last_modified, p.content_hash)
+            for p in session.scalars(select(PageRow).where(PageRow.site_id == site_id, PageRow.status == "ok"))
+        }
+        site_row = session.get(SiteRow, site_id)
+        cursor = site_row.search_cursor if site_row else 0
+        names = [form for p in config.people for form in (p.name, *p.aliases)]
+        queries, next_cursor = plan_searches(names, site.search_budget, cursor) if site.search_urls else ([], cursor)
+        if site_row:
+            site_row.search_cursor = next_cursor
+
+    # 2.
+    index = build_index(watched_people(config), config.matching)
+    pipeline = PagePipeline(config, site, sessions, index, run_id, queue_alerts=_alert_queue(config))
+
+    # 3.
+    status, error = "ok", None
+    try:
+        crawl_site(config, site, pipeline, known, queries)
+    except Exception as exc:  # the run row must say what happened; the parent reports it
+        log.exception("crawl of %s failed", site_id)
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+
+    # 4.
+    if config.evidence.capture and pipeline.evidence:
+        secure_evidence(services, pipeline)
+
+    # 5.
+    with transaction(sessions) as session:
+        run = session.get(CrawlRunRow, run_id)
+        assert run is not None
+        run.status, run.error, run.finished_at = status, error, utcnow()
+
+
+def _alert_queue(config: Config):  # type: ignore[no-untyped-def]
+    """The outbox writer, called inside each page's transaction."""
+    from vaern.alerts.outbox import enqueue
+
+    def queue(session: Session, hits, kind: str, run_id: int) -> None:  # type: ignore[no-untyped-def]
+        enqueue(session, config, hits, kind, run_id)
+
+    return queue
+
+
+def secure_evidence(services: Services, pipeline: PagePipeline) -> None:
+    """Capture every page that needs it, in one browser, and file each capture in the archive."""
+    from vaern.evidence import secure
+
+    secure(services.config, services.sessions, pipeline.site, pipeline.evidence)
+

@@ -1,0 +1,226 @@
+"""What happens to each fetched page: match, store hits, decide what needs evidence, queue alerts.
+
+`PagePipeline` is the crawler's `PageSink`. Each page is one database transaction: the page row,
+its hits and their alert rows commit together or not at all, so a crash mid-crawl loses at most
+the page in hand and never leaves a hit without its alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from vaern.config import Config, Site
+from vaern.domain import FetchFailure, Mention, Page
+from vaern.matchers import NameIndex
+from vaern.storage.db import transaction
+from vaern.storage.queries import hits_on_page, page_by_url, utcnow
+from vaern.storage.tables import CrawlRunRow, HitRow, PageRow
+
+EXCERPT_CHARS = 90
+
+# Called with the hits that changed in a transaction, inside it: (session, hits, kind, run_id).
+AlertQueue = Callable[[Session, Sequence[HitRow], str, int], None]
+
+
+@dataclass
+class EvidenceNeed:
+    """A page to capture after the crawl, and why."""
+
+    url: str
+    reason: str  # hit | update | removed
+    raw_html: bytes | None
+    raw_status: int | None
+    matches: list[dict[str, object]] = field(default_factory=list)
+    page_id: int = 0
+
+
+def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:
+    """The words around a mention, on one line, cut at word boundaries, with … where cut."""
+    start = max(0, mention.start - width)
+    end = min(len(text), mention.end + width)
+    if start > 0:
+        space = text.find(" ", start, mention.start)
+        start = space + 1 if space != -1 else start
+    if end < len(text):
+        space = text.rfind(" ", mention.end, end)
+        end = space if space != -1 else end
+    body = " ".join(text[start:end].split())
+    return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
+def sentence(text: str, mention: Mention) -> str:
+    """The sentence holding a mention (whitespace-normalised), to tell a real change from page noise."""
+    starts = [m.end() for m in _SENTENCE_END.finditer(text, 0, mention.start)]
+    start = starts[-1] if starts else 0
+    end_match = _SENTENCE_END.search(text, mention.end)
+    end = end_match.end() if end_match else len(text)
+    return " ".join(text[start:end].split())
+
+
+class PagePipeline:
+    """Receives pages from one site's crawl and records what they mean."""
+
+    def __init__(
+        self,
+        config: Config,
+        site: Site,
+        sessions: sessionmaker[Session],
+        index: NameIndex,
+        run_id: int,
+        queue_alerts: AlertQueue | None = None,
+    ) -> None:
+        self.config = config
+        self.site = site
+        self.sessions = sessions
+        self.index = index
+        self.run_id = run_id
+        self.queue_alerts = queue_alerts
+        self.units = {p.id: p.unit for p in config.people}
+        self.names = {p.id: p.name for p in config.people}
+        self.evidence: list[EvidenceNeed] = []
+
+    # -- PageSink -------------------------------------------------------------------------
+
+    def page(self, page: Page) -> None:
+        mentions = self.index.find(page.text)
+        by_person: dict[str, list[Mention]] = defaultdict(list)
+        for m in mentions:
+            by_person[m.person].append(m)
+        now = utcnow()
+        with transaction(self.sessions) as session:
+            row = self._page_row(session, page, status="ok")
+            existing = {h.person_id: h for h in hits_on_page(session, row.id)}
+            new_hits: list[HitRow] = []
+            updated: list[HitRow] = []
+            for person_id, found in by_person.items():
+                hit = existing.get(person_id)
+                best = max(found, key=lambda m: (m.confidence == "high", m.score))
+                fields = {
+                    "confidence": "high" if any(m.confidence == "high" for m in found) else "possible",
+                    "score": best.score,
+                    "variant": best.variant,
+                    "matched_text": sorted({m.matched for m in found}),
+                    "why": [
+                        {"variant": m.variant, "compared": list(m.compared), "score": m.score,
+                         "confidence": m.confidence, "start": m.start, "end": m.end}
+                        for m in found
+                    ],
+                    "excerpt": excerpt(page.text, best),
+                    "categories": sorted({c for m in found for c in m.categories}),
+                    "context_hash": text_hash("\n".join(sorted({sentence(page.text, m) for m in found}))),
+                }
+                if hit is None:
+                    hit = HitRow(
+                        person_id=person_id, unit_id=self.units.get(person_id), page_id=row.id,
+                        site_id=self.site.id, url=row.url, status="new", first_seen=now, last_seen=now,
+                        first_run_id=self.run_id, **fields,
+                    )
+                    session.add(hit)
+                    new_hits.append(hit)
+                else:
+                    renamed = hit.context_hash != fields["context_hash"] or hit.status == "removed"
+                    for key, value in fields.items():
+                        setattr(hit, key, value)
+                    hit.last_seen = now
+                    if hit.status == "removed":
+                        hit.status, hit.removed_at = "new", None
+                    if renamed:
+                        updated.append(hit)
+            # A changed page that no longer names someone it named before: that hit is removed.
+            removed = [h for pid, h in existing.items() if pid not in by_person and h.status != "removed"]
+            for hit in removed:
+                hit.status, hit.removed_at = "removed", now
+            session.flush()
+            self._count(session, hits_new=len(new_hits), hits_seen=len(existing) - len(removed))
+            self._queue(session, new_hits, "new_hit")
+            self._queue(session, updated, "update")
+            self._queue(session, removed, "removed")
+            matches = [
+                {"person": m.person, "name": self.names.get(m.person, m.person), "matched": m.matched,
+                 "start": m.start, "end": m.end, "variant": m.variant, "snippet": excerpt(page.text, m)}
+                for m in mentions
+            ]
+            reason = "hit" if new_hits else "update" if updated else "removed" if removed else None
+            if reason:
+                self.evidence.append(EvidenceNeed(page.url, reason, page.body, page.status, matches, row.id))
+
+    def unchanged(self, url: str) -> None:
+        now = utcnow()
+        with transaction(self.sessions) as session:
+            row = page_by_url(session, self.site.id, url)
+            seen = 0
+            if row is not None:
+                row.last_fetched_at = now
+                for hit in hits_on_page(session, row.id):
+                    if hit.status != "removed":
+                        hit.last_seen = now
+                        seen += 1
+            self._count(session, unchanged=1, hits_seen=seen)
+
+    def gone(self, url: str, status: int) -> None:
+        now = utcnow()
+        with transaction(self.sessions) as session:
+            row = page_by_url(session, self.site.id, url)
+            if row is None:
+                self._count(session, failed=1)
+                return
+            row.status, row.http_status, row.last_fetched_at = "gone", status, now
+            removed = [h for h in hits_on_page(session, row.id) if h.status != "removed"]
+            for hit in removed:
+                hit.status, hit.removed_at = "removed", now
+            session.flush()
+            self._queue(session, removed, "removed")
+            self._count(session, fetched=1)
+            if removed:
+                self.evidence.append(EvidenceNeed(url, "removed", None, status, [], row.id))
+
+    def failed(self, failure: FetchFailure) -> None:
+        with transaction(self.sessions) as session:
+            self._count(session, failed=1)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _page_row(self, session: Session, page: Page, status: str) -> PageRow:
+        now = utcnow()
+        row = page_by_url(session, self.site.id, page.url)
+        if row is None:
+            row = PageRow(site_id=self.site.id, url=page.url, first_fetched_at=now, last_fetched_at=now)
+            session.add(row)
+        row.last_fetched_at = now
+        row.http_status = page.status
+        row.etag = page.etag
+        row.last_modified = page.last_modified
+        row.content_hash = page.content_hash or text_hash(page.text)
+        row.status = status
+        row.title = page.title[:2000] if page.title else None
+        session.flush()
+        self._count(session, fetched=1)
+        return row
+
+    def _queue(self, session: Session, hits: Sequence[HitRow], kind: str) -> None:
+        if hits and self.queue_alerts is not None:
+            self.queue_alerts(session, hits, kind, self.run_id)
+
+    def _count(self, session: Session, **increments: int) -> None:
+        """Progress lives on the run row, so `vaern crawl`, `vaern status` and the app can all read it."""
+        run = session.get(CrawlRunRow, self.run_id)
+        if run is None:
+            return
+        for name, value in increments.items():
+            column = {"fetched": "pages_fetched", "unchanged": "pages_unchanged", "failed": "pages_failed"}.get(
+                name, name
+            )
+            setattr(run, column, getattr(run, column) + value)

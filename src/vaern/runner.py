@@ -1,0 +1,107 @@
+"""The local runner: each crawl `(site, run id)` runs in a child process of its own.
+
+Twisted's reactor cannot restart and a browser crash must not take the service down, so every
+crawl gets a fresh process (`vaern crawl-site SITE --run-id N`). The parent creates the run row,
+starts the child and reads progress back from that row: nothing here assumes the crawl ran on
+this machine beyond the process handle, which is the seam a job queue would replace.
+Controlled by `crawl.max_parallel_sites` and `crawl.timeout`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from vaern.app import Services, new_run
+from vaern.config import Config, parse_interval
+from vaern.storage.db import transaction
+from vaern.storage.queries import latest_runs, utcnow
+from vaern.storage.tables import CrawlRunRow
+
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class RunningCrawl:
+    site_id: str
+    run_id: int
+    process: subprocess.Popen[bytes]
+    started: float
+
+
+def start_crawl_process(config: Config, site_id: str, run_id: int) -> subprocess.Popen[bytes]:
+    """Start `vaern crawl-site` for one run in its own process group (so a kill takes its browser too)."""
+    assert config.source is not None, "a crawl needs a config read from a file"
+    return subprocess.Popen(
+        [sys.executable, "-m", "vaern", "-c", str(config.source), "crawl-site", site_id, "--run-id", str(run_id)],
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+
+
+def kill_crawl(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """Stop a crawl and what it started in its process group: TERM, a grace period, then KILL."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def finish_abandoned(services: Services, run_id: int, status: str, error: str) -> None:
+    """A child that died or was killed cannot mark its own run; the parent does."""
+    with transaction(services.sessions) as session:
+        run = session.get(CrawlRunRow, run_id)
+        if run is not None and run.finished_at is None:
+            run.status, run.error, run.finished_at = status, error, utcnow()
+
+
+def run_crawls(
+    services: Services,
+    site_ids: Sequence[str],
+    on_progress: Callable[[list[CrawlRunRow]], None] | None = None,
+) -> list[CrawlRunRow]:
+    """Crawl the sites, at most `crawl.max_parallel_sites` at a time; return their finished runs."""
+    config = services.config
+    limit = config.crawl.max_parallel_sites
+    timeout = parse_interval(config.crawl.timeout).total_seconds()
+    waiting = list(site_ids)
+    runs = {site_id: new_run(services, site_id) for site_id in waiting}
+    running: list[RunningCrawl] = []
+    while waiting or running:
+        while waiting and len(running) < limit:
+            site_id = waiting.pop(0)
+            process = start_crawl_process(config, site_id, runs[site_id])
+            running.append(RunningCrawl(site_id, runs[site_id], process, time.monotonic()))
+        time.sleep(POLL_SECONDS)
+        for crawl in list(running):
+            code = crawl.process.poll()
+            if code is None and time.monotonic() - crawl.started > timeout:
+                kill_crawl(crawl.process)
+                finish_abandoned(services, crawl.run_id, "killed", f"exceeded crawl.timeout ({config.crawl.timeout})")
+                running.remove(crawl)
+            elif code is not None:
+                # Reap any browser the child left in its group, whatever its exit.
+                kill_crawl(crawl.process, grace=0)
+                if code != 0:
+                    finish_abandoned(services, crawl.run_id, "failed", f"crawl process exited with code {code}")
+                running.remove(crawl)
+        if on_progress is not None:
+            with services.sessions() as session:
+                on_progress(latest_runs(session, list(runs.values())))
+    with services.sessions() as session:
+        return latest_runs(session, list(runs.values()))

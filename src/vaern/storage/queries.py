@@ -1,0 +1,171 @@
+"""Reads and writes the pipeline and the commands share. The only place that knows the row shapes
+of hits, pages and runs well enough to turn them into the JSON of CONTRACT.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vaern.config import Config
+from vaern.storage.tables import (
+    AlertHitRow,
+    AlertRow,
+    CrawlRunRow,
+    HitRow,
+    PageRow,
+    PersonRow,
+    SiteRow,
+    SnapshotRow,
+    UnitRow,
+)
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as stored in the database."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A stored (naive UTC) time as ISO 8601 with Z, as CONTRACT.md shows."""
+    if moment is None:
+        return None
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def public_id(prefix: str, row_id: int) -> str:
+    return f"{prefix}-{row_id:06d}"
+
+
+def parse_public_id(prefix: str, text: str) -> int | None:
+    """'h-000123' or '123' -> 123; None when it is not an id of that kind."""
+    text = text.strip()
+    if text.startswith(prefix + "-"):
+        text = text[len(prefix) + 1 :]
+    return int(text) if text.isdigit() else None
+
+
+def sync_reference_data(session: Session, config: Config) -> None:
+    """Mirror the config's units, people and sites into the database (the config is the truth).
+
+    People and sites no longer in the config are kept but marked inactive: their hits stay.
+    """
+    for unit in config.units:
+        session.merge(
+            UnitRow(
+                id=unit.id,
+                name=unit.name,
+                leader_name=unit.leader.name,
+                leader_email=unit.leader.email,
+                notify=[c.model_dump() for c in unit.notify],
+            )
+        )
+    current = {p.id for p in config.people}
+    for person in config.people:
+        session.merge(
+            PersonRow(
+                id=person.id, name=person.name, aliases=list(person.aliases), unit_id=person.unit,
+                title=person.title, active=True,
+            )
+        )
+    for row in session.scalars(select(PersonRow).where(PersonRow.active.is_(True))):
+        if row.id not in current:
+            row.active = False
+    sites = {s.id for s in config.sites}
+    for site in config.sites:
+        site_row = session.get(SiteRow, site.id)
+        settings = site.model_dump(mode="json")
+        if site_row is None:
+            session.add(SiteRow(id=site.id, name=site.label, settings=settings, active=True))
+        else:
+            site_row.name, site_row.settings, site_row.active = site.label, settings, True
+    for srow in session.scalars(select(SiteRow).where(SiteRow.active.is_(True))):
+        if srow.id not in sites:
+            srow.active = False
+
+
+def snapshot_json(snap: SnapshotRow) -> dict[str, Any]:
+    return {
+        "id": public_id("s", snap.id),
+        "captured_at": iso(snap.captured_at),
+        "manifest": snap.manifest_path,
+        "manifest_sha256": snap.manifest_sha256,
+        "files": snap.files,
+    }
+
+
+def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None) -> dict[str, Any]:
+    """One hit exactly as `vaern hits --json` prints it (CONTRACT.md)."""
+    person_name = (people or {}).get(hit.person_id)
+    if person_name is None:
+        person = session.get(PersonRow, hit.person_id)
+        person_name = person.name if person else hit.person_id
+    snaps = session.scalars(
+        select(SnapshotRow).where(SnapshotRow.page_id == hit.page_id).order_by(SnapshotRow.captured_at, SnapshotRow.id)
+    )
+    alerts = session.execute(
+        select(AlertRow)
+        .join(AlertHitRow, AlertHitRow.alert_id == AlertRow.id)
+        .where(AlertHitRow.hit_id == hit.id)
+        .order_by(AlertRow.id)
+    ).scalars()
+    return {
+        "id": public_id("h", hit.id),
+        "person": hit.person_id,
+        "person_name": person_name,
+        "unit": hit.unit_id,
+        "site": hit.site_id,
+        "url": hit.url,
+        "status": hit.status,
+        "confidence": hit.confidence,
+        "score": round(hit.score, 1),
+        "matched_text": list(hit.matched_text),
+        "excerpt": hit.excerpt,
+        "categories": list(hit.categories),
+        "first_seen": iso(hit.first_seen),
+        "last_seen": iso(hit.last_seen),
+        "removed_at": iso(hit.removed_at),
+        "snapshots": [snapshot_json(s) for s in snaps],
+        "alerts": [
+            {"to": a.recipient, "kind": a.kind, "status": a.status, "sent_at": iso(a.sent_at)} for a in alerts
+        ],
+    }
+
+
+def list_hits(
+    session: Session,
+    *,
+    person: str | None = None,
+    site: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+) -> Sequence[HitRow]:
+    query = select(HitRow).order_by(HitRow.first_seen.desc(), HitRow.id.desc())
+    if person:
+        query = query.where(HitRow.person_id == person)
+    if site:
+        query = query.where(HitRow.site_id == site)
+    if status:
+        query = query.where(HitRow.status == status)
+    if since:
+        query = query.where(HitRow.last_seen >= since)
+    return session.scalars(query).all()
+
+
+def people_names(session: Session) -> dict[str, str]:
+    return {p.id: p.name for p in session.scalars(select(PersonRow))}
+
+
+def page_by_url(session: Session, site_id: str, url: str) -> PageRow | None:
+    return session.scalars(select(PageRow).where(PageRow.site_id == site_id, PageRow.url == url)).first()
+
+
+def hits_on_page(session: Session, page_id: int) -> list[HitRow]:
+    return list(session.scalars(select(HitRow).where(HitRow.page_id == page_id)))
+
+
+def latest_runs(session: Session, run_ids: Sequence[int]) -> list[CrawlRunRow]:
+    return list(session.scalars(select(CrawlRunRow).where(CrawlRunRow.id.in_(run_ids)).order_by(CrawlRunRow.id)))

@@ -1,0 +1,89 @@
+"""The command line as CONTRACT.md describes it: exit codes, `check`, `match`, `hits --json`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from vaern.app import new_run, open_services, watched_people
+from vaern.cli import main
+from vaern.domain import Page
+from vaern.matchers import build_index
+from vaern.pipeline import PagePipeline
+
+
+def _invoke(config: Any, *args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(main, ["-c", str(config.source), *args], input=input)
+
+
+def test_check_prints_a_summary_for_a_valid_config(make_config: Any) -> None:
+    config = make_config()
+    result = _invoke(config, "check")
+    assert result.exit_code == 0, result.output
+    assert "units: 2, people: 3, sites: 0" in result.output
+
+
+def test_check_exits_2_with_file_line_field_message(tmp_path: Path) -> None:
+    path = tmp_path / "vaern.yaml"
+    path.write_text("organisation: X\nsmtp:\n  hots: mail.example\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["-c", str(path), "check"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"{path}:3: smtp.hots: unknown key"
+
+
+def test_match_reads_json_lines_and_writes_mentions(tmp_path: Path) -> None:
+    people = tmp_path / "people.json"
+    people.write_text(json.dumps([{"id": "rr", "name": "René Rosenkilde", "aliases": []}]), encoding="utf-8")
+    lines = json.dumps({"id": "d1", "text": "Hvorfor får René Rosenkilde lov?"}) + "\n" + json.dumps(
+        {"id": "d2", "text": "Ingen navne her."}
+    )
+    result = CliRunner().invoke(main, ["match", "--people", str(people)], input=lines)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [o["id"] for o in out] == ["d1", "d2"]
+    (mention,) = out[0]["mentions"]
+    assert mention["person"] == "rr" and mention["confidence"] == "high"
+    assert "Hvorfor får René Rosenkilde lov?"[mention["start"] : mention["end"]] == "René Rosenkilde"
+    assert set(mention) == {"person", "start", "end", "score", "confidence", "variant", "categories"}
+    assert out[1]["mentions"] == []
+
+
+def test_match_rejects_a_line_that_is_not_json(tmp_path: Path) -> None:
+    people = tmp_path / "people.json"
+    people.write_text("[]", encoding="utf-8")
+    result = CliRunner().invoke(main, ["match", "--people", str(people)], input="not json\n")
+    assert result.exit_code == 2
+    assert "<stdin>:1: not a JSON object" in result.stderr
+
+
+def test_hits_json_has_the_contract_fields(make_config: Any) -> None:
+    config = make_config(sites=[{"id": "blog", "start_urls": ["http://127.0.0.1:1/"]}])
+    services = open_services(config)
+    pipeline = PagePipeline(
+        config, config.site("blog"), services.sessions, build_index(watched_people(config)), new_run(services, "blog")
+    )
+    text = "Karin Juhl har igen glemt at ringe tilbage."
+    pipeline.page(Page("blog", "http://x/1", 200, datetime.now(UTC), text.encode(), text, content_hash="a"))
+    services.engine.dispose()
+
+    result = _invoke(config, "hits", "--json")
+    assert result.exit_code == 0, result.output
+    (hit,) = json.loads(result.output)
+    assert hit["id"] == "h-000001"
+    assert (hit["person"], hit["person_name"], hit["unit"], hit["site"]) == ("kj", "Karin Juhl", "job", "blog")
+    assert (hit["url"], hit["status"], hit["confidence"]) == ("http://x/1", "new", "high")
+    assert hit["matched_text"] == ["Karin Juhl"] and "Karin Juhl" in hit["excerpt"]
+    assert hit["first_seen"].endswith("Z") and hit["removed_at"] is None
+    assert hit["snapshots"] == [] and hit["alerts"] == []
+    assert set(hit) == {
+        "id", "person", "person_name", "unit", "site", "url", "status", "confidence", "score", "matched_text",
+        "excerpt", "categories", "first_seen", "last_seen", "removed_at", "snapshots", "alerts",
+    }
+    assert json.loads(_invoke(config, "hits", "--json", "--person", "rr").output) == []
+    assert len(json.loads(_invoke(config, "hits", "--json", "--since", "2000-01-01T00:00:00Z").output)) == 1
+    bad = _invoke(config, "hits", "--since", "yesterday")
+    assert bad.exit_code == 2 and "not an ISO 8601 time" in bad.stderr

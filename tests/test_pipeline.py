@@ -1,0 +1,96 @@
+"""The page pipeline: one hit per (person, page), updated when seen again, removed when gone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from vaern.app import new_run, open_services, watched_people
+from vaern.domain import FetchFailure, Page
+from vaern.matchers import build_index
+from vaern.pipeline import PagePipeline, excerpt
+from vaern.storage.tables import CrawlRunRow, HitRow
+
+
+def _page(url: str, text: str, status: int = 200) -> Page:
+    return Page(site_id="blog", url=url, status=status, fetched_at=datetime.now(UTC), body=text.encode(), text=text,
+                content_hash=str(hash(text)))
+
+
+def _pipeline(make_config: Any, db_url: str) -> tuple[PagePipeline, Any, list[tuple[str, list[int]]]]:
+    config = make_config(database=db_url, sites=[{"id": "blog", "start_urls": ["http://127.0.0.1:1/"]}])
+    services = open_services(config)
+    queued: list[tuple[str, list[int]]] = []
+
+    def queue(session: Any, hits: Any, kind: str, run_id: int) -> None:
+        queued.append((kind, [h.id for h in hits]))
+
+    run_id = new_run(services, "blog")
+    index = build_index(watched_people(config))
+    return PagePipeline(config, config.site("blog"), services.sessions, index, run_id, queue), services, queued
+
+
+def test_a_page_naming_two_people_gives_two_hits_and_queues_them(make_config: Any, db_url: str) -> None:
+    pipeline, services, queued = _pipeline(make_config, db_url)
+    pipeline.page(_page("http://x/1", "Hvorfor får Rene Rosenkilde og Karin Juhl lov til det?"))
+    with services.sessions() as s:
+        hits = {h.person_id: h for h in s.scalars(select(HitRow))}
+        run = s.scalars(select(CrawlRunRow)).one()
+    assert set(hits) == {"rr", "kj"}
+    assert hits["rr"].unit_id == "boern" and hits["kj"].unit_id == "job"
+    assert hits["rr"].matched_text == ["Rene Rosenkilde"]
+    assert "Rene Rosenkilde" in hits["rr"].excerpt
+    assert [kind for kind, _ in queued] == ["new_hit"]
+    assert sorted(queued[0][1]) == sorted([hits["rr"].id, hits["kj"].id])
+    assert (run.pages_fetched, run.hits_new) == (1, 2)
+    assert [e.reason for e in pipeline.evidence] == ["hit"]
+    services.engine.dispose()
+
+
+def test_seen_again_updates_last_seen_and_queues_nothing_new(make_config: Any, db_url: str) -> None:
+    pipeline, services, queued = _pipeline(make_config, db_url)
+    text = "Karin Juhl har igen glemt at ringe."
+    pipeline.page(_page("http://x/1", text))
+    pipeline.unchanged("http://x/1")
+    pipeline.page(_page("http://x/1", text + " Sidebaren skiftede."))
+    with services.sessions() as s:
+        hits = s.scalars(select(HitRow)).all()
+    assert len(hits) == 1
+    assert hits[0].last_seen >= hits[0].first_seen
+    assert [kind for kind, _ in queued] == ["new_hit"]
+    services.engine.dispose()
+
+
+def test_page_that_stops_naming_or_disappears_removes_the_hit(make_config: Any, db_url: str) -> None:
+    pipeline, services, queued = _pipeline(make_config, db_url)
+    pipeline.page(_page("http://x/1", "Karin Juhl og Mette Sørensen"))
+    pipeline.page(_page("http://x/1", "Mette Sørensen alene nu"))
+    pipeline.gone("http://x/1", 410)
+    pipeline.failed(FetchFailure("blog", "http://x/2", "timeout"))
+    with services.sessions() as s:
+        hits = {h.person_id: h for h in s.scalars(select(HitRow))}
+        run = s.scalars(select(CrawlRunRow)).one()
+    assert hits["kj"].status == "removed" and hits["ms"].status == "removed"
+    assert hits["kj"].removed_at is not None
+    # Mette's sentence changed (an update), Karin's name went (removed), then the page went (removed).
+    assert [kind for kind, _ in queued] == ["new_hit", "update", "removed", "removed"]
+    assert run.pages_failed == 1
+    assert [e.reason for e in pipeline.evidence] == ["hit", "update", "removed"]
+    services.engine.dispose()
+
+
+def test_excerpt_is_one_line_cut_at_words() -> None:
+    text = "ord " * 60 + "Karin\nJuhl" + " mere" * 60
+    index = build_index(watched_people_from([("kj", "Karin Juhl")]))
+    (m,) = index.find(text)
+    cut = excerpt(text, m)
+    assert cut.startswith("… ord") and cut.endswith("mere …")
+    assert "Karin Juhl" in cut and "\n" not in cut
+
+
+def watched_people_from(pairs: list[tuple[str, str]]) -> list[Any]:
+    from vaern.domain import WatchedPerson
+
+    return [WatchedPerson(pid, name) for pid, name in pairs]
