@@ -6,65 +6,15 @@ cookie as the pages; the viewer's scope applies exactly as on the pages (a hit o
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from vaern.review import audit
-from vaern.review.hits import Filters, get_hit, hit_ref, list_hits, parse_hit_ref, snapshot_ref
+from vaern.review.hits import Filters, get_hit, list_hits, parse_hit_ref
 from vaern.review.web import Ctx, Pages
-from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, SnapshotRow
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
-def hit_json(db: Session, hit: HitRow, people: dict[str, str]) -> dict[str, Any]:
-    snapshots = db.scalars(
-        select(SnapshotRow).where(SnapshotRow.page_id == hit.page_id).order_by(SnapshotRow.captured_at, SnapshotRow.id)
-    )
-    alerts = db.execute(
-        select(AlertRow.recipient, AlertRow.kind, AlertRow.status, AlertRow.sent_at)
-        .join(AlertHitRow, AlertHitRow.alert_id == AlertRow.id)
-        .where(AlertHitRow.hit_id == hit.id)
-        .order_by(AlertRow.created_at, AlertRow.id)
-    )
-    return {
-        "id": hit_ref(hit.id),
-        "person": hit.person_id,
-        "person_name": people.get(hit.person_id, hit.person_id),
-        "unit": hit.unit_id,
-        "site": hit.site_id,
-        "url": hit.url,
-        "status": hit.status,
-        "confidence": hit.confidence,
-        "score": hit.score,
-        "matched_text": list(hit.matched_text or []),
-        "excerpt": hit.excerpt,
-        "categories": list(hit.categories or []),
-        "first_seen": _time(hit.first_seen),
-        "last_seen": _time(hit.last_seen),
-        "removed_at": _time(hit.removed_at),
-        "snapshots": [
-            {
-                "id": snapshot_ref(s.id),
-                "captured_at": _time(s.captured_at),
-                "manifest": s.manifest_path,
-                "manifest_sha256": s.manifest_sha256,
-                "files": s.files,
-            }
-            for s in snapshots
-        ],
-        "alerts": [
-            {"to": to, "kind": kind, "status": status, "sent_at": _time(sent_at)}
-            for to, kind, status, sent_at in alerts
-        ],
-    }
+from vaern.storage.queries import hit_json
+from vaern.storage.tables import HitRow
 
 
 def api_hits(ctx: Ctx) -> Response:

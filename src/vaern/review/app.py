@@ -1,4 +1,4 @@
-"""The review web app's factory: `create_app(config)` builds the ASGI app; `serve` runs it.
+"""The review web app's factory: `create_app(config)` builds the ASGI app (`serve.py` runs it).
 
 Controlled by `database`, `archive`, `language`, `timezone`, `review_url` (https there makes the
 cookies Secure) and `review.*` in the config. Nothing happens at import time: the engine, the
@@ -12,20 +12,19 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from vaern.app import open_services
 from vaern.config import Config
 from vaern.review import admin, api, routes
 from vaern.review.evidence import Thumbnails
 from vaern.review.web import STATIC, Pages, SecurityHeaders, Shared, make_templates
-from vaern.storage.db import make_engine, migrate, session_factory
 
 
 def create_app(config: Config) -> Starlette:
-    engine = make_engine(config.database)
-    migrate(engine)
+    services = open_services(config)
     https = config.review_url.startswith("https://")
     shared = Shared(
         config=config,
-        factory=session_factory(engine),
+        factory=services.sessions,
         templates=make_templates(config),
         people={p.id: p.name for p in config.people},
         person_units={p.id: p.unit for p in config.people},
@@ -45,22 +44,5 @@ def create_app(config: Config) -> Starlette:
         middleware=[Middleware(SecurityHeaders, https=https)],
     )
     app.state.shared = shared
-    app.state.engine = engine
+    app.state.engine = services.engine
     return app
-
-
-def serve(config: Config, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the app in the foreground until interrupted (`vaern serve`)."""
-    import uvicorn
-
-    uvicorn.run(
-        create_app(config),
-        host=host,
-        port=port,
-        # Trust X-Forwarded-Proto only from a reverse proxy on this machine.
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        server_header=False,
-        ws="none",
-        lifespan="off",
-    )

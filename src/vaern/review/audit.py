@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vaern.review.access import Viewer
-from vaern.review.auth import utcnow
+from vaern.storage.queries import utcnow
 from vaern.storage.tables import AuditRow
 
 AUDIT_PAGE = 100

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from vaern.config import Config, parse_interval
 from vaern.errors import VaernError
+from vaern.storage.queries import utcnow
 from vaern.storage.tables import LoginFailureRow, LoginSessionRow, UserRow
 
 ROLES = ("admin", "analyst", "leader")
@@ -36,11 +37,6 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 class AccountError(VaernError):
     """An account cannot be created as asked (bad role, unknown unit, short password, taken name)."""
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as every time in the database is stored."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def add_user(

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern.review.auth import utcnow
+from vaern.storage.queries import utcnow
 from vaern.storage.tables import CaseStepRow, DecisionRow, HitRow, NoteRow
 
 # The steps the guidance asks for, in the order they usually happen.

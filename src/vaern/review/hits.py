@@ -6,7 +6,6 @@ and the JSON endpoints use these functions, never their own queries. Page size: 
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,27 +18,30 @@ from sqlalchemy.orm import Session
 
 from vaern.config import Config
 from vaern.review.access import Viewer, visible_hits
+from vaern.storage.queries import parse_public_id, public_id
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
 
 STATUSES = ("new", "confirmed", "dismissed", "removed")
 CONFIDENCES = ("high", "possible")
 CATEGORIES = ("threat", "private_info", "insult", "accusation", "criticism")
-_HIT_ID = re.compile(r"^(?:h-)?0*(\d{1,12})$")
 
 
 def hit_ref(hit_id: int) -> str:
     """The public id of a hit, as in `vaern hits --json` and alert links."""
-    return f"h-{hit_id:06d}"
+    return public_id("h", hit_id)
 
 
 def snapshot_ref(snapshot_id: int) -> str:
-    return f"s-{snapshot_id:06d}"
+    return public_id("s", snapshot_id)
 
 
 def parse_hit_ref(text: str) -> int | None:
     """'h-000123' (or '123') -> 123; anything else -> None."""
-    m = _HIT_ID.match(text.strip())
-    return int(m.group(1)) if m else None
+    return parse_public_id("h", text[:20])
+
+
+def parse_snapshot_ref(text: str) -> int | None:
+    return parse_public_id("s", text[:20])
 
 
 def fold(text: str) -> str:

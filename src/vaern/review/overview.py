@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from vaern.config import Config
 from vaern.review.access import Viewer, visible_hits
-from vaern.review.auth import utcnow
+from vaern.storage.queries import utcnow
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
 
 WEEKS = 12

@@ -21,8 +21,19 @@ from starlette.routing import Route
 
 from vaern.review import audit, auth, case, evidence, exporting
 from vaern.review.access import Viewer
-from vaern.review.hits import CATEGORIES, CONFIDENCES, STATUSES, Filters, get_hit, hit_ref, list_hits, parse_hit_ref
+from vaern.review.hits import (
+    CATEGORIES,
+    CONFIDENCES,
+    STATUSES,
+    Filters,
+    get_hit,
+    hit_ref,
+    list_hits,
+    parse_hit_ref,
+    parse_snapshot_ref,
+)
 from vaern.review.web import ARCHIVED_CSP, LOGIN_COOKIE, SESSION_COOKIE, Ctx, Pages, local_path
+from vaern.storage.queries import utcnow
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, PageRow
 
 POLICE_HOURS = 72
@@ -141,14 +152,14 @@ def hit_detail(ctx: Ctx) -> Response:
         page_text=text_of,
         alerts=_alerts(ctx, hit),
         deadline=deadline,
-        deadline_passed=deadline < auth.utcnow(),
-        hours_left=max(0, int((deadline - auth.utcnow()).total_seconds() // 3600)),
+        deadline_passed=deadline < utcnow(),
+        hours_left=max(0, int((deadline - utcnow()).total_seconds() // 3600)),
         decisions=case.decisions(ctx.db, hit.id),
         steps=steps,
         step_names=case.STEPS,
         reasons=case.DISMISS_REASONS,
         notes=case.notes(ctx.db, hit.id),
-        today=auth.utcnow().date(),
+        today=utcnow().date(),
         export_ready=exporting.available(),
         error=None,
         message=ctx.request.query_params.get("done", ""),
@@ -193,7 +204,7 @@ def save_steps(ctx: Ctx) -> Response:
             try:
                 wanted[step] = date.fromisoformat(ctx.form.get(f"{step}_on", "").strip())
             except ValueError:
-                wanted[step] = auth.utcnow().date()
+                wanted[step] = utcnow().date()
         else:
             wanted[step] = None
     try:
@@ -223,7 +234,7 @@ def add_note(ctx: Ctx) -> Response:
 
 def _snapshot_file(ctx: Ctx, kind: str) -> tuple[HitRow, Path] | None:
     hit = _hit(ctx)
-    sid = parse_hit_ref(ctx.request.path_params["sid"].replace("s-", "h-", 1))
+    sid = parse_snapshot_ref(ctx.request.path_params["sid"])
     if hit is None or sid is None:
         return None
     found = evidence.snapshot_file(ctx.db, ctx.config.archive, hit.page_id, sid, kind)
