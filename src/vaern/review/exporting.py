@@ -1,7 +1,7 @@
 """The evidence bundle download: a thin seam to the archive's export.
 
 The bundle itself (snapshots' files, manifests, SHA256SUMS, report.html) is made by
-`vaern.storage.archive.export_bundle(config, session, hit_id, out_path)`, the same function
+`vaern.storage.export.export_bundle(config, session, hit_id, out_path)`, the same function
 `vaern export` uses, so the download and the command give the same zip.
 """
 
@@ -20,7 +20,7 @@ from vaern.config import Config
 
 def _export_bundle() -> Callable[..., Any] | None:
     try:
-        module = importlib.import_module("vaern.storage.archive")
+        module = importlib.import_module("vaern.storage.export")
     except ImportError:
         return None
     return getattr(module, "export_bundle", None)
@@ -33,7 +33,7 @@ def available() -> bool:
 def export(config: Config, db: Session, hit_id: int, out: Path) -> None:
     bundle = _export_bundle()
     if bundle is None:
-        raise RuntimeError("vaern.storage.archive.export_bundle is not installed")
+        raise RuntimeError("vaern.storage.export.export_bundle is not installed")
     bundle(config, db, hit_id, out)
 
 
