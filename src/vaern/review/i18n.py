@@ -181,6 +181,7 @@ DA: dict[str, str] = {
     "Started": "Startet",
     "Status": "Status",
     "Step": "Trin",
+    "Table, scrolls sideways": "Tabel, kan rulles sidelæns",
     "Text on the page": "Tekst på siden",
     "The form was out of date or did not come from this site. Go back, reload the page and try again.":
         "Formularen var forældet eller kom ikke fra dette site. Gå tilbage, genindlæs siden og prøv igen.",
