@@ -32,7 +32,7 @@ def test_check_exits_2_with_file_line_field_message(tmp_path: Path) -> None:
     path.write_text("organisation: X\nsmtp:\n  hots: mail.example\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["-c", str(path), "check"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"{path}:3: smtp.hots: unknown key"
+    assert result.stderr.strip() == f"{path}:3: smtp.hots: unknown key (did you mean 'host'?)"
 
 
 def test_match_reads_json_lines_and_writes_mentions(tmp_path: Path) -> None:

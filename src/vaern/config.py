@@ -2,150 +2,235 @@
 
 `load_config(path)` reads `vaern.yaml` (and `people_csv` if set), substitutes `${VAR}` from the
 environment, validates everything and returns a frozen `Config`, or raises `ConfigError` listing
-every problem as `FILE:LINE: path.to.field: message`. A bad config never half-applies: nothing
-is returned until the whole file is valid.
+every problem as `FILE:LINE: path.to.field: message`, sorted by file and line. A bad config
+never half-applies: nothing is returned until the whole file is valid. Relative paths
+(`database` for SQLite, `archive`, `people_csv`, `browser.executable` with a '/') are relative
+to the config file. Reading the files and wording the errors lives in `configfile.py`.
+
+Every option has a default that works; `vaern/starter.yaml` (what `vaern init` writes) explains
+each one.
 """
 
 from __future__ import annotations
 
-import csv
-import os
 import re
-from datetime import timedelta
+import types
+from collections.abc import Iterable
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
+from vaern.configfile import (
+    CsvRows,
+    Loc,
+    Source,
+    dotted,
+    message,
+    quoted,
+    read_people_csv,
+    read_yaml,
+    suggest,
+)
 from vaern.errors import ConfigError, ConfigProblem
+from vaern.schedules import check_schedule
+from vaern.schedules import parse_interval as parse_interval  # part of this module's interface
 
-_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\".]+$")
-_INTERVAL = re.compile(r"^(\d+)\s*(s|m|h|d)$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_EMAIL = re.compile(r"^[^@\s<>,;\"()\[\]]+@(?:[^@\s<>,;\"()\[\]]+\.[^@\s<>,;\"()\[\].]+|localhost)$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-def parse_interval(text: str) -> timedelta:
-    """'30s', '15m', '2h', '1d' -> timedelta. Raises ValueError otherwise."""
-    m = _INTERVAL.match(text.strip())
-    if not m or int(m.group(1)) == 0:
-        raise ValueError(f"{text!r} is not an interval like 30s, 15m, 2h or 1d")
-    return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+# ---------------------------------------------------------------------------------------------
+# Value rules shared by several fields
 
 
 def _check_email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError(f"{value!r} is not an e-mail address")
+    value = value.strip()
+    if _EMAIL.match(value):
+        return value
+    addr = parseaddr(value)[1]
+    if addr and addr != value and _EMAIL.match(addr):
+        raise ValueError(f"{value!r}: give only the address here ({addr!r}); the name has its own field")
+    raise ValueError(f"{value!r} is not an e-mail address (like name@kommune.dk)")
+
+
+def _check_http_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return url.strip()
+    if not parts.scheme and "." in url.split("/")[0]:
+        raise ValueError(f"{url!r} is not an http(s) URL (start it with https://)")
+    raise ValueError(f"{url!r} is not an http(s) URL")
+
+
+def _check_search_url(url: str) -> str:
+    url = _check_http_url(url)
+    if "{query}" not in url:
+        raise ValueError(f"{url!r} has no {{query}} placeholder")
+    return url
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{quoted(pattern)} is not a valid regular expression: {exc}") from None
+    return pattern
+
+
+def _check_id(value: str) -> str:
+    value = value.strip()
+    if not _ID.match(value):
+        if not value:
+            raise ValueError("an id may not be empty")
+        raise ValueError(f"{value!r}: an id may hold only letters, digits, '.', '_' and '-' (no spaces)")
     return value
+
+
+def _check_interval(value: str) -> str:
+    parse_interval(value)
+    return value.strip()
+
+
+# Item types: each item is checked on its own, so an error names the item's index and line.
+Email = Annotated[str, AfterValidator(_check_email)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+SearchUrl = Annotated[str, AfterValidator(_check_search_url)]
+Regex = Annotated[str, AfterValidator(_check_regex)]
+Id = Annotated[str, AfterValidator(_check_id)]
+Interval = Annotated[str, AfterValidator(_check_interval)]
+
+
+def _accepts_none(annotation: Any) -> bool:
+    return annotation is None or annotation is type(None) or type(None) in get_args(annotation)
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        # `notify:` with its items commented out reads as null; it means "the default", not
+        # "not a list". Fields that accept None keep it.
+        if isinstance(data, dict) and None in data.values():
+            fields = cls.model_fields
+            return {
+                k: v
+                for k, v in data.items()
+                if not (
+                    v is None
+                    and k in fields
+                    and not fields[k].is_required()
+                    and not _accepts_none(fields[k].annotation)
+                )
+            }
+        return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
 
 class Contact(_Model):
-    name: str
-    email: str
+    """Someone who gets e-mail: `{name: .., email: ..}`, or just "Name <address>"."""
 
-    @field_validator("email")
+    name: str = ""
+    email: Email
+
+    @model_validator(mode="before")
     @classmethod
-    def _email(cls, v: str) -> str:
-        return _check_email(v)
+    def _from_text(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            name, addr = parseaddr(data)
+            return {"name": name, "email": addr if addr and name else data}
+        return data
 
 
 class Unit(_Model):
-    id: str
+    """A department whose leader (and `notify` list) is told of hits on its people."""
+
+    id: Id
     name: str
     leader: Contact
     notify: list[Contact] = []
 
 
 class Person(_Model):
+    """Someone watched for, from `people` or a row of `people_csv`."""
+
     id: str
     name: str
     aliases: list[str] = []
-    unit: str | None = None
+    unit: str | None = None  # None: hits go to alerts.fallback
     title: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("an id may not be empty")
+        if any(c.isspace() for c in v):
+            raise ValueError(f"{v!r}: an id may not hold spaces")
+        return v
 
     @field_validator("name")
     @classmethod
-    def _name_has_two_parts(cls, v: str) -> str:
+    def _name_not_empty(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("a name may not be empty")
         return " ".join(v.split())
 
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, v: list[str]) -> list[str]:
+        return [" ".join(a.split()) for a in v if a.strip()]
+
 
 class Follow(_Model):
-    allow: list[str] = []
-    deny: list[str] = []
-    max_depth: int = Field(3, ge=0)
-    max_pages: int = Field(500, ge=1)
+    """Which links a crawl follows from a site's start URLs."""
 
-    @field_validator("allow", "deny")
-    @classmethod
-    def _regexes_compile(cls, v: list[str]) -> list[str]:
-        for pattern in v:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
-        return v
+    allow: list[Regex] = []
+    deny: list[Regex] = []
+    max_depth: int = Field(default=3, ge=0)
+    max_pages: int = Field(default=500, ge=1)
 
 
 class Site(_Model):
-    id: str
+    """A public site to watch, crawled on its own schedule."""
+
+    id: Id
     name: str | None = None
-    start_urls: list[str] = Field(min_length=1)
-    schedule: str = "1h"
+    start_urls: list[HttpUrl] = Field(min_length=1)
+    schedule: Annotated[str, AfterValidator(check_schedule)] = "1h"
     render: Literal["http", "browser", "auto"] = "http"
     follow: Follow = Follow()
-    search_urls: list[str] = []
-    search_budget: int = Field(200, ge=0, description="searches per crawl when the watch list is long")
+    search_urls: list[SearchUrl] = []
+    search_budget: int = Field(default=200, ge=0, description="searches per crawl with a long watch list")
     robots: Literal["obey", "ignore"] = "obey"
-    concurrency: int = Field(2, ge=1, le=32, description="parallel requests to one domain")
-    delay: float = Field(1.0, ge=0, description="seconds between requests to one domain (AutoThrottle start)")
+    concurrency: int = Field(default=2, ge=1, le=32, description="parallel requests to one domain")
+    delay: float = Field(
+        default=1.0, ge=0, description="seconds between requests to one domain (AutoThrottle start)"
+    )
     autothrottle: bool = True
-    timeout: float = Field(30.0, gt=0, description="seconds per request")
-    max_response_mb: float = Field(5.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, description="seconds per request")
+    max_response_mb: float = Field(default=5.0, gt=0)
     user_agent: str | None = None
-
-    @field_validator("start_urls", "search_urls")
-    @classmethod
-    def _http_urls(cls, v: list[str]) -> list[str]:
-        for url in v:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"{url!r} is not an http(s) URL")
-        return v
-
-    @field_validator("search_urls")
-    @classmethod
-    def _has_query(cls, v: list[str]) -> list[str]:
-        for url in v:
-            if "{query}" not in url:
-                raise ValueError(f"{url!r} has no {{query}} placeholder")
-        return v
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, v: str) -> str:
-        v = v.strip()
-        if _INTERVAL.match(v):
-            parse_interval(v)
-            return v
-        if len(v.split()) == 5:
-            from apscheduler.triggers.cron import CronTrigger
-
-            try:
-                CronTrigger.from_crontab(v)
-            except ValueError as exc:
-                raise ValueError(f"{v!r} is not a valid cron expression: {exc}") from None
-            return v
-        raise ValueError(f"{v!r} is neither an interval (30s, 15m, 2h, 1d) nor a 5-field cron expression")
 
     @property
     def label(self) -> str:
@@ -153,85 +238,75 @@ class Site(_Model):
 
 
 class Smtp(_Model):
+    """The mail relay alerts go out through."""
+
     host: str = "127.0.0.1"
-    port: int = Field(25, ge=1, le=65535)
+    port: int = Field(default=25, ge=1, le=65535)
     starttls: bool = False
     ssl: bool = False
     username: str | None = None
     password: SecretStr | None = None
     sender: str = "Værn <vaern@localhost>"
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)
 
     @field_validator("sender")
     @classmethod
     def _sender(cls, v: str) -> str:
-        _check_email(parseaddr(v)[1] or v)
-        return v
+        name, addr = parseaddr(v)
+        if not (addr and _EMAIL.match(addr)):
+            raise ValueError(f'{v!r} is not an e-mail address (like "Værn <vaern@kommune.dk>")')
+        return v.strip()
 
 
 class Network(_Model):
+    """Exceptions to the SSRF guard (crawler/netguard.py)."""
+
     allow_private_hosts: list[str] = []
 
 
 class Matching(_Model):
     """Thresholds for the name matcher."""
 
-    high_score: float = Field(90.0, ge=0, le=100)
-    possible_score: float = Field(75.0, ge=0, le=100)
+    high_score: float = Field(default=90.0, ge=0, le=100)
+    possible_score: float = Field(default=75.0, ge=0, le=100)
     categories: dict[str, list[str]] = Field(default_factory=dict, description="extra words per category")
 
 
 class Alerts(_Model):
-    fallback: str | None = None
-    analysts: list[str] = []
-    remind_after: str = "24h"
-    max_attempts: int = Field(8, ge=1)
+    fallback: Email | None = None
+    analysts: list[Email] = []
+    remind_after: Interval = "24h"
+    max_attempts: int = Field(default=8, ge=1)
     digest_at: str = "07:30"
 
-    @field_validator("fallback")
+    @field_validator("digest_at")
     @classmethod
-    def _fallback(cls, v: str | None) -> str | None:
-        return None if v is None else _check_email(v)
-
-    @field_validator("analysts")
-    @classmethod
-    def _analysts(cls, v: list[str]) -> list[str]:
-        for a in v:
-            _check_email(a)
-        return v
-
-    @field_validator("remind_after")
-    @classmethod
-    def _interval(cls, v: str) -> str:
-        parse_interval(v)
-        return v
+    def _clock(cls, v: str) -> str:
+        m = _CLOCK.match(v.strip())
+        if not m:
+            raise ValueError(f"{v!r} is not a time of day like 07:30")
+        return f"{int(m.group(1)):02d}:{m.group(2)}"
 
 
 class Retention(_Model):
-    dismissed_days: int = Field(90, ge=1, description="delete dismissed hits' evidence after this")
+    dismissed_days: int = Field(default=90, ge=1, description="delete dismissed hits' evidence after this")
 
 
 class Browser(_Model):
     executable: str | None = None
-    timeout: float = Field(30.0, gt=0, description="seconds per browser step")
+    timeout: float = Field(default=30.0, gt=0, description="seconds per browser step")
 
 
 class Evidence(_Model):
     capture: bool = True
     pdf: bool = False
-    max_height: int = Field(60000, ge=1000)
+    max_height: int = Field(default=60000, ge=1000)
     tsa_urls: list[str] = []
 
 
 class Crawl(_Model):
-    max_parallel_sites: int = Field(2, ge=1)
-    timeout: str = "1h"
-
-    @field_validator("timeout")
-    @classmethod
-    def _interval(cls, v: str) -> str:
-        parse_interval(v)
-        return v
+    max_parallel_sites: int = Field(default=2, ge=1)
+    timeout: Interval = "1h"
 
 
 class Review(_Model):
@@ -250,6 +325,8 @@ class Review(_Model):
 
 
 class Config(_Model):
+    """The whole of `vaern.yaml`; build it with `load_config`, which also checks across sections."""
+
     organisation: str
     timezone: str = "Europe/Copenhagen"
     language: Literal["da", "en"] = "da"
@@ -272,21 +349,42 @@ class Config(_Model):
     # Where the config was read from; set by load_config, not by the user.
     source: Path | None = Field(None, exclude=True)
 
+    @field_validator("organisation")
+    @classmethod
+    def _organisation(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("may not be empty")
+        return v.strip()
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{v!r} is not a known time zone (like Europe/Copenhagen)") from None
+            hint = _zone_hint(v)
+            raise ValueError(f"{v!r} is not a known time zone{hint}") from None
         return v
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        # The URL may carry a password: name only its scheme in the message.
+        scheme = v.split("://", 1)[0] if "://" in v else ""
+        if scheme == "sqlite" or scheme in ("postgresql", "postgresql+psycopg", "postgres"):
+            return v
+        shown = f"a {scheme!r} URL" if scheme else "not a database URL"
+        raise ValueError(f"{shown}; use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE")
+
+    @field_serializer("database", when_used="json")
+    def _database_json(self, v: str) -> str:
+        # As SecretStr does for smtp.password: JSON goes to logs and files, so no password in it.
+        return _redact(v)
 
     @field_validator("review_url")
     @classmethod
     def _review_url(cls, v: str) -> str:
-        if urlsplit(v).scheme not in ("http", "https"):
-            raise ValueError(f"{v!r} is not an http(s) URL")
-        return v.rstrip("/")
+        return _check_http_url(v).rstrip("/")
 
     def unit(self, unit_id: str | None) -> Unit | None:
         return next((u for u in self.units if u.id == unit_id), None)
@@ -297,240 +395,309 @@ class Config(_Model):
     def person(self, person_id: str) -> Person | None:
         return next((p for p in self.people if p.id == person_id), None)
 
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        # A PostgreSQL URL may hold a password; SecretStr covers smtp.password.
+        for name, value in super().__repr_args__():
+            yield name, (_redact(value) if name == "database" and isinstance(value, str) else value)
+
 
 # ---------------------------------------------------------------------------------------------
-# Loading: YAML with line numbers, ${VAR} substitution, people from CSV, cross-field checks.
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-Loc = tuple[str | int, ...]
+# Loading
 
 
-class _Source:
-    """Maps a location in the loaded data to (file, line) for error messages."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.lines: dict[Loc, tuple[str, int]] = {(): (file, 1)}
-
-    def where(self, loc: Loc) -> tuple[str, int]:
-        while loc not in self.lines:
-            loc = loc[:-1]
-        return self.lines[loc]
+def _zone_hint(text: str) -> str:
+    folded = text.lower().replace("ø", "o").replace("oe", "o").replace("æ", "ae").replace("å", "aa")
+    if any(w in folded for w in ("kobenhavn", "copenhagen", "danmark", "denmark", "cest")):
+        return " (did you mean 'Europe/Copenhagen'?)"
+    return suggest(text, available_timezones()) or " (like Europe/Copenhagen)"
 
 
-def _construct(node: yaml.Node, loc: Loc, src: _Source, problems: list[ConfigProblem]) -> Any:
-    """Turn a composed YAML node into plain data, recording each value's line."""
-    src.lines[loc] = (src.file, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
-            if key in out:
-                problems.append(
-                    ConfigProblem(src.file, key_node.start_mark.line + 1, _path((*loc, key)), "key given twice")
-                )
-            out[key] = _construct(value_node, (*loc, key), src, problems)
-            src.lines[(*loc, key)] = (src.file, key_node.start_mark.line + 1)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*loc, i), src, problems) for i, item in enumerate(node.value)]
-    value = yaml.safe_load(yaml.serialize(node))
-    if isinstance(value, str) and node.tag == "tag:yaml.org,2002:str":
-        line = node.start_mark.line + 1
-
-        def substitute(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name not in os.environ:
-                problems.append(
-                    ConfigProblem(src.file, line, _path(loc), f"environment variable {name} is not set")
-                )
-                return ""
-            return os.environ[name]
-
-        value = _VAR.sub(substitute, value)
-    return value
-
-
-def _path(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top)"
-
-
-def _message(error: Any) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required field is missing"
-    msg = str(error["msg"])
-    return msg.removeprefix("Value error, ")
-
-
-def _read_people_csv(path: Path, src: _Source, problems: list[ConfigProblem]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        problems.append(ConfigProblem(*src.where(("people_csv",)), "people_csv", f"cannot read {path}: {exc.strerror}"))
-        return rows
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = {"id", "name"} - set(reader.fieldnames or [])
-        if missing:
-            problems.append(ConfigProblem(str(path), 1, "people_csv", f"header lacks {', '.join(sorted(missing))}"))
-            return rows
-        unknown = set(reader.fieldnames or []) - {"id", "name", "aliases", "unit", "title"}
-        for col in sorted(unknown):
-            problems.append(ConfigProblem(str(path), 1, f"people_csv.{col}", "unknown column"))
-        for row in reader:
-            line = reader.line_num
-            person: dict[str, Any] = {"id": (row.get("id") or "").strip(), "name": (row.get("name") or "").strip()}
-            aliases = [a.strip() for a in (row.get("aliases") or "").split(";") if a.strip()]
-            if aliases:
-                person["aliases"] = aliases
-            for col in ("unit", "title"):
-                if (row.get(col) or "").strip():
-                    person[col] = row[col].strip()
-            rows.append(person)
-            src.lines[("csv", len(rows) - 1)] = (str(path), line)
-    return rows
-
-
-def load_config(path: str | os.PathLike[str]) -> Config:
+def load_config(path: str | Path) -> Config:
     """Read, substitute and validate a config file; raise ConfigError listing every problem."""
     path = Path(path)
     shown = str(path)
-    src = _Source(shown)
-    problems: list[ConfigProblem] = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(shown, 0, "(file)", f"cannot read: {exc.strerror}")]) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise ConfigError([ConfigProblem(shown, line, "(yaml)", str(getattr(exc, "problem", exc)))]) from None
-    data = _construct(node, (), src, problems) if node is not None else {}
+    data, src, problems = read_yaml(path, shown)
+    if data is None:
+        raise ConfigError(problems)
     if not isinstance(data, dict):
-        raise ConfigError([ConfigProblem(shown, 1, "(top)", "the config must be a mapping of keys to values")])
+        raise ConfigError([ConfigProblem(shown, 1, "(top)", "the file must hold key: value lines")])
+    if "source" in data:
+        problems.append(src.problem(("source",), "unknown key (set by Værn, not in the file)"))
+        data = {k: v for k, v in data.items() if k != "source"}
 
     base = path.parent
-    csv_people: list[dict[str, Any]] = []
-    if isinstance(data.get("people_csv"), str):
-        csv_people = _read_people_csv(base / data["people_csv"], src, problems)
+    csv_rows: CsvRows = []
+    csv_shown = ""
+    if isinstance(data.get("people_csv"), str) and data["people_csv"].strip():
+        csv_path = base / Path(data["people_csv"].strip()).expanduser()
+        csv_shown = str(csv_path)
+        csv_rows = read_people_csv(csv_path, csv_shown, problems, src.where(("people_csv",)))
 
+    config: Config | None = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            problems.append(ConfigProblem(*src.where(loc), _path(loc), _message(error)))
-        raise ConfigError(_sorted(problems)) from None
+        problems.extend(_problems(exc, (), src))
 
-    people = list(config.people)
-    for i, row in enumerate(csv_people):
+    csv_people: list[Person] = []
+    for row, line, i in csv_rows:
         try:
-            people.append(Person.model_validate(row))
+            csv_people.append(Person.model_validate(row))
         except ValidationError as exc:
             for error in exc.errors():
                 loc = ("people_csv", i, *error["loc"])
-                problems.append(ConfigProblem(*src.where(("csv", i)), _path(loc), _message(error)))
+                problems.append(ConfigProblem(csv_shown, line, dotted(loc), message(error, [])))
 
-    _cross_check(config, people, len(config.people), src, problems)
-    if problems:
-        raise ConfigError(_sorted(problems))
+    _cross_check(data, csv_rows, csv_shown, src, problems)
+    if config is not None:
+        _check_sections(config, src, problems)
+    if problems or config is None:
+        raise ConfigError(_sorted(problems, shown))
 
+    index = _unit_index(data)
+    people = [
+        p if p.unit is None else p.model_copy(update={"unit": index[p.unit.strip().casefold()]})
+        for p in [*config.people, *csv_people]
+    ]
+    executable = config.browser.executable
+    if executable and "/" in executable and not Path(executable).expanduser().is_absolute():
+        executable = str((base / executable).resolve())
     return config.model_copy(
         update={
             "people": people,
             "database": _resolve_database(config.database, base),
-            "archive": (base / config.archive).resolve(),
-            "people_csv": (base / config.people_csv).resolve() if config.people_csv else None,
+            "archive": (base / config.archive.expanduser()).resolve(),
+            "people_csv": Path(csv_shown).resolve() if csv_shown else None,
+            "browser": config.browser.model_copy(update={"executable": executable}),
             "source": path.resolve(),
         }
     )
 
 
+def _problems(exc: ValidationError, prefix: Loc, src: Source) -> list[ConfigProblem]:
+    out = []
+    for error in exc.errors():
+        loc = (*prefix, *error["loc"])
+        keys = _fields_at(loc[:-1]) if error["type"] == "extra_forbidden" else None
+        out.append(src.problem(loc, message(error, src.from_env(loc), keys)))
+    return out
+
+
+def _fields_at(loc: Loc) -> list[str]:
+    """The keys the schema allows at `loc` (for 'did you mean' on an unknown key)."""
+    kind: Any = Config
+    for part in loc:
+        while get_origin(kind) in (Union, types.UnionType, Annotated):
+            kind = next(a for a in get_args(kind) if a is not type(None))
+        if isinstance(part, int) and get_origin(kind) is list:
+            kind = get_args(kind)[0]
+        elif isinstance(part, str) and isinstance(kind, type) and issubclass(kind, BaseModel):
+            info = kind.model_fields.get(part)
+            if info is None:
+                return []
+            kind = info.annotation
+        else:
+            return []
+    while get_origin(kind) in (Union, types.UnionType):
+        kind = next(a for a in get_args(kind) if a is not type(None))
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return [name for name in kind.model_fields if name != "source"]
+    return []
+
+
 def _cross_check(
-    config: Config, people: list[Person], yaml_people: int, src: _Source, problems: list[ConfigProblem]
+    data: dict[str, Any],
+    csv_rows: CsvRows,
+    csv_shown: str,
+    src: Source,
+    problems: list[ConfigProblem],
 ) -> None:
-    """Rules that span fields: unique ids, persons' units exist."""
+    """Rules that span entries: ids are unique, a person's unit exists.
 
-    def where(i: int) -> tuple[str, int, Loc]:
-        if i < yaml_people:
-            return (*src.where(("people", i)), ("people", i))
-        return (*src.where(("csv", i - yaml_people)), ("people_csv", i - yaml_people))
+    Run on the raw data, so these are reported together with type errors elsewhere.
+    """
 
-    groups: tuple[tuple[str, list[str]], ...] = (
-        ("units", [u.id for u in config.units]),
-        ("sites", [s.id for s in config.sites]),
-    )
-    for kind, ids in groups:
-        seen: dict[str, int] = {}
-        for i, item_id in enumerate(ids):
-            if item_id in seen:
-                file, line = src.where((kind, i, "id"))
-                problems.append(
-                    ConfigProblem(
-                        file, line, f"{kind}[{i}].id", f"duplicate id {item_id!r} (also {kind}[{seen[item_id]}])"
-                    )
-                )
-            seen.setdefault(item_id, i)
-            if not _ID.match(item_id):
-                file, line = src.where((kind, i, "id"))
-                message = f"{item_id!r} may hold only letters, digits, '.', '_' and '-'"
-                problems.append(ConfigProblem(file, line, f"{kind}[{i}].id", message))
+    def entries(kind: str) -> list[tuple[dict[str, Any], Loc]]:
+        items = data.get(kind)
+        if not isinstance(items, list):
+            return []
+        return [(item, (kind, i)) for i, item in enumerate(items) if isinstance(item, dict)]
 
-    unit_ids = {u.id for u in config.units}
-    seen_people: dict[str, str] = {}
-    for i, person in enumerate(people):
-        file, line, loc = where(i)
-        if person.id in seen_people:
+    for kind in ("units", "sites"):
+        _duplicates([(item, loc, *src.where((*loc, "id"))) for item, loc in entries(kind)], problems)
+
+    people = [(item, loc, *src.where((*loc, "id"))) for item, loc in entries("people")]
+    people += [(row, ("people_csv", i), csv_shown, line) for row, line, i in csv_rows]
+    _duplicates(people, problems)
+
+    index = _unit_index(data)
+    unit_ids = list(dict.fromkeys(index.values()))
+    for person, loc, file, line in people:
+        unit = person.get("unit")
+        if not isinstance(unit, str) or unit.strip().casefold() in index:
+            continue
+        if loc[0] == "people":
+            file, line = src.where((*loc, "unit"))
+        hint = suggest(unit, unit_ids) or (
+            f" (units: {', '.join(unit_ids)})" if unit_ids else " (no units are defined)"
+        )
+        problems.append(ConfigProblem(file, line, dotted((*loc, "unit")), f"unknown unit {unit!r}{hint}"))
+
+
+def _unit_index(data: dict[str, Any]) -> dict[str, str]:
+    """How a person may name a unit -> the unit's id: its id or its name, in any case.
+
+    An HR export names the department ("Jobcenter"), not our id ("jobcenter"). A name two
+    units share names neither.
+    """
+    units = [u for u in data.get("units") or [] if isinstance(u, dict) and isinstance(u.get("id"), str)]
+    index = {u["id"].strip().casefold(): u["id"].strip() for u in units}
+    by_name: dict[str, set[str]] = {}
+    for u in units:
+        if isinstance(u.get("name"), str):
+            by_name.setdefault(u["name"].strip().casefold(), set()).add(u["id"].strip())
+    for name, ids in by_name.items():
+        if len(ids) == 1 and name not in index:
+            index[name] = ids.pop()
+    return index
+
+
+def _duplicates(items: list[tuple[dict[str, Any], Loc, str, int]], problems: list[ConfigProblem]) -> None:
+    first: dict[str, tuple[Loc, str, int]] = {}
+    for item, loc, file, line in items:
+        ident = item.get("id")
+        if not isinstance(ident, str) or not ident.strip():
+            continue
+        ident = ident.strip()
+        if ident in first:
+            floc, ffile, fline = first[ident]
             problems.append(
                 ConfigProblem(
-                    file, line, _path((*loc, "id")), f"duplicate id {person.id!r} (also {seen_people[person.id]})"
+                    file,
+                    line,
+                    dotted((*loc, "id")),
+                    f"duplicate id {ident!r} (already used by {dotted(floc)} at {ffile}:{fline})",
                 )
             )
-        seen_people.setdefault(person.id, _path(loc))
-        if person.unit is not None and person.unit not in unit_ids:
-            known = ", ".join(sorted(unit_ids)) or "none defined"
-            problems.append(
-                ConfigProblem(file, line, _path((*loc, "unit")), f"unknown unit {person.unit!r} (units: {known})")
+        else:
+            first[ident] = (loc, file, line)
+
+
+def _check_sections(config: Config, src: Source, problems: list[ConfigProblem]) -> None:
+    """Rules between fields of one section, once the section itself is valid."""
+    if config.smtp.ssl and config.smtp.starttls:
+        problems.append(
+            src.problem(
+                ("smtp", "ssl"),
+                "ssl and starttls exclude each other (ssl: true for port 465, starttls: true for port 587)",
             )
+        )
+    if config.matching.possible_score > config.matching.high_score:
+        problems.append(
+            src.problem(
+                ("matching", "possible_score"),
+                f"must not be above high_score "
+                f"({config.matching.possible_score:g} > {config.matching.high_score:g})",
+            )
+        )
 
 
 def _resolve_database(url: str, base: Path) -> str:
-    """Make a relative SQLite path relative to the config file, as the contract says."""
+    """Make a relative SQLite path relative to the config file, as the contract says.
+
+    `postgresql://` and `postgres://` name psycopg 3, the driver Værn installs.
+    """
+    for short in ("postgresql://", "postgres://"):
+        if url.startswith(short):
+            return "postgresql+psycopg://" + url[len(short) :]
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str((base / url[len(prefix) :]).resolve())
     return url
 
 
-def _sorted(problems: list[ConfigProblem]) -> list[ConfigProblem]:
-    return sorted(problems, key=lambda p: (p.file, p.line, p.path))
+def _sorted(problems: list[ConfigProblem], config_file: str) -> list[ConfigProblem]:
+    # The config file's problems first, in line order, then those of people_csv.
+    return sorted(problems, key=lambda p: (p.file != config_file, p.file, p.line, p.path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary
+
+
+def warnings_for(config: Config) -> list[str]:
+    """Things in a valid config that are probably not what was meant."""
+    out = []
+    homeless = [p.id for p in config.people if p.unit is None]
+    if homeless and config.alerts.fallback is None:
+        shown = ", ".join(homeless[:5]) + (", …" if len(homeless) > 5 else "")
+        out.append(
+            f"{len(homeless)} {'person has' if len(homeless) == 1 else 'people have'} no unit and "
+            f"alerts.fallback is not set: no leader is told of their hits ({shown})"
+        )
+    if not config.people:
+        out.append("no people: nobody is watched for")
+    if not config.sites:
+        out.append("no sites: a crawl has nothing to visit")
+    placeholders = [f"site {s.id}" for s in config.sites if any(_is_placeholder(u) for u in s.start_urls)]
+    placeholders += [f"unit {u.id}" for u in config.units if _is_placeholder(u.leader.email)]
+    if placeholders or _is_placeholder(config.smtp.sender):
+        out.append(
+            "example values on the reserved .invalid domain are still in place (marked REPLACE in "
+            f"the starter file){': ' + ', '.join(placeholders) if placeholders else ''}"
+        )
+    if config.smtp.password is not None and not config.smtp.username:
+        out.append("smtp.password is set but smtp.username is not: the password is not used")
+    return out
+
+
+def _is_placeholder(address: str) -> bool:
+    host = urlsplit(address).hostname if "://" in address else parseaddr(address)[1].rpartition("@")[2]
+    return bool(host) and (host or "").rstrip(">").endswith(".invalid")
+
+
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
 
 
 def summary(config: Config) -> str:
-    """What `vaern check` prints for a valid config."""
+    """What `vaern check` prints for a valid config. Never shows a password."""
+    smtp = config.smtp
+    security = "ssl" if smtp.ssl else "starttls" if smtp.starttls else "plain"
+    login = f"login as {smtp.username}" if smtp.username else "no login"
     lines = [
         f"{config.source}: ok",
-        f"  organisation: {config.organisation}",
+        f"  organisation: {config.organisation} (time zone {config.timezone}, language {config.language})",
         f"  units: {len(config.units)}, people: {len(config.people)}, sites: {len(config.sites)}",
         f"  database: {_redact(config.database)}",
         f"  archive: {config.archive}",
+        f"  review app: {config.review_url}",
+        f"  e-mail: via {smtp.host}:{smtp.port} ({security}, {login}), from {smtp.sender}",
     ]
+    if config.people_csv is not None:
+        lines.append(f"  people_csv: {config.people_csv}")
+    counts: dict[str | None, int] = {}
+    for person in config.people:
+        counts[person.unit] = counts.get(person.unit, 0) + 1
+    for unit in config.units:
+        notify = f"; also {', '.join(c.email for c in unit.notify)}" if unit.notify else ""
+        lines.append(
+            f"  unit {unit.id}: {_people(counts.get(unit.id, 0))}, leader {unit.leader.email}{notify}"
+        )
+    if counts.get(None):
+        lines.append(f"  no unit: {_people(counts[None])}, alerts to {config.alerts.fallback or 'nobody'}")
+
+    def when(schedule: str) -> str:
+        return f"cron {schedule}" if " " in schedule else f"every {schedule}"
+
     for site in config.sites:
         lines.append(
-            f"  site {site.id}: {len(site.start_urls)} start URL(s), every {site.schedule}, render {site.render}, "
-            f"robots {site.robots}, max {site.follow.max_pages} pages"
+            f"  site {site.id}: {len(site.start_urls)} start URL(s), {when(site.schedule)}, "
+            f"render {site.render}, robots {site.robots}, max {site.follow.max_pages} pages"
         )
+    lines.extend(f"  warning: {w}" for w in warnings_for(config))
     return "\n".join(lines)
 
 
 def _redact(url: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+    return re.sub(r"(://[^:/@]*:)[^@]+@", r"\1***@", url)
