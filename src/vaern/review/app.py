@@ -28,6 +28,7 @@ def create_app(config: Config) -> Starlette:
         templates=make_templates(config),
         people={p.id: p.name for p in config.people},
         person_units={p.id: p.unit for p in config.people},
+        people_by_name=sorted(((p.id, p.name, p.unit) for p in config.people), key=lambda p: (p[1], p[0])),
         units={u.id: u.name for u in config.units},
         sites={s.id: s.label for s in config.sites},
         thumbnails=Thumbnails(),

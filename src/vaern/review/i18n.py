@@ -148,6 +148,7 @@ DA: dict[str, str] = {
     "Per site": "Pr. site",
     "Per unit": "Pr. enhed",
     "Person": "Person",
+    "Person (id)": "Person (id)",
     "Please sign in again.": "Log ind igen.",
     "Police deadline": "Frist for politianmeldelse",
     "Reason": "Begrundelse",

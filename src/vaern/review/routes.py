@@ -37,6 +37,7 @@ from vaern.storage.queries import utcnow
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, PageRow
 
 POLICE_HOURS = 72
+MAX_PERSON_CHOICES = 300
 
 
 # -- sign-in ------------------------------------------------------------------------------------
@@ -83,13 +84,11 @@ def logout(ctx: Ctx) -> Response:
 
 def _filter_choices(ctx: Ctx) -> dict[str, Any]:
     viewer = ctx.user
-    people = sorted(
-        ((pid, name) for pid, name in ctx.shared.people.items()
-         if viewer.may_see_unit(ctx.shared.person_units.get(pid))),
-        key=lambda p: p[1],
-    )
+    people = [(pid, name) for pid, name, unit in ctx.shared.people_by_name if viewer.may_see_unit(unit)]
     return {
-        "people": people,
+        # A long watch list is no drop-down: then the person filter is a field for the id (and
+        # search finds names).
+        "people": people if len(people) <= MAX_PERSON_CHOICES else None,
         "units": [(uid, name) for uid, name in ctx.shared.units.items() if viewer.may_see_unit(uid)],
         "sites": list(ctx.shared.sites.items()),
         "statuses": STATUSES,

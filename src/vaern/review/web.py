@@ -95,6 +95,7 @@ class Shared:
     templates: Environment
     people: dict[str, str]  # person id -> name
     person_units: dict[str, str | None]
+    people_by_name: list[tuple[str, str, str | None]]  # (id, name, unit), sorted by name
     units: dict[str, str]  # unit id -> name
     sites: dict[str, str]  # site id -> label
     thumbnails: Thumbnails
