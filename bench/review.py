@@ -117,7 +117,8 @@ def seed(config: Config, hits: int, detailed: int) -> list[int]:
                 text = "\n".join(f"Linje {n}: {rows[i]['excerpt']}" for n in range(200 + version * 5))
                 files = {
                     "screenshot": _file(config.archive, f"{base}/screenshot.png", screenshot(i * 2 + version)),
-                    "html": _file(config.archive, f"{base}/page.html", f"<html><body><pre>{text}</pre></body></html>".encode()),
+                    "html": _file(config.archive, f"{base}/page.html",
+                                  f"<html><body><pre>{text}</pre></body></html>".encode()),
                     "text": _file(config.archive, f"{base}/text.txt", text.encode()),
                     "warc": _file(config.archive, f"{base}/capture.warc.gz", os.urandom(300_000)),
                 }
@@ -176,7 +177,8 @@ def main() -> None:
         config = make_config(Path(tmp), people=2000, units=20, sites=12)
         started = time.perf_counter()
         detailed = seed(config, args.hits, detailed=20)
-        print(f"seeded {args.hits:,} hits ({len(detailed)} with 2 snapshots each) in {time.perf_counter() - started:.1f} s")
+        took = time.perf_counter() - started
+        print(f"seeded {args.hits:,} hits ({len(detailed)} with 2 snapshots each) in {took:.1f} s")
         with Server(config) as base:
             analyst = sign_in(base, "analyst")
             leader = sign_in(base, "leader")
@@ -185,13 +187,15 @@ def main() -> None:
                 ("list, unfiltered", analyst, ["/hits", "/hits?page=2", "/hits?page=50"]),
                 ("list, filtered", analyst, ["/hits?status=new&unit=u3", "/hits?site=site4&category=threat",
                                              "/hits?confidence=possible&since=2026-01-01"]),
-                ("list, searched", analyst, ["/hits?q=s%C3%B8rensen", "/hits?q=skandale", "/hits?q=forum.example/t/99"]),
+                ("list, searched", analyst,
+                 ["/hits?q=s%C3%B8rensen", "/hits?q=skandale", "/hits?q=forum.example/t/99"]),
                 ("list, as a leader", leader, ["/hits", "/hits?q=jensen"]),
                 ("detail (2 snapshots, hashes re-checked)", analyst, [f"/hits/h-{i:06d}" for i in detailed]),
             ]
             load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"machine: {os.cpu_count()} cores, load average {load} (other work slows the wall times)")
-            print(f"\n{'page':<42} {'median ms':>10} {'p95 ms':>8}   ({args.requests} requests each; target p95 < 300 ms)")
+            print(f"\n{'page':<42} {'median ms':>10} {'p95 ms':>8}   "
+                  f"({args.requests} requests each; target p95 < 300 ms)")
             for name, client, paths in cases:
                 median, p95 = measure(client, paths, args.requests)
                 print(f"{name:<42} {median:>10.1f} {p95:>8.1f}")

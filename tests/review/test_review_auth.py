@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -83,7 +81,8 @@ def test_posts_without_the_right_csrf_token_are_refused(
     analyst = client_as("analytiker")
     hit = ref(world.hits["a_possible"])
     good = csrf_of(analyst.get(f"/hits/{hit}").text)
-    for data in ({"status": "confirmed"}, {"status": "confirmed", "csrf": ""}, {"status": "confirmed", "csrf": "x" * 43}):
+    for data in ({"status": "confirmed"}, {"status": "confirmed", "csrf": ""},
+                 {"status": "confirmed", "csrf": "x" * 43}):
         refused = analyst.post(f"/hits/{hit}/decision", data=data)
         assert refused.status_code == 403
     assert analyst.get(f"/api/hits/{hit}").json()["status"] == "new"
@@ -163,28 +162,33 @@ def test_user_add_checks_role_units_and_password(tmp_path: Path) -> None:
 
 
 def test_vaern_user_add_command(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from vaern.cli import main
+
     config_file = tmp_path / "vaern.yaml"
-    base = make_config(tmp_path)
-    data = base.model_dump(mode="json", exclude={"source"})
-    data["database"] = "sqlite:///vaern.db"
+    data = make_config(tmp_path).model_dump(mode="json", exclude={"source"})
+    data["database"] = "sqlite:///vaern.db"  # relative to the config file, as users write it
     data["archive"] = "archive"
     config_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    env = {**os.environ, "NEW_PW": PASSWORD}
 
-    def vaern(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "vaern", "-c", str(config_file), *args],
-                              capture_output=True, text=True, env=env, timeout=60)
+    def vaern(*args: str, stdin: str | None = None) -> Any:
+        return CliRunner().invoke(main, ["-c", str(config_file), *args], input=stdin, env={"NEW_PW": PASSWORD})
 
     ok = vaern("user", "add", "lise", "--role", "leader", "--unit", "jobcenter", "--password-env", "NEW_PW")
-    assert ok.returncode == 0, ok.stderr
+    assert ok.exit_code == 0, ok.output
     assert "lise" in ok.stdout
+    prompted = vaern("user", "add", "otto", "--role", "analyst", stdin=f"{PASSWORD}\n{PASSWORD}\n")
+    assert prompted.exit_code == 0, prompted.output
     bad = vaern("user", "add", "lise2", "--role", "leader", "--unit", "mars", "--password-env", "NEW_PW")
-    assert bad.returncode == 2 and "unknown unit(s) mars" in bad.stderr
+    assert bad.exit_code == 2 and "unknown unit(s) mars" in bad.stderr
     unset = vaern("user", "add", "lise3", "--role", "analyst", "--password-env", "NOT_SET_ANYWHERE")
-    assert unset.returncode == 2 and "NOT_SET_ANYWHERE" in unset.stderr
+    assert unset.exit_code == 2 and "NOT_SET_ANYWHERE" in unset.stderr
     engine = make_engine(f"sqlite:///{tmp_path / 'vaern.db'}")
     with session_factory(engine)() as db:
-        lise = db.scalar(select(UserRow).where(UserRow.username == "lise"))
-        assert lise is not None and lise.role == "leader" and lise.units == ["jobcenter"]
+        users = {u.username: u for u in db.scalars(select(UserRow))}
+        assert set(users) == {"lise", "otto"}
+        assert users["lise"].role == "leader" and users["lise"].units == ["jobcenter"]
+        assert users["otto"].role == "analyst" and users["otto"].units == []
         assert db.scalar(select(LoginSessionRow)) is None
     engine.dispose()

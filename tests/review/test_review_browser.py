@@ -116,7 +116,9 @@ def test_analyst_round_sign_in_to_sign_out(page: Any, world: World, tmp_path: Pa
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 
-def test_script_payloads_from_crawled_pages_show_as_text_and_never_run(page: Any, world: World, live: LiveServer) -> None:
+def test_script_payloads_from_crawled_pages_show_as_text_and_never_run(
+    page: Any, world: World, live: LiveServer
+) -> None:
     _sign_in(page, "analytiker")
     page.goto("/hits?q=forum.test/thread/7")
     assert "<script>" in page.locator("tr[data-hit] .url").first.inner_text()

@@ -141,7 +141,7 @@ def test_decisions_checklist_and_notes_are_kept_with_who_and_when(
                                      "police_report_done": "1", "police_report_on": "not a date"})
     assert r.status_code == 303
     html = c.get(url).text
-    assert re.search(rf'id="leader_informed_done" name="leader_informed_done" value="1" checked', html)
+    assert re.search(r'id="leader_informed_done" name="leader_informed_done" value="1" checked', html)
     assert f'value="{yesterday}"' in html and "analytiker" in html
     assert 'id="police_report_done" name="police_report_done" value="1" checked' in html
     tomorrow = (date.today() + timedelta(days=1)).isoformat()

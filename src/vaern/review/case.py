@@ -2,7 +2,7 @@
 
 Each change is written together with its audit entry by the caller's transaction. Dismissing a hit
 as "not this person" can silence further alerts for that person on that URL or that whole site;
-the silence itself belongs to the alerts package (`vaern.alerts.silences`), reached through
+the silence itself belongs to the alerts package (`vaern.alerts.outbox.silence`), reached through
 `request_silence` so the review app never keeps a second list of silences.
 """
 
@@ -46,9 +46,9 @@ class SilenceResult:
 
 
 def _silencer() -> Any:
-    """`silence(session, person_id, url=None, site_id=None, by=..., reason=...)` from the alerts package."""
+    """`silence(session, person_id, url=None, site_id=None, *, by, reason, hit_id)` of the alerts package."""
     try:
-        module = importlib.import_module("vaern.alerts.silences")
+        module = importlib.import_module("vaern.alerts.outbox")
     except ImportError:
         return None
     return getattr(module, "silence", None)
@@ -67,6 +67,7 @@ def request_silence(db: Session, hit: HitRow, scope: str | None, by: str, reason
         site_id=hit.site_id if scope == "site" else None,
         by=by,
         reason=reason,
+        hit_id=hit.id,
     )
     return SilenceResult(scope, True)
 
@@ -97,12 +98,13 @@ def decide(
     # decision is still recorded and shown.
     if hit.status != "removed":
         hit.status = status
-    result = request_silence(db, hit, scope, by, comment or reason) if scope else SilenceResult(None, False)
+    result = request_silence(db, hit, scope, by, comment or "not this person") if scope else SilenceResult(None, False)
     return row, result
 
 
 def decisions(db: Session, hit_id: int) -> list[DecisionRow]:
-    return list(db.scalars(select(DecisionRow).where(DecisionRow.hit_id == hit_id).order_by(DecisionRow.at, DecisionRow.id)))
+    query = select(DecisionRow).where(DecisionRow.hit_id == hit_id).order_by(DecisionRow.at, DecisionRow.id)
+    return list(db.scalars(query))
 
 
 def steps(db: Session, hit_id: int) -> dict[str, CaseStepRow]:

@@ -57,7 +57,8 @@ DA: dict[str, str] = {
     "72 hours from first seen:": "72 timer fra først set:",
     "A police report should be filed within 72 hours of the incident.":
         "En politianmeldelse bør indgives inden for 72 timer efter hændelsen.",
-    "A zip for the police, Datatilsynet or a lawyer: every snapshot's files, their hashes and a report that opens offline.":
+    "A zip for the police, Datatilsynet or a lawyer: every snapshot's files, their hashes and a report that "
+    "opens offline.":
         "En zip-fil til politiet, Datatilsynet eller en advokat: alle øjebliksbilleders filer, deres hashværdier "
         "og en rapport, der kan åbnes uden net.",
     "Accounts are added with": "Konti oprettes med",

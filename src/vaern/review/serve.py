@@ -44,7 +44,9 @@ def add_account(config: Config, username: str, role: str, units: list[str], pass
         services.engine.dispose()
 
 
-def ensure_user(config: Config, username: str, password: str, role: str = "analyst", units: list[str] | None = None) -> None:
+def ensure_user(
+    config: Config, username: str, password: str, role: str = "analyst", units: list[str] | None = None
+) -> None:
     """Create the account unless one of that name exists (the demo login)."""
     services = open_services(config)
     try:
