@@ -27,12 +27,12 @@ XSS_TITLE = '<script>alert("title")</script>"><img src=x onerror=alert(1)>'
 XSS_TEXT = 'Hej <script>alert("text")</script> "><img src=x onerror=alert(2)> René Rosenkilde er en skam'
 
 
-def make_config(root: Path, language: str = "da", **extra: Any) -> Config:
+def make_config(root: Path, language: str = "da", database: str | None = None, **extra: Any) -> Config:
     return Config.model_validate(
         {
             "organisation": "Eksempel Kommune",
             "language": language,
-            "database": f"sqlite:///{root / 'vaern.db'}",
+            "database": database or f"sqlite:///{root / 'vaern.db'}",
             "archive": str(root / "archive"),
             "units": [
                 {"id": "boern-familie", "name": "Børn og Familie",
@@ -104,8 +104,8 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def build_world(root: Path, language: str = "da") -> World:
-    config = make_config(root, language)
+def build_world(root: Path, language: str = "da", database: str | None = None) -> World:
+    config = make_config(root, language, database)
     engine = make_engine(config.database)
     migrate(engine)
     factory = session_factory(engine)

@@ -143,24 +143,30 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search(people_names: Mapping[str, str], q: str) -> ColumnElement[bool]:
+def _search(people_names: Mapping[str, str], q: str, fold_case: bool) -> ColumnElement[bool]:
     """Search in the person's name (accent- and case-insensitive), the URL, excerpt, title and match."""
     folded = fold(q)
     person_ids = [pid for pid, name in people_names.items() if folded in fold(name) or folded in pid.lower()]
-    # SQLite's LIKE folds ASCII case only; try the common casings of a Danish word too (Ø/ø, Æ/æ).
-    # One LIKE per column (not one over their concatenation) lets a match stop early.
+    # PostgreSQL's LIKE is case-sensitive: there ILIKE (`fold_case`). SQLite's LIKE already folds
+    # ASCII, though not Ø/ø or Æ/æ: the common casings of a Danish word cover those.
     forms = sorted({q, q.lower(), q.upper(), q[:1].upper() + q[1:].lower()})
     columns = (HitRow.excerpt, HitRow.url, PageRow.title, cast(HitRow.matched_text, String))
-    text_match = or_(*(column.like(_like(form), escape="\\") for column in columns for form in forms))
+    text_match = or_(
+        *(
+            (column.ilike if fold_case else column.like)(_like(form), escape="\\")
+            for column in columns
+            for form in forms
+        )
+    )
     if person_ids:
         return or_(HitRow.person_id.in_(person_ids), text_match)
     return text_match
 
 
-def _where(viewer: Viewer, people: Mapping[str, str], f: Filters) -> list[ColumnElement[bool]]:
+def _where(viewer: Viewer, people: Mapping[str, str], f: Filters, dialect: str) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [visible_hits(viewer)]
     if f.q:
-        clauses.append(_search(people, f.q))
+        clauses.append(_search(people, f.q, fold_case=dialect != "sqlite"))
     if f.person:
         clauses.append(HitRow.person_id == f.person)
     if f.unit:
@@ -183,7 +189,7 @@ def list_hits(
     db: Session, config: Config, viewer: Viewer, people: Mapping[str, str], f: Filters
 ) -> HitList:
     """One page of the hits `viewer` may see that match `f`, newest first, with counts per status."""
-    base = _where(viewer, people, f)
+    base = _where(viewer, people, f, db.get_bind().dialect.name)
     counts = {s: 0 for s in STATUSES}
     for status, n in db.execute(
         select(HitRow.status, func.count())
