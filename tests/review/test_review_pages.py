@@ -181,3 +181,13 @@ def test_every_text_in_the_templates_has_a_danish_translation() -> None:
         used |= set(re.findall(r"""\bt\(\s*'([^']+)'\s*\)""", path.read_text()))
     missing = sorted(u for u in used if u not in i18n.DA)
     assert missing == []
+
+
+def test_overview_chart_is_an_accessible_svg_with_one_bar_per_week() -> None:
+    from vaern.review.overview import bar_chart
+
+    svg = str(bar_chart([0, 3, 1], ["1.9.", "8.9.", "15.9."], 'Nye fund: <b>"x"</b>', "flest"))
+    assert svg.startswith("<svg") and 'role="img"' in svg and "&lt;b&gt;" in svg and "<b>" not in svg
+    heights = [float(h) for h in re.findall(r'<rect class="bar"[^>]* height="([\d.]+)"', svg)]
+    assert heights[0] == 0 and heights[1] == 60 and 0 < heights[2] < heights[1]
+    assert "<title>8.9.: 3</title>" in svg and "flest: 3" in svg

@@ -148,6 +148,8 @@ def bar_chart(values: list[int], labels: list[str], title: str, peak_label: str 
             f'<rect class="bar" x="{x:.1f}" y="{height - h:.1f}" width="{bar:.1f}" height="{h:.1f}">'
             f"<title>{escape(label)}: {value}</title></rect>"
         )
+    if labels:
+        parts.append(f'<text class="peak" x="0" y="{height + 12}">{escape(labels[0])}</text>')
     parts.append(
         f'<text class="peak" x="{width}" y="{height + 12}" text-anchor="end">'
         f"{escape(peak_label)}: {max(values, default=0)}</text>"
