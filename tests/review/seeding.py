@@ -76,19 +76,29 @@ def _store(archive: Path, rel: str, data: bytes) -> dict[str, str]:
 def add_snapshot(
     db: Session, config: Config, page: PageRow, at: datetime, text: str, html: str, colour: str, reason: str = "hit"
 ) -> SnapshotRow:
+    """A snapshot laid out as the archive lays it out: files by kind, a manifest listing each
+    file's name, media type, size and SHA-256, and the manifest's own hash in the row."""
     row = SnapshotRow(page_id=page.id, captured_at=at, reason=reason, manifest_path="", manifest_sha256="", files={})
     db.add(row)
     db.flush()
-    base = f"snapshots/s-{row.id:06d}"
-    files = {
-        "screenshot": _store(config.archive, f"{base}/screenshot.png", png(1280, 2400, colour, text[:40])),
-        "html": _store(config.archive, f"{base}/page.html", html.encode()),
-        "text": _store(config.archive, f"{base}/text.txt", text.encode()),
-        "warc": _store(config.archive, f"{base}/capture.warc.gz", b"WARC/1.1 placeholder record " + text.encode()),
+    sid = f"s-{row.id:06d}"
+    base = f"snapshots/{sid}"
+    parts = {
+        "screenshot": ("screenshot.png", "image/png", png(1280, 2400, colour, text[:40])),
+        "html": ("page.html", "text/html", html.encode()),
+        "text": ("text.txt", "text/plain", text.encode()),
+        "warc": ("capture.warc.gz", "application/warc", b"WARC/1.1 placeholder record " + text.encode()),
     }
-    manifest = json.dumps({"snapshot": f"s-{row.id:06d}", "files": files}, sort_keys=True).encode()
-    stored = _store(config.archive, f"{base}/manifest.json", manifest)
-    row.files = files
+    entries = {}
+    for kind, (name, media_type, data) in parts.items():
+        stored = _store(config.archive, f"{base}/{name}", data)
+        entries[kind] = {**stored, "name": name, "media_type": media_type, "size": len(data)}
+    manifest = {"snapshot": sid, "url": page.url, "reason": reason, "files": entries,
+                "detected_at": at.isoformat() + "Z", "capture_started_at": at.isoformat() + "Z",
+                "capture_finished_at": at.isoformat() + "Z"}
+    stored = _store(config.archive, f"{base}/manifest.json",
+                    json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
+    row.files = {kind: {"path": e["path"], "sha256": e["sha256"]} for kind, e in entries.items()}
     row.manifest_path = stored["path"]
     row.manifest_sha256 = stored["sha256"]
     return row

@@ -82,10 +82,9 @@ def test_tampered_evidence_is_not_verified_on_the_next_open(tmp_path: Path) -> N
         c = sign_in(server.url, "analytiker")
         url = f"/hits/{ref(world.hits['b_secret'])}"
         assert 'data-verified="yes"' in c.get(url).text
-        text = next((world.config.archive / "snapshots").glob("*/text.txt"))
-        for candidate in (world.config.archive / "snapshots").glob("*/text.txt"):
-            if "Hemmelig" in candidate.read_text():
-                text = candidate
+        snapshot = c.get(f"/api/hits/{ref(world.hits['b_secret'])}").json()["snapshots"][-1]
+        text = world.config.archive / snapshot["files"]["text"]["path"]
+        text.chmod(0o644)  # the archive keeps its files read-only
         text.write_text("Karin Jensen bor et andet sted")
         html = c.get(url).text
         assert 'data-verified="no"' in html and "text: SHA-256 is" in html

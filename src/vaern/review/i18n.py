@@ -190,6 +190,7 @@ DA: dict[str, str] = {
     "The post may be older than when Værn first saw it.": "Opslaget kan være ældre end da Værn først så det.",
     "The whole page as it looked, including what only shows after scrolling.":
         "Hele siden, som den så ud, også det der først vises, når man ruller.",
+    "The evidence bundle could not be made": "Bevispakken kunne ikke laves",
     "There is nothing here, or it is not yours to see.": "Her er intet, eller det er ikke dit at se.",
     "This installation cannot make evidence bundles yet.": "Denne installation kan endnu ikke lave bevispakker.",
     "To": "Til",

@@ -19,6 +19,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from vaern.errors import VaernError
 from vaern.review import audit, auth, case, evidence, exporting
 from vaern.review.access import Viewer
 from vaern.review.hits import (
@@ -291,7 +292,14 @@ def export(ctx: Ctx) -> Response:
     folder = Path(tempfile.mkdtemp(prefix="vaern-export-"))
     name = f"vaern-{hit_ref(hit.id)}.zip"
     out = folder / name
-    exporting.export(ctx.config, ctx.db, hit.id, out)
+    try:
+        exporting.export(ctx.config, ctx.db, hit.id, out)
+    except VaernError as exc:
+        # The archive does not match the database (a changed or missing file): say so, export nothing.
+        exporting.remove_folder(folder)
+        audit.record(ctx.db, ctx.viewer, "export_failed", hit_id=hit.id, address=ctx.address, error=str(exc))
+        return ctx.render("error.html", status=409, title=ctx.t("The evidence bundle could not be made"),
+                          message=str(exc), back=f"/hits/{hit_ref(hit.id)}")
     audit.record(ctx.db, ctx.viewer, "export", hit_id=hit.id, address=ctx.address, bytes=out.stat().st_size)
     return FileResponse(
         out, media_type="application/zip", filename=name,
