@@ -335,3 +335,42 @@ def user_add(obj: Context, name: str, role: str, units: tuple[str, ...], passwor
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
     click.echo(f"Added {role} {name}" + (f" (units: {', '.join(units)})" if units else ""))
+# -- evidence: verify and export ------------------------------------------------------------
+
+
+@main.command()
+@pass_ctx
+def verify(obj: Context) -> None:
+    """Check the evidence archive: every file's SHA-256, every manifest, the chain; exit 1 naming each problem."""
+    from vaern.app import open_services
+    from vaern.storage.archive import Archive, expected_manifests
+
+    services = open_services(obj.config)
+    with services.sessions() as session:
+        expected = expected_manifests(session)
+    archive = Archive(obj.config.archive)
+    problems = archive.verify(expected)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {obj.config.archive}", err=True)
+        raise SystemExit(1)
+    click.echo(f"ok: {len(archive.chain())} snapshot(s) in the chain, {len(expected)} in the database, "
+               f"every file and manifest matches its SHA-256")
+
+
+@main.command()
+@click.argument("hit_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The zip to write (default: ./<hit id>.zip).")
+@pass_ctx
+def export(obj: Context, hit_id: str, output: Path | None) -> None:
+    """An evidence bundle (zip) of one hit for police, Datatilsynet or a lawyer."""
+    from vaern.app import open_services
+    from vaern.storage.export import export_bundle, parse_hit_id
+
+    number = parse_hit_id(hit_id)
+    services = open_services(obj.config)
+    with services.sessions() as session:
+        path = export_bundle(obj.config, session, number, output or Path(f"h-{number:06d}.zip"))
+    click.echo(str(path))

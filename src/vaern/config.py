@@ -298,10 +298,30 @@ class Browser(_Model):
 
 
 class Evidence(_Model):
+    """How evidence is captured (crawler/capture.py) and sealed (storage/archive.py)."""
+
     capture: bool = True
-    pdf: bool = False
-    max_height: int = Field(default=60000, ge=1000)
-    tsa_urls: list[str] = []
+    pdf: bool = Field(default=False, description="also print each captured page to PDF")
+    max_height: int = Field(default=60000, ge=1000, description="cap on the full-page screenshot's height (px)")
+    tsa_urls: list[str] = Field(default_factory=list, description="RFC 3161 timestamp authorities")
+    tsa_timeout: float = Field(default=10.0, gt=0, description="seconds per timestamp request")
+    viewport_width: int = Field(default=1280, ge=320, le=3840)
+    viewport_height: int = Field(default=900, ge=320, le=4000)
+    page_timeout: float = Field(default=30.0, gt=0, description="seconds to load one page for capture")
+    settle_seconds: float = Field(default=2.0, ge=0, description="wait for the network to go quiet after load")
+    expand_steps: int = Field(default=30, ge=0, description="scroll steps before the screenshot (lazy content)")
+    expand_seconds: float = Field(default=15.0, ge=0, description="time budget for those scroll steps")
+    max_scrollers: int = Field(default=5, ge=0, description="inner scrolling containers captured separately")
+    max_response_mb: float = Field(default=25.0, gt=0, description="bodies larger than this are cut in the WARC")
+
+    @field_validator("tsa_urls")
+    @classmethod
+    def _http_urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return v
 
 
 class Crawl(_Model):

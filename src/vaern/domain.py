@@ -64,3 +64,65 @@ class FetchFailure:
     url: str
     reason: str
     status: int | None = None
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    """A page to secure as evidence, as the pipeline hands it to `crawler.capture`.
+
+    `raw_html`/`raw_status` are what the crawler itself received over HTTP (kept next to what the
+    browser received); `matches` say which names matched where (person id, name, matched text,
+    snippet); `site_settings` is the site's config, recorded for provenance.
+    """
+
+    url: str
+    site_id: str
+    detected_at: datetime
+    reason: str = "hit"  # hit | update | removed
+    raw_html: bytes | None = None
+    raw_status: int | None = None
+    matches: tuple[dict[str, object], ...] = ()
+    site_settings: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CapturedFile:
+    """One artefact of a capture, hashed at the point of collection (before it is stored)."""
+
+    kind: str  # screenshot | html | dom | text | warc | provenance | pdf | crawler_html | scroller-N
+    name: str  # the file's name inside an export, e.g. "screenshot.png"
+    media_type: str
+    data: bytes
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A finished evidence capture of one page: its files and what is known about how it was made."""
+
+    url: str
+    site_id: str
+    reason: str
+    detected_at: datetime
+    started_at: datetime
+    finished_at: datetime
+    final_url: str
+    status: int | None
+    files: tuple[CapturedFile, ...]
+    text: str = ""
+    title: str = ""
+    notes: tuple[str, ...] = ()
+
+    def file(self, kind: str) -> CapturedFile | None:
+        return next((f for f in self.files if f.kind == kind), None)
+
+
+@dataclass(frozen=True)
+class CaptureFailure:
+    """A page that could not be captured; the rest of the batch goes on."""
+
+    url: str
+    site_id: str
+    reason: str
+    error: str
+    at: datetime

@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +39,7 @@ class EvidenceNeed:
     raw_status: int | None
     matches: list[dict[str, object]] = field(default_factory=list)
     page_id: int = 0
+    detected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:

@@ -1,0 +1,249 @@
+"""Evidence bundles for police, Datatilsynet or a lawyer: `vaern export HIT_ID`.
+
+Controlled by `archive`, `timezone`, `organisation` and `browser` (for printing the PDF). The zip
+holds, for every snapshot of the hit's page: its files under their plain names, its
+`manifest.json` and its timestamp tokens; a `SHA256SUMS` that `sha256sum -c` accepts; a
+self-contained `report.html` (it loads nothing from other hosts: styles inline, images by
+relative path) and `report.pdf` printed from it by Chromium. The report says who was named,
+where, shows the screenshots and excerpts, gives every time in UTC and in local time, every hash,
+how to check it all without Værn, and what the hashes do not prove.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import hashlib
+import json
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vaern.config import Config
+from vaern.errors import ArchiveError, VaernError
+from vaern.storage.archive import Archive, snapshot_name
+from vaern.storage.tables import HitRow, PersonRow, SiteRow, SnapshotRow, UnitRow
+
+_HIT_ID = re.compile(r"^(?:h-)?(\d+)$")
+MAX_DIFF_LINES = 400
+
+
+class HitNotFound(VaernError):
+    """No hit with that id."""
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A time shown twice: UTC and local (the config's time zone, Danish by default)."""
+
+    utc: str
+    local: str
+
+
+def parse_hit_id(hit_id: str | int) -> int:
+    if isinstance(hit_id, int):
+        return hit_id
+    m = _HIT_ID.match(hit_id.strip())
+    if not m:
+        raise HitNotFound(f"{hit_id!r} is not a hit id like h-000123")
+    return int(m.group(1))
+
+
+def text_diff(old: str, new: str, old_label: str, new_label: str) -> list[str]:
+    """The text difference between two snapshots, as unified-diff lines (bounded)."""
+    lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), old_label, new_label, lineterm="", n=2))
+    return lines if len(lines) <= MAX_DIFF_LINES else [*lines[:MAX_DIFF_LINES], "… (difference cut here)"]
+
+
+def export_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path) -> Path:
+    """Write the evidence bundle of one hit to `out_path` (a .zip); return its path."""
+    number = parse_hit_id(hit_id)
+    hit = session.get(HitRow, number)
+    if hit is None:
+        raise HitNotFound(f"no hit h-{number:06d}")
+    archive = Archive(config.archive)
+    zone = ZoneInfo(config.timezone)
+    snaps = list(session.scalars(
+        select(SnapshotRow).where(SnapshotRow.page_id == hit.page_id).order_by(SnapshotRow.captured_at, SnapshotRow.id)
+    ))
+    person = session.get(PersonRow, hit.person_id)
+    unit = session.get(UnitRow, hit.unit_id) if hit.unit_id else None
+    site = session.get(SiteRow, hit.site_id)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="vaern-export-") as tmp:
+        folder = Path(tmp) / "bundle"
+        snapshots = [_copy_snapshot(archive, snap, folder, zone) for snap in snaps]
+        for older, newer in zip(snapshots, snapshots[1:], strict=False):
+            newer["diff"] = text_diff(older["text"], newer["text"], f"{older['id']}/text.txt",
+                                      f"{newer['id']}/text.txt")
+        generated = datetime.now(UTC)
+        context = {
+            "organisation": config.organisation,
+            "generated": _moment(generated, zone),
+            "timezone": config.timezone,
+            "hit": {
+                "id": f"h-{hit.id:06d}", "status": hit.status, "confidence": hit.confidence,
+                "score": round(hit.score, 1), "url": hit.url, "matched_text": list(hit.matched_text),
+                "excerpt": hit.excerpt, "categories": list(hit.categories), "why": list(hit.why),
+                "first_seen": _moment(hit.first_seen, zone), "last_seen": _moment(hit.last_seen, zone),
+                "removed_at": _moment(hit.removed_at, zone) if hit.removed_at else None,
+            },
+            "person": {"id": hit.person_id, "name": person.name if person else hit.person_id,
+                       "title": person.title if person else None},
+            "unit": {"id": unit.id, "name": unit.name} if unit else None,
+            "site": {"id": hit.site_id, "name": site.name if site else hit.site_id},
+            "snapshots": snapshots,
+        }
+        env = Environment(loader=PackageLoader("vaern.storage", "templates"), autoescape=select_autoescape(["j2"]))
+        (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context), encoding="utf-8")
+        _print_pdf(config, folder / "report.html", folder / "report.pdf")
+        _write_sums(folder)
+        _zip(folder, out_path)
+    return out_path
+
+
+def _copy_snapshot(archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo) -> dict[str, Any]:
+    """Copy one snapshot's manifest, files and tokens into the bundle; gather what the report shows."""
+    sid = snapshot_name(snap.id)
+    target = folder / "snapshots" / sid
+    target.mkdir(parents=True)
+    body = archive.read(snap.manifest_path)
+    if hashlib.sha256(body).hexdigest() != snap.manifest_sha256:
+        raise ArchiveError(f"{sid}: manifest {snap.manifest_path} does not match the database; run `vaern verify`")
+    (target / "manifest.json").write_bytes(body)
+    manifest = json.loads(body)
+    files = []
+    for kind, item in sorted(manifest["files"].items(), key=lambda kv: _order(kv[0])):
+        data = archive.read(item["path"])
+        if hashlib.sha256(data).hexdigest() != item["sha256"]:
+            raise ArchiveError(f"{sid}: {kind} file {item['path']} has changed; run `vaern verify`")
+        name = PurePosixPath(item["name"]).name
+        (target / name).write_bytes(data)
+        files.append({"kind": kind, "name": name, "path": f"snapshots/{sid}/{name}", "size": item["size"],
+                      "sha256": item["sha256"], "media_type": item["media_type"]})
+    stamps = []
+    stem = PurePosixPath(snap.manifest_path).stem
+    source = archive.path(snap.manifest_path).parent / "timestamps"
+    for tsr in sorted(source.glob(f"{stem}--*.tsr")):
+        (target / "timestamps").mkdir(exist_ok=True)
+        (target / "timestamps" / tsr.name).write_bytes(tsr.read_bytes())
+        pem = tsr.with_suffix(".pem")
+        if pem.exists():
+            (target / "timestamps" / pem.name).write_bytes(pem.read_bytes())
+        stamps.append(_stamp_info(tsr, sid, zone))
+    provenance: dict[str, Any] = {}
+    prov_file = next((f for f in files if f["kind"] == "provenance"), None)
+    if prov_file:
+        provenance = json.loads((folder / prov_file["path"]).read_bytes())
+    text_file = next((f for f in files if f["kind"] == "text"), None)
+    text = (folder / text_file["path"]).read_text(encoding="utf-8", errors="replace") if text_file else ""
+    images = [f for f in files if f["media_type"] == "image/png"]
+    return {
+        "id": sid, "reason": manifest.get("reason"), "url": manifest.get("url"), "final_url": manifest.get("final_url"),
+        "http_status": manifest.get("http_status"), "title": manifest.get("title"),
+        "detected_at": _moment_iso(manifest.get("detected_at"), zone),
+        "started_at": _moment_iso(manifest.get("capture_started_at"), zone),
+        "finished_at": _moment_iso(manifest.get("capture_finished_at"), zone),
+        "manifest_sha256": snap.manifest_sha256, "previous": manifest.get("previous"),
+        "sequence": manifest.get("sequence"), "files": files, "images": images, "timestamps": stamps,
+        "notes": manifest.get("notes", []), "provenance": provenance, "text": text, "diff": None,
+        "redirects": provenance.get("redirects", []), "server": provenance.get("server"),
+        "tls": provenance.get("tls"), "matches": provenance.get("matches", []),
+        "actions": provenance.get("actions", []), "browser": provenance.get("browser", {}),
+        "limitations": provenance.get("limitations", []),
+        "navigation_error": provenance.get("navigation_error"),
+    }
+
+
+def _stamp_info(tsr: Path, sid: str, zone: ZoneInfo) -> dict[str, Any]:
+    from vaern.storage import timestamps as tsp
+
+    info: dict[str, Any] = {"file": f"snapshots/{sid}/timestamps/{tsr.name}",
+                            "certificates": f"snapshots/{sid}/timestamps/{tsr.with_suffix('.pem').name}"}
+    try:
+        token = tsp.parse_token(tsp.token_from_response(tsr.read_bytes()))
+        info["time"] = _moment(token.gen_time, zone)
+        info["imprint"] = token.imprint.hex()
+    except (tsp.TimestampError, IndexError, ValueError):
+        info["time"] = None
+        info["imprint"] = None
+    return info
+
+
+_KIND_ORDER = ("screenshot", "html", "dom", "text", "warc", "provenance", "pdf", "crawler_html")
+
+
+def _order(kind: str) -> tuple[int, str]:
+    return (_KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER), kind)
+
+
+def _moment(moment: datetime | None, zone: ZoneInfo) -> Moment:
+    if moment is None:
+        return Moment("—", "—")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(zone)
+    offset = local.strftime("%z")
+    return Moment(moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                  local.strftime("%Y-%m-%d %H:%M:%S ") + f"{local.tzname()} (UTC{offset[:3]}:{offset[3:]})")
+
+
+def _moment_iso(text: str | None, zone: ZoneInfo) -> Moment:
+    if not text:
+        return Moment("—", "—")
+    return _moment(datetime.fromisoformat(text.replace("Z", "+00:00")), zone)
+
+
+def _print_pdf(config: Config, html: Path, pdf: Path) -> None:
+    """Print the report with Chromium, offline: every request that is not a local file is refused."""
+    from playwright.async_api import Route, async_playwright
+
+    from vaern.crawler.browser import launch_options
+
+    async def run() -> None:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(**launch_options(config.browser))
+            try:
+                page = await browser.new_page()
+
+                async def only_files(route: Route) -> None:
+                    if route.request.url.startswith("file://"):
+                        await route.continue_()
+                    else:
+                        await route.abort()
+
+                await page.route("**/*", only_files)
+                await page.goto(html.as_uri(), wait_until="load")
+                await page.pdf(path=str(pdf), format="A4", print_background=True,
+                               margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
+            finally:
+                await browser.close()
+
+    asyncio.run(run())
+
+
+def _write_sums(folder: Path) -> None:
+    lines = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        lines.append(f"{digest}  {path.relative_to(folder).as_posix()}\n")
+    (folder / "SHA256SUMS").write_text("".join(lines), encoding="utf-8")
+
+
+def _zip(folder: Path, out_path: Path) -> None:
+    tmp = out_path.with_name(out_path.name + ".part")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            zf.write(path, path.relative_to(folder).as_posix())
+    tmp.replace(out_path)

@@ -1,0 +1,245 @@
+"""RFC 3161 trusted timestamps over manifest hashes.
+
+Controlled by `evidence.tsa_urls` (and `evidence.tsa_timeout`): for each listed timestamp
+authority (TSA) the archive asks for a token over the SHA-256 of a snapshot's manifest and keeps
+the reply (`.tsr`, what `openssl ts -verify -in` reads) with the certificates the TSA sent
+(`.pem`). A token proves the manifest existed no later than the TSA's time, independently of our
+own clock.
+
+The request and the few fields we read back (status, message imprint, time, nonce) are plain DER,
+encoded and parsed here so that capture needs no external program; the signature itself is checked
+with `openssl ts -verify` where OpenSSL is installed (in `vaern verify`, and by anyone holding an
+export).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import shutil
+import subprocess
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+SHA256_OID = "2.16.840.1.101.3.4.2.1"
+TSTINFO_OID = "1.2.840.113549.1.9.16.1.4"
+SIGNED_DATA_OID = "1.2.840.113549.1.7.2"
+
+
+class TimestampError(Exception):
+    """A TSA did not give a usable token (unreachable, refused, or a reply that does not fit)."""
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a timestamp token says: which hash it covers, when, and the nonce we sent."""
+
+    imprint_algorithm: str
+    imprint: bytes
+    gen_time: datetime
+    serial: int
+    nonce: int | None
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    """A token from one TSA: the raw reply, what it says, and the certificates it carried (PEM)."""
+
+    tsa_url: str
+    response: bytes
+    info: TokenInfo
+    certificates_pem: bytes
+
+
+# ---------------------------------------------------------------------------------------------
+# DER, just enough of it.
+
+
+def _length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    return bytes([tag]) + _length(len(value)) + value
+
+
+def _integer(n: int) -> bytes:
+    raw = n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big", signed=True)
+    return _tlv(0x02, raw)
+
+
+def _oid(dotted: str) -> bytes:
+    parts = [int(p) for p in dotted.split(".")]
+    out = bytearray([40 * parts[0] + parts[1]])
+    for part in parts[2:]:
+        chunk = [part & 0x7F]
+        part >>= 7
+        while part:
+            chunk.append(0x80 | (part & 0x7F))
+            part >>= 7
+        out.extend(reversed(chunk))
+    return _tlv(0x06, bytes(out))
+
+
+def _decode_oid(raw: bytes) -> str:
+    parts = [raw[0] // 40, raw[0] % 40]
+    value = 0
+    for byte in raw[1:]:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            parts.append(value)
+            value = 0
+    return ".".join(str(p) for p in parts)
+
+
+def _read(data: bytes, pos: int = 0) -> tuple[int, bytes, int]:
+    """One TLV at `pos`: (tag, value, position after it)."""
+    if pos + 2 > len(data):
+        raise TimestampError("truncated DER")
+    tag = data[pos]
+    first = data[pos + 1]
+    pos += 2
+    if first & 0x80:
+        count = first & 0x7F
+        if count == 0 or count > 4 or pos + count > len(data):
+            raise TimestampError("unsupported DER length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    else:
+        length = first
+    end = pos + length
+    if end > len(data):
+        raise TimestampError("truncated DER")
+    return tag, data[pos:end], end
+
+
+def _children(value: bytes) -> list[tuple[int, bytes]]:
+    out = []
+    pos = 0
+    while pos < len(value):
+        tag, inner, pos = _read(value, pos)
+        out.append((tag, inner))
+    return out
+
+
+def build_request(digest: bytes, nonce: int) -> bytes:
+    """A TimeStampReq (RFC 3161 §2.4.1) for a SHA-256 digest, asking for the TSA's certificate."""
+    algorithm = _tlv(0x30, _oid(SHA256_OID) + b"\x05\x00")
+    imprint = _tlv(0x30, algorithm + _tlv(0x04, digest))
+    cert_req = b"\x01\x01\xff"
+    return _tlv(0x30, _integer(1) + imprint + _integer(nonce) + cert_req)
+
+
+def token_from_response(response: bytes) -> bytes:
+    """The TimeStampToken inside a TimeStampResp, or TimestampError with the TSA's status."""
+    tag, body, _ = _read(response)
+    if tag != 0x30:
+        raise TimestampError("the reply is not a TimeStampResp")
+    parts = _children(body)
+    status_parts = _children(parts[0][1])
+    status = int.from_bytes(status_parts[0][1], "big")
+    if status not in (0, 1):  # granted, grantedWithMods
+        raise TimestampError(f"the TSA refused the request (PKIStatus {status})")
+    if len(parts) < 2:
+        raise TimestampError("the reply holds no token")
+    return _tlv(parts[1][0], parts[1][1])
+
+
+def parse_token(token: bytes) -> TokenInfo:
+    """Read the TSTInfo of a token (a CMS SignedData): imprint, time, serial and nonce."""
+    _, content_info, _ = _read(token)
+    ci = _children(content_info)
+    if _decode_oid(ci[0][1]) != SIGNED_DATA_OID:
+        raise TimestampError("the token is not CMS SignedData")
+    signed_data = _children(_children(ci[1][1])[0][1])
+    encap = _children(signed_data[2][1])
+    if _decode_oid(encap[0][1]) != TSTINFO_OID:
+        raise TimestampError("the token does not hold a TSTInfo")
+    octets = _children(encap[1][1])[0][1]
+    tst = _children(_read(octets)[1])
+    imprint = _children(tst[2][1])
+    algorithm = _decode_oid(_children(imprint[0][1])[0][1])
+    serial = int.from_bytes(tst[3][1], "big")
+    gen_time = _generalized_time(tst[4][1].decode("ascii"))
+    nonce = None
+    for tag, value in tst[5:]:
+        if tag == 0x02:
+            nonce = int.from_bytes(value, "big")
+            break
+    return TokenInfo(algorithm, imprint[1][1], gen_time, serial, nonce)
+
+
+def _generalized_time(text: str) -> datetime:
+    text = text.rstrip("Z")
+    whole, _, fraction = text.partition(".")
+    moment = datetime.strptime(whole, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    if fraction:
+        moment = moment.replace(microsecond=int(fraction[:6].ljust(6, "0")))
+    return moment
+
+
+def certificates_pem(token: bytes) -> bytes:
+    """The certificates a token carries (the TSA's, and its chain where the TSA sends it), as PEM."""
+    _, content_info, _ = _read(token)
+    signed_data = _children(_children(_children(content_info)[1][1])[0][1])
+    out = []
+    for tag, value in signed_data[3:]:
+        if tag == 0xA0:  # [0] IMPLICIT SET OF CertificateChoices
+            for cert_tag, cert in _children(value):
+                if cert_tag == 0x30:
+                    b64 = base64.encodebytes(_tlv(0x30, cert)).replace(b"\n", b"")
+                    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+                    out.append(b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n")
+    return b"".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Asking a TSA, and checking a token.
+
+
+def request_timestamp(tsa_url: str, digest: bytes, timeout: float) -> Timestamp:
+    """Ask one TSA for a token over `digest`; check that the token covers it before keeping it."""
+    nonce = secrets.randbits(63)
+    req = urllib.request.Request(
+        tsa_url,
+        data=build_request(digest, nonce),
+        headers={"Content-Type": "application/timestamp-query", "Accept": "application/timestamp-reply"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as reply:  # noqa: S310 (operator's URL)
+            response = reply.read()
+    except OSError as exc:
+        raise TimestampError(f"{tsa_url}: {exc}") from None
+    token = token_from_response(response)
+    info = parse_token(token)
+    if info.imprint != digest or info.imprint_algorithm != SHA256_OID:
+        raise TimestampError(f"{tsa_url}: the token does not cover the hash we sent")
+    if info.nonce != nonce:
+        raise TimestampError(f"{tsa_url}: the token's nonce is not ours (a replayed reply?)")
+    return Timestamp(tsa_url, response, info, certificates_pem(token))
+
+
+def openssl_verify(response_path: Path, digest_hex: str, chain_path: Path) -> str | None:
+    """Check a token's signature with `openssl ts -verify`; None if it verifies, else why not.
+
+    The CA file is the chain the TSA sent, so this proves the token is intact and was signed by
+    that chain's key; whether that chain belongs to a TSA you trust is a separate check (compare
+    the root's fingerprint with the one the TSA publishes).
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return "openssl is not installed; the token's signature was not checked"
+    proc = subprocess.run(
+        [openssl, "ts", "-verify", "-digest", digest_hex, "-in", str(response_path),
+         "-CAfile", str(chain_path), "-untrusted", str(chain_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    if proc.returncode == 0 and "Verification: OK" in proc.stdout:
+        return None
+    return (proc.stderr or proc.stdout).strip().splitlines()[-1] if (proc.stderr or proc.stdout) else "failed"

@@ -1,0 +1,174 @@
+"""Export bundles end to end: real captures, a local TSA, the database, unzip, sha256sum -c, openssl."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import zipfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from playwright.async_api import async_playwright
+
+from vaern.app import open_services
+from vaern.cli import main
+from vaern.config import Config
+from vaern.crawler.browser import launch_options
+from vaern.crawler.capture import Capture, CaptureRequest, capture_pages
+from vaern.storage.archive import Archive
+from vaern.storage.db import transaction
+from vaern.storage.export import HitNotFound, export_bundle, parse_hit_id, text_diff
+from vaern.storage.tables import HitRow, PageRow, SnapshotRow
+
+from .site import Site
+from .tsa import LocalTsa
+
+pytestmark = pytest.mark.browser
+
+
+def _seed(config: Config, site: Site) -> int:
+    """A hit on the fixture post with two snapshots (the post was edited in between), as the pipeline files them."""
+    services = open_services(config)
+    archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls)
+    now = datetime(2026, 11, 21, 14, 3, 11)
+    with transaction(services.sessions) as session:
+        page = PageRow(site_id="testsite", url=site.url("/post/1"), first_fetched_at=now, last_fetched_at=now)
+        session.add(page)
+        session.flush()
+        hit = HitRow(person_id="rr", unit_id="boern", page_id=page.id, site_id="testsite", url=page.url,
+                     confidence="high", score=97.5, variant="exact", matched_text=["René Rosenkilde"],
+                     excerpt="Hvorfor får René Rosenkilde lov at arbejde her?", categories=["criticism"],
+                     first_seen=now, last_seen=now)
+        session.add(hit)
+        session.flush()
+        hit_id, page_id = hit.id, page.id
+    for reason, text in (("hit", "Hvorfor får René Rosenkilde lov at arbejde her?"),
+                         ("update", "Hvorfor får René Rosenkilde lov at arbejde her? Han er en skam.")):
+        site.state.post = text
+        [capture] = capture_pages(config, [CaptureRequest(site.url("/post/1"), "testsite", datetime.now(UTC), reason,
+                                                          matches=({"person": "rr", "name": "René Rosenkilde",
+                                                                    "matched": "René Rosenkilde",
+                                                                    "snippet": text[:40]},))])
+        assert isinstance(capture, Capture), capture
+        with transaction(services.sessions) as session:  # row first, then the archive, one transaction
+            row = SnapshotRow(page_id=page_id, captured_at=capture.started_at.replace(tzinfo=None), reason=reason,
+                              manifest_path="", manifest_sha256="")
+            session.add(row)
+            session.flush()
+            stored = archive.store(capture, row.id)
+            row.manifest_path, row.manifest_sha256, row.files = (stored.manifest_path, stored.manifest_sha256,
+                                                                 stored.files)
+    site.state.post = "Hvorfor får René Rosenkilde lov at arbejde her?"
+    return hit_id
+
+
+@pytest.fixture
+def seeded(make_config: Callable[..., Config], site: Site, tsa: LocalTsa) -> tuple[Config, int]:
+    config = make_config(evidence={"tsa_urls": [tsa.url], "settle_seconds": 0.3, "expand_steps": 2})
+    return config, _seed(config, site)
+
+
+def test_export_round_trip(seeded: tuple[Config, int], tsa: LocalTsa, tmp_path: Path) -> None:
+    config, hit_id = seeded
+    services = open_services(config)
+    with services.sessions() as session:
+        bundle = export_bundle(config, session, f"h-{hit_id:06d}", tmp_path / "out" / "bundle.zip")
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(folder)
+    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert {"report.html", "report.pdf", "SHA256SUMS", "snapshots/s-000001/manifest.json",
+            "snapshots/s-000001/screenshot.png", "snapshots/s-000001/page.html", "snapshots/s-000001/capture.warc.gz",
+            "snapshots/s-000002/manifest.json"} <= set(names)
+
+    # 1. sha256sum -c accepts SHA256SUMS, which covers every other file.
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == len(names) - 1
+
+    # 2. each file matches its manifest; the second manifest chains to the first.
+    for sid in ("s-000001", "s-000002"):
+        manifest = json.loads((folder / "snapshots" / sid / "manifest.json").read_bytes())
+        for item in manifest["files"].values():
+            out = subprocess.run(["sha256sum", f"snapshots/{sid}/{item['name']}"], cwd=folder, capture_output=True,
+                                 text=True)
+            assert out.stdout.split()[0] == item["sha256"]
+    first_sha = subprocess.run(["sha256sum", "snapshots/s-000001/manifest.json"], cwd=folder, capture_output=True,
+                               text=True).stdout.split()[0]
+    assert json.loads((folder / "snapshots/s-000002/manifest.json").read_bytes())["previous"]["sha256"] == first_sha
+
+    # 3. the timestamp token verifies with openssl against the TSA's root.
+    [token] = sorted((folder / "snapshots/s-000002/timestamps").glob("*.tsr"))
+    ok = subprocess.run(["openssl", "ts", "-verify", "-data", "snapshots/s-000002/manifest.json", "-in", str(token),
+                         "-CAfile", str(tsa.ca_file), "-untrusted", str(token.with_suffix(".pem"))],
+                        cwd=folder, capture_output=True, text=True)
+    assert "Verification: OK" in ok.stdout, ok.stderr
+
+    # 4. the report: both times, hashes, the edit, how to verify, limitations; nothing from other hosts.
+    report = (folder / "report.html").read_text(encoding="utf-8")
+    assert "René Rosenkilde" in report and "Børn og Familie" in report
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", report)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CE(S)?T \(UTC\+0[12]:00\)", report)
+    assert first_sha in report
+    assert "+Hvorfor får René Rosenkilde lov at arbejde her? Han er en skam." in report
+    assert "sha256sum -c SHA256SUMS" in report and "openssl ts -verify" in report
+    assert "does not prove what the server meant" in report
+    for ref in re.findall(r'(?:src|href)="([^"]*)"', report):
+        assert "://" not in ref and not ref.startswith("//"), ref
+        assert (folder / ref).exists(), ref
+    assert (folder / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert _requests_made_opening(folder / "report.html") == {"file"}
+
+
+def _requests_made_opening(html: Path) -> set[str]:
+    """Open the report in Chromium and return the URL schemes of every request it made."""
+    async def run() -> set[str]:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(**launch_options(None))
+            page = await browser.new_page()
+            seen: set[str] = set()
+            page.on("request", lambda r: seen.add(r.url.split(":", 1)[0]))
+            await page.goto(html.as_uri(), wait_until="networkidle")
+            assert await page.evaluate("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+            await browser.close()
+            return seen
+
+    return asyncio.run(run())
+
+
+def test_cli_verify_and_export(seeded: tuple[Config, int], tmp_path: Path) -> None:
+    config, hit_id = seeded
+    runner = CliRunner()
+    ok = runner.invoke(main, ["-c", str(config.source), "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "ok: 2 snapshot(s) in the chain, 2 in the database" in ok.output
+
+    out = tmp_path / "e.zip"
+    exported = runner.invoke(main, ["-c", str(config.source), "export", f"h-{hit_id:06d}", "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert zipfile.ZipFile(out).testzip() is None
+
+    missing = runner.invoke(main, ["-c", str(config.source), "export", "h-999999"])
+    assert missing.exit_code == 1 and "no hit h-999999" in missing.output
+
+    manifest = json.loads((config.archive / "snapshots/s-000001/manifest.json").read_bytes())
+    blob = config.archive / manifest["files"]["screenshot"]["path"]
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes() + b"x")
+    bad = runner.invoke(main, ["-c", str(config.source), "verify"])
+    assert bad.exit_code == 1
+    assert f"s-000001: screenshot file {manifest['files']['screenshot']['path']} has changed" in bad.output
+    assert "1 problem(s)" in bad.output
+
+
+def test_hit_ids_and_text_diff() -> None:
+    assert parse_hit_id("h-000123") == 123 and parse_hit_id("7") == 7
+    with pytest.raises(HitNotFound):
+        parse_hit_id("x-12")
+    diff = text_diff("a\nb\n", "a\nc\n", "old", "new")
+    assert "-b" in diff and "+c" in diff

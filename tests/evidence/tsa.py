@@ -1,0 +1,105 @@
+"""A local RFC 3161 timestamp authority for tests: a test CA and TSA certificate made with
+`openssl`, and an HTTP server on 127.0.0.1 that answers each query with `openssl ts -reply`."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+TSA_CONF = """
+[ tsa ]
+default_tsa = tsa_config1
+
+[ tsa_config1 ]
+dir = {dir}
+serial = $dir/serial
+crypto_device = builtin
+signer_cert = $dir/tsa.crt
+certs = $dir/ca.crt
+signer_key = $dir/tsa.key
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+other_policies = 1.2.3.4.5.6
+digests = sha256, sha384, sha512
+accuracy = secs:1
+ordering = yes
+tsa_name = yes
+ess_cert_id_chain = no
+ess_cert_id_alg = sha256
+"""
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_tsa_files(folder: Path) -> None:
+    """A self-signed test CA and a TSA certificate it signed (extendedKeyUsage timeStamping)."""
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+             "-days", "2", "-subj", "/CN=Test Root CA", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tsa.key", "-out", "tsa.csr",
+             "-subj", "/CN=Test TSA", cwd=folder)
+    (folder / "tsa.ext").write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n"
+    )
+    _openssl("x509", "-req", "-in", "tsa.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "tsa.crt", "-days", "2", "-extfile", "tsa.ext", cwd=folder)
+    (folder / "serial").write_text("01\n")
+    (folder / "tsa.cnf").write_text(TSA_CONF.format(dir=folder))
+
+
+@dataclass
+class LocalTsa:
+    url: str
+    folder: Path
+    requests: list[bytes]
+
+    @property
+    def ca_file(self) -> Path:
+        return self.folder / "ca.crt"
+
+
+@contextmanager
+def local_tsa() -> Iterator[LocalTsa]:
+    with tempfile.TemporaryDirectory(prefix="tsa-") as tmp:
+        folder = Path(tmp)
+        make_tsa_files(folder)
+        lock = threading.Lock()
+        seen: list[bytes] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                query = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                seen.append(query)
+                with lock, tempfile.TemporaryDirectory(dir=folder) as work:
+                    (Path(work) / "q.tsq").write_bytes(query)
+                    proc = subprocess.run(
+                        ["openssl", "ts", "-reply", "-config", str(folder / "tsa.cnf"), "-queryfile",
+                         "q.tsq", "-out", "r.tsr"], cwd=work, capture_output=True,
+                    )
+                    reply = (Path(work) / "r.tsr").read_bytes() if proc.returncode == 0 else b""
+                self.send_response(200 if reply else 500)
+                self.send_header("Content-Type", "application/timestamp-reply")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield LocalTsa(f"http://127.0.0.1:{server.server_port}/tsa", folder, seen)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
