@@ -6,7 +6,6 @@ files are written to the archive with their real SHA-256, alerts, crawl runs and
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -18,7 +17,9 @@ from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session
 
 from vaern.config import Config
+from vaern.domain import Capture, CapturedFile
 from vaern.review.auth import add_user
+from vaern.storage.archive import Archive, record_snapshot, sha256_hex
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
 from vaern.storage.tables import AlertHitRow, AlertRow, CrawlRunRow, HitRow, PageRow, SnapshotRow
 
@@ -66,42 +67,30 @@ def png(width: int, height: int, colour: str, label: str = "") -> bytes:
     return out.getvalue()
 
 
-def _store(archive: Path, rel: str, data: bytes) -> dict[str, str]:
-    path = archive / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return {"path": rel, "sha256": hashlib.sha256(data).hexdigest()}
-
-
 def add_snapshot(
     db: Session, config: Config, page: PageRow, at: datetime, text: str, html: str, colour: str, reason: str = "hit"
 ) -> SnapshotRow:
-    """A snapshot laid out as the archive lays it out: files by kind, a manifest listing each
-    file's name, media type, size and SHA-256, and the manifest's own hash in the row."""
-    row = SnapshotRow(page_id=page.id, captured_at=at, reason=reason, manifest_path="", manifest_sha256="", files={})
-    db.add(row)
-    db.flush()
-    sid = f"s-{row.id:06d}"
-    base = f"snapshots/{sid}"
+    """A snapshot filed as the pipeline files one: the archive stores it (blobs, manifest, chain)."""
+    started = at.replace(tzinfo=UTC)
+    provenance = {
+        "format": "vaern-provenance/1", "url": page.url, "final_url": page.url, "http_status": 200,
+        "browser": {"version": "test", "user_agent": "test", "viewport": {"width": 1280, "height": 900}},
+        "matches": [], "actions": [], "redirects": [], "limitations": [],
+    }
     parts = {
         "screenshot": ("screenshot.png", "image/png", png(1280, 2400, colour, text[:40])),
         "html": ("page.html", "text/html", html.encode()),
         "text": ("text.txt", "text/plain", text.encode()),
         "warc": ("capture.warc.gz", "application/warc", b"WARC/1.1 placeholder record " + text.encode()),
+        "provenance": ("provenance.json", "application/json", json.dumps(provenance).encode()),
     }
-    entries = {}
-    for kind, (name, media_type, data) in parts.items():
-        stored = _store(config.archive, f"{base}/{name}", data)
-        entries[kind] = {**stored, "name": name, "media_type": media_type, "size": len(data)}
-    manifest = {"snapshot": sid, "url": page.url, "reason": reason, "files": entries,
-                "detected_at": at.isoformat() + "Z", "capture_started_at": at.isoformat() + "Z",
-                "capture_finished_at": at.isoformat() + "Z"}
-    stored = _store(config.archive, f"{base}/manifest.json",
-                    json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
-    row.files = {kind: {"path": e["path"], "sha256": e["sha256"]} for kind, e in entries.items()}
-    row.manifest_path = stored["path"]
-    row.manifest_sha256 = stored["sha256"]
-    return row
+    capture = Capture(
+        url=page.url, site_id=page.site_id, reason=reason, detected_at=started, started_at=started,
+        finished_at=started + timedelta(seconds=2), final_url=page.url, status=200, title=page.title or "",
+        files=tuple(CapturedFile(kind, name, media, data, sha256_hex(data))
+                    for kind, (name, media, data) in parts.items()),
+    )
+    return record_snapshot(db, Archive(config.archive), capture, page.id)
 
 
 @dataclass
