@@ -7,7 +7,6 @@ are made from the top of the screenshot and kept in memory, keyed by the screens
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import io
 import threading
@@ -21,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vaern.review.hits import snapshot_ref
+from vaern.storage.export import text_diff as export_text_diff
 from vaern.storage.tables import SnapshotRow
 
 MAX_TEXT = 200_000  # characters of page text shown; the archive keeps all of it
-MAX_DIFF_LINES = 400
 THUMB_WIDTH = 240
 THUMB_HEIGHT = 180
 
@@ -107,16 +106,13 @@ def _read_text(root: Path, files: dict[str, Any]) -> str | None:
 
 
 def text_diff(before: str, after: str) -> list[tuple[str, str]]:
-    """Line differences between two page texts, as (kind, line) for the template."""
+    """Line differences between two page texts (the export's diff), as (kind, line) for the template."""
     out: list[tuple[str, str]] = []
-    for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=2):
+    for line in export_text_diff(before, after, "before", "after"):
         if line.startswith(("---", "+++")):
             continue
-        kind = "hunk" if line.startswith("@@") else "add" if line[:1] == "+" else "del" if line[:1] == "-" else "ctx"
+        kind = "hunk" if line.startswith(("@@", "…")) else {"+": "add", "-": "del"}.get(line[:1], "ctx")
         out.append((kind, line))
-        if len(out) >= MAX_DIFF_LINES:
-            out.append(("hunk", "…"))
-            break
     return out
 
 
