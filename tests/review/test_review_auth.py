@@ -35,7 +35,8 @@ def test_healthz_and_anonymous_visitors_are_sent_to_sign_in(live: LiveServer, wo
         to_login = c.get(f"/hits/{ref(world.hits['a_threat'])}", follow_redirects=False)
         assert to_login.status_code == 303
         assert to_login.headers["location"] == f"/login?next=%2Fhits%2F{ref(world.hits['a_threat'])}"
-        assert c.get("/api/hits", follow_redirects=False).status_code == 303
+        api = c.get("/api/hits", follow_redirects=False)
+        assert api.status_code == 401 and api.json() == {"error": "sign in first"}
 
 
 def test_sign_in_sets_a_strict_cookie_and_sign_out_ends_the_session(live: LiveServer, world: World) -> None:

@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaern.config import Config
@@ -37,7 +37,7 @@ LOGIN_COOKIE = "vaern_login"
 
 # The app's own pages: nothing from other hosts, no inline script or style, not framable.
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
@@ -189,6 +189,8 @@ class Pages:
             csrf = found[0].csrf_token if found else request.cookies.get(LOGIN_COOKIE, "")
             ctx = Ctx(request, db, self.shared, viewer, csrf, form, lists)
             if signed_in and viewer is None:
+                if request.url.path.startswith("/api/"):
+                    return JSONResponse({"error": "sign in first"}, status_code=401)
                 if request.method == "GET":
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
