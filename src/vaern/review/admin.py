@@ -16,7 +16,7 @@ from vaern.storage.tables import HitRow, UserRow
 
 
 def overview_page(ctx: Ctx) -> Response:
-    data = overview.build(ctx.db, ctx.config, ctx.user, ctx.shared.units)
+    data = overview.build(ctx.db, ctx.config, ctx.user)
     labels = [w.strftime("%d.%m." if ctx.config.language == "da" else "%b %d") for w in data.week_starts]
 
     def chart(series: overview.Series, name: str) -> object:

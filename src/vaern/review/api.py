@@ -22,7 +22,7 @@ def api_hits(ctx: Ctx) -> Response:
     result = list_hits(ctx.db, ctx.config, ctx.user, ctx.shared.people, filters)
     hits = {h.id: h for h in ctx.db.scalars(select(HitRow).where(HitRow.id.in_([r.id for r in result.rows])))}
     audit.record(ctx.db, ctx.viewer, "api_list", address=ctx.address, filters=filters.query())
-    body = [hit_json(ctx.db, hits[r.id], ctx.shared.people) for r in result.rows]
+    body = [hit_json(ctx.db, hits[r.id], ctx.shared.people.names) for r in result.rows]
     return JSONResponse(body, headers={"x-total-count": str(result.total), "x-page-count": str(result.pages)})
 
 
@@ -32,7 +32,7 @@ def api_hit(ctx: Ctx) -> Response:
     if hit is None:
         return JSONResponse({"error": "not found"}, status_code=404)
     audit.record(ctx.db, ctx.viewer, "api_hit", hit_id=hit.id, address=ctx.address)
-    return JSONResponse(hit_json(ctx.db, hit, ctx.shared.people))
+    return JSONResponse(hit_json(ctx.db, hit, ctx.shared.people.names))
 
 
 def routes(pages: Pages) -> list[Route]:

@@ -16,6 +16,7 @@ from vaern.app import open_services
 from vaern.config import Config
 from vaern.review import admin, api, routes
 from vaern.review.evidence import Thumbnails
+from vaern.review.hits import Directory
 from vaern.review.web import STATIC, Pages, SecurityHeaders, Shared, make_templates
 
 
@@ -26,9 +27,7 @@ def create_app(config: Config) -> Starlette:
         config=config,
         factory=services.sessions,
         templates=make_templates(config),
-        people={p.id: p.name for p in config.people},
-        person_units={p.id: p.unit for p in config.people},
-        people_by_name=sorted(((p.id, p.name, p.unit) for p in config.people), key=lambda p: (p[1], p[0])),
+        people=Directory.of(config),
         units={u.id: u.name for u in config.units},
         sites={s.id: s.label for s in config.sites},
         thumbnails=Thumbnails(),

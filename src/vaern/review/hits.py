@@ -51,6 +51,31 @@ def fold(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class Directory:
+    """The watched people as the app shows and searches them; built once from the config."""
+
+    names: dict[str, str]  # id -> name
+    units: dict[str, str | None]  # id -> unit id
+    by_name: list[tuple[str, str, str | None]]  # (id, name, unit), sorted by name
+    keys: list[tuple[str, str]]  # (id, folded "name id") for search
+
+    @classmethod
+    def of(cls, config: Config) -> Directory:
+        people = config.people
+        return cls(
+            names={p.id: p.name for p in people},
+            units={p.id: p.unit for p in people},
+            by_name=sorted(((p.id, p.name, p.unit) for p in people), key=lambda p: (p[1], p[0])),
+            keys=[(p.id, f"{fold(p.name)} {p.id.lower()}") for p in people],
+        )
+
+    def matching(self, q: str) -> list[str]:
+        """Ids of the people whose name (or id) holds `q`, ignoring case and accents."""
+        folded = fold(q)
+        return [pid for pid, key in self.keys if folded in key]
+
+
+@dataclass(frozen=True)
 class Filters:
     """The list's filters as given in the query string; empty means 'any'."""
 
@@ -143,13 +168,13 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search(people_names: Mapping[str, str], q: str, fold_case: bool) -> ColumnElement[bool]:
+def _search(people: Directory, q: str, fold_case: bool) -> ColumnElement[bool]:
     """Search in the person's name (accent- and case-insensitive), the URL, excerpt, title and match."""
-    folded = fold(q)
-    person_ids = [pid for pid, name in people_names.items() if folded in fold(name) or folded in pid.lower()]
+    person_ids = people.matching(q)
     # PostgreSQL's LIKE is case-sensitive: there ILIKE (`fold_case`). SQLite's LIKE already folds
     # ASCII, though not Ø/ø or Æ/æ: the common casings of a Danish word cover those.
-    forms = sorted({q, q.lower(), q.upper(), q[:1].upper() + q[1:].lower()})
+    ascii_folds = fold_case or q.isascii()
+    forms = [q] if ascii_folds else sorted({q, q.lower(), q.upper(), q[:1].upper() + q[1:].lower()})
     columns = (HitRow.excerpt, HitRow.url, PageRow.title, cast(HitRow.matched_text, String))
     text_match = or_(
         *(
@@ -163,7 +188,7 @@ def _search(people_names: Mapping[str, str], q: str, fold_case: bool) -> ColumnE
     return text_match
 
 
-def _where(viewer: Viewer, people: Mapping[str, str], f: Filters, dialect: str) -> list[ColumnElement[bool]]:
+def _where(viewer: Viewer, people: Directory, f: Filters, dialect: str) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [visible_hits(viewer)]
     if f.q:
         clauses.append(_search(people, f.q, fold_case=dialect != "sqlite"))
@@ -186,18 +211,15 @@ def _where(viewer: Viewer, people: Mapping[str, str], f: Filters, dialect: str) 
 
 
 def list_hits(
-    db: Session, config: Config, viewer: Viewer, people: Mapping[str, str], f: Filters
+    db: Session, config: Config, viewer: Viewer, people: Directory, f: Filters
 ) -> HitList:
     """One page of the hits `viewer` may see that match `f`, newest first, with counts per status."""
     base = _where(viewer, people, f, db.get_bind().dialect.name)
     counts = {s: 0 for s in STATUSES}
-    for status, n in db.execute(
-        select(HitRow.status, func.count())
-        .select_from(HitRow)
-        .join(PageRow, PageRow.id == HitRow.page_id)
-        .where(and_(*base))
-        .group_by(HitRow.status)
-    ):
+    count = select(HitRow.status, func.count()).select_from(HitRow)
+    if f.q:  # only search looks at the page's title; without it the count needs no join
+        count = count.join(PageRow, PageRow.id == HitRow.page_id)
+    for status, n in db.execute(count.where(and_(*base)).group_by(HitRow.status)):
         counts[status] = n
     where = [*base, HitRow.status == f.status] if f.status else base
     total = counts.get(f.status, 0) if f.status else sum(counts.values())
@@ -230,7 +252,7 @@ def list_hits(
             id=hit.id,
             ref=hit_ref(hit.id),
             person_id=hit.person_id,
-            person_name=people.get(hit.person_id, hit.person_id),
+            person_name=people.names.get(hit.person_id, hit.person_id),
             unit_id=hit.unit_id,
             site_id=hit.site_id,
             site_name=sites.get(hit.site_id, hit.site_id),

@@ -63,7 +63,7 @@ def _week_start(now: datetime) -> datetime:
     return monday.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def build(db: Session, config: Config, viewer: Viewer, unit_names: dict[str, str]) -> Overview:
+def build(db: Session, config: Config, viewer: Viewer) -> Overview:
     first_week = _week_start(utcnow()) - timedelta(weeks=WEEKS - 1)
     weekly: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * WEEKS)
     for unit_id, site_id, seen in db.execute(

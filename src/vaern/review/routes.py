@@ -85,7 +85,7 @@ def logout(ctx: Ctx) -> Response:
 
 def _filter_choices(ctx: Ctx) -> dict[str, Any]:
     viewer = ctx.user
-    people = [(pid, name) for pid, name, unit in ctx.shared.people_by_name if viewer.may_see_unit(unit)]
+    people = [(pid, name) for pid, name, unit in ctx.shared.people.by_name if viewer.may_see_unit(unit)]
     return {
         # A long watch list is no drop-down: then the person filter is a field for the id (and
         # search finds names).
@@ -144,7 +144,7 @@ def hit_detail(ctx: Ctx) -> Response:
         hit=hit,
         ref=hit_ref(hit.id),
         page=page,
-        person=ctx.shared.people.get(hit.person_id, hit.person_id),
+        person=ctx.shared.people.names.get(hit.person_id, hit.person_id),
         unit=ctx.shared.units.get(hit.unit_id or "", hit.unit_id or ""),
         site=ctx.shared.sites.get(hit.site_id, hit.site_id),
         snapshots=snapshots,

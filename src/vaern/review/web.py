@@ -30,6 +30,7 @@ from vaern.config import Config
 from vaern.review import auth
 from vaern.review.access import Viewer
 from vaern.review.evidence import Thumbnails
+from vaern.review.hits import Directory
 from vaern.review.i18n import translator
 
 SESSION_COOKIE = "vaern_session"
@@ -93,9 +94,7 @@ class Shared:
     config: Config
     factory: sessionmaker[Session]
     templates: Environment
-    people: dict[str, str]  # person id -> name
-    person_units: dict[str, str | None]
-    people_by_name: list[tuple[str, str, str | None]]  # (id, name, unit), sorted by name
+    people: Directory
     units: dict[str, str]  # unit id -> name
     sites: dict[str, str]  # site id -> label
     thumbnails: Thumbnails
