@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import select
 
 from tests.review.conftest import LiveServer, csrf_of, ref, sign_in
-from tests.review.seeding import PASSWORD, World, build_world, make_config
+from tests.review.seeding import PASSWORD, World, make_config
 from vaern.review.app import create_app
 from vaern.review.auth import AccountError, add_user
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
@@ -58,8 +58,7 @@ def test_sign_in_sets_a_strict_cookie_and_sign_out_ends_the_session(live: LiveSe
         assert stale.get("/hits").status_code == 303
 
 
-def test_cookies_are_secure_when_served_over_https(tmp_path: Path) -> None:
-    world = build_world(tmp_path)
+def test_cookies_are_secure_when_served_over_https(world: World) -> None:
     config = world.config.model_copy(update={"review_url": "https://vaern.kommune.example"})
     with LiveServer(create_app(config)) as server, httpx.Client(base_url=server.url, follow_redirects=False) as c:
         form = c.get("/login")

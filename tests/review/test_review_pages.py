@@ -159,9 +159,8 @@ def test_decisions_checklist_and_notes_are_kept_with_who_and_when(
     assert c.get(f"/api/hits/{ref(world.hits['b_other'])}").json()["status"] == "new"
 
 
-def test_english_when_configured(tmp_path: Path) -> None:
-    world = build_world(tmp_path, language="en")
-    with LiveServer(create_app(world.config)) as server:
+def test_english_when_configured(world: World) -> None:
+    with LiveServer(create_app(world.config.model_copy(update={"language": "en"}))) as server:
         c = sign_in(server.url, "admin")
         html = c.get(f"/hits/{ref(world.hits['a_threat'])}").text
         assert '<html lang="en">' in html and "Police deadline" in html and "Why it matched" in html
