@@ -88,6 +88,9 @@ def test_tampered_evidence_is_not_verified_on_the_next_open(tmp_path: Path) -> N
         text.write_text("Karin Jensen bor et andet sted")
         html = c.get(url).text
         assert 'data-verified="no"' in html and "text: SHA-256 is" in html
+        # Nor is a bundle made from it: the export says what is wrong instead.
+        refused = c.get(f"{url}/export")
+        assert refused.status_code == 409 and "has changed" in refused.text
         c.close()
 
 

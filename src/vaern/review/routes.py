@@ -8,11 +8,11 @@ written to the audit log.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from starlette.background import BackgroundTask
@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from vaern.errors import VaernError
-from vaern.review import audit, auth, case, evidence, exporting
+from vaern.review import audit, auth, case, evidence
 from vaern.review.access import Viewer
 from vaern.review.hits import (
     CATEGORIES,
@@ -34,6 +34,7 @@ from vaern.review.hits import (
     parse_snapshot_ref,
 )
 from vaern.review.web import ARCHIVED_CSP, LOGIN_COOKIE, SESSION_COOKIE, Ctx, Pages, local_path
+from vaern.storage.export import export_bundle
 from vaern.storage.queries import utcnow
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, PageRow
 
@@ -160,7 +161,6 @@ def hit_detail(ctx: Ctx) -> Response:
         reasons=case.DISMISS_REASONS,
         notes=case.notes(ctx.db, hit.id),
         today=utcnow().date(),
-        export_ready=exporting.available(),
         error=None,
         message=ctx.request.query_params.get("done", ""),
     )
@@ -286,17 +286,15 @@ def export(ctx: Ctx) -> Response:
     hit = _hit(ctx)
     if hit is None:
         return ctx.not_found()
-    if not exporting.available():
-        return ctx.render("error.html", status=503, title=ctx.t("Export is not available"),
-                          message=ctx.t("This installation cannot make evidence bundles yet."))
+    # The same bundle as `vaern export`: made into a private temporary folder, removed once sent.
     folder = Path(tempfile.mkdtemp(prefix="vaern-export-"))
     name = f"vaern-{hit_ref(hit.id)}.zip"
     out = folder / name
     try:
-        exporting.export(ctx.config, ctx.db, hit.id, out)
+        export_bundle(ctx.config, ctx.db, hit.id, out)
     except VaernError as exc:
         # The archive does not match the database (a changed or missing file): say so, export nothing.
-        exporting.remove_folder(folder)
+        shutil.rmtree(folder, ignore_errors=True)
         audit.record(ctx.db, ctx.viewer, "export_failed", hit_id=hit.id, address=ctx.address, error=str(exc))
         return ctx.render("error.html", status=409, title=ctx.t("The evidence bundle could not be made"),
                           message=str(exc), back=f"/hits/{hit_ref(hit.id)}")
@@ -304,7 +302,7 @@ def export(ctx: Ctx) -> Response:
     return FileResponse(
         out, media_type="application/zip", filename=name,
         headers={"cache-control": "private, no-store"},
-        background=BackgroundTask(exporting.remove_folder, folder),
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )
 
 
@@ -317,10 +315,6 @@ def healthz(ctx: Ctx) -> Response:
 
 def home(ctx: Ctx) -> Response:
     return RedirectResponse("/hits", status_code=303)
-
-
-def site_host(url: str) -> str:
-    return urlsplit(url).hostname or url
 
 
 def routes(pages: Pages) -> list[Route]:
