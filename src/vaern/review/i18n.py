@@ -137,6 +137,7 @@ DA: dict[str, str] = {
     "Not saved": "Ikke gemt",
     "Notes": "Noter",
     "Older": "Ældre",
+    "On this page": "På denne side",
     "Open in full size": "Åbn i fuld størrelse",
     "Overview": "Overblik",
     "Page text": "Sidens tekst",
