@@ -95,7 +95,7 @@ def test_analyst_round_sign_in_to_sign_out(page: Any, world: World, tmp_path: Pa
     assert page.is_checked("#leader_informed_done") and page.is_checked("#employee_supported_done")
     assert not page.is_checked("#police_report_done")
     # Export: the zip holds what `sha256sum -c` needs, and every sum is right.
-    with page.expect_download() as info:
+    with page.expect_download(timeout=90_000) as info:  # the bundle's PDF is printed by a second Chromium
         page.click("text=Hent bevispakke")
     target = tmp_path / "bundle.zip"
     info.value.save_as(target)
