@@ -137,7 +137,6 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int) -> None:
     """Internal: the child process that crawls one site for one run."""
     from vaern.app import run_crawl
 
-    logging.getLogger().setLevel(logging.INFO)
     run_crawl(obj.config, site_id, run_id)
 
 
@@ -374,3 +373,44 @@ def export(obj: Context, hit_id: str, output: Path | None) -> None:
     with services.sessions() as session:
         path = export_bundle(obj.config, session, number, output or Path(f"h-{number:06d}.zip"))
     click.echo(str(path))
+
+
+# -- the service and its outbox -------------------------------------------------------------
+
+
+@main.command()
+@pass_ctx
+def run(obj: Context) -> None:
+    """The long-running service: scheduled crawls, alert delivery with retries, digest, retention."""
+    from vaern.scheduler import run_service
+
+    raise SystemExit(run_service(obj.config))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_ctx
+def status(obj: Context, as_json: bool) -> None:
+    """Per site the last crawl and the next one; the outbox (queued, failed)."""
+    from vaern.app import open_services
+    from vaern.status import collect, render
+
+    services = open_services(obj.config)
+    data = collect(obj.config, services.engine, services.sessions)
+    services.engine.dispose()
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else render(obj.config, data))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON array of CONTRACT.md.")
+@pass_ctx
+def alerts(obj: Context, as_json: bool) -> None:
+    """The alert outbox: queued, sent and failed e-mails, with their recipients."""
+    from vaern.alerts.report import alerts_json, alerts_table
+    from vaern.app import open_services
+
+    services = open_services(obj.config)
+    with services.sessions() as session:
+        entries = alerts_json(session)
+    services.engine.dispose()
+    click.echo(json.dumps(entries, ensure_ascii=False, indent=2) if as_json else alerts_table(entries))

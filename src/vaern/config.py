@@ -58,6 +58,13 @@ _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # Value rules shared by several fields
 
 
+def _check_clock(value: str) -> str:
+    m = _CLOCK.match(value.strip())
+    if not m:
+        raise ValueError(f"{value!r} is not a time of day like 07:30")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+
 def _check_email(value: str) -> str:
     value = value.strip()
     if _EMAIL.match(value):
@@ -230,6 +237,9 @@ class Site(_Model):
     autothrottle: bool = True
     timeout: float = Field(default=30.0, gt=0, description="seconds per request")
     max_response_mb: float = Field(default=5.0, gt=0)
+    retries: int = Field(
+        default=1, ge=0, le=10, description="extra attempts after a timeout, dropped connection or 5xx"
+    )
     user_agent: str | None = None
 
     @property
@@ -273,23 +283,39 @@ class Matching(_Model):
 
 
 class Alerts(_Model):
-    fallback: Email | None = None
-    analysts: list[Email] = []
-    remind_after: Interval = "24h"
-    max_attempts: int = Field(default=8, ge=1)
-    digest_at: str = "07:30"
+    """Who is told, when, and how hard delivery tries (alerts/ and the dispatcher in `vaern run`)."""
+
+    fallback: Email | None = Field(default=None, description="address told of hits about people without a unit")
+    analysts: list[Email] = Field(default=[], description="addresses that receive the daily digest of possible hits")
+    remind_after: Interval = Field(default="24h", description="remind the leader once of a high hit still unhandled")
+    digest_at: str = Field(default="07:30", description="local time (HH:MM) of the daily digest")
+    group_wait: Interval = Field(default="5m", description="send a running crawl's alerts after this anyway")
+    dispatch_every: Interval = Field(default="15s", description="how often `vaern run` looks for alerts to send")
+    retry_initial: Interval = Field(default="30s", description="first wait after a failed delivery; then doubles")
+    retry_max: Interval = Field(default="30m", description="longest wait between two tries")
+    max_attempts: int = Field(default=3, ge=1, description="tries before a permanent (5xx) refusal is given up")
+    give_up_after: Interval = Field(default="3d", description="a temporary failure is retried until this old")
+    thumbnails: bool = Field(default=True, description="attach a small picture of the screenshot to each hit")
+    connections: int = Field(default=3, ge=1, le=10, description="SMTP connections the dispatcher sends over at once")
 
     @field_validator("digest_at")
     @classmethod
     def _clock(cls, v: str) -> str:
-        m = _CLOCK.match(v.strip())
-        if not m:
-            raise ValueError(f"{v!r} is not a time of day like 07:30")
-        return f"{int(m.group(1)):02d}:{m.group(2)}"
+        return _check_clock(v)
 
 
 class Retention(_Model):
+    """What the daily retention job in `vaern run` deletes, and when it runs."""
+
     dismissed_days: int = Field(default=90, ge=1, description="delete dismissed hits' evidence after this")
+    crawl_runs_days: int = Field(default=365, ge=1, description="keep the crawl history this long")
+    alerts_days: int = Field(default=365, ge=1, description="keep sent and failed e-mails this long")
+    at: str = Field(default="03:30", description="local time (HH:MM) of the daily retention job")
+
+    @field_validator("at")
+    @classmethod
+    def _clock(cls, v: str) -> str:
+        return _check_clock(v)
 
 
 class Browser(_Model):

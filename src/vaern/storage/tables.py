@@ -9,7 +9,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Unicode,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -145,11 +158,17 @@ class AlertRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(300))
+    # "host:pid" of the dispatcher sending it right now (a lease until next_attempt_at); lets a
+    # restarted service take over at once from a dispatcher that died mid-send.
+    claimed_by: Mapped[str | None] = mapped_column(String(300))
 
 
 class AlertHitRow(Base):
     __tablename__ = "alert_hits"
-    __table_args__ = (UniqueConstraint("alert_id", "hit_id"),)
+    __table_args__ = (
+        UniqueConstraint("alert_id", "hit_id"),
+        UniqueConstraint("hit_id", "recipient", "kind", "round", name="uq_alert_hits_once"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
@@ -157,6 +176,38 @@ class AlertHitRow(Base):
     # Dedup key: never the same hit twice to the same recipient in the same kind.
     recipient: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(20))
+    # 0 for kinds a hit gets at most once per recipient (new_hit, removed, reminder, digest);
+    # the crawl run id for `update`, which a page can earn again each time it changes.
+    round: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SilenceRow(Base):
+    """No more alerts about this person on this URL (or this whole site): e.g. a namesake."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    site_id: Mapped[str | None] = mapped_column(String(100))
+    hit_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SchedulerJobRow(Base):
+    """APScheduler's job store (`vaern run`), declared here so migrations own the schema.
+
+    The columns are exactly those `apscheduler.jobstores.sqlalchemy.SQLAlchemyJobStore` creates.
+    """
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(Unicode(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""Helpers for Værn's own tests and benchmarks: local servers that stand in for the world."""
+"""Helpers for Værn's own tests, benchmarks and demo: local servers that stand in for the world."""

@@ -1,0 +1,359 @@
+"""Turn one outbox alert and its hits into an e-mail a leader can act on.
+
+Each hit says who, where (site and URL), when it was first seen, what kind of post it is, an
+excerpt with the name marked, a thumbnail of the evidence screenshot (inline, as a CID part),
+a link to the hit in the review app (`{review_url}/hits/h-000123`), the next steps for its
+categories and the police deadline (72 hours from the earliest time known for the post).
+Plain text and HTML parts, in `language` (da default, en). Header values are stripped of
+control characters, so a page title or a name holding CR/LF cannot add headers.
+
+Controlled by `language`, `timezone`, `review_url`, `organisation`, `smtp.sender`,
+`alerts.thumbnails` and `archive` (where screenshots are read from).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import functools
+import io
+import logging
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vaern.alerts import mime
+from vaern.alerts.outbox import alert_ref, hit_ref
+from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
+from vaern.alerts.routing import DIGEST, NEW_HIT, directory, scope
+from vaern.alerts.wording import Wording
+from vaern.config import Config
+from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
+
+log = logging.getLogger(__name__)
+
+DIGEST_MAX_HITS = 200
+THUMB_WIDTH = 480
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def header_safe(value: str, limit: int = 200) -> str:
+    """One line of text fit for a header: control characters (CR, LF, …) become spaces."""
+    text = " ".join(_CONTROL.sub(" ", value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What compose needs to know about a hit's page besides the hit row."""
+
+    title: str | None = None
+    screenshot: Path | None = None
+    text: Path | None = None
+    captured_at: datetime | None = None
+
+
+@dataclass
+class Thumbnails:
+    """Thumbnails made in one dispatch pass, by screenshot path (one hit can go to several)."""
+
+    width: int = THUMB_WIDTH
+    made: dict[Path, bytes | None] = field(default_factory=dict)
+
+    def get(self, path: Path) -> bytes | None:
+        if path not in self.made:
+            self.made[path] = make_thumbnail(path, self.width)
+        return self.made[path]
+
+
+def make_thumbnail(path: Path, width: int = THUMB_WIDTH) -> bytes | None:
+    """A small JPEG of the top of a (possibly very tall) full-page screenshot, or None."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            top = min(h, int(w * 0.75))
+            # Full-page screenshots can be 60,000 px tall: decode only the rows we show.
+            region: Image.Image
+            if im.format == "PNG" and len(im.tile) == 1 and not im.info.get("interlace"):
+                im.tile = [im.tile[0]._replace(extents=(0, 0, w, top))]
+                im._size = (w, top)
+                im.load()
+                region = im
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    region = im.crop((0, 0, w, top))
+            region = region.convert("RGB")
+            region.thumbnail((width, width))
+            out = io.BytesIO()
+            region.save(out, "JPEG", quality=72, optimize=True)
+            return out.getvalue()
+    except Exception as exc:  # a broken screenshot must not stop the alert
+        log.warning("event=thumbnail.failed path=%s error=%s", path, type(exc).__name__)
+        return None
+
+
+def load_evidence(session: Session, config: Config, hits: Sequence[HitRow]) -> dict[int, Evidence]:
+    """page id -> the newest snapshot's screenshot and text, and the page title."""
+    page_ids = sorted({h.page_id for h in hits})
+    if not page_ids:
+        return {}
+    titles = {
+        page_id: title
+        for page_id, title in session.execute(select(PageRow.id, PageRow.title).where(PageRow.id.in_(page_ids)))
+    }
+    newest: dict[int, SnapshotRow] = {}
+    for snap in session.scalars(
+        select(SnapshotRow).where(SnapshotRow.page_id.in_(page_ids)).order_by(SnapshotRow.captured_at)
+    ):
+        newest[snap.page_id] = snap
+    out: dict[int, Evidence] = {}
+    for page_id in page_ids:
+        found = newest.get(page_id)
+        files = found.files if found is not None else {}
+        out[page_id] = Evidence(
+            title=titles.get(page_id),
+            screenshot=_archive_path(config, files.get("screenshot")),
+            text=_archive_path(config, files.get("text")),
+            captured_at=found.captured_at if found is not None else None,
+        )
+    return out
+
+
+def _archive_path(config: Config, entry: object) -> Path | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+        return None
+    root = Path(config.archive).resolve()
+    path = (root / entry["path"]).resolve()
+    # Paths come from the database; never read outside the archive.
+    return path if path.is_relative_to(root) and path.is_file() else None
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("vaern.alerts", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+@dataclass(frozen=True)
+class HitView:
+    """One hit as the templates show it."""
+
+    ref: str
+    link: str
+    person: str
+    person_title: str | None
+    unit: str
+    site: str
+    url: str
+    page_title: str | None
+    first_seen: str
+    removed_at: str | None
+    categories: list[str]
+    excerpt: list[tuple[str, bool]]  # (text, is the name)
+    confidence: str
+    score: float
+    steps: list[str]
+    deadline: str
+    deadline_basis: str
+    deadline_passed: bool
+    thumbnail_cid: str | None
+
+
+def mark_names(excerpt: str, matched: Sequence[str]) -> list[tuple[str, bool]]:
+    """Split `excerpt` into (text, is-a-name) runs, marking each matched form of the name."""
+    forms = sorted({m for m in matched if m and m.strip()}, key=len, reverse=True)
+    if not forms or not excerpt:
+        return [(excerpt, False)] if excerpt else []
+    pattern = re.compile("|".join(re.escape(f) for f in forms), re.IGNORECASE)
+    parts: list[tuple[str, bool]] = []
+    pos = 0
+    for m in pattern.finditer(excerpt):
+        if m.start() > pos:
+            parts.append((excerpt[pos : m.start()], False))
+        parts.append((m.group(0), True))
+        pos = m.end()
+    if pos < len(excerpt):
+        parts.append((excerpt[pos:], False))
+    return parts
+
+
+def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostTime | None:
+    """The date the page gives for the post: from the snapshot's text near the name, else the excerpt."""
+    if evidence is not None and evidence.text is not None and evidence.captured_at is not None:
+        try:
+            text = evidence.text.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        lowered = text.lower()
+        for form in hit.matched_text or []:
+            at = lowered.find(str(form).lower()) if form else -1
+            if at >= 0:
+                found = find_posted_at(text, at, at + len(form), evidence.captured_at, config.timezone)
+                if found is not None:
+                    return found
+    return parse_post_time(hit.excerpt or "", hit.first_seen, config.timezone)
+
+
+class Composer:
+    """Builds the e-mails of one dispatch pass (shares thumbnails between recipients)."""
+
+    def __init__(self, config: Config, thumbnails: Thumbnails | None = None) -> None:
+        self.config = config
+        self.words = Wording(config.language)
+        self.tz = ZoneInfo(config.timezone)
+        self.thumbnails = thumbnails if thumbnails is not None else Thumbnails()
+        sender = parseaddr(header_safe(config.smtp.sender))
+        self.sender_name = sender[0] or "Værn"
+        self.sender_address = sender[1]
+
+    def _local(self, utc_naive: datetime) -> datetime:
+        return utc_naive.replace(tzinfo=UTC).astimezone(self.tz).replace(tzinfo=None)
+
+    def _when(self, utc_naive: datetime, **kw: bool) -> str:
+        return self.words.when(self._local(utc_naive), **kw)
+
+    def _deadline_text(self, deadline: Deadline) -> str:
+        w = self.words
+        if deadline.basis == "posted":
+            local = self._local(deadline.since)
+            day_only = local.hour == 0 and local.minute == 0 and ":" not in (deadline.source_text or "")
+            key = "deadline.posted_day" if day_only else "deadline.posted"
+            key = "deadline.posted_relative" if deadline.relative else key
+            since = self._when(deadline.since, clock=not day_only)
+            return w(key, since=since, source=header_safe(deadline.source_text or "", 80))
+        return w("deadline.first_seen", since=self._when(deadline.since))
+
+    def view(self, hit: HitRow, evidence: Evidence | None, now: datetime, with_thumbnail: bool) -> HitView:
+        config, w = self.config, self.words
+        index = directory(config)
+        person = index.people.get(hit.person_id)
+        unit = index.units.get(person.unit) if person is not None and person.unit else None
+        site = index.sites.get(hit.site_id)
+        site_label = site.label if site is not None else hit.site_id
+        deadline = police_deadline(hit.first_seen, posted_time(config, hit, evidence))
+        cid = None
+        if with_thumbnail and evidence is not None and evidence.screenshot is not None:
+            if self.thumbnails.get(evidence.screenshot) is not None:
+                cid = f"thumb.{hit_ref(hit.id)}@vaern"
+        categories = [str(c) for c in hit.categories or []]
+        return HitView(
+            ref=hit_ref(hit.id),
+            link=f"{config.review_url}/hits/{hit_ref(hit.id)}",
+            person=person.name if person is not None else hit.person_id,
+            person_title=person.title if person is not None else None,
+            unit=unit.name if unit is not None else w("unit_none"),
+            site=site_label,
+            url=hit.url,
+            page_title=header_safe(evidence.title, 300) if evidence and evidence.title else None,
+            first_seen=self._when(hit.first_seen),
+            removed_at=self._when(hit.removed_at) if hit.removed_at else None,
+            categories=[w.category(c) for c in categories],
+            excerpt=mark_names(hit.excerpt or "", [str(m) for m in hit.matched_text or []]),
+            confidence=w(f"confidence.{hit.confidence}") if hit.confidence in ("high", "possible") else hit.confidence,
+            score=round(float(hit.score), 1),
+            steps=w.steps(categories),
+            deadline=w("deadline", due=self._when(deadline.due, weekday=True)),
+            deadline_basis=self._deadline_text(deadline),
+            deadline_passed=deadline.due <= now,
+            thumbnail_cid=cid,
+        )
+
+    def subject(self, alert: AlertRow, views: list[HitView]) -> str:
+        w = self.words
+        first = views[0]
+        if alert.kind == DIGEST:
+            return w("subject.digest", n_hits=len(views))
+        if alert.kind == NEW_HIT:
+            if len(views) == 1:
+                cats = f" ({', '.join(first.categories)})" if first.categories else ""
+                return w("subject.new_hit.one", person=first.person, site=first.site) + cats
+            names = list(dict.fromkeys(v.person for v in views))
+            shown = ", ".join(names[:3]) + (f" {w('and_more', n=len(names) - 3)}" if len(names) > 3 else "")
+            return w("subject.new_hit.many", n_hits=len(views), people=shown)
+        return w(f"subject.{alert.kind}", person=first.person, site=first.site)
+
+    def message_bytes(
+        self, alert: AlertRow, hits: Sequence[HitRow], evidence: dict[int, Evidence], now: datetime
+    ) -> bytes:
+        """The e-mail for `alert` as it goes on the wire; `hits` are its hits, `evidence` by page id."""
+        if not hits:
+            raise ValueError(f"alert {alert_ref(alert.id)} has no hits")
+        config, w = self.config, self.words
+        total = len(hits)
+        shown_hits = list(hits)[:DIGEST_MAX_HITS] if alert.kind == DIGEST else list(hits)
+        thumbs = config.alerts.thumbnails and alert.kind != DIGEST
+        views = [self.view(h, evidence.get(h.page_id), now, thumbs) for h in shown_hits]
+
+        units = sorted(u for u in scope(config, alert.recipient) if u is not None)
+        named = directory(config).units
+        unit_names = ", ".join(named[u].name if u in named else u for u in units)
+        if alert.kind == DIGEST:
+            footer = w("footer.analyst", organisation=config.organisation)
+        elif not units:
+            footer = w("footer.fallback", organisation=config.organisation)
+        else:
+            footer = w("footer", organisation=config.organisation, units=unit_names)
+        intro_key = f"intro.{alert.kind}" + (".one" if alert.kind == NEW_HIT and total == 1 else "")
+        context = {
+            "w": w,
+            "kind": alert.kind,
+            "greeting": w("greeting", name=alert.recipient_name) if alert.recipient_name else w("greeting_anonymous"),
+            "intro": w(intro_key, n_hits=total),
+            "hits": views,
+            "capped": w("list_capped", shown=len(views), total=total) if len(views) < total else None,
+            "footer": footer,
+            "organisation": config.organisation,
+            "review_url": config.review_url,
+            "lang": config.language,
+        }
+        env = _templates()
+        text = env.get_template("alert.txt.j2").render(context)
+        html = env.get_template("alert.html.j2").render(context)
+
+        images = []
+        for view, hit in zip(views, shown_hits, strict=True):
+            ev = evidence.get(hit.page_id)
+            if view.thumbnail_cid and ev is not None and ev.screenshot is not None:
+                data = self.thumbnails.get(ev.screenshot)
+                if data is not None:
+                    images.append(mime.InlineImage(view.thumbnail_cid, data, f"{view.ref}.jpg"))
+        headers = [
+            mime.text_header("Subject", header_safe(self.subject(alert, views))),
+            mime.address_header("From", header_safe(self.sender_name), self.sender_address),
+            mime.address_header("To", header_safe(alert.recipient_name or ""), header_safe(alert.recipient)),
+            mime.raw_header("Date", format_datetime(now.replace(tzinfo=UTC))),
+        ]
+        if alert.message_id:
+            headers.append(mime.raw_header("Message-ID", header_safe(alert.message_id)))
+        headers += [
+            mime.raw_header("Auto-Submitted", "auto-generated"),
+            mime.raw_header("X-Vaern-Alert", alert_ref(alert.id)),
+            mime.raw_header("X-Vaern-Kind", alert.kind),
+        ]
+        return mime.build(headers, text, html, images)
+
+    def compose(
+        self, alert: AlertRow, hits: Sequence[HitRow], evidence: dict[int, Evidence], now: datetime
+    ) -> EmailMessage:
+        """The same e-mail, parsed back into an EmailMessage (to read it; sending uses the bytes)."""
+        parsed = email.message_from_bytes(self.message_bytes(alert, hits, evidence, now), policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed

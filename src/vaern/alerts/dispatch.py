@@ -1,0 +1,338 @@
+"""Delivery: send what the outbox holds, retry what failed, never lose an alert.
+
+`deliver` sends every due alert: queued, not waiting for a retry, and either its crawl run has
+finished or it has waited `alerts.group_wait` (so one e-mail per recipient per run lists all
+that run's hits). Each alert is first *claimed* (a lease recorded in its row), then composed
+and handed to SMTP, then marked sent in its own transaction.
+
+Guarantee: at least once. An alert is marked sent only after the SMTP server accepted it, so
+a crash (even SIGKILL) between the two re-sends it; the same Message-ID lets mail clients see
+it is the same message. A lease held by a dead process on this host is taken over at once;
+any other lease expires after a few SMTP timeouts. Temporary failures are retried with
+exponential backoff (`alerts.retry_initial` doubling up to `alerts.retry_max`) until
+`alerts.give_up_after`; permanent ones (5xx) are given up after `alerts.max_attempts` tries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from vaern.alerts.compose import Composer, Evidence, load_evidence
+from vaern.alerts.outbox import alert_ref, hits_of, utcnow
+from vaern.alerts.smtp import SendFailure, SmtpTransport
+from vaern.config import Config, parse_interval
+from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one `deliver` pass did: accepted by SMTP, put back for a retry, given up."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(self.sent + other.sent, self.retrying + other.retrying, self.failed + other.failed)
+
+
+def backoff(config: Config, attempts: int) -> timedelta:
+    """Wait before try number `attempts + 1`: retry_initial, doubling, at most retry_max."""
+    first = parse_interval(config.alerts.retry_initial)
+    most = parse_interval(config.alerts.retry_max)
+    wait: timedelta = first * (2 ** max(0, min(attempts - 1, 30)))
+    return wait if wait < most else most
+
+
+def lease(config: Config) -> timedelta:
+    """How long a claim holds: enough to connect, compose and send one batch."""
+    return timedelta(seconds=max(120.0, 4 * config.smtp.timeout))
+
+
+def this_dispatcher() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_claimers(session: Session) -> list[str]:
+    """Claims held by processes on this host that no longer exist (killed mid-send)."""
+    host = socket.gethostname()
+    dead = []
+    for claimer in session.scalars(
+        select(AlertRow.claimed_by).where(AlertRow.status == "queued", AlertRow.claimed_by.is_not(None)).distinct()
+    ):
+        if claimer is None:
+            continue
+        name, _, pid = claimer.rpartition(":")
+        if name != host or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            dead.append(claimer)
+        except PermissionError:
+            pass  # alive, someone else's
+    return dead
+
+
+def _due(now: datetime, group_wait: timedelta, dead: list[str]) -> ColumnElement[bool]:
+    finished = exists().where(CrawlRunRow.id == AlertRow.run_id, CrawlRunRow.finished_at.is_not(None))
+    known = exists().where(CrawlRunRow.id == AlertRow.run_id)
+    conds: list[ColumnElement[bool]] = [AlertRow.next_attempt_at.is_(None), AlertRow.next_attempt_at <= now]
+    if dead:
+        conds.append(AlertRow.claimed_by.in_(dead))
+    return and_(
+        AlertRow.status == "queued",
+        or_(*conds),
+        or_(AlertRow.run_id.is_(None), finished, not_(known), AlertRow.created_at <= now - group_wait),
+    )
+
+
+def _claim(sessions: sessionmaker[Session], config: Config, now: datetime, me: str, limit: int) -> list[int]:
+    group_wait = parse_interval(config.alerts.group_wait)
+    with sessions() as session, session.begin():
+        dead = _dead_claimers(session)
+        due = _due(now, group_wait, dead)
+        candidates = (
+            select(AlertRow.id)
+            .where(due)
+            .order_by(AlertRow.created_at, AlertRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=AlertRow)
+            .scalar_subquery()
+        )
+        # The due conditions are repeated outside the subquery: PostgreSQL re-checks them on a
+        # row another dispatcher claimed meanwhile, so each alert is claimed by one dispatcher.
+        stmt = (
+            update(AlertRow)
+            .where(AlertRow.id.in_(candidates), due)
+            .values(claimed_by=me, next_attempt_at=now + lease(config))
+            .returning(AlertRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(session.scalars(stmt))
+
+
+def _finish(sessions: sessionmaker[Session], alert_id: int, me: str, **values: object) -> None:
+    """Record a try's outcome in its own transaction, at once: what is marked sent stays sent."""
+    with sessions() as session, session.begin():
+        # Core, not ORM-enabled, execution: this runs once per e-mail.
+        session.connection().execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, AlertRow.claimed_by == me)
+            .values(claimed_by=None, attempts=AlertRow.attempts + 1, **values)
+        )
+
+
+def _release(sessions: sessionmaker[Session], alert_ids: list[int], me: str, now: datetime) -> None:
+    """Give back claims not tried (shutdown): due again at once, no attempt counted."""
+    if not alert_ids:
+        return
+    with sessions() as session, session.begin():
+        session.execute(
+            update(AlertRow)
+            .where(AlertRow.id.in_(alert_ids), AlertRow.claimed_by == me)
+            .values(claimed_by=None, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _failed(
+    sessions: sessionmaker[Session],
+    config: Config,
+    alert: AlertRow,
+    failure: SendFailure,
+    me: str,
+    now: datetime,
+) -> str:
+    """Record a failed try; return the alert's new status."""
+    attempts = alert.attempts + 1
+    give_up = now - parse_interval(config.alerts.give_up_after)
+    if not failure.temporary and attempts >= config.alerts.max_attempts:
+        status, note = "failed", f"{failure.reason} (permanent, gave up after {attempts} tries)"
+    elif failure.temporary and alert.created_at <= give_up:
+        status, note = "failed", f"{failure.reason} (still failing after {config.alerts.give_up_after})"
+    else:
+        status, note = "queued", failure.reason
+    _finish(
+        sessions,
+        alert.id,
+        me,
+        status=status,
+        last_error=note,
+        next_attempt_at=None if status == "failed" else now + backoff(config, attempts),
+    )
+    log.log(
+        logging.ERROR if status == "failed" else logging.WARNING,
+        "event=alert.%s alert=%s kind=%s to=%s attempts=%d error=%r",
+        "failed" if status == "failed" else "retry",
+        alert_ref(alert.id),
+        alert.kind,
+        alert.recipient,
+        attempts,
+        failure.reason,
+    )
+    return status
+
+
+class _Pass:
+    """One batch's shared state between the sending threads."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self.work: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for alert_id in ids:
+            self.work.put(alert_id)
+        self.lock = threading.Lock()
+        self.report = DeliveryReport()
+        self.down: SendFailure | None = None  # the server cannot be reached: stop sending
+
+    def count(self, status: str) -> None:
+        with self.lock:
+            self.report += DeliveryReport(sent=status == "sent", retrying=status == "queued", failed=status == "failed")
+
+    def take(self) -> int | None:
+        try:
+            return self.work.get_nowait()
+        except queue.Empty:
+            return None
+
+    def left(self) -> list[int]:
+        out = []
+        while (alert_id := self.take()) is not None:
+            out.append(alert_id)
+        return out
+
+
+def deliver(
+    config: Config,
+    sessions: sessionmaker[Session],
+    now: datetime | None = None,
+    *,
+    stop: threading.Event | None = None,
+    batch: int = BATCH,
+) -> DeliveryReport:
+    """Send every due alert once; returns how many were sent, put back for retry, given up.
+
+    Up to `alerts.connections` SMTP connections send at once, each alert composed by the
+    thread that sends it (so composing one overlaps with waiting for the server on another).
+    `now` (naive UTC) fixes the clock for tests; `stop` ends the pass between two messages.
+    """
+    me = this_dispatcher()
+    composer = Composer(config)
+    report = DeliveryReport()
+    transports = [SmtpTransport(config.smtp) for _ in range(config.alerts.connections)]
+    try:
+        while stop is None or not stop.is_set():
+            clock = now or utcnow()
+            ids = _claim(sessions, config, clock, me, batch)
+            if not ids:
+                break
+            with sessions() as session:
+                alerts = {a.id: a for a in session.scalars(select(AlertRow).where(AlertRow.id.in_(ids)))}
+                hits = hits_of(session, ids)
+                evidence = load_evidence(session, config, [h for hs in hits.values() for h in hs])
+                session.expunge_all()
+            state = _send_batch(config, sessions, composer, transports, alerts, hits, evidence, me, clock, stop)
+            report += state.report
+            if state.down is not None:
+                # The server is unreachable: the rest of the batch fails the same way.
+                for alert_id in state.left():
+                    report += _count(_failed(sessions, config, alerts[alert_id], state.down, me, clock))
+                return report
+            if stop is not None and stop.is_set():
+                _release(sessions, state.left(), me, clock)
+                return report
+    finally:
+        for transport in transports:
+            transport.close()
+    return report
+
+
+def _send_batch(
+    config: Config,
+    sessions: sessionmaker[Session],
+    composer: Composer,
+    transports: list[SmtpTransport],
+    alerts: dict[int, AlertRow],
+    hits: dict[int, list[HitRow]],
+    evidence: dict[int, Evidence],
+    me: str,
+    clock: datetime,
+    stop: threading.Event | None,
+) -> _Pass:
+    """Send a claimed batch over the connections in parallel threads; return what happened."""
+    state = _Pass(sorted(alerts))
+
+    def sender(transport: SmtpTransport) -> None:
+        while state.down is None and (stop is None or not stop.is_set()):
+            alert_id = state.take()
+            if alert_id is None:
+                return
+            status, failure = _deliver_one(
+                config, sessions, composer, transport, alerts[alert_id], hits[alert_id], evidence, me, clock
+            )
+            state.count(status)
+            if failure is not None and failure.connection:
+                state.down = failure
+
+    threads = [threading.Thread(target=sender, args=(t,), daemon=True) for t in transports[: len(alerts)]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return state
+
+
+def _count(status: str) -> DeliveryReport:
+    return DeliveryReport(sent=status == "sent", retrying=status == "queued", failed=status == "failed")
+
+
+def _deliver_one(
+    config: Config,
+    sessions: sessionmaker[Session],
+    composer: Composer,
+    transport: SmtpTransport,
+    alert: AlertRow,
+    hits: list[HitRow],
+    evidence: dict[int, Evidence],
+    me: str,
+    clock: datetime,
+) -> tuple[str, SendFailure | None]:
+    """Compose, send and record one alert; returns its new status and the failure, if any."""
+    if not hits:
+        # Every hit was silenced or deleted since it was queued: nothing to say.
+        _finish(sessions, alert.id, me, status="failed", last_error="no hits left to report")
+        return "failed", None
+    try:
+        data = composer.message_bytes(alert, hits, evidence, clock)
+    except Exception as exc:
+        log.exception("event=alert.compose_failed alert=%s", alert_ref(alert.id))
+        failure = SendFailure(f"could not compose the e-mail: {type(exc).__name__}", temporary=False)
+        return _failed(sessions, config, alert, failure, me, clock), failure
+    try:
+        transport.send(alert.recipient, data)
+    except SendFailure as failure:
+        return _failed(sessions, config, alert, failure, me, clock), failure
+    _finish(sessions, alert.id, me, status="sent", sent_at=clock, last_error=None, next_attempt_at=None)
+    log.info(
+        "event=alert.sent alert=%s kind=%s to=%s hits=%d run=%s attempts=%d",
+        alert_ref(alert.id),
+        alert.kind,
+        alert.recipient,
+        len(hits),
+        alert.run_id,
+        alert.attempts + 1,
+    )
+    return "sent", None

@@ -1,0 +1,515 @@
+"""`vaern run`: the long-running service. Scheduled crawls, alert delivery, digest, retention.
+
+1. Each site is crawled on its `schedule` (interval like 30m, or 5-field cron, in `timezone`),
+   with a little jitter so sites sharing a schedule do not start in the same second.
+2. At most one crawl per site at a time (`max_instances=1`), at most `crawl.max_parallel_sites`
+   at once (the size of the crawl thread pool); each crawl is a child process in its own
+   process group, killed with everything it started (the browser too) after `crawl.timeout`.
+3. The schedule lives in the database (APScheduler's SQLAlchemy job store, table
+   `apscheduler_jobs`): after a restart a site that was due while the service was down runs
+   once (coalesced), not once per missed slot; unchanged jobs keep their next run time.
+4. A dispatcher thread sends the outbox every `alerts.dispatch_every` (and right after a crawl)
+   and queues reminders; the digest runs daily at `alerts.digest_at`, retention at `retention.at`.
+5. SIGTERM (or SIGINT) stops gracefully: no new crawls; running crawls get SIGTERM and
+   `STOP_GRACE` seconds to finish their current page; the dispatcher finishes the message it is
+   sending; nothing is left half-written (hits and alerts are written in transactions).
+
+Logs are one line per event, `key=value` (event, site, run, counts, seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psutil
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from vaern.alerts.dispatch import deliver
+from vaern.alerts.outbox import queue_digest, queue_reminders, utcnow
+from vaern.config import Config, Site, parse_interval
+from vaern.schedules import schedule_trigger
+from vaern.storage.tables import CrawlRunRow
+
+log = logging.getLogger("vaern.service")
+
+JOB_TABLE = "apscheduler_jobs"
+STOP_GRACE = 30.0  # seconds a crawl gets to finish after SIGTERM before it is killed
+KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a crawl overran its timeout
+
+# Starts one crawl run `(site, run id)` as a child process in a session (process group) of its own.
+CrawlRunner = Callable[[Config, str, int], subprocess.Popen[bytes]]
+
+
+def default_runner(config: Config, site_id: str, run_id: int) -> subprocess.Popen[bytes]:
+    """The local runner's child process (`vaern crawl-site SITE --run-id N`)."""
+    from vaern.runner import start_crawl_process
+
+    return start_crawl_process(config, site_id, run_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Triggers
+
+
+def jitter_for(site: Site) -> int:
+    """Seconds of random delay: a tenth of an interval, at most five minutes; a minute for cron."""
+    if len(site.schedule.split()) == 5:
+        return 60
+    return int(min(300, parse_interval(site.schedule).total_seconds() * 0.1))
+
+
+def site_trigger(site: Site, timezone: str) -> BaseTrigger:
+    """The site's `schedule` as an APScheduler trigger in the config's time zone, with jitter."""
+    trigger = schedule_trigger(site.schedule, timezone)
+    trigger.jitter = jitter_for(site)
+    return trigger
+
+
+def daily_trigger(clock: str, timezone: str) -> CronTrigger:
+    hour, minute = clock.split(":")
+    return CronTrigger(hour=int(hour), minute=int(minute), timezone=ZoneInfo(timezone))
+
+
+class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
+    """APScheduler 3's loop can look for due jobs once more after `shutdown()` has begun (it only
+    skips while *paused*); a job found then is lost to its shut-down executor, yet its next run
+    time moves on. Process jobs only while running."""
+
+    def _process_jobs(self) -> float | None:
+        if self.state != STATE_RUNNING:
+            return None
+        wait: float | None = super()._process_jobs()
+        return wait
+
+
+# ---------------------------------------------------------------------------------------------
+# Job entry points: referenced by name in the persistent job store, so they must be module-level
+# functions; they act on the service running in this process.
+
+_ACTIVE: Service | None = None
+
+
+def crawl_job(site_id: str) -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.crawl(site_id)
+
+
+def digest_job() -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.digest()
+
+
+def retention_job() -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.retention()
+
+
+@dataclass(frozen=True)
+class CrawlOutcome:
+    site_id: str
+    run_id: int | None
+    status: str  # ok | failed | killed | stopped | skipped
+    seconds: float
+
+
+class Service:
+    """The scheduler, the dispatcher and the children they start, for one config."""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        *,
+        runner: CrawlRunner = default_runner,
+        stop_grace: float = STOP_GRACE,
+        kill_grace: float = KILL_GRACE,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.sessions = sessions
+        self.runner = runner
+        self.stop_grace = stop_grace
+        self.kill_grace = kill_grace
+        self.timeout = parse_interval(config.crawl.timeout).total_seconds()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._children_lock = threading.Lock()
+        self._dispatcher: threading.Thread | None = None
+        self.scheduler: BackgroundScheduler | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        global _ACTIVE
+        if _ACTIVE is not None and _ACTIVE is not self:
+            raise RuntimeError("one service per process")
+        _ACTIVE = self
+        self._close_stale_runs()
+        tz = ZoneInfo(self.config.timezone)
+        scheduler = _Scheduler(
+            timezone=tz,
+            jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOB_TABLE)},
+            executors={
+                "crawls": ThreadPoolExecutor(max_workers=self.config.crawl.max_parallel_sites),
+                "default": ThreadPoolExecutor(max_workers=2),
+            },
+            # Coalesce: after downtime, run once. No grace limit: a late crawl still runs.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        # Paused until the stored jobs are reconciled with the config, so nothing fires early.
+        scheduler.start(paused=True)
+        self.scheduler = scheduler
+        self._sync_jobs()
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="vaern-dispatcher", daemon=True)
+        self._dispatcher.start()
+        scheduler.resume()
+        log.info(
+            "event=service.started sites=%d max_parallel_sites=%d pid=%d",
+            len(self.config.sites),
+            self.config.crawl.max_parallel_sites,
+            os.getpid(),
+        )
+
+    def run(self) -> int:
+        """Start, then block until SIGTERM/SIGINT; stop gracefully. Returns the exit code."""
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("event=service.signal signal=%s", signal.Signals(signum).name)
+            self._stop.set()
+            self._wake.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not self._stop.wait(1.0):
+                pass
+        finally:
+            self.stop()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        return 0
+
+    def stop(self) -> None:
+        """Stop scheduling, let running crawls finish (then kill), stop the dispatcher."""
+        global _ACTIVE
+        self._stop.set()
+        self._wake.set()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()
+        with self._children_lock:
+            children = dict(self._children)
+        for site_id, proc in children.items():
+            log.info("event=crawl.stopping site=%s pid=%d", site_id, proc.pid)
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_grace
+        for site_id, proc in children.items():
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("event=crawl.killed site=%s pid=%d reason=stop", site_id, proc.pid)
+                kill_tree(proc)
+        if self._dispatcher is not None:
+            self._dispatcher.join()
+            self._dispatcher = None
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.scheduler = None
+        if _ACTIVE is self:
+            _ACTIVE = None
+        log.info("event=service.stopped")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    def _sync_jobs(self) -> None:
+        """Make the stored jobs match the config, keeping the next run time of unchanged ones."""
+        assert self.scheduler is not None
+        scheduler, config = self.scheduler, self.config
+        wanted: dict[str, tuple[str, BaseTrigger, str, tuple[Any, ...], str]] = {}
+        for site in config.sites:
+            spec = f"crawl {site.id}: {site.schedule} ({config.timezone}, jitter {jitter_for(site)}s)"
+            wanted[f"crawl:{site.id}"] = (
+                "vaern.scheduler:crawl_job",
+                site_trigger(site, config.timezone),
+                spec,
+                (site.id,),
+                "crawls",
+            )
+        wanted["digest"] = (
+            "vaern.scheduler:digest_job",
+            daily_trigger(config.alerts.digest_at, config.timezone),
+            f"digest daily at {config.alerts.digest_at} ({config.timezone})",
+            (),
+            "default",
+        )
+        wanted["retention"] = (
+            "vaern.scheduler:retention_job",
+            daily_trigger(config.retention.at, config.timezone),
+            f"retention daily at {config.retention.at} ({config.timezone})",
+            (),
+            "default",
+        )
+        for job in scheduler.get_jobs():
+            if job.id not in wanted:
+                log.info("event=schedule.removed job=%s", job.id)
+                job.remove()
+        now = datetime.now(ZoneInfo(config.timezone))
+        for job_id, (func, trigger, spec, args, executor) in wanted.items():
+            existing = scheduler.get_job(job_id)
+            if existing is not None and existing.name == spec:
+                log.info("event=schedule.kept job=%s next=%s", job_id, _iso(existing.next_run_time))
+                continue
+            if existing is not None:
+                existing.remove()
+            # A new site is crawled at once; the daily jobs wait for their time of day.
+            first = now if job_id.startswith("crawl:") else None
+            extra: dict[str, Any] = {"next_run_time": first} if first is not None else {}
+            job = scheduler.add_job(
+                func,
+                trigger,
+                args=args,
+                id=job_id,
+                name=spec,
+                executor=executor,
+                replace_existing=True,
+                **extra,
+            )
+            log.info("event=schedule.added job=%s next=%s", job_id, _iso(job.next_run_time))
+
+    def crawl(self, site_id: str) -> CrawlOutcome:
+        """Run one crawl of `site_id` in a child process, enforcing `crawl.timeout`."""
+        if self.stopping:
+            return CrawlOutcome(site_id, None, "skipped", 0.0)
+        began = time.monotonic()
+        run_id = self._new_run(site_id)
+        log.info("event=crawl.started site=%s run=%d", site_id, run_id)
+        try:
+            proc = self.runner(self.config, site_id, run_id)
+        except Exception as exc:
+            log.exception("event=crawl.failed site=%s run=%d reason=cannot_start", site_id, run_id)
+            self._close_run(run_id, "failed", f"the crawl process could not start: {type(exc).__name__}")
+            return CrawlOutcome(site_id, run_id, "failed", 0.0)
+        with self._children_lock:
+            self._children[site_id] = proc
+        status = "ok"
+        try:
+            try:
+                code = proc.wait(self.timeout)
+                status = "ok" if code == 0 else "stopped" if self.stopping else "failed"
+            except subprocess.TimeoutExpired:
+                status = "killed"
+                log.warning(
+                    "event=crawl.timeout site=%s run=%d pid=%d timeout=%s",
+                    site_id,
+                    run_id,
+                    proc.pid,
+                    self.config.crawl.timeout,
+                )
+                _signal_group(proc, signal.SIGTERM)
+                try:
+                    proc.wait(self.kill_grace)
+                except subprocess.TimeoutExpired:
+                    pass
+            # Whatever the exit, nothing the crawl started (a browser) may outlive it.
+            kill_tree(proc)
+        finally:
+            with self._children_lock:
+                self._children.pop(site_id, None)
+        errors = {
+            "ok": "the crawl process ended without recording its result",
+            "killed": f"killed after crawl.timeout ({self.config.crawl.timeout})",
+            "stopped": "stopped with the service",
+            "failed": f"the crawl process exited with code {proc.returncode}",
+        }
+        # Only a run the child left open is closed here (it died, was killed, or said nothing).
+        run = self._close_run(run_id, "killed" if status == "killed" else "failed", errors[status])
+        seconds = time.monotonic() - began
+        log.log(
+            logging.INFO if status == "ok" else logging.WARNING,
+            "event=crawl.finished site=%s run=%d status=%s seconds=%.1f exit=%s pages=%d unchanged=%d "
+            "failed_pages=%d hits_new=%d hits_seen=%d",
+            site_id,
+            run_id,
+            run.status if run is not None else status,
+            seconds,
+            proc.returncode,
+            run.pages_fetched if run else 0,
+            run.pages_unchanged if run else 0,
+            run.pages_failed if run else 0,
+            run.hits_new if run else 0,
+            run.hits_seen if run else 0,
+        )
+        self._wake.set()  # its alerts can go now
+        return CrawlOutcome(site_id, run_id, status, seconds)
+
+    def _new_run(self, site_id: str) -> int:
+        """The run row is the parent's: the child fills it in, the parent closes it if it cannot."""
+        with self.sessions() as session, session.begin():
+            run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued")
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def _close_run(self, run_id: int, status: str, error: str | None) -> CrawlRunRow | None:
+        """Mark a run the child left unfinished (it died or was killed); return the row."""
+        with self.sessions() as session, session.begin():
+            run = session.get(CrawlRunRow, run_id)
+            if run is not None and run.finished_at is None:
+                run.status, run.finished_at = status, utcnow()
+                run.error = run.error or error
+            session.flush()
+            session.expunge_all()
+            return run
+
+    def _close_stale_runs(self) -> None:
+        """Runs left `running` by a service that died: nothing can still be working on them."""
+        cutoff = utcnow() - timedelta(seconds=self.timeout + KILL_GRACE + 60)
+        with self.sessions() as session, session.begin():
+            session.execute(
+                update(CrawlRunRow)
+                .where(CrawlRunRow.finished_at.is_(None), CrawlRunRow.started_at < cutoff)
+                .values(status="failed", finished_at=utcnow(), error="the service stopped during the crawl")
+            )
+
+    def digest(self) -> None:
+        with self.sessions() as session, session.begin():
+            alerts = queue_digest(session, self.config)
+            log.info("event=digest.queued alerts=%d", len(alerts))
+        self._wake.set()
+
+    def retention(self) -> None:
+        from vaern.retention import apply_retention
+
+        counts = apply_retention(self.config, self.sessions)
+        log.info("event=retention.done %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+
+    def _dispatch_loop(self) -> None:
+        every = parse_interval(self.config.alerts.dispatch_every).total_seconds()
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                with self.sessions() as session, session.begin():
+                    queue_reminders(session, self.config)
+                report = deliver(self.config, self.sessions, stop=self._stop)
+                if report.sent or report.retrying or report.failed:
+                    log.info(
+                        "event=dispatch sent=%d retrying=%d failed=%d",
+                        report.sent,
+                        report.retrying,
+                        report.failed,
+                    )
+            except Exception:
+                # The database or the mail server may be away for a while; the outbox keeps.
+                log.exception("event=dispatch.error")
+            self._wake.wait(every)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat(timespec="seconds")
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal the child's process group (it was started in a session of its own)."""
+    try:
+        if os.getpgid(proc.pid) == proc.pid:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+    except ProcessLookupError:
+        pass
+
+
+def kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a crawl child, its process group and every descendant (a browser included)."""
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    _signal_group(proc, signal.SIGKILL)
+    for child in descendants:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        log.error("event=crawl.unkillable pid=%d", proc.pid)
+    psutil.wait_procs(descendants, timeout=5)
+
+
+# ---------------------------------------------------------------------------------------------
+# `vaern status` and the entry point
+
+
+class LogfmtFormatter(logging.Formatter):
+    """`ts=… level=… logger=… event=… key=value`: one line per event, greppable."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if not message.startswith("event="):
+            message = "msg=" + _quote(message)
+        line = f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} level={record.levelname.lower()} "
+        line += f"logger={record.name} {message}"
+        if record.exc_info:
+            line += " exc=" + _quote(self.formatException(record.exc_info).splitlines()[-1])
+        return line
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LogfmtFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def next_runs(engine: Engine) -> dict[str, datetime | None]:
+    """job id -> next run (naive UTC) from the job store, without starting a scheduler."""
+    out: dict[str, datetime | None] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOB_TABLE}"))  # noqa: S608 - constant
+        for job_id, ts in rows:
+            out[job_id] = None if ts is None else datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+    return out
+
+
+def run_service(config: Config, *, runner: CrawlRunner = default_runner) -> int:
+    """`vaern run`: open the database (migrating it, mirroring the config), serve until stopped."""
+    from vaern.app import open_services
+
+    setup_logging()
+    services = open_services(config)
+    service = Service(config, services.engine, services.sessions, runner=runner)
+    try:
+        return service.run()
+    finally:
+        services.engine.dispose()

@@ -1,0 +1,131 @@
+"""`vaern status`: per site the last crawl and the next one, and the state of the outbox.
+
+Reads the database only (crawl runs, the scheduler's job store, the alerts), so it works
+whether or not `vaern run` is running. Times are shown in the config's `timezone`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vaern.alerts.outbox import alert_ref
+from vaern.alerts.report import iso, outbox_counts
+from vaern.config import Config
+from vaern.scheduler import JOB_TABLE, next_runs
+from vaern.storage.tables import AlertRow, CrawlRunRow
+
+FAILED_SHOWN = 10
+
+
+def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """Everything `vaern status` shows, as plain data (also what `--json` prints)."""
+    scheduled = next_runs(engine) if inspect(engine).has_table(JOB_TABLE) else {}
+    sites: list[dict[str, Any]] = []
+    with sessions() as session:
+        for site in config.sites:
+            last = session.scalar(
+                select(CrawlRunRow)
+                .where(CrawlRunRow.site_id == site.id, CrawlRunRow.finished_at.is_not(None))
+                .order_by(CrawlRunRow.id.desc())
+                .limit(1)
+            )
+            running = session.scalar(
+                select(func.count())
+                .select_from(CrawlRunRow)
+                .where(CrawlRunRow.site_id == site.id, CrawlRunRow.finished_at.is_(None))
+            )
+            sites.append(
+                {
+                    "site": site.id,
+                    "schedule": site.schedule,
+                    "running": bool(running),
+                    "last_crawl": None
+                    if last is None
+                    else {
+                        "run": last.id,
+                        "started_at": iso(last.started_at),
+                        "finished_at": iso(last.finished_at),
+                        "seconds": round((last.finished_at - last.started_at).total_seconds(), 1)
+                        if last.finished_at
+                        else None,
+                        "status": last.status,
+                        "pages_fetched": last.pages_fetched,
+                        "pages_unchanged": last.pages_unchanged,
+                        "pages_failed": last.pages_failed,
+                        "hits_new": last.hits_new,
+                        "hits_seen": last.hits_seen,
+                        "error": last.error,
+                    },
+                    "next_crawl": iso(scheduled.get(f"crawl:{site.id}")),
+                }
+            )
+        counts = outbox_counts(session)
+        failed = list(
+            session.scalars(
+                select(AlertRow).where(AlertRow.status == "failed").order_by(AlertRow.id.desc()).limit(FAILED_SHOWN)
+            )
+        )
+        oldest_queued = session.scalar(select(func.min(AlertRow.created_at)).where(AlertRow.status == "queued"))
+    return {
+        "sites": sites,
+        "outbox": {
+            **counts,
+            "oldest_queued": iso(oldest_queued),
+            "failed_alerts": [
+                {"id": alert_ref(a.id), "to": a.recipient, "kind": a.kind, "last_error": a.last_error}
+                for a in failed
+            ],
+        },
+        "digest_next": iso(scheduled.get("digest")),
+        "scheduler": bool(scheduled),
+    }
+
+
+def render(config: Config, data: dict[str, Any]) -> str:
+    """The human form: one block per site, then the outbox."""
+    tz = ZoneInfo(config.timezone)
+
+    def local(text: str | None) -> str:
+        if text is None:
+            return "-"
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(tz)
+        return moment.strftime("%Y-%m-%d %H:%M")
+
+    lines: list[str] = []
+    if not data["sites"]:
+        lines.append("No sites in the config.")
+    for site in data["sites"]:
+        last = site["last_crawl"]
+        lines.append(f"{site['site']}  (every {site['schedule']}){'  — crawling now' if site['running'] else ''}")
+        if last is None:
+            lines.append("  last crawl: never")
+        else:
+            lines.append(
+                f"  last crawl: {local(last['started_at'])}, {last['seconds']}s, {last['status']}: "
+                f"{last['pages_fetched']} pages fetched, {last['pages_unchanged']} unchanged, "
+                f"{last['pages_failed']} failed; {last['hits_new']} new hits, {last['hits_seen']} seen again"
+            )
+            if last["error"]:
+                lines.append(f"  error: {last['error']}")
+        lines.append(
+            f"  next crawl: {local(site['next_crawl'])}"
+            if site["next_crawl"]
+            else "  next crawl: not scheduled (`vaern run` has not run yet)"
+        )
+    box = data["outbox"]
+    lines.append("")
+    lines.append(
+        f"Outbox: {box['queued']} queued, {box['sent']} sent, {box['failed']} failed"
+        + (f" (oldest queued since {local(box['oldest_queued'])})" if box["oldest_queued"] else "")
+    )
+    for failed in box["failed_alerts"]:
+        lines.append(f"  failed {failed['id']} {failed['kind']} to {failed['to']}: {failed['last_error']}")
+    if data["digest_next"]:
+        lines.append(f"Next digest: {local(data['digest_next'])}")
+    return "\n".join(lines)
+

@@ -1,0 +1,82 @@
+"""Danish post dates near a mention, and the 72-hour police deadline built on them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from vaern.alerts.postdate import find_posted_at, parse_post_time, police_deadline
+
+TZ = "Europe/Copenhagen"
+FETCHED = datetime(2026, 11, 21, 13, 0)  # 14:00 in Copenhagen (CET, UTC+1)
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("Skrevet 12. november 2026 kl. 14:03", datetime(2026, 11, 12, 13, 3)),
+        ("12. nov. 2026 kl 9.15", datetime(2026, 11, 12, 8, 15)),
+        ("12. november 2026, 14:03", datetime(2026, 11, 12, 13, 3)),
+        ("3. maj 2026 kl. 10:00", datetime(2026, 5, 3, 8, 0)),  # summer time, UTC+2
+        ("12.11.2026 14:03", datetime(2026, 11, 12, 13, 3)),
+        ("12/11-2026", datetime(2026, 11, 11, 23, 0)),
+        ("2026-11-12T14:03", datetime(2026, 11, 12, 13, 3)),
+        ("i går kl. 10:15", datetime(2026, 11, 20, 9, 15)),
+        ("igår", datetime(2026, 11, 19, 23, 0)),
+        ("i dag kl. 08:00", datetime(2026, 11, 21, 7, 0)),
+        ("i forgårs", datetime(2026, 11, 18, 23, 0)),
+        ("3 timer siden", datetime(2026, 11, 21, 10, 0)),
+        ("for 2 dage siden", datetime(2026, 11, 19, 13, 0)),
+        ("en time siden", datetime(2026, 11, 21, 12, 0)),
+        ("postet 5 minutter siden", datetime(2026, 11, 21, 12, 55)),
+        ("23. december", datetime(2025, 12, 22, 23, 0)),  # no year: the last such day before the fetch
+        ("yesterday at 10:15", datetime(2026, 11, 20, 9, 15)),
+    ],
+)
+def test_danish_dates_are_read_in_the_config_timezone(text: str, utc: datetime) -> None:
+    found = parse_post_time(text, FETCHED, TZ)
+    assert found is not None
+    assert found.when == utc
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["version 3.4.1", "ring 12 34 56 78", "31. februar 2026", "om 3 timer", "1. januar 2027 kl. 10:00"],
+)
+def test_things_that_are_not_a_past_date_are_ignored(text: str) -> None:
+    assert parse_post_time(text, FETCHED, TZ) is None
+
+
+def test_the_date_above_the_mention_wins_over_a_later_reply() -> None:
+    text = (
+        "Indlæg af Hans, 10. november 2026 kl. 09:00\n"
+        "Svar fra Per, 12. november 2026 kl. 14:03\n"
+        "René Rosenkilde burde skamme sig.\n"
+        "Svar fra Ole, 13. november 2026 kl. 08:00"
+    )
+    at = text.index("René")
+    found = find_posted_at(text, at, at + 15, FETCHED, TZ)
+    assert found is not None
+    assert found.text == "12. november 2026 kl. 14:03"
+    assert found.when == datetime(2026, 11, 12, 13, 3)
+
+
+def test_a_date_after_the_mention_is_used_when_none_precedes_it() -> None:
+    text = "René Rosenkilde er en skam — skrevet 3 timer siden"
+    found = find_posted_at(text, 0, 15, FETCHED, TZ)
+    assert found is not None and found.relative
+    assert found.when == FETCHED - timedelta(hours=3)
+
+
+def test_deadline_counts_from_the_post_date_when_it_is_earlier_than_first_seen() -> None:
+    posted = parse_post_time("12. november 2026 kl. 14:03", FETCHED, TZ)
+    deadline = police_deadline(FETCHED, posted)
+    assert deadline.basis == "posted"
+    assert deadline.due == datetime(2026, 11, 15, 13, 3)
+
+
+def test_deadline_counts_from_first_seen_without_a_date() -> None:
+    deadline = police_deadline(FETCHED, None)
+    assert deadline.basis == "first_seen"
+    assert deadline.due == FETCHED + timedelta(hours=72)

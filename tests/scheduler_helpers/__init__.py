@@ -1,0 +1,1 @@
+"""Child processes for the scheduler tests: a stand-in crawl and the service itself."""
