@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session
@@ -24,6 +25,16 @@ from vaern.storage.db import make_engine, migrate, session_factory, transaction
 from vaern.storage.tables import AlertHitRow, AlertRow, CrawlRunRow, HitRow, PageRow, SnapshotRow
 
 PASSWORD = "correct horse battery"
+# The forum post about Karin Jensen gives its own date, four days back at 09:15 local time.
+POSTED_LOCAL = (datetime.now(ZoneInfo("Europe/Copenhagen")) - timedelta(days=4)).replace(
+    hour=9, minute=15, second=0, microsecond=0, tzinfo=None
+)
+MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",
+          "november", "december")
+
+
+def danish_date(moment: datetime) -> str:
+    return f"{moment.day}. {MONTHS[moment.month - 1]} {moment.year} kl. {moment:%H:%M}"
 XSS_TITLE = '<script>alert("title")</script>"><img src=x onerror=alert(1)>'
 XSS_TEXT = 'Hej <script>alert("text")</script> "><img src=x onerror=alert(2)> René Rosenkilde er en skam'
 
@@ -155,7 +166,8 @@ def build_world(root: Path, language: str = "da", database: str | None = None) -
         p4 = page("hadeside", "http://hadeside.test/post/2", "Jobcenteret svigter")
         h4 = hit("b_secret", "kj", "jobcenter", p4, "Karin Jensen",
                  "… Karin Jensen bor på Hemmelig Allé 12 …", ["private_info"], 2)
-        add_snapshot(db, config, p4, h4.first_seen + timedelta(seconds=5), "Karin Jensen bor på Hemmelig Allé 12",
+        add_snapshot(db, config, p4, h4.first_seen + timedelta(seconds=5),
+                     f"Opslået {danish_date(POSTED_LOCAL)}\nKarin Jensen bor på Hemmelig Allé 12",
                      "<html><body>Karin Jensen</body></html>", "#16a085")
 
         p5 = page("forum", "http://forum.test/thread/11", "Peter Lund")

@@ -62,7 +62,7 @@ def test_leader_cannot_reach_another_units_files_export_json_or_actions(
     detail = client_as("jens").get(f"/hits/{b}")
     snapshot = detail.text.split("/snapshots/")[1].split("/")[0]
     for path in (
-        f"/hits/{b}/thumbnail.png",
+        f"/hits/{b}/thumbnail.jpg",
         f"/hits/{b}/snapshots/{snapshot}/screenshot.png",
         f"/hits/{b}/snapshots/{snapshot}/archived.html",
         f"/hits/{b}/export",

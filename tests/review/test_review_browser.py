@@ -196,7 +196,7 @@ def test_screenshot_and_thumbnail_are_real_images(page: Any, world: World) -> No
     from PIL import Image
 
     _sign_in(page, "admin")
-    response = page.request.get(f"/hits/{ref(world.hits['a_threat'])}/thumbnail.png")
+    response = page.request.get(f"/hits/{ref(world.hits['a_threat'])}/thumbnail.jpg")
     assert response.status == 200
     thumb = Image.open(io.BytesIO(response.body()))
     assert thumb.size[0] <= 240 and thumb.getpixel((5, 5))[:3] != (255, 255, 255)

@@ -7,12 +7,15 @@ import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from tests.review.conftest import LiveServer, csrf_of, ref, sign_in
-from tests.review.seeding import XSS_TITLE, World, build_world
+from tests.review.seeding import POSTED_LOCAL, XSS_TITLE, World, build_world
+from vaern.alerts import outbox
 from vaern.review.app import create_app
+from vaern.storage.db import make_engine, session_factory
 
 
 def _rows(html: str) -> list[str]:
@@ -74,6 +77,23 @@ def test_detail_shows_the_evidence_and_verifies_it(world: World, client_as: Call
     assert 'sandbox=""' in html  # archived HTML only in a sandboxed frame
     for h in re.findall(r"<code>([0-9a-f]{64})</code>", html):
         assert len(h) == 64
+
+
+def test_police_deadline_counts_from_the_posts_own_date_where_the_page_gives_one(
+    world: World, client_as: Callable[[str], httpx.Client]
+) -> None:
+    c = client_as("analytiker")
+    posted_utc = POSTED_LOCAL.replace(tzinfo=ZoneInfo("Europe/Copenhagen")).astimezone(UTC)
+    due = (posted_utc + timedelta(hours=72)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    html = c.get(f"/hits/{ref(world.hits['b_secret'])}").text
+    assert f'data-deadline="{due}"' in html and "72 timer fra den dato, siden angiver" in html
+    assert "overskredet" in html  # four days ago: the 72 hours have passed
+    # Without a date on the page, 72 hours from first seen, said plainly.
+    hit = c.get(f"/api/hits/{ref(world.hits['a_xss'])}").json()
+    first_seen = datetime.fromisoformat(hit["first_seen"].replace("Z", "+00:00"))
+    html = c.get(f"/hits/{ref(world.hits['a_xss'])}").text
+    assert f'data-deadline="{(first_seen + timedelta(hours=72)).strftime("%Y-%m-%dT%H:%M:%SZ")}"' in html
+    assert "72 timer fra først set" in html and "timer tilbage" in html  # 30 h old: 42 h left
 
 
 def test_tampered_evidence_is_not_verified_on_the_next_open(tmp_path: Path) -> None:
@@ -138,6 +158,13 @@ def test_decisions_checklist_and_notes_are_kept_with_who_and_when(
     html = c.get(url).text
     assert 'class="status st-dismissed">afvist<' in html
     assert "ikke denne person" in html and "En anden Peter Lund" in html and "hele sitet" in html
+    # The silence is the alerts' own: no more alerts about Peter Lund anywhere on that site.
+    engine = make_engine(world.config.database)
+    with session_factory(engine)() as db:
+        assert outbox.is_silenced(db, "pl", "http://forum.test/another/page", "forum")
+        assert not outbox.is_silenced(db, "pl", "http://hadeside.test/x", "hadeside")
+        assert not outbox.is_silenced(db, "kj", "http://forum.test/thread/11", "forum")
+    engine.dispose()
     yesterday = (date.today() - timedelta(days=1)).isoformat()
     r = c.post(f"{url}/steps", data={"csrf": token, "leader_informed_done": "1", "leader_informed_on": yesterday,
                                      "police_report_done": "1", "police_report_on": "not a date"})

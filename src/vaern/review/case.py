@@ -2,20 +2,18 @@
 
 Each change is written together with its audit entry by the caller's transaction. Dismissing a hit
 as "not this person" can silence further alerts for that person on that URL or that whole site;
-the silence itself belongs to the alerts package (`vaern.alerts.outbox.silence`), reached through
-`request_silence` so the review app never keeps a second list of silences.
+the silence itself is the alerts package's (`vaern.alerts.outbox.silence`), so the review app
+keeps no second list of silences.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vaern.alerts import outbox
 from vaern.storage.queries import utcnow
 from vaern.storage.tables import CaseStepRow, DecisionRow, HitRow, NoteRow
 
@@ -39,42 +37,9 @@ class CaseError(ValueError):
     """A decision or case change that cannot be made as asked; the message is shown to the user."""
 
 
-@dataclass(frozen=True)
-class SilenceResult:
-    scope: str | None
-    applied: bool  # False when the alerts package offers no silences (yet); the request is still kept
-
-
-def _silencer() -> Any:
-    """`silence(session, person_id, url=None, site_id=None, *, by, reason, hit_id)` of the alerts package."""
-    try:
-        module = importlib.import_module("vaern.alerts.outbox")
-    except ImportError:
-        return None
-    return getattr(module, "silence", None)
-
-
-def request_silence(db: Session, hit: HitRow, scope: str | None, by: str, reason: str) -> SilenceResult:
-    if scope not in SILENCE_SCOPES:
-        return SilenceResult(None, False)
-    silence = _silencer()
-    if silence is None:
-        return SilenceResult(scope, False)
-    silence(
-        db,
-        hit.person_id,
-        url=hit.url if scope == "url" else None,
-        site_id=hit.site_id if scope == "site" else None,
-        by=by,
-        reason=reason,
-        hit_id=hit.id,
-    )
-    return SilenceResult(scope, True)
-
-
 def decide(
     db: Session, hit: HitRow, status: str, by: str, reason: str = "", comment: str = "", silence: str = ""
-) -> tuple[DecisionRow, SilenceResult]:
+) -> DecisionRow:
     """Set a hit's status (confirmed, dismissed, or new to reopen) and record why."""
     if status not in ("confirmed", "dismissed", "new"):
         raise CaseError("unknown decision")
@@ -98,8 +63,17 @@ def decide(
     # decision is still recorded and shown.
     if hit.status != "removed":
         hit.status = status
-    result = request_silence(db, hit, scope, by, comment or "not this person") if scope else SilenceResult(None, False)
-    return row, result
+    if scope:
+        outbox.silence(
+            db,
+            hit.person_id,
+            url=hit.url if scope == "url" else None,
+            site_id=hit.site_id if scope == "site" else None,
+            by=by,
+            reason=comment or "not this person",
+            hit_id=hit.id,
+        )
+    return row
 
 
 def decisions(db: Session, hit_id: int) -> list[DecisionRow]:

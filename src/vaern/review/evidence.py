@@ -2,13 +2,12 @@
 
 Reads the archive folder named by `archive` in the config, never writes to it. Hashes are re-checked
 each time a hit is opened (the "verified" badge is a fresh check, not a stored flag). Thumbnails
-are made from the top of the screenshot and kept in memory, keyed by the screenshot's SHA-256.
+(the alert e-mails' own) are kept in memory, keyed by the screenshot's SHA-256.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -19,13 +18,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vaern.alerts.compose import make_thumbnail
 from vaern.review.hits import snapshot_ref
 from vaern.storage.export import text_diff as export_text_diff
 from vaern.storage.tables import SnapshotRow
 
 MAX_TEXT = 200_000  # characters of page text shown; the archive keeps all of it
 THUMB_WIDTH = 240
-THUMB_HEIGHT = 180
 
 
 @dataclass(frozen=True)
@@ -175,41 +174,22 @@ def latest_with(db: Session, page_id: int, kind: str) -> int | None:
 
 
 class Thumbnails:
-    """Small PNGs of the top of screenshots, made on first use and kept (bounded) in memory."""
+    """Small JPEGs of the top of screenshots (made as for the alert e-mails), kept (bounded) in memory."""
 
     def __init__(self, capacity: int = 2000) -> None:
-        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache: OrderedDict[str, bytes | None] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def get(self, path: Path, sha256: str) -> bytes:
+    def get(self, path: Path, sha256: str) -> bytes | None:
         key = sha256 or str(path)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        data = make_thumbnail(path)
+        data = make_thumbnail(path, THUMB_WIDTH)
         with self._lock:
             self._cache[key] = data
             if len(self._cache) > self._capacity:
                 self._cache.popitem(last=False)
         return data
-
-
-def make_thumbnail(path: Path) -> bytes:
-    """The top of a (possibly very tall) screenshot, scaled to THUMB_WIDTH wide."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        width, height = image.size
-        crop = min(height, max(1, width * THUMB_HEIGHT // THUMB_WIDTH))
-        if image.format == "PNG" and len(image.tile) == 1 and crop < height and not image.info.get("interlace"):
-            # Decode only the rows we keep: a 60,000 px screenshot would otherwise be decoded whole.
-            # A non-interlaced PNG is decoded top-down, so shortening its one tile is enough.
-            image.tile = [image.tile[0]._replace(extents=(0, 0, width, crop))]
-            image._size = (width, crop)  # Pillow has no public way to decode only a prefix
-        top = image.convert("RGB").crop((0, 0, width, crop))
-        top.thumbnail((THUMB_WIDTH, THUMB_HEIGHT))
-        out = io.BytesIO()
-        top.save(out, format="PNG", optimize=True)
-        return out.getvalue()

@@ -55,6 +55,7 @@ DA: dict[str, str] = {
     "done_steps": "Tjeklisten er gemt.", "done_note": "Noten er tilføjet.",
     # pages
     "72 hours from first seen:": "72 timer fra først set:",
+    "72 hours from the date the page gives the post": "72 timer fra den dato, siden angiver for opslaget",
     "A police report should be filed within 72 hours of the incident.":
         "En politianmeldelse bør indgives inden for 72 timer efter hændelsen.",
     "A zip for the police, Datatilsynet or a lawyer: every snapshot's files, their hashes and a report that "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from vaern.alerts.compose import load_evidence, posted_time
+from vaern.alerts.postdate import police_deadline
 from vaern.errors import VaernError
 from vaern.review import audit, auth, case, evidence
 from vaern.review.access import Viewer
@@ -38,7 +40,6 @@ from vaern.storage.export import export_bundle
 from vaern.storage.queries import utcnow
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, PageRow
 
-POLICE_HOURS = 72
 MAX_PERSON_CHOICES = 300
 
 
@@ -136,7 +137,9 @@ def hit_detail(ctx: Ctx) -> Response:
     if wanted:
         shown = next((s for s in snapshots if s.ref == wanted and s.has("screenshot")), shown)
     text_of = next((s for s in reversed(snapshots) if s.text is not None), None)
-    deadline = hit.first_seen + timedelta(hours=POLICE_HOURS)
+    # Counted as the alert e-mails count it: from the date the page gives the post, else first seen.
+    evidence_of_page = load_evidence(ctx.db, ctx.config, [hit]).get(hit.page_id)
+    deadline = police_deadline(hit.first_seen, posted_time(ctx.config, hit, evidence_of_page))
     steps = case.steps(ctx.db, hit.id)
     audit.record(ctx.db, ctx.viewer, "view_hit", hit_id=hit.id, address=ctx.address,
                  verified=all(s.verified for s in snapshots) if snapshots else None)
@@ -153,8 +156,8 @@ def hit_detail(ctx: Ctx) -> Response:
         page_text=text_of,
         alerts=_alerts(ctx, hit),
         deadline=deadline,
-        deadline_passed=deadline < utcnow(),
-        hours_left=max(0, int((deadline - utcnow()).total_seconds() // 3600)),
+        deadline_passed=deadline.due <= utcnow(),
+        hours_left=max(0, int((deadline.due - utcnow()).total_seconds() // 3600)),
         decisions=case.decisions(ctx.db, hit.id),
         steps=steps,
         step_names=case.STEPS,
@@ -181,7 +184,7 @@ def decision(ctx: Ctx) -> Response:
     if hit is None:
         return ctx.not_found()
     try:
-        row, silence = case.decide(
+        row = case.decide(
             ctx.db, hit, ctx.form.get("status", ""), ctx.user.username,
             reason=ctx.form.get("reason", ""), comment=ctx.form.get("comment", ""),
             silence=ctx.form.get("silence", ""),
@@ -190,7 +193,7 @@ def decision(ctx: Ctx) -> Response:
         return _case_error(ctx, exc)
     action = {"confirmed": "confirm", "dismissed": "dismiss", "new": "reopen"}[row.status]
     audit.record(ctx.db, ctx.viewer, action, hit_id=hit.id, address=ctx.address, reason=row.reason,
-                 comment=row.comment, silence=silence.scope, silence_applied=silence.applied)
+                 comment=row.comment, silence=row.silence)
     return _back(hit, action, "decision")
 
 
@@ -279,7 +282,9 @@ def thumbnail(ctx: Ctx) -> Response:
     if found is None:
         return ctx.not_found()
     data = ctx.shared.thumbnails.get(*found)
-    return Response(data, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
+    if data is None:  # a screenshot that cannot be read shows no thumbnail; the detail says why
+        return ctx.not_found()
+    return Response(data, media_type="image/jpeg", headers={"cache-control": "private, max-age=3600"})
 
 
 def export(ctx: Ctx) -> Response:
@@ -330,7 +335,7 @@ def routes(pages: Pages) -> list[Route]:
         Route("/hits/{ref}/decision", r(decision), methods=["POST"]),
         Route("/hits/{ref}/steps", r(save_steps), methods=["POST"]),
         Route("/hits/{ref}/notes", r(add_note), methods=["POST"]),
-        Route("/hits/{ref}/thumbnail.png", r(thumbnail)),
+        Route("/hits/{ref}/thumbnail.jpg", r(thumbnail)),
         Route("/hits/{ref}/snapshots/{sid}/screenshot.png", r(screenshot)),
         Route("/hits/{ref}/snapshots/{sid}/archived.html", r(archived_html)),
         Route("/hits/{ref}/export", r(export)),

@@ -9,7 +9,6 @@ every POST, and turns a role the handler does not allow into the same 404 as a m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vaern.alerts.compose import mark_names as split_names
 from vaern.config import Config
 from vaern.review import auth
 from vaern.review.access import Viewer
@@ -242,20 +242,11 @@ def make_templates(config: Config) -> Environment:
 
 
 def mark_names(text: str | None, names: list[str] | tuple[str, ...] | None) -> Markup:
-    """Escape `text` and wrap each occurrence of one of `names` in <mark> (case-insensitive)."""
-    text = text or ""
-    needles = sorted({n for n in (names or []) if isinstance(n, str) and n.strip()}, key=len, reverse=True)
-    if not needles:
-        return Markup(escape(text))
-    pattern = re.compile("|".join(re.escape(n) for n in needles), re.IGNORECASE)
-    out: list[str] = []
-    last = 0
-    for m in pattern.finditer(text):
-        out.append(str(escape(text[last : m.start()])))
-        out.append(f"<mark>{escape(m.group(0))}</mark>")
-        last = m.end()
-    out.append(str(escape(text[last:])))
-    return Markup("".join(out))
+    """Escape `text` and wrap each matched form of the name in <mark>, as the alert e-mails do."""
+    return Markup("").join(
+        Markup("<mark>{}</mark>").format(part) if is_name else escape(part)
+        for part, is_name in split_names(text or "", list(names or []))
+    )
 
 
 STATIC = Path(__file__).parent / "static"
