@@ -468,6 +468,21 @@ class Crawl(_Model):
     timeout: Interval = "1h"
 
 
+class Review(_Model):
+    """The review web app (`vaern serve`): sign-in sessions and throttling."""
+
+    session_hours: float = Field(12.0, gt=0, description="a sign-in lasts this long")
+    login_max_failures: int = Field(5, ge=1, description="failed sign-ins per name (or 4x per address) ...")
+    login_window: str = Field("15m", description="... within this interval before sign-in is refused")
+    page_size: int = Field(50, ge=5, le=500, description="hits per page in the list")
+
+    @field_validator("login_window")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        parse_interval(v)
+        return v
+
+
 class Config(_Model):
     """The whole of `vaern.yaml`; build it with `load_config`, which also checks across sections."""
 
@@ -489,6 +504,7 @@ class Config(_Model):
     browser: Browser = Browser()
     evidence: Evidence = Evidence()
     crawl: Crawl = Crawl()
+    review: Review = Review()
     # Where the config was read from; set by load_config, not by the user.
     source: Path | None = Field(None, exclude=True)
 
