@@ -137,6 +137,10 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int) -> None:
     """Internal: the child process that crawls one site for one run."""
     from vaern.app import run_crawl
 
+    # Scrapy resets the root logger's level when it starts; keep its chatter at our level.
+    level = logging.getLogger().getEffectiveLevel()
+    for name in ("scrapy", "twisted", "scrapy-playwright", "asyncio"):
+        logging.getLogger(name).setLevel(level)
     run_crawl(obj.config, site_id, run_id)
 
 
