@@ -218,6 +218,59 @@ class Follow(_Model):
     max_pages: int = Field(default=500, ge=1)
 
 
+def _check_css(selector: str) -> str:
+    from cssselect import GenericTranslator, SelectorError
+
+    try:
+        GenericTranslator().css_to_xpath(selector)
+    except SelectorError as exc:
+        raise ValueError(f"{selector!r} is not a valid CSS selector: {exc}") from None
+    return selector
+
+
+# Labels of "show more" controls clicked during expansion (crawler/expand.py), matched against a
+# control's visible text, case-insensitively. Danish first: the sites we watch are mostly Danish.
+SHOW_MORE_LABELS = (
+    "Vis flere",
+    "Se flere",
+    "Indlæs flere",
+    "Flere kommentarer",
+    "Se mere",
+    "Show more",
+    "Load more",
+    "See more",
+)
+
+
+class Expand(_Model):
+    """How far a rendered page is expanded before it is read (crawler/expand.py)."""
+
+    show_more: list[str] = Field(
+        default_factory=lambda: list(SHOW_MORE_LABELS), description="control labels to click"
+    )
+    selectors: list[str] = Field(default_factory=list, description="extra CSS selectors of controls to click")
+    max_steps: int = Field(default=30, ge=0, description="scrolls and clicks per page")
+    max_seconds: float = Field(default=30.0, gt=0, description="seconds of expansion per page")
+    max_height: int = Field(default=50_000, ge=1000, description="stop scrolling at this page height (px)")
+    settle_ms: int = Field(
+        default=300, ge=50, le=10_000, description="quiet time (ms) that counts as 'nothing more is coming'"
+    )
+
+    @field_validator("show_more")
+    @classmethod
+    def _labels(cls, v: list[str]) -> list[str]:
+        if any(not label.strip() for label in v):
+            raise ValueError("a show_more label may not be empty")
+        return v
+
+    @field_validator("selectors")
+    @classmethod
+    def _selectors(cls, v: list[str]) -> list[str]:
+        for selector in v:
+            _check_css(selector)
+        return v
+
+
 class Site(_Model):
     """A public site to watch, crawled on its own schedule."""
 
@@ -237,7 +290,21 @@ class Site(_Model):
     autothrottle: bool = True
     timeout: float = Field(default=30.0, gt=0, description="seconds per request")
     max_response_mb: float = Field(default=5.0, gt=0)
+    retries: int = Field(
+        default=1, ge=0, le=10, description="extra attempts after a timeout, dropped connection or 5xx"
+    )
     user_agent: str | None = None
+    expand: Expand = Expand()
+    post_selector: str | None = Field(
+        default=None, description="CSS selector of one post/comment on this site; default: found by structure"
+    )
+
+    @field_validator("post_selector")
+    @classmethod
+    def _post_selector(cls, v: str | None) -> str | None:
+        if v is not None:
+            _check_css(v)
+        return v
 
     @property
     def label(self) -> str:
@@ -271,12 +338,52 @@ class Network(_Model):
     allow_private_hosts: list[str] = []
 
 
-class Matching(_Model):
-    """Thresholds for the name matcher."""
+CATEGORIES = ("threat", "private_info", "insult", "accusation", "criticism")
 
-    high_score: float = Field(default=90.0, ge=0, le=100)
-    possible_score: float = Field(default=75.0, ge=0, le=100)
-    categories: dict[str, list[str]] = Field(default_factory=dict, description="extra words per category")
+
+class Matching(_Model):
+    """Thresholds for the name matcher (vaern.matchers) and words for the category classifier."""
+
+    high_score: float = Field(
+        default=90.0, ge=0, le=100, description="a mention scoring this much alerts at once"
+    )
+    possible_score: float = Field(
+        default=75.0, ge=0, le=100, description="below this a candidate is dropped"
+    )
+    categories: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="extra words or phrases per category (threat, private_info, insult, accusation, "
+        "criticism); whole words, case-insensitive, a trailing * matches any ending",
+    )
+    titles: list[str] = Field(default_factory=list, description="extra job titles for 'title + surname'")
+    typos: bool = Field(default=True, description="accept a misspelt name part next to an exact one")
+    max_inserted: int = Field(
+        default=2, ge=0, le=4, description="unregistered middle names allowed inside a name"
+    )
+    common_word_zipf: float = Field(
+        default=4.5, ge=0, le=8, description="a name part this common as a Danish word (Zipf) is word-like"
+    )
+    common_surname_zipf: float = Field(
+        default=4.0, ge=0, le=8, description="an initial with a surname this common is only 'possible'"
+    )
+    typo_max_zipf: float = Field(
+        default=3.0, ge=0, le=8, description="a text word this common is a real word or name, not a typo"
+    )
+    max_shared: int = Field(
+        default=3, ge=1, description="an initial + surname shared by more watched people than this is "
+        "reported only for one the text names in full elsewhere"
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, entries in v.items():
+            if key not in CATEGORIES:
+                raise ValueError(f"unknown category {key!r} (categories: {', '.join(CATEGORIES)})")
+            for entry in entries:
+                if entry.strip().endswith("*") and " " not in entry.strip() and len(entry.strip()) < 4:
+                    raise ValueError(f"{entry!r}: a word beginning needs at least 3 letters before the *")
+        return v
 
 
 class Alerts(_Model):
@@ -316,8 +423,17 @@ class Retention(_Model):
 
 
 class Browser(_Model):
+    """The Chromium that renders `render: browser` pages and captures evidence (crawler/browser.py)."""
+
     executable: str | None = None
     timeout: float = Field(default=30.0, gt=0, description="seconds per browser step")
+    load_timeout: float = Field(
+        default=15.0, gt=0, description="seconds to wait for a page's load event, then read it as it is"
+    )
+    page_timeout: float = Field(default=90.0, gt=0, description="seconds for one page, all steps together")
+    width: int = Field(default=1280, ge=320, le=4096, description="viewport width (px)")
+    height: int = Field(default=900, ge=320, le=4096, description="viewport height (px)")
+    locale: str = Field(default="da-DK", description="the browser's language (Accept-Language, date formats)")
 
 
 class Evidence(_Model):
@@ -352,6 +468,21 @@ class Crawl(_Model):
     timeout: Interval = "1h"
 
 
+class Review(_Model):
+    """The review web app (`vaern serve`): sign-in sessions and throttling."""
+
+    session_hours: float = Field(12.0, gt=0, description="a sign-in lasts this long")
+    login_max_failures: int = Field(5, ge=1, description="failed sign-ins per name (or 4x per address) ...")
+    login_window: str = Field("15m", description="... within this interval before sign-in is refused")
+    page_size: int = Field(50, ge=5, le=500, description="hits per page in the list")
+
+    @field_validator("login_window")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        parse_interval(v)
+        return v
+
+
 class Config(_Model):
     """The whole of `vaern.yaml`; build it with `load_config`, which also checks across sections."""
 
@@ -373,6 +504,7 @@ class Config(_Model):
     browser: Browser = Browser()
     evidence: Evidence = Evidence()
     crawl: Crawl = Crawl()
+    review: Review = Review()
     # Where the config was read from; set by load_config, not by the user.
     source: Path | None = Field(None, exclude=True)
 

@@ -33,6 +33,24 @@ class Mention:
     variant: str
     compared: tuple[str, str] = ("", "")
     categories: tuple[str, ...] = ()
+    # Why it matched, in words an analyst can check ("misspelt 'Gusav' for 'Gustav' (1 edit)").
+    why: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Post:
+    """One post or comment on a page (crawler/posts.py): its span in `Page.text` and its address.
+
+    `permalink` is the post's own address (a distinct URL, or the page's URL with the post's
+    anchor), or None when it has none; `index` is its place among the page's posts (document
+    order), so a hit without a permalink can still say which post it was. Posts nest (a comment
+    inside a post): the innermost one holding a mention is the one it belongs to.
+    """
+
+    start: int
+    end: int
+    permalink: str | None = None
+    index: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,7 @@ class Page:
     depth: int = 0
     rendered: bool = False
     actions: tuple[str, ...] = ()
+    posts: tuple[Post, ...] = ()
 
 
 @dataclass(frozen=True)

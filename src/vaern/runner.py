@@ -46,7 +46,21 @@ def start_crawl_process(config: Config, site_id: str, run_id: int) -> subprocess
 
 
 def kill_crawl(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    """Stop a crawl and what it started in its process group: TERM, a grace period, then KILL."""
+    """Stop a crawl and what it started in its process group: TERM, a grace period, then KILL.
+
+    Playwright starts Chromium in a process group of its own, so the group kill does not reach
+    it; it normally exits when its driver dies, and any that does not is reaped here by its
+    marker (crawler/browser.py).
+    """
+    try:
+        _kill_group(process, grace)
+    finally:
+        from vaern.crawler.browser import reap_orphaned_browsers
+
+        reap_orphaned_browsers()
+
+
+def _kill_group(process: subprocess.Popen[bytes], grace: float) -> None:
     try:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -1,19 +1,57 @@
-"""Finding and launching Chromium for rendering and evidence capture.
+"""Finding, launching and always cleaning up Chromium, for rendering and evidence capture.
 
-Controlled by `browser.executable` and `browser.timeout` in the config and the `VAERN_CHROMIUM`
-environment variable. Search order (CONTRACT.md): VAERN_CHROMIUM, then `browser.executable`,
-then Playwright's own Chromium if installed, then a system Chromium.
+Controlled by the `browser:` section of the config (`executable`, `timeout`, `load_timeout`,
+`page_timeout`, `width`, `height`, `locale`) and the `VAERN_CHROMIUM` environment variable.
+Search order (CONTRACT.md): VAERN_CHROMIUM, then `browser.executable`, then Playwright's own
+Chromium if installed, then a system Chromium.
+
+One `BrowserSession` per crawl process: one Chromium, a fresh context per page (service workers
+blocked, so every request stays visible), a timeout on every step.
+
+No Chromium outlives its crawl. Three layers, because no single one covers every exit path:
+
+1. Normal end or failure: `BrowserSession.close()` closes the browser, then kills whatever still
+   carries the session's marker; an `atexit` hook does the same if the event loop never got there.
+2. The crawl process is killed (SIGKILL included): Playwright's driver sees its stdin close and
+   closes the browser; if the driver is killed too, Chromium sees its DevTools pipe close and exits.
+3. Anything that still survives (a hung Chromium, a killed process group): every Chromium we start
+   carries a marker naming the crawl process (pid and start time) in its command line (the
+   profile directory lives in a per-session folder named after the marker) and in its
+   environment (for the crash handler, which has no profile argument). `reap_orphaned_browsers()`
+   kills the marked processes whose crawl process is gone and removes their folders; the service
+   calls it after every crawl child exits and when it starts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
+import logging
 import os
+import re
+import secrets
 import shutil
+import signal
+import tempfile
+import weakref
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import psutil
 
 from vaern.config import Browser
 from vaern.errors import BrowserNotFound
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser as PlaywrightBrowser
+    from playwright.async_api import BrowserContext, Page, Playwright
+
+# What a context is opened with: (user agent, extra headers).
+_ContextKey = tuple[str | None, tuple[tuple[str, str], ...]]
+
+log = logging.getLogger(__name__)
 
 # Flags for locked-down hosts (DESIGN.md): no sandbox as root in containers, no GPU, and nothing
 # that phones home — on a closed network those connections fail and slow every start.
@@ -29,13 +67,18 @@ LAUNCH_ARGS = (
 
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
+MARKER_PREFIX = "vaern-browser-"
+MARKER_ENV = "VAERN_BROWSER_MARKER"
+_MARKER = re.compile(re.escape(MARKER_PREFIX) + r"(\d+)-(\d+)-([0-9a-f]+)")
+
 
 def _playwright_chromium() -> str | None:
     """Playwright's downloaded Chromium, if `playwright install chromium` was ever run."""
     root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
     if not root.is_dir():
         return None
-    for pattern in ("chromium-*/chrome-linux*/chrome", "chromium_headless_shell-*/chrome-*/chrome-headless-shell"):
+    patterns = ("chromium-*/chrome-linux*/chrome", "chromium_headless_shell-*/chrome-*/chrome-headless-shell")
+    for pattern in patterns:
         found = sorted(root.glob(pattern), reverse=True)
         if found:
             return str(found[0])
@@ -67,12 +110,335 @@ def find_chromium(settings: Browser | None = None) -> str:
     )
 
 
-def launch_options(settings: Browser | None = None) -> dict[str, Any]:
-    """Keyword arguments for Playwright's `chromium.launch()` (and scrapy-playwright's launch options)."""
+def launch_options(
+    settings: Browser | None = None, marker: str | None = None, folder: Path | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for Playwright's `chromium.launch()`.
+
+    Chromium's environment always carries a marker naming this process (a new one unless
+    given), so a browser left behind by a killed crawl can be reaped whoever launched it (see
+    the module docstring). With `folder`, Chromium keeps its temporary files there.
+    """
     timeout_s = settings.timeout if settings else 30.0
+    env = {**os.environ, MARKER_ENV: marker or new_marker()}
+    if folder is not None:
+        env["TMPDIR"] = str(folder)
     return {
         "executable_path": find_chromium(settings),
         "headless": True,
         "args": list(LAUNCH_ARGS),
         "timeout": timeout_s * 1000,
+        "env": env,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Markers and the processes that carry them.
+
+
+def _start_ticks(pid: int) -> int:
+    """A process's start time in 1/100 s: with the pid it names one process, even after pid reuse."""
+    return int(psutil.Process(pid).create_time() * 100)
+
+
+def new_marker() -> str:
+    """A marker naming this process as the owner of the browser about to be started."""
+    pid = os.getpid()
+    return f"{MARKER_PREFIX}{pid}-{_start_ticks(pid)}-{secrets.token_hex(4)}"
+
+
+def marker_dir(marker: str) -> Path:
+    """The per-session folder Playwright and Chromium keep their temporary files in."""
+    return Path(tempfile.gettempdir()) / marker
+
+
+def owner_alive(marker: str) -> bool:
+    """Whether the process that started this marker's browser still runs."""
+    m = _MARKER.fullmatch(marker)
+    if not m:
+        return False
+    pid, ticks = int(m.group(1)), int(m.group(2))
+    try:
+        proc = psutil.Process(pid)
+        # create_time is rounded differently across reads; a tick either way is the same process.
+        return abs(int(proc.create_time() * 100) - ticks) <= 1 and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _marker_of(proc: psutil.Process) -> str | None:
+    try:
+        cmdline = proc.cmdline()
+    except psutil.Error:
+        return None
+    for arg in cmdline:
+        m = _MARKER.search(arg)
+        if m:
+            return m.group(0)
+    # The crash handler has no profile argument; it inherits the environment. Reading every
+    # process's environment is slow and mostly refused, so only look at browser-like ones.
+    exe = os.path.basename(cmdline[0]) if cmdline else ""
+    if "chrom" in exe or "crashpad" in exe or "headless" in exe:
+        try:
+            found = proc.environ().get(MARKER_ENV, "")
+        except psutil.Error:
+            return None
+        m = _MARKER.fullmatch(found)
+        return m.group(0) if m else None
+    return None
+
+
+def browser_processes(marker: str | None = None) -> list[tuple[psutil.Process, str]]:
+    """Live Chromium processes Værn started (all, or those of one marker), with their markers."""
+    found = []
+    for proc in psutil.process_iter():
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+        except psutil.Error:
+            continue
+        m = _marker_of(proc)
+        if m and (marker is None or m == marker):
+            found.append((proc, m))
+    return found
+
+
+def kill_browsers(marker: str | None = None, *, orphans_only: bool = False, wait: float = 5.0) -> int:
+    """Kill Værn's Chromium processes: those of `marker`, or all; with `orphans_only`, only those
+    whose crawl process is gone. Removes the markers' folders too. Returns how many were killed."""
+    victims = [
+        (proc, m)
+        for proc, m in browser_processes(marker)
+        if not (orphans_only and owner_alive(m))
+    ]
+    own_group = os.getpgrp()
+    for proc, _m in victims:
+        with contextlib.suppress(psutil.Error, OSError):
+            # Playwright starts Chromium as a process-group leader: killing the group takes its
+            # zygotes and renderers along even if one of them lost its marker.
+            pgid = os.getpgid(proc.pid)
+            if pgid == proc.pid and pgid != own_group:
+                os.killpg(pgid, signal.SIGKILL)
+            proc.kill()
+    if victims:
+        psutil.wait_procs([p for p, _m in victims], timeout=wait)
+    for m in {m for _p, m in victims} | ({marker} if marker else set()):
+        shutil.rmtree(marker_dir(m), ignore_errors=True)
+    return len(victims)
+
+
+def reap_orphaned_browsers() -> int:
+    """Kill every Værn Chromium whose crawl process is gone and remove leftover session folders.
+
+    Safe to call at any time from any process: browsers of running crawls are left alone.
+    """
+    killed = kill_browsers(orphans_only=True)
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(MARKER_PREFIX + "*"):
+        if _MARKER.fullmatch(folder.name) and not owner_alive(folder.name):
+            shutil.rmtree(folder, ignore_errors=True)
+    return killed
+
+
+# ---------------------------------------------------------------------------------------------
+# One browser per crawl process.
+
+
+class BrowserSession:
+    """One Chromium for one crawl process; a fresh context for every page.
+
+    Use as `async with BrowserSession(config.browser) as session:` and
+    `async with session.page() as page:`. Chromium is launched on first use and relaunched if
+    it crashed. Every step has a timeout (`browser.timeout` seconds).
+    """
+
+    def __init__(self, settings: Browser | None = None) -> None:
+        self.settings = settings or Browser()
+        self.marker = new_marker()
+        self._timeout = self.settings.timeout
+        self._playwright: Playwright | None = None
+        self._browser: PlaywrightBrowser | None = None
+        self._dead: PlaywrightBrowser | None = None  # a browser found dead before Playwright noticed
+        self._lock = asyncio.Lock()
+        self._spare: tuple[_ContextKey, asyncio.Future[tuple[BrowserContext, Page]]] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
+        self._closed = False
+        self._atexit = _kill_at_exit(self.marker)
+
+    @property
+    def folder(self) -> Path:
+        return marker_dir(self.marker)
+
+    async def __aenter__(self) -> BrowserSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def browser(self) -> PlaywrightBrowser:
+        """The running browser, launched (or relaunched after a crash) if need be."""
+        if self._closed:
+            raise RuntimeError("the browser session is closed")
+        async with self._lock:
+            if self._browser is not None and self._browser.is_connected() and self._browser is not self._dead:
+                return self._browser
+            if self._playwright is None:
+                self.folder.mkdir(mode=0o700, exist_ok=True)
+                self._playwright = await asyncio.wait_for(_start_playwright(self.folder), self._timeout)
+            if self._browser is not None:
+                log.warning("Chromium went away; starting a new one")
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._browser.close(), 2.0)  # it is gone; do not wait long
+                await asyncio.to_thread(kill_browsers, self.marker)
+                self.folder.mkdir(mode=0o700, exist_ok=True)
+            options = launch_options(self.settings, self.marker, self.folder)
+            self._browser = await asyncio.wait_for(
+                self._playwright.chromium.launch(**options), self._timeout + 5
+            )
+            return self._browser
+
+    @contextlib.asynccontextmanager
+    async def page(
+        self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[Page]:
+        """A page in a fresh browser context, closed (with its context) when the block ends.
+
+        Opening a context and its page costs Chromium a new renderer process (0.3–1 s on a
+        small host), so the next page's context is opened while this one works: a spare that
+        has never been used is as fresh as a new one.
+        """
+        key = (user_agent, tuple(sorted(headers.items())) if headers else ())
+        context, page = await self._take_spare(key) or await self._open(key)
+        if not self._closed and self._spare is None:
+            self._spare = (key, asyncio.ensure_future(self._open(key)))
+        try:
+            yield page
+        finally:
+            self._closing.add(asyncio.ensure_future(self._close_context(context)))
+            self._closing = {t for t in self._closing if not t.done()}
+
+    async def _open(self, key: _ContextKey) -> tuple[BrowserContext, Page]:
+        from playwright.async_api import Error as PlaywrightError
+
+        user_agent, headers = key
+        settings = self.settings
+        for attempt in (1, 2):
+            browser = await self.browser()
+            try:
+                context = await asyncio.wait_for(
+                    browser.new_context(
+                        service_workers="block",
+                        viewport={"width": settings.width, "height": settings.height},
+                        locale=settings.locale,
+                        user_agent=user_agent,
+                        extra_http_headers=dict(headers) if headers else None,
+                        accept_downloads=False,
+                    ),
+                    self._timeout,
+                )
+                break
+            except PlaywrightError:
+                # The browser died and Playwright has not noticed yet: start a new one, once.
+                if attempt == 2:
+                    raise
+                self._dead = browser
+        try:
+            context.set_default_timeout(self._timeout * 1000)
+            context.set_default_navigation_timeout(self._timeout * 1000)
+            page = await asyncio.wait_for(context.new_page(), self._timeout)
+        except BaseException:
+            await self._close_context(context)
+            raise
+        return context, page
+
+    async def _take_spare(self, key: _ContextKey) -> tuple[BrowserContext, Page] | None:
+        """The context opened ahead for this kind of page, if it is ready to use."""
+        if self._spare is None:
+            return None
+        spare_key, task = self._spare
+        self._spare = None
+        try:
+            context, page = await asyncio.wait_for(task, self._timeout)
+        except Exception:
+            return None  # the browser died meanwhile, say: open a new one
+        alive = spare_key == key and not page.is_closed() and context.browser is self._browser
+        if alive:
+            try:
+                # Chromium may have died since the spare was opened, before Playwright noticed.
+                await asyncio.wait_for(page.evaluate("1"), min(self._timeout, 5.0))
+            except Exception:
+                alive = False
+        if not alive:
+            await self._close_context(context)
+            return None
+        return context, page
+
+    async def _close_context(self, context: BrowserContext) -> None:
+        # A context that will not close within the step timeout is abandoned; the browser's
+        # own close (or the marker sweep) takes it down.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(context.close(), self._timeout)
+
+    async def close(self) -> None:
+        """Close the browser and Playwright, then kill anything of ours that is still running."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._spare is not None:
+                spare = await self._take_spare(self._spare[0])
+                if spare is not None:
+                    await self._close_context(spare[0])
+            if self._closing:
+                await asyncio.wait(self._closing, timeout=self._timeout)
+            if self._browser is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._browser.close(), self._timeout)
+            if self._playwright is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._playwright.stop(), self._timeout)
+        finally:
+            self._browser = None
+            self._playwright = None
+            await asyncio.to_thread(kill_browsers, self.marker)
+            atexit.unregister(self._atexit)
+
+
+def _kill_at_exit(marker: str) -> Any:
+    def kill() -> None:
+        with contextlib.suppress(Exception):
+            kill_browsers(marker)
+
+    atexit.register(kill)
+    return kill
+
+
+# One lock per event loop: two sessions starting at once must not see each other's TMPDIR.
+_driver_env_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _start_playwright(folder: Path) -> Playwright:
+    """Start Playwright's driver with its temporary folder set to the session's folder.
+
+    Playwright puts Chromium's profile in the driver's temporary folder and refuses a
+    `--user-data-dir` argument; pointing TMPDIR at the marker's folder puts the marker into
+    every Chromium process's command line. The driver copies the environment when it starts,
+    so TMPDIR is changed only for that moment.
+    """
+    from playwright.async_api import async_playwright
+
+    lock = _driver_env_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock:
+        before = os.environ.get("TMPDIR")
+        os.environ["TMPDIR"] = str(folder)
+        try:
+            return await async_playwright().start()
+        finally:
+            if before is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = before

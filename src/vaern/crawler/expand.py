@@ -1,0 +1,453 @@
+"""Bounded expansion of a rendered page: make it show what a person sees after scrolling and
+clicking "show more", within limits, recording every action.
+
+Controlled per site by `sites[].expand` (config `Expand`): `show_more` labels and `selectors` of
+controls to click, `max_steps`, `max_seconds`, `max_height` and `settle_ms`.
+
+What one round does, until nothing changes or a limit is reached:
+
+1. click every visible "show more" control (a label match or a configured selector, never a link
+   that would leave the page, never a form's submit button) and every closed `<details>`;
+2. scroll the window, and every inner scrolling container, to its bottom;
+3. wait until the page settles: no DOM change for `settle_ms` and no request under way (a
+   request pending for longer than `PENDING_HOLD_S` no longer holds us: streams and long polls
+   never end).
+
+A round that changes nothing ends the expansion. Controls whose click changed nothing are not
+clicked again; a control whose click made the page smaller (a toggle) is clicked once more to
+leave it open and then left alone. The page's DOM is never written to: state lives in Python
+and in a JS object the page cannot see (evidence must show the page as it was).
+
+Every action is returned as an `Action` (UTC time, kind, target, detail) for the evidence record
+(Berkeley Protocol ¶153–154: alterations made by the collection must be documented).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from vaern.config import SHOW_MORE_LABELS
+from vaern.config import Expand as ExpandSettings
+
+if TYPE_CHECKING:
+    from playwright.async_api import ElementHandle, JSHandle, Page, Request
+
+# A request pending this long no longer counts as "more is coming" (event streams, long polls,
+# a resource that never finishes).
+PENDING_HOLD_S = 5.0
+# Request kinds that never "finish" in the page's lifetime; they never hold settling.
+_ENDLESS = frozenset({"eventsource", "websocket", "media", "manifest", "other"})
+# The longest one wait for the page to settle may take: a page that never stops changing still
+# gets scrolled and clicked. Longer than PENDING_HOLD_S, so a slow answer is waited for.
+SETTLE_CAP_S = PENDING_HOLD_S + 1.0
+# Clicks on one control at most (a "load more" button that keeps working is clicked again).
+MAX_CLICKS_PER_CONTROL = 25
+
+
+@dataclass(frozen=True)
+class ExpandLimits:
+    """Limits and controls for one page's expansion (built from a site's `expand:` config)."""
+
+    max_steps: int = 30
+    max_seconds: float = 30.0
+    max_height: int = 50_000
+    settle_ms: int = 300
+    show_more: tuple[str, ...] = SHOW_MORE_LABELS
+    selectors: tuple[str, ...] = ()
+    step_timeout: float = 10.0  # seconds for one browser call; a page busy in a loop must not hang us
+
+    @classmethod
+    def from_settings(cls, settings: ExpandSettings, step_timeout: float = 10.0) -> ExpandLimits:
+        return cls(
+            max_steps=settings.max_steps,
+            max_seconds=settings.max_seconds,
+            max_height=settings.max_height,
+            settle_ms=settings.settle_ms,
+            show_more=tuple(settings.show_more),
+            selectors=tuple(settings.selectors),
+            step_timeout=step_timeout,
+        )
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing done to (or observed on) the page during expansion."""
+
+    at: datetime
+    kind: str  # "wait" | "scroll" | "click" | "stop"; render.py adds "blocked" (a refused request)
+    target: str = ""  # "window", a container's description, a control's label
+    detail: str = ""
+
+    def __str__(self) -> str:
+        when = self.at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        target = f" {self.target}" if self.target else ""
+        detail = f": {self.detail}" if self.detail else ""
+        return f"{when} {self.kind}{target}{detail}"
+
+
+def _without_fragment(url: str) -> str:
+    return url.split("#", 1)[0]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class NetworkWatch:
+    """Requests under way on a page, seen from outside the page (nothing is injected)."""
+
+    page: Page
+    pending: dict[Request, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.page.on("request", self._started)
+        self.page.on("requestfinished", self._ended)
+        self.page.on("requestfailed", self._ended)
+
+    def _started(self, request: Request) -> None:
+        if request.resource_type not in _ENDLESS:
+            self.pending[request] = time.monotonic()
+
+    def _ended(self, request: Request) -> None:
+        self.pending.pop(request, None)
+
+    def busy(self) -> bool:
+        now = time.monotonic()
+        return any(now - started < PENDING_HOLD_S for started in self.pending.values())
+
+    def stop(self) -> None:
+        self.page.remove_listener("request", self._started)
+        self.page.remove_listener("requestfinished", self._ended)
+        self.page.remove_listener("requestfailed", self._ended)
+
+
+# The page's size: scroll height of the document, the sum of every inner scroller's, and the
+# element count. A round that changes none of these changed nothing.
+_SIZE_FN = """
+const size = () => {
+  const se = document.scrollingElement || document.documentElement;
+  let inner = 0;
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.scrollHeight > el.clientHeight + 2 && el.clientHeight > 0) inner += el.scrollHeight;
+  }
+  return [se ? se.scrollHeight : 0, inner, document.getElementsByTagName('*').length];
+};
+"""
+
+# Waits in the page for `quiet` ms without DOM changes (or `limit` ms in all); returns whether
+# it got quiet, how many changes it saw, and the page's size. A MutationObserver only watches.
+_QUIET_JS = (
+    """
+async ([quiet, limit]) => {
+"""
+    + _SIZE_FN
+    + """
+  const t0 = performance.now();
+  let last = t0, changes = 0;
+  const mo = new MutationObserver((records) => { last = performance.now(); changes += records.length; });
+  mo.observe(document, {subtree: true, childList: true, characterData: true});
+  await new Promise((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      if (now - last >= quiet || now - t0 >= limit) resolve();
+      else setTimeout(tick, Math.max(10, Math.min(50, quiet - (now - last))));
+    };
+    setTimeout(tick, Math.min(50, quiet));
+  });
+  mo.disconnect();
+  return [performance.now() - last >= quiet, changes, size()];
+}
+"""
+)
+
+# The expansion's helper, created once per page and held only by us (nothing is attached to the
+# page's window or DOM). `scan` measures the page, scrolls the window and every inner scrolling
+# container to its bottom (unless there already or past maxHeight), and lists the controls to
+# click: configured selectors, closed <details>, and buttons/links whose own text holds a label
+# as a whole phrase. Never a link to another address or a form's submit button (that would leave
+# the page), never a hidden or disabled control, never one that proved useless (`mark`).
+_AGENT_JS = (
+    """
+() => {
+"""
+    + _SIZE_FN
+    + """
+  const clicked = new WeakMap();
+  let found = [];
+  const norm = (s) => (s || '').replace(/\\s+/g, ' ').trim().toLowerCase();
+  const esc = (s) => s.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&');
+  const edge = '[^\\\\p{L}\\\\p{N}]';
+  const describe = (el) => {
+    let s = el.tagName.toLowerCase();
+    if (el.id) s += '#' + el.id;
+    else if (el.classList.length) s += '.' + Array.from(el.classList).slice(0, 2).join('.');
+    return s;
+  };
+  const shown = (el) => {
+    const r = el.getBoundingClientRect();
+    if (r.width <= 0 || r.height <= 0) return false;
+    const cs = getComputedStyle(el);
+    return cs.visibility !== 'hidden' && cs.display !== 'none';
+  };
+  const leaves = (el) => {
+    if (el.tagName === 'A') {
+      const href = (el.getAttribute('href') || '').trim();
+      if (href && !href.startsWith('#') && !href.toLowerCase().startsWith('javascript:')) return true;
+    }
+    return (el.tagName === 'BUTTON' || el.tagName === 'INPUT') && el.type === 'submit' && !!el.form;
+  };
+  const usable = (el, maxClicks) => {
+    const state = clicked.get(el);
+    if (state && (state.dead || state.n >= maxClicks)) return false;
+    if (el.disabled || el.getAttribute('aria-disabled') === 'true') return false;
+    return shown(el) && !leaves(el);
+  };
+  const scroll = (maxHeight) => {
+    const done = [];
+    const se = document.scrollingElement || document.documentElement;
+    if (se) {
+      const h = se.scrollHeight, top = se.scrollTop;
+      if (h <= maxHeight && top + window.innerHeight < h - 2) {
+        window.scrollTo(0, h);
+        done.push(['window', Math.round(top), Math.round(se.scrollTop), h]);
+      }
+    }
+    for (const el of document.querySelectorAll('body *')) {
+      if (el.scrollHeight <= el.clientHeight + 2 || el.clientHeight === 0) continue;
+      const oy = getComputedStyle(el).overflowY;
+      if (oy !== 'auto' && oy !== 'scroll' && oy !== 'overlay') continue;
+      const h = el.scrollHeight, top = el.scrollTop;
+      if (h > maxHeight || top + el.clientHeight >= h - 2) continue;
+      el.scrollTop = h;
+      done.push([describe(el), Math.round(top), Math.round(el.scrollTop), h]);
+    }
+    return done;
+  };
+  const controls = (labels, selectors, maxClicks) => {
+    const patterns = labels.map((l) => new RegExp('(^|' + edge + ')' + esc(norm(l)) + '($|' + edge + ')', 'u'));
+    const els = [], names = [], seen = new Set();
+    const add = (el, name) => { seen.add(el); els.push(el); names.push(name); };
+    for (const sel of selectors) {
+      for (const el of document.querySelectorAll(sel)) if (!seen.has(el) && usable(el, maxClicks)) add(el, sel);
+    }
+    for (const d of document.querySelectorAll('details:not([open]) > summary')) {
+      if (!seen.has(d) && usable(d, maxClicks)) add(d, 'details: ' + norm(d.innerText).slice(0, 60));
+    }
+    const candidates = document.querySelectorAll('button, a, summary, [role=button], [onclick], input[type=button]');
+    for (const el of candidates) {
+      if (seen.has(el)) continue;
+      const text = norm(el.innerText || el.value || el.getAttribute('aria-label'));
+      if (!text || text.length > 80 || !patterns.some((p) => p.test(text))) continue;
+      if (usable(el, maxClicks)) add(el, text);
+    }
+    return [els, names];
+  };
+  return {
+    scan(labels, selectors, maxClicks, maxHeight, mayScroll) {
+      const before = size();
+      const scrolled = mayScroll ? scroll(maxHeight) : [];
+      const [els, names] = controls(labels, selectors, maxClicks);
+      found = els;
+      return [before, scrolled, names];
+    },
+    found() { return found; },
+    mark(els, dead) {
+      for (const el of els) {
+        const s = clicked.get(el) || {n: 0, dead: false};
+        if (dead) s.dead = true; else s.n += 1;
+        clicked.set(el, s);
+      }
+    },
+  };
+}
+"""
+)
+
+
+class _Budget:
+    def __init__(self, limits: ExpandLimits) -> None:
+        self.limits = limits
+        self.started = time.monotonic()
+        self.steps = 0
+
+    def seconds_left(self) -> float:
+        return self.limits.max_seconds - (time.monotonic() - self.started)
+
+    def exhausted(self) -> str | None:
+        if self.steps >= self.limits.max_steps:
+            return f"step limit ({self.limits.max_steps}) reached"
+        if self.seconds_left() <= 0:
+            return f"time limit ({self.limits.max_seconds:g} s) reached"
+        return None
+
+
+async def _call(limits: ExpandLimits, coro: Any) -> Any:
+    """One browser call, bounded: a page stuck in a script loop must not hang the crawl."""
+    return await asyncio.wait_for(coro, limits.step_timeout)
+
+
+async def settle(
+    page: Page, limits: ExpandLimits, network: NetworkWatch | None, budget_s: float
+) -> tuple[bool, float, list[int]]:
+    """Wait until no DOM change for settle_ms and no request under way, within budget_s.
+
+    Returns (settled, seconds waited, the page's size then: [height, inner heights, elements]).
+    """
+    t0 = time.monotonic()
+    quiet_ms = limits.settle_ms
+    size: list[int] = []
+    while True:
+        left = budget_s - (time.monotonic() - t0)
+        if left <= 0:
+            return False, time.monotonic() - t0, size
+        quiet, _changes, size = await _call(limits, page.evaluate(_QUIET_JS, [quiet_ms, int(left * 1000)]))
+        if not quiet:
+            return False, time.monotonic() - t0, size
+        if network is None or not network.busy():
+            return True, time.monotonic() - t0, size
+        # Something is still loading: wait for it in short slices, then require quiet again.
+        while network.busy() and time.monotonic() - t0 < budget_s:
+            await asyncio.sleep(0.05)
+
+
+async def _settle_step(
+    page: Page, limits: ExpandLimits, network: NetworkWatch, budget: _Budget, actions: list[Action],
+    before: list[int] | None = None,
+) -> list[int]:
+    """Wait for the page to settle (within the budget and SETTLE_CAP_S); record it; return its size."""
+    left = min(SETTLE_CAP_S, max(0.0, budget.seconds_left()))
+    settled, waited, size = await settle(page, limits, network, left)
+    detail = f"{'settled' if settled else 'still changing'} after {waited:.2f} s"
+    if before and size:
+        detail += f"; height {before[0]} -> {size[0]}, elements {before[2]} -> {size[2]}"
+    actions.append(Action(_now(), "wait", "", detail))
+    return size
+
+
+async def expand(page: Page, limits: ExpandLimits, network: NetworkWatch | None = None) -> list[Action]:
+    """Expand a loaded page within `limits`; return every action taken, in order.
+
+    Pass a `NetworkWatch` attached before navigation so requests started during load count;
+    without one, one is attached now (requests already under way are then not seen).
+    """
+    own_watch = network is None
+    watch = network or NetworkWatch(page)
+    try:
+        return await _expand(page, limits, watch)
+    finally:
+        if own_watch:
+            watch.stop()
+
+
+async def _expand(page: Page, limits: ExpandLimits, network: NetworkWatch) -> list[Action]:
+    actions: list[Action] = []
+    budget = _Budget(limits)
+    start_url = page.url
+    await _settle_step(page, limits, network, budget, actions)
+    agent: JSHandle = await _call(limits, page.evaluate_handle(_AGENT_JS))
+    try:
+        while True:
+            reason = budget.exhausted()
+            if reason:
+                actions.append(Action(_now(), "stop", "", reason))
+                break
+            before, scrolled, labels = await _call(
+                limits,
+                agent.evaluate(
+                    "(a, args) => a.scan(...args)",
+                    [list(limits.show_more), list(limits.selectors), MAX_CLICKS_PER_CONTROL, limits.max_height, True],
+                ),
+            )
+            for target, top, to, height in scrolled:
+                budget.steps += 1
+                actions.append(Action(_now(), "scroll", target, f"{top} -> {to} (height {height})"))
+            clicked = await _click_controls(agent, limits, budget, labels, actions) if labels else []
+            if _without_fragment(page.url) != _without_fragment(start_url):
+                actions.append(Action(_now(), "stop", "", f"a click navigated to {page.url}"))
+                break
+            if not clicked and not scrolled:
+                why = (
+                    f"height limit ({limits.max_height} px) reached"
+                    if before[0] >= limits.max_height
+                    else "nothing more to show"
+                )
+                actions.append(Action(_now(), "stop", "", why))
+                break
+            after = await _settle_step(page, limits, network, budget, actions, before)
+            if clicked and after and await _judge_clicks(agent, limits, clicked, before, after, actions):
+                await _settle_step(page, limits, network, budget, actions)
+    finally:
+        await agent.dispose()
+    return actions
+
+
+async def _click_controls(
+    agent: JSHandle, limits: ExpandLimits, budget: _Budget, labels: list[str], actions: list[Action]
+) -> list[ElementHandle]:
+    found = await _call(limits, agent.evaluate_handle("a => a.found()"))
+    try:
+        props = await _call(limits, found.get_properties())
+    finally:
+        await found.dispose()
+    done: list[ElementHandle] = []
+    for i, label in enumerate(labels):
+        element = props[str(i)].as_element() if str(i) in props else None
+        if element is None or budget.exhausted():
+            continue
+        how = await _click(limits, element)
+        budget.steps += 1
+        actions.append(Action(_now(), "click", label, how))
+        if how.startswith("failed"):
+            await _call(limits, agent.evaluate("(a, els) => a.mark(els, true)", [element]))
+        else:
+            done.append(element)
+    if done:
+        await _call(limits, agent.evaluate("(a, els) => a.mark(els, false)", done))
+    return done
+
+
+async def _click(limits: ExpandLimits, element: ElementHandle) -> str:
+    """A real click (scrolled into view, trusted mouse events); a DOM click if something covers it."""
+    from playwright.async_api import Error as PlaywrightError
+
+    try:
+        await _call(limits, element.click(timeout=1500))
+        return "clicked"
+    except (PlaywrightError, TimeoutError):
+        pass
+    try:
+        await _call(limits, element.evaluate("e => e.click()"))
+        return "covered by another element; click event dispatched instead"
+    except (PlaywrightError, TimeoutError) as exc:
+        return f"failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+
+async def _judge_clicks(
+    agent: JSHandle,
+    limits: ExpandLimits,
+    controls: Sequence[ElementHandle],
+    before: list[int],
+    after: list[int],
+    actions: list[Action],
+) -> bool:
+    """Controls that changed nothing are not clicked again; a toggle that closed is reopened
+    (then True: the caller waits for it to settle)."""
+    if after == before:
+        await _call(limits, agent.evaluate("(a, els) => a.mark(els, true)", list(controls)))
+        why = "the click(s) changed nothing; those controls are left alone"
+        actions.append(Action(_now(), "wait", "", why))
+        return False
+    if after[0] < before[0] or after[2] < before[2]:
+        for element in controls:
+            how = await _click(limits, element)
+            why = f"the page shrank, so the toggle is reopened: {how}"
+            actions.append(Action(_now(), "click", "again", why))
+        await _call(limits, agent.evaluate("(a, els) => a.mark(els, true)", list(controls)))
+        return True
+    return False

@@ -1,0 +1,193 @@
+"""The SSRF guard: refuse to fetch anything on a private, loopback or otherwise internal address.
+
+Værn fetches URLs that strangers control (links on hate pages, redirects), so a crawl must never
+become a way to reach the machine it runs on or the municipality's internal network. Every
+request the crawler makes — start URLs, search URLs, followed links, redirect targets, robots.txt
+— passes `NetGuardMiddleware`, which resolves the host name and refuses the request when any
+address it resolves to is private, loopback, link-local, multicast, reserved, unspecified or
+otherwise not globally routable, unless the host is listed in `network.allow_private_hosts`.
+Only http and https are fetched at all.
+
+`network.allow_private_hosts` entries are host names (compared case-insensitively), IP
+addresses, or networks in CIDR form (`10.20.0.0/16`). A listed name allows that name whatever it
+resolves to; a listed address or network allows those addresses under any name.
+
+Out of scope, on purpose: DNS rebinding. The guard resolves the name, then Scrapy's downloader
+resolves it again to connect; a name server that answers differently the second time can slip
+past. Closing that gap means pinning the connection to the checked address inside the download
+handler; until then, run Værn where the resolver is trusted.
+
+`NetGuard.check()` / `NetGuard.check_async()` are usable outside Scrapy too (e.g. to vet the URLs
+a browser loads while capturing evidence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+
+from vaern.errors import BlockedAddress
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+
+
+def refused_reason(address: IPAddress) -> str | None:
+    """Why this address may not be fetched, or None when it is a public address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # ::ffff:127.0.0.1 reaches 127.0.0.1; judge the IPv4 address it carries.
+        address = address.ipv4_mapped
+    for flag, label in (
+        ("is_unspecified", "unspecified"),
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_private", "private"),
+        ("is_reserved", "reserved"),
+    ):
+        if getattr(address, flag):
+            return label
+    if not address.is_global:
+        # Shared address space (100.64.0.0/10) and similar special-purpose ranges.
+        return "not globally routable"
+    return None
+
+
+class NetGuard:
+    """Decides whether a URL may be fetched; see the module docstring for the rules."""
+
+    def __init__(self, allow_private_hosts: Iterable[str] = ()) -> None:
+        self._names: set[str] = set()
+        self._networks: list[IPNetwork] = []
+        for entry in allow_private_hosts:
+            entry = entry.strip().strip("[]")
+            try:
+                self._networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self._names.add(entry.lower().rstrip("."))
+        # Resolved addresses per host name for the life of this guard (one crawl).
+        self._resolved: dict[str, list[IPAddress]] = {}
+
+    def _address_allowed(self, address: IPAddress) -> bool:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in net for net in self._networks)
+
+    def _split(self, url: str) -> tuple[str, IPAddress | None]:
+        """The URL's host (lower-case) and, when the host is an IP literal, its address."""
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ALLOWED_SCHEMES:
+            raise BlockedAddress(f"refused {url}: only http and https URLs are fetched")
+        host = (parts.hostname or "").rstrip(".")
+        if not host:
+            raise BlockedAddress(f"refused {url}: no host")
+        try:
+            return host, ipaddress.ip_address(host)
+        except ValueError:
+            return host, None
+
+    def _judge(self, url: str, host: str, addresses: list[IPAddress]) -> None:
+        if not addresses:
+            raise BlockedAddress(f"refused {url}: {host} does not resolve")
+        for address in addresses:
+            reason = refused_reason(address)
+            if reason is not None and not self._address_allowed(address):
+                what = host if str(address) == host else f"{host} resolves to {address}, which"
+                raise BlockedAddress(
+                    f"refused {url}: {what} is a {reason} address not in network.allow_private_hosts"
+                )
+
+    def check(self, url: str) -> None:
+        """Raise BlockedAddress unless `url` may be fetched. Resolves the host (blocking)."""
+        host, literal = self._split(url)
+        if host in self._names:
+            return
+        if literal is not None:
+            self._judge(url, host, [literal])
+            return
+        if host not in self._resolved:
+            self._resolved[host] = _addresses(_getaddrinfo_blocking(host))
+        self._judge(url, host, self._resolved[host])
+
+    async def check_async(self, url: str) -> None:
+        """Like `check`, resolving the host without blocking the event loop."""
+        host, literal = self._split(url)
+        if host in self._names:
+            return
+        if literal is not None:
+            self._judge(url, host, [literal])
+            return
+        if host not in self._resolved:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            except OSError:
+                infos = []
+            self._resolved[host] = _addresses(infos)
+        self._judge(url, host, self._resolved[host])
+
+
+def _getaddrinfo_blocking(host: str) -> list[Any]:
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+
+
+def _addresses(infos: list[Any]) -> list[IPAddress]:
+    out: list[IPAddress] = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        # Drop an IPv6 zone id ("fe80::1%eth0") before parsing.
+        text = str(sockaddr[0]).split("%", 1)[0]
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        if address not in out:
+            out.append(address)
+    return out
+
+
+class BlockedRequest(IgnoreRequest):
+    """Raised for a request the guard refused; `reason` says why. The errback reports it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NetGuardMiddleware:
+    """Scrapy downloader middleware applying `NetGuard` to every request, redirects included.
+
+    It sits before every other downloader middleware (order 50), so a refused URL never reaches
+    the robots.txt middleware (which would fetch the refused host's robots.txt) or the network.
+    Redirects come back through the scheduler as new requests and pass here again.
+    Setting: NETGUARD_ALLOW_PRIVATE_HOSTS (from `network.allow_private_hosts`).
+    """
+
+    def __init__(self, guard: NetGuard, crawler: Crawler) -> None:
+        self.guard = guard
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NetGuardMiddleware:
+        return cls(NetGuard(crawler.settings.getlist("NETGUARD_ALLOW_PRIVATE_HOSTS")), crawler)
+
+    async def process_request(self, request: Request) -> None:
+        try:
+            await self.guard.check_async(request.url)
+        except BlockedAddress as exc:
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("netguard/blocked")
+            raise BlockedRequest(str(exc)) from None

@@ -1,0 +1,94 @@
+"""Runs one crawl of one site, in the calling process; the entry point the pipeline calls.
+
+`crawl_site` starts Twisted's reactor, crawls and stops it. A reactor cannot be restarted, so a
+process can run one crawl: callers run each crawl in a child process (which also keeps a
+crashing or leaking crawl away from the service). Everything the crawl finds goes to the
+`PageSink` as it happens; `crawl_site` returns the counts.
+
+Controlled by the site's config (see settings.py and spider.py) and `network.allow_private_hosts`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from scrapy.crawler import AsyncCrawlerProcess
+
+from vaern.config import Config, Site
+from vaern.crawler.search import search_urls
+from vaern.crawler.settings import build_settings
+from vaern.crawler.spider import KnownPage, PageSink, SiteSpider
+
+__all__ = ["CrawlStats", "KnownPage", "PageSink", "crawl_site", "spider_class"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CrawlStats:
+    """How one crawl went. Each count is the number of sink calls of that kind, except:
+    `failed` excludes refusals by the SSRF guard, which are counted in `blocked` (both are
+    reported through `sink.failed`); `skipped` counts 2xx responses that were not pages."""
+
+    fetched: int
+    unchanged: int
+    failed: int
+    gone: int
+    blocked: int
+    skipped: int = 0
+    finish_reason: str = "finished"  # finished | max_pages | sink_error | shutdown …
+
+
+def spider_class(site: Site) -> type[SiteSpider]:
+    """The spider for the site's `render` mode. Rendering in a browser plugs in here."""
+    if site.render != "http":
+        log.warning("site %s: render %s is not available in this build; fetching over HTTP", site.id, site.render)
+    return SiteSpider
+
+
+def crawl_site(
+    config: Config,
+    site: Site,
+    sink: PageSink,
+    known: Mapping[str, KnownPage],
+    search_queries: Sequence[str] = (),
+) -> CrawlStats:
+    """Runs one Scrapy crawl of one site in THIS process (starts and stops the reactor; callers
+    run it in a child process). `search_queries` are this crawl's names to search (see
+    `search.plan_searches`); each is URL-encoded into every `{query}` of `site.search_urls`.
+
+    Raises whatever the sink raised if a sink call failed (the crawl stops at that point).
+    """
+    settings = build_settings(config, site)
+    # Leave logging alone when the caller has configured it; otherwise let Scrapy set it up.
+    settings["LOG_INSTALL_ROOT_HANDLER"] = not logging.getLogger().handlers
+    process = AsyncCrawlerProcess(settings)
+    crawler = process.create_crawler(spider_class(site))
+    process.crawl(
+        crawler,
+        config=config,
+        site=site,
+        sink=sink,
+        known=known,
+        search_urls=search_urls(site, search_queries),
+    )
+    process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
+
+    spider = getattr(crawler, "spider", None)
+    if not isinstance(spider, SiteSpider):
+        raise RuntimeError(f"the crawl of site {site.id} did not start (see the log above)")
+    if spider.sink_error is not None:
+        raise spider.sink_error
+    counts = spider.counts
+    return CrawlStats(
+        fetched=counts.fetched,
+        unchanged=counts.unchanged,
+        failed=counts.failed,
+        gone=counts.gone,
+        blocked=counts.blocked,
+        skipped=counts.skipped,
+        finish_reason=spider.finish_reason,
+    )

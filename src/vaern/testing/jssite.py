@@ -1,0 +1,263 @@
+"""A local site whose text only appears when JavaScript runs: the fixture for the browser crawl.
+
+Served on 127.0.0.1, port 0, from a thread: `with JsSite() as site: site.url("/group/")`.
+
+Pages (HTML and JS in `jssite/`; the data comes from the JSON API below, never from the HTML):
+
+- `/group/`: a public group; posts arrive by fetch() after `delay` seconds, more as you scroll
+  (batches of `batch`), each with comments behind "Se flere kommentarer"; every post links its
+  permalink `/group/post/N` (an app shell that fetches the post).
+- `/feed/`: infinite scroll of the window, in batches.
+- `/more/`: a "Vis flere" button (next to a "Vis flere …" link to another page, never clicked).
+- `/comments/`: comments behind a "Flere kommentarer" button.
+- `/inner/`: infinite scroll inside a scrolling container; the window itself does not scroll.
+- `/endless/`: never finishes loading (an image that never arrives) and never stops growing.
+- `/stream/`: HTML that never stops arriving.
+- `/toggle/`: a "Se mere" toggle that closes again on a second click.
+- `/sw/`: tries to register a service worker.
+- `/leak/`: its script fetches from 127.0.0.2 (or `?to=URL`), which the SSRF guard must refuse;
+  `LEAKED` is the name that would then show.
+- `/plain/`: plain HTML, no JavaScript (its name is in the HTML); `/redirect/` leads there.
+
+`PLANTED[path]` lists the names each page shows only after JavaScript ran (for `/plain/`: in
+the HTML). No planted name appears in any HTML or script file.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+PLANTED: dict[str, tuple[str, ...]] = {
+    "/group/": ("Annelise Vestergaard Krogh", "Mikkel Sønderby Lund", "Hanne Østergård Dahl"),
+    "/feed/": ("Torben Lykke Andersen",),
+    "/more/": ("Susanne Bach Winther",),
+    "/comments/": ("Preben Kragh Nielsen",),
+    "/inner/": ("Lone Damgaard Bech",),
+    "/endless/": ("Karsten Holm Friis",),
+    "/stream/": ("Birgit Skov Iversen",),
+    "/toggle/": ("Poul Erik Thygesen",),
+    "/plain/": ("Ole Plainsen Hjort",),
+}
+LEAKED = "Jytte Lækkesen Borg"
+# Which group post (or comment on it) carries which name.
+GROUP_POST_NAMES = {2: "Annelise Vestergaard Krogh", 8: "Mikkel Sønderby Lund"}
+GROUP_COMMENT_NAMES = {4: "Hanne Østergård Dahl"}
+
+_FILLER = (
+    "Jeg har ventet i tre uger på svar fra forvaltningen, og ingen tager telefonen.",
+    "Det er simpelthen for dårligt, at man skal skrive så mange gange for at få hjælp.",
+    "Nogen der ved, om borgerservice har åbent på lørdag?",
+    "Tak for alle svarene, det hjalp at høre andres erfaringer.",
+    "Sagsbehandlingstiden er steget igen, står der i avisen i dag.",
+    "Husk mødet i medborgerhuset på torsdag klokken 19.",
+)
+
+_PAGES = {
+    "/": "index.html",
+    "/group/": "group.html",
+    "/feed/": "feed.html",
+    "/more/": "more.html",
+    "/comments/": "comments.html",
+    "/inner/": "inner.html",
+    "/endless/": "endless.html",
+    "/toggle/": "toggle.html",
+    "/sw/": "sw.html",
+    "/plain/": "plain.html",
+    "/leak/": "leak.html",
+}
+
+
+class JsSite:
+    """The fixture site, running until `close()` (or the end of the `with` block)."""
+
+    def __init__(self, group_posts: int = 9, batch: int = 3, delay: float = 0.6) -> None:
+        self.group_posts = group_posts
+        self.batch = batch
+        self.delay = delay
+        self.stopping = threading.Event()
+        self.requests: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="jssite", daemon=True)
+
+    def __enter__(self) -> JsSite:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    # -- data -------------------------------------------------------------------------------
+
+    def post(self, n: int) -> dict[str, Any]:
+        text = _FILLER[n % len(_FILLER)]
+        if n in GROUP_POST_NAMES:
+            text = f"Hvorfor får {GROUP_POST_NAMES[n]} lov at behandle sager, når hun ikke svarer? {text}"
+        return {
+            "id": n,
+            "author": f"Borger {n}",
+            "time": f"2026-11-{(n % 28) + 1:02d}T12:00:00Z",
+            "text": text,
+            "permalink": f"/group/post/{n}",
+            "comments": 2 + n % 2,
+        }
+
+    def comments(self, post: str) -> list[dict[str, Any]]:
+        out = []
+        count = 3 if post == "story" else 2 + int(post) % 2
+        for i in range(1, count + 1):
+            text = _FILLER[(i + 3) % len(_FILLER)]
+            if post == "story" and i == 2:
+                text = f"Preben Kragh Nielsen fra forvaltningen burde skamme sig. {text}"
+            if post.isdigit() and int(post) in GROUP_COMMENT_NAMES and i == 1:
+                text = f"Enig, og {GROUP_COMMENT_NAMES[int(post)]} svarer heller aldrig. {text}"
+            anchor = f"c-{post}-{i}"
+            base = "/comments/" if post == "story" else f"/group/post/{post}"
+            out.append({
+                "author": f"Kommentator {i}",
+                "time": f"2026-11-2{i}T08:00:00Z",
+                "text": text,
+                "anchor": anchor,
+                "permalink": f"{base}#{anchor}",
+            })
+        return out
+
+    def api(self, path: str, query: dict[str, str]) -> Any:
+        """The JSON behind the pages; `delay` scales every answer's wait."""
+        if path == "/api/group":
+            n = int(query.get("batch", "0"))
+            time.sleep(self.delay if n == 0 else self.delay / 2)
+            first = n * self.batch + 1
+            ids = [i for i in range(first, first + self.batch) if i <= self.group_posts]
+            more = first + self.batch <= self.group_posts
+            return {"posts": [self.post(i) for i in ids], "next": n + 1 if more else None}
+        if path == "/api/post":
+            time.sleep(self.delay / 2)
+            return self.post(int(query["id"]))
+        if path == "/api/comments":
+            time.sleep(self.delay / 3)
+            return {"comments": self.comments(query["post"])}
+        if path == "/api/feed":
+            n = int(query.get("batch", "0"))
+            time.sleep(self.delay / 3)
+            items = [
+                {"title": f"Nyhed {n}.{i}", "text": _FILLER[(n + i) % len(_FILLER)]} for i in range(3)
+            ]
+            if n == 3:
+                items[1]["text"] = f"Torben Lykke Andersen har igen afvist en ansøgning. {items[1]['text']}"
+            return {"items": items, "next": n + 1 if n < 3 else None}
+        if path == "/api/more":
+            n = int(query.get("chunk", "0"))
+            time.sleep(self.delay / 3)
+            lines = [f"Indlæg {n}.{i}: {_FILLER[(n * 2 + i) % len(_FILLER)]}" for i in range(4)]
+            if n == 3:
+                lines[2] = "Susanne Bach Winther burde fyres, skriver en anonym bruger."
+            return {"lines": lines, "next": n + 1 if n < 3 else None}
+        if path == "/api/inner":
+            n = int(query.get("batch", "0"))
+            time.sleep(self.delay / 3)
+            messages = [f"Besked {n}.{i}: {_FILLER[(n + i) % len(_FILLER)]}" for i in range(4)]
+            if n == 2:
+                messages[3] = "Lone Damgaard Bech bor på Strandvejen, skriver en bruger."
+            return {"messages": messages, "next": n + 1 if n < 2 else None}
+        if path == "/api/endless":
+            time.sleep(self.delay / 3)
+            return {"text": "Karsten Holm Friis er nævnt i live-tråden."}
+        if path == "/api/leak":
+            return {"text": "Jytte Lækkesen Borg kom fra en adresse, der ikke måtte hentes."}
+        if path == "/api/stream":
+            time.sleep(self.delay / 3)
+            return {"text": "Birgit Skov Iversen blev nævnt i strømmen."}
+        if path == "/api/toggle":
+            return {"paragraphs": ["Resten af opslaget.", "Poul Erik Thygesen svarede aldrig på min klage."]}
+        raise KeyError(path)
+
+
+def _handler(site: JsSite) -> type[BaseHTTPRequestHandler]:
+    files = resources.files("vaern.testing") / "jssite"
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "jssite/1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            pass
+
+        def _send(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802 - the base class's name
+            parts = urlsplit(self.path)
+            path = parts.path
+            site.requests.append(self.path)
+            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            try:
+                if path.startswith("/api/"):
+                    data = site.api(path, query)
+                    self._send(200, json.dumps(data, ensure_ascii=False).encode(), "application/json")
+                elif path in _PAGES:
+                    self._send(200, (files / _PAGES[path]).read_bytes(), "text/html; charset=utf-8")
+                elif path.startswith("/group/post/") and path.rsplit("/", 1)[-1].isdigit():
+                    self._send(200, (files / "post.html").read_bytes(), "text/html; charset=utf-8")
+                elif path.startswith("/static/") and path.endswith(".js"):
+                    self._send(200, (files / path.rsplit("/", 1)[-1]).read_bytes(), "text/javascript")
+                elif path == "/sw.js":
+                    self._send(200, b"self.addEventListener('fetch', () => {});", "text/javascript")
+                elif path == "/robots.txt":
+                    self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+                elif path == "/redirect/":
+                    self.send_response(302)
+                    self.send_header("Location", "/plain/")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif path == "/hang":
+                    site.stopping.wait()
+                elif path == "/stream/":
+                    self._stream()
+                else:
+                    self._send(404, b"not found", "text/plain")
+            except (KeyError, ValueError, FileNotFoundError):
+                self._send(404, b"not found", "text/plain")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def _stream(self) -> None:
+            """HTML that never ends: the browser must read what it has and move on."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(
+                b"<!doctype html><html lang='da'><head><meta charset='utf-8'><title>Stream</title>"
+                b"<script src='/static/common.js'></script></head><body><h1>Direkte</h1>"
+                b"<div id='names'></div><script>getJSON('/api/stream').then((data) => "
+                b"document.getElementById('names').append(el('p', {}, data.text)));</script>"
+            )
+            n = 0
+            while not site.stopping.wait(0.2):
+                n += 1
+                self.wfile.write(f"<p>Linje {n}</p>\n".encode())
+                self.wfile.flush()
+
+    return Handler

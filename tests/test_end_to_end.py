@@ -1,0 +1,93 @@
+"""From config to the leader's inbox: `vaern crawl` against a local site and a local SMTP server.
+
+The right leaders get one e-mail each about their own people only, and a second crawl of the
+unchanged site sends nothing.
+"""
+
+from __future__ import annotations
+
+import email
+import functools
+import http.server
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vaern.demo.mailbox import Mailbox
+
+PAGES = {
+    "index.html": '<a href="/a.html">a</a> <a href="/b.html">b</a> <a href="/c.html">c</a>',
+    "a.html": "<p>Hvorfor får <b>René</b> Rosenkilde lov at behandle folk sådan?</p>",
+    "b.html": "<p>Karin Juhl på jobcentret svarer aldrig.</p>",
+    "c.html": "<p>Her står ingen navne, kun vejret.</p>",
+}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[str]:
+    root = tmp_path / "site"
+    root.mkdir()
+    for name, body in PAGES.items():
+        (root / name).write_text(f"<!doctype html><meta charset=utf-8><title>{name}</title>{body}", encoding="utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _crawl(config_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vaern", "-c", str(config_path), "crawl"], capture_output=True, text=True, timeout=240
+    )
+
+
+def _mails(directory: Path) -> list[Message]:
+    return [email.message_from_bytes(p.read_bytes()) for p in sorted(directory.glob("*.eml"))]
+
+
+def _body(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(part.get_content_charset() or "utf-8")
+    raise AssertionError("no text/plain part")
+
+
+def test_crawl_to_inbox_then_nothing_twice(make_config: Any, site: str, tmp_path: Path, db_url: str) -> None:
+    with Mailbox(tmp_path / "mail") as mailbox:
+        config = make_config(
+            database=db_url,
+            smtp={"host": "127.0.0.1", "port": mailbox.port, "sender": "Værn <vaern@testby.example>"},
+            sites=[{"id": "blog", "start_urls": [site + "/index.html"], "delay": 0, "autothrottle": False}],
+            evidence={"capture": False},
+        )
+        first = _crawl(config.source)
+        assert first.returncode == 0, first.stderr + first.stdout
+        mails = _mails(tmp_path / "mail")
+        by_recipient = {m["To"]: m for m in mails}
+        # Børn og Familie's leader and its notify list hear about René; the Jobcenter's leader about Karin.
+        assert sorted(by_recipient) == sorted(
+            ["Lene Leder <lene@testby.example>", "Arne AMR <amr@testby.example>", "Jens Chef <jens@testby.example>"]
+        ), [m["To"] for m in mails]
+        assert len(mails) == 3
+        lene = _body(by_recipient["Lene Leder <lene@testby.example>"])
+        jens = _body(by_recipient["Jens Chef <jens@testby.example>"])
+        assert "René Rosenkilde" in lene and "Karin Juhl" not in lene
+        assert "Karin Juhl" in jens and "René Rosenkilde" not in jens
+        assert f"{site}/a.html" in lene
+        assert "2 new hits" in first.stdout or "3 sent" in first.stdout
+
+        second = _crawl(config.source)
+        assert second.returncode == 0, second.stderr + second.stdout
+        assert len(_mails(tmp_path / "mail")) == 3
+        assert "0 sent" in second.stdout
