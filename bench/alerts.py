@@ -223,7 +223,7 @@ def scenario(label: str, runs: int, screenshots: bool) -> None:
         print(f"{label}: {HITS} hits, {UNITS} units -> {n} e-mails (avg {size:.1f} KiB)")
         print(f"  Værn deliver():  {took:7.2f} s  {ours:8.1f} e-mails/s   ({config.alerts.connections} connections)")
         print(f"  raw smtplib:     {baseline:7.2f} s  {raw:8.1f} e-mails/s   (same bytes, same kind of sink)")
-        print(f"  ratio: {ours / raw:.2f} of raw smtplib (target >= 0.5)")
+        print(f"  ratio: {ours / raw:.2f} of raw smtplib (target >= 0.5); {HITS / took:.1f} hits delivered per second")
         print(
             f"  end to end: {end_to_end:.2f} s from the first hit written to the last e-mail accepted "
             f"(queueing {queued - first:.2f} s, delivery {took:.2f} s)"

@@ -400,7 +400,7 @@ class Alerts(_Model):
     max_attempts: int = Field(default=3, ge=1, description="tries before a permanent (5xx) refusal is given up")
     give_up_after: Interval = Field(default="3d", description="a temporary failure is retried until this old")
     thumbnails: bool = Field(default=True, description="attach a small picture of the screenshot to each hit")
-    connections: int = Field(default=3, ge=1, le=10, description="SMTP connections the dispatcher sends over at once")
+    connections: int = Field(default=1, ge=1, le=10, description="SMTP connections sending at once (remote relays)")
 
     @field_validator("digest_at")
     @classmethod

@@ -459,6 +459,10 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         log.error("event=crawl.unkillable pid=%d", proc.pid)
     psutil.wait_procs(descendants, timeout=5)
+    # A browser that had already left the tree (its driver died first) is found by its marker.
+    from vaern.crawler.browser import reap_orphaned_browsers
+
+    reap_orphaned_browsers()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """`vaern run` killed with SIGKILL while it is sending, then started again: every alert is
-delivered at least once, none is lost, and only those being sent at the kill (one per SMTP
-connection) may arrive twice, with the same Message-ID."""
+delivered at least once, none is lost, and only those in flight at the kill may arrive twice,
+with the same Message-ID."""
 
 from __future__ import annotations
 
@@ -97,7 +97,8 @@ def test_sigkill_during_dispatch_loses_nothing(tmp_path: Path, sink: SmtpSink) -
 
     received = Counter(m.message["Message-ID"] for m in sink.messages)
     assert set(received) == expected  # every alert delivered
-    # Only what was in flight at the kill (one per SMTP connection) may have arrived twice.
-    assert sum(received.values()) - len(expected) <= config.alerts.connections
+    # Only what was in flight at the kill may arrive twice: one message per SMTP connection, and
+    # those accepted but not yet recorded (the group being committed, again one per connection).
+    assert sum(received.values()) - len(expected) <= 2 * config.alerts.connections
     # The claims of the killed process were taken over at once, not after their lease ran out.
     assert took < lease(config).total_seconds()

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 DIGEST_MAX_HITS = 200
 THUMB_WIDTH = 480
+_MAY_HOLD_DATE = re.compile(r"\d|går|gårs|dag|siden|ago|yesterday|today", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
@@ -149,6 +150,7 @@ def _templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # packaged templates do not change while running; no stat per e-mail
     )
 
 
@@ -182,6 +184,27 @@ def mark_names(excerpt: str, matched: Sequence[str]) -> list[tuple[str, bool]]:
     forms = sorted({m for m in matched if m and m.strip()}, key=len, reverse=True)
     if not forms or not excerpt:
         return [(excerpt, False)] if excerpt else []
+    lowered = excerpt.lower()
+    if len(lowered) != len(excerpt):  # a character whose lower case is longer: let re handle it
+        return _mark_with_re(excerpt, forms)
+    needles = [f.lower() for f in forms]
+    parts: list[tuple[str, bool]] = []
+    pos = 0
+    while True:
+        found = [(at, -len(n)) for n in needles if (at := lowered.find(n, pos)) >= 0]
+        if not found:
+            break
+        at, minus = min(found)
+        if at > pos:
+            parts.append((excerpt[pos:at], False))
+        parts.append((excerpt[at : at - minus], True))
+        pos = at - minus
+    if pos < len(excerpt):
+        parts.append((excerpt[pos:], False))
+    return parts
+
+
+def _mark_with_re(excerpt: str, forms: list[str]) -> list[tuple[str, bool]]:
     pattern = re.compile("|".join(re.escape(f) for f in forms), re.IGNORECASE)
     parts: list[tuple[str, bool]] = []
     pos = 0
@@ -209,7 +232,10 @@ def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostT
                 found = find_posted_at(text, at, at + len(form), evidence.captured_at, config.timezone)
                 if found is not None:
                     return found
-    return parse_post_time(hit.excerpt or "", hit.first_seen, config.timezone)
+    excerpt = hit.excerpt or ""
+    if not _MAY_HOLD_DATE.search(excerpt):
+        return None  # most excerpts name no time at all: skip the date patterns
+    return parse_post_time(excerpt, hit.first_seen, config.timezone)
 
 
 class Composer:
@@ -220,6 +246,7 @@ class Composer:
         self.words = Wording(config.language)
         self.tz = ZoneInfo(config.timezone)
         self.thumbnails = thumbnails if thumbnails is not None else Thumbnails()
+        self._views: dict[tuple[int, datetime, datetime, bool], HitView] = {}
         sender = parseaddr(header_safe(config.smtp.sender))
         self.sender_name = sender[0] or "Værn"
         self.sender_address = sender[1]
@@ -242,6 +269,14 @@ class Composer:
         return w("deadline.first_seen", since=self._when(deadline.since))
 
     def view(self, hit: HitRow, evidence: Evidence | None, now: datetime, with_thumbnail: bool) -> HitView:
+        """A hit as the templates show it (made once per pass: a hit often goes to several people)."""
+        key = (hit.id, hit.last_seen, now, with_thumbnail)
+        found = self._views.get(key)
+        if found is None:
+            found = self._views[key] = self._view(hit, evidence, now, with_thumbnail)
+        return found
+
+    def _view(self, hit: HitRow, evidence: Evidence | None, now: datetime, with_thumbnail: bool) -> HitView:
         config, w = self.config, self.words
         index = directory(config)
         person = index.people.get(hit.person_id)
@@ -313,7 +348,7 @@ class Composer:
             footer = w("footer", organisation=config.organisation, units=unit_names)
         intro_key = f"intro.{alert.kind}" + (".one" if alert.kind == NEW_HIT and total == 1 else "")
         context = {
-            "w": w,
+            "t": w.labels,
             "kind": alert.kind,
             "greeting": w("greeting", name=alert.recipient_name) if alert.recipient_name else w("greeting_anonymous"),
             "intro": w(intro_key, n_hits=total),

@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, not_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern.alerts.compose import Composer, Evidence, load_evidence
@@ -136,6 +136,58 @@ def _finish(sessions: sessionmaker[Session], alert_id: int, me: str, **values: o
         )
 
 
+class _SentLog:
+    """Marks accepted e-mails sent, committing in groups: the sender that finds no commit under
+    way writes everything accepted so far in one transaction, while the other connections go on
+    sending. A crash loses at most the group being written: those e-mails are sent again."""
+
+    def __init__(self, sessions: sessionmaker[Session], me: str) -> None:
+        self.sessions = sessions
+        self.me = me
+        self.lock = threading.Condition()
+        self.pending: list[dict[str, object]] = []
+        self.committing = False
+        self.statement = (
+            update(AlertRow)
+            .where(AlertRow.id == bindparam("b_id"), AlertRow.claimed_by == me)
+            .values(
+                status="sent",
+                sent_at=bindparam("b_sent_at"),
+                attempts=AlertRow.attempts + 1,
+                claimed_by=None,
+                last_error=None,
+                next_attempt_at=None,
+            )
+        )
+
+    def sent(self, alert_id: int, at: datetime) -> None:
+        with self.lock:
+            self.pending.append({"b_id": alert_id, "b_sent_at": at})
+            if self.committing:
+                return  # the sender writing now will take this one too
+            self.committing = True
+        while True:
+            with self.lock:
+                group, self.pending = self.pending, []
+                if not group:
+                    self.committing = False
+                    self.lock.notify_all()
+                    return
+            try:
+                with self.sessions() as session, session.begin():
+                    session.connection().execute(self.statement, group)
+            except BaseException:
+                with self.lock:
+                    self.committing = False
+                    self.lock.notify_all()
+                raise
+
+    def wait(self) -> None:
+        """Until everything accepted so far is written."""
+        with self.lock:
+            self.lock.wait_for(lambda: not self.committing and not self.pending)
+
+
 def _release(sessions: sessionmaker[Session], alert_ids: list[int], me: str, now: datetime) -> None:
     """Give back claims not tried (shutdown): due again at once, no attempt counted."""
     if not alert_ids:
@@ -232,6 +284,7 @@ def deliver(
     me = this_dispatcher()
     composer = Composer(config)
     report = DeliveryReport()
+    sent_log = _SentLog(sessions, me)
     transports = [SmtpTransport(config.smtp) for _ in range(config.alerts.connections)]
     try:
         while stop is None or not stop.is_set():
@@ -244,7 +297,10 @@ def deliver(
                 hits = hits_of(session, ids)
                 evidence = load_evidence(session, config, [h for hs in hits.values() for h in hs])
                 session.expunge_all()
-            state = _send_batch(config, sessions, composer, transports, alerts, hits, evidence, me, clock, stop)
+            state = _send_batch(
+                config, sessions, composer, transports, sent_log, alerts, hits, evidence, me, clock, stop
+            )
+            sent_log.wait()
             report += state.report
             if state.down is not None:
                 # The server is unreachable: the rest of the batch fails the same way.
@@ -265,6 +321,7 @@ def _send_batch(
     sessions: sessionmaker[Session],
     composer: Composer,
     transports: list[SmtpTransport],
+    sent_log: _SentLog,
     alerts: dict[int, AlertRow],
     hits: dict[int, list[HitRow]],
     evidence: dict[int, Evidence],
@@ -281,7 +338,7 @@ def _send_batch(
             if alert_id is None:
                 return
             status, failure = _deliver_one(
-                config, sessions, composer, transport, alerts[alert_id], hits[alert_id], evidence, me, clock
+                config, sessions, composer, transport, sent_log, alerts[alert_id], hits[alert_id], evidence, me, clock
             )
             state.count(status)
             if failure is not None and failure.connection:
@@ -304,6 +361,7 @@ def _deliver_one(
     sessions: sessionmaker[Session],
     composer: Composer,
     transport: SmtpTransport,
+    sent_log: _SentLog,
     alert: AlertRow,
     hits: list[HitRow],
     evidence: dict[int, Evidence],
@@ -325,7 +383,7 @@ def _deliver_one(
         transport.send(alert.recipient, data)
     except SendFailure as failure:
         return _failed(sessions, config, alert, failure, me, clock), failure
-    _finish(sessions, alert.id, me, status="sent", sent_at=clock, last_error=None, next_attempt_at=None)
+    sent_log.sent(alert.id, clock)
     log.info(
         "event=alert.sent alert=%s kind=%s to=%s hits=%d run=%s attempts=%d",
         alert_ref(alert.id),

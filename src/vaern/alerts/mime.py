@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.header import Header
-from email.utils import formataddr
 
 CRLF = b"\r\n"
 
@@ -72,13 +72,25 @@ def text_header(name: str, value: str) -> bytes:
     return f"{name}: {encoded}".encode("ascii")
 
 
+_ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
+
+
 def address_header(name: str, display: str, address: str) -> bytes:
     """`To: Name <address>` with the display name encoded as needed (the address is ASCII)."""
     _check(display)
     _check(address)
-    if not address.isascii():
-        raise ValueError(f"{address!r} is not an ASCII address")
-    return f"{name}: {formataddr((display, address), charset='utf-8')}".encode("ascii")
+    if not address.isascii() or any(c in address for c in '<>" ,;'):
+        raise ValueError(f"{address!r} is not a plain ASCII address")
+    display = display.strip()
+    if not display:
+        return f"{name}: {address}".encode("ascii")
+    if _ATOM.match(display):
+        shown = display
+    elif display.isascii():
+        shown = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    else:
+        shown = encoded_words(display)
+    return f"{name}: {shown} <{address}>".encode("ascii")
 
 
 def raw_header(name: str, value: str) -> bytes:

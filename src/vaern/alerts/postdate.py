@@ -141,7 +141,7 @@ def _candidates(text: str, fetched_at: datetime, tz: ZoneInfo) -> list[PostTime]
         year = year + 2000 if year < 100 else year
         add(m, _safe_date(year, int(m.group("m")), int(m.group("d")), hh, mm), False, exact)
     for m in _DAY_WORD.finditer(text):
-        word = re.sub(r"\s+", "", m.group("w").lower())
+        word = "".join(m.group("w").lower().split())
         back = {"idag": 0, "today": 0, "igår": 1, "yesterday": 1, "iforgårs": 2}[word]
         hh, mm, exact = _clock(m)
         on = (fetched_local - timedelta(days=back)).date()

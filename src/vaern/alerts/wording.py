@@ -153,6 +153,8 @@ class Wording:
     def __init__(self, language: str) -> None:
         self.language = language
         self._texts = _EN if language == "en" else _DA
+        # The texts without placeholders, for the templates to look up directly.
+        self.labels = {k: v for k, v in self._texts.items() if "{" not in v}
 
     def __call__(self, key: str, **values: object) -> str:
         return self._texts[key].format(**values)
