@@ -137,6 +137,10 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int) -> None:
     """Internal: the child process that crawls one site for one run."""
     from vaern.app import run_crawl
 
+    # Scrapy resets the root logger's level when it starts; keep its chatter at our level.
+    level = logging.getLogger().getEffectiveLevel()
+    for name in ("scrapy", "twisted", "scrapy-playwright", "asyncio"):
+        logging.getLogger(name).setLevel(level)
     run_crawl(obj.config, site_id, run_id)
 
 
@@ -290,6 +294,50 @@ def demo(directory: Path, no_serve: bool, port: int) -> None:
 
 
 
+# -- review app -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
+@pass_ctx
+def serve(obj: Context, host: str, port: int) -> None:
+    """The review web app for analysts and leaders."""
+    from vaern.review.serve import serve as run_server
+
+    click.echo(f"Review app on http://{host}:{port}/ (Ctrl+C stops it)")
+    run_server(obj.config, host=host, port=port)
+
+
+@main.group()
+def user() -> None:
+    """Review-app accounts."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "analyst", "leader"]), required=True)
+@click.option("--unit", "units", multiple=True, metavar="ID", help="A unit a leader may see (repeatable).")
+@click.option("--password-env", metavar="VAR", help="Read the password from this environment variable.")
+@pass_ctx
+def user_add(obj: Context, name: str, role: str, units: tuple[str, ...], password_env: str | None) -> None:
+    """Add an account; the password comes from a prompt or --password-env."""
+    from vaern.review.auth import AccountError
+    from vaern.review.serve import add_account
+
+    if password_env:
+        password = os.environ.get(password_env)
+        if password is None:
+            click.echo(f"--password-env: the environment variable {password_env} is not set", err=True)
+            raise SystemExit(2)
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        add_account(obj.config, name, role, list(units), password)
+    except AccountError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"Added {role} {name}" + (f" (units: {', '.join(units)})" if units else ""))
 # -- evidence: verify and export ------------------------------------------------------------
 
 

@@ -338,12 +338,52 @@ class Network(_Model):
     allow_private_hosts: list[str] = []
 
 
-class Matching(_Model):
-    """Thresholds for the name matcher."""
+CATEGORIES = ("threat", "private_info", "insult", "accusation", "criticism")
 
-    high_score: float = Field(default=90.0, ge=0, le=100)
-    possible_score: float = Field(default=75.0, ge=0, le=100)
-    categories: dict[str, list[str]] = Field(default_factory=dict, description="extra words per category")
+
+class Matching(_Model):
+    """Thresholds for the name matcher (vaern.matchers) and words for the category classifier."""
+
+    high_score: float = Field(
+        default=90.0, ge=0, le=100, description="a mention scoring this much alerts at once"
+    )
+    possible_score: float = Field(
+        default=75.0, ge=0, le=100, description="below this a candidate is dropped"
+    )
+    categories: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="extra words or phrases per category (threat, private_info, insult, accusation, "
+        "criticism); whole words, case-insensitive, a trailing * matches any ending",
+    )
+    titles: list[str] = Field(default_factory=list, description="extra job titles for 'title + surname'")
+    typos: bool = Field(default=True, description="accept a misspelt name part next to an exact one")
+    max_inserted: int = Field(
+        default=2, ge=0, le=4, description="unregistered middle names allowed inside a name"
+    )
+    common_word_zipf: float = Field(
+        default=4.5, ge=0, le=8, description="a name part this common as a Danish word (Zipf) is word-like"
+    )
+    common_surname_zipf: float = Field(
+        default=4.0, ge=0, le=8, description="an initial with a surname this common is only 'possible'"
+    )
+    typo_max_zipf: float = Field(
+        default=3.0, ge=0, le=8, description="a text word this common is a real word or name, not a typo"
+    )
+    max_shared: int = Field(
+        default=3, ge=1, description="an initial + surname shared by more watched people than this is "
+        "reported only for one the text names in full elsewhere"
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, entries in v.items():
+            if key not in CATEGORIES:
+                raise ValueError(f"unknown category {key!r} (categories: {', '.join(CATEGORIES)})")
+            for entry in entries:
+                if entry.strip().endswith("*") and " " not in entry.strip() and len(entry.strip()) < 4:
+                    raise ValueError(f"{entry!r}: a word beginning needs at least 3 letters before the *")
+        return v
 
 
 class Alerts(_Model):
@@ -428,6 +468,21 @@ class Crawl(_Model):
     timeout: Interval = "1h"
 
 
+class Review(_Model):
+    """The review web app (`vaern serve`): sign-in sessions and throttling."""
+
+    session_hours: float = Field(12.0, gt=0, description="a sign-in lasts this long")
+    login_max_failures: int = Field(5, ge=1, description="failed sign-ins per name (or 4x per address) ...")
+    login_window: str = Field("15m", description="... within this interval before sign-in is refused")
+    page_size: int = Field(50, ge=5, le=500, description="hits per page in the list")
+
+    @field_validator("login_window")
+    @classmethod
+    def _interval(cls, v: str) -> str:
+        parse_interval(v)
+        return v
+
+
 class Config(_Model):
     """The whole of `vaern.yaml`; build it with `load_config`, which also checks across sections."""
 
@@ -449,6 +504,7 @@ class Config(_Model):
     browser: Browser = Browser()
     evidence: Evidence = Evidence()
     crawl: Crawl = Crawl()
+    review: Review = Review()
     # Where the config was read from; set by load_config, not by the user.
     source: Path | None = Field(None, exclude=True)
 

@@ -33,6 +33,8 @@ class Mention:
     variant: str
     compared: tuple[str, str] = ("", "")
     categories: tuple[str, ...] = ()
+    # Why it matched, in words an analyst can check ("misspelt 'Gusav' for 'Gustav' (1 edit)").
+    why: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,75 +1,228 @@
-"""Name index and matcher, first version: whole-word, case- and accent-insensitive.
+"""The name index and matcher: every watched name, however it is written, in one pass over a text.
 
-Finds each registered name and alias as whole words. The deep matcher (variants, typos,
-confidence from name frequency) replaces this behind the same interface.
+    index = build_index(people, config.matching)    # once per crawl
+    mentions = index.find(text)                     # pure: no I/O, deterministic
+
+How it decides (see the shared research note on matching): whole-name similarity scores cannot
+tell "Jens Hansson" from "Jens Hansen", so names are compared part by part.
+
+1. Build (vocab.py): every name and alias becomes a form of structured parts, keyed by folded
+   skeleton (normalise.py), with one-letter deletes for typos and an initial-letter index.
+2. Scan: hash look-ups find the tokens that are exactly (after folding) a part of some watched
+   name. A lone part is never a mention, so a hit is looked at more closely only when another
+   part of the same form is near, or when it is capitalised and has a capitalised word, an
+   initial or a job title beside it.
+3. Verify (verify.py): around those hits, align the tokens with each candidate form — given
+   name, middle names, surname, with the variants people write — and grade the alignment.
+   Misspellings get an edit budget that grows with the part's length and are refused when the
+   text word is itself a common word or a real given name ("Jessen" is no typo of "Jensen").
+4. Settle: weak evidence (a title or an initial with a surname several people share) goes to
+   the person the text names elsewhere (`matching.max_shared`); a name inside a longer one
+   ("Marie Steffensen" in "Kirstin Marie Steffensen") is dropped.
+5. Categorise (classify.py) the sentence of each mention.
+
+Tiers: `high` (alert at once) needs `matching.high_score` and a whole-name form; title +
+surname, an initial with a common or shared surname, a typo in a short name, a lower-case name
+made of common words and a lone nickname are `possible`; below `matching.possible_score`
+nothing is reported.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vaern.config import Matching
 from vaern.domain import Mention, WatchedPerson
+from vaern.matchers.classify import Classifier, build_classifier, sentence_bounds
+from vaern.matchers.settle import prune, resolve
+from vaern.matchers.verify import VARIANTS, Cand, Spot, Verifier
+from vaern.matchers.vocab import PLAIN_TOKEN, RARE, TOKEN, Vocabulary, build_vocabulary, is_token_char
 
-
-def _fold(text: str) -> str:
-    """Lower-case and strip accents, keeping one output char per input char (offsets stay valid)."""
-    out = []
-    for ch in text:
-        decomposed = unicodedata.normalize("NFD", ch.lower())
-        base = "".join(c for c in decomposed if not unicodedata.combining(c))
-        out.append(base[:1] if base else ch)
-    return "".join(out)
-
-
-def _key(form: str) -> str:
-    return re.sub(r"\s+", " ", _fold(form)).strip()
+_PAIR_GAP = 64  # characters between two parts of one name (room for two inserted middle names)
+_MARGIN = 40  # characters around a hit in which its partners are looked for
+# When a long text has many distinct hit words, one tokenising pass beats a search per word.
+_FIND_BUDGET = 4_000_000
+# What follows / precedes a hit: is the neighbouring word capitalised, an initial or a title?
+_AFTER = re.compile(r"[ \t\u00a0]*(?:\r?\n)?[ \t\u00a0]*(?:[-\u2010\u2011\u2013][ \t\u00a0\n]*|[.,][ \t\u00a0]*)?(\w)")
+_BEFORE = re.compile(r"(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*$")
 
 
 @dataclass
 class NameIndex:
-    """Every registered name and alias, compiled into one whole-word pattern over folded text."""
+    """Watched people compiled for matching. Build with `build_index`; `find` is pure."""
 
     people: tuple[WatchedPerson, ...]
-    _pattern: re.Pattern[str]
-    _owners: dict[str, list[tuple[str, str]]]
+    settings: Matching
+    vocab: Vocabulary
+    classifier: Classifier
 
     def find(self, text: str) -> list[Mention]:
-        mentions: list[Mention] = []
-        for m in self._pattern.finditer(_fold(text)):
-            original = text[m.start() : m.end()]
-            for person_id, registered in self._owners[_key(m.group(0))]:
-                mentions.append(
-                    Mention(
-                        person=person_id,
-                        start=m.start(),
-                        end=m.end(),
-                        matched=original,
-                        score=100.0,
-                        confidence="high",
-                        variant="exact" if original == registered else "folded",
-                        compared=(original, registered),
-                    )
+        """All mentions of watched people in `text`, in text order; see the module doc."""
+        spots = self.hits(text)
+        if not spots:
+            return []
+        verifier = Verifier(self.vocab, self.settings)
+        pattern = TOKEN if RARE.search(text) else PLAIN_TOKEN
+        for start, end in self._windows(text, spots):
+            verifier.region(text, self._region(text, start, end, pattern))
+        if not verifier.cands:
+            return []
+        return self._mentions(text, prune(resolve(verifier.cands, self.settings.max_shared)))
+
+    # -- scanning --------------------------------------------------------------------------
+
+    def hits(self, text: str) -> list[Spot]:
+        """Every token of the text that is exactly (folded) a part of some watched name."""
+        kinds = self.vocab.hit_kinds(set(text.split()))
+        if not kinds:
+            return []
+        # An ordinary lower-case word ("hans", "bo", "tage") can only be part of an all
+        # lower-case name, so it is looked for only when its partner is in the text too.
+        limit = self.settings.typo_max_zipf
+        lower = [t for t in kinds if t.shape == "lower"]
+        if lower:
+            keep = self.vocab.pairable(lower) if len(lower) > 1 else []
+            kinds = [t for t in kinds if t.shape != "lower" or t.zipf < limit or t in keep]
+            if not kinds:
+                return []
+        if len(kinds) * len(text) > _FIND_BUDGET:
+            return self.hits_by_pass(text)
+        out: list[Spot] = []
+        for t in kinds:
+            raw = t.raw
+            n = len(raw)
+            pos = text.find(raw)
+            while pos >= 0:
+                if _token_at(text, pos, n):
+                    out.append(Spot(pos, pos + n, t))
+                pos = text.find(raw, pos + n)
+        out.sort(key=_start)
+        return out
+
+    def hits_by_pass(self, text: str) -> list[Spot]:
+        """The same as `hits`, in one tokenising pass (for long texts with many distinct hits)."""
+        tok = self.vocab.tok
+        cache = self.vocab.cache
+        out: list[Spot] = []
+        for m in TOKEN.finditer(text):
+            raw = m.group()
+            t = cache.get(raw) or tok(raw)
+            if t.forms:
+                out.append(Spot(m.start(), m.end(), t))
+        return out
+
+    def _windows(self, text: str, spots: list[Spot]) -> list[tuple[int, int]]:
+        """Stretches of text worth verifying: around hits that could be part of a mention."""
+        n = len(spots)
+        need = [False] * n
+        pairs = self.vocab.part_pairs
+        for i, h in enumerate(spots):
+            keys = h.tok.keys
+            k = i + 1
+            while k < n and spots[k].start - h.end <= _PAIR_GAP:
+                for a in keys:
+                    for b in spots[k].tok.keys:
+                        if f"{a}|{b}" in pairs or f"{b}|{a}" in pairs:
+                            need[i] = need[k] = True
+                k += 1
+            if not need[i] and h.tok.shape in ("cap", "upper"):
+                need[i] = bool(h.tok.nick) or self._capital_neighbour(text, h)
+        windows: list[tuple[int, int]] = []
+        for i in range(n):
+            if need[i]:
+                start, end = max(0, spots[i].start - _MARGIN), spots[i].end + _MARGIN
+                if windows and start <= windows[-1][1]:
+                    windows[-1] = (windows[-1][0], end)
+                else:
+                    windows.append((start, end))
+        return windows
+
+    def _capital_neighbour(self, text: str, h: Spot) -> bool:
+        """A capitalised word, an initial or a job title right before or after a capitalised hit."""
+        after = _AFTER.match(text, h.end)
+        if after is not None and after.group(1).isupper():
+            return True
+        before = _BEFORE.search(text, max(0, h.start - 40), h.start)
+        if before is None:
+            return False
+        word = before.group(1)
+        return word[:1].isupper() or self.vocab.tok(word).title
+
+    def _region(self, text: str, start: int, end: int, pattern: re.Pattern[str] = TOKEN) -> list[Spot]:
+        """The tokens of text[start:end], widened so that no token is cut. `pattern` may be the
+        faster PLAIN_TOKEN when the text has no combining marks, soft hyphens or zero widths."""
+        while start > 0 and is_token_char(text[start - 1]):
+            start -= 1
+        while end < len(text) and is_token_char(text[end]):
+            end += 1
+        tok = self.vocab.tok
+        cache = self.vocab.cache
+        return [
+            Spot(m.start(), m.end(), cache.get(raw) or tok(raw))
+            for m in pattern.finditer(text, start, end)
+            if (raw := m.group())
+        ]
+
+    # -- results ---------------------------------------------------------------------------
+
+    def _mentions(self, text: str, cands: list[Cand]) -> list[Mention]:
+        s = self.settings
+        cands = sorted(cands, key=lambda c: (c.start, c.end, c.form.person))
+        spans = [(c.start, c.end, "possessive" in c.variants) for c in cands]
+        sentence_cats: dict[tuple[int, int], tuple[str, ...]] = {}
+        out: list[Mention] = []
+        for c in cands:
+            bounds = sentence_bounds(text, c.start, c.end)
+            if bounds not in sentence_cats:
+                sentence_cats[bounds] = self.classifier.categories(text, bounds, spans)
+            high = c.score >= s.high_score and not c.possible
+            matched = text[c.start : c.end]
+            out.append(
+                Mention(
+                    person=c.form.person,
+                    start=c.start,
+                    end=c.end,
+                    matched=matched,
+                    score=round(c.score, 1),
+                    confidence="high" if high else "possible",
+                    variant=next(v for v in VARIANTS if v in c.variants),
+                    compared=(matched, c.form.text),
+                    categories=sentence_cats[bounds],
+                    why=tuple(c.why),
                 )
-        return mentions
+            )
+        return out
+
+
+def _start(spot: Spot) -> int:
+    return spot.start
+
+
+def _token_at(text: str, pos: int, length: int) -> bool:
+    """Is text[pos:pos+length] (a token string) a whole token, as `TOKEN.finditer` cuts it?"""
+    if pos > 0:
+        prev = text[pos - 1]
+        if is_token_char(prev) or (prev in "'\u2019" and pos > 1 and is_token_char(text[pos - 2])):
+            return False
+    end = pos + length
+    if end < len(text):
+        nxt = text[end]
+        if is_token_char(nxt) or (nxt in "'\u2019" and end + 1 < len(text) and is_token_char(text[end + 1])):
+            return False
+    return True
 
 
 def build_index(people: Sequence[WatchedPerson], settings: Matching | None = None) -> NameIndex:
-    """The index for these people; this first version has no thresholds to take from `settings`."""
-    owners: dict[str, list[tuple[str, str]]] = {}
-    for person in people:
-        for form in (person.name, *person.aliases):
-            if key := _key(form):
-                owners.setdefault(key, []).append((person.id, form))
-    if owners:
-        # A space inside a name may be any run of whitespace in the text (a line break, say).
-        alternatives = "|".join(
-            r"\s+".join(re.escape(part) for part in k.split(" ")) for k in sorted(owners, key=len, reverse=True)
-        )
-        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
-    else:
-        pattern = re.compile(r"(?!x)x")
-    return NameIndex(tuple(people), pattern, owners)
+    """Compile the watched people (names and aliases) into a `NameIndex`."""
+    settings = settings or Matching()
+    return NameIndex(
+        people=tuple(people),
+        settings=settings,
+        vocab=build_vocabulary(people, settings),
+        classifier=build_classifier(settings),
+    )
+
+
+__all__ = ["VARIANTS", "NameIndex", "build_index"]

@@ -163,6 +163,102 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_alert_hits_alert_id'), ['alert_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_alert_hits_hit_id'), ['hit_id'], unique=False)
 
+    # Review app: accounts, sessions, sign-in throttling, audit log, decisions, case steps, notes.
+    op.create_table('audit_log',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('username', sa.String(length=100), nullable=False),
+    sa.Column('action', sa.String(length=50), nullable=False),
+    sa.Column('hit_id', sa.Integer(), nullable=True),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('address', sa.String(length=100), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_log_hit_id'), ['hit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_log_user_id'), ['user_id'], unique=False)
+
+    op.create_table('review_login_failures',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('username', sa.String(length=100), nullable=False),
+    sa.Column('address', sa.String(length=100), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('review_login_failures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_review_login_failures_address'), ['address'], unique=False)
+        batch_op.create_index(batch_op.f('ix_review_login_failures_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_review_login_failures_username'), ['username'], unique=False)
+
+    op.create_table('review_users',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('username', sa.String(length=100), nullable=False),
+    sa.Column('password_hash', sa.String(length=300), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('units', sa.JSON(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_login_at', sa.DateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('username')
+    )
+    op.create_table('review_sessions',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('token_sha256', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('csrf_token', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['review_users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_sha256')
+    )
+    with op.batch_alter_table('review_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_review_sessions_user_id'), ['user_id'], unique=False)
+
+    op.create_table('case_steps',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('hit_id', sa.Integer(), nullable=False),
+    sa.Column('step', sa.String(length=50), nullable=False),
+    sa.Column('done_on', sa.Date(), nullable=False),
+    sa.Column('username', sa.String(length=100), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['hit_id'], ['hits.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('hit_id', 'step')
+    )
+    with op.batch_alter_table('case_steps', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_steps_hit_id'), ['hit_id'], unique=False)
+
+    op.create_table('hit_decisions',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('hit_id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('username', sa.String(length=100), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('reason', sa.String(length=50), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('silence', sa.String(length=10), nullable=True),
+    sa.ForeignKeyConstraint(['hit_id'], ['hits.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('hit_decisions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hit_decisions_hit_id'), ['hit_id'], unique=False)
+
+    op.create_table('hit_notes',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('hit_id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('username', sa.String(length=100), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['hit_id'], ['hits.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('hit_notes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hit_notes_hit_id'), ['hit_id'], unique=False)
+
     # ### end Alembic commands ###
 
     # alerts: dispatcher lease owner; one-alert-per-hit bookkeeping; silences; scheduler jobs.
@@ -208,6 +304,37 @@ def downgrade() -> None:
     op.drop_table('silences')
 
     # ### commands auto generated by Alembic - please adjust! ###
+    # Review app tables first: they refer to hits.
+    with op.batch_alter_table('hit_notes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hit_notes_hit_id'))
+
+    op.drop_table('hit_notes')
+    with op.batch_alter_table('hit_decisions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hit_decisions_hit_id'))
+
+    op.drop_table('hit_decisions')
+    with op.batch_alter_table('case_steps', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_steps_hit_id'))
+
+    op.drop_table('case_steps')
+    with op.batch_alter_table('review_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_review_sessions_user_id'))
+
+    op.drop_table('review_sessions')
+    op.drop_table('review_users')
+    with op.batch_alter_table('review_login_failures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_review_login_failures_username'))
+        batch_op.drop_index(batch_op.f('ix_review_login_failures_at'))
+        batch_op.drop_index(batch_op.f('ix_review_login_failures_address'))
+
+    op.drop_table('review_login_failures')
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_log_user_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_log_hit_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_log_at'))
+
+    op.drop_table('audit_log')
+
     with op.batch_alter_table('alert_hits', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_alert_hits_hit_id'))
         batch_op.drop_index(batch_op.f('ix_alert_hits_alert_id'))

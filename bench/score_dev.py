@@ -1,0 +1,121 @@
+"""Run the matcher over the dev corpus and score it with the corpus's own score.py.
+
+    python bench/score_dev.py [GOLD_DIR] [--misses]
+
+GOLD_DIR defaults to ../shared/matching-dev beside the repository. Prints score.py's figures
+(core precision/recall, per variant), the tiers given to title+surname and decoys, and the
+category confusion table (gold category per row, predicted categories per column).
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vaern.config import CATEGORIES
+from vaern.domain import WatchedPerson
+from vaern.matchers import build_index
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    gold_dir = Path(args[0]) if args else Path(__file__).resolve().parents[2] / "shared" / "matching-dev"
+    spec = importlib.util.spec_from_file_location("score", gold_dir / "score.py")
+    assert spec and spec.loader
+    score = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score)
+    people = [
+        WatchedPerson(p["id"], p["name"], tuple(p.get("aliases", ())))
+        for p in json.loads((gold_dir / "people.json").read_text())
+    ]
+    docs = [json.loads(line) for line in (gold_dir / "docs.jsonl").open()]
+    t0 = time.perf_counter()
+    index = build_index(people)
+    t1 = time.perf_counter()
+    preds = {d["id"]: index.find(d["text"]) for d in docs}
+    t2 = time.perf_counter()
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for did, ms in preds.items():
+            f.write(
+                json.dumps(
+                    {
+                        "id": did,
+                        "mentions": [
+                            {
+                                "person": m.person,
+                                "start": m.start,
+                                "end": m.end,
+                                "score": m.score,
+                                "confidence": m.confidence,
+                                "variant": m.variant,
+                                "categories": list(m.categories),
+                            }
+                            for m in ms
+                        ],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+    r = score.score(str(gold_dir), f.name)
+    print(f"build {t1 - t0:.2f} s, match {t2 - t1:.2f} s for {len(docs)} texts")
+    for k, v in r.items():
+        if k == "per_variant":
+            print("per variant (found/total):")
+            for vk, vv in v.items():
+                print(f"  {vk:18s} {vv}")
+        elif k == "false_positive_examples":
+            print("false positives:")
+            for e in v:
+                print("  ", e)
+        else:
+            print(f"{k}: {v}")
+    tiers: collections.Counter[str] = collections.Counter()
+    decoy_high = []
+    confusion: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    misses = []
+    for d in docs:
+        pm = preds[d["id"]]
+        for g in d["mentions"]:
+            hit = next((m for m in pm if m.person == g["person"] and m.start < g["end"] and g["start"] < m.end), None)
+            if hit is None:
+                misses.append((g["variant"], d["id"], d["text"][g["start"] : g["end"]], g["person"]))
+                continue
+            if g["variant"] == "title_surname":
+                tiers[hit.confidence] += 1
+            confusion[g["category"]]["(any)"] += 1
+            if set(hit.categories) != ({g["category"]} - {"neutral"}):
+                misses.append(("category " + g["category"], d["id"], str(hit.categories), hit.matched))
+            for c in hit.categories or ("none",):
+                confusion[g["category"]][c] += 1
+        for dec in d["decoys"]:
+            for m in pm:
+                if m.start < dec["end"] and dec["start"] < m.end and m.confidence == "high":
+                    decoy_high.append((d["id"], dec["kind"], dec["text"], m.person, m.matched))
+    print("title_surname tiers:", dict(tiers))
+    print("high mentions on decoys:", len(decoy_high), decoy_high[:10])
+    cols = [*CATEGORIES, "none"]
+    print("category confusion (rows: gold; columns: predicted; a mention may get several):")
+    print(f"  {'gold':13s} {'n':>4s} " + " ".join(f"{c[:12]:>12s}" for c in cols))
+    for g in [*CATEGORIES, "neutral"]:
+        row = confusion[g]
+        print(f"  {g:13s} {row['(any)']:4d} " + " ".join(f"{row[c]:12d}" for c in cols))
+    for c in CATEGORIES:
+        tp = confusion[c][c]
+        fp = sum(confusion[g][c] for g in confusion if g != c)
+        fn = confusion[c]["(any)"] - tp
+        p = tp / (tp + fp) if tp + fp else 1.0
+        rc = tp / (tp + fn) if tp + fn else 1.0
+        print(f"  {c:13s} precision {p:.3f} recall {rc:.3f}")
+    if "--misses" in sys.argv:
+        for m in sorted(misses):
+            print("MISS", m)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Who may see what: the one place that turns a signed-in user into a filter on hits.
+
+Admins and analysts see every hit; a leader sees only hits whose unit (the person's unit when the
+hit was found, as alerts are routed) is one of theirs. Every query of hits in the app — the list,
+the counts, search, the overview, detail, files, export and JSON — goes through `visible_hits`, so
+a hit outside a leader's units is indistinguishable from one that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, true
+
+from vaern.storage.tables import HitRow, UserRow
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in user, detached from the database session."""
+
+    id: int
+    username: str
+    role: str  # admin | analyst | leader
+    units: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, user: UserRow) -> Viewer:
+        return cls(user.id, user.username, user.role, tuple(user.units or ()))
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role in ("admin", "analyst")
+
+    def may_see_unit(self, unit_id: str | None) -> bool:
+        return self.sees_everything or (unit_id is not None and unit_id in self.units)
+
+
+def visible_hits(viewer: Viewer) -> ColumnElement[bool]:
+    """A WHERE clause on HitRow that keeps only what `viewer` may see."""
+    if viewer.sees_everything:
+        return true()
+    if viewer.role == "leader" and viewer.units:
+        return HitRow.unit_id.in_(viewer.units)
+    return false()

@@ -1,0 +1,48 @@
+"""The review web app's factory: `create_app(config)` builds the ASGI app (`serve.py` runs it).
+
+Controlled by `database`, `archive`, `language`, `timezone`, `review_url` (https there makes the
+cookies Secure) and `review.*` in the config. Nothing happens at import time: the engine, the
+migrations and the templates are made when `create_app` is called.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from vaern.app import open_services
+from vaern.config import Config
+from vaern.review import admin, api, routes
+from vaern.review.evidence import Thumbnails
+from vaern.review.hits import Directory
+from vaern.review.web import STATIC, Pages, SecurityHeaders, Shared, make_templates
+
+
+def create_app(config: Config) -> Starlette:
+    services = open_services(config)
+    https = config.review_url.startswith("https://")
+    shared = Shared(
+        config=config,
+        factory=services.sessions,
+        templates=make_templates(config),
+        people=Directory.of(config),
+        units={u.id: u.name for u in config.units},
+        sites={s.id: s.label for s in config.sites},
+        thumbnails=Thumbnails(),
+        https=https,
+    )
+    pages = Pages(shared)
+    app = Starlette(
+        routes=[
+            *routes.routes(pages),
+            *api.routes(pages),
+            *admin.routes(pages),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        middleware=[Middleware(SecurityHeaders, https=https)],
+    )
+    app.state.shared = shared
+    app.state.engine = services.engine
+    return app

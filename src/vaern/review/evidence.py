@@ -1,0 +1,195 @@
+"""The evidence of a hit as the review app shows it: snapshots, their files, hashes, text and diffs.
+
+Reads the archive folder named by `archive` in the config, never writes to it. Hashes are re-checked
+each time a hit is opened (the "verified" badge is a fresh check, not a stored flag). Thumbnails
+(the alert e-mails' own) are kept in memory, keyed by the screenshot's SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vaern.alerts.compose import make_thumbnail
+from vaern.review.hits import snapshot_ref
+from vaern.storage.export import text_diff as export_text_diff
+from vaern.storage.tables import SnapshotRow
+
+MAX_TEXT = 200_000  # characters of page text shown; the archive keeps all of it
+THUMB_WIDTH = 240
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    kind: str
+    path: str
+    sha256: str
+    ok: bool
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class SnapshotView:
+    id: int
+    ref: str
+    captured_at: datetime
+    reason: str
+    manifest_path: str
+    manifest_sha256: str
+    files: list[FileCheck]
+    manifest_ok: bool
+    text: str | None
+    diff: list[tuple[str, str]] = field(default_factory=list)  # (kind: add|del|ctx|hunk, line)
+
+    @property
+    def verified(self) -> bool:
+        return self.manifest_ok and all(f.ok for f in self.files)
+
+    @property
+    def problems(self) -> list[str]:
+        out = [f"{f.kind}: {f.problem}" for f in self.files if not f.ok]
+        if not self.manifest_ok:
+            out.insert(0, "manifest.json: does not match its recorded hash")
+        return out
+
+    def has(self, kind: str) -> bool:
+        return any(f.kind == kind and f.ok for f in self.files)
+
+
+def archive_path(root: Path, relative: str) -> Path | None:
+    """The file under the archive root; None for a path that would leave it."""
+    root = root.resolve()
+    path = (root / relative).resolve()
+    return path if path.is_relative_to(root) else None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check(root: Path, kind: str, info: Any) -> FileCheck:
+    if not isinstance(info, dict) or not isinstance(info.get("path"), str):
+        return FileCheck(kind, "", "", False, "no path recorded")
+    rel, expected = info["path"], str(info.get("sha256") or "")
+    path = archive_path(root, rel)
+    if path is None:
+        return FileCheck(kind, rel, expected, False, "path outside the archive")
+    if not path.is_file():
+        return FileCheck(kind, rel, expected, False, "missing")
+    actual = _sha256(path)
+    if actual != expected:
+        return FileCheck(kind, rel, expected, False, f"SHA-256 is {actual}, recorded {expected}")
+    return FileCheck(kind, rel, expected, True)
+
+
+def _read_text(root: Path, files: dict[str, Any]) -> str | None:
+    info = files.get("text")
+    if not isinstance(info, dict):
+        return None
+    path = archive_path(root, str(info.get("path", "")))
+    if path is None or not path.is_file():
+        return None
+    return path.read_bytes()[: MAX_TEXT * 4].decode("utf-8", errors="replace")[:MAX_TEXT]
+
+
+def text_diff(before: str, after: str) -> list[tuple[str, str]]:
+    """Line differences between two page texts (the export's diff), as (kind, line) for the template."""
+    out: list[tuple[str, str]] = []
+    for line in export_text_diff(before, after, "before", "after"):
+        if line.startswith(("---", "+++")):
+            continue
+        kind = "hunk" if line.startswith(("@@", "…")) else {"+": "add", "-": "del"}.get(line[:1], "ctx")
+        out.append((kind, line))
+    return out
+
+
+def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
+    """All snapshots of a page, oldest first, each re-verified, each with the diff to the one before."""
+    rows = db.scalars(
+        select(SnapshotRow).where(SnapshotRow.page_id == page_id).order_by(SnapshotRow.captured_at, SnapshotRow.id)
+    ).all()
+    views: list[SnapshotView] = []
+    previous: str | None = None
+    for row in rows:
+        files = row.files if isinstance(row.files, dict) else {}
+        checks = [_check(root, kind, info) for kind, info in sorted(files.items())]
+        manifest = _check(root, "manifest", {"path": row.manifest_path, "sha256": row.manifest_sha256})
+        text = _read_text(root, files)
+        diff = text_diff(previous, text) if previous is not None and text is not None else []
+        views.append(
+            SnapshotView(
+                id=row.id,
+                ref=snapshot_ref(row.id),
+                captured_at=row.captured_at,
+                reason=row.reason,
+                manifest_path=row.manifest_path,
+                manifest_sha256=row.manifest_sha256,
+                files=checks,
+                manifest_ok=manifest.ok,
+                text=text,
+                diff=diff,
+            )
+        )
+        if text is not None:
+            previous = text
+    return views
+
+
+def snapshot_file(db: Session, root: Path, page_id: int, snapshot_id: int, kind: str) -> tuple[Path, str] | None:
+    """(path, sha256) of one file of a snapshot of this page, or None if there is none."""
+    row = db.get(SnapshotRow, snapshot_id)
+    if row is None or row.page_id != page_id or not isinstance(row.files, dict):
+        return None
+    info = row.files.get(kind)
+    if not isinstance(info, dict):
+        return None
+    path = archive_path(root, str(info.get("path", "")))
+    if path is None or not path.is_file():
+        return None
+    return path, str(info.get("sha256") or "")
+
+
+def latest_with(db: Session, page_id: int, kind: str) -> int | None:
+    """The newest snapshot of a page that has a file of `kind`."""
+    for sid, files in db.execute(
+        select(SnapshotRow.id, SnapshotRow.files)
+        .where(SnapshotRow.page_id == page_id)
+        .order_by(SnapshotRow.captured_at.desc(), SnapshotRow.id.desc())
+    ):
+        if isinstance(files, dict) and kind in files:
+            return int(sid)
+    return None
+
+
+class Thumbnails:
+    """Small JPEGs of the top of screenshots (made as for the alert e-mails), kept (bounded) in memory."""
+
+    def __init__(self, capacity: int = 2000) -> None:
+        self._cache: OrderedDict[str, bytes | None] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, sha256: str) -> bytes | None:
+        key = sha256 or str(path)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        data = make_thumbnail(path, THUMB_WIDTH)
+        with self._lock:
+            self._cache[key] = data
+            if len(self._cache) > self._capacity:
+                self._cache.popitem(last=False)
+        return data

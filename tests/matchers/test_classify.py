@@ -1,0 +1,96 @@
+"""Sentence categories: one row per kind of harassment, and sentences that must get none."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaern.config import Matching
+from vaern.matchers import build_classifier
+from vaern.matchers.classify import Classifier, sentence_bounds
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return build_classifier()
+
+
+ROWS = [
+    ("Jeg ved hvor navn bor, og vi ses.", ("threat",)),
+    ("Navn skal passe godt på, når hun cykler hjem.", ("threat",)),
+    ("Nogen burde slå navn ihjel.", ("threat",)),
+    ("Hvis navn ikke trækker sagen, så sker der noget.", ("threat",)),
+    ("Vi holder øje med navn hver dag.", ("threat",)),
+    ("Navn er en klaphat.", ("insult",)),
+    ("Sikke en idiot navn er.", ("insult",)),
+    ("Navn er totalt inkompetent.", ("insult",)),
+    ("Navn har forfalsket min journal.", ("accusation",)),
+    ("Navn stjæler fra kassen, og det er kriminelt.", ("accusation",)),
+    ("Navn tog imod penge under bordet.", ("accusation",)),
+    ("Sagsbehandlingen har taget alt for lang tid.", ("criticism",)),
+    ("Navn svarer aldrig på mails, det er uprofessionelt.", ("criticism",)),
+    ("Det er en skandale, at navn stadig er ansat.", ("criticism",)),
+    ("Navn er sygemeldt med depression.", ("private_info",)),
+    ("Ring til navn på 22 33 44 55.", ("private_info",)),
+    ("Ring til navn på +45 22334455.", ("private_info",)),
+    ("Navns CPR er 010190-1234.", ("private_info",)),
+    ("Skriv til navn@kommune.dk og sig din mening.", ("private_info",)),
+    ("Navn bor på Egevænget 12, 4000 Roskilde.", ("private_info",)),
+    ("Her er et billede af navn med hendes kæreste.", ("private_info",)),
+    ("Navn er en idiot, og han lyver.", ("insult", "accusation")),
+    # Lawful criticism is not also given to a sentence that is worse.
+    ("Navn er en idiot og svarer aldrig.", ("insult",)),
+    # Neutral: nothing.
+    ("Mødet med navn blev flyttet til torsdag.", ()),
+    ("Navn fra Børn og Familie holdt et oplæg.", ()),
+    ("Navn fra Handicap og Psykiatri svarede hurtigt.", ()),
+    ("Vi skal passe på miljøet, sagde navn.", ()),
+    ("Mine børn er glade for navn.", ()),
+    ("Navn blev født i 1975 og har 2 børn i skole.", ()),
+    ("Ring på 1813, sagde navn.", ()),
+    ("Han tabte 20 kilo, sagde navn d. 3. marts.", ()),
+]
+
+
+@pytest.mark.parametrize(("sentence", "expected"), ROWS)
+def test_category(classifier: Classifier, sentence: str, expected: tuple[str, ...]) -> None:
+    assert classifier.classify(sentence) == expected
+
+
+def test_words_from_the_config() -> None:
+    extra = build_classifier(Matching(categories={"insult": ["fladpande*", "dum i låget"]}))
+    assert extra.classify("Navn er en fladpande.") == ("insult",)
+    assert extra.classify("Navn er dum i låget.") == ("insult",)
+    assert build_classifier().classify("Navn er en fladpande.") == ()
+
+
+def test_unknown_category_in_the_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown category 'trussel'"):
+        Matching(categories={"trussel": ["x"]})
+
+
+def test_too_short_word_beginning_in_the_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs at least 3 letters"):
+        Matching(categories={"insult": ["fj*"]})
+
+
+def test_the_name_is_masked_so_a_name_is_no_lexicon_word(classifier: Classifier) -> None:
+    text = "Mødet med Kim Idiot blev flyttet."
+    assert classifier.categories(text, (0, len(text)), [(10, 19, False)]) == ()
+    assert classifier.categories(text, (0, len(text)), []) == ("insult",)
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "sentence"),
+    [
+        ("Først noget. René Rosenkilde lyver! Så noget andet.", "René Rosenkilde", "René Rosenkilde lyver!"),
+        ("Spørg R. Rosenkilde om det. Tak.", "R. Rosenkilde", "Spørg R. Rosenkilde om det."),
+        ("Det sker bl.a. hos René. Ja.", "René", "Det sker bl.a. hos René."),
+        ("Linje et\n\nRené er her\n\nLinje tre", "René", "René er her"),
+        ("Han kom d. 3. marts til René. Ja.", "René", "Han kom d. 3. marts til René."),
+        ("slut. sagsbehandler Holm lyver. Ja.", "Holm", "sagsbehandler Holm lyver."),
+    ],
+)
+def test_sentence_bounds(text: str, name: str, sentence: str) -> None:
+    start = text.index(name)
+    a, b = sentence_bounds(text, start, start + len(name))
+    assert text[a:b].strip() == sentence

@@ -1,0 +1,115 @@
+"""Properties of the matcher on generated texts: offsets, and unrelated text changes nothing."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vaern.domain import WatchedPerson
+from vaern.matchers import NameIndex, build_index
+
+PEOPLE = [
+    WatchedPerson("rr", "René Rosenkilde"),
+    WatchedPerson("sk", "Søren Kjærgaard"),
+    WatchedPerson("mhp", "Mette Huus Pedersen"),
+    WatchedPerson("ms", "Mette Skov"),
+    WatchedPerson("jh", "Jens Hansen", title="sagsbehandler"),
+    WatchedPerson("bh", "Birthe Holm", aliases=("Bibbe Holm",)),
+]
+INDEX: NameIndex = build_index(PEOPLE)
+
+NAMES = [
+    "René Rosenkilde",
+    "RENE ROSENKILDE",
+    "Rosenkilde, René",
+    "R. Rosenkilde",
+    "René Rosenkildes",
+    "Søren Kjærgaard",
+    "Soeren Kjaergaard",
+    "Mette Huus-Pedersen",
+    "Mette Pedersen",
+    "mette skov",
+    "Jens Hansen",
+    "sagsbehandler Hansen",
+    "Bibbe Holm",
+    "René Bo Rosenkilde",
+    "Rene Rosenkile",
+]
+# Words that are no part of any watched name.
+WORDS = [
+    "og",
+    "i",
+    "det",
+    "kommunen",
+    "sagen",
+    "har",
+    "lyver",
+    "truer",
+    "ringede",
+    "mødet",
+    "blev",
+    "flyttet",
+    "torsdag",
+    "idiot",
+    "Borgmesteren",
+    "Hvorfor",
+    "Vi",
+    "Jeg",
+    "skændsel",
+    "bor",
+    "på",
+    "Skolevej",
+    "12",
+    "du",
+    "ved",
+    "hvor",
+    "Lars",
+    "Kim",
+    "Nørrebro",
+    "æble",
+    "øl",
+]
+PUNCT = [" ", " ", " ", ", ", ". ", "\n", "! ", "? ", " - "]
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> str:
+    pieces = []
+    for _ in range(draw(st.integers(1, 25))):
+        pieces.append(draw(st.sampled_from(WORDS + NAMES if draw(st.booleans()) else WORDS)))
+        pieces.append(draw(st.sampled_from(PUNCT)))
+    return "".join(pieces)
+
+
+unrelated = st.lists(st.sampled_from(WORDS), min_size=1, max_size=30).map(" ".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts())
+def test_offsets_map_to_the_original_text(text: str) -> None:
+    mentions = INDEX.find(text)
+    for m in mentions:
+        assert 0 <= m.start < m.end <= len(text)
+        assert text[m.start : m.end] == m.matched == m.compared[0]
+        assert m.confidence in ("high", "possible")
+    assert [m.start for m in mentions] == sorted(m.start for m in mentions)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts(), unrelated, unrelated)
+def test_adding_unrelated_text_never_removes_a_mention(text: str, before: str, after: str) -> None:
+    base = INDEX.find(text)
+    prefix = before + ".\n\n"
+    more = INDEX.find(prefix + text + "\n\n" + after + ".")
+    shifted = {
+        (m.person, m.start + len(prefix), m.end + len(prefix), m.variant, m.confidence, m.categories) for m in base
+    }
+    found = {(m.person, m.start, m.end, m.variant, m.confidence, m.categories) for m in more}
+    assert shifted <= found
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts())
+def test_matching_is_deterministic(text: str) -> None:
+    fresh = build_index(PEOPLE)
+    assert fresh.find(text) == INDEX.find(text) == INDEX.find(text)
