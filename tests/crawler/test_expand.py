@@ -88,6 +88,7 @@ def test_group_posts_that_arrive_late_are_waited_for(site: JsSite) -> None:
     assert kinds(rendered.actions) == ["wait", "stop"]
     assert rendered.actions[-1].detail == "step limit (0) reached"
     first_wait = float(rendered.actions[0].detail.split("after ")[1].split(" s")[0])
+    # The posts' fetch was under way for 1.5 s of it (after the load event, which it does not hold).
     assert first_wait >= 1.4
 
 

@@ -6,27 +6,32 @@ controls to click, `max_steps`, `max_seconds`, `max_height` and `settle_ms`.
 
 What one round does, until nothing changes or a limit is reached:
 
-1. click every visible "show more" control (a label match or a configured selector, never a link
+1. scroll the window, and every inner scrolling container, to its bottom (unless the page is
+   taller than `max_height`);
+2. click every visible "show more" control (a label match or a configured selector, never a link
    that would leave the page, never a form's submit button) and every closed `<details>`;
-2. scroll the window, and every inner scrolling container, to its bottom;
 3. wait until the page settles: no DOM change for `settle_ms` and no request under way (a
    request pending for longer than `PENDING_HOLD_S` no longer holds us: streams and long polls
    never end).
 
-A round that changes nothing ends the expansion. Controls whose click changed nothing are not
-clicked again; a control whose click made the page smaller (a toggle) is clicked once more to
-leave it open and then left alone. The page's DOM is never written to: state lives in Python
-and in a JS object the page cannot see (evidence must show the page as it was).
+Steps 1 and 2 are one call into the page, and clicks are DOM clicks (the control's click
+handlers run, as for a person's click): a round costs two round trips to the browser, not one per
+control. A control whose DOM click changed nothing gets one real mouse click (some controls
+only answer trusted events); if that changes nothing either, it is left alone. A control whose
+click made the page smaller (a toggle) is clicked once more to leave it open, then left alone.
+A round that scrolls nothing and clicks nothing ends the expansion.
 
-Every action is returned as an `Action` (UTC time, kind, target, detail) for the evidence record
-(Berkeley Protocol ¶153–154: alterations made by the collection must be documented).
+The page's DOM is never written to: state lives in Python and in a JS object the page cannot
+reach (evidence must show the page as it was, apart from the documented actions). Every action is
+returned as an `Action` (UTC time, kind, target, detail) for the evidence record (Berkeley
+Protocol ¶153–154: alterations made by the collection must be documented).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -249,20 +254,38 @@ _AGENT_JS = (
     return [els, names];
   };
   return {
-    scan(labels, selectors, maxClicks, maxHeight, mayScroll) {
+    // One round: measure, scroll, then click up to `clicks` controls with a DOM click (the
+    // element's click handlers run, as for a person's click). Returns [size before, scrolls,
+    // labels clicked]; the clicked elements are kept for `last()`.
+    round(labels, selectors, maxClicks, maxHeight, mayScroll, clicks) {
       const before = size();
       const scrolled = mayScroll ? scroll(maxHeight) : [];
       const [els, names] = controls(labels, selectors, maxClicks);
-      found = els;
-      return [before, scrolled, names];
-    },
-    found() { return found; },
-    mark(els, dead) {
-      for (const el of els) {
-        const s = clicked.get(el) || {n: 0, dead: false};
-        if (dead) s.dead = true; else s.n += 1;
-        clicked.set(el, s);
+      found = [];
+      const done = [];
+      for (let i = 0; i < els.length && found.length < clicks; i++) {
+        const state = clicked.get(els[i]) || {n: 0, dead: false, trusted: false};
+        state.n += 1;
+        clicked.set(els[i], state);
+        try { els[i].click(); } catch (e) { state.dead = true; continue; }
+        found.push(els[i]);
+        done.push(names[i]);
       }
+      return [before, scrolled, done];
+    },
+    last() { return found; },
+    // Of the last round's clicks, those not yet tried with a real mouse click: the caller tries
+    // them that way once before giving up on them.
+    untried() {
+      const out = found.filter((el) => !clicked.get(el).trusted && el.isConnected);
+      for (const el of out) clicked.get(el).trusted = true;
+      return out;
+    },
+    give_up(els) { for (const el of els) { const s = clicked.get(el); if (s) s.dead = true; } },
+    reopen() {
+      for (const el of found) { try { el.click(); } catch (e) { /* gone: nothing to reopen */ } }
+      this.give_up(found);
+      return found.length;
     },
   };
 }
@@ -346,6 +369,8 @@ async def expand(page: Page, limits: ExpandLimits, network: NetworkWatch | None 
 
 
 async def _expand(page: Page, limits: ExpandLimits, network: NetworkWatch) -> list[Action]:
+    from playwright.async_api import Error as PlaywrightError
+
     actions: list[Action] = []
     budget = _Budget(limits)
     start_url = page.url
@@ -357,97 +382,85 @@ async def _expand(page: Page, limits: ExpandLimits, network: NetworkWatch) -> li
             if reason:
                 actions.append(Action(_now(), "stop", "", reason))
                 break
-            before, scrolled, labels = await _call(
-                limits,
-                agent.evaluate(
-                    "(a, args) => a.scan(...args)",
-                    [list(limits.show_more), list(limits.selectors), MAX_CLICKS_PER_CONTROL, limits.max_height, True],
-                ),
-            )
-            for target, top, to, height in scrolled:
-                budget.steps += 1
-                actions.append(Action(_now(), "scroll", target, f"{top} -> {to} (height {height})"))
-            clicked = await _click_controls(agent, limits, budget, labels, actions) if labels else []
-            if _without_fragment(page.url) != _without_fragment(start_url):
-                actions.append(Action(_now(), "stop", "", f"a click navigated to {page.url}"))
+            try:
+                stop = await _round(page, agent, limits, network, budget, actions)
+            except PlaywrightError as exc:
+                # A click that navigated destroys the page's scripts, the helper with them.
+                where = _without_fragment(page.url)
+                if where != _without_fragment(start_url):
+                    stop = f"a click navigated to {page.url}"
+                else:
+                    stop = f"the page failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            if stop:
+                actions.append(Action(_now(), "stop", "", stop))
                 break
-            if not clicked and not scrolled:
-                why = (
-                    f"height limit ({limits.max_height} px) reached"
-                    if before[0] >= limits.max_height
-                    else "nothing more to show"
-                )
-                actions.append(Action(_now(), "stop", "", why))
-                break
-            after = await _settle_step(page, limits, network, budget, actions, before)
-            if clicked and after and await _judge_clicks(agent, limits, clicked, before, after, actions):
-                await _settle_step(page, limits, network, budget, actions)
     finally:
-        await agent.dispose()
+        with contextlib.suppress(Exception):
+            await agent.dispose()
     return actions
 
 
-async def _click_controls(
-    agent: JSHandle, limits: ExpandLimits, budget: _Budget, labels: list[str], actions: list[Action]
-) -> list[ElementHandle]:
-    found = await _call(limits, agent.evaluate_handle("a => a.found()"))
-    try:
-        props = await _call(limits, found.get_properties())
-    finally:
-        await found.dispose()
-    done: list[ElementHandle] = []
-    for i, label in enumerate(labels):
-        element = props[str(i)].as_element() if str(i) in props else None
-        if element is None or budget.exhausted():
-            continue
-        how = await _click(limits, element)
+async def _round(
+    page: Page, agent: JSHandle, limits: ExpandLimits, network: NetworkWatch, budget: _Budget, actions: list[Action]
+) -> str | None:
+    """One round of scrolling and clicking, then waiting; the reason to stop, or None to go on."""
+    start_url = page.url
+    clicks_left = max(0, limits.max_steps - budget.steps)
+    before, scrolled, clicked = await _call(
+        limits,
+        agent.evaluate(
+            "(a, args) => a.round(...args)",
+            [list(limits.show_more), list(limits.selectors), MAX_CLICKS_PER_CONTROL, limits.max_height, True,
+             clicks_left],
+        ),
+    )
+    for target, top, to, height in scrolled:
         budget.steps += 1
-        actions.append(Action(_now(), "click", label, how))
-        if how.startswith("failed"):
-            await _call(limits, agent.evaluate("(a, els) => a.mark(els, true)", [element]))
-        else:
-            done.append(element)
-    if done:
-        await _call(limits, agent.evaluate("(a, els) => a.mark(els, false)", done))
-    return done
+        actions.append(Action(_now(), "scroll", target, f"{top} -> {to} (height {height})"))
+    for label in clicked:
+        budget.steps += 1
+        actions.append(Action(_now(), "click", label, "clicked"))
+    if _without_fragment(page.url) != _without_fragment(start_url):
+        return f"a click navigated to {page.url}"
+    if not clicked and not scrolled:
+        if before[0] >= limits.max_height:
+            return f"height limit ({limits.max_height} px) reached"
+        return "nothing more to show"
+    after = await _settle_step(page, limits, network, budget, actions, before)
+    if not clicked or not after:
+        return None
+    if after == before:
+        # Nothing happened: some controls only answer a real mouse click (trusted events).
+        untried = await _call(limits, agent.evaluate_handle("a => a.untried()"))
+        props = await _call(limits, untried.get_properties())
+        elements = [h.as_element() for h in props.values()]
+        await untried.dispose()
+        tried = [e for e in elements if e is not None]
+        for element in tried:
+            if budget.exhausted():
+                break
+            budget.steps += 1
+            actions.append(Action(_now(), "click", "again", f"with the mouse: {await _click(limits, element)}"))
+        if tried:
+            again = await _settle_step(page, limits, network, budget, actions, before)
+            if again != before:
+                return None
+        await _call(limits, agent.evaluate("a => a.give_up(a.last())"))
+        actions.append(Action(_now(), "wait", "", "the click(s) changed nothing; those controls are left alone"))
+    elif after[0] < before[0] or after[2] < before[2]:
+        # The page shrank: a toggle closed what an earlier click opened. Open it again, once.
+        reopened = await _call(limits, agent.evaluate("a => a.reopen()"))
+        actions.append(Action(_now(), "click", "again", f"the page shrank: {reopened} toggle(s) reopened"))
+        await _settle_step(page, limits, network, budget, actions)
+    return None
 
 
 async def _click(limits: ExpandLimits, element: ElementHandle) -> str:
-    """A real click (scrolled into view, trusted mouse events); a DOM click if something covers it."""
+    """A real mouse click (scrolled into view, trusted events), for controls a DOM click left cold."""
     from playwright.async_api import Error as PlaywrightError
 
     try:
         await _call(limits, element.click(timeout=1500))
         return "clicked"
-    except (PlaywrightError, TimeoutError):
-        pass
-    try:
-        await _call(limits, element.evaluate("e => e.click()"))
-        return "covered by another element; click event dispatched instead"
     except (PlaywrightError, TimeoutError) as exc:
         return f"failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-
-
-async def _judge_clicks(
-    agent: JSHandle,
-    limits: ExpandLimits,
-    controls: Sequence[ElementHandle],
-    before: list[int],
-    after: list[int],
-    actions: list[Action],
-) -> bool:
-    """Controls that changed nothing are not clicked again; a toggle that closed is reopened
-    (then True: the caller waits for it to settle)."""
-    if after == before:
-        await _call(limits, agent.evaluate("(a, els) => a.mark(els, true)", list(controls)))
-        why = "the click(s) changed nothing; those controls are left alone"
-        actions.append(Action(_now(), "wait", "", why))
-        return False
-    if after[0] < before[0] or after[2] < before[2]:
-        for element in controls:
-            how = await _click(limits, element)
-            why = f"the page shrank, so the toggle is reopened: {how}"
-            actions.append(Action(_now(), "click", "again", why))
-        await _call(limits, agent.evaluate("(a, els) => a.mark(els, true)", list(controls)))
-        return True
-    return False
