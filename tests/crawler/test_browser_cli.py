@@ -43,7 +43,7 @@ def people() -> list[dict[str, Any]]:
 def js_site(site: JsSite, start: str, **extra: Any) -> dict[str, Any]:
     return {
         "id": "gruppe", "start_urls": [site.url(start)], "render": "browser", "delay": 0,
-        "autothrottle": False, "follow": {"max_depth": 0}, **extra,
+        "autothrottle": False, "follow": {"max_depth": 0}, "expand": {"max_seconds": 120}, **extra,
     }
 
 

@@ -39,7 +39,8 @@ def crawl(
 ) -> CrawlOutcome:
     settings: dict[str, Any] = {
         "delay": 0, "autothrottle": False, "concurrency": 2, "timeout": 5,
-        "follow": {"max_depth": 2}, **options,
+        "follow": {"max_depth": 2}, "expand": {"max_seconds": 120},  # a busy machine is no failure
+        **options,
     }
     site_model = Site(id="js", start_urls=[site.url(start)], render=render, **settings)
     config = Config(
