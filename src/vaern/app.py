@@ -54,11 +54,13 @@ def new_run(services: Services, site_id: str) -> int:
 def run_crawl(config: Config, site_id: str, run_id: int) -> None:
     """One crawl of one site, in this process. The steps, in order:
 
-    1. mark the run started and read what earlier crawls learned (ETags, hashes, search cursor);
+    1. mark the run started and read what earlier crawls learned (ETags, hashes, search cursor,
+       whether a `render: auto` site needed the browser);
     2. build the name index once;
     3. crawl: every page flows through the pipeline (match, hits, alert rows), one transaction each;
     4. secure evidence for every page that got a new, changed or removed hit;
-    5. mark the run finished, with its counts — the alert dispatcher waits for this.
+    5. mark the run finished, with its counts — the alert dispatcher waits for this — and
+       remember what a `render: auto` site needed.
     """
     from vaern.crawler.run import KnownPage, crawl_site
     from vaern.crawler.search import plan_searches
@@ -78,6 +80,7 @@ def run_crawl(config: Config, site_id: str, run_id: int) -> None:
         }
         site_row = session.get(SiteRow, site_id)
         cursor = site_row.search_cursor if site_row else 0
+        remembered = site_row.render_decision if site_row else None  # render: auto
         names = [form for p in config.people for form in (p.name, *p.aliases)]
         queries, next_cursor = plan_searches(names, site.search_budget, cursor) if site.search_urls else ([], cursor)
         if site_row:
@@ -88,9 +91,9 @@ def run_crawl(config: Config, site_id: str, run_id: int) -> None:
     pipeline = PagePipeline(config, site, sessions, index, run_id, queue_alerts=_alert_queue(config))
 
     # 3.
-    status, error = "ok", None
+    status, error, decision = "ok", None, None
     try:
-        crawl_site(config, site, pipeline, known, queries)
+        decision = crawl_site(config, site, pipeline, known, queries, render_decision=remembered).render_decision
     except Exception as exc:  # the run row must say what happened; the parent reports it
         log.exception("crawl of %s failed", site_id)
         status, error = "failed", f"{type(exc).__name__}: {exc}"
@@ -104,6 +107,9 @@ def run_crawl(config: Config, site_id: str, run_id: int) -> None:
         run = session.get(CrawlRunRow, run_id)
         assert run is not None
         run.status, run.error, run.finished_at = status, error, utcnow()
+        site_row = session.get(SiteRow, site_id)
+        if site_row is not None and decision is not None:
+            site_row.render_decision = decision  # the next crawl of this auto site starts there
 
 
 def _alert_queue(config: Config):  # type: ignore[no-untyped-def]

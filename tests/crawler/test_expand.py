@@ -11,7 +11,7 @@ import pytest
 
 from vaern.config import Browser, Expand
 from vaern.crawler.browser import BrowserSession
-from vaern.crawler.expand import Action, ExpandLimits, NetworkWatch, expand
+from vaern.crawler.expand import SETTLE_CAP_S, Action, ExpandLimits, NetworkWatch, expand
 from vaern.crawler.render import Rendered, render
 from vaern.testing.browsing import BrowserThread
 from vaern.testing.jssite import PLANTED, JsSite
@@ -29,7 +29,9 @@ def site() -> Iterator[JsSite]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserThread]:
-    bt = BrowserThread(Browser(timeout=15, load_timeout=2, page_timeout=60))
+    # Generous limits: a busy test machine must not turn a slow page into a failure. The pages
+    # end their expansion by themselves ("nothing more to show") long before.
+    bt = BrowserThread(Browser(timeout=30, load_timeout=2, page_timeout=120))
     yield bt
     bt.close()
 
@@ -43,13 +45,14 @@ def visible_text(html: str) -> str:
 
 def do_render(browser: BrowserThread, url: str, limits: ExpandLimits | None = None) -> Rendered:
     async def go(session: BrowserSession) -> Rendered:
-        return await render(session, url, limits or ExpandLimits(max_seconds=15))
+        return await render(session, url, limits or ExpandLimits(max_seconds=60, step_timeout=30))
 
     return browser.run(go)
 
 
 def kinds(actions: tuple[Action, ...] | list[Action]) -> list[str]:
-    return [a.kind for a in actions]
+    """The kinds of the expansion's actions (a load cut short by load_timeout left out)."""
+    return [a.kind for a in actions if a.target != "load"]
 
 
 def test_names_are_not_in_what_http_fetches(site: JsSite) -> None:
@@ -78,7 +81,7 @@ def test_every_planted_name_is_shown(browser: BrowserThread, site: JsSite, path:
 def test_group_posts_that_arrive_late_are_waited_for(site: JsSite) -> None:
     """The first posts come 1.5 s after load, by fetch(): the first wait holds until they are in."""
     with JsSite(delay=1.5) as slow:
-        bt = BrowserThread(Browser(timeout=15, load_timeout=2))
+        bt = BrowserThread(Browser(timeout=30, load_timeout=2))
         try:
             rendered = do_render(bt, slow.url("/group/"), ExpandLimits(max_steps=0))
         finally:
@@ -122,12 +125,12 @@ def test_a_toggle_is_left_open(browser: BrowserThread, site: JsSite) -> None:
 
 
 def test_labels_and_selectors_come_from_the_site(browser: BrowserThread, site: JsSite) -> None:
-    no_labels = ExpandLimits.from_settings(Expand(show_more=[], max_seconds=10))
+    no_labels = ExpandLimits.from_settings(Expand(show_more=[], max_seconds=60))
     rendered = do_render(browser, site.url("/comments/"), no_labels)
     assert "Preben Kragh Nielsen" not in visible_text(rendered.html)
     assert "click" not in kinds(rendered.actions)
 
-    by_selector = ExpandLimits.from_settings(Expand(show_more=[], selectors=["#toggle"], max_seconds=10))
+    by_selector = ExpandLimits.from_settings(Expand(show_more=[], selectors=["#toggle"], max_seconds=60))
     rendered = do_render(browser, site.url("/comments/"), by_selector)
     assert "Preben Kragh Nielsen" in visible_text(rendered.html)
     assert [a.target for a in rendered.actions if a.kind == "click"] == ["#toggle"]
@@ -150,8 +153,9 @@ def test_a_page_that_never_stops_is_cut_off_by_the_limits(browser: BrowserThread
     t0 = time.monotonic()
     rendered = do_render(browser, site.url("/endless/"), ExpandLimits(max_seconds=4))
     elapsed = time.monotonic() - t0
-    # load_timeout 2 s + expansion 4 s + one last wait for the page to answer; never a hang.
-    assert elapsed < 2 + 4 + 6 + 3
+    # load_timeout 2 s + expansion 4 s + the last wait (SETTLE_CAP_S) + reading; never a hang
+    # (the page itself would go on for ever). Slack for a busy machine.
+    assert elapsed < 2 + 4 + SETTLE_CAP_S + 20
     assert rendered.cut_off is not None and "had not finished loading" in rendered.cut_off
     assert rendered.actions[0].target == "load"
     assert rendered.actions[-1].kind == "stop" and "limit" in rendered.actions[-1].detail
@@ -161,7 +165,7 @@ def test_a_page_that_never_stops_is_cut_off_by_the_limits(browser: BrowserThread
 def test_html_that_never_stops_arriving_is_read_as_it_stands(browser: BrowserThread, site: JsSite) -> None:
     t0 = time.monotonic()
     rendered = do_render(browser, site.url("/stream/"), ExpandLimits(max_seconds=3))
-    assert time.monotonic() - t0 < 2 + 3 + 6 + 3
+    assert time.monotonic() - t0 < 2 + 3 + SETTLE_CAP_S + 20
     assert rendered.cut_off is not None
     text = visible_text(rendered.html)
     assert "Birgit Skov Iversen" in text and "Linje 1" in text
@@ -174,7 +178,7 @@ def test_expand_alone_on_a_page_the_caller_opened(browser: BrowserThread, site: 
         async with session.page() as page:
             watch = NetworkWatch(page)
             await page.goto(site.url("/more/"))
-            actions = await expand(page, ExpandLimits(max_seconds=10), watch)
+            actions = await expand(page, ExpandLimits(max_seconds=60), watch)
             watch.stop()
             return actions, await page.content()
 

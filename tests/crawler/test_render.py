@@ -26,14 +26,15 @@ def site() -> Iterator[JsSite]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserThread]:
-    bt = BrowserThread(Browser(timeout=10, load_timeout=2, page_timeout=30))
+    bt = BrowserThread(Browser(timeout=30, load_timeout=2, page_timeout=120))
     yield bt
     bt.close()
 
 
 def do_render(browser: BrowserThread, url: str, **kwargs: object) -> Rendered:
     async def go(session: BrowserSession) -> Rendered:
-        return await render(session, url, ExpandLimits(max_seconds=10), **kwargs)  # type: ignore[arg-type]
+        limits = ExpandLimits(max_seconds=60, step_timeout=30)
+        return await render(session, url, limits, **kwargs)  # type: ignore[arg-type]
 
     return browser.run(go)
 

@@ -40,13 +40,18 @@ class CrawlStats:
     blocked: int
     skipped: int = 0
     finish_reason: str = "finished"  # finished | max_pages | sink_error | shutdown …
+    # render: auto — what the site needed this crawl ("http" | "browser"); store it in
+    # sites.render_decision and pass it to the next crawl. None for http and browser sites.
+    render_decision: str | None = None
 
 
 def spider_class(site: Site) -> type[SiteSpider]:
-    """The spider for the site's `render` mode. Rendering in a browser plugs in here."""
-    if site.render != "http":
-        log.warning("site %s: render %s is not available in this build; fetching over HTTP", site.id, site.render)
-    return SiteSpider
+    """The spider for the site's `render` mode: HTTP, or the browser (browser and auto)."""
+    if site.render == "http":
+        return SiteSpider
+    from vaern.crawler.browserspider import BrowserSpider
+
+    return BrowserSpider
 
 
 def crawl_site(
@@ -55,16 +60,21 @@ def crawl_site(
     sink: PageSink,
     known: Mapping[str, KnownPage],
     search_queries: Sequence[str] = (),
+    render_decision: str | None = None,
 ) -> CrawlStats:
     """Runs one Scrapy crawl of one site in THIS process (starts and stops the reactor; callers
     run it in a child process). `search_queries` are this crawl's names to search (see
     `search.plan_searches`); each is URL-encoded into every `{query}` of `site.search_urls`.
+    `render_decision` is what the last crawl of a `render: auto` site reported (CrawlStats).
 
     Raises whatever the sink raised if a sink call failed (the crawl stops at that point).
     """
     settings = build_settings(config, site)
     # Leave logging alone when the caller has configured it; otherwise let Scrapy set it up.
     settings["LOG_INSTALL_ROOT_HANDLER"] = not logging.getLogger().handlers
+    extra: dict[str, object] = {}
+    if site.render != "http":
+        extra["render_decision"] = render_decision
     process = AsyncCrawlerProcess(settings)
     crawler = process.create_crawler(spider_class(site))
     process.crawl(
@@ -74,6 +84,7 @@ def crawl_site(
         sink=sink,
         known=known,
         search_urls=search_urls(site, search_queries),
+        **extra,
     )
     process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
 
@@ -91,4 +102,5 @@ def crawl_site(
         blocked=counts.blocked,
         skipped=counts.skipped,
         finish_reason=spider.finish_reason,
+        render_decision=getattr(spider, "render_decision", None),
     )

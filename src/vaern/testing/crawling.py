@@ -72,13 +72,15 @@ def _child(
     queries: list[str],
     fail_on_page: int | None,
     page_bodies: bool,
+    render_decision: str | None = None,
 ) -> None:
     logging.getLogger("py.warnings").addHandler(_WarningLog(out))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
             started = time.perf_counter()
-            stats = crawl_site(config, site, _QueueSink(out, fail_on_page, page_bodies), known, queries)
+            sink = _QueueSink(out, fail_on_page, page_bodies)
+            stats = crawl_site(config, site, sink, known, queries, render_decision=render_decision)
             out.put(("seconds", time.perf_counter() - started))
             out.put(("stats", stats))
         except BaseException as exc:  # report everything; the parent decides
@@ -146,17 +148,21 @@ def run_crawl(
     timeout: float = 60.0,
     fail_on_page: int | None = None,
     page_bodies: bool = True,
+    render_decision: str | None = None,
 ) -> CrawlOutcome:
     """Run `crawl_site` in a spawned child process and collect what its sink received.
 
     `fail_on_page=N` makes the sink raise on the N-th page (to test that a failing sink stops the
     crawl). `page_bodies=False` drops page bodies before they cross the process boundary.
+    `render_decision` is handed to `crawl_site` (what an earlier crawl of a render: auto site said).
     """
     context = multiprocessing.get_context("spawn")
     out: Any = context.Queue()
     process = context.Process(
         target=_child,
-        args=(out, config, site, dict(known or {}), list(search_queries), fail_on_page, page_bodies),
+        args=(
+            out, config, site, dict(known or {}), list(search_queries), fail_on_page, page_bodies, render_decision
+        ),
         daemon=True,
     )
     process.start()

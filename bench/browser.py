@@ -1,0 +1,194 @@
+"""Rendering speed: a `render: browser` crawl of the fixture group next to a bare Playwright loop,
+same pages, same run.
+
+The fixture group (vaern.testing.jssite) has GROUP_POSTS posts that arrive by fetch() in batches
+of 3 as the page is scrolled, each with comments behind a "Se flere kommentarer" button, and a
+permalink page per post (an app shell that fetches its post). The crawl starts at the group and
+follows the post links it finds in the rendered DOM (robots ignored, no politeness delay).
+
+- Værn: `crawl_site` with `render: browser` (Scrapy, the browser download handler, a fresh context
+  per page, bounded expansion with its waits for the page to settle, clicks on "show more"
+  controls, text extraction, posts and permalinks), at concurrency 1 and at the site default 2.
+- Bare loop: Playwright alone, one `browser.new_page()` per URL, the same URLs in the same order,
+  `goto` (until load), then as many scrolls as Værn's expansion made on that page — each one
+  scrolls to the bottom and waits up to 2 s for the page to grow — and `page.content()`. No
+  clicks, no settling, no extraction: the least a script can do and still get infinite scroll.
+
+Each runs in a process of its own; the time is from before the browser starts to after the last
+page; peak memory is the largest summed RSS of that process and all its descendants (Playwright's
+driver, Chromium and its helpers), sampled every 50 ms. Target: Værn >= 0.75 of the bare loop's
+pages per minute (at concurrency 1, like for like).
+
+    .venv/bin/python bench/browser.py [--posts N] [--delay SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from vaern.config import Config, Network, Site
+from vaern.testing.jssite import JsSite
+
+
+@dataclass
+class Result:
+    label: str
+    pages: int
+    seconds: float
+    peak_mb: float
+    scrolls: int
+    clicks: int = 0
+
+    @property
+    def per_minute(self) -> float:
+        return self.pages / self.seconds * 60
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.pages: list[tuple[str, int, int]] = []  # url, scrolls, clicks
+
+    def page(self, page: Any) -> None:
+        scrolls = sum(" scroll " in a for a in page.actions)
+        clicks = sum(" click " in a for a in page.actions)
+        self.pages.append((page.url, scrolls, clicks))
+
+    def unchanged(self, url: str) -> None:
+        pass
+
+    def gone(self, url: str, status: int) -> None:
+        pass
+
+    def failed(self, failure: Any) -> None:
+        print("  failed:", failure.url, failure.reason)
+
+
+def _crawl_child(out: Any, base: str, concurrency: int) -> None:
+    from vaern.crawler.run import crawl_site
+
+    site = Site(
+        id="gruppe",
+        start_urls=[f"{base}/group/"],
+        render="browser",
+        follow={"allow": [r"/group/post/\d+$"], "max_depth": 1},
+        robots="ignore",
+        delay=0,
+        autothrottle=False,
+        concurrency=concurrency,
+    )
+    config = Config(organisation="Bench", network=Network(allow_private_hosts=["127.0.0.1"]), sites=[site])
+    sink = _Sink()
+    started = time.perf_counter()
+    crawl_site(config, site, sink, {})
+    out.put((time.perf_counter() - started, sink.pages))
+
+
+def _bare_child(out: Any, plan: list[tuple[str, int]]) -> None:
+    async def run() -> float:
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+        from playwright.async_api import async_playwright
+
+        from vaern.crawler.browser import launch_options
+
+        started = time.perf_counter()
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(**launch_options())
+            for url, scrolls in plan:
+                page = await browser.new_page()
+                await page.goto(url, wait_until="load")
+                for _ in range(scrolls):
+                    height = await page.evaluate(
+                        "() => { const h = document.scrollingElement.scrollHeight; window.scrollTo(0, h); return h; }"
+                    )
+                    try:
+                        await page.wait_for_function(
+                            "h => document.scrollingElement.scrollHeight > h", arg=height, timeout=2000
+                        )
+                    except PlaywrightTimeout:
+                        pass
+                await page.content()
+                await page.close()
+            await browser.close()
+        return time.perf_counter() - started
+
+    out.put((asyncio.run(run()), []))
+
+
+def _measure(label: str, target: Any, args: tuple[Any, ...]) -> tuple[float, list[Any], float]:
+    """Run `target` in a fresh process; return its (seconds, data) and the tree's peak RSS in MB."""
+    context = multiprocessing.get_context("spawn")
+    out: Any = context.Queue()
+    process = context.Process(target=target, args=(out, *args), daemon=True)
+    process.start()
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        root = psutil.Process(process.pid)
+        while not done.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                total = 0
+                for proc in tree:
+                    try:
+                        total += proc.memory_info().rss
+                    except psutil.Error:
+                        pass
+                peak = max(peak, total)
+            except psutil.Error:
+                break
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    seconds, data = out.get(timeout=1800)
+    done.set()
+    sampler.join()
+    process.join(60)
+    return seconds, data, peak / 1024 / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--posts", type=int, default=30, help="posts in the fixture group (default 30)")
+    parser.add_argument("--delay", type=float, default=0.2, help="the fixture API's answer delay (s)")
+    args = parser.parse_args()
+
+    with JsSite(group_posts=args.posts, batch=3, delay=args.delay) as site:
+        base = site.url("").rstrip("/")
+        results: list[Result] = []
+
+        seconds, pages, peak = _measure("crawl", _crawl_child, (base, 1))
+        ours = Result("Værn render: browser crawl, concurrency 1", len(pages), seconds, peak,
+                      sum(p[1] for p in pages), sum(p[2] for p in pages))
+        # The bare loop visits the same URLs, in the order the crawl reported them, scrolling as often.
+        plan = [(url, scrolls) for url, scrolls, _clicks in pages]
+        seconds, _none, peak = _measure("bare", _bare_child, (plan,))
+        bare = Result("bare Playwright loop (new_page, goto, scrolls, content)", len(plan), seconds, peak,
+                      sum(s for _u, s in plan))
+        seconds, pages2, peak = _measure("crawl", _crawl_child, (base, 2))
+        ours2 = Result("Værn render: browser crawl, concurrency 2", len(pages2), seconds, peak,
+                       sum(p[1] for p in pages2), sum(p[2] for p in pages2))
+        results = [bare, ours, ours2]
+
+    print(f"fixture group: {args.posts} posts in batches of 3, API delay {args.delay:g} s; "
+          f"{psutil.cpu_count()} CPUs, load average {psutil.getloadavg()[0]:.1f}")
+    print(f"{'':58} {'pages':>5} {'seconds':>8} {'pages/min':>9} {'scrolls':>7} {'clicks':>6} {'peak MB':>8}")
+    for r in results:
+        print(f"{r.label:58} {r.pages:>5} {r.seconds:>8.1f} {r.per_minute:>9.1f} {r.scrolls:>7} "
+              f"{r.clicks:>6} {r.peak_mb:>8.0f}")
+    print(f"Værn / bare loop, pages per minute: {ours.per_minute / bare.per_minute:.2f} at concurrency 1, "
+          f"{ours2.per_minute / bare.per_minute:.2f} at concurrency 2 (target >= 0.75)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Crawling `render: browser` and `render: auto` sites: the rendered page is what gets matched.
+
+Controlled by the site's `render`, `expand:` and `post_selector`, and the `browser:` config.
+
+`BrowserSpider` is the HTTP spider (spider.py) with two changes on its fetch path:
+
+- requests the browser must fetch carry `meta["vaern_render"]`; `BrowserDownloadHandler` renders
+  them (crawler/render.py: a fresh context per page, bounded expansion) and answers with the
+  rendered DOM as an HTML response, so robots.txt, politeness, the SSRF guard (which also sees
+  every request the page itself makes), depth, `follow` rules and max_pages work exactly as for
+  HTTP, and links are followed from the rendered DOM;
+- a rendered page's `Page` carries `rendered=True`, the expansion `actions`, the `posts` with
+  their permalinks (crawler/posts.py), and a content hash of its text (the rendered HTML differs
+  on every load; the text changes only when the page does).
+
+`render: auto` fetches over HTTP first and decides per page with `needs_browser`: an empty
+shell, a `<noscript>` or a near-empty page is fetched again in the browser; where the HTML
+cannot tell ("probe"), the first such page of a crawl is rendered once and the two compared
+(`compare_renderings`). Once a page needed the browser the site's decision is "browser" and
+every later request goes straight to the browser. The decision is reported back
+(`BrowserSpider.render_decision`) so the next crawl starts on the right path; a remembered
+"browser" renders everything, a remembered "http" skips the probe (clear shells are still caught).
+
+Why our own download handler rather than scrapy-playwright: a page's lifetime must be one fresh
+context that is always closed, with expansion and a hard time bound between navigation and
+reading the DOM, in one function (render.py) that the benchmark and evidence capture can use
+as well. scrapy-playwright keys contexts by name and leaves closing them to the spider's
+callbacks and errbacks (`playwright_include_page`), runs page methods only before the response
+is built, and owns the browser launch, which would bypass the session that marks Chromium so a
+killed crawl's browser can be found and reaped (browser.py). The handler is ~60 lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.http import Headers, HtmlResponse, Response
+
+from vaern.crawler.browser import BrowserSession
+from vaern.crawler.expand import ExpandLimits
+from vaern.crawler.extract import Extracted, extract_html, extract_tree
+from vaern.crawler.netguard import NetGuard
+from vaern.crawler.posts import find_posts
+from vaern.crawler.render import Rendered, compare_renderings, needs_browser, render
+from vaern.crawler.spider import FETCH, Fetch, SiteSpider
+from vaern.domain import Page
+from vaern.errors import BlockedAddress
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+
+RENDER = "vaern_render"  # request.meta: fetch this request in the browser
+RENDERED = "vaern_rendered"  # request.meta, set by the handler: the Rendered result
+PROBE = "vaern_probe"  # request.meta: the HTTP page's text, to compare with its rendering
+HANDLER = "vaern.crawler.browserspider.BrowserDownloadHandler"
+
+# Response headers that describe the bytes on the wire, not the rendered DOM we hand on.
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "content-type"})
+
+
+class BrowserSpider(SiteSpider):
+    """The site spider for `render: browser` and `render: auto`; see the module docstring."""
+
+    def __init__(self, *, render_decision: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mode = self.site.render
+        self.remembered = render_decision if render_decision in ("http", "browser") else None
+        self.decision: str | None = "browser" if self.mode == "browser" else self.remembered
+        self.decision_reason = "render: browser" if self.mode == "browser" else "remembered from the last crawl"
+        self._probed = False
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Our download handler for http(s), merged into the base settings' handlers."""
+        super().update_settings(settings)
+        handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
+        handlers.update({"http": HANDLER, "https": HANDLER})
+        settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
+
+    @property
+    def render_decision(self) -> str | None:
+        """What `sites.render_decision` should hold after this crawl (auto sites; else None)."""
+        return self.decision if self.mode == "auto" else None
+
+    def _decide(self, decision: str, reason: str) -> None:
+        if self.decision != "browser":  # "browser" is final for this crawl
+            if decision != self.decision:
+                self.logger.info("site %s: fetching with %s from now on (%s)", self.site.id, decision, reason)
+            self.decision, self.decision_reason = decision, reason
+
+    # -- the fetch path ------------------------------------------------------------------------
+
+    def make_request(self, url: str, fetch: Fetch) -> Request:
+        request = super().make_request(url, fetch)
+        if self.decision == "browser":
+            request.meta[RENDER] = True
+        return request
+
+    def parse(self, response: Response) -> Iterator[Request]:
+        if self.mode == "auto" and RENDERED not in response.meta and not self.stopping:
+            again = self._auto(response)
+            if again is not None:
+                self.seen.add(response.url)
+                yield again
+                return
+        yield from super().parse(response)
+
+    def _auto(self, response: Response) -> Request | None:
+        """An HTTP response of an auto site: the page again in the browser, or None to use it."""
+        if not (200 <= response.status < 300) or not isinstance(response, HtmlResponse):
+            return None
+        fetch: Fetch = response.meta[FETCH]
+        if self.decision == "browser":  # decided after this request was queued
+            return self._rerender(response, fetch)
+        verdict = needs_browser(response.body)
+        if verdict.verdict == "browser":
+            self._decide("browser", f"{response.url}: {verdict.reason}")
+            return self._rerender(response, fetch)
+        if verdict.verdict == "probe" and self.remembered is None and not self._probed:
+            self._probed = True
+            http_text = extract_tree(response.selector.root, response.url).text
+            return self._rerender(response, fetch, probe=http_text)
+        if self.decision is None:
+            self._decide("http", f"{response.url}: {verdict.reason}")
+        return None
+
+    def _rerender(self, response: Response, fetch: Fetch, probe: str | None = None) -> Request:
+        meta: dict[str, Any] = {FETCH: fetch, RENDER: True}
+        if probe is not None:
+            meta[PROBE] = probe
+        return Request(
+            response.url,
+            callback=self.parse,
+            errback=self.errback,
+            meta=meta,
+            priority=-fetch.depth,
+            dont_filter=True,
+        )
+
+    def page_from_response(self, response: Response, fetch: Fetch) -> tuple[Page, Extracted] | None:
+        made = super().page_from_response(response, fetch)
+        rendered: Rendered | None = response.meta.get(RENDERED)
+        if made is None or rendered is None:
+            return made
+        page, extracted = made
+        if PROBE in response.meta:
+            verdict = compare_renderings(response.meta[PROBE], extracted.text)
+            self._decide(verdict.verdict, f"{page.url}: {verdict.reason}")
+        actions = tuple(str(a) for a in rendered.actions)
+        posts = find_posts(
+            rendered.html,
+            page.url,
+            page.text,
+            lambda fragment: extract_html(fragment, page.url).text,
+            selector=self.site.post_selector,
+        )
+        page = replace(
+            page,
+            rendered=True,
+            actions=actions,
+            posts=posts,
+            # The rendered HTML differs on every load (ids, timers); the text only when the page does.
+            content_hash=hashlib.sha256(page.text.encode("utf-8")).hexdigest(),
+            etag=None,
+            last_modified=None,
+        )
+        return page, extracted
+
+
+class BrowserDownloadHandler(HTTP11DownloadHandler):
+    """Download handler: requests marked `vaern_render` are rendered in Chromium, others go over HTTP.
+
+    One BrowserSession per crawl process, started on the first rendered request and closed with
+    the handler; every request the page makes passes the SSRF guard first.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._session: BrowserSession | None = None
+        self._guard = NetGuard(crawler.settings.getlist("NETGUARD_ALLOW_PRIVATE_HOSTS"))
+
+    async def _allow(self, url: str) -> bool:
+        if not url.startswith(("http://", "https://")):
+            return True  # data:, blob: and the like never leave the browser
+        try:
+            await self._guard.check_async(url)
+        except BlockedAddress:
+            return False
+        return True
+
+    async def download_request(self, request: Request) -> Response:
+        if not request.meta.get(RENDER):
+            return await super().download_request(request)
+        spider = self.crawler.spider
+        assert isinstance(spider, SiteSpider), "the browser handler serves Værn's site spiders"
+        config, site = spider.config, spider.site
+        if self._session is None:
+            self._session = BrowserSession(config.browser)
+        agent = request.headers.get(b"User-Agent")
+        rendered = await render(
+            self._session,
+            request.url,
+            ExpandLimits.from_settings(site.expand, step_timeout=config.browser.timeout),
+            user_agent=agent.decode("latin-1") if agent else None,
+            allow=self._allow,
+        )
+        request.meta[RENDERED] = rendered
+        headers = Headers()
+        for name, value in rendered.headers.items():
+            if name.lower() not in _WIRE_HEADERS:
+                headers[name] = value.split("\n")  # Playwright joins repeated headers with newlines
+        headers["Content-Type"] = "text/html; charset=utf-8"
+        return HtmlResponse(
+            url=rendered.final_url,
+            status=rendered.status,
+            headers=headers,
+            body=rendered.html.encode("utf-8"),
+            encoding="utf-8",
+            request=request,
+            flags=["rendered"],
+        )
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            if self._session is not None:
+                await self._session.close()
