@@ -51,7 +51,7 @@ def csrf_of(html: str) -> str:
 
 
 def sign_in(base: str, username: str, password: str = PASSWORD) -> httpx.Client:
-    client = httpx.Client(base_url=base, follow_redirects=False, timeout=20)
+    client = httpx.Client(base_url=base, follow_redirects=False, timeout=120)
     form = client.get("/login")
     response = client.post(
         "/login", data={"username": username, "password": password, "csrf": csrf_of(form.text), "next": "/hits"}

@@ -40,7 +40,7 @@ def test_healthz_and_anonymous_visitors_are_sent_to_sign_in(live: LiveServer, wo
 
 
 def test_sign_in_sets_a_strict_cookie_and_sign_out_ends_the_session(live: LiveServer, world: World) -> None:
-    with httpx.Client(base_url=live.url, follow_redirects=False) as c:
+    with httpx.Client(base_url=live.url, follow_redirects=False, timeout=120) as c:
         form = c.get("/login")
         assert 'name="username"' in form.text and 'name="password"' in form.text
         ok = c.post("/login", data={"username": "lene", "password": PASSWORD, "csrf": csrf_of(form.text),
@@ -68,7 +68,7 @@ def test_cookies_are_secure_when_served_over_https(world: World) -> None:
 
 def test_next_never_leads_off_the_site(live: LiveServer) -> None:
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
-        with httpx.Client(base_url=live.url, follow_redirects=False) as c:
+        with httpx.Client(base_url=live.url, follow_redirects=False, timeout=120) as c:
             form = c.get("/login")
             r = c.post("/login", data={"username": "admin", "password": PASSWORD, "csrf": csrf_of(form.text),
                                        "next": target})
@@ -91,7 +91,7 @@ def test_posts_without_the_right_csrf_token_are_refused(
     assert analyst.post(f"/hits/{hit}/notes", data={"text": "x", "csrf": other}).status_code == 403
     assert analyst.post(f"/hits/{hit}/notes", data={"text": "x", "csrf": good}).status_code == 303
     # Sign-in itself needs the token from the form (its cookie), so no other site can sign you in.
-    with httpx.Client(base_url=live.url, follow_redirects=False) as c:
+    with httpx.Client(base_url=live.url, follow_redirects=False, timeout=120) as c:
         r = c.post("/login", data={"username": "admin", "password": PASSWORD})
         assert r.status_code == 403
         c.get("/login")
@@ -101,7 +101,7 @@ def test_posts_without_the_right_csrf_token_are_refused(
 
 def test_sign_in_is_throttled_after_repeated_failures(live: LiveServer, world: World) -> None:
     limit = world.config.review.login_max_failures
-    with httpx.Client(base_url=live.url, follow_redirects=False) as c:
+    with httpx.Client(base_url=live.url, follow_redirects=False, timeout=120) as c:
         token = csrf_of(c.get("/login").text)
         for _ in range(limit):
             wrong = c.post("/login", data={"username": "jens", "password": "wrong password", "csrf": token})
