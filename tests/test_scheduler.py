@@ -151,15 +151,16 @@ def test_at_most_max_parallel_sites_crawls_at_once(harness: Callable[..., Harnes
 
 
 def test_a_site_due_during_downtime_runs_once_after_restart_and_the_schedule_is_kept(
-    harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+    harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture, db_url: str
 ) -> None:
+    """On SQLite and on PostgreSQL: the job store lives in the service's own database."""
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
     caplog.set_level(logging.INFO, logger="vaern.service")
-    h = harness(sites=[_site("a", "1m")])
+    h = harness(sites=[_site("a", "1m")], database=db_url)
     first = h.service(0)
     first.runner = lambda c, site, run: _sleeper(c, site, run, 0.05)
     first.start()
@@ -188,7 +189,7 @@ def test_a_site_due_during_downtime_runs_once_after_restart_and_the_schedule_is_
     # The next crawl is one interval on, not another catch-up.
     assert now["crawl:a"] is not None
     ahead = (now["crawl:a"] - datetime.now(tz).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)).total_seconds()
-    assert 0 < ahead <= 60
+    assert 0 < ahead <= 60 + 6  # one interval plus its jitter (a tenth of it)
     second.stop()
 
 
@@ -228,6 +229,20 @@ def test_a_crawl_past_its_timeout_is_killed_with_its_browser(harness: Callable[.
         run = s.get(CrawlRunRow, outcome.run_id)
     assert run is not None and run.status == "killed" and run.finished_at is not None
     assert run.error == "killed after crawl.timeout (3s)"
+
+
+def test_a_crawl_stopped_for_its_timeout_stays_killed_though_it_marked_itself(
+    harness: Callable[..., Harness],
+) -> None:
+    # It honours SIGTERM and records itself as stopped in its grace period: the timeout still stands.
+    h = harness(sites=[_site("a", "1h")], crawl={"timeout": "2s"})
+    service = h.service(600, kill_grace=5)
+    outcome = service.crawl("a")
+    assert outcome.status == "killed"
+    assert "term" in [e["event"] for e in _events(h.log)], "the crawl saw the SIGTERM and marked its run"
+    with h.sessions() as s:
+        run = s.get(CrawlRunRow, outcome.run_id)
+    assert run is not None and run.status == "killed" and run.error == "killed after crawl.timeout (2s)"
 
 
 def test_a_crawl_that_fails_is_recorded(harness: Callable[..., Harness]) -> None:
@@ -274,7 +289,7 @@ def test_sigterm_lets_the_running_crawl_finish_its_page_and_exits_cleanly(
     assert run.finished_at is not None and run.error == "stopped after the current page (SIGTERM)"
     lines = errors.read_text(encoding="utf-8").splitlines()
     assert any("event=service.signal signal=SIGTERM" in line for line in lines)
-    assert any("event=crawl.finished site=a run=1 status=failed" in line for line in lines)
+    assert any("event=crawl.finished site=a run=1 status=stopped" in line for line in lines)
     assert lines[-1].endswith("event=service.stopped")
     assert all(line.startswith("ts=") and " level=" in line for line in lines)
 

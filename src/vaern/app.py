@@ -93,7 +93,10 @@ def run_crawl(config: Config, site_id: str, run_id: int) -> None:
     # 3.
     status, error, decision = "ok", None, None
     try:
-        decision = crawl_site(config, site, pipeline, known, queries, render_decision=remembered).render_decision
+        stats = crawl_site(config, site, pipeline, known, queries, render_decision=remembered)
+        decision = stats.render_decision
+        if stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
+            status, error = "stopped", "stopped before the end; the pages it reached are saved"
     except Exception as exc:  # the run row must say what happened; the parent reports it
         log.exception("crawl of %s failed", site_id)
         status, error = "failed", f"{type(exc).__name__}: {exc}"

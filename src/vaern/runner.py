@@ -76,12 +76,20 @@ def _kill_group(process: subprocess.Popen[bytes], grace: float) -> None:
     process.wait()
 
 
-def finish_abandoned(services: Services, run_id: int, status: str, error: str) -> None:
-    """A child that died or was killed cannot mark its own run; the parent does."""
+def finish_abandoned(services: Services, run_id: int, status: str, error: str, *, overrule: bool = False) -> None:
+    """A child that died or was killed cannot mark its own run; the parent does.
+
+    With `overrule`, the parent's word stands even where the child managed to mark its run in
+    its grace period: a crawl stopped for running too long did not finish, whatever it wrote.
+    """
     with transaction(services.sessions) as session:
         run = session.get(CrawlRunRow, run_id)
-        if run is not None and run.finished_at is None:
+        if run is None:
+            return
+        if run.finished_at is None:
             run.status, run.error, run.finished_at = status, error, utcnow()
+        elif overrule:
+            run.status, run.error = status, error
 
 
 def run_crawls(
@@ -106,7 +114,9 @@ def run_crawls(
             code = crawl.process.poll()
             if code is None and time.monotonic() - crawl.started > timeout:
                 kill_crawl(crawl.process)
-                finish_abandoned(services, crawl.run_id, "killed", f"exceeded crawl.timeout ({config.crawl.timeout})")
+                finish_abandoned(
+                    services, crawl.run_id, "killed", f"exceeded crawl.timeout ({config.crawl.timeout})", overrule=True
+                )
                 running.remove(crawl)
             elif code is not None:
                 # Reap any browser the child left in its group, whatever its exit.

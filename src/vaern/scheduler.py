@@ -380,6 +380,9 @@ class Service:
             if run is not None and run.finished_at is None:
                 run.status, run.finished_at = status, utcnow()
                 run.error = run.error or error
+            elif run is not None and status == "killed":
+                # It marked itself in its grace period, but it did not finish: the timeout stands.
+                run.status, run.error = status, error
             session.flush()
             session.expunge_all()
             return run

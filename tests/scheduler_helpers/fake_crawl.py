@@ -58,7 +58,7 @@ def main() -> int:
         time.sleep(0.02)
     if stopping:
         mark(
-            "UPDATE crawl_runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+            "UPDATE crawl_runs SET status = 'stopped', finished_at = ?, error = ? WHERE id = ?",
             now(),
             "stopped after the current page (SIGTERM)",
         )

@@ -28,6 +28,7 @@ EN_CODES: dict[str, str] = {
     "alert_reminder": "reminder",
     "outbox_queued": "queued", "outbox_sent": "sent", "outbox_failed": "failed",
     "crawl_running": "running", "crawl_ok": "ok", "crawl_failed": "failed", "crawl_killed": "stopped (too long)",
+    "crawl_stopped": "stopped",
     "done_confirm": "Confirmed.", "done_dismiss": "Dismissed.", "done_reopen": "Reopened.",
     "done_steps": "Checklist saved.", "done_note": "Note added.",
 }
@@ -51,6 +52,7 @@ DA: dict[str, str] = {
     "alert_reminder": "påmindelse",
     "outbox_queued": "i kø", "outbox_sent": "sendt", "outbox_failed": "fejlet",
     "crawl_running": "kører", "crawl_ok": "ok", "crawl_failed": "fejlet", "crawl_killed": "stoppet (for lang)",
+    "crawl_stopped": "stoppet",
     "done_confirm": "Bekræftet.", "done_dismiss": "Afvist.", "done_reopen": "Genåbnet.",
     "done_steps": "Tjeklisten er gemt.", "done_note": "Noten er tilføjet.",
     # pages

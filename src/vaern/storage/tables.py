@@ -71,7 +71,7 @@ class CrawlRunRow(Base):
     site_id: Mapped[str] = mapped_column(String(100), index=True)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running | ok | failed | killed
+    status: Mapped[str] = mapped_column(String(20), default="running")  # queued|running|ok|stopped|failed|killed
     pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
     pages_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     pages_failed: Mapped[int] = mapped_column(Integer, default=0)
