@@ -62,9 +62,10 @@ class Classifier:
     # The first letters of a word beginning -> (the word beginning, its categories)
     prefixes: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     phrases: tuple[tuple[str, re.Pattern[str]], ...]  # (category, one phrase; see _phrase_in)
-    # The literal letters a phrase starts with (cut to _STEM) -> its indexes in `phrases`. A phrase
-    # is tried only when a word of the sentence begins so: one cheap look-up per word instead of
-    # every phrase at every word of every sentence.
+    # A phrase is tried only when a word of the sentence can start it: one cheap look-up per word
+    # instead of every phrase at every word of every sentence. Its first word -> its indexes in
+    # `phrases`, and where only the word's beginning is plain, those letters (cut to _STEM).
+    phrase_words: Mapping[str, tuple[int, ...]]
     phrase_starts: Mapping[str, tuple[int, ...]]
     start_lengths: tuple[int, ...]  # the lengths of the keys in `phrase_starts`
     anywhere: tuple[int, ...]  # phrases that may start with any word ("\w+ og sur"): always tried
@@ -119,7 +120,7 @@ class Classifier:
         for stem, more in self.prefixes.get(word[:_STEM], ()):
             if word.startswith(stem):
                 categories |= more
-        phrases: list[int] = []
+        phrases = list(self.phrase_words.get(word, ()))
         for n in self.start_lengths:
             phrases.extend(self.phrase_starts.get(word[:n], ()))
         lexicon = (frozenset(categories), tuple(phrases)) if categories or phrases else _NOTHING
@@ -254,6 +255,7 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
                 raise ValueError(f"categories: a word beginning needs {_STEM} letters or more: {stem!r}*")
             by_start.setdefault(stem[:_STEM], []).append((stem, frozenset(categories)))
     compiled: list[tuple[str, re.Pattern[str]]] = []
+    first_words: dict[str, list[int]] = {}
     starts: dict[str, list[int]] = {}
     anywhere: list[int] = []
     for category, ps in phrases.items():
@@ -263,30 +265,35 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
             beginnings = _beginnings(pattern)
             if beginnings is None:
                 anywhere.append(index)
-            for letters in beginnings or ():
-                starts.setdefault(letters[:_STEM], []).append(index)
+            for letters, whole in beginnings or ():
+                if whole:
+                    first_words.setdefault(letters, []).append(index)
+                else:
+                    starts.setdefault(letters[:_STEM], []).append(index)
     return Classifier(
         words={w: frozenset(c) for w, c in words.items()},
         prefixes={k: tuple(v) for k, v in by_start.items()},
         phrases=tuple(compiled),
+        phrase_words={k: tuple(sorted(set(v))) for k, v in first_words.items()},
         phrase_starts={k: tuple(sorted(set(v))) for k, v in starts.items()},
         start_lengths=tuple(sorted({len(k) for k in starts}, reverse=True)),
         anywhere=tuple(anywhere),
     )
 
 
-def _beginnings(pattern: str) -> set[str] | None:
-    """The literal letters a phrase pattern starts with, one string for each way it can start;
-    None when that is not plain to see (it starts with "\\w", a class, an optional group ...).
+def _beginnings(pattern: str, after: str = "") -> set[tuple[str, bool]] | None:
+    """The literal letters a phrase pattern starts with, one for each way it can start, each with
+    whether they are its whole first word; None when that is not plain to see (it starts with
+    "\\w", a class, an optional group ...). `after` is what follows `pattern` in the phrase.
 
     Reads only the few shapes the lexicon uses at the start of a phrase: letters, a group of
     alternatives, top-level alternatives; anything else is None, so the phrase is always tried.
     """
     alternatives = _split_alternatives(pattern)
     if len(alternatives) > 1:
-        out: set[str] = set()
+        out: set[tuple[str, bool]] = set()
         for alternative in alternatives:
-            found = _beginnings(alternative)
+            found = _beginnings(alternative, after)
             if found is None:
                 return None
             out |= found
@@ -295,13 +302,16 @@ def _beginnings(pattern: str) -> set[str] | None:
         close = _group_end(pattern)
         if close < 0 or pattern[close + 1 : close + 2] in ("?", "*", "{"):
             return None  # an optional group: the phrase may start with what follows it
-        return _beginnings(pattern[1:close])
+        return _beginnings(pattern[1:close], pattern[close + 1 :] + after)
     letters = _LETTERS.match(pattern)
     assert letters is not None  # the pattern matches the empty string
     word = letters.group()
-    if pattern[len(word) : len(word) + 1] in ("?", "*", "{"):
-        word = word[:-1]  # "falske?": the last letter may be missing
-    return {word} if word else None
+    rest = pattern[len(word) :] + after
+    if rest[:1] in ("?", "*", "{"):
+        return {(word[:-1], False)} if len(word) > 1 else None  # "falske?": the last letter may be missing
+    if not word:
+        return None
+    return {(word, rest == "" or rest.startswith((" ", "\\ ", "\\s")))}
 
 
 _LETTERS = re.compile(r"[^\W_]*")
