@@ -37,16 +37,15 @@ from vaern.config import Matching
 from vaern.domain import Mention, WatchedPerson
 from vaern.matchers.classify import Classifier, build_classifier, sentence_bounds
 from vaern.matchers.settle import prune, resolve
-from vaern.matchers.verify import VARIANTS, Cand, Spot, Verifier
+from vaern.matchers.verify import VARIANTS, Cand, Spot, Verifier, separator
 from vaern.matchers.vocab import PLAIN_TOKEN, RARE, TOKEN, Vocabulary, build_vocabulary, is_token_char
 
 _PAIR_GAP = 64  # characters between two parts of one name (room for two inserted middle names)
 _MARGIN = 40  # characters around a hit in which its partners are looked for
 # When a long text has many distinct hit words, one tokenising pass beats a search per word.
 _FIND_BUDGET = 4_000_000
-# What follows / precedes a hit: is the neighbouring word capitalised, an initial or a title?
+# What follows a hit: is the next word capitalised? (`_word_before` finds the word before it.)
 _AFTER = re.compile(r"[ \t\u00a0]*(?:\r?\n)?[ \t\u00a0]*(?:[-\u2010\u2011\u2013][ \t\u00a0\n]*|[.,][ \t\u00a0]*)?(\w)")
-_BEFORE = re.compile(r"(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*$")
 
 
 @dataclass
@@ -65,7 +64,7 @@ class NameIndex:
             return []
         verifier = Verifier(self.vocab, self.settings)
         for start, end in self._windows(text, spots):
-            verifier.region(text, self._region(text, start, end))
+            verifier.region(*self._region(text, start, end))
         if not verifier.cands:
             return []
         return self._mentions(text, prune(resolve(verifier.cands, self.settings.max_shared)))
@@ -134,17 +133,21 @@ class NameIndex:
 
     def _capital_neighbour(self, text: str, h: Spot) -> bool:
         """A capitalised word, an initial or a job title right before or after a capitalised hit."""
-        after = _AFTER.match(text, h.end)
-        if after is not None and after.group(1).isupper():
-            return True
-        before = _BEFORE.search(text, max(0, h.start - 40), h.start)
-        if before is None:
-            return False
-        word = before.group(1)
-        return word[:1].isupper() or self.vocab.tok(word).title
+        # Most hits are followed by one space and a word: that word's first letter, without a regex.
+        nxt = text[h.end + 1 : h.end + 2] if text[h.end : h.end + 1] == " " else ""
+        if nxt.isalnum():
+            if nxt.isupper():
+                return True
+        else:
+            after = _AFTER.match(text, h.end)
+            if after is not None and after.group(1).isupper():
+                return True
+        word = _word_before(text, max(0, h.start - 40), h.start)
+        return bool(word) and (word[:1].isupper() or self.vocab.tok(word).title)
 
-    def _region(self, text: str, start: int, end: int) -> list[Spot]:
-        """The tokens of text[start:end], widened so that no token is cut."""
+    def _region(self, text: str, start: int, end: int) -> tuple[list[Spot], list[str]]:
+        """The tokens of text[start:end], widened so that no token is cut, and the separator
+        after each (see verify.separator)."""
         while start > 0 and is_token_char(text[start - 1]):
             start -= 1
         while end < len(text) and is_token_char(text[end]):
@@ -154,15 +157,20 @@ class NameIndex:
         pattern = TOKEN if RARE.search(text, start, end) else PLAIN_TOKEN
         tok = self.vocab.tok
         cache = self.vocab.cache
-        out: list[Spot] = []
-        at = start
+        toks: list[Spot] = []
+        seps: list[str] = []
+        at = -1
         for raw in pattern.findall(text, start, end):
             # Nothing between two tokens can begin a token, so the next occurrence of this
             # token's string is the token itself: cheaper than a match object per token.
-            at = text.find(raw, at)
-            out.append(Spot(at, at + len(raw), cache.get(raw) or tok(raw)))
+            last = at
+            at = text.find(raw, start if last < 0 else last)
+            if last >= 0:
+                seps.append("space" if at == last + 1 and text[last] == " " else separator(text[last:at]))
+            toks.append(Spot(at, at + len(raw), cache.get(raw) or tok(raw)))
             at += len(raw)
-        return out
+        seps.append("")
+        return toks, seps
 
     # -- results ---------------------------------------------------------------------------
 
@@ -193,6 +201,26 @@ class NameIndex:
                 )
             )
         return out
+
+
+def _word_before(text: str, lo: int, end: int) -> str:
+    r"""The word that text[lo:end] ends with, past the separators a name allows after a word: an
+    optional full stop, then spaces, commas and dashes, then at most one line break and spaces.
+    What `(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*$` searched in text[lo:end] finds,
+    without trying the regex at every position."""
+    i = end
+    while i > lo and text[i - 1] in " \t\u00a0":
+        i -= 1
+    if i > lo and text[i - 1] == "\n":
+        i -= 1
+    while i > lo and text[i - 1] in " \t\u00a0,-\u2010\u2011\u2013":
+        i -= 1
+    if i > lo and text[i - 1] == ".":
+        i -= 1
+    j = i
+    while j > lo and (text[j - 1].isalnum() or text[j - 1] == "_"):
+        j -= 1
+    return text[j:i]
 
 
 def _start(spot: Spot) -> int:

@@ -90,9 +90,11 @@ class Verifier:
 
     # -- a region --------------------------------------------------------------------------
 
-    def region(self, text: str, toks: list[Spot]) -> None:
-        """Find every candidate mention among these consecutive tokens; add to `self.cands`."""
-        seps = separators(text, toks)
+    def region(self, toks: list[Spot], seps: list[str]) -> None:
+        """Find every candidate mention among these consecutive tokens; add to `self.cands`.
+
+        `seps[i]` is the `separator` between toks[i] and toks[i + 1] ('' after the last).
+        """
         n = len(toks)
         vocab = self.vocab
         pairs: set[tuple[int, int]] = set()  # (form, index of its given name): try given-first
@@ -422,27 +424,20 @@ class Verifier:
         return Cand(form, span[0].start, span[-1].end, score, variants, why, possible, weak)
 
 
-def separators(text: str, toks: list[Spot]) -> list[str]:
-    """How each token is joined to the next: space, newline, hyphen, dot, comma or '' (not)."""
-    out = []
-    for a, b in zip(toks, toks[1:], strict=False):
-        gap = text[a.end : b.start]
-        if gap == " ":
-            out.append("space")
-            continue
-        stripped = gap.strip()
-        newlines = gap.count("\n")
-        if newlines > 1:
-            out.append("")
-        elif not stripped:
-            out.append("newline" if newlines else ("space" if gap else ""))
-        elif len(stripped) == 1 and _DASH.match(stripped):
-            out.append("hyphen")
-        elif stripped == "." and gap[0] == ".":
-            out.append("dot")
-        elif stripped == "," and gap[0] == "," and gap != ",":
-            out.append("comma")
-        else:
-            out.append("")
-    out.append("")
-    return out
+def separator(gap: str) -> str:
+    """How the text between two tokens joins them: space, newline, hyphen, dot, comma or '' (not)."""
+    if gap == " ":
+        return "space"
+    stripped = gap.strip()
+    newlines = gap.count("\n")
+    if newlines > 1:
+        return ""
+    if not stripped:
+        return "newline" if newlines else ("space" if gap else "")
+    if len(stripped) == 1 and _DASH.match(stripped):
+        return "hyphen"
+    if stripped == "." and gap[0] == ".":
+        return "dot"
+    if stripped == "," and gap[0] == "," and gap != ",":
+        return "comma"
+    return ""
