@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vaern.config import Matching
 from vaern.matchers import build_classifier
-from vaern.matchers.classify import Classifier, sentence_bounds
+from vaern.matchers.classify import Classifier, _beginnings, _inner_word, sentence_bounds
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +98,90 @@ def test_sentence_bounds(text: str, name: str, sentence: str) -> None:
     start = text.index(name)
     a, b = sentence_bounds(text, start, start + len(name))
     assert text[a:b].strip() == sentence
+
+
+@pytest.mark.parametrize(
+    ("pattern", "beginnings"),
+    [
+        ("ikke i orden", {("ikke", True)}),
+        ("(kommer|går) efter (dig|ham)", {("kommer", True), ("går", True)}),
+        ("kugle(n)? i panden", {("kugle", False)}),
+        ("falske? dokumenter", {("falsk", False)}),
+        ("(tæsk|bank)(e|er)? op", {("tæsk", False), ("bank", False)}),
+        ("ringe|dårlig service", {("ringe", True), ("dårlig", True)}),
+        ("dum\\ i\\ låget", {("dum", True)}),
+        ("(nu )?pas på", None),
+        ("\\w+ og sur", None),
+        ("[a-z]+ bor", None),
+    ],
+)
+def test_the_letters_a_phrase_starts_with(pattern: str, beginnings: set[tuple[str, bool]] | None) -> None:
+    assert _beginnings(pattern) == beginnings
+
+
+@pytest.mark.parametrize(
+    ("pattern", "word"),
+    [
+        ("\\w+ og sur", "sur"),
+        ("\\w+ og sur\\w*", "og"),
+        ("(\\w+ )?og sur", "sur"),
+        ("\\w+ (af|på) \\w+", None),
+        ("\\w+ x|\\w+ y", None),
+    ],
+)
+def test_the_word_every_match_of_a_phrase_holds(pattern: str, word: str | None) -> None:
+    assert _inner_word(pattern) == word
+
+
+# Pieces that come close to the lexicon's phrases, every way a phrase is looked up: by its whole
+# first word, by the beginning of its first word, by a word inside it, and ordinary words.
+PIECES = [
+    "vi ved hvor navn bor",
+    "jeg ved hvor du",
+    "navn skal nok passe godt på",
+    "pas på",
+    "kuglen i panden",
+    "kugle for",
+    "ødelægger hendes liv",
+    "ødelægge",
+    "falske dokumenter",
+    "falsk",
+    "tævet gul og blå",
+    "tæsker ham op",
+    "stikker dig ned",
+    "syge af",
+    "fyre navn",
+    "sur og gnaven",
+    "gnaven og sur",
+    "og sur",
+    "tog imod penge",
+    "ikke i orden",
+    "alt for lang tid",
+    "hendes mand",
+    "dum som en dør",
+    "burde fyres",
+    "og",
+    "i",
+    "det",
+    "navn",
+    "sagen",
+    "hver dag",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=8))
+def test_phrases_skipped_for_a_sentence_could_not_occur_in_it(pieces: list[str]) -> None:
+    everything = build_classifier()
+    # The same lexicon, trying every phrase on every sentence.
+    brute = replace(
+        everything,
+        phrase_words={},
+        phrase_starts={},
+        start_lengths=(),
+        anywhere=tuple(range(len(everything.phrases))),
+        seen={},
+        plain=set(),
+    )
+    sentence = " ".join(pieces) + "."
+    assert everything.classify(sentence) == brute.classify(sentence)

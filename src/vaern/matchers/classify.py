@@ -62,14 +62,18 @@ class Classifier:
     # The first letters of a word beginning -> (the word beginning, its categories)
     prefixes: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     phrases: tuple[tuple[str, re.Pattern[str]], ...]  # (category, one phrase; see _phrase_in)
-    # A phrase is tried only when a word of the sentence can start it: one cheap look-up per word
-    # instead of every phrase at every word of every sentence. Its first word -> its indexes in
-    # `phrases`, and where only the word's beginning is plain, those letters (cut to _STEM).
+    # A phrase is tried only for a sentence with a word that every match of it holds: one cheap
+    # look-up per word instead of every phrase at every word of every sentence. That word (its
+    # first word where it is written out) -> its indexes in `phrases`; where only the beginning
+    # of its first word is plain, those letters (cut to _STEM) -> its indexes.
     phrase_words: Mapping[str, tuple[int, ...]]
     phrase_starts: Mapping[str, tuple[int, ...]]
     start_lengths: tuple[int, ...]  # the lengths of the keys in `phrase_starts`
-    anywhere: tuple[int, ...]  # phrases that may start with any word ("\w+ og sur"): always tried
+    anywhere: tuple[int, ...]  # phrases with no such word: always tried
+    # What the lexicon says of each folded word met so far (see `_look_up`), and the words it
+    # says nothing of: a sentence's words are sorted into both at C speed with one set operation.
     seen: dict[str, tuple[frozenset[str], tuple[int, ...]]] = field(default_factory=dict, compare=False, repr=False)
+    plain: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def categories(self, text: str, bounds: tuple[int, int], spans: Sequence[tuple[int, int, bool]]) -> tuple[str, ...]:
         """Categories of text[bounds[0]:bounds[1]], with every mention span in it masked.
@@ -96,13 +100,10 @@ class Classifier:
         folded = fold(sentence)
         tried: set[int] = set(self.anywhere)
         seen = self.seen
-        for word in set(_WORD.findall(folded)):
-            lexicon = seen.get(word)
-            if lexicon is None:
-                lexicon = self._look_up(word)
-            if lexicon is not _NOTHING:
-                found |= lexicon[0]
-                tried.update(lexicon[1])
+        for word in set(_WORD.findall(folded)) - self.plain:
+            lexicon = seen.get(word) or self._look_up(word)
+            found |= lexicon[0]
+            tried.update(lexicon[1])
         for i in sorted(tried):
             category, pattern = self.phrases[i]
             if category not in found and _phrase_in(pattern, folded):
@@ -123,14 +124,17 @@ class Classifier:
         phrases = list(self.phrase_words.get(word, ()))
         for n in self.start_lengths:
             phrases.extend(self.phrase_starts.get(word[:n], ()))
-        lexicon = (frozenset(categories), tuple(phrases)) if categories or phrases else _NOTHING
-        if len(self.seen) >= _SEEN_LIMIT:
+        lexicon = (frozenset(categories), tuple(phrases))
+        if len(self.seen) + len(self.plain) >= _SEEN_LIMIT:
             self.seen.clear()
-        self.seen[word] = lexicon
+            self.plain.clear()
+        if categories or phrases:
+            self.seen[word] = lexicon
+        else:
+            self.plain.add(word)
         return lexicon
 
 
-_NOTHING: tuple[frozenset[str], tuple[int, ...]] = (frozenset(), ())
 _SEEN_LIMIT = 200_000  # distinct folded words remembered
 
 
@@ -264,7 +268,11 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
             compiled.append((category, re.compile(r"(?:" + pattern + r")(?!\w)")))
             beginnings = _beginnings(pattern)
             if beginnings is None:
-                anywhere.append(index)
+                word = _inner_word(pattern)
+                if word is None:
+                    anywhere.append(index)
+                else:
+                    first_words.setdefault(word, []).append(index)
             for letters, whole in beginnings or ():
                 if whole:
                     first_words.setdefault(letters, []).append(index)
@@ -315,6 +323,36 @@ def _beginnings(pattern: str, after: str = "") -> set[tuple[str, bool]] | None:
 
 
 _LETTERS = re.compile(r"[^\W_]*")
+
+
+def _inner_word(pattern: str) -> str | None:
+    """The longest word written out whole inside a phrase ("\\w+ og sur": "sur"), at its top
+    level (not in a group or a class, so not made optional), in a phrase without top-level
+    alternatives: every match holds it. None if there is none."""
+    if len(_split_alternatives(pattern)) > 1:
+        return None
+    best: str | None = None
+    depth = 0
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(pattern, i)
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == " " and depth == 0:
+            letters = _LETTERS.match(pattern, i + 1)
+            assert letters is not None  # the pattern matches the empty string
+            word = letters.group()
+            if word and pattern[letters.end() : letters.end() + 1] in ("", " ") and len(word) > len(best or ""):
+                best = word
+        i += 1
+    return best
 
 
 def _split_alternatives(pattern: str) -> list[str]:
