@@ -65,6 +65,7 @@ class NameIndex:
         verifier = Verifier(self.vocab, self.settings)
         for start, end in self._windows(text, spots):
             verifier.region(*self._region(text, start, end))
+        verifier.initials()
         if not verifier.cands:
             return []
         return self._mentions(text, prune(resolve(verifier.cands, self.settings.max_shared)))
