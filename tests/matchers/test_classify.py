@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from vaern.config import Matching
 from vaern.matchers import build_classifier
-from vaern.matchers.classify import Classifier, _beginnings, _inner_word, sentence_bounds
+from vaern.matchers.classify import _ABBREVIATIONS, Classifier, _beginnings, _inner_word, sentence_bounds
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +186,59 @@ def test_phrases_skipped_for_a_sentence_could_not_occur_in_it(pieces: list[str])
     )
     sentence = " ".join(pieces) + "."
     assert everything.classify(sentence) == brute.classify(sentence)
+
+
+# Sentence ends as first written: simple and slow (every branch tried at every position, the
+# whole 400 characters searched). `sentence_bounds` must find the same sentences faster.
+SLOW_END = re.compile(r"[!?…]+[\"'»”)]*(?=\s|$)|\.[\"'»”)]*(?=\s|$)|\n[ \t]*\n")
+
+
+def slow_is_end(text: str, m: re.Match[str]) -> bool:
+    if not m.group().startswith("."):
+        return True
+    before = re.search(r"([\w.]+)$", text[max(0, m.start() - 12) : m.start()])
+    if before is None:
+        return True
+    word = before.group(1).lower()
+    if (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS:
+        return False
+    after = text[m.end() : m.end() + 40].lstrip()
+    return not (word.isdigit() and after[:1].islower())
+
+
+def slow_sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    window = max(0, start - 400)
+    left = window
+    for m in reversed(list(SLOW_END.finditer(text, window, start))):
+        if slow_is_end(text, m):
+            left = m.end()
+            break
+    else:
+        space = text.find(" ", window)
+        left = 0 if window == 0 else (window if space < 0 else space + 1)
+    right = min(len(text), end + 400)
+    for m in SLOW_END.finditer(text, end, right):
+        if slow_is_end(text, m):
+            right = m.end()
+            break
+    while left < start and text[left].isspace():
+        left += 1
+    return left, right
+
+
+@example(["ord", " ", "R", "\n", ".", " ", "ord"], 9)  # an initial, then a line break before its dot
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["ord", "R", "f.eks", "hr", "3", "12", " ", "  ", ".", "!", "?!", "…", "»", "\n", "\n\n", ", ", "x" * 90]
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 2000),
+)
+def test_sentence_bounds_as_first_written(pieces: list[str], at: int) -> None:
+    text = "".join(pieces)
+    start = min(at, len(text))
+    end = min(start + 3, len(text))
+    assert sentence_bounds(text, start, end) == slow_sentence_bounds(text, start, end)

@@ -79,10 +79,9 @@ class NameIndex:
             return []
         # An ordinary lower-case word ("hans", "bo", "tage") can only be part of an all
         # lower-case name, so it is looked for only when its partner is in the text too.
-        if any(t.everyday for t in kinds):
-            kinds = self.vocab.paired(kinds)
-            if not kinds:
-                return []
+        kinds = self.vocab.paired(kinds)
+        if not kinds:
+            return []
         if len(kinds) * len(text) > _FIND_BUDGET:
             return self.hits_by_pass(text)
         out: list[Spot] = []

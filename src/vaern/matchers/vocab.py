@@ -245,11 +245,17 @@ class Vocabulary:
     def paired(self, kinds: list[Tok]) -> list[Tok]:
         """`kinds` without the everyday lower-case words that no other lower-case hit of the text
         pairs with into a watched (given name, surname): "hans" and "tage" alone name nobody."""
-        lower = [t for t in kinds if t.shape == "lower"]
-        keys = {k for t in lower for k in t.keys}
-        givens = {t.skel for t in lower if t.given}
+        keys: set[str] = set()
+        givens: set[str] = set()
+        for t in kinds:
+            if t.shape == "lower":
+                keys.update(t.keys)
+                if t.given:
+                    givens.add(t.skel)
         return [
-            t for t in kinds if not t.everyday or not t.surnames.isdisjoint(keys) or not t.givens.isdisjoint(givens)
+            t
+            for t in kinds
+            if not t.everyday or not t.surnames.isdisjoint(keys) or not t.givens.isdisjoint(givens)
         ]
 
     def _learn(self, raw: str) -> Tok:
