@@ -186,6 +186,16 @@ def test_initial_shared_by_a_few_names_each_of_them() -> None:
     assert {m.confidence for m in mentions} == {"possible"}
 
 
+def test_everyday_words_are_looked_at_only_where_they_could_be_one_name() -> None:
+    # "hans" (his) and "larsen" are ordinary lower-case words too; two of them far apart, or
+    # with an ordinary word between them, or next to a capitalised word, are not verified.
+    index = build_index([WatchedPerson("hl", "Hans Larsen")])
+    for text in ("vi så hans bil, og larsen kom bagefter", "hans over larsen", "med hans og Larsen kom"):
+        assert index._windows(text, index.hits(text)) == [], text
+    [m] = index.find("jeg så hans larsen i går")
+    assert (m.person, m.matched, m.confidence) == ("hl", "hans larsen", "possible")
+
+
 def test_nickname_alone_is_possible(index: NameIndex) -> None:
     m = only(index, "Har nogen set Gugge i dag?")
     assert (m.person, m.variant, m.confidence) == ("gu", "nickname", "possible")

@@ -116,7 +116,14 @@ class NameIndex:
             partners = h.tok.partners
             k = i + 1
             while k < n and spots[k].start - h.end <= _PAIR_GAP:
-                if not partners.isdisjoint(spots[k].tok.keys):
+                other = spots[k].tok
+                # An everyday word ("hans", "tage") is part of a name only in an all lower-case one.
+                if (
+                    not partners.isdisjoint(other.keys)
+                    and (not h.tok.everyday or other.shape == "lower")
+                    and (not other.everyday or h.tok.shape == "lower")
+                    and self._joinable(text, h.end, spots[k].start)
+                ):
                     need[i] = need[k] = True
                 k += 1
             if not need[i] and h.tok.shape in ("cap", "upper"):
@@ -130,6 +137,19 @@ class NameIndex:
                 else:
                     windows.append((start, end))
         return windows
+
+    def _joinable(self, text: str, start: int, end: int) -> bool:
+        """May text[start:end], between two hits, lie inside one name? Not if it holds an
+        ordinary lower-case word: no name goes on through one ("hans over larsen")."""
+        if end - start <= 1:
+            return True
+        tok = self.vocab.tok
+        cache = self.vocab.cache
+        for raw in TOKEN.findall(text, start, end):
+            t = cache.get(raw) or tok(raw)
+            if t.shape == "lower" and not t.forms:
+                return False
+        return True
 
     def _capital_neighbour(self, text: str, h: Spot) -> bool:
         """A capitalised word, an initial or a job title right before or after a capitalised hit."""

@@ -253,9 +253,7 @@ class Vocabulary:
                 if t.given:
                     givens.add(t.skel)
         return [
-            t
-            for t in kinds
-            if not t.everyday or not t.surnames.isdisjoint(keys) or not t.givens.isdisjoint(givens)
+            t for t in kinds if not t.everyday or not t.surnames.isdisjoint(keys) or not t.givens.isdisjoint(givens)
         ]
 
     def _learn(self, raw: str) -> Tok:
