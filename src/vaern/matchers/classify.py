@@ -62,9 +62,9 @@ class Classifier:
     prefixes: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     phrases: tuple[tuple[str, re.Pattern[str]], ...]  # (category, one phrase; see _phrase_in)
     # A phrase is tried only for a sentence with a word that every match of it holds: one cheap
-    # look-up per word instead of every phrase at every word of every sentence. That word (its
-    # first word where it is written out) -> its indexes in `phrases`; where only the beginning
-    # of its first word is plain, those letters (cut to _STEM) -> its indexes.
+    # look-up per word instead of every phrase at every word of every sentence. That word (the
+    # longest such, or one of its first words) -> its indexes in `phrases`; where only the
+    # beginning of its first word is plain, those letters (cut to _STEM) -> its indexes.
     phrase_words: Mapping[str, tuple[int, ...]]
     phrase_starts: Mapping[str, tuple[int, ...]]
     start_lengths: tuple[int, ...]  # the lengths of the keys in `phrase_starts`
@@ -264,30 +264,29 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
                 raise ValueError(f"categories: a word beginning needs {_STEM} letters or more: {stem!r}*")
             by_start.setdefault(stem[:_STEM], []).append((stem, frozenset(categories)))
     compiled: list[tuple[str, re.Pattern[str]]] = []
-    first_words: dict[str, list[int]] = {}
+    key_words: dict[str, list[int]] = {}
     starts: dict[str, list[int]] = {}
     anywhere: list[int] = []
     for category, ps in phrases.items():
         for pattern in ps:
             index = len(compiled)
             compiled.append((category, re.compile(r"(?:" + pattern + r")(?!\w)")))
-            beginnings = _beginnings(pattern)
+            # The longest word every match holds is the rarest to look up by; failing that, the
+            # ways the phrase can start.
+            word = _inner_word(pattern)
+            beginnings = _beginnings(pattern) if word is None else {(word, True)}
             if beginnings is None:
-                word = _inner_word(pattern)
-                if word is None:
-                    anywhere.append(index)
-                else:
-                    first_words.setdefault(word, []).append(index)
+                anywhere.append(index)
             for letters, whole in beginnings or ():
                 if whole:
-                    first_words.setdefault(letters, []).append(index)
+                    key_words.setdefault(letters, []).append(index)
                 else:
                     starts.setdefault(letters[:_STEM], []).append(index)
     return Classifier(
         words={w: frozenset(c) for w, c in words.items()},
         prefixes={k: tuple(v) for k, v in by_start.items()},
         phrases=tuple(compiled),
-        phrase_words={k: tuple(sorted(set(v))) for k, v in first_words.items()},
+        phrase_words={k: tuple(sorted(set(v))) for k, v in key_words.items()},
         phrase_starts={k: tuple(sorted(set(v))) for k, v in starts.items()},
         start_lengths=tuple(sorted({len(k) for k in starts}, reverse=True)),
         anywhere=tuple(anywhere),
@@ -331,11 +330,12 @@ _LETTERS = re.compile(r"[^\W_]*")
 
 
 def _inner_word(pattern: str) -> str | None:
-    """The longest word written out whole inside a phrase ("\\w+ og sur": "sur"), at its top
-    level (not in a group or a class, so not made optional), in a phrase without top-level
-    alternatives: every match holds it. None if there is none."""
+    """The longest word written out whole in a phrase ("ikke i orden": "orden"; "\\w+ og sur":
+    "sur"), at its top level (not in a group or a class, so not made optional), in a phrase
+    without top-level alternatives: every match holds it. None if there is none."""
     if len(_split_alternatives(pattern)) > 1:
         return None
+    pattern = " " + pattern  # a word at the start is a word after a space too
     best: str | None = None
     depth = 0
     i = 0
