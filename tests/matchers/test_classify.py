@@ -123,6 +123,7 @@ def test_the_letters_a_phrase_starts_with(pattern: str, beginnings: set[tuple[st
 @pytest.mark.parametrize(
     ("pattern", "word"),
     [
+        ("ikke i orden", "orden"),
         ("\\w+ og sur", "sur"),
         ("\\w+ og sur\\w*", "og"),
         ("(\\w+ )?og sur", "sur"),
