@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from vaern.config import Matching
 from vaern.matchers import build_classifier
-from vaern.matchers.classify import _ABBREVIATIONS, Classifier, _beginnings, _inner_word, sentence_bounds
+from vaern.matchers.classify import _ABBREVIATIONS, Classifier, _beginnings, _keys, sentence_bounds
 
 
 @pytest.fixture(scope="module")
@@ -121,18 +121,22 @@ def test_the_letters_a_phrase_starts_with(pattern: str, beginnings: set[tuple[st
 
 
 @pytest.mark.parametrize(
-    ("pattern", "word"),
+    ("pattern", "keys"),
     [
-        ("ikke i orden", "orden"),
-        ("\\w+ og sur", "sur"),
-        ("\\w+ og sur\\w*", "og"),
-        ("(\\w+ )?og sur", "sur"),
-        ("\\w+ (af|på) \\w+", None),
+        ("ikke i orden", {("orden", True)}),
+        ("\\w+ og sur", {("sur", True)}),
+        ("(virker|er) (totalt )?(ligeglad|fraværende)", {("ligeglad", True), ("fraværende", True)}),
+        ("ødelægge[r]? (\\w+ ){0,2}(liv|karriere)", {("ødelægge", False)}),
+        ("syg(e)? (med|af)", {("syg", False)}),
+        ("billeder af (hende|navn)", {("billeder", True)}),
+        ("navns mand", {("mand", True)}),
+        ("\\w+ (af|på) \\w+", {("af", True), ("på", True)}),
         ("\\w+ x|\\w+ y", None),
+        ("(\\w+ )?\\w+", None),
     ],
 )
-def test_the_word_every_match_of_a_phrase_holds(pattern: str, word: str | None) -> None:
-    assert _inner_word(pattern) == word
+def test_what_a_phrase_is_looked_up_by(pattern: str, keys: set[tuple[str, bool]] | None) -> None:
+    assert _keys(pattern) == keys
 
 
 # Pieces that come close to the lexicon's phrases, every way a phrase is looked up: by its whole
@@ -162,6 +166,16 @@ PIECES = [
     "hendes mand",
     "dum som en dør",
     "burde fyres",
+    "virker totalt ligeglad",
+    "er fraværende",
+    "syge med",
+    "billeder af navn",
+    "hendes nye mand",
+    "navns kone",
+    "det får hun at mærke",
+    "har ikke styr på",
+    "pas nu godt på du",
+    "skal nok passe på",
     "og",
     "i",
     "det",

@@ -31,6 +31,8 @@ _DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "é": "e"})
 # Written to start with one character class, which lets the regex engine skip ahead to the
 # next candidate character instead of trying every branch at every position (3x faster).
 _END = re.compile(r"[.!?…\n](?:(?<=\n)[ \t]*\n|(?<=[!?…])[!?…]*[\"'»”)]*(?=\s|$)|(?<=\.)[\"'»”)]*(?=\s|$))")
+# What a mention is masked as in its sentence (see `Classifier.categories`).
+_MASKS = frozenset(("navn", "navns"))
 _ABBREVIATIONS = frozenset(
     "bl.a f.eks ca nr kl hr dr fru frk mht jf evt inkl ang dvs mv osv pga ifm tlf vedr st sct".split()
 )
@@ -61,16 +63,16 @@ class Classifier:
     # The first letters of a word beginning -> (the word beginning, its categories)
     prefixes: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     phrases: tuple[tuple[str, re.Pattern[str]], ...]  # (category, one phrase; see _phrase_in)
-    # A phrase is tried only for a sentence with a word that every match of it holds: one cheap
-    # look-up per word instead of every phrase at every word of every sentence. That word (the
-    # longest such, or one of its first words) -> its indexes in `phrases`; where only the
-    # beginning of its first word is plain, those letters (cut to _STEM) -> its indexes.
+    # A phrase is tried only for a sentence with a word that every match of it holds (one of a
+    # few, see `_key_words`): one cheap look-up per word instead of every phrase at every word
+    # of every sentence. Such a word -> the indexes of its phrases in `phrases`; where only the
+    # beginning of a phrase's first word is plain, those letters (cut to _STEM) -> its indexes.
     phrase_words: Mapping[str, tuple[int, ...]]
     phrase_starts: Mapping[str, tuple[int, ...]]
     start_lengths: tuple[int, ...]  # the lengths of the keys in `phrase_starts`
     anywhere: tuple[int, ...]  # phrases with no such word: always tried
-    # What the lexicon says of each folded word met so far (see `_look_up`), and the words it
-    # says nothing of: a sentence's words are sorted into both at C speed with one set operation.
+    # What the lexicon says of each chunk of text met so far (see `_look_up`), and the chunks it
+    # says nothing of: a sentence's chunks are sorted into both at C speed with one set operation.
     seen: dict[str, tuple[frozenset[str], tuple[int, ...]]] = field(default_factory=dict, compare=False, repr=False)
     plain: set[str] = field(default_factory=set, compare=False, repr=False)
 
@@ -96,41 +98,48 @@ class Classifier:
     def classify(self, sentence: str) -> tuple[str, ...]:
         """Categories of one sentence (names already masked, or none there)."""
         found: set[str] = set()
-        folded = fold(sentence)
         tried: set[int] = set(self.anywhere)
         seen = self.seen
-        for word in set(_WORD.findall(folded)) - self.plain:
-            lexicon = seen.get(word) or self._look_up(word)
+        # Folding works letter by letter and no word spans white space, so the sentence's words
+        # are those of its chunks between white space, each folded once and remembered.
+        for chunk in set(sentence.split()) - self.plain:
+            lexicon = seen.get(chunk) or self._look_up(chunk)
             found |= lexicon[0]
             tried.update(lexicon[1])
-        for i in sorted(tried):
-            category, pattern = self.phrases[i]
-            if category not in found and _phrase_in(pattern, folded):
-                found.add(category)
+        if tried:
+            folded = fold(sentence)
+            for i in sorted(tried):
+                category, pattern = self.phrases[i]
+                if category not in found and _phrase_in(pattern, folded):
+                    found.add(category)
         if "private_info" not in found and _private_data(sentence):
             found.add("private_info")
         if found & {"threat", "insult", "accusation"}:
             found.discard("criticism")
         return tuple(c for c in CATEGORIES if c in found)
 
-    def _look_up(self, word: str) -> tuple[frozenset[str], tuple[int, ...]]:
-        """What the lexicon says of one folded word: its categories (as a word or by its
-        beginning) and the phrases that may start with it. Remembered: texts repeat their words."""
-        categories = set(self.words.get(word, ()))
-        for stem, more in self.prefixes.get(word[:_STEM], ()):
-            if word.startswith(stem):
-                categories |= more
-        phrases = list(self.phrase_words.get(word, ()))
-        for n in self.start_lengths:
-            phrases.extend(self.phrase_starts.get(word[:n], ()))
+    def _look_up(self, chunk: str) -> tuple[frozenset[str], tuple[int, ...]]:
+        """What the lexicon says of the words of one chunk of text (between white space): their
+        categories (as words or by their beginnings) and the phrases that may hold them.
+        Remembered: texts repeat their words."""
+        categories: set[str] = set()
+        phrases: list[int] = []
+        for word in _WORD.findall(fold(chunk)):
+            categories |= self.words.get(word, frozenset())
+            for stem, more in self.prefixes.get(word[:_STEM], ()):
+                if word.startswith(stem):
+                    categories |= more
+            phrases.extend(self.phrase_words.get(word, ()))
+            for n in self.start_lengths:
+                phrases.extend(self.phrase_starts.get(word[:n], ()))
         lexicon = (frozenset(categories), tuple(phrases))
         if len(self.seen) + len(self.plain) >= _SEEN_LIMIT:
             self.seen.clear()
             self.plain.clear()
         if categories or phrases:
-            self.seen[word] = lexicon
+            self.seen[chunk] = lexicon
         else:
-            self.plain.add(word)
+            self.plain.add(chunk)
         return lexicon
 
 
@@ -271,13 +280,10 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
         for pattern in ps:
             index = len(compiled)
             compiled.append((category, re.compile(r"(?:" + pattern + r")(?!\w)")))
-            # The longest word every match holds is the rarest to look up by; failing that, the
-            # ways the phrase can start.
-            word = _inner_word(pattern)
-            beginnings = _beginnings(pattern) if word is None else {(word, True)}
-            if beginnings is None:
+            keys = _keys(pattern)
+            if keys is None:
                 anywhere.append(index)
-            for letters, whole in beginnings or ():
+            for letters, whole in keys or ():
                 if whole:
                     key_words.setdefault(letters, []).append(index)
                 else:
@@ -329,35 +335,71 @@ def _beginnings(pattern: str, after: str = "") -> set[tuple[str, bool]] | None:
 _LETTERS = re.compile(r"[^\W_]*")
 
 
-def _inner_word(pattern: str) -> str | None:
-    """The longest word written out whole in a phrase ("ikke i orden": "orden"; "\\w+ og sur":
-    "sur"), at its top level (not in a group or a class, so not made optional), in a phrase
-    without top-level alternatives: every match holds it. None if there is none."""
+def _keys(pattern: str) -> set[tuple[str, bool]] | None:
+    """What to look a phrase up by: words (whole: True) or word beginnings (False), one of which
+    every match of it holds; None if there is nothing to look it up by.
+
+    The options are its top-level whole words ("ikke i orden": "orden"), its top-level groups
+    of plain alternatives ("(ligeglad|fraværende)": both) and the ways it starts (`_beginnings`);
+    the best is the one whose shortest key is longest (long words are rare), then the one with
+    fewest keys, and never the mask word every sentence classified around a mention holds.
+    """
+    options = [{(word, True) for word in words} for words in _key_words(pattern)]
+    beginnings = _beginnings(pattern)
+    if beginnings is not None:
+        options.append(beginnings)
+    options = [keys for keys in options if not any(word in _MASKS for word, _ in keys)]
+    return max(options, key=_rarity, default=None)
+
+
+def _rarity(keys: set[tuple[str, bool]]) -> tuple[int, int]:
+    # A word beginning is looked up by its first _STEM letters only.
+    return min(len(letters) if whole else min(len(letters), _STEM) for letters, whole in keys), -len(keys)
+
+
+def _key_words(pattern: str) -> list[frozenset[str]]:
+    """The phrase's top-level whole words, and its top-level groups of plain alternatives, not
+    made optional: sets of words, one of which every match holds whole."""
     if len(_split_alternatives(pattern)) > 1:
-        return None
-    pattern = " " + pattern  # a word at the start is a word after a space too
-    best: str | None = None
-    depth = 0
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
+        return []
+    # A word at either end is a whole word too; an optional group of words each followed by a
+    # space ("(nok )?", "(\\w+ ){0,2}") leaves a space before what follows it either way.
+    text = _OPTIONAL_WORDS.sub("", f" {pattern} ")
+    options: list[frozenset[str]] = []
+    i = 1
+    while i < len(text) - 1:
+        c = text[i]
         if c == "\\":
             i += 2
             continue
         if c == "[":
-            i = _class_end(pattern, i)
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == " " and depth == 0:
-            letters = _LETTERS.match(pattern, i + 1)
-            assert letters is not None  # the pattern matches the empty string
-            word = letters.group()
-            if word and pattern[letters.end() : letters.end() + 1] in ("", " ") and len(word) > len(best or ""):
-                best = word
-        i += 1
-    return best
+            i = _class_end(text, i) + 1
+            continue
+        if c == "(":
+            close = i + _group_end(text[i:])
+            if close < i:
+                return []
+            if text[i - 1] == " " and text[close + 1] == " " and not text.startswith("(?", i):
+                words = [_longest_word(alternative) for alternative in _split_alternatives(text[i + 1 : close])]
+                if all(words):
+                    options.append(frozenset(w for w in words if w))
+            i = close + 1
+            continue
+        letters = _LETTERS.match(text, i)
+        assert letters is not None  # the pattern matches the empty string
+        if letters.group() and text[i - 1] == " " and text[letters.end()] == " ":
+            options.append(frozenset([letters.group()]))
+        i = max(i + 1, letters.end())
+    return options
+
+
+_OPTIONAL_WORDS = re.compile(r"(?<= )\((?:[^()|]* \|)*[^()|]* \)(?:\?|\*|\{0,\d+\})")
+
+
+def _longest_word(alternative: str) -> str | None:
+    """The longest word of a group alternative made of plain words only ("betale for"), or None."""
+    words = alternative.split(" ")
+    return max(words, key=len) if all(_LETTERS.fullmatch(w) and w for w in words) else None
 
 
 def _split_alternatives(pattern: str) -> list[str]:
