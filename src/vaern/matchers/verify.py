@@ -178,16 +178,27 @@ class Verifier:
         forms = self.vocab.forms
         for toks, seps, i, candidates in self.deferred:
             others: dict[tuple[int, int], set[str]] = {}  # place -> people found there not named elsewhere
+            # After the initial, the alignment depends only on the other parts: forms that share
+            # them ("Jens Jensen", "Jette Jensen") are aligned once.
+            alignments: dict[tuple[Part, ...], tuple[tuple[int, int], list[Match], list[int]] | None] = {}
             for f in sorted(candidates, key=lambda f: (forms[f].person not in named, f)):
                 form = forms[f]
-                aligned = self._align(toks, seps, form, i)
-                if aligned is None:
+                tail = form.parts[1:]
+                if tail not in alignments:
+                    aligned = self._align(toks, seps, form, i)
+                    if aligned is None:
+                        alignments[tail] = None
+                    else:
+                        ats = [m.at for m in aligned[0]] + aligned[1]
+                        alignments[tail] = ((toks[min(ats)].start, toks[max(ats)].end), *aligned)
+                found = alignments[tail]
+                if found is None:
                     continue
-                ats = [m.at for m in aligned[0]] + aligned[1]
-                place = others.setdefault((toks[min(ats)].start, toks[max(ats)].end), set())
+                span, matched, inserted = found
+                place = others.setdefault(span, set())
                 if form.person not in named and len(place) > limit:
                     continue
-                c = self._grade(toks, seps, form, *aligned, surname_first=False)
+                c = self._grade(toks, seps, form, matched, inserted, surname_first=False)
                 if c is not None:
                     self.cands.append(c)
                     if form.person not in named:
