@@ -215,6 +215,8 @@ def _is_end(text: str, m: re.Match[str]) -> bool:
     # there), at most 12 characters back.
     lo = max(0, m.start() - 12)
     end = m.start() - 1 if m.start() > lo and text[m.start() - 1] == "\n" else m.start()
+    if end - lo >= 6 and text[end - 6 : end].isalpha():
+        return True  # a word of six letters or more is no initial, abbreviation or number
     i = end
     while i > lo and (text[i - 1].isalnum() or text[i - 1] in "_."):
         i -= 1
