@@ -271,7 +271,8 @@ class Verifier:
                     if m is not None:
                         hit = k, m
                         break
-            if hit is None:
+            if hit is None and self.vocab.typo_ok(t):
+                # Only a misspelling is left to find (the loop above took every exact part).
                 for k in range(nxt, len(parts)):
                     m = self._part(parts[k], t, final=k == last)
                     if m is not None:
@@ -377,17 +378,18 @@ class Verifier:
         for i in inserted:
             if (i > 0 and seps[i - 1] == "hyphen") or seps[i] == "hyphen":
                 return None  # "Tove Schultz-Dahl" is another double surname, not Tove Dahl
-        ats = sorted([m.at for m in matched] + inserted)
-        span = toks[ats[0] : ats[-1] + 1]
-        after = ats[-1] + 1
-        if after < len(toks) and seps[ats[-1]] == "hyphen" and toks[after].tok.shape in ("cap", "upper"):
+        # Alignments run in text order: the first match starts the name, the last one ends it.
+        first, last = matched[0].at, matched[-1].at
+        span = toks[first : last + 1]
+        after = last + 1
+        if after < len(toks) and seps[last] == "hyphen" and toks[after].tok.shape in ("cap", "upper"):
             return None  # "J. Krogh-Ravn" is not J. Krogh: the surname goes on
-        if ats[0] > 0 and seps[ats[0] - 1] == "hyphen" and toks[ats[0] - 1].tok.shape in ("cap", "upper"):
+        if first > 0 and seps[first - 1] == "hyphen" and toks[first - 1].tok.shape in ("cap", "upper"):
             return None  # nor is "Hansen-Jens Storm" Jens Storm
-        if not surname_first and after < len(toks) and seps[ats[-1]] == "space":
+        if not surname_first and after < len(toks) and seps[last] == "space":
             nxt = toks[after].tok
             if (
-                nxt.shape == toks[ats[-1]].tok.shape
+                nxt.shape == toks[last].tok.shape
                 and nxt.shape in ("cap", "upper")
                 and (nxt.known or nxt.given_name or nxt.zipf < self.settings.typo_max_zipf)
             ):
@@ -423,8 +425,8 @@ class Verifier:
             part = form.parts[m.part]
             t = toks[m.at].tok
             if m.kind == "folded":
-                variants.add("folded")
-                if "folded" not in " ".join(why):
+                if "folded" not in variants:
+                    variants.add("folded")
                     why.append("folded spelling (case, accents, æ/ø/å)")
                     score -= 2
             elif m.kind == "possessive":
@@ -466,8 +468,7 @@ class Verifier:
             variants.add("middle_dropped")
             why.append("without " + " ".join(repr(d) for d in dropped))
             score -= 2
-        by_at = sorted(matched, key=lambda m: m.at)
-        for m1, m2 in zip(by_at, by_at[1:], strict=False):
+        for m1, m2 in zip(matched, matched[1:], strict=False):
             if m2.at == m1.at + 1 and m2.part == m1.part + 1 and not surname_first:
                 written = "-" if seps[m1.at] == "hyphen" else " "
                 if form.joiners[m1.part] != written:
