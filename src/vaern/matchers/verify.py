@@ -30,6 +30,7 @@ from vaern.matchers.vocab import Form, Part, Tok, Vocabulary, budget
 MAX_SPAN = 6  # tokens from a given name to its surname: given + 2 middles + 2 inserted + surname
 _DASH = re.compile(r"[-\u2010\u2011\u2012\u2013\u2014\u2212]")
 _JOIN = ("space", "newline", "hyphen")
+_LOWER = frozenset(("lower",))
 
 # Variant labels, most telling first: a mention is labelled with the first that applies.
 VARIANTS = (
@@ -211,7 +212,7 @@ class Verifier:
         """How a text token matches one registered part: (kind, edits) or None."""
         if t.skel == part.skel:
             return ("exact" if t.raw == part.raw else "folded"), 0
-        if final and t.skel == part.skel + "s":
+        if final and t.skel == part.possessive:
             return "possessive", 0
         if len(part.skel) >= 4 and self.vocab.typo_ok(t):
             limit = budget(len(part.skel))
@@ -265,12 +266,15 @@ class Verifier:
             t = toks[b].tok
             hit: tuple[int, tuple[str, int]] | None = None
             # Exact parts first, so that a typo never takes a part that is there exactly.
+            skel = t.skel
             for k in range(nxt, len(parts)):
-                if t.skel == parts[k].skel or (k == last and t.skel == parts[k].skel + "s"):
-                    m = self._part(parts[k], t, final=k == last)
-                    if m is not None:
-                        hit = k, m
-                        break
+                part = parts[k]
+                if skel == part.skel:
+                    hit = k, ("exact" if t.raw == part.raw else "folded", 0)
+                    break
+                if k == last and skel == part.possessive:
+                    hit = k, ("possessive", 0)
+                    break
             if hit is None and self.vocab.typo_ok(t):
                 # Only a misspelling is left to find (the loop above took every exact part).
                 for k in range(nxt, len(parts)):
@@ -405,10 +409,10 @@ class Verifier:
             score -= 2
         # Case: a name is written capitalised, all upper case or all lower case, not mixed.
         shapes = {x.tok.shape for x in span if len(x.tok.folded) > 1}
-        name_toks = [toks[m.at].tok for m in matched]
-        if shapes == {"lower"}:
+        if shapes == _LOWER:
             if typos or any(m.kind == "initial" for m in matched) or len(matched) < 2:
                 return None
+            name_toks = [toks[m.at].tok for m in matched]
             common = [t for t in name_toks if t.zipf >= s.common_word_zipf]
             if len(common) == len(name_toks) and min(t.zipf for t in name_toks) >= 5.5:
                 return None  # "tage have": ordinary words, not Tage Have
@@ -416,7 +420,7 @@ class Verifier:
                 possible = True
                 why.append("lower case, and " + ", ".join(repr(t.raw) for t in common) + " common words")
         elif "lower" in shapes:
-            lowers = [t for t in name_toks if t.shape == "lower"]
+            lowers = [toks[m.at].tok for m in matched if toks[m.at].tok.shape == "lower"]
             if any(t.zipf >= s.typo_max_zipf for t in lowers) or typos:
                 return None  # "Mette skov": a capitalised first name before an ordinary word
             score -= 5
@@ -463,7 +467,9 @@ class Verifier:
             variants.add("middle_inserted")
             why.append("unregistered middle name " + " ".join(repr(toks[i].tok.raw) for i in inserted))
             score -= 3 * len(inserted)
-        dropped = [form.parts[k].raw for k in range(1, len(form.parts) - 1) if k not in used]
+        dropped = (
+            [form.parts[k].raw for k in range(1, len(form.parts) - 1) if k not in used] if len(form.parts) > 2 else []
+        )
         if dropped:
             variants.add("middle_dropped")
             why.append("without " + " ".join(repr(d) for d in dropped))

@@ -65,6 +65,7 @@ class Part:
     group: int  # parts joined by hyphens share a group ("Krogh-Lassen")
     initial: bool  # registered as an initial ("R." in an alias)
     letter: str  # the skeleton of its first letter: "o" for "Øjvind", "Olaf" and "Oe"
+    possessive: str  # the skeleton written with a possessive -s ("rosenkildes")
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ def parse_name(text: str) -> tuple[tuple[Part, ...], tuple[str, ...]]:
             if parts:
                 joiners.append("-" if j > 0 else " ")
             letter = skeleton(token_form(raw[0]))
-            parts.append(Part(raw, folded, skeleton(folded), group, len(raw) == 1, letter))
+            skel = skeleton(folded)
+            parts.append(Part(raw, folded, skel, group, len(raw) == 1, letter, skel + "s"))
     return tuple(parts), tuple(joiners)
 
 
