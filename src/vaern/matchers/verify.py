@@ -181,10 +181,10 @@ class Verifier:
             others: dict[tuple[int, int], set[str]] = {}  # place -> people found there not named elsewhere
             # After the initial, the alignment depends only on the other parts: forms that share
             # them ("Jens Jensen", "Jette Jensen") are aligned once.
-            alignments: dict[tuple[Part, ...], tuple[tuple[int, int], list[Match], list[int]] | None] = {}
+            alignments: dict[tuple[tuple[str, str], ...], tuple[tuple[int, int], list[Match], list[int]] | None] = {}
             for f in sorted(candidates, key=lambda f: (forms[f].person not in named, f)):
                 form = forms[f]
-                tail = form.parts[1:]
+                tail = form.tail
                 if tail not in alignments:
                     aligned = self._align(toks, seps, form, i)
                     if aligned is None:

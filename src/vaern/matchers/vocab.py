@@ -79,6 +79,9 @@ class Form:
     parts: tuple[Part, ...]
     joiners: tuple[str, ...]  # between parts[i] and parts[i+1]: " " or "-"
     title: str  # the person's folded job title, or ""
+    # (skeleton, as written) of every part after the given name: what aligning the rest of a
+    # name to a text depends on, so forms alike here align alike after an initial.
+    tail: tuple[tuple[str, str], ...] = ()
 
     def surname_forms(self) -> list[tuple[str, ...]]:
         """Skeleton sequences naming the person by surname alone: the last hyphen group, and the
@@ -197,11 +200,11 @@ class Vocabulary:
     givens_of: dict[str, frozenset[str]] = field(default_factory=dict)  # surname -> its given names
     # Every part -> the other parts of the forms it is in.
     partners: dict[str, frozenset[str]] = field(default_factory=dict)
-    # Whitespace-separated chunks of text already learnt, and the watched parts in each: set
-    # operations on these sort a text's distinct chunks in one C-level step.
-    seen: set[str] = field(default_factory=set)
+    # Whitespace-separated chunks of text already learnt: those that hold no watched part, and
+    # the watched parts in each of the others. One C-level set difference with the first leaves
+    # of a text's distinct chunks only the new ones and those with watched parts.
+    plain: set[str] = field(default_factory=set)
     hit_chunks: dict[str, tuple[Tok, ...]] = field(default_factory=dict)
-    hit_chunk_set: set[str] = field(default_factory=set)
 
     def tok(self, raw: str) -> Tok:
         t = self.cache.get(raw)
@@ -214,24 +217,26 @@ class Vocabulary:
 
         Tokens never span white space, so a chunk's tokens are those of the text there.
         """
-        if len(self.cache) + len(self.seen) >= _CACHE_LIMIT:
+        if len(self.cache) + len(self.plain) + len(self.hit_chunks) >= _CACHE_LIMIT:
             # Forget between texts, never during one, so that a text's tokens stay known.
             self.cache.clear()
             self.skel_info.clear()
-            self.seen.clear()
+            self.plain.clear()
             self.hit_chunks.clear()
-            self.hit_chunk_set.clear()
-        for chunk in chunks - self.seen:
-            pattern = TOKEN if RARE.search(chunk) else PLAIN_TOKEN
-            # Most words are no name part: find that out from the skeleton alone, and leave
-            # the full token record to be made if a region around a hit ever needs it.
-            found = tuple(self.tok(raw) for raw in pattern.findall(chunk) if self._may_hit(raw))
-            self.seen.add(chunk)
-            if found:
+        kinds: dict[str, Tok] = {}
+        for chunk in chunks - self.plain:
+            found = self.hit_chunks.get(chunk)
+            if found is None:
+                pattern = TOKEN if RARE.search(chunk) else PLAIN_TOKEN
+                # Most words are no name part: find that out from the skeleton alone, and leave
+                # the full token record to be made if a region around a hit ever needs it.
+                found = tuple(self.tok(raw) for raw in pattern.findall(chunk) if self._may_hit(raw))
+                if not found:
+                    self.plain.add(chunk)
+                    continue
                 self.hit_chunks[chunk] = found
-                self.hit_chunk_set.add(chunk)
-        hit_chunks = self.hit_chunks
-        kinds = {t.raw: t for chunk in chunks & self.hit_chunk_set for t in hit_chunks[chunk]}
+            for t in found:
+                kinds[t.raw] = t
         return list(kinds.values())
 
     def _may_hit(self, raw: str) -> bool:
@@ -379,7 +384,8 @@ def build_vocabulary(people: Sequence[WatchedPerson], settings: Matching) -> Voc
             parts, joiners = parse_name(text)
             if not parts or (len(parts) == 1 and parts[0].initial):
                 continue
-            forms.append(Form(len(forms), person.id, text, alias, parts, joiners, title))
+            tail = tuple((p.skel, p.raw) for p in parts[1:])
+            forms.append(Form(len(forms), person.id, text, alias, parts, joiners, title, tail))
     by_skel: dict[str, list[tuple[int, int]]] = {}
     spellings: dict[str, set[str]] = {}
     initials: dict[str, set[int]] = {}
