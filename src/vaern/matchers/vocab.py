@@ -223,7 +223,7 @@ class Vocabulary:
             self.skel_info.clear()
             self.plain.clear()
             self.hit_chunks.clear()
-        kinds: dict[str, Tok] = {}
+        kinds: set[Tok] = set()  # one record per token string (`tok` remembers them)
         for chunk in chunks - self.plain:
             found = self.hit_chunks.get(chunk)
             if found is None:
@@ -235,9 +235,8 @@ class Vocabulary:
                     self.plain.add(chunk)
                     continue
                 self.hit_chunks[chunk] = found
-            for t in found:
-                kinds[t.raw] = t
-        return list(kinds.values())
+            kinds.update(found)
+        return list(kinds)
 
     def _may_hit(self, raw: str) -> bool:
         t = self.cache.get(raw)
