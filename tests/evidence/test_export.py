@@ -19,10 +19,11 @@ from vaern.app import open_services
 from vaern.cli import main
 from vaern.config import Config
 from vaern.crawler.browser import launch_options
-from vaern.crawler.capture import Capture, CaptureRequest, capture_pages
+from vaern.crawler.capture import LIMITATIONS, Capture, CaptureRequest, capture_pages
 from vaern.storage.archive import Archive
 from vaern.storage.db import transaction
 from vaern.storage.export import HitNotFound, export_bundle, parse_hit_id, text_diff
+from vaern.storage.report_words import LIMITATIONS_DA
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
 
 from .site import Site
@@ -109,20 +110,64 @@ def test_export_round_trip(seeded: tuple[Config, int], tsa: LocalTsa, tmp_path: 
                         cwd=folder, capture_output=True, text=True)
     assert "Verification: OK" in ok.stdout, ok.stderr
 
-    # 4. the report: both times, hashes, the edit, how to verify, limitations; nothing from other hosts.
+    # 4. the report, in Danish (the default language): both times, hashes, the edit, how to verify,
+    #    limitations; nothing from other hosts.
     report = (folder / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="da">' in report
+    assert "<h1>Bevisrapport: René Rosenkilde nævnt på testsite</h1>" in report
     assert "René Rosenkilde" in report and "Børn og Familie" in report
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", report)
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CE(S)?T \(UTC\+0[12]:00\)", report)
     assert first_sha in report
     assert "+Hvorfor får René Rosenkilde lov at arbejde her? Han er en skam." in report
+    for heading in ("<h2>Sammendrag</h2>", "<h2>Øjebliksbillede s-000001 (fundet)</h2>",
+                    "<h2>Øjebliksbillede s-000002 (siden ændret)</h2>", "<h3>Skærmbilleder</h3>",
+                    "<h3>Betroede tidsstempler (RFC 3161) på manifestet</h3>",
+                    "<h3>Ændringer i teksten siden forrige øjebliksbillede</h3>",
+                    "<h2>Sådan kontrollerer du pakken uden Værn</h2>", "<h2>Begrænsninger</h2>"):
+        assert heading in report, heading
+    for row in ("<th>Sikkerhed</th><td>høj (score 97,5)</td>", "<th>Kategorier</th><td>kritik</td>",
+                "<th>Status</th><td>ny</td>", "<th>TLS (krypteret forbindelse)</th><td>ingen: almindelig HTTP uden",
+                "<th>Sikring startet</th><td>20", "<th>Serverens adresse</th><td>127.0.0.1 port "):
+        assert row in report, row
+    assert "<li>åbnede siden</li>" in report and "rullede til bunden, indtil siden ikke blev længere (" in report
     assert "sha256sum -c SHA256SUMS" in report and "openssl ts -verify" in report
-    assert "does not prove what the server meant" in report
+    assert "Det beviser ikke, hvad der var ment med indholdet" in report
+    for recorded in LIMITATIONS:  # sealed in English in provenance.json; shown in Danish here
+        assert recorded not in report and LIMITATIONS_DA[recorded] in report
+    assert "citeret fra sikringens" not in report.lower() and "Citeret, som sikringen" not in report
+    for english in ("Evidence report", "How to verify", "Limitations", "Capture started", "not recorded"):
+        assert english not in report, english
     for ref in re.findall(r'(?:src|href)="([^"]*)"', report):
         assert "://" not in ref and not ref.startswith("//"), ref
         assert (folder / ref).exists(), ref
     assert (folder / "report.pdf").read_bytes().startswith(b"%PDF")
     assert _requests_made_opening(folder / "report.html") == {"file"}
+
+    # 5. the same hit with `language: en`: the same evidence, the report in English.
+    english = config.model_copy(update={"language": "en"})
+    with services.sessions() as session:
+        bundle = export_bundle(english, session, hit_id, tmp_path / "out" / "bundle-en.zip")
+    folder = tmp_path / "unzipped-en"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(folder)
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    report = (folder / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in report
+    assert "<h1>Evidence report: René Rosenkilde named on testsite</h1>" in report
+    for heading in ("<h2>Summary</h2>", "<h2>Snapshot s-000001 (found)</h2>",
+                    "<h2>Snapshot s-000002 (page changed)</h2>", "<h2>How to verify this bundle without Værn</h2>",
+                    "<h2>Limitations</h2>"):
+        assert heading in report, heading
+    for row in ("<th>Confidence</th><td>high (score 97.5)</td>", "<th>Categories</th><td>criticism</td>",
+                "<th>Status</th><td>new</td>", "<th>TLS</th><td>none: plain HTTP, not encrypted</td>"):
+        assert row in report, row
+    assert "does not prove what the server meant" in report and "sha256sum -c SHA256SUMS" in report
+    assert all(recorded in report for recorded in LIMITATIONS)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CE(S)?T \(UTC\+0[12]:00\)", report)
+    for danish in ("Bevisrapport", "Sådan kontrollerer", "Begrænsninger", "ikke registreret", "fundet"):
+        assert danish not in report, danish
 
 
 def _requests_made_opening(html: Path) -> set[str]:
