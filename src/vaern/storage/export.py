@@ -190,7 +190,7 @@ def _copy_snapshot(
     text_file = next((f for f in files if f["kind"] == "text"), None)
     text = (folder / text_file["path"]).read_text(encoding="utf-8", errors="replace") if text_file else ""
     images = [f for f in files if f["media_type"] == "image/png"]
-    final_url = manifest.get("final_url") or manifest.get("url")
+    final_url = manifest.get("final_url")
     tls = _tls(provenance.get("tls"), zone)
     return {
         "id": sid, "reason": words.code("reason_", manifest.get("reason")), "url": manifest.get("url"),
@@ -205,7 +205,7 @@ def _copy_snapshot(
         "redirects": [r for r in _list(provenance.get("redirects")) if isinstance(r, dict)],
         "server": _server(provenance.get("server")),
         "tls": tls,
-        "plain_http": tls is None and state == "ok" and str(final_url or "").startswith("http://"),
+        "plain_http": tls is None and state == "ok" and str(final_url or manifest.get("url")).startswith("http://"),
         "matches": [m for m in _list(provenance.get("matches")) if isinstance(m, dict)],
         "actions": [words.action(a) for a in _list(provenance.get("actions")) if isinstance(a, dict)],
         "browser": _browser(provenance.get("browser")),

@@ -52,6 +52,8 @@ DA: dict[str, str] = {
     "subject": "udstedt til",
     "issuer": "udstedt af",
     "valid": "gyldigt",
+    "valid from": "gyldigt fra",
+    "valid until": "gyldigt til",
     "none: plain HTTP, not encrypted": "ingen: almindelig HTTP uden kryptering",
     "Browser": "Browser",
     "viewport": "vinduesstørrelse",
@@ -82,7 +84,7 @@ DA: dict[str, str] = {
     "How to verify this bundle without Værn": "Sådan kontrollerer du pakken uden Værn",
     "Limitations": "Begrænsninger",
     "As recorded by the capture (provenance.json):": "Forbehold, som sikringen selv registrerede i provenance.json (der står de på engelsk; her på dansk):",
-    "Quoted as the capture recorded them (provenance.json):": "Citeret, som sikringen registrerede dem (provenance.json):",
+    "Quoted as the capture recorded them (provenance.json):": "Øvrige forbehold, citeret på engelsk, som sikringen registrerede dem (provenance.json):",
 }
 
 # The limitations capture writes into every provenance.json (crawler/capture.py, LIMITATIONS),
@@ -194,9 +196,10 @@ class ReportWords:
                 return danish.format(**m.groupdict()), True
         return text, False
 
-    def action(self, action: dict[str, Any]) -> str:
-        """One entry of the capture's actions log, in a sentence."""
+    def action(self, action: dict[str, Any]) -> tuple[str, bool]:
+        """One entry of the capture's actions log, in a sentence; False when it can only be quoted as recorded."""
         what = str(action.get("action", "?"))
+        known = not self.danish or what in ACTIONS_DA
         if self.danish:
             what = ACTIONS_DA.get(what, what)
         details: list[str] = []
@@ -215,4 +218,4 @@ class ReportWords:
                          f"sat tilbage til {action.get('restored_to', '?')}")
             else:
                 text += f": {action['container']}, positions {positions}, restored to {action.get('restored_to', '?')}"
-        return text
+        return text, known
