@@ -343,6 +343,32 @@ def test_export_of_snapshots_missing_their_records(make_config: Callable[..., Co
     assert "ikke registreret" not in en and "Bemærkning" not in en
 
 
+def test_export_of_a_hit_without_snapshots(make_config: Callable[..., Config], tmp_path: Path) -> None:
+    """A hit whose capture failed altogether still exports; the report says there is no snapshot."""
+    config = make_config()
+    services = open_services(config)
+    now = datetime(2026, 1, 15, 8, 0)
+    with transaction(services.sessions) as session:
+        page = PageRow(site_id="hadeside", url="http://127.0.0.1:9/x", first_fetched_at=now, last_fetched_at=now)
+        session.add(page)
+        session.flush()
+        hit = HitRow(person_id="kj", unit_id=None, page_id=page.id, site_id="hadeside", url=page.url,
+                     confidence="high", score=99.0, variant="exact", matched_text=["Karin Juhl"], excerpt="Karin Juhl",
+                     categories=[], first_seen=now, last_seen=now)
+        session.add(hit)
+        session.flush()
+        hit_id = hit.id
+    with services.sessions() as session:
+        bundle = export_bundle(config, session, hit_id, tmp_path / "b.zip")
+    with zipfile.ZipFile(bundle) as zf:
+        assert sorted(zf.namelist()) == ["SHA256SUMS", "report.html", "report.pdf"]
+        report = zf.read("report.html").decode()
+    assert "Der blev ikke gemt noget øjebliksbillede af siden (sikringen kan være mislykkedes)." in report
+    assert "<th>Kategorier</th><td>ingen</td>" in report and "<th>Øjebliksbilleder</th><td>0</td>" in report
+    assert "<th>Først set</th><td>2026-01-15 08:00:00 UTC<br>2026-01-15 09:00:00 CET (UTC+01:00)</td>" in report
+    assert "Forbehold, som sikringen selv" not in report and "<h2>Begrænsninger</h2>" in report
+
+
 def test_every_report_text_has_danish() -> None:
     """The template's texts, and what capture writes into the sealed record, all have Danish."""
     from vaern.crawler import capture, fullpage

@@ -89,6 +89,7 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
 
     with tempfile.TemporaryDirectory(prefix="vaern-export-") as tmp:
         folder = Path(tmp) / "bundle"
+        folder.mkdir()  # a hit whose capture failed altogether has no snapshot folder to make it
         snapshots = [_copy_snapshot(archive, snap, folder, zone, words) for snap in snaps]
         cut = "… (forskellen er afkortet her)" if words.danish else DIFF_CUT
         for older, newer in zip(snapshots, snapshots[1:], strict=False):
