@@ -23,8 +23,8 @@ from vaern.crawler.capture import LIMITATIONS, Capture, CaptureRequest, capture_
 from vaern.domain import CapturedFile
 from vaern.storage.archive import Archive, sha256_hex
 from vaern.storage.db import transaction
-from vaern.storage.export import HitNotFound, export_bundle, parse_hit_id, text_diff
-from vaern.storage.report_words import LIMITATIONS_DA
+from vaern.storage.export import DIFF_CUT, HitNotFound, export_bundle, parse_hit_id, text_diff
+from vaern.storage.report_words import LIMITATIONS_DA, ReportWords
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
 
 from .site import Site
@@ -210,6 +210,13 @@ def test_cli_verify_and_export(seeded: tuple[Config, int], tmp_path: Path) -> No
     assert bad.exit_code == 1
     assert f"s-000001: screenshot file {manifest['files']['screenshot']['path']} has changed" in bad.output
     assert "1 problem(s)" in bad.output
+    again = ["-c", str(config.source), "export", f"h-{hit_id:06d}", "-o", str(tmp_path / "x.zip")]
+    refused = runner.invoke(main, again)
+    assert refused.exit_code == 1 and "s-000001: screenshot file" in refused.output
+    assert "has changed; run `vaern verify`" in refused.output
+    blob.unlink()
+    refused = runner.invoke(main, again)
+    assert refused.exit_code == 1 and "cannot be read" in refused.output and not (tmp_path / "x.zip").exists()
 
 
 def test_hit_ids_and_text_diff() -> None:
@@ -218,6 +225,11 @@ def test_hit_ids_and_text_diff() -> None:
         parse_hit_id("x-12")
     diff = text_diff("a\nb\n", "a\nc\n", "old", "new")
     assert "-b" in diff and "+c" in diff
+    long = text_diff("", "\n".join(map(str, range(1000))), "old", "new")
+    assert len(long) == 401 and long[-1] == "… (difference cut here)"
+    cut = ReportWords("da")(DIFF_CUT)
+    assert cut == "… (forskellen er afkortet her)"
+    assert text_diff("", "\n".join(map(str, range(1000))), "o", "n", cut)[-1] == cut
 
 
 def _seed_partial(config: Config) -> int:
@@ -374,7 +386,7 @@ def test_every_report_text_has_danish() -> None:
     from vaern.crawler import capture, fullpage
     from vaern.review import i18n
     from vaern.storage import export
-    from vaern.storage.report_words import ACTIONS_DA, DA, ReportWords
+    from vaern.storage.report_words import ACTIONS_DA, DA
 
     templates = Path(export.__file__).parent / "templates"
     used = set(re.findall(r"""\bt\(\s*"([^"]+)"\s*\)""", (templates / "report.html.j2").read_text()))

@@ -91,7 +91,7 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
         folder = Path(tmp) / "bundle"
         folder.mkdir()  # a hit whose capture failed altogether has no snapshot folder to make it
         snapshots = [_copy_snapshot(archive, snap, folder, zone, words) for snap in snaps]
-        cut = "… (forskellen er afkortet her)" if words.danish else DIFF_CUT
+        cut = words(DIFF_CUT)
         for older, newer in zip(snapshots, snapshots[1:], strict=False):
             newer["diff"] = text_diff(older["text"], newer["text"], f"{older['id']}/text.txt",
                                       f"{newer['id']}/text.txt", cut)
@@ -156,6 +156,8 @@ def _copy_snapshot(
         manifest = json.loads(body)
     except ValueError as exc:
         raise ArchiveError(f"{sid}: manifest {snap.manifest_path} is not JSON") from exc
+    if not isinstance(manifest, dict):
+        raise ArchiveError(f"{sid}: manifest {snap.manifest_path} is not a JSON object")
     files = []
     for kind, item in sorted(_dict(manifest.get("files")).items(), key=lambda kv: _order(kv[0])):
         if not isinstance(item, dict) or not item.get("path") or not item.get("sha256"):

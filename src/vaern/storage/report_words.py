@@ -81,6 +81,7 @@ DA: dict[str, str] = {
     "No trusted timestamp was obtained for this snapshot.": "Der blev ikke indhentet et betroet tidsstempel for dette øjebliksbillede.",
     "What the capture did to the page": "Hvad sikringen gjorde ved siden",
     "Text changes since the previous snapshot": "Ændringer i teksten siden forrige øjebliksbillede",
+    "… (difference cut here)": "… (forskellen er afkortet her)",
     "How to verify this bundle without Værn": "Sådan kontrollerer du pakken uden Værn",
     "Limitations": "Begrænsninger",
     "As recorded by the capture (provenance.json):": "Forbehold, som sikringen selv registrerede i provenance.json (der står de på engelsk; her på dansk):",
