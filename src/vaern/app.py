@@ -32,12 +32,18 @@ class Services:
 
 def open_services(config: Config) -> Services:
     """Connect to the database, apply migrations and mirror the config into it."""
-    engine = make_engine(config.database)
-    migrate(engine)
-    sessions = session_factory(engine)
-    with transaction(sessions) as session:
+    services = connect(config)
+    migrate(services.engine)
+    with transaction(services.sessions) as session:
         sync_reference_data(session, config)
-    return Services(config, engine, sessions)
+    return services
+
+
+def connect(config: Config) -> Services:
+    """Only connect: for a crawl child, whose parent has already opened the services (migrations
+    and reference data are done; repeating them would cost every crawl a second or more)."""
+    engine = make_engine(config.database)
+    return Services(config, engine, session_factory(engine))
 
 
 def watched_people(config: Config) -> list[WatchedPerson]:
@@ -66,7 +72,7 @@ def run_crawl(config: Config, site_id: str, run_id: int) -> None:
     from vaern.crawler.run import KnownPage, crawl_site
     from vaern.crawler.search import plan_searches
 
-    services = open_services(config)
+    services = connect(config)  # the parent opened them (new_run) before starting this crawl
     site = config.site(site_id)
     sessions = services.sessions
 
