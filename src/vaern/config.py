@@ -204,6 +204,11 @@ class Follow(_Model):
     deny: list[Regex] = []
     max_depth: int = Field(default=3, ge=0)
     max_pages: int = Field(default=500, ge=1)
+    recheck_after: Interval = Field(
+        default="6h",
+        description="a known page no link led to this crawl is re-checked once its last check is this old"
+        " (pages with an open hit: every crawl)",
+    )
 
 
 def _check_css(selector: str) -> str:
