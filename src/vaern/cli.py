@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from vaern.config import Config, load_config, summary
+from vaern.config import Config
+from vaern.configcheck import load_config, summary
 from vaern.errors import ConfigError, VaernError
 
 

@@ -23,7 +23,7 @@ from vaern.storage.db import transaction
 from vaern.storage.queries import latest_runs, utcnow
 from vaern.storage.tables import CrawlRunRow
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2
 
 
 @dataclass
