@@ -245,8 +245,10 @@ class Expand(_Model):
     max_steps: int = Field(default=30, ge=0, description="scrolls and clicks per page")
     max_seconds: float = Field(default=30.0, gt=0, description="seconds of expansion per page")
     max_height: int = Field(default=50_000, ge=1000, description="stop scrolling at this page height (px)")
+    # Counted once no request is under way (expand.py waits for those first), so it only has to
+    # cover a page's scripts rendering what arrived; raise it for a site that renders on timers.
     settle_ms: int = Field(
-        default=300, ge=50, le=10_000, description="quiet time (ms) that counts as 'nothing more is coming'"
+        default=150, ge=50, le=10_000, description="quiet time (ms) that counts as 'nothing more is coming'"
     )
 
     @field_validator("show_more")
