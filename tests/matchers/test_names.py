@@ -151,6 +151,51 @@ def test_initials_of_danish_letters() -> None:
     assert [m.person for m in index.find("Å. Bruun kom.")] == ["a"]
 
 
+SHARING_J_JENSEN = [
+    WatchedPerson("jens", "Jens Jensen"),
+    WatchedPerson("jonas", "Jonas Jensen"),
+    WatchedPerson("jette", "Jette Jensen"),
+    WatchedPerson("johan", "Johan Jensen"),
+    WatchedPerson("julie", "Julie Jensen"),
+    WatchedPerson("jakob", "Jakob Jensen"),
+]
+
+
+def test_initial_shared_by_many_goes_to_the_person_named_elsewhere() -> None:
+    index = build_index(SHARING_J_JENSEN)
+    mentions = index.find("Jakob Jensen holdt mødet. Bagefter sagde J. Jensen noget andet.")
+    assert [(m.person, m.matched) for m in mentions] == [("jakob", "Jakob Jensen"), ("jakob", "J. Jensen")]
+    assert "named elsewhere" in " ".join(mentions[1].why)
+
+
+def test_initial_shared_by_many_and_named_nowhere_names_nobody() -> None:
+    assert build_index(SHARING_J_JENSEN).find("Bagefter sagde J. Jensen noget andet.") == []
+
+
+def test_initial_shared_by_a_few_names_each_of_them() -> None:
+    # Three share "J. Jensen" (matching.max_shared); three more have a double surname, which
+    # "J. Jensen" does not name, so they do not count.
+    people = [
+        *SHARING_J_JENSEN[:3],
+        WatchedPerson("jh1", "Jens Holm-Jensen"),
+        WatchedPerson("jh2", "Jonas Holm-Jensen"),
+        WatchedPerson("jh3", "Jette Holm-Jensen"),
+    ]
+    mentions = build_index(people).find("Bagefter sagde J. Jensen noget andet.")
+    assert sorted(m.person for m in mentions) == ["jens", "jette", "jonas"]
+    assert {m.confidence for m in mentions} == {"possible"}
+
+
+def test_everyday_words_are_looked_at_only_where_they_could_be_one_name() -> None:
+    # "hans" (his) and "larsen" are ordinary lower-case words too; two of them far apart, or
+    # with an ordinary word between them, or next to a capitalised word, are not verified.
+    index = build_index([WatchedPerson("hl", "Hans Larsen")])
+    for text in ("vi så hans bil, og larsen kom bagefter", "hans over larsen", "med hans og Larsen kom"):
+        assert index._windows(text, index.hits(text)) == [], text
+    [m] = index.find("jeg så hans larsen i går")
+    assert (m.person, m.matched, m.confidence) == ("hl", "hans larsen", "possible")
+
+
 def test_nickname_alone_is_possible(index: NameIndex) -> None:
     m = only(index, "Har nogen set Gugge i dag?")
     assert (m.person, m.variant, m.confidence) == ("gu", "nickname", "possible")

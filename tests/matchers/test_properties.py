@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vaern.domain import WatchedPerson
 from vaern.matchers import NameIndex, build_index
+from vaern.matchers.names import _word_before
 
 PEOPLE = [
     WatchedPerson("rr", "René Rosenkilde"),
@@ -113,3 +116,16 @@ def test_adding_unrelated_text_never_removes_a_mention(text: str, before: str, a
 def test_matching_is_deterministic(text: str) -> None:
     fresh = build_index(PEOPLE)
     assert fresh.find(text) == INDEX.find(text) == INDEX.find(text)
+
+
+# The word before a hit is found by a backwards scan; this regex, searched in the same stretch,
+# is what the scan must find.
+BEFORE = re.compile(r"(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*$")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=" \t\u00a0\n.,-\u2013_aZ1ø'", max_size=30), st.integers(0, 30), st.integers(0, 30))
+def test_the_word_before_a_hit_is_what_the_regex_finds(text: str, a: int, b: int) -> None:
+    lo, end = sorted((min(a, len(text)), min(b, len(text))))
+    m = BEFORE.search(text, lo, end)
+    assert _word_before(text, lo, end) == (m.group(1) if m else "")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vaern.config import CATEGORIES, Matching
 from vaern.matchers.lexicon import read_data
@@ -28,7 +28,11 @@ _DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "é": "e"})
 # Sentence ends: ! ? … and a blank line always; a full stop before white space unless it ends
 # an initial ("R. Rosenkilde"), a common abbreviation, or a number before a lower-case word
 # ("d. 3. marts").
-_END = re.compile(r"[!?…]+[\"'»”)]*(?=\s|$)|\.[\"'»”)]*(?=\s|$)|\n[ \t]*\n")
+# Written to start with one character class, which lets the regex engine skip ahead to the
+# next candidate character instead of trying every branch at every position (3x faster).
+_END = re.compile(r"[.!?…\n](?:(?<=\n)[ \t]*\n|(?<=[!?…])[!?…]*[\"'»”)]*(?=\s|$)|(?<=\.)[\"'»”)]*(?=\s|$))")
+# What a mention is masked as in its sentence (see `Classifier.categories`).
+_MASKS = frozenset(("navn", "navns"))
 _ABBREVIATIONS = frozenset(
     "bl.a f.eks ca nr kl hr dr fru frk mht jf evt inkl ang dvs mv osv pga ifm tlf vedr st sct".split()
 )
@@ -53,12 +57,24 @@ def _pattern_fold(pattern: str) -> str:
 
 @dataclass(frozen=True)
 class Classifier:
-    """Compiled lexicons: whole words and word beginnings by hash, phrases by one regex each."""
+    """Compiled lexicons: whole words and word beginnings by hash, phrases by their first letters."""
 
     words: Mapping[str, frozenset[str]]  # folded word -> categories
     # The first letters of a word beginning -> (the word beginning, its categories)
     prefixes: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
-    phrases: re.Pattern[str]  # every category's phrases, each category a named group
+    phrases: tuple[tuple[str, re.Pattern[str]], ...]  # (category, one phrase; see _phrase_in)
+    # A phrase is tried only for a sentence with a word that every match of it holds (one of a
+    # few, see `_key_words`): one cheap look-up per word instead of every phrase at every word
+    # of every sentence. Such a word -> the indexes of its phrases in `phrases`; where only the
+    # beginning of a phrase's first word is plain, those letters (cut to _STEM) -> its indexes.
+    phrase_words: Mapping[str, tuple[int, ...]]
+    phrase_starts: Mapping[str, tuple[int, ...]]
+    start_lengths: tuple[int, ...]  # the lengths of the keys in `phrase_starts`
+    anywhere: tuple[int, ...]  # phrases with no such word: always tried
+    # What the lexicon says of each chunk of text met so far (see `_look_up`), and the chunks it
+    # says nothing of: a sentence's chunks are sorted into both at C speed with one set operation.
+    seen: dict[str, tuple[frozenset[str], tuple[int, ...]]] = field(default_factory=dict, compare=False, repr=False)
+    plain: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def categories(self, text: str, bounds: tuple[int, int], spans: Sequence[tuple[int, int, bool]]) -> tuple[str, ...]:
         """Categories of text[bounds[0]:bounds[1]], with every mention span in it masked.
@@ -82,24 +98,67 @@ class Classifier:
     def classify(self, sentence: str) -> tuple[str, ...]:
         """Categories of one sentence (names already masked, or none there)."""
         found: set[str] = set()
-        folded = fold(sentence)
-        words = self.words
-        prefixes = self.prefixes
-        for word in _WORD.findall(folded):
-            hit = words.get(word)
-            if hit is not None:
-                found |= hit
-            for stem, categories in prefixes.get(word[:_STEM], ()):
-                if word.startswith(stem):
-                    found |= categories
-        # One pass over the sentence for every category's phrases.
-        for m in self.phrases.finditer(folded):
-            found.add(str(m.lastgroup))
+        tried: set[int] = set(self.anywhere)
+        seen = self.seen
+        # Folding works letter by letter and no word spans white space, so the sentence's words
+        # are those of its chunks between white space, each folded once and remembered.
+        for chunk in set(sentence.split()) - self.plain:
+            lexicon = seen.get(chunk) or self._look_up(chunk)
+            found |= lexicon[0]
+            tried.update(lexicon[1])
+        if tried:
+            folded = fold(sentence)
+            for i in sorted(tried):
+                category, pattern = self.phrases[i]
+                if category not in found and _phrase_in(pattern, folded):
+                    found.add(category)
         if "private_info" not in found and _private_data(sentence):
             found.add("private_info")
         if found & {"threat", "insult", "accusation"}:
             found.discard("criticism")
         return tuple(c for c in CATEGORIES if c in found)
+
+    def _look_up(self, chunk: str) -> tuple[frozenset[str], tuple[int, ...]]:
+        """What the lexicon says of the words of one chunk of text (between white space): their
+        categories (as words or by their beginnings) and the phrases that may hold them.
+        Remembered: texts repeat their words."""
+        categories: set[str] = set()
+        phrases: list[int] = []
+        for word in _WORD.findall(fold(chunk)):
+            categories |= self.words.get(word, frozenset())
+            for stem, more in self.prefixes.get(word[:_STEM], ()):
+                if word.startswith(stem):
+                    categories |= more
+            phrases.extend(self.phrase_words.get(word, ()))
+            for n in self.start_lengths:
+                phrases.extend(self.phrase_starts.get(word[:n], ()))
+        lexicon = (frozenset(categories), tuple(phrases))
+        if len(self.seen) + len(self.plain) >= _SEEN_LIMIT:
+            self.seen.clear()
+            self.plain.clear()
+        if categories or phrases:
+            self.seen[chunk] = lexicon
+        else:
+            self.plain.add(chunk)
+        return lexicon
+
+
+_SEEN_LIMIT = 200_000  # distinct folded words remembered
+
+
+def _phrase_in(pattern: re.Pattern[str], folded: str) -> bool:
+    """Does the phrase occur in the folded sentence, starting at the beginning of a word?
+
+    The patterns carry no look-behind for that: a pattern that starts with its letters lets the
+    regex engine jump straight to them, so the word start is checked here instead.
+    """
+    m = pattern.search(folded)
+    while m is not None:
+        at = m.start()
+        if at == 0 or not (folded[at - 1].isalnum() or folded[at - 1] == "_"):
+            return True
+        m = pattern.search(folded, at + 1)
+    return False
 
 
 def _private_data(sentence: str) -> bool:
@@ -120,13 +179,18 @@ def _private_data(sentence: str) -> bool:
 
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """The sentence of text around [start, end): boundaries inside the span itself are ignored."""
-    window = max(0, start - 400)
-    left = window
-    for m in reversed(list(_END.finditer(text, window, start))):
-        if _is_end(text, m):
-            left = m.end()
+    left = -1
+    # Most sentences are short: the last end before the span is looked for close by first, and
+    # only then up to 400 characters back (the last end in the near stretch is the last one).
+    for reach in (100, 400):
+        window = max(0, start - reach)
+        for m in reversed(list(_END.finditer(text, window, start))):
+            if _is_end(text, m):
+                left = m.end()
+                break
+        if left >= 0 or window == 0:
             break
-    else:
+    if left < 0:
         left = 0 if window == 0 else _after_space(text, window)
     right = min(len(text), end + 400)
     for m in _END.finditer(text, end, right):
@@ -147,10 +211,16 @@ def _after_space(text: str, pos: int) -> int:
 def _is_end(text: str, m: re.Match[str]) -> bool:
     if not m.group().startswith("."):
         return True
-    before = re.search(r"([\w.]+)$", text[max(0, m.start() - 12) : m.start()])
-    if before is None:
+    # The word (letters, digits and dots) right before the full stop (or before a line break
+    # there), at most 12 characters back.
+    lo = max(0, m.start() - 12)
+    end = m.start() - 1 if m.start() > lo and text[m.start() - 1] == "\n" else m.start()
+    i = end
+    while i > lo and (text[i - 1].isalnum() or text[i - 1] in "_."):
+        i -= 1
+    if i == end:
         return True
-    word = before.group(1).lower()
+    word = text[i:end].lower()
     if len(word) == 1 and word.isalpha():
         return False  # an initial
     if word in _ABBREVIATIONS:
@@ -202,9 +272,189 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
             if len(stem) < _STEM:
                 raise ValueError(f"categories: a word beginning needs {_STEM} letters or more: {stem!r}*")
             by_start.setdefault(stem[:_STEM], []).append((stem, frozenset(categories)))
-    groups = "|".join(f"(?P<{c}>" + "|".join(f"(?:{p})" for p in ps) + ")" for c, ps in phrases.items())
+    compiled: list[tuple[str, re.Pattern[str]]] = []
+    key_words: dict[str, list[int]] = {}
+    starts: dict[str, list[int]] = {}
+    anywhere: list[int] = []
+    for category, ps in phrases.items():
+        for pattern in ps:
+            index = len(compiled)
+            compiled.append((category, re.compile(r"(?:" + pattern + r")(?!\w)")))
+            keys = _keys(pattern)
+            if keys is None:
+                anywhere.append(index)
+            for letters, whole in keys or ():
+                if whole:
+                    key_words.setdefault(letters, []).append(index)
+                else:
+                    starts.setdefault(letters[:_STEM], []).append(index)
     return Classifier(
         words={w: frozenset(c) for w, c in words.items()},
         prefixes={k: tuple(v) for k, v in by_start.items()},
-        phrases=re.compile(r"(?<!\w)(?:" + (groups or "(?!)") + r")(?!\w)"),
+        phrases=tuple(compiled),
+        phrase_words={k: tuple(sorted(set(v))) for k, v in key_words.items()},
+        phrase_starts={k: tuple(sorted(set(v))) for k, v in starts.items()},
+        start_lengths=tuple(sorted({len(k) for k in starts}, reverse=True)),
+        anywhere=tuple(anywhere),
     )
+
+
+def _beginnings(pattern: str, after: str = "") -> set[tuple[str, bool]] | None:
+    """The literal letters a phrase pattern starts with, one for each way it can start, each with
+    whether they are its whole first word; None when that is not plain to see (it starts with
+    "\\w", a class, an optional group ...). `after` is what follows `pattern` in the phrase.
+
+    Reads only the few shapes the lexicon uses at the start of a phrase: letters, a group of
+    alternatives, top-level alternatives; anything else is None, so the phrase is always tried.
+    """
+    alternatives = _split_alternatives(pattern)
+    if len(alternatives) > 1:
+        out: set[tuple[str, bool]] = set()
+        for alternative in alternatives:
+            found = _beginnings(alternative, after)
+            if found is None:
+                return None
+            out |= found
+        return out
+    if pattern.startswith("(") and not pattern.startswith("(?"):
+        close = _group_end(pattern)
+        if close < 0 or pattern[close + 1 : close + 2] in ("?", "*", "{"):
+            return None  # an optional group: the phrase may start with what follows it
+        return _beginnings(pattern[1:close], pattern[close + 1 :] + after)
+    letters = _LETTERS.match(pattern)
+    assert letters is not None  # the pattern matches the empty string
+    word = letters.group()
+    rest = pattern[len(word) :] + after
+    if rest[:1] in ("?", "*", "{"):
+        return {(word[:-1], False)} if len(word) > 1 else None  # "falske?": the last letter may be missing
+    if not word:
+        return None
+    return {(word, rest == "" or rest.startswith((" ", "\\ ", "\\s")))}
+
+
+_LETTERS = re.compile(r"[^\W_]*")
+
+
+def _keys(pattern: str) -> set[tuple[str, bool]] | None:
+    """What to look a phrase up by: words (whole: True) or word beginnings (False), one of which
+    every match of it holds; None if there is nothing to look it up by.
+
+    The options are its top-level whole words ("ikke i orden": "orden"), its top-level groups
+    of plain alternatives ("(ligeglad|fraværende)": both) and the ways it starts (`_beginnings`);
+    the best is the one whose shortest key is longest (long words are rare), then the one with
+    fewest keys, and never the mask word every sentence classified around a mention holds.
+    """
+    options = [{(word, True) for word in words} for words in _key_words(pattern)]
+    beginnings = _beginnings(pattern)
+    if beginnings is not None:
+        options.append(beginnings)
+    options = [keys for keys in options if not any(word in _MASKS for word, _ in keys)]
+    return max(options, key=_rarity, default=None)
+
+
+def _rarity(keys: set[tuple[str, bool]]) -> tuple[int, int]:
+    # A word beginning is looked up by its first _STEM letters only.
+    return min(len(letters) if whole else min(len(letters), _STEM) for letters, whole in keys), -len(keys)
+
+
+def _key_words(pattern: str) -> list[frozenset[str]]:
+    """The phrase's top-level whole words, and its top-level groups of plain alternatives, not
+    made optional: sets of words, one of which every match holds whole."""
+    if len(_split_alternatives(pattern)) > 1:
+        return []
+    # A word at either end is a whole word too; an optional group of words each followed by a
+    # space ("(nok )?", "(\\w+ ){0,2}") leaves a space before what follows it either way.
+    text = _OPTIONAL_WORDS.sub("", f" {pattern} ")
+    options: list[frozenset[str]] = []
+    i = 1
+    while i < len(text) - 1:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(text, i) + 1
+            continue
+        if c == "(":
+            close = i + _group_end(text[i:])
+            if close < i:
+                return []
+            if text[i - 1] == " " and text[close + 1] == " " and not text.startswith("(?", i):
+                words = [_longest_word(alternative) for alternative in _split_alternatives(text[i + 1 : close])]
+                if all(words):
+                    options.append(frozenset(w for w in words if w))
+            i = close + 1
+            continue
+        letters = _LETTERS.match(text, i)
+        assert letters is not None  # the pattern matches the empty string
+        if letters.group() and text[i - 1] == " " and text[letters.end()] == " ":
+            options.append(frozenset([letters.group()]))
+        i = max(i + 1, letters.end())
+    return options
+
+
+_OPTIONAL_WORDS = re.compile(r"(?<= )\((?:[^()|]* \|)*[^()|]* \)(?:\?|\*|\{0,\d+\})")
+
+
+def _longest_word(alternative: str) -> str | None:
+    """The longest word of a group alternative made of plain words only ("betale for"), or None."""
+    words = alternative.split(" ")
+    return max(words, key=len) if all(_LETTERS.fullmatch(w) and w for w in words) else None
+
+
+def _split_alternatives(pattern: str) -> list[str]:
+    """`pattern` cut at its top-level "|" (not inside a group, a class or after a backslash)."""
+    parts: list[str] = []
+    depth = 0
+    begin = 0
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(pattern, i)
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[begin:i])
+            begin = i + 1
+        i += 1
+    parts.append(pattern[begin:])
+    return parts
+
+
+def _group_end(pattern: str) -> int:
+    """The index of the ")" closing the group that opens at pattern[0], or -1."""
+    depth = 0
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = _class_end(pattern, i)
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _class_end(pattern: str, i: int) -> int:
+    """The index of the "]" closing the character class that opens at pattern[i]."""
+    j = i + 1
+    if pattern[j : j + 1] == "^":
+        j += 1
+    if pattern[j : j + 1] == "]":
+        j += 1  # a "]" first in a class is a literal
+    while j < len(pattern) and pattern[j] != "]":
+        j += 2 if pattern[j] == "\\" else 1
+    return j

@@ -37,16 +37,15 @@ from vaern.config import Matching
 from vaern.domain import Mention, WatchedPerson
 from vaern.matchers.classify import Classifier, build_classifier, sentence_bounds
 from vaern.matchers.settle import prune, resolve
-from vaern.matchers.verify import VARIANTS, Cand, Spot, Verifier
+from vaern.matchers.verify import VARIANTS, Cand, Spot, Verifier, separator
 from vaern.matchers.vocab import PLAIN_TOKEN, RARE, TOKEN, Vocabulary, build_vocabulary, is_token_char
 
 _PAIR_GAP = 64  # characters between two parts of one name (room for two inserted middle names)
 _MARGIN = 40  # characters around a hit in which its partners are looked for
 # When a long text has many distinct hit words, one tokenising pass beats a search per word.
 _FIND_BUDGET = 4_000_000
-# What follows / precedes a hit: is the neighbouring word capitalised, an initial or a title?
+# What follows a hit: is the next word capitalised? (`_word_before` finds the word before it.)
 _AFTER = re.compile(r"[ \t\u00a0]*(?:\r?\n)?[ \t\u00a0]*(?:[-\u2010\u2011\u2013][ \t\u00a0\n]*|[.,][ \t\u00a0]*)?(\w)")
-_BEFORE = re.compile(r"(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*$")
 
 
 @dataclass
@@ -64,9 +63,9 @@ class NameIndex:
         if not spots:
             return []
         verifier = Verifier(self.vocab, self.settings)
-        pattern = TOKEN if RARE.search(text) else PLAIN_TOKEN
         for start, end in self._windows(text, spots):
-            verifier.region(text, self._region(text, start, end, pattern))
+            verifier.region(*self._region(text, start, end))
+        verifier.initials()
         if not verifier.cands:
             return []
         return self._mentions(text, prune(resolve(verifier.cands, self.settings.max_shared)))
@@ -80,13 +79,9 @@ class NameIndex:
             return []
         # An ordinary lower-case word ("hans", "bo", "tage") can only be part of an all
         # lower-case name, so it is looked for only when its partner is in the text too.
-        limit = self.settings.typo_max_zipf
-        lower = [t for t in kinds if t.shape == "lower"]
-        if lower:
-            keep = self.vocab.pairable(lower) if len(lower) > 1 else []
-            kinds = [t for t in kinds if t.shape != "lower" or t.zipf < limit or t in keep]
-            if not kinds:
-                return []
+        kinds = self.vocab.paired(kinds)
+        if not kinds:
+            return []
         if len(kinds) * len(text) > _FIND_BUDGET:
             return self.hits_by_pass(text)
         out: list[Spot] = []
@@ -117,15 +112,19 @@ class NameIndex:
         """Stretches of text worth verifying: around hits that could be part of a mention."""
         n = len(spots)
         need = [False] * n
-        pairs = self.vocab.part_pairs
         for i, h in enumerate(spots):
-            keys = h.tok.keys
+            partners = h.tok.partners
             k = i + 1
             while k < n and spots[k].start - h.end <= _PAIR_GAP:
-                for a in keys:
-                    for b in spots[k].tok.keys:
-                        if f"{a}|{b}" in pairs or f"{b}|{a}" in pairs:
-                            need[i] = need[k] = True
+                other = spots[k].tok
+                # An everyday word ("hans", "tage") is part of a name only in an all lower-case one.
+                if (
+                    not partners.isdisjoint(other.keys)
+                    and (not h.tok.everyday or other.shape == "lower")
+                    and (not other.everyday or h.tok.shape == "lower")
+                    and self._joinable(text, h.end, spots[k].start)
+                ):
+                    need[i] = need[k] = True
                 k += 1
             if not need[i] and h.tok.shape in ("cap", "upper"):
                 need[i] = bool(h.tok.nick) or self._capital_neighbour(text, h)
@@ -139,31 +138,59 @@ class NameIndex:
                     windows.append((start, end))
         return windows
 
+    def _joinable(self, text: str, start: int, end: int) -> bool:
+        """May text[start:end], between two hits, lie inside one name? Not if it holds an
+        ordinary lower-case word: no name goes on through one ("hans over larsen")."""
+        if end - start <= 1:
+            return True
+        tok = self.vocab.tok
+        cache = self.vocab.cache
+        for raw in TOKEN.findall(text, start, end):
+            t = cache.get(raw) or tok(raw)
+            if t.shape == "lower" and not t.forms:
+                return False
+        return True
+
     def _capital_neighbour(self, text: str, h: Spot) -> bool:
         """A capitalised word, an initial or a job title right before or after a capitalised hit."""
-        after = _AFTER.match(text, h.end)
-        if after is not None and after.group(1).isupper():
-            return True
-        before = _BEFORE.search(text, max(0, h.start - 40), h.start)
-        if before is None:
-            return False
-        word = before.group(1)
-        return word[:1].isupper() or self.vocab.tok(word).title
+        # Most hits are followed by one space and a word: that word's first letter, without a regex.
+        nxt = text[h.end + 1 : h.end + 2] if text[h.end : h.end + 1] == " " else ""
+        if nxt.isalnum():
+            if nxt.isupper():
+                return True
+        else:
+            after = _AFTER.match(text, h.end)
+            if after is not None and after.group(1).isupper():
+                return True
+        word = _word_before(text, max(0, h.start - 40), h.start)
+        return bool(word) and (word[:1].isupper() or self.vocab.tok(word).title)
 
-    def _region(self, text: str, start: int, end: int, pattern: re.Pattern[str] = TOKEN) -> list[Spot]:
-        """The tokens of text[start:end], widened so that no token is cut. `pattern` may be the
-        faster PLAIN_TOKEN when the text has no combining marks, soft hyphens or zero widths."""
+    def _region(self, text: str, start: int, end: int) -> tuple[list[Spot], list[str]]:
+        """The tokens of text[start:end], widened so that no token is cut, and the separator
+        after each (see verify.separator)."""
         while start > 0 and is_token_char(text[start - 1]):
             start -= 1
         while end < len(text) and is_token_char(text[end]):
             end += 1
+        # The plain pattern is twice as fast, and cuts the same tokens where there are no
+        # combining marks, soft hyphens or zero widths.
+        pattern = TOKEN if RARE.search(text, start, end) else PLAIN_TOKEN
         tok = self.vocab.tok
         cache = self.vocab.cache
-        return [
-            Spot(m.start(), m.end(), cache.get(raw) or tok(raw))
-            for m in pattern.finditer(text, start, end)
-            if (raw := m.group())
-        ]
+        toks: list[Spot] = []
+        seps: list[str] = []
+        at = -1
+        for raw in pattern.findall(text, start, end):
+            # Nothing between two tokens can begin a token, so the next occurrence of this
+            # token's string is the token itself: cheaper than a match object per token.
+            last = at
+            at = text.find(raw, start if last < 0 else last)
+            if last >= 0:
+                seps.append("space" if at == last + 1 and text[last] == " " else separator(text[last:at]))
+            toks.append(Spot(at, at + len(raw), cache.get(raw) or tok(raw)))
+            at += len(raw)
+        seps.append("")
+        return toks, seps
 
     # -- results ---------------------------------------------------------------------------
 
@@ -194,6 +221,26 @@ class NameIndex:
                 )
             )
         return out
+
+
+def _word_before(text: str, lo: int, end: int) -> str:
+    r"""The word that text[lo:end] ends with, past the separators a name allows after a word: an
+    optional full stop, then spaces, commas and dashes, then at most one line break and spaces.
+    What `(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*$` searched in text[lo:end] finds,
+    without trying the regex at every position."""
+    i = end
+    while i > lo and text[i - 1] in " \t\u00a0":
+        i -= 1
+    if i > lo and text[i - 1] == "\n":
+        i -= 1
+    while i > lo and text[i - 1] in " \t\u00a0,-\u2010\u2011\u2013":
+        i -= 1
+    if i > lo and text[i - 1] == ".":
+        i -= 1
+    j = i
+    while j > lo and (text[j - 1].isalnum() or text[j - 1] == "_"):
+        j -= 1
+    return text[j:i]
 
 
 def _start(spot: Spot) -> int:

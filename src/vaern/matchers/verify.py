@@ -87,15 +87,21 @@ class Verifier:
     vocab: Vocabulary
     settings: Matching
     cands: list[Cand] = field(default_factory=list)
+    # Initial + surname candidates, graded after all regions: (tokens, separators, index of the
+    # initial, forms); see `initials`.
+    deferred: list[tuple[list[Spot], list[str], int, frozenset[int]]] = field(default_factory=list)
 
     # -- a region --------------------------------------------------------------------------
 
-    def region(self, text: str, toks: list[Spot]) -> None:
-        """Find every candidate mention among these consecutive tokens; add to `self.cands`."""
-        seps = separators(text, toks)
+    def region(self, toks: list[Spot], seps: list[str]) -> None:
+        """Find every candidate mention among these consecutive tokens; add to `self.cands`.
+
+        `seps[i]` is the `separator` between toks[i] and toks[i + 1] ('' after the last).
+        """
         n = len(toks)
         vocab = self.vocab
         pairs: set[tuple[int, int]] = set()  # (form, index of its given name): try given-first
+        initials: dict[int, set[int]] = {}  # the same where the given name is an initial
         firsts: set[tuple[int, int]] = set()  # (form, index of its surname): try "Surname, Given"
         # Only hits and titles start anything; every other token is looked at from them.
         for j in [j for j, spot in enumerate(toks) if spot.tok.forms or spot.tok.title]:
@@ -108,10 +114,13 @@ class Verifier:
                     ti = toks[i].tok
                     if ti.shape == "lower" and not ti.forms:
                         break  # an ordinary word: no name goes on through it
-                    forms = ti.given
                     if ti.initial and seps[i] == "dot":
-                        forms = vocab.initials.get(ti.initial, frozenset())
-                    elif not forms and vocab.typo_ok(ti):
+                        shared = vocab.initials.get(ti.initial, frozenset()) & rest
+                        if shared:
+                            initials.setdefault(i, set()).update(shared)
+                        continue
+                    forms = ti.given
+                    if not forms and vocab.typo_ok(ti):
                         forms = vocab.fuzzy(ti)[0]
                     if forms:
                         for f in forms & rest:
@@ -150,6 +159,40 @@ class Verifier:
             c = self._surname_first(toks, seps, vocab.forms[f], j)
             if c is not None:
                 self.cands.append(c)
+        for i, sharing in sorted(initials.items()):
+            self.deferred.append((toks, seps, i, frozenset(sharing)))
+
+    def initials(self) -> None:
+        """Grade the initial + surname candidates of every region ("R. Rosenkilde"), once all
+        regions are done.
+
+        Several watched people may share an initial and a surname. `settle.resolve` then keeps
+        those the text names elsewhere (in full), and if there are none, all of them only while
+        they are at most `matching.max_shared`. So those named elsewhere are graded first, and
+        once more than that many others are found at one place, the rest there are not graded:
+        they could change nothing. (Often many share "J. Jensen"; grading them all is most of
+        the work of a text full of names.)
+        """
+        named = {c.form.person for c in self.cands if not c.weak}
+        limit = self.settings.max_shared
+        forms = self.vocab.forms
+        for toks, seps, i, candidates in self.deferred:
+            others: dict[tuple[int, int], set[str]] = {}  # place -> people found there not named elsewhere
+            for f in sorted(candidates, key=lambda f: (forms[f].person not in named, f)):
+                form = forms[f]
+                aligned = self._align(toks, seps, form, i)
+                if aligned is None:
+                    continue
+                ats = [m.at for m in aligned[0]] + aligned[1]
+                place = others.setdefault((toks[min(ats)].start, toks[max(ats)].end), set())
+                if form.person not in named and len(place) > limit:
+                    continue
+                c = self._grade(toks, seps, form, *aligned, surname_first=False)
+                if c is not None:
+                    self.cands.append(c)
+                    if form.person not in named:
+                        place.add(form.person)
+        self.deferred.clear()
 
     # -- matching single parts -------------------------------------------------------------
 
@@ -188,6 +231,14 @@ class Verifier:
     # -- the three forms of a mention ------------------------------------------------------
 
     def _given_first(self, toks: list[Spot], seps: list[str], form: Form, a: int) -> Cand | None:
+        aligned = self._align(toks, seps, form, a)
+        if aligned is None:
+            return None
+        return self._grade(toks, seps, form, *aligned, surname_first=False)
+
+    def _align(self, toks: list[Spot], seps: list[str], form: Form, a: int) -> tuple[list[Match], list[int]] | None:
+        """The form's parts matched to the tokens from its given name at `a` on, and the
+        unregistered middle names inserted: (matched, inserted), or None."""
         parts = form.parts
         last = len(parts) - 1
         gm = self._given(parts[0], toks[a].tok, seps[a])
@@ -220,7 +271,7 @@ class Verifier:
                 matched.append(Match(b, k, kind, edits))
                 nxt = k + 1
                 if k == last:
-                    return self._grade(toks, seps, form, matched, inserted, surname_first=False)
+                    return matched, inserted
                 continue
             if self._insertable(t, toks[a].tok) and len(inserted) < self.settings.max_inserted:
                 inserted.append(b)
@@ -422,27 +473,20 @@ class Verifier:
         return Cand(form, span[0].start, span[-1].end, score, variants, why, possible, weak)
 
 
-def separators(text: str, toks: list[Spot]) -> list[str]:
-    """How each token is joined to the next: space, newline, hyphen, dot, comma or '' (not)."""
-    out = []
-    for a, b in zip(toks, toks[1:], strict=False):
-        gap = text[a.end : b.start]
-        if gap == " ":
-            out.append("space")
-            continue
-        stripped = gap.strip()
-        newlines = gap.count("\n")
-        if newlines > 1:
-            out.append("")
-        elif not stripped:
-            out.append("newline" if newlines else ("space" if gap else ""))
-        elif len(stripped) == 1 and _DASH.match(stripped):
-            out.append("hyphen")
-        elif stripped == "." and gap[0] == ".":
-            out.append("dot")
-        elif stripped == "," and gap[0] == "," and gap != ",":
-            out.append("comma")
-        else:
-            out.append("")
-    out.append("")
-    return out
+def separator(gap: str) -> str:
+    """How the text between two tokens joins them: space, newline, hyphen, dot, comma or '' (not)."""
+    if gap == " ":
+        return "space"
+    stripped = gap.strip()
+    newlines = gap.count("\n")
+    if newlines > 1:
+        return ""
+    if not stripped:
+        return "newline" if newlines else ("space" if gap else "")
+    if len(stripped) == 1 and _DASH.match(stripped):
+        return "hyphen"
+    if stripped == "." and gap[0] == ".":
+        return "dot"
+    if stripped == "," and gap[0] == "," and gap != ",":
+        return "comma"
+    return ""

@@ -128,7 +128,15 @@ class Tok:
     forms: frozenset[int]  # all of the above: empty for a token that is no watched part
     restset: frozenset[int]  # forms in `rest` or `poss`
     keys: tuple[str, ...]  # the skeletons it stands for: itself, and its stem if a possessive
+    # Skeletons of the other parts of the names it is part of: two hits near each other are
+    # worth a closer look only if one is in the other's `partners`.
+    partners: frozenset[str]
+    # For the lower-case test (see `Vocabulary.paired`): the surnames of the names it is the
+    # given name of, and the given names of the names it is the surname of.
+    surnames: frozenset[str]
+    givens: frozenset[str]
     known: bool  # some watched name has this part
+    everyday: bool  # written in lower case and common as a Danish word ("hans", "tage", "skov")
     given_name: bool  # a real given name (data/given_names.txt)
     title: bool  # a job title or form of address
     initial: str  # for a single capital letter, its skeleton ("o" for "Ø"); else ""
@@ -154,10 +162,13 @@ class _Parts:
     forms: frozenset[int]
     restset: frozenset[int]
     keys: tuple[str, ...]
+    partners: frozenset[str]
+    surnames: frozenset[str]
+    givens: frozenset[str]
     known: bool
 
 
-_NO_PARTS = _Parts(frozenset(), {}, {}, (), frozenset(), frozenset(), (), False)
+_NO_PARTS = _Parts(frozenset(), {}, {}, (), frozenset(), frozenset(), (), frozenset(), frozenset(), frozenset(), False)
 _DROP_INNER = str.maketrans("", "", "".join(INNER))
 
 
@@ -178,12 +189,12 @@ class Vocabulary:
     titles: Titles
     cache: dict[str, Tok] = field(default_factory=dict)
     skel_info: dict[str, _Parts] = field(default_factory=dict)
-    # The surnames of every given name: two ordinary lower-case words make a lower-case
-    # mention only as such a pair.
-    partners: dict[str, frozenset[str]] = field(default_factory=dict)  # given name -> its surnames
-    # "a|b" for two parts of one form, a before b: two hits near each other are worth a
-    # closer look only if they are two parts of the same name.
-    part_pairs: set[str] = field(default_factory=set)
+    # Two ordinary lower-case words make a lower-case mention only as a (given name, surname)
+    # pair of some form.
+    surnames_of: dict[str, frozenset[str]] = field(default_factory=dict)  # given name -> its surnames
+    givens_of: dict[str, frozenset[str]] = field(default_factory=dict)  # surname -> its given names
+    # Every part -> the other parts of the forms it is in.
+    partners: dict[str, frozenset[str]] = field(default_factory=dict)
     # Whitespace-separated chunks of text already learnt, and the watched parts in each: set
     # operations on these sort a text's distinct chunks in one C-level step.
     seen: set[str] = field(default_factory=set)
@@ -231,18 +242,19 @@ class Vocabulary:
             info = self.skel_info[skel] = self._parts_of(skel)
         return bool(info.forms)
 
-    def pairable(self, words: list[Tok]) -> list[Tok]:
-        """Of lower-case words, those that form some watched (given name, surname) pair."""
-        keys = {k for t in words for k in t.keys}
-        partners = self.partners
-        matched: set[str] = set()
-        for t in words:
-            if t.given:
-                found = partners.get(t.skel, frozenset()) & keys
-                if found:
-                    matched.add(t.skel)
-                    matched |= found
-        return [t for t in words if any(k in matched for k in t.keys)] if matched else []
+    def paired(self, kinds: list[Tok]) -> list[Tok]:
+        """`kinds` without the everyday lower-case words that no other lower-case hit of the text
+        pairs with into a watched (given name, surname): "hans" and "tage" alone name nobody."""
+        keys: set[str] = set()
+        givens: set[str] = set()
+        for t in kinds:
+            if t.shape == "lower":
+                keys.update(t.keys)
+                if t.given:
+                    givens.add(t.skel)
+        return [
+            t for t in kinds if not t.everyday or not t.surnames.isdisjoint(keys) or not t.givens.isdisjoint(givens)
+        ]
 
     def _learn(self, raw: str) -> Tok:
         folded = token_form(raw)
@@ -250,12 +262,14 @@ class Vocabulary:
         info = self.skel_info.get(skel)
         if info is None:
             info = self.skel_info[skel] = self._parts_of(skel)
+        shape = _shape(raw)
+        zipf = self.zipf.get(raw.translate(_DROP_INNER).casefold(), 0.0)
         return Tok(
             raw=raw,
             folded=folded,
             skel=skel,
-            shape=_shape(raw),
-            zipf=self.zipf.get(raw.translate(_DROP_INNER).casefold(), 0.0),
+            shape=shape,
+            zipf=zipf,
             given=info.given,
             rest=info.rest,
             poss=info.poss,
@@ -263,7 +277,11 @@ class Vocabulary:
             forms=info.forms,
             restset=info.restset,
             keys=info.keys,
+            partners=info.partners,
+            surnames=info.surnames,
+            givens=info.givens,
             known=info.known,
+            everyday=shape == "lower" and zipf >= self.settings.typo_max_zipf,
             given_name=folded in self.given_names,
             title=self.titles.is_title(folded),
             initial=skel if len(raw) == 1 and raw.isalpha() and raw.isupper() else "",
@@ -289,6 +307,8 @@ class Vocabulary:
         for form_id, idx in stem:
             if idx > 0 and idx == len(self.forms[form_id].parts) - 1:
                 poss.setdefault(form_id, []).append(idx)
+        keys = (skel, skel[:-1]) if poss else (skel,)
+        none: frozenset[str] = frozenset()
         return _Parts(
             given=frozenset(given),
             rest={k: tuple(v) for k, v in rest.items()},
@@ -296,7 +316,10 @@ class Vocabulary:
             nick=tuple(nick),
             forms=frozenset(given | set(rest) | set(poss) | set(nick)),
             restset=frozenset(set(rest) | set(poss)),
-            keys=(skel, skel[:-1]) if poss else (skel,),
+            keys=keys,
+            partners=none.union(*(self.partners.get(k, none) for k in keys)),
+            surnames=self.surnames_of.get(skel, none) if given else none,
+            givens=none.union(*(self.givens_of.get(k, none) for k in keys)),
             known=bool(entries),
         )
 
@@ -371,17 +394,18 @@ def build_vocabulary(people: Sequence[WatchedPerson], settings: Matching) -> Voc
             initial_people.setdefault((letter, form.parts[-1].skel), set()).add(form.person)
             for seq in form.surname_forms():
                 surnames.setdefault(seq, []).append(form.id)
+    surnames_of: dict[str, set[str]] = {}
+    givens_of: dict[str, set[str]] = {}
     partners: dict[str, set[str]] = {}
     for f in forms:
         if len(f.parts) > 1:
-            partners.setdefault(f.parts[0].skel, set()).add(f.parts[-1].skel)
-    part_pairs = {
-        f"{a.skel}|{b.skel}"
-        for f in forms
-        for i, a in enumerate(f.parts)
-        for b in f.parts[i + 1 :]
-        if not a.initial and not b.initial
-    }
+            surnames_of.setdefault(f.parts[0].skel, set()).add(f.parts[-1].skel)
+            givens_of.setdefault(f.parts[-1].skel, set()).add(f.parts[0].skel)
+        for i, a in enumerate(f.parts):
+            for b in f.parts[i + 1 :]:
+                if not a.initial and not b.initial:
+                    partners.setdefault(a.skel, set()).add(b.skel)
+                    partners.setdefault(b.skel, set()).add(a.skel)
     deletes: dict[str, set[str]] = {}
     for skel, folded_forms in spellings.items():
         if len(skel) >= 4:
@@ -400,6 +424,7 @@ def build_vocabulary(people: Sequence[WatchedPerson], settings: Matching) -> Voc
         zipf=load_zipf(),
         given_names=frozenset(read_data("given_names.txt")),
         titles=load_titles(settings.titles),
+        surnames_of={k: frozenset(v) for k, v in surnames_of.items()},
+        givens_of={k: frozenset(v) for k, v in givens_of.items()},
         partners={k: frozenset(v) for k, v in partners.items()},
-        part_pairs=part_pairs,
     )
