@@ -49,7 +49,7 @@ async def full(browser: Browser, config: Config, url: str, tools: dict[str, obje
 
 
 async def main(rounds: int) -> None:
-    config = Config.model_validate({"organisation": "Bench"})
+    config = Config.model_validate({"organisation": "Bench", "network": {"allow_private_hosts": ["127.0.0.1"]}})
     with fixture_site() as site:
         async with async_playwright() as pw:
             options = launch_options(config.browser)

@@ -1,10 +1,11 @@
 """Review app render times with 10,000 hits: the list (unfiltered, filtered, searched, as a leader)
-and the detail page, each over 200 requests to the app served by uvicorn on 127.0.0.1.
+and the detail page, each over 200 requests to the app served by uvicorn on 127.0.0.1, on SQLite
+or (`--postgres`) on a throwaway PostgreSQL cluster.
 
 Prints the median and 95th percentile per page next to the baseline measured in the same run: the
 same server answering /healthz (HTTP, routing and the session check, no page). Target: p95 < 300 ms.
 
-    .venv/bin/python bench/review.py [--hits 10000] [--requests 200]
+    .venv/bin/python bench/review.py [--hits 10000] [--requests 200] [--postgres]
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from vaern.review.app import create_app
 from vaern.review.auth import add_user
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
+from vaern.testing.postgres import create_database, throwaway_cluster
 
 PASSWORD = "bench password 1"
 CATEGORIES = ["threat", "private_info", "insult", "accusation", "criticism"]
@@ -39,11 +43,11 @@ FIRST = ["Anne", "Bo", "Camilla", "Dorte", "Erik", "Frederik", "Gitte", "Hans", 
 LAST = ["Jensen", "Nielsen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen", "Rasmussen"]
 
 
-def make_config(root: Path, people: int, units: int, sites: int) -> Config:
+def make_config(root: Path, people: int, units: int, sites: int, database: str = "") -> Config:
     rng = random.Random(1)
     return Config.model_validate({
         "organisation": "Benchmark Kommune",
-        "database": f"sqlite:///{root / 'vaern.db'}",
+        "database": database or f"sqlite:///{root / 'vaern.db'}",
         "archive": str(root / "archive"),
         "units": [{"id": f"u{i}", "name": f"Enhed {i}", "leader": {"name": f"Leder {i}", "email": f"l{i}@k.example"}}
                   for i in range(units)],
@@ -147,6 +151,16 @@ class Server:
         self.thread.join(10)
 
 
+@contextmanager
+def database(postgres: bool) -> Iterator[str]:
+    """'' for SQLite in the temp dir, or a fresh database on a throwaway PostgreSQL cluster."""
+    if not postgres:
+        yield ""
+        return
+    with throwaway_cluster() as server:
+        yield create_database(server, "bench_review")
+
+
 def sign_in(base: str, username: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=30)
     form = client.get("/login").text
@@ -172,13 +186,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hits", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL cluster, not SQLite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="vaern-bench-review-") as tmp:
-        config = make_config(Path(tmp), people=2000, units=20, sites=12)
+    with tempfile.TemporaryDirectory(prefix="vaern-bench-review-") as tmp, database(args.postgres) as url:
+        config = make_config(Path(tmp), people=2000, units=20, sites=12, database=url)
         started = time.perf_counter()
         detailed = seed(config, args.hits, detailed=20)
         took = time.perf_counter() - started
-        print(f"seeded {args.hits:,} hits ({len(detailed)} with 2 snapshots each) in {took:.1f} s")
+        engine = "PostgreSQL" if args.postgres else "SQLite"
+        print(f"seeded {args.hits:,} hits ({len(detailed)} with 2 snapshots each) on {engine} in {took:.1f} s")
         with Server(config) as base:
             analyst = sign_in(base, "analyst")
             leader = sign_in(base, "leader")

@@ -14,21 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from vaern.config import (
-    Config,
-    ConfigError,
-    Contact,
-    Follow,
-    Network,
-    Person,
-    Site,
-    Smtp,
-    Unit,
-    load_config,
-    summary,
-    warnings_for,
-)
-from vaern.errors import ConfigProblem
+from vaern.config import Config, Contact, Follow, Network, Person, Site, Smtp, Unit
+from vaern.configcheck import load_config, summary, warnings_for
+from vaern.errors import ConfigError, ConfigProblem
 
 DATA = Path(__file__).parent / "data" / "config"
 ROOT = Path(__file__).parent.parent

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +18,7 @@ from vaern.matchers import build_index
 from vaern.pipeline import PagePipeline
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
 from vaern.storage.queries import sync_reference_data, utcnow
-from vaern.storage.tables import CrawlRunRow, PageRow, SiteRow
+from vaern.storage.tables import CrawlRunRow, HitRow, PageRow, SiteRow
 
 log = logging.getLogger("vaern.app")
 
@@ -31,12 +32,18 @@ class Services:
 
 def open_services(config: Config) -> Services:
     """Connect to the database, apply migrations and mirror the config into it."""
-    engine = make_engine(config.database)
-    migrate(engine)
-    sessions = session_factory(engine)
-    with transaction(sessions) as session:
+    services = connect(config)
+    migrate(services.engine)
+    with transaction(services.sessions) as session:
         sync_reference_data(session, config)
-    return Services(config, engine, sessions)
+    return services
+
+
+def connect(config: Config) -> Services:
+    """Only connect: for a crawl child, whose parent has already opened the services (migrations
+    and reference data are done; repeating them would cost every crawl a second or more)."""
+    engine = make_engine(config.database)
+    return Services(config, engine, session_factory(engine))
 
 
 def watched_people(config: Config) -> list[WatchedPerson]:
@@ -65,7 +72,7 @@ def run_crawl(config: Config, site_id: str, run_id: int) -> None:
     from vaern.crawler.run import KnownPage, crawl_site
     from vaern.crawler.search import plan_searches
 
-    services = open_services(config)
+    services = connect(config)  # the parent opened them (new_run) before starting this crawl
     site = config.site(site_id)
     sessions = services.sessions
 
@@ -74,9 +81,18 @@ def run_crawl(config: Config, site_id: str, run_id: int) -> None:
         run = session.get(CrawlRunRow, run_id)
         assert run is not None, f"no crawl run {run_id}"
         run.status, run.started_at = "running", utcnow()
+        pages = session.scalars(select(PageRow).where(PageRow.site_id == site_id, PageRow.status == "ok")).all()
+        with_open_hits = set(
+            session.scalars(
+                select(HitRow.page_id).where(HitRow.site_id == site_id, HitRow.status != "removed").distinct()
+            )
+        )
         known = {
-            p.url: KnownPage(p.url, p.etag, p.last_modified, p.content_hash)
-            for p in session.scalars(select(PageRow).where(PageRow.site_id == site_id, PageRow.status == "ok"))
+            p.url: KnownPage(
+                p.url, p.etag, p.last_modified, p.content_hash,
+                checked_at=p.last_fetched_at.replace(tzinfo=UTC), open_hit=p.id in with_open_hits,
+            )
+            for p in pages
         }
         site_row = session.get(SiteRow, site_id)
         cursor = site_row.search_cursor if site_row else 0

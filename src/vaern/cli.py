@@ -16,7 +16,8 @@ from typing import Any
 
 import click
 
-from vaern.config import Config, load_config, summary
+from vaern.config import Config
+from vaern.configcheck import load_config, summary
 from vaern.errors import ConfigError, VaernError
 
 
@@ -137,10 +138,13 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int) -> None:
     """Internal: the child process that crawls one site for one run."""
     from vaern.app import run_crawl
 
-    # Scrapy resets the root logger's level when it starts; keep its chatter at our level.
+    # Scrapy resets logger levels when it starts; our handlers' own level keeps its chatter (the
+    # stats dump, "Spider opened") out of an operator's terminal unless -v was given.
     level = logging.getLogger().getEffectiveLevel()
     for name in ("scrapy", "twisted", "scrapy-playwright", "asyncio"):
         logging.getLogger(name).setLevel(level)
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
     run_crawl(obj.config, site_id, run_id)
 
 

@@ -9,6 +9,7 @@ Controlled by `crawl.max_parallel_sites` and `crawl.timeout`.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from vaern.storage.db import transaction
 from vaern.storage.queries import latest_runs, utcnow
 from vaern.storage.tables import CrawlRunRow
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2
 
 
 @dataclass
@@ -38,7 +39,11 @@ def start_crawl_process(config: Config, site_id: str, run_id: int) -> subprocess
     """Start `vaern crawl-site` for one run in its own process group (so a kill takes its browser too)."""
     assert config.source is not None, "a crawl needs a config read from a file"
     return subprocess.Popen(
-        [sys.executable, "-m", "vaern", "-c", str(config.source), "crawl-site", site_id, "--run-id", str(run_id)],
+        [
+            sys.executable, "-m", "vaern", "-c", str(config.source),
+            *(["-v"] if logging.getLogger().isEnabledFor(logging.DEBUG) else []),  # the parent's -v
+            "crawl-site", site_id, "--run-id", str(run_id),
+        ],
         stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         start_new_session=True,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -106,3 +108,30 @@ def test_the_second_crawl_requests_each_url_once_and_reports_each_once(crawls: C
     assert second.stats is not None
     assert (second.stats.fetched, second.stats.unchanged, second.stats.gone) == (3, 4, 1)
     assert second.unexpected_warnings == []
+
+
+def test_known_pages_not_reached_wait_for_recheck_after_unless_someone_is_named_there() -> None:
+    """Checked within `follow.recheck_after` and no open hit: not requested again. An open hit,
+    or a last check older than that: re-checked, so a deletion is still noticed at once."""
+    with SiteServer() as server:
+        server.set_page("/", page("Forside", "/a"))
+        server.set_page("/a", page("A", "/a/quiet", "/a/named", "/a/stale"))
+        for path in ("/a/quiet", "/a/named", "/a/stale"):
+            server.set_page(path, page(path))
+        config, site_config = crawl_config([server.url("/")], robots="ignore", follow={"recheck_after": "6h"})
+        first = run_crawl(config, site_config)
+        assert first.error is None, first.error
+        now = datetime.now(UTC)
+        known = {
+            url: replace(k, checked_at=now, open_hit=url.endswith("/a/named")) for url, k in first.known().items()
+        }
+        stale = server.url("/a/stale")
+        known[stale] = replace(known[stale], checked_at=now - timedelta(hours=7))
+        server.remove_page("/a/named")  # deleted between the crawls
+        server.clear()
+        second = run_crawl(config, site_config, known)
+    assert second.error is None, second.error
+    # /a answered 304, so nothing led to the three below it this time.
+    assert sorted(server.paths()) == ["/", "/a", "/a/named", "/a/stale"]
+    assert second.gone == [(server.url("/a/named"), 404)]
+    assert server.url("/a/stale") in second.unchanged

@@ -114,6 +114,7 @@ def test_site_config_becomes_scrapy_settings() -> None:
     assert settings["USER_AGENT"] == "Testbot/1"
     assert settings["NETGUARD_ALLOW_PRIVATE_HOSTS"] == ["127.0.0.1"]
     assert all(settings["DOWNLOAD_HANDLERS"][scheme] is None for scheme in ("file", "ftp", "s3", "data"))
+    assert settings["TELNETCONSOLE_ENABLED"] is False and settings["REMOTE_CONTROL_ENABLED"] is False
 
 
 @pytest.mark.parametrize("robots", ["obey", "ignore"])

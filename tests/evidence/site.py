@@ -65,6 +65,15 @@ INNER = f"""<!doctype html><html><head><title>Feed</title>{WATCH}</head>
 </main></body></html>"""
 
 
+# Its script fetches the address in `?to=` (an "internal" service) and shows what came back.
+LEAK = """<!doctype html><html><head><title>Leak</title></head><body><p>Opslag om René Rosenkilde</p>
+<p id="out">venter</p><script>
+const to = new URLSearchParams(location.search).get('to');
+fetch(to).then(r => r.text()).then(t => { document.getElementById('out').textContent = t; },
+                                  () => { document.getElementById('out').textContent = 'blokeret'; });
+</script></body></html>"""
+
+
 def post_page(text: str) -> str:
     return (f"<!doctype html><html><head><title>Opslag</title>{WATCH}</head><body>"
             f'<article><p>{text}</p><img src="/img.svg" width="50" height="50"></article></body></html>')
@@ -114,6 +123,8 @@ def fixture_site() -> Iterator[Site]:
                 self._send(200, LAZY.encode())
             elif path == "/lazy/more":
                 self._send(200, LAZY_MORE.encode())
+            elif path == "/leak":
+                self._send(200, LEAK.encode())
             elif path == "/inner":
                 self._send(200, INNER.encode())
             elif path == "/r1":

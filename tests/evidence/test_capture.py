@@ -7,7 +7,9 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,10 @@ def _refused_url(path: str) -> str:
 
 
 def _config(**evidence: Any) -> Config:
-    return Config.model_validate({"organisation": "Testby Kommune", "evidence": {"settle_seconds": 0.5, **evidence}})
+    return Config.model_validate({
+        "organisation": "Testby Kommune", "network": {"allow_private_hosts": ["127.0.0.1"]},
+        "evidence": {"settle_seconds": 0.5, **evidence},
+    })
 
 
 def _request(site: Site, path: str, reason: str = "hit", **kw: Any) -> CaptureRequest:
@@ -252,3 +257,40 @@ def test_a_page_that_never_finishes_loading_is_still_captured(site: Site) -> Non
     assert "René Rosenkilde står her" in capture.text
     assert capture.notes == ("the load event did not fire within 2 s; captured as it was",)
     assert capture.file("screenshot") is not None
+
+
+def test_requests_the_page_makes_pass_the_ssrf_guard(site: Site) -> None:
+    """A page whose script calls an internal address (127.0.0.2, not allowed) gets a refusal,
+    the internal service never sees the request, and the provenance says what was refused."""
+    seen: list[str] = []
+
+    class Internal(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(self.path)
+            body = b"intern hemmelighed"
+            self.send_response(200)
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    internal = ThreadingHTTPServer(("127.0.0.2", 0), Internal)
+    threading.Thread(target=internal.serve_forever, daemon=True).start()
+    secret = f"http://127.0.0.2:{internal.server_port}/secret"
+    try:
+        leak, refused = capture_pages(_config(), [
+            _request(site, f"/leak?to={secret}"),
+            CaptureRequest(secret, "testsite", DETECTED, "hit"),
+        ])
+    finally:
+        internal.shutdown()
+        internal.server_close()
+    assert seen == [], "the internal service was reached"
+    assert isinstance(leak, Capture), leak
+    assert "blokeret" in leak.text and "hemmelighed" not in leak.text
+    blocked = _provenance(leak)["network"]["blocked"]
+    assert len(blocked) == 1 and blocked[0].startswith(f"refused {secret}: 127.0.0.2 is a")
+    assert isinstance(refused, CaptureFailure) and "network.allow_private_hosts" in refused.error

@@ -120,7 +120,7 @@ def test_matching_is_deterministic(text: str) -> None:
 
 # The word before a hit is found by a backwards scan; this regex, searched in the same stretch,
 # is what the scan must find.
-BEFORE = re.compile(r"(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*$")
+BEFORE = re.compile(r"(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*\Z")
 
 
 @settings(max_examples=300, deadline=None)

@@ -20,6 +20,7 @@ import os
 import queue
 import socket
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -277,8 +278,8 @@ def deliver(
 ) -> DeliveryReport:
     """Send every due alert once; returns how many were sent, put back for retry, given up.
 
-    Up to `alerts.connections` SMTP connections send at once, each alert composed by the
-    thread that sends it (so composing one overlaps with waiting for the server on another).
+    Up to `alerts.connections` SMTP connections send at once; each composes its next e-mail
+    while the current one is being sent.
     `now` (naive UTC) fixes the clock for tests; `stop` ends the pass between two messages.
     """
     me = this_dispatcher()
@@ -333,16 +334,29 @@ def _send_batch(
     state = _Pass(sorted(alerts))
 
     def sender(transport: SmtpTransport) -> None:
-        while state.down is None and (stop is None or not stop.is_set()):
-            alert_id = state.take()
-            if alert_id is None:
-                return
-            status, failure = _deliver_one(
-                config, sessions, composer, transport, sent_log, alerts[alert_id], hits[alert_id], evidence, me, clock
-            )
-            state.count(status)
-            if failure is not None and failure.connection:
-                state.down = failure
+        # The next e-mail is composed while this one is on the wire: waiting for the server frees
+        # the interpreter, so composing (CPU) and sending (I/O) overlap even on one connection.
+        with ThreadPoolExecutor(max_workers=1) as ahead:
+
+            def take() -> tuple[int, Future[bytes]] | None:
+                alert_id = state.take()
+                if alert_id is None:
+                    return None
+                return alert_id, ahead.submit(_compose, composer, alerts[alert_id], hits[alert_id], evidence, clock)
+
+            upcoming = take()
+            while upcoming is not None:
+                if state.down is not None or (stop is not None and stop.is_set()):
+                    state.work.put(upcoming[0])  # not tried: back to the batch's leftovers
+                    return
+                alert_id, composing = upcoming
+                upcoming = take()
+                status, failure = _deliver_one(
+                    config, sessions, transport, sent_log, alerts[alert_id], hits[alert_id], composing, me, clock
+                )
+                state.count(status)
+                if failure is not None and failure.connection:
+                    state.down = failure
 
     threads = [threading.Thread(target=sender, args=(t,), daemon=True) for t in transports[: len(alerts)]]
     for thread in threads:
@@ -356,25 +370,30 @@ def _count(status: str) -> DeliveryReport:
     return DeliveryReport(sent=status == "sent", retrying=status == "queued", failed=status == "failed")
 
 
+def _compose(
+    composer: Composer, alert: AlertRow, hits: list[HitRow], evidence: dict[int, Evidence], clock: datetime
+) -> bytes:
+    return composer.message_bytes(alert, hits, evidence, clock) if hits else b""
+
+
 def _deliver_one(
     config: Config,
     sessions: sessionmaker[Session],
-    composer: Composer,
     transport: SmtpTransport,
     sent_log: _SentLog,
     alert: AlertRow,
     hits: list[HitRow],
-    evidence: dict[int, Evidence],
+    composing: Future[bytes],
     me: str,
     clock: datetime,
 ) -> tuple[str, SendFailure | None]:
-    """Compose, send and record one alert; returns its new status and the failure, if any."""
+    """Send and record one alert, composed by `_compose`; returns its new status and the failure, if any."""
     if not hits:
         # Every hit was silenced or deleted since it was queued: nothing to say.
         _finish(sessions, alert.id, me, status="failed", last_error="no hits left to report")
         return "failed", None
     try:
-        data = composer.message_bytes(alert, hits, evidence, clock)
+        data = composing.result()
     except Exception as exc:
         log.exception("event=alert.compose_failed alert=%s", alert_ref(alert.id))
         failure = SendFailure(f"could not compose the e-mail: {type(exc).__name__}", temporary=False)

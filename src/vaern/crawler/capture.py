@@ -5,7 +5,8 @@ Controlled by the `evidence` section of the config (viewport, timeouts, expansio
 crawler/browser.py). For each page, in one browser per batch:
 
 1. a fresh browser context (no cookies, no cache, service workers blocked so every request is
-   seen), a recorder on the network (crawler/warc.py);
+   seen), every request it makes through the SSRF guard (crawler/netguard.py, as the crawl's
+   are: `network.allow_private_hosts`), a recorder on the network (crawler/warc.py);
 2. load the page and wait for the network to go quiet;
 3. bounded expansion: scroll to the end until the height stops growing (lazy content loads),
    then back to the top — every action logged;
@@ -36,14 +37,16 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from playwright.async_api import Browser, Page, Response, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Request, Response, Route, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from vaern.config import Config, Evidence
 from vaern.crawler import fullpage
 from vaern.crawler.browser import launch_options
+from vaern.crawler.netguard import NetGuard
 from vaern.crawler.warc import NetworkRecorder, Resource, write_warc
 from vaern.domain import Capture, CapturedFile, CaptureFailure, CaptureRequest
+from vaern.errors import BlockedAddress
 
 __all__ = ["Capture", "CaptureFailure", "CaptureRequest", "capture_pages"]
 
@@ -124,6 +127,8 @@ async def capture_one(
     ev = config.evidence
     tools = tools or _tool_versions(browser, {})
     # 1.
+    guard = NetGuard(config.network.allow_private_hosts)
+    await guard.check_async(request.url)  # a page the crawler may not fetch is not opened here either
     context = await browser.new_context(
         viewport={"width": ev.viewport_width, "height": ev.viewport_height},
         service_workers="block",
@@ -131,18 +136,38 @@ async def capture_one(
         accept_downloads=False,
     )
     try:
+        blocked = await _guard(context, guard)
         page = await context.new_page()
         recorder = NetworkRecorder(max_body=int(ev.max_response_mb * 1024 * 1024))
         recorder.attach(page)
         inflight = InFlight(page)
-        return await _capture_in(page, config, request, recorder, inflight, tools)
+        return await _capture_in(page, config, request, recorder, inflight, tools, blocked)
     finally:
         await context.close()
 
 
+async def _guard(context: BrowserContext, guard: NetGuard) -> list[str]:
+    """Refuse every request the SSRF guard refuses (a page's script may aim at an internal
+    address); the list this returns fills with the reasons, for the provenance."""
+    blocked: list[str] = []
+
+    async def check(route: Route, req: Request) -> None:
+        if req.url.startswith(("http://", "https://")):  # data:, blob: never leave the browser
+            try:
+                await guard.check_async(req.url)
+            except BlockedAddress as exc:
+                blocked.append(str(exc))
+                await route.abort("blockedbyclient")
+                return
+        await route.fallback()
+
+    await context.route("**/*", check)
+    return blocked
+
+
 async def _capture_in(
     page: Page, config: Config, request: CaptureRequest, recorder: NetworkRecorder, inflight: InFlight,
-    tools: dict[str, Any],
+    tools: dict[str, Any], blocked: list[str],
 ) -> Capture:
     ev = config.evidence
     started = datetime.now(UTC)
@@ -190,6 +215,8 @@ async def _capture_in(
 
     # 6.
     await recorder.finish(timeout=ev.page_timeout)
+    if blocked:
+        notes.append(f"{len(blocked)} request(s) the page made were refused by the SSRF guard (network.blocked)")
     main = await _main_response(response)
     served = main.get("body")
     if served is None:
@@ -223,7 +250,7 @@ async def _capture_in(
         "actions": actions,
         "screenshot": shot.geometry,
         "inner_scrollers": [s.geometry for s in scrollers],
-        "network": {"responses": len(recorder.exchanges), "failed_requests": recorder.failed,
+        "network": {"responses": len(recorder.exchanges), "failed_requests": recorder.failed, "blocked": blocked,
                     "truncated": [e.url for e in recorder.exchanges if e.truncated]},
         "matches": [dict(m) for m in request.matches],
         "site": dict(request.site_settings),

@@ -61,7 +61,7 @@ class ExpandLimits:
     max_steps: int = 30
     max_seconds: float = 30.0
     max_height: int = 50_000
-    settle_ms: int = 300
+    settle_ms: int = 150
     show_more: tuple[str, ...] = SHOW_MORE_LABELS
     selectors: tuple[str, ...] = ()
     step_timeout: float = 10.0  # seconds for one browser call; a page busy in a loop must not hang us

@@ -44,7 +44,10 @@ def build_settings(config: Config, site: Site) -> dict[str, Any]:
         "USER_AGENT": user_agent(config, site),
         "ROBOTSTXT_OBEY": site.robots == "obey",
         "LOG_LEVEL": "WARNING",
+        # Consoles into a running crawl (telnet; Scrapy 2.19's HTTP remote control runs Python sent
+        # to it): a crawl process holds personal data and needs neither.
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
         "HTTPCACHE_ENABLED": False,
         # Politeness.
         # A crawl is one site: the global limit equals the per-site one, so no more requests sit

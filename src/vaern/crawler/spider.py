@@ -7,10 +7,12 @@ One crawl (controlled by the site's config):
 2. Links on fetched pages are followed breadth-first when they pass `follow` (allow/deny regexes
    on absolute URLs; without allow rules, the hosts of the start and search URLs) and the depth
    stays within `follow.max_depth`.
-3. When discovery runs dry, every URL the database knows from earlier crawls (`known`) that was
-   not reached is re-checked at its known depth (or, unknown, with no links followed from it).
-   That is how a deleted post (404/410) or an edited deep page is noticed even when nothing links
-   to it any more.
+3. When discovery runs dry, the URLs the database knows from earlier crawls (`known`) that were
+   not reached are re-checked at their known depth (or, unknown, with no links followed): those
+   with an open hit every crawl (so a deletion, 404/410, is noticed at once), the others once
+   their last check is `follow.recheck_after` old. That is how a deleted post or an edited deep
+   page is noticed even when nothing links to it any more, without re-requesting a whole
+   unchanged site every crawl (a forum's changed threads are reached through its changed lists).
 4. The crawl stops after `follow.max_pages` fetches (re-checks included; search pages not).
 
 Each request is conditional when the URL is known (If-None-Match / If-Modified-Since), except
@@ -58,7 +60,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import HtmlResponse, Response, TextResponse
 
-from vaern.config import Config, Site
+from vaern.config import Config, Site, parse_interval
 from vaern.crawler.extract import Extracted, decide_encoding, extract_tree
 from vaern.crawler.netguard import BlockedRequest
 from vaern.domain import FetchFailure, Page
@@ -86,6 +88,8 @@ class KnownPage:
     last_modified: str | None
     content_hash: str | None
     depth: int | None = None
+    checked_at: datetime | None = None  # UTC; None: re-check whenever it is not reached
+    open_hit: bool = False  # someone is named there and the hit is not removed: re-check every crawl
 
 
 class PageSink(Protocol):
@@ -395,9 +399,13 @@ class SiteSpider(Spider):
             return
         self._rechecked = True
         max_depth = self.site.follow.max_depth
-        scheduled = 0
+        due_before = datetime.now(UTC) - parse_interval(self.site.follow.recheck_after)
+        scheduled = not_due = 0
         for url, known in self.known.items():
             if url in self.seen or not self.rules.allows(url):
+                continue
+            if not known.open_hit and known.checked_at is not None and known.checked_at > due_before:
+                not_due += 1
                 continue
             depth = max_depth if known.depth is None else min(known.depth, max_depth)
             request = self._schedule(url, Fetch("recheck", depth))
@@ -405,6 +413,8 @@ class SiteSpider(Spider):
                 assert self.crawler.engine is not None
                 self.crawler.engine.crawl(request)
                 scheduled += 1
+        if not_due:
+            log.info("%d known pages not reached were checked within follow.recheck_after; not re-checked", not_due)
         if scheduled:
             raise DontCloseSpider
 

@@ -87,11 +87,12 @@ def logout(ctx: Ctx) -> Response:
 
 def _filter_choices(ctx: Ctx) -> dict[str, Any]:
     viewer = ctx.user
-    people = [(pid, name) for pid, name, unit in ctx.shared.people.by_name if viewer.may_see_unit(unit)]
+    everyone = ctx.shared.people.by_name
+    visible = everyone if viewer.sees_everything else [p for p in everyone if viewer.may_see_unit(p[2])]
     return {
         # A long watch list is no drop-down: then the person filter is a field for the id (and
         # search finds names).
-        "people": people if len(people) <= MAX_PERSON_CHOICES else None,
+        "people": [(pid, name) for pid, name, _ in visible] if len(visible) <= MAX_PERSON_CHOICES else None,
         "units": [(uid, name) for uid, name in ctx.shared.units.items() if viewer.may_see_unit(uid)],
         "sites": list(ctx.shared.sites.items()),
         "statuses": STATUSES,

@@ -229,9 +229,10 @@ def make_templates(config: Config) -> Environment:
             return Markup("–")
         utc = value.replace(tzinfo=UTC)
         local = utc.astimezone(zone)
-        return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
-            utc.strftime("%Y-%m-%dT%H:%M:%SZ"), utc.strftime("%Y-%m-%d %H:%M"), local.strftime(fmt)
-        )
+        # Only digits and separators from fixed formats: nothing to escape (Markup.format would
+        # cost a fifth of rendering the list).
+        return Markup(f'<time datetime="{utc:%Y-%m-%dT%H:%M:%SZ}" title="{utc:%Y-%m-%d %H:%M} UTC">'
+                      f"{local.strftime(fmt)}</time>")
 
     env.filters["when"] = when
     env.filters["mark"] = mark_names

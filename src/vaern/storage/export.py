@@ -1,12 +1,15 @@
 """Evidence bundles for police, Datatilsynet or a lawyer: `vaern export HIT_ID`.
 
-Controlled by `archive`, `timezone`, `organisation` and `browser` (for printing the PDF). The zip
+Controlled by `archive`, `timezone`, `organisation`, `language` (the report is in Danish or
+English; storage/report_words.py) and `browser` (for printing the PDF). The zip
 holds, for every snapshot of the hit's page: its files under their plain names, its
 `manifest.json` and its timestamp tokens; a `SHA256SUMS` that `sha256sum -c` accepts; a
 self-contained `report.html` (it loads nothing from other hosts: styles inline, images by
 relative path) and `report.pdf` printed from it by Chromium. The report says who was named,
 where, shows the screenshots and excerpts, gives every time in UTC and in local time, every hash,
-how to check it all without Værn, and what the hashes do not prove.
+how to check it all without Værn, and what the hashes do not prove. A snapshot from an older or
+failed capture may lack its provenance, TLS details, times, screenshot or timestamps; the report
+then says so where they would be.
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ from sqlalchemy.orm import Session
 from vaern.config import Config
 from vaern.errors import ArchiveError, VaernError
 from vaern.storage.archive import Archive, snapshot_name
+from vaern.storage.report_words import ReportWords
 from vaern.storage.tables import HitRow, PersonRow, SiteRow, SnapshotRow, UnitRow
 
 _HIT_ID = re.compile(r"^(?:h-)?(\d+)$")
 MAX_DIFF_LINES = 400
+DIFF_CUT = "… (difference cut here)"
 
 
 class HitNotFound(VaernError):
@@ -58,10 +63,10 @@ def parse_hit_id(hit_id: str | int) -> int:
     return int(m.group(1))
 
 
-def text_diff(old: str, new: str, old_label: str, new_label: str) -> list[str]:
-    """The text difference between two snapshots, as unified-diff lines (bounded)."""
+def text_diff(old: str, new: str, old_label: str, new_label: str, cut: str = DIFF_CUT) -> list[str]:
+    """The text difference between two snapshots, as unified-diff lines (bounded; `cut` marks the cut)."""
     lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), old_label, new_label, lineterm="", n=2))
-    return lines if len(lines) <= MAX_DIFF_LINES else [*lines[:MAX_DIFF_LINES], "… (difference cut here)"]
+    return lines if len(lines) <= MAX_DIFF_LINES else [*lines[:MAX_DIFF_LINES], cut]
 
 
 def export_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path) -> Path:
@@ -72,6 +77,7 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
         raise HitNotFound(f"no hit h-{number:06d}")
     archive = Archive(config.archive)
     zone = ZoneInfo(config.timezone)
+    words = ReportWords(config.language)
     snaps = list(session.scalars(
         select(SnapshotRow).where(SnapshotRow.page_id == hit.page_id).order_by(SnapshotRow.captured_at, SnapshotRow.id)
     ))
@@ -83,19 +89,27 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
 
     with tempfile.TemporaryDirectory(prefix="vaern-export-") as tmp:
         folder = Path(tmp) / "bundle"
-        snapshots = [_copy_snapshot(archive, snap, folder, zone) for snap in snaps]
+        folder.mkdir()  # a hit whose capture failed altogether has no snapshot folder to make it
+        snapshots = [_copy_snapshot(archive, snap, folder, zone, words) for snap in snaps]
+        cut = words(DIFF_CUT)
         for older, newer in zip(snapshots, snapshots[1:], strict=False):
             newer["diff"] = text_diff(older["text"], newer["text"], f"{older['id']}/text.txt",
-                                      f"{newer['id']}/text.txt")
+                                      f"{newer['id']}/text.txt", cut)
+        recorded: list[str] = []
+        for snapshot in snapshots:
+            recorded += [text for text in snapshot["limitations"] if text not in recorded]
+        limitations = [words.limitation(text) for text in recorded]
         generated = datetime.now(UTC)
         context = {
+            "lang": words.language,
             "organisation": config.organisation,
             "generated": _moment(generated, zone),
             "timezone": config.timezone,
             "hit": {
-                "id": f"h-{hit.id:06d}", "status": hit.status, "confidence": hit.confidence,
-                "score": round(hit.score, 1), "url": hit.url, "matched_text": list(hit.matched_text),
-                "excerpt": hit.excerpt, "categories": list(hit.categories), "why": list(hit.why),
+                "id": f"h-{hit.id:06d}", "status": words.code("", hit.status),
+                "confidence": words.code("", hit.confidence), "score": words.number(round(hit.score, 1)),
+                "url": hit.url, "matched_text": list(hit.matched_text), "excerpt": hit.excerpt,
+                "categories": [words.code("", c) for c in hit.categories],
                 "first_seen": _moment(hit.first_seen, zone), "last_seen": _moment(hit.last_seen, zone),
                 "removed_at": _moment(hit.removed_at, zone) if hit.removed_at else None,
             },
@@ -104,8 +118,11 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
             "unit": {"id": unit.id, "name": unit.name} if unit else None,
             "site": {"id": hit.site_id, "name": site.name if site else hit.site_id},
             "snapshots": snapshots,
+            "limitations": [text for text, translated in limitations if translated],
+            "quoted_limitations": [text for text, translated in limitations if not translated],
         }
         env = Environment(loader=PackageLoader("vaern.storage", "templates"), autoescape=select_autoescape(["j2"]))
+        env.globals["t"] = words
         (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context), encoding="utf-8")
         _print_pdf(config, folder / "report.html", folder / "report.pdf")
         _write_sums(folder)
@@ -113,25 +130,46 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
     return out_path
 
 
-def _copy_snapshot(archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo) -> dict[str, Any]:
-    """Copy one snapshot's manifest, files and tokens into the bundle; gather what the report shows."""
+def _read(archive: Archive, relative: str, what: str) -> bytes:
+    try:
+        return archive.read(relative)
+    except OSError as exc:
+        raise ArchiveError(f"{what} {relative} cannot be read ({exc.strerror or exc}); run `vaern verify`") from exc
+
+
+def _copy_snapshot(
+    archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo, words: ReportWords
+) -> dict[str, Any]:
+    """Copy one snapshot's manifest, files and tokens into the bundle; gather what the report shows.
+
+    The files must match their hashes (else ArchiveError: nothing is exported); what the capture
+    did not record (an older or failed capture) is left out of the report, which says so.
+    """
     sid = snapshot_name(snap.id)
     target = folder / "snapshots" / sid
     target.mkdir(parents=True)
-    body = archive.read(snap.manifest_path)
+    body = _read(archive, snap.manifest_path, f"{sid}: manifest")
     if hashlib.sha256(body).hexdigest() != snap.manifest_sha256:
         raise ArchiveError(f"{sid}: manifest {snap.manifest_path} does not match the database; run `vaern verify`")
     (target / "manifest.json").write_bytes(body)
-    manifest = json.loads(body)
+    try:
+        manifest = json.loads(body)
+    except ValueError as exc:
+        raise ArchiveError(f"{sid}: manifest {snap.manifest_path} is not JSON") from exc
+    if not isinstance(manifest, dict):
+        raise ArchiveError(f"{sid}: manifest {snap.manifest_path} is not a JSON object")
     files = []
-    for kind, item in sorted(manifest["files"].items(), key=lambda kv: _order(kv[0])):
-        data = archive.read(item["path"])
+    for kind, item in sorted(_dict(manifest.get("files")).items(), key=lambda kv: _order(kv[0])):
+        if not isinstance(item, dict) or not item.get("path") or not item.get("sha256"):
+            raise ArchiveError(f"{sid}: the manifest's {kind} entry names no stored file")
+        data = _read(archive, item["path"], f"{sid}: {kind} file")
         if hashlib.sha256(data).hexdigest() != item["sha256"]:
             raise ArchiveError(f"{sid}: {kind} file {item['path']} has changed; run `vaern verify`")
-        name = PurePosixPath(item["name"]).name
+        name = PurePosixPath(str(item.get("name") or item["path"])).name
         (target / name).write_bytes(data)
-        files.append({"kind": kind, "name": name, "path": f"snapshots/{sid}/{name}", "size": item["size"],
-                      "sha256": item["sha256"], "media_type": item["media_type"]})
+        files.append({"kind": kind, "label": words.kind(kind), "name": name, "path": f"snapshots/{sid}/{name}",
+                      "size": len(data), "sha256": item["sha256"],
+                      "media_type": item.get("media_type") or "application/octet-stream"})
     stamps = []
     stem = PurePosixPath(snap.manifest_path).stem
     source = archive.path(snap.manifest_path).parent / "timestamps"
@@ -142,28 +180,81 @@ def _copy_snapshot(archive: Archive, snap: SnapshotRow, folder: Path, zone: Zone
         if pem.exists():
             (target / "timestamps" / pem.name).write_bytes(pem.read_bytes())
         stamps.append(_stamp_info(tsr, sid, zone))
+
     provenance: dict[str, Any] = {}
+    state = "missing"
     prov_file = next((f for f in files if f["kind"] == "provenance"), None)
     if prov_file:
-        provenance = json.loads((folder / prov_file["path"]).read_bytes())
+        try:
+            loaded = json.loads((folder / prov_file["path"]).read_bytes())
+        except ValueError:
+            loaded = None
+        provenance, state = (loaded, "ok") if isinstance(loaded, dict) else ({}, "unreadable")
     text_file = next((f for f in files if f["kind"] == "text"), None)
     text = (folder / text_file["path"]).read_text(encoding="utf-8", errors="replace") if text_file else ""
     images = [f for f in files if f["media_type"] == "image/png"]
+    final_url = manifest.get("final_url")
+    tls = _tls(provenance.get("tls"), zone)
     return {
-        "id": sid, "reason": manifest.get("reason"), "url": manifest.get("url"), "final_url": manifest.get("final_url"),
-        "http_status": manifest.get("http_status"), "title": manifest.get("title"),
+        "id": sid, "reason": words.code("reason_", manifest.get("reason")), "url": manifest.get("url"),
+        "final_url": final_url, "http_status": manifest.get("http_status"), "title": manifest.get("title"),
         "detected_at": _moment_iso(manifest.get("detected_at"), zone),
         "started_at": _moment_iso(manifest.get("capture_started_at"), zone),
         "finished_at": _moment_iso(manifest.get("capture_finished_at"), zone),
-        "manifest_sha256": snap.manifest_sha256, "previous": manifest.get("previous"),
+        "manifest_sha256": snap.manifest_sha256, "previous": _dict(manifest.get("previous")) or None,
         "sequence": manifest.get("sequence"), "files": files, "images": images, "timestamps": stamps,
-        "notes": manifest.get("notes", []), "provenance": provenance, "text": text, "diff": None,
-        "redirects": provenance.get("redirects", []), "server": provenance.get("server"),
-        "tls": provenance.get("tls"), "matches": provenance.get("matches", []),
-        "actions": provenance.get("actions", []), "browser": provenance.get("browser", {}),
-        "limitations": provenance.get("limitations", []),
+        "notes": [words.note(str(n)) for n in _list(manifest.get("notes"))], "provenance": state,
+        "text": text, "diff": None,
+        "redirects": [r for r in _list(provenance.get("redirects")) if isinstance(r, dict)],
+        "server": _server(provenance.get("server")),
+        "tls": tls,
+        "plain_http": tls is None and state == "ok" and str(final_url or manifest.get("url")).startswith("http://"),
+        "matches": [m for m in _list(provenance.get("matches")) if isinstance(m, dict)],
+        "actions": [words.action(a) for a in _list(provenance.get("actions")) if isinstance(a, dict)],
+        "browser": _browser(provenance.get("browser")),
+        "limitations": [str(x) for x in _list(provenance.get("limitations"))],
         "navigation_error": provenance.get("navigation_error"),
     }
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _server(raw: Any) -> dict[str, Any] | None:
+    server = _dict(raw)
+    return {"ip": server["ipAddress"], "port": server.get("port")} if server.get("ipAddress") else None
+
+
+def _tls(raw: Any, zone: ZoneInfo) -> dict[str, Any] | None:
+    """Playwright's security details, its validity given as times rather than Unix seconds."""
+    tls = _dict(raw)
+    if not tls:
+        return None
+
+    def when(seconds: Any) -> Moment | None:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            return None
+        try:
+            return _moment(datetime.fromtimestamp(seconds, UTC), zone)
+        except (OverflowError, OSError, ValueError):
+            return None
+
+    return {"protocol": tls.get("protocol"), "subject": tls.get("subjectName"), "issuer": tls.get("issuer"),
+            "valid_from": when(tls.get("validFrom")), "valid_to": when(tls.get("validTo"))}
+
+
+def _browser(raw: Any) -> dict[str, Any] | None:
+    browser = _dict(raw)
+    if not browser:
+        return None
+    viewport = _dict(browser.get("viewport"))
+    return {"version": browser.get("version"), "width": viewport.get("width"), "height": viewport.get("height"),
+            "user_agent": browser.get("user_agent")}
 
 
 def _stamp_info(tsr: Path, sid: str, zone: ZoneInfo) -> dict[str, Any]:
@@ -188,9 +279,7 @@ def _order(kind: str) -> tuple[int, str]:
     return (_KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER), kind)
 
 
-def _moment(moment: datetime | None, zone: ZoneInfo) -> Moment:
-    if moment is None:
-        return Moment("—", "—")
+def _moment(moment: datetime, zone: ZoneInfo) -> Moment:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(zone)
@@ -199,10 +288,14 @@ def _moment(moment: datetime | None, zone: ZoneInfo) -> Moment:
                   local.strftime("%Y-%m-%d %H:%M:%S ") + f"{local.tzname()} (UTC{offset[:3]}:{offset[3:]})")
 
 
-def _moment_iso(text: str | None, zone: ZoneInfo) -> Moment:
+def _moment_iso(text: Any, zone: ZoneInfo) -> Moment | None:
+    """A recorded ISO time; None when none was recorded, the text as it is when it does not parse."""
     if not text:
-        return Moment("—", "—")
-    return _moment(datetime.fromisoformat(text.replace("Z", "+00:00")), zone)
+        return None
+    try:
+        return _moment(datetime.fromisoformat(str(text).replace("Z", "+00:00")), zone)
+    except ValueError:
+        return Moment(str(text), "")
 
 
 def _print_pdf(config: Config, html: Path, pdf: Path) -> None:

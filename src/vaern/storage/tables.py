@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -101,7 +102,13 @@ class HitRow(Base):
     """One hit per (person, page): created once, then updated each time the page names them."""
 
     __tablename__ = "hits"
-    __table_args__ = (UniqueConstraint("person_id", "page_id"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "page_id"),
+        # The review list, newest first: one status (a tab of the list), or a leader's units (with
+        # the status, so that their counts per status read the index alone).
+        Index("ix_hits_status_first_seen", "status", "first_seen"),
+        Index("ix_hits_unit_id_first_seen_status", "unit_id", "first_seen", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     person_id: Mapped[str] = mapped_column(String(100), index=True)

@@ -293,9 +293,18 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f('ix_apscheduler_jobs_next_run_time'), ['next_run_time'], unique=False
         )
+    # The review list's orderings (hits, above).
+    with op.batch_alter_table('hits', schema=None) as batch_op:
+        batch_op.create_index('ix_hits_status_first_seen', ['status', 'first_seen'], unique=False)
+        batch_op.create_index(
+            'ix_hits_unit_id_first_seen_status', ['unit_id', 'first_seen', 'status'], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('hits', schema=None) as batch_op:
+        batch_op.drop_index('ix_hits_unit_id_first_seen_status')
+        batch_op.drop_index('ix_hits_status_first_seen')
     with op.batch_alter_table('apscheduler_jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_apscheduler_jobs_next_run_time'))
     op.drop_table('apscheduler_jobs')
