@@ -10,8 +10,10 @@ tell "Jens Hansson" from "Jens Hansen", so names are compared part by part.
    skeleton (normalise.py), with one-letter deletes for typos and an initial-letter index.
 2. Scan: hash look-ups find the tokens that are exactly (after folding) a part of some watched
    name. A lone part is never a mention, so a hit is looked at more closely only when another
-   part of the same form is near, or when it is capitalised and has a capitalised word, an
-   initial or a job title beside it.
+   part of the same form is near with no ordinary lower-case word between them, or when it is
+   capitalised and has a capitalised word, an initial or a job title beside it. An everyday
+   word ("hans", "tage") is part of a name only in an all lower-case one, so it is looked for
+   only when a lower-case partner is in the text, and paired only with such a partner.
 3. Verify (verify.py): around those hits, align the tokens with each candidate form — given
    name, middle names, surname, with the variants people write — and grade the alignment.
    Misspellings get an edit budget that grows with the part's length and are refused when the
@@ -226,8 +228,8 @@ class NameIndex:
 def _word_before(text: str, lo: int, end: int) -> str:
     r"""The word that text[lo:end] ends with, past the separators a name allows after a word: an
     optional full stop, then spaces, commas and dashes, then at most one line break and spaces.
-    What `(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*$` searched in text[lo:end] finds,
-    without trying the regex at every position."""
+    What `(\w+)\.?[ \t\u00a0,\-\u2010\u2011\u2013]*\n?[ \t\u00a0]*\Z` searched in text[lo:end]
+    finds, without trying the regex at every position."""
     i = end
     while i > lo and text[i - 1] in " \t\u00a0":
         i -= 1
