@@ -170,7 +170,9 @@ def test_a_site_due_during_downtime_runs_once_after_restart_and_the_schedule_is_
     tz = ZoneInfo(h.config.timezone)
     store = SQLAlchemyJobStore(engine=h.engine, tablename="apscheduler_jobs")
     job = store.lookup_job("crawl:a")
-    job.next_run_time = datetime.now(tz) - timedelta(hours=1)
+    # Half a slot off the minute, so the next regular slot (with its jitter of up to 6 s) is
+    # about 30 s away and cannot fall into the wait below.
+    job.next_run_time = datetime.now(tz) - timedelta(minutes=59, seconds=30)
     store.update_job(job)
     before = next_runs(h.engine)
     assert set(before) == {"crawl:a", "digest", "retention"}
