@@ -192,7 +192,7 @@ async def _capture_in(
             # A resource that never finishes must not cost us the evidence: capture what is there.
             notes.append(f"the load event did not fire within {ev.page_timeout:g} s; captured as it was")
     actions.append({"at": _iso(datetime.now(UTC)), "action": "load", "url": request.url})
-    await inflight.quiet(250, ev.settle_seconds)
+    await inflight.quiet(150, ev.settle_seconds)  # as the crawl's expansion: 150 ms with nothing in flight
 
     # 3.
     await expand(page, ev, actions, inflight)
@@ -339,6 +339,8 @@ async def expand(page: Page, ev: Evidence, actions: list[dict[str, Any]], inflig
     while steps < ev.expand_steps and time.monotonic() < deadline:
         state = await page.evaluate(_SCROLL_STEP)
         steps += 1
+        if steps == 1 and state["y"] == 0 and state["vh"] >= state["h"] - 2:
+            break  # a page no taller than the window: nothing scrolled, nothing for a lazy loader to see
         # Lazy loaders fire on scroll; give them a moment to start and the network to go quiet.
         await asyncio.sleep(0.05)
         await inflight.quiet(150, min(2.0, deadline - time.monotonic()))
