@@ -16,7 +16,7 @@ Pure: lexicons are compiled once by `build_classifier`; classifying does no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vaern.config import CATEGORIES, Matching
@@ -404,11 +404,10 @@ def _longest_word(alternative: str) -> str | None:
     return max(words, key=len) if all(_LETTERS.fullmatch(w) and w for w in words) else None
 
 
-def _split_alternatives(pattern: str) -> list[str]:
-    """`pattern` cut at its top-level "|" (not inside a group, a class or after a backslash)."""
-    parts: list[str] = []
+def _scan(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """Each character of `pattern` outside character classes and escapes, with its index and the
+    group depth once it is read (so a "(" reports its own group, a ")" the group around it)."""
     depth = 0
-    begin = 0
     i = 0
     while i < len(pattern):
         c = pattern[i]
@@ -417,37 +416,30 @@ def _split_alternatives(pattern: str) -> list[str]:
             continue
         if c == "[":
             i = _class_end(pattern, i)
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
+        else:
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+            yield i, c, depth
+        i += 1
+
+
+def _split_alternatives(pattern: str) -> list[str]:
+    """`pattern` cut at its top-level "|" (not inside a group, a class or after a backslash)."""
+    parts: list[str] = []
+    begin = 0
+    for i, c, depth in _scan(pattern):
+        if c == "|" and depth == 0:
             parts.append(pattern[begin:i])
             begin = i + 1
-        i += 1
     parts.append(pattern[begin:])
     return parts
 
 
 def _group_end(pattern: str) -> int:
     """The index of the ")" closing the group that opens at pattern[0], or -1."""
-    depth = 0
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":
-            i = _class_end(pattern, i)
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+    return next((i for i, c, depth in _scan(pattern) if c == ")" and depth == 0), -1)
 
 
 def _class_end(pattern: str, i: int) -> int:
