@@ -111,31 +111,35 @@ class NetGuard:
 
     def check(self, url: str) -> None:
         """Raise BlockedAddress unless `url` may be fetched. Resolves the host (blocking)."""
-        host, literal = self._split(url)
-        if host in self._names:
-            return
-        if literal is not None:
-            self._judge(url, host, [literal])
-            return
-        if host not in self._resolved:
+        host = self._judged_without_lookup(url)
+        if host is not None:
             self._resolved[host] = _addresses(_getaddrinfo_blocking(host))
-        self._judge(url, host, self._resolved[host])
+            self._judge(url, host, self._resolved[host])
 
     async def check_async(self, url: str) -> None:
         """Like `check`, resolving the host without blocking the event loop."""
-        host, literal = self._split(url)
-        if host in self._names:
-            return
-        if literal is not None:
-            self._judge(url, host, [literal])
-            return
-        if host not in self._resolved:
+        host = self._judged_without_lookup(url)
+        if host is not None:
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
             except OSError:
                 infos = []
             self._resolved[host] = _addresses(infos)
-        self._judge(url, host, self._resolved[host])
+            self._judge(url, host, self._resolved[host])
+
+    def _judged_without_lookup(self, url: str) -> str | None:
+        """Judge `url` where no name lookup is needed (an allowed name, an IP literal, a host
+        resolved before); return the host still to look up, else None."""
+        host, literal = self._split(url)
+        if host in self._names:
+            return None
+        if literal is not None:
+            self._judge(url, host, [literal])
+            return None
+        if host in self._resolved:
+            self._judge(url, host, self._resolved[host])
+            return None
+        return host
 
 
 def _getaddrinfo_blocking(host: str) -> list[Any]:
