@@ -41,27 +41,7 @@ def main() -> None:
     t2 = time.perf_counter()
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
         for did, ms in preds.items():
-            f.write(
-                json.dumps(
-                    {
-                        "id": did,
-                        "mentions": [
-                            {
-                                "person": m.person,
-                                "start": m.start,
-                                "end": m.end,
-                                "score": m.score,
-                                "confidence": m.confidence,
-                                "variant": m.variant,
-                                "categories": list(m.categories),
-                            }
-                            for m in ms
-                        ],
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+            f.write(json.dumps({"id": did, "mentions": [m.as_row() for m in ms]}, ensure_ascii=False) + "\n")
     r = score.score(str(gold_dir), f.name)
     print(f"build {t1 - t0:.2f} s, match {t2 - t1:.2f} s for {len(docs)} texts")
     for k, v in r.items():

@@ -274,11 +274,7 @@ def match(obj: Context, people_file: Path | None, input_file: Any) -> None:
         except (ValueError, KeyError, TypeError):
             click.echo(f"{input_file.name}:{number}: not a JSON object with \"id\" and \"text\"", err=True)
             raise SystemExit(2) from None
-        mentions = [
-            {"person": m.person, "start": m.start, "end": m.end, "score": round(m.score, 1),
-             "confidence": m.confidence, "variant": m.variant, "categories": list(m.categories)}
-            for m in index.find(text)
-        ]
+        mentions = [{**m.as_row(), "score": round(m.score, 1)} for m in index.find(text)]
         click.echo(json.dumps({"id": doc.get("id"), "mentions": mentions}, ensure_ascii=False))
 
 

@@ -36,6 +36,11 @@ class Mention:
     # Why it matched, in words an analyst can check ("misspelt 'Gusav' for 'Gustav' (1 edit)").
     why: tuple[str, ...] = ()
 
+    def as_row(self) -> dict[str, object]:
+        """The mention as `vaern match` prints it (and as the dev corpus's scorer reads it)."""
+        return {"person": self.person, "start": self.start, "end": self.end, "score": self.score,
+                "confidence": self.confidence, "variant": self.variant, "categories": list(self.categories)}
+
 
 @dataclass(frozen=True)
 class Post:

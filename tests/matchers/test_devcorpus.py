@@ -38,18 +38,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], dict[str,
     out = tmp_path_factory.mktemp("dev") / "pred.jsonl"
     with out.open("w", encoding="utf-8") as f:
         for did, mentions in preds.items():
-            rows = [
-                {
-                    "person": m.person,
-                    "start": m.start,
-                    "end": m.end,
-                    "score": m.score,
-                    "confidence": m.confidence,
-                    "variant": m.variant,
-                    "categories": list(m.categories),
-                }
-                for m in mentions
-            ]
+            rows = [m.as_row() for m in mentions]
             f.write(json.dumps({"id": did, "mentions": rows}, ensure_ascii=False) + "\n")
     return docs, preds, _score_module().score(str(GOLD), str(out))
 
