@@ -25,6 +25,7 @@ from vaern.storage.queries import latest_runs, utcnow
 from vaern.storage.tables import CrawlRunRow
 
 POLL_SECONDS = 0.2
+REAP_SECONDS = 3.0  # how long kill_crawl keeps reaping browsers that outlive their crawl
 
 
 @dataclass
@@ -60,9 +61,14 @@ def kill_crawl(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     try:
         _kill_group(process, grace)
     finally:
-        from vaern.crawler.browser import reap_orphaned_browsers
+        from vaern.crawler.browser import browser_processes, owner_alive, reap_orphaned_browsers
 
         reap_orphaned_browsers()
+        # A Chromium still starting up when its crawl died can show up just after the reap.
+        deadline = time.monotonic() + REAP_SECONDS
+        while time.monotonic() < deadline and any(not owner_alive(m) for _p, m in browser_processes()):
+            time.sleep(0.1)
+            reap_orphaned_browsers()
 
 
 def _kill_group(process: subprocess.Popen[bytes], grace: float) -> None:
