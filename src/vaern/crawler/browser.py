@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 # What a context is opened with: (user agent, extra headers).
 _ContextKey = tuple[str | None, tuple[tuple[str, str], ...]]
 
+
+def _key(user_agent: str | None, headers: Mapping[str, str] | None) -> _ContextKey:
+    return (user_agent, tuple(sorted(headers.items())) if headers else ())
+
 log = logging.getLogger(__name__)
 
 # Flags for locked-down hosts (DESIGN.md): no sandbox as root in containers, no GPU, and nothing
@@ -301,23 +305,31 @@ class BrowserSession:
 
     @contextlib.asynccontextmanager
     async def page(
-        self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None
+        self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None, ahead: bool = True
     ) -> AsyncIterator[Page]:
         """A page in a fresh browser context, closed (with its context) when the block ends.
 
         Opening a context and its page costs Chromium a new renderer process (0.3–1 s on a
         small host), so the next page's context is opened while this one works: a spare that
-        has never been used is as fresh as a new one.
+        has never been used is as fresh as a new one. With `ahead=False` the caller says when
+        (`open_ahead`): opening one competes for the CPU with the page's own navigation, so the
+        renderer opens it once its page has loaded and is waiting on the network.
         """
-        key = (user_agent, tuple(sorted(headers.items())) if headers else ())
+        key = _key(user_agent, headers)
         context, page = await self._take_spare(key) or await self._open(key)
-        if not self._closed and self._spare is None:
-            self._spare = (key, asyncio.ensure_future(self._open(key)))
+        if ahead:
+            self.open_ahead(user_agent=user_agent, headers=headers)
         try:
             yield page
         finally:
             self._closing.add(asyncio.ensure_future(self._close_context(context)))
             self._closing = {t for t in self._closing if not t.done()}
+
+    def open_ahead(self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        """Start opening the next page's context now, unless one is already open or on its way."""
+        if not self._closed and self._spare is None:
+            key = _key(user_agent, headers)
+            self._spare = (key, asyncio.ensure_future(self._open(key)))
 
     async def _open(self, key: _ContextKey) -> tuple[BrowserContext, Page]:
         from playwright.async_api import Error as PlaywrightError
@@ -348,6 +360,9 @@ class BrowserSession:
             context.set_default_timeout(self._timeout * 1000)
             context.set_default_navigation_timeout(self._timeout * 1000)
             page = await asyncio.wait_for(context.new_page(), self._timeout)
+            # The page's first script call sets up its script context; done here, off the path of
+            # the page that will use it (and `_take_spare`'s check is then a quick one).
+            await asyncio.wait_for(page.evaluate("1"), self._timeout)
         except BaseException:
             await self._close_context(context)
             raise

@@ -107,7 +107,7 @@ async def _render(
     t0 = time.monotonic()
     step = settings.timeout
     blocked: list[Action] = []
-    async with session.page(user_agent=user_agent, headers=headers) as page:
+    async with session.page(user_agent=user_agent, headers=headers, ahead=False) as page:
         if allow is not None:
             await _guard(page, allow, blocked)
         network = NetworkWatch(page)
@@ -126,11 +126,13 @@ async def _render(
 
             actions: list[Action] = []
             cut_off = await _wait_for_load(page, settings, actions)
+            # The page now waits on its own requests: a good moment to open the next page's context.
+            session.open_ahead(user_agent=user_agent, headers=headers)
             actions.extend(await expand(page, limits, network))
-            html = await asyncio.wait_for(page.content(), step)
-            title = await asyncio.wait_for(page.title(), step)
-            hrefs = await asyncio.wait_for(
-                page.eval_on_selector_all("a[href], area[href]", "els => els.map((e) => e.href)"), step
+            # Both at once, one round trip. page.content() runs in Playwright's own script world,
+            # where the page's scripts cannot change how the DOM is serialised.
+            html, (title, hrefs) = await asyncio.wait_for(
+                asyncio.gather(page.content(), page.evaluate(_TITLE_AND_LINKS_JS)), step
             )
             final_url = page.url
         except TimeoutError:
@@ -154,6 +156,12 @@ async def _render(
         cut_off=cut_off,
         blocked=tuple(a.target for a in blocked),
     )
+
+
+# The title and every link's absolute address, in one call.
+_TITLE_AND_LINKS_JS = """
+() => [document.title, Array.from(document.querySelectorAll('a[href], area[href]'), (e) => e.href)]
+"""
 
 
 async def _wait_for_load(page: Page, settings: Browser, actions: list[Action]) -> str | None:
