@@ -25,9 +25,10 @@ click made the page smaller (a toggle) is clicked once more to leave it open, th
 A round that scrolls nothing and clicks nothing ends the expansion.
 
 The page's DOM is never written to: state lives in Python and in a JS object the page cannot
-reach (with a MutationObserver that only notes when the DOM last changed) (evidence must show the page as it was, apart from the documented actions). Every action is
-returned as an `Action` (UTC time, kind, target, detail) for the evidence record (Berkeley
-Protocol ¶153–154: alterations made by the collection must be documented).
+reach (a MutationObserver in it only notes when the DOM last changed): evidence must show the
+page as it was, apart from the documented actions. Every action is returned as an `Action`
+(UTC time, kind, target, detail) for the evidence record (Berkeley Protocol ¶153–154:
+alterations made by the collection must be documented).
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class NetworkWatch:
     page: Page
     pending: dict[Request, float] = field(default_factory=dict)
     _ended_one: asyncio.Event = field(default_factory=asyncio.Event)
+    _starting: list[asyncio.Future[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.page.on("request", self._started)
@@ -125,6 +127,17 @@ class NetworkWatch:
     def _started(self, request: Request) -> None:
         if request.resource_type not in _ENDLESS:
             self.pending[request] = time.monotonic()
+            for waiter in self._starting:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self._starting.clear()
+
+    def next_request(self) -> asyncio.Future[None]:
+        """Done when the next request that holds us starts (cancel it if no longer wanted)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._starting = [w for w in self._starting if not w.done()]
+        self._starting.append(waiter)
+        return waiter
 
     def _ended(self, request: Request) -> None:
         self.pending.pop(request, None)
@@ -183,7 +196,7 @@ _AGENT_JS = (
   const clicked = new WeakMap();
   let found = [];
   // When the DOM last changed. The observer only watches; it lives until stop().
-  let lastChange = performance.now();
+  let lastChange = performance.now(), calls = 0;
   const watcher = new MutationObserver(() => { lastChange = performance.now(); });
   watcher.observe(document, {subtree: true, childList: true, characterData: true});
   const norm = (s) => (s || '').replace(/\\s+/g, ' ').trim().toLowerCase();
@@ -258,13 +271,15 @@ _AGENT_JS = (
     // Wait until the DOM has not changed for `quietMs`, counted from `since` (a time on this
     // page's clock from an earlier call) or else from now; at most `limitMs`. Returns [quiet or
     // not, the time quiet was counted from, the page's size].
+    // A newer call ends an older one (whose caller stopped waiting for it).
     quiet(quietMs, limitMs, since) {
-      const t0 = performance.now();
+      const t0 = performance.now(), call = ++calls;
       const from = since === null ? t0 : since;
       return new Promise((resolve) => {
         const tick = () => {
           const now = performance.now(), calm = now - Math.max(lastChange, from);
-          if (calm >= quietMs || now - t0 >= limitMs) resolve([calm >= quietMs, from, size()]);
+          if (call !== calls) resolve(null);
+          else if (calm >= quietMs || now - t0 >= limitMs) resolve([calm >= quietMs, from, size()]);
           else setTimeout(tick, Math.max(10, Math.min(50, quietMs - calm)));
         };
         tick();
@@ -352,15 +367,33 @@ async def settle(
         left = budget_s - (time.monotonic() - t0)
         if left <= 0:
             return False, time.monotonic() - t0, size, None
-        quiet, start, size = await _call(
-            limits, agent.evaluate("(a, args) => a.quiet(...args)", [quiet_ms, int(left * 1000), since])
+        if network is not None and network.busy():
+            # Requests first: quiet is counted from when they are done.
+            await network.idle(left)
+            since = None
+            continue
+        quiet_call = asyncio.ensure_future(
+            _call(limits, agent.evaluate("(a, args) => a.quiet(...args)", [quiet_ms, int(left * 1000), since]))
         )
+        if network is not None:
+            # A request that starts meanwhile makes this wait moot: stop it, wait for the request.
+            started = network.next_request()
+            try:
+                await asyncio.wait({quiet_call, started}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                started.cancel()
+                moot = not quiet_call.done()
+                if moot:
+                    quiet_call.cancel()
+                    quiet_call.add_done_callback(lambda f: f.cancelled() or f.exception())
+            if moot:
+                since = None
+                continue
+        quiet, start, size = await quiet_call
         if not quiet:
             return False, time.monotonic() - t0, size, None
         if network is None or not network.busy():
             return True, time.monotonic() - t0, size, start
-        # Something is still loading: wait for it, then require quiet again, counted from then.
-        await network.idle(budget_s - (time.monotonic() - t0))
         since = None
 
 
