@@ -502,10 +502,11 @@ async def _expand(page: Page, limits: ExpandLimits, network: NetworkWatch) -> li
                 actions.append(Action(_now(), "stop", "", stop))
                 break
     finally:
-        with contextlib.suppress(Exception):
-            await _call(limits, agent.evaluate("a => a.stop()"))
-        with contextlib.suppress(Exception):
-            await agent.dispose()
+        # Both at once, one round trip. Should the release overtake the stop, the observer (which
+        # only watches) goes when the page does.
+        await asyncio.gather(
+            _call(limits, agent.evaluate("a => a.stop()")), _call(limits, agent.dispose()), return_exceptions=True
+        )
     return actions
 
 
