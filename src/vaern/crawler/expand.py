@@ -288,11 +288,23 @@ _AGENT_JS = (
     stop() { watcher.disconnect(); },
     // One round: measure, scroll, then click up to `clicks` controls with a DOM click (the
     // element's click handlers run, as for a person's click). Returns [size before, scrolls,
-    // labels clicked]; the clicked elements are kept for `last()`.
-    round(labels, selectors, maxClicks, maxHeight, mayScroll, clicks) {
-      const before = size();
-      const scrolled = mayScroll ? scroll(maxHeight) : [];
-      const [els, names] = controls(labels, selectors, maxClicks);
+    // labels clicked, the wait below or null]; the clicked elements are kept for `last()`.
+    //
+    // With `wait` ([quietMs, limitMs, since], as for quiet()): if there is nothing to do yet,
+    // wait for that quiet first and look again; the wait is returned as [quiet or not, ms].
+    async round(labels, selectors, maxClicks, maxHeight, mayScroll, clicks, wait) {
+      let before = size();
+      let scrolled = mayScroll ? scroll(maxHeight) : [];
+      let [els, names] = controls(labels, selectors, maxClicks);
+      let waited = null;
+      if (wait && !scrolled.length && !els.length) {
+        const t0 = performance.now();
+        const result = await this.quiet(...wait);
+        waited = [!!(result && result[0]), performance.now() - t0];
+        before = size();
+        scrolled = mayScroll ? scroll(maxHeight) : [];
+        [els, names] = controls(labels, selectors, maxClicks);
+      }
       found = [];
       const done = [];
       for (let i = 0; i < els.length && found.length < clicks; i++) {
@@ -303,7 +315,7 @@ _AGENT_JS = (
         found.push(els[i]);
         done.push(names[i]);
       }
-      return [before, scrolled, done];
+      return [before, scrolled, done, waited];
     },
     last() { return found; },
     // Of the last round's clicks, those not yet tried with a real mouse click: the caller tries
@@ -451,6 +463,24 @@ class _Expansion:
         self._wait = (len(self.actions) - 1, earlier + waited, before)
         return size
 
+    def take_full_wait(self) -> list[Any] | None:
+        """The rest of the full wait, as [quiet ms, limit ms, since] for the round to do in the
+        page if it finds nothing to do yet; None if the last wait was a full one already."""
+        if self._quick_since is None or self.budget.seconds_left() <= 0:
+            return None
+        since, self._quick_since = self._quick_since, None
+        return [self.limits.settle_ms, int(self._left() * 1000), since]
+
+    def record_full_wait(self, settled: bool, waited: float, size: list[int]) -> None:
+        """Record a full wait the round made in the page, as part of the wait before it."""
+        index, earlier, before = self._wait
+        action = self._record(settled, earlier + waited, before, size)
+        if index == len(self.actions) - 1:
+            self.actions[index] = action
+        else:
+            self.actions.append(action)
+        self._wait = (len(self.actions) - 1, earlier + waited, before)
+
     async def settled_size(self, before: list[int]) -> list[int]:
         """Wait after clicks; a page that looks unchanged or smaller is given the full wait first."""
         after = await self.settle(before)
@@ -515,14 +545,30 @@ async def _round(state: _Expansion) -> str | None:
     page, agent, limits, budget, actions = state.page, state.agent, state.limits, state.budget, state.actions
     start_url = page.url
     clicks_left = max(0, limits.max_steps - budget.steps)
-    before, scrolled, clicked = await _call(
-        limits,
-        agent.evaluate(
-            "(a, args) => a.round(...args)",
-            [list(limits.show_more), list(limits.selectors), MAX_CLICKS_PER_CONTROL, limits.max_height, True,
-             clicks_left],
-        ),
-    )
+    # After a short wait the round itself finishes the full one if it finds nothing to do yet
+    # (one round trip, not three); a request starting meanwhile means it did not hold.
+    full_wait = state.take_full_wait()
+    started = state.network.next_request() if full_wait is not None else None
+    try:
+        before, scrolled, clicked, waited = await _call(
+            limits,
+            agent.evaluate(
+                "(a, args) => a.round(...args)",
+                [list(limits.show_more), list(limits.selectors), MAX_CLICKS_PER_CONTROL, limits.max_height, True,
+                 clicks_left, full_wait],
+            ),
+        )
+    finally:
+        interrupted = started is not None and started.done()
+        if started is not None:
+            started.cancel()
+    # A round that did nothing after the full wait concludes from it, unless a request started
+    # meanwhile (then the wait proved nothing). One that did something goes on anyway.
+    moot = False
+    if waited is not None:
+        quiet, waited_ms = waited
+        moot = not (scrolled or clicked) and (interrupted or state.network.busy())
+        state.record_full_wait(quiet and not moot, waited_ms / 1000, before)
     for target, top, to, height in scrolled:
         budget.steps += 1
         actions.append(Action(_now(), "scroll", target, f"{top} -> {to} (height {height})"))
@@ -532,8 +578,10 @@ async def _round(state: _Expansion) -> str | None:
     if _without_fragment(page.url) != _without_fragment(start_url):
         return f"a click navigated to {page.url}"
     if not clicked and not scrolled:
-        if await state.confirm() is not None:
-            return None  # the last wait was a short one: look again after the full one
+        if moot:
+            # A request started during the full wait: wait for it, then look again.
+            await state.settle()
+            return None
         if before[0] >= limits.max_height:
             return f"height limit ({limits.max_height} px) reached"
         return "nothing more to show"
