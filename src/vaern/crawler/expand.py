@@ -56,7 +56,7 @@ _ENDLESS = frozenset({"eventsource", "websocket", "media", "manifest", "other"})
 SETTLE_CAP_S = PENDING_HOLD_S + 1.0
 # A round that did something is followed by a wait this short (or settle_ms, if shorter) before
 # the next round; anything concluded from a quiet page waits the full settle_ms (_Expansion).
-QUICK_SETTLE_MS = 50
+QUICK_SETTLE_MS = 30
 # Clicks on one control at most (a "load more" button that keeps working is clicked again).
 MAX_CLICKS_PER_CONTROL = 25
 
