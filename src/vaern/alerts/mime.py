@@ -99,9 +99,31 @@ def raw_header(name: str, value: str) -> bytes:
     return f"{name}: {value}".encode("ascii")
 
 
+# Quoted-printable works line by line, and most lines of an alert (the template's markup, the
+# labels, the steps) are the same in every e-mail: each line is encoded once and remembered.
+_QP_LINES: dict[str, bytes] = {}
+_QP_LINES_MAX = 20_000
+
+
 def _qp(text: str) -> bytes:
-    body = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    return body.replace(b"\n", CRLF)
+    text = text.replace("\r\n", "\n")
+    if "\r" in text:  # a lone CR: b2a_qp treats it specially; encode the whole text as before
+        return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", CRLF)
+    lines = text.split("\n")
+    last = lines.pop()
+    out = []
+    for line in lines:
+        encoded = _QP_LINES.get(line)
+        if encoded is None:
+            # With its newline, so that trailing white space and the line length are judged as
+            # they are in the whole text.
+            encoded = binascii.b2a_qp(line.encode("utf-8") + b"\n", istext=True)[:-1].replace(b"\n", CRLF)
+            if len(_QP_LINES) >= _QP_LINES_MAX:
+                _QP_LINES.clear()
+            _QP_LINES[line] = encoded
+        out.append(encoded)
+    out.append(binascii.b2a_qp(last.encode("utf-8"), istext=True).replace(b"\n", CRLF))
+    return CRLF.join(out)
 
 
 def _text_part(subtype: str, text: str) -> bytes:
