@@ -132,8 +132,25 @@ def _text_part(subtype: str, text: str) -> bytes:
     ).encode("ascii") + _qp(text)
 
 
+# A thumbnail is often sent many times in one pass (a hit goes to the leader and the notify
+# list; a page names several people): its base64 form is made once. Keyed by the bytes
+# themselves, whose hash Python keeps after the first lookup.
+_BASE64: dict[bytes, bytes] = {}
+_BASE64_MAX = 256
+
+
+def _base64(data: bytes) -> bytes:
+    encoded = _BASE64.get(data)
+    if encoded is None:
+        encoded = base64.encodebytes(data).replace(b"\n", CRLF)
+        if len(_BASE64) >= _BASE64_MAX:
+            _BASE64.clear()
+        _BASE64[data] = encoded
+    return encoded
+
+
 def _image_part(image: InlineImage) -> bytes:
-    body = base64.encodebytes(image.data).replace(b"\n", CRLF)
+    body = _base64(image.data)
     return (
         f"Content-Type: image/{image.subtype}\r\n"
         "Content-Transfer-Encoding: base64\r\n"
