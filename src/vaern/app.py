@@ -8,17 +8,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern.config import Config
 from vaern.domain import WatchedPerson
-from vaern.matchers import build_index
-from vaern.pipeline import PagePipeline
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
 from vaern.storage.queries import sync_reference_data, utcnow
 from vaern.storage.tables import CrawlRunRow, HitRow, PageRow, SiteRow
+
+if TYPE_CHECKING:
+    from vaern.pipeline import PagePipeline
 
 log = logging.getLogger("vaern.app")
 
@@ -69,8 +71,12 @@ def run_crawl(config: Config, site_id: str, run_id: int) -> None:
     5. mark the run finished, with its counts — the alert dispatcher waits for this — and
        remember what a `render: auto` site needed.
     """
+    # Imported here, not at the top: the parent (`vaern crawl`, `vaern run`) never matches or
+    # crawls, and every command would pay for loading the matcher and Scrapy.
     from vaern.crawler.run import KnownPage, crawl_site
     from vaern.crawler.search import plan_searches
+    from vaern.matchers import build_index
+    from vaern.pipeline import PagePipeline
 
     services = connect(config)  # the parent opened them (new_run) before starting this crawl
     site = config.site(site_id)

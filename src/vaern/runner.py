@@ -103,6 +103,14 @@ def finish_abandoned(services: Services, run_id: int, status: str, error: str, *
             run.status, run.error = status, error
 
 
+def _wait_for_any_exit(running: list[RunningCrawl], seconds: float) -> None:
+    """Sleep up to `seconds`, less once a crawl process has exited: a short crawl (a second crawl
+    of an unchanged site takes well under a second) should not wait out a whole poll interval."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and all(c.process.poll() is None for c in running):
+        time.sleep(0.02)
+
+
 def run_crawls(
     services: Services,
     site_ids: Sequence[str],
@@ -120,7 +128,7 @@ def run_crawls(
             site_id = waiting.pop(0)
             process = start_crawl_process(config, site_id, runs[site_id])
             running.append(RunningCrawl(site_id, runs[site_id], process, time.monotonic()))
-        time.sleep(POLL_SECONDS)
+        _wait_for_any_exit(running, POLL_SECONDS)
         for crawl in list(running):
             code = crawl.process.poll()
             if code is None and time.monotonic() - crawl.started > timeout:
