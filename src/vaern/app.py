@@ -82,7 +82,9 @@ def prepare_crawl(config: Config) -> PreparedCrawl:
     import vaern.crawler.run  # noqa: F401  (loading Scrapy is most of a crawl process's start)
     from vaern.matchers import build_index
 
-    return PreparedCrawl(build_index(watched_people(config), config.matching))
+    index = build_index(watched_people(config), config.matching)
+    log.debug("crawler loaded, name index built for %d people", len(config.people))
+    return PreparedCrawl(index)
 
 
 def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl | None = None) -> None:
@@ -157,6 +159,8 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
         site_row = session.get(SiteRow, site_id)
         if site_row is not None and decision is not None:
             site_row.render_decision = decision  # the next crawl of this auto site starts there
+    services.engine.dispose()
+    log.debug("run %d of site %s finished: %s", run_id, site_id, status)
 
 
 def _alert_queue(config: Config):  # type: ignore[no-untyped-def]

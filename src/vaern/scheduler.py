@@ -60,7 +60,7 @@ CrawlRunner = Callable[[Config, str, int], subprocess.Popen[bytes]]
 
 def default_runner(config: Config, site_id: str, run_id: int) -> subprocess.Popen[bytes]:
     """The local runner's child process (`vaern crawl-site SITE --run-id N`)."""
-    from vaern.runner import start_crawl_process
+    from vaern.crawlprocess import start_crawl_process
 
     return start_crawl_process(config, site_id, run_id)
 

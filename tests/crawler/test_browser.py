@@ -237,7 +237,7 @@ def test_sigkill_of_everything_then_the_service_reaps(site: JsSite, how: str) ->
     as evidence capture does. Either way the leftover Chromium is found and killed."""
     child, marker = _start_holder(site, how)
     # Freeze Chromium so it cannot notice its pipe closing, then kill the crawl's whole process
-    # group (as runner.kill_crawl does): the browser is left over, and only the sweep can help.
+    # group (as crawlprocess.kill_crawl does): the browser is left over, and only the sweep can help.
     frozen = [p for p, _m in browser_processes(marker)]
     group = os.getpgid(frozen[0].pid)
     victims = [p for p in psutil.process_iter() if _pgid(p) == group] + frozen
