@@ -280,36 +280,33 @@ def _search_plan(kinds: list[Tok]) -> tuple[list[Tok], list[tuple[Tok, list[Tok]
     everyday = [t for t in kinds if t.everyday]
     if not everyday:
         return kinds, []
-    lower: dict[str, list[Tok]] = {}  # the skeletons the lower-case hits stand for
+    lower: list[Tok] = []
+    keys: set[str] = set()  # the skeletons the lower-case hits stand for
     givens: set[str] = set()
     for t in kinds:
         if t.shape == "lower":
-            for key in t.keys:
-                lower.setdefault(key, []).append(t)
+            lower.append(t)
+            keys.update(t.keys)
             if t.given:
                 givens.add(t.skel)
-    kept = {t for t in everyday if not t.surnames.isdisjoint(lower) or not t.givens.isdisjoint(givens)}
     whole = [t for t in kinds if not t.everyday]
+    kept = [t for t in everyday if not t.surnames.isdisjoint(keys) or not t.givens.isdisjoint(givens)]
     if not kept:
         return whole, []
+    dropped = set(everyday).difference(kept)
     everywhere: set[Tok] = set()
     partners: list[tuple[Tok, list[Tok]]] = []
-    for t in everyday:
-        if t not in kept:
-            continue
-        mine = [o for key in sorted(t.partners.intersection(lower)) for o in lower[key] if not o.everyday or o in kept]
+    for t in kept:
+        near = t.partners
+        mine = [o for o in lower if not near.isdisjoint(o.keys) and o not in dropped]
         partners.append((t, mine))
         for o in mine:
             if o is t:
                 everywhere.add(t)  # a name with this part twice: its places pair with each other
             elif o.everyday:
-                everywhere.add(min(t, o, key=_rarity))
-    whole.extend(t for t in everyday if t in everywhere)
+                everywhere.add(o if (o.zipf, o.raw) < (t.zipf, t.raw) else t)
+    whole.extend(t for t in kept if t in everywhere)
     return whole, [(t, mine) for t, mine in partners if t not in everywhere]
-
-
-def _rarity(t: Tok) -> tuple[float, str]:
-    return t.zipf, t.raw
 
 
 def _start(spot: Spot) -> int:
