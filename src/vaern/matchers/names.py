@@ -40,7 +40,7 @@ from vaern.domain import Mention, WatchedPerson
 from vaern.matchers.classify import Classifier, build_classifier, sentence_bounds
 from vaern.matchers.settle import prune, resolve
 from vaern.matchers.verify import VARIANTS, Cand, Spot, Verifier, separator
-from vaern.matchers.vocab import PLAIN_TOKEN, RARE, TOKEN, Tok, Vocabulary, build_vocabulary, is_token_char
+from vaern.matchers.vocab import PLAIN_TOKEN, RARE, TOKEN, Vocabulary, build_vocabulary, is_token_char
 
 _PAIR_GAP = 64  # characters between two parts of one name (room for two inserted middle names)
 _MARGIN = 40  # characters around a hit in which its partners are looked for
@@ -81,41 +81,20 @@ class NameIndex:
             return []
         # An ordinary lower-case word ("hans", "bo", "tage") can only be part of an all
         # lower-case name, so it is looked for only when its partner is in the text too.
-        whole, near = _search_plan(kinds)
-        if not whole:
+        kinds = self.vocab.paired(kinds)
+        if not kinds:
             return []
-        if (len(whole) + len(near)) * len(text) > _FIND_BUDGET:
+        if len(kinds) * len(text) > _FIND_BUDGET:
             return self.hits_by_pass(text)
         out: list[Spot] = []
-        anchors: dict[Tok, list[Spot]] = {}
-        for t in whole:
+        for t in kinds:
             raw = t.raw
             n = len(raw)
-            first = len(out)
             pos = text.find(raw)
             while pos >= 0:
                 if _token_at(text, pos, n):
                     out.append(Spot(pos, pos + n, t))
                 pos = text.find(raw, pos + n)
-            if t.shape == "lower":
-                anchors[t] = out[first:]
-        # An everyday word is looked for only within reach of its partners' places: anywhere
-        # else `_windows` would pass it by, and a frequent word ("hans", "andre") is found at
-        # many places.
-        for t, partners in near:
-            raw = t.raw
-            n = len(raw)
-            reach = _PAIR_GAP + n
-            places: set[int] = set()
-            for partner in partners:
-                for spot in anchors[partner]:
-                    end = spot.end + reach
-                    pos = text.find(raw, max(0, spot.start - reach), end)
-                    while pos >= 0:
-                        if pos not in places and _token_at(text, pos, n):
-                            places.add(pos)
-                            out.append(Spot(pos, pos + n, t))
-                        pos = text.find(raw, pos + n, end)
         out.sort(key=_start)
         return out
 
@@ -264,49 +243,6 @@ def _word_before(text: str, lo: int, end: int) -> str:
     while j > lo and (text[j - 1].isalnum() or text[j - 1] == "_"):
         j -= 1
     return text[j:i]
-
-
-def _search_plan(kinds: list[Tok]) -> tuple[list[Tok], list[tuple[Tok, list[Tok]]]]:
-    """Which hit words to look for in the whole text, and which only near their partners.
-
-    An everyday word ("hans", "tage", "skov") is part of a mention only in an all lower-case
-    name: it is dropped unless another lower-case hit of the text makes a watched (given name,
-    surname) with it, and `_windows` pairs it only with a lower-case partner. So of two
-    everyday partners the rarer is looked for everywhere and the other only within reach of
-    its places ("hans" near "larsen"); every other word is looked for everywhere. An everyday
-    word looked for only nearby has all its partners looked for everywhere: no place where
-    `_windows` could pair it is missed.
-    """
-    everyday = [t for t in kinds if t.everyday]
-    if not everyday:
-        return kinds, []
-    lower: list[Tok] = []
-    keys: set[str] = set()  # the skeletons the lower-case hits stand for
-    givens: set[str] = set()
-    for t in kinds:
-        if t.shape == "lower":
-            lower.append(t)
-            keys.update(t.keys)
-            if t.given:
-                givens.add(t.skel)
-    whole = [t for t in kinds if not t.everyday]
-    kept = [t for t in everyday if not t.surnames.isdisjoint(keys) or not t.givens.isdisjoint(givens)]
-    if not kept:
-        return whole, []
-    dropped = set(everyday).difference(kept)
-    everywhere: set[Tok] = set()
-    partners: list[tuple[Tok, list[Tok]]] = []
-    for t in kept:
-        near = t.partners
-        mine = [o for o in lower if not near.isdisjoint(o.keys) and o not in dropped]
-        partners.append((t, mine))
-        for o in mine:
-            if o is t:
-                everywhere.add(t)  # a name with this part twice: its places pair with each other
-            elif o.everyday:
-                everywhere.add(o if (o.zipf, o.raw) < (t.zipf, t.raw) else t)
-    whole.extend(t for t in kept if t in everywhere)
-    return whole, [(t, mine) for t, mine in partners if t not in everywhere]
 
 
 def _start(spot: Spot) -> int:

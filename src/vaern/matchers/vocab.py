@@ -136,7 +136,7 @@ class Tok:
     # Skeletons of the other parts of the names it is part of: two hits near each other are
     # worth a closer look only if one is in the other's `partners`.
     partners: frozenset[str]
-    # For the lower-case test (see `names._search_plan`): the surnames of the names it is the
+    # For the lower-case test (see `Vocabulary.paired`): the surnames of the names it is the
     # given name of, and the given names of the names it is the surname of.
     surnames: frozenset[str]
     givens: frozenset[str]
@@ -247,6 +247,20 @@ class Vocabulary:
         if info is None:
             info = self.skel_info[skel] = self._parts_of(skel)
         return bool(info.forms)
+
+    def paired(self, kinds: list[Tok]) -> list[Tok]:
+        """`kinds` without the everyday lower-case words that no other lower-case hit of the text
+        pairs with into a watched (given name, surname): "hans" and "tage" alone name nobody."""
+        keys: set[str] = set()
+        givens: set[str] = set()
+        for t in kinds:
+            if t.shape == "lower":
+                keys.update(t.keys)
+                if t.given:
+                    givens.add(t.skel)
+        return [
+            t for t in kinds if not t.everyday or not t.surnames.isdisjoint(keys) or not t.givens.isdisjoint(givens)
+        ]
 
     def _learn(self, raw: str) -> Tok:
         folded = token_form(raw)
