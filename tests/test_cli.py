@@ -87,3 +87,23 @@ def test_hits_json_has_the_contract_fields(make_config: Any) -> None:
     assert len(json.loads(_invoke(config, "hits", "--json", "--since", "2000-01-01T00:00:00Z").output)) == 1
     bad = _invoke(config, "hits", "--since", "yesterday")
     assert bad.exit_code == 2 and "not an ISO 8601 time" in bad.stderr
+
+
+def test_crawl_says_which_database_it_cannot_open_and_leaves_no_crawl_process(make_config: Any) -> None:
+    import socket
+
+    import psutil
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = make_config(
+        database=f"postgresql+psycopg://vaern:hemmeligt@127.0.0.1:{port}/vaern",
+        sites=[{"id": "s", "start_urls": [f"http://127.0.0.1:{port}/"]}],
+    )
+    result = _invoke(config, "crawl", "--no-alerts")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: cannot open the database postgresql+psycopg://vaern:***@127.0.0.1:{port}/vaern")
+    assert "hemmeligt" not in result.stderr
+    # The crawl process started ahead (runner.prestart_crawls) went with the failed command.
+    assert not [p for p in psutil.Process().children(recursive=True) if "crawl-site" in " ".join(p.cmdline())]

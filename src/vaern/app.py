@@ -8,17 +8,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, make_url, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern.config import Config
 from vaern.domain import WatchedPerson
-from vaern.matchers import build_index
-from vaern.pipeline import PagePipeline
+from vaern.errors import DatabaseUnavailable
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
 from vaern.storage.queries import sync_reference_data, utcnow
 from vaern.storage.tables import CrawlRunRow, HitRow, PageRow, SiteRow
+
+if TYPE_CHECKING:
+    from vaern.matchers import NameIndex
+    from vaern.pipeline import PagePipeline
 
 log = logging.getLogger("vaern.app")
 
@@ -32,8 +37,14 @@ class Services:
 
 def open_services(config: Config) -> Services:
     """Connect to the database, apply migrations and mirror the config into it."""
-    services = connect(config)
-    migrate(services.engine)
+    try:
+        services = connect(config)  # creates a SQLite file's folder
+        migrate(services.engine)  # the first statement: a server down, a file that cannot be opened
+    except (OperationalError, OSError) as exc:
+        where = make_url(config.database).render_as_string(hide_password=True)
+        cause = exc.orig if isinstance(exc, OperationalError) else exc
+        reason = str(cause).strip().splitlines()[0]
+        raise DatabaseUnavailable(f"cannot open the database {where} (`database` in the config): {reason}") from exc
     with transaction(services.sessions) as session:
         sync_reference_data(session, config)
     return services
@@ -58,19 +69,37 @@ def new_run(services: Services, site_id: str) -> int:
         return run.id
 
 
-def run_crawl(config: Config, site_id: str, run_id: int) -> None:
-    """One crawl of one site, in this process. The steps, in order:
+@dataclass
+class PreparedCrawl:
+    """What a crawl process can do before it knows its run: load the crawler, build the index."""
+
+    index: NameIndex
+
+
+def prepare_crawl(config: Config) -> PreparedCrawl:
+    # Imported here, not at the top: the parent (`vaern crawl`, `vaern run`) never matches or
+    # crawls, and every command would pay for loading the matcher and Scrapy.
+    import vaern.crawler.run  # noqa: F401  (loading Scrapy is most of a crawl process's start)
+    from vaern.matchers import build_index
+
+    return PreparedCrawl(build_index(watched_people(config), config.matching))
+
+
+def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl | None = None) -> None:
+    """One crawl of one site, in this process (`prepared` if `prepare_crawl` ran already). The steps:
 
     1. mark the run started and read what earlier crawls learned (ETags, hashes, search cursor,
        whether a `render: auto` site needed the browser);
-    2. build the name index once;
+    2. build the name index once (in `prepare_crawl`);
     3. crawl: every page flows through the pipeline (match, hits, alert rows), one transaction each;
     4. secure evidence for every page that got a new, changed or removed hit;
     5. mark the run finished, with its counts — the alert dispatcher waits for this — and
        remember what a `render: auto` site needed.
     """
+    prepared = prepared or prepare_crawl(config)
     from vaern.crawler.run import KnownPage, crawl_site
     from vaern.crawler.search import plan_searches
+    from vaern.pipeline import PagePipeline
 
     services = connect(config)  # the parent opened them (new_run) before starting this crawl
     site = config.site(site_id)
@@ -103,8 +132,7 @@ def run_crawl(config: Config, site_id: str, run_id: int) -> None:
             site_row.search_cursor = next_cursor
 
     # 2.
-    index = build_index(watched_people(config), config.matching)
-    pipeline = PagePipeline(config, site, sessions, index, run_id, queue_alerts=_alert_queue(config))
+    pipeline = PagePipeline(config, site, sessions, prepared.index, run_id, queue_alerts=_alert_queue(config))
 
     # 3.
     status, error, decision = "ok", None, None

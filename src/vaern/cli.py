@@ -132,11 +132,11 @@ def crawl(obj: Context, sites: tuple[str, ...], no_alerts: bool) -> None:
 
 @main.command("crawl-site", hidden=True)
 @click.argument("site_id")
-@click.option("--run-id", type=int, required=True)
+@click.option("--run-id", type=int, help="The run; without it, read from stdin once the crawler is loaded.")
 @pass_ctx
-def crawl_site_command(obj: Context, site_id: str, run_id: int) -> None:
+def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
     """Internal: the child process that crawls one site for one run."""
-    from vaern.app import run_crawl
+    from vaern.app import prepare_crawl, run_crawl
 
     # Scrapy resets logger levels when it starts; our handlers' own level keeps its chatter (the
     # stats dump, "Spider opened") out of an operator's terminal unless -v was given.
@@ -145,15 +145,28 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int) -> None:
         logging.getLogger(name).setLevel(level)
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)
-    run_crawl(obj.config, site_id, run_id)
+    prepared = prepare_crawl(obj.config)
+    if run_id is None:  # started ahead by runner.prestart_crawls: the parent sends the run when it has one
+        line = sys.stdin.readline().strip()
+        if not line:
+            return  # the parent closed the pipe without a run: it gave up (its database would not open)
+        run_id = int(line)
+    run_crawl(obj.config, site_id, run_id, prepared)
 
 
 def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
     """Run the crawls with a progress line, send what they queued, print the summary; True if all went well."""
-    from vaern.app import open_services
-    from vaern.runner import run_crawls
+    from vaern.runner import kill_crawl, prestart_crawls, run_crawls
 
-    services = open_services(config)
+    prestarted = prestart_crawls(config, site_ids)  # before the database: they load meanwhile
+    try:
+        from vaern.app import open_services
+
+        services = open_services(config)
+    except BaseException:
+        for process in prestarted.values():
+            kill_crawl(process, grace=0)
+        raise
     interactive = sys.stderr.isatty()
     last_line = ""
 
@@ -171,7 +184,7 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
     if not site_ids:
         click.echo("No sites in the config; nothing to crawl.")
         return True
-    runs = run_crawls(services, site_ids, progress)
+    runs = run_crawls(services, site_ids, progress, prestarted)
     if interactive:
         click.echo("", err=True)
     sent = failed = queued = 0

@@ -4,7 +4,8 @@
     ├── ConfigError          the config is invalid; carries every problem found (exit 2)
     ├── BrowserNotFound      no Chromium to drive; says what to install
     ├── BlockedAddress       the SSRF guard refused a URL
-    └── ArchiveError         the evidence archive is inconsistent
+    ├── ArchiveError         the evidence archive is inconsistent
+    └── DatabaseUnavailable  the database in the config cannot be opened
 """
 
 from __future__ import annotations
@@ -45,3 +46,7 @@ class BlockedAddress(VaernError):
 
 class ArchiveError(VaernError):
     """The evidence archive is missing or inconsistent."""
+
+
+class DatabaseUnavailable(VaernError):
+    """The configured database cannot be reached or opened; says which (without its password)."""

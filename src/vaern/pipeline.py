@@ -13,7 +13,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern.config import Config, Site
@@ -160,16 +162,26 @@ class PagePipeline:
                 self.evidence.append(EvidenceNeed(page.url, reason, page.body, page.status, matches, row.id))
 
     def unchanged(self, url: str) -> None:
+        # Plain UPDATE statements, no objects loaded: on a second crawl nearly every page comes
+        # here, and the ORM's load-modify-flush was most of what such a crawl cost.
         now = utcnow()
         with transaction(self.sessions) as session:
-            row = page_by_url(session, self.site.id, url)
+            page_id = session.execute(
+                update(PageRow)
+                .where(PageRow.site_id == self.site.id, PageRow.url == url)
+                .values(last_fetched_at=now)
+                .returning(PageRow.id)
+                .execution_options(synchronize_session=False)
+            ).scalar()
             seen = 0
-            if row is not None:
-                row.last_fetched_at = now
-                for hit in hits_on_page(session, row.id):
-                    if hit.status != "removed":
-                        hit.last_seen = now
-                        seen += 1
+            if page_id is not None:
+                touched = session.execute(
+                    update(HitRow)
+                    .where(HitRow.page_id == page_id, HitRow.status != "removed")
+                    .values(last_seen=now)
+                    .execution_options(synchronize_session=False)
+                )
+                seen = cast(CursorResult[Any], touched).rowcount
             self._count(session, unchanged=1, hits_seen=seen)
 
     def gone(self, url: str, status: int) -> None:
@@ -218,11 +230,15 @@ class PagePipeline:
 
     def _count(self, session: Session, **increments: int) -> None:
         """Progress lives on the run row, so `vaern crawl`, `vaern status` and the app can all read it."""
-        run = session.get(CrawlRunRow, self.run_id)
-        if run is None:
-            return
+        columns = {"fetched": "pages_fetched", "unchanged": "pages_unchanged", "failed": "pages_failed"}
+        values = {}
         for name, value in increments.items():
-            column = {"fetched": "pages_fetched", "unchanged": "pages_unchanged", "failed": "pages_failed"}.get(
-                name, name
-            )
-            setattr(run, column, getattr(run, column) + value)
+            column = getattr(CrawlRunRow, columns.get(name, name))
+            values[column] = column + value
+        session.execute(
+            update(CrawlRunRow)
+            .where(CrawlRunRow.id == self.run_id)
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+

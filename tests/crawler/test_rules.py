@@ -115,6 +115,13 @@ def test_site_config_becomes_scrapy_settings() -> None:
     assert settings["NETGUARD_ALLOW_PRIVATE_HOSTS"] == ["127.0.0.1"]
     assert all(settings["DOWNLOAD_HANDLERS"][scheme] is None for scheme in ("file", "ftp", "s3", "data"))
     assert settings["TELNETCONSOLE_ENABLED"] is False and settings["REMOTE_CONTROL_ENABLED"] is False
+    from scrapy.settings import Settings
+
+    merged = Settings(settings).getwithbase("EXTENSIONS")
+    loaded = {name for name, order in merged.items() if order is not None}
+    assert "scrapy.extensions.remote_control.RemoteControl" not in loaded
+    assert "scrapy.extensions.telnet.TelnetConsole" not in loaded
+    assert "scrapy.extensions.throttle.AutoThrottle" in loaded  # what politeness needs stays
 
 
 @pytest.mark.parametrize("robots", ["obey", "ignore"])

@@ -27,3 +27,31 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:  # type: ignore[no-untyped-d
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     assert "hits" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from vaern.storage.db import HEAD_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config(make_engine("sqlite://"))).get_current_head() == HEAD_REVISION
+
+
+def test_a_database_at_head_is_opened_without_alembic(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from vaern.storage.db import schema_revision
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    engine = make_engine(url)
+    assert schema_revision(engine) is None
+    migrate(engine)
+    assert schema_revision(engine) == "0001"
+    engine.dispose()
+    probe = (
+        "import sys; from vaern.storage.db import make_engine, migrate; "
+        f"migrate(make_engine({url!r})); print(sorted(m for m in sys.modules if m.startswith('alembic')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -28,6 +28,13 @@ from typing import Any
 from vaern import __version__
 from vaern.config import Config, Site
 
+_UNUSED_EXTENSIONS = (
+    "telnet.TelnetConsole",
+    "remote_control.RemoteControl",
+    "feedexport.FeedExporter",
+    "spiderstate.SpiderState",
+    "memdebug.MemoryDebugger",
+)
 NETGUARD_ORDER = 50  # before robots.txt (100) and everything else that might touch the network
 
 
@@ -48,6 +55,9 @@ def build_settings(config: Config, site: Site) -> dict[str, Any]:
         # to it): a crawl process holds personal data and needs neither.
         "TELNETCONSOLE_ENABLED": False,
         "REMOTE_CONTROL_ENABLED": False,
+        # Not even loaded: what a crawl never uses (the consoles above, feed export, job state on
+        # disk, the memory debugger) costs every crawl process its imports (aiohttp, conch).
+        "EXTENSIONS": {f"scrapy.extensions.{name}": None for name in _UNUSED_EXTENSIONS},
         "HTTPCACHE_ENABLED": False,
         # Politeness.
         # A crawl is one site: the global limit equals the per-site one, so no more requests sit
