@@ -2,38 +2,41 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import datetime, timedelta
 
 import pytest
 
+from vaern.alerts import postdate
 from vaern.alerts.postdate import find_posted_at, parse_post_time, police_deadline
 
 TZ = "Europe/Copenhagen"
 FETCHED = datetime(2026, 11, 21, 13, 0)  # 14:00 in Copenhagen (CET, UTC+1)
 
 
-@pytest.mark.parametrize(
-    ("text", "utc"),
-    [
-        ("Skrevet 12. november 2026 kl. 14:03", datetime(2026, 11, 12, 13, 3)),
-        ("12. nov. 2026 kl 9.15", datetime(2026, 11, 12, 8, 15)),
-        ("12. november 2026, 14:03", datetime(2026, 11, 12, 13, 3)),
-        ("3. maj 2026 kl. 10:00", datetime(2026, 5, 3, 8, 0)),  # summer time, UTC+2
-        ("12.11.2026 14:03", datetime(2026, 11, 12, 13, 3)),
-        ("12/11-2026", datetime(2026, 11, 11, 23, 0)),
-        ("2026-11-12T14:03", datetime(2026, 11, 12, 13, 3)),
-        ("i går kl. 10:15", datetime(2026, 11, 20, 9, 15)),
-        ("igår", datetime(2026, 11, 19, 23, 0)),
-        ("i dag kl. 08:00", datetime(2026, 11, 21, 7, 0)),
-        ("i forgårs", datetime(2026, 11, 18, 23, 0)),
-        ("3 timer siden", datetime(2026, 11, 21, 10, 0)),
-        ("for 2 dage siden", datetime(2026, 11, 19, 13, 0)),
-        ("en time siden", datetime(2026, 11, 21, 12, 0)),
-        ("postet 5 minutter siden", datetime(2026, 11, 21, 12, 55)),
-        ("23. december", datetime(2025, 12, 22, 23, 0)),  # no year: the last such day before the fetch
-        ("yesterday at 10:15", datetime(2026, 11, 20, 9, 15)),
-    ],
-)
+DATES = [
+    ("Skrevet 12. november 2026 kl. 14:03", datetime(2026, 11, 12, 13, 3)),
+    ("12. nov. 2026 kl 9.15", datetime(2026, 11, 12, 8, 15)),
+    ("12. november 2026, 14:03", datetime(2026, 11, 12, 13, 3)),
+    ("3. maj 2026 kl. 10:00", datetime(2026, 5, 3, 8, 0)),  # summer time, UTC+2
+    ("12.11.2026 14:03", datetime(2026, 11, 12, 13, 3)),
+    ("12/11-2026", datetime(2026, 11, 11, 23, 0)),
+    ("2026-11-12T14:03", datetime(2026, 11, 12, 13, 3)),
+    ("i går kl. 10:15", datetime(2026, 11, 20, 9, 15)),
+    ("igår", datetime(2026, 11, 19, 23, 0)),
+    ("i dag kl. 08:00", datetime(2026, 11, 21, 7, 0)),
+    ("i forgårs", datetime(2026, 11, 18, 23, 0)),
+    ("3 timer siden", datetime(2026, 11, 21, 10, 0)),
+    ("for 2 dage siden", datetime(2026, 11, 19, 13, 0)),
+    ("en time siden", datetime(2026, 11, 21, 12, 0)),
+    ("postet 5 minutter siden", datetime(2026, 11, 21, 12, 55)),
+    ("23. december", datetime(2025, 12, 22, 23, 0)),  # no year: the last such day before the fetch
+    ("yesterday at 10:15", datetime(2026, 11, 20, 9, 15)),
+]
+
+
+@pytest.mark.parametrize(("text", "utc"), DATES)
 def test_danish_dates_are_read_in_the_config_timezone(text: str, utc: datetime) -> None:
     found = parse_post_time(text, FETCHED, TZ)
     assert found is not None
@@ -80,3 +83,23 @@ def test_deadline_counts_from_first_seen_without_a_date() -> None:
     deadline = police_deadline(FETCHED, None)
     assert deadline.basis == "first_seen"
     assert deadline.due == FETCHED + timedelta(hours=72)
+
+
+def test_the_cheap_hints_never_skip_a_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each pattern is run only where its hint finds something; with every hint matching
+    everything, the same dates are found in the same texts."""
+    rng = random.Random(21)
+    pieces = [
+        "12.", "12", " ", "november", "NOV.", "2026", "-11-", "T14:03", "kl.", " 9.15", "/11-", "i går", "I DAG",
+        "igår", "forgårs", "3 timer siden", "for en uge SIDEN", "two days ago", "yesterday", "Today", "hvorfor",
+        "får", "dage", "\n", ",", "æøå", "1", "0",
+    ]  # fmt: skip
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(1500)]
+    texts += [text for text, _ in DATES]
+    tz = postdate.ZoneInfo(TZ)
+    hinted = [postdate._candidates(text, FETCHED, tz) for text in texts]
+    everything = re.compile("")
+    for name in ("_ISO_HINT", "_NAMED_HINT", "_NUMERIC_HINT", "_DAY_WORD_HINT", "_AGO_HINT"):
+        monkeypatch.setattr(postdate, name, everything)
+    assert [postdate._candidates(text, FETCHED, tz) for text in texts] == hinted
+    assert sum(bool(found) for found in hinted) > 300  # the texts do hold dates

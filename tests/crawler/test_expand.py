@@ -81,7 +81,7 @@ def test_every_planted_name_is_shown(browser: BrowserThread, site: JsSite, path:
 def test_group_posts_that_arrive_late_are_waited_for(site: JsSite) -> None:
     """The first posts come 1.5 s after load, by fetch(): the first wait holds until they are in."""
     with JsSite(delay=1.5) as slow:
-        bt = BrowserThread(Browser(timeout=30, load_timeout=2))
+        bt = BrowserThread(Browser(timeout=30, load_timeout=15))
         try:
             rendered = do_render(bt, slow.url("/group/"), ExpandLimits(max_steps=0))
         finally:

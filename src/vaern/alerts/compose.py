@@ -250,6 +250,13 @@ class Composer:
         sender = parseaddr(header_safe(config.smtp.sender))
         self.sender_name = sender[0] or "Værn"
         self.sender_address = sender[1]
+        # What is the same in every e-mail of the pass, or of one recipient, is made once.
+        self._from: bytes | None = None
+        self._date: tuple[datetime, bytes] | None = None
+        self._recipients: dict[tuple[str, str | None, str], tuple[bytes, str, str]] = {}
+        env = _templates()
+        self._text = env.get_template("alert.txt.j2")
+        self._html = env.get_template("alert.html.j2")
 
     def _local(self, utc_naive: datetime) -> datetime:
         return utc_naive.replace(tzinfo=UTC).astimezone(self.tz).replace(tzinfo=None)
@@ -325,6 +332,38 @@ class Composer:
             return w("subject.new_hit.many", n_hits=len(views), people=shown)
         return w(f"subject.{alert.kind}", person=first.person, site=first.site)
 
+    def _from_header(self) -> bytes:
+        if self._from is None:
+            self._from = mime.address_header("From", header_safe(self.sender_name), self.sender_address)
+        return self._from
+
+    def _date_header(self, now: datetime) -> bytes:
+        if self._date is None or self._date[0] != now:
+            self._date = (now, mime.raw_header("Date", format_datetime(now.replace(tzinfo=UTC))))
+        return self._date[1]
+
+    def _recipient(self, alert: AlertRow) -> tuple[bytes, str, str]:
+        """The To header, the greeting and the footer (which names the units the recipient hears
+        about), made once per recipient and kind."""
+        key = (alert.recipient, alert.recipient_name, alert.kind)
+        found = self._recipients.get(key)
+        if found is not None:
+            return found
+        config, w = self.config, self.words
+        to = mime.address_header("To", header_safe(alert.recipient_name or ""), header_safe(alert.recipient))
+        greeting = w("greeting", name=alert.recipient_name) if alert.recipient_name else w("greeting_anonymous")
+        units = sorted(u for u in scope(config, alert.recipient) if u is not None)
+        named = directory(config).units
+        unit_names = ", ".join(named[u].name if u in named else u for u in units)
+        if alert.kind == DIGEST:
+            footer = w("footer.analyst", organisation=config.organisation)
+        elif not units:
+            footer = w("footer.fallback", organisation=config.organisation)
+        else:
+            footer = w("footer", organisation=config.organisation, units=unit_names)
+        found = self._recipients[key] = (to, greeting, footer)
+        return found
+
     def message_bytes(
         self, alert: AlertRow, hits: Sequence[HitRow], evidence: dict[int, Evidence], now: datetime
     ) -> bytes:
@@ -337,20 +376,12 @@ class Composer:
         thumbs = config.alerts.thumbnails and alert.kind != DIGEST
         views = [self.view(h, evidence.get(h.page_id), now, thumbs) for h in shown_hits]
 
-        units = sorted(u for u in scope(config, alert.recipient) if u is not None)
-        named = directory(config).units
-        unit_names = ", ".join(named[u].name if u in named else u for u in units)
-        if alert.kind == DIGEST:
-            footer = w("footer.analyst", organisation=config.organisation)
-        elif not units:
-            footer = w("footer.fallback", organisation=config.organisation)
-        else:
-            footer = w("footer", organisation=config.organisation, units=unit_names)
+        to, greeting, footer = self._recipient(alert)
         intro_key = f"intro.{alert.kind}" + (".one" if alert.kind == NEW_HIT and total == 1 else "")
         context = {
             "t": w.labels,
             "kind": alert.kind,
-            "greeting": w("greeting", name=alert.recipient_name) if alert.recipient_name else w("greeting_anonymous"),
+            "greeting": greeting,
             "intro": w(intro_key, n_hits=total),
             "hits": views,
             "capped": w("list_capped", shown=len(views), total=total) if len(views) < total else None,
@@ -359,9 +390,8 @@ class Composer:
             "review_url": config.review_url,
             "lang": config.language,
         }
-        env = _templates()
-        text = env.get_template("alert.txt.j2").render(context)
-        html = env.get_template("alert.html.j2").render(context)
+        text = self._text.render(context)
+        html = self._html.render(context)
 
         images = []
         for view, hit in zip(views, shown_hits, strict=True):
@@ -372,9 +402,9 @@ class Composer:
                     images.append(mime.InlineImage(view.thumbnail_cid, data, f"{view.ref}.jpg"))
         headers = [
             mime.text_header("Subject", header_safe(self.subject(alert, views))),
-            mime.address_header("From", header_safe(self.sender_name), self.sender_address),
-            mime.address_header("To", header_safe(alert.recipient_name or ""), header_safe(alert.recipient)),
-            mime.raw_header("Date", format_datetime(now.replace(tzinfo=UTC))),
+            self._from_header(),
+            to,
+            self._date_header(now),
         ]
         if alert.message_id:
             headers.append(mime.raw_header("Message-ID", header_safe(alert.message_id)))

@@ -20,11 +20,11 @@ import os
 import queue
 import socket
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, not_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, exists, not_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern.alerts.compose import Composer, Evidence, load_evidence
@@ -140,7 +140,12 @@ def _finish(sessions: sessionmaker[Session], alert_id: int, me: str, **values: o
 class _SentLog:
     """Marks accepted e-mails sent, committing in groups: the sender that finds no commit under
     way writes everything accepted so far in one transaction, while the other connections go on
-    sending. A crash loses at most the group being written: those e-mails are sent again."""
+    sending. A crash loses at most the group being written: those e-mails are sent again.
+
+    One database connection is kept for the pass (a session per e-mail cost more than the
+    update itself). On SQLite (WAL, synchronous=NORMAL) a commit is in the WAL before `sent`
+    returns, so it survives the process being killed; only a power cut could undo the last
+    few marks, and then those e-mails are sent again, which at-least-once allows."""
 
     def __init__(self, sessions: sessionmaker[Session], me: str) -> None:
         self.sessions = sessions
@@ -148,6 +153,7 @@ class _SentLog:
         self.lock = threading.Condition()
         self.pending: list[dict[str, object]] = []
         self.committing = False
+        self.connection: Connection | None = None
         self.statement = (
             update(AlertRow)
             .where(AlertRow.id == bindparam("b_id"), AlertRow.claimed_by == me)
@@ -175,18 +181,36 @@ class _SentLog:
                     self.lock.notify_all()
                     return
             try:
-                with self.sessions() as session, session.begin():
-                    session.connection().execute(self.statement, group)
+                self._write(group)
             except BaseException:
                 with self.lock:
                     self.committing = False
                     self.lock.notify_all()
                 raise
 
+    def _write(self, group: list[dict[str, object]]) -> None:
+        # Only the one sender that set `committing` gets here: the connection is never shared.
+        if self.connection is None:
+            with self.sessions() as session:
+                engine = session.get_bind()
+            assert isinstance(engine, Engine)
+            self.connection = engine.connect()
+        try:
+            self.connection.execute(self.statement, group)
+            self.connection.commit()
+        except BaseException:
+            self.close()
+            raise
+
     def wait(self) -> None:
         """Until everything accepted so far is written."""
         with self.lock:
             self.lock.wait_for(lambda: not self.committing and not self.pending)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            connection.close()  # rolls back anything not committed
 
 
 def _release(sessions: sessionmaker[Session], alert_ids: list[int], me: str, now: datetime) -> None:
@@ -312,6 +336,7 @@ def deliver(
                 _release(sessions, state.left(), me, clock)
                 return report
     finally:
+        sent_log.close()
         for transport in transports:
             transport.close()
     return report
@@ -330,35 +355,35 @@ def _send_batch(
     clock: datetime,
     stop: threading.Event | None,
 ) -> _Pass:
-    """Send a claimed batch over the connections in parallel threads; return what happened."""
+    """Send a claimed batch over the connections (in parallel threads where there are several);
+    return what happened."""
     state = _Pass(sorted(alerts))
 
+    def take() -> _Composed | None:
+        alert_id = state.take()
+        if alert_id is None:
+            return None
+        return _compose(composer, alerts[alert_id], hits[alert_id], evidence, clock)
+
     def sender(transport: SmtpTransport) -> None:
-        # The next e-mail is composed while this one is on the wire: waiting for the server frees
-        # the interpreter, so composing (CPU) and sending (I/O) overlap even on one connection.
-        with ThreadPoolExecutor(max_workers=1) as ahead:
+        current = take()
+        while current is not None:
+            if state.down is not None or (stop is not None and stop.is_set()):
+                state.work.put(current.alert.id)  # not tried: back to the batch's leftovers
+                return
+            # The next e-mail is composed while the server takes this one in: between handing it
+            # over and reading the reply. One thread does both, so nothing waits for the other.
+            status, failure, upcoming = _deliver_one(config, sessions, transport, sent_log, current, take, me, clock)
+            state.count(status)
+            if failure is not None and failure.connection:
+                state.down = failure
+            current = upcoming if upcoming is not None else take()
 
-            def take() -> tuple[int, Future[bytes]] | None:
-                alert_id = state.take()
-                if alert_id is None:
-                    return None
-                return alert_id, ahead.submit(_compose, composer, alerts[alert_id], hits[alert_id], evidence, clock)
-
-            upcoming = take()
-            while upcoming is not None:
-                if state.down is not None or (stop is not None and stop.is_set()):
-                    state.work.put(upcoming[0])  # not tried: back to the batch's leftovers
-                    return
-                alert_id, composing = upcoming
-                upcoming = take()
-                status, failure = _deliver_one(
-                    config, sessions, transport, sent_log, alerts[alert_id], hits[alert_id], composing, me, clock
-                )
-                state.count(status)
-                if failure is not None and failure.connection:
-                    state.down = failure
-
-    threads = [threading.Thread(target=sender, args=(t,), daemon=True) for t in transports[: len(alerts)]]
+    used = transports[: len(alerts)]
+    if len(used) == 1:
+        sender(used[0])
+        return state
+    threads = [threading.Thread(target=sender, args=(t,), daemon=True) for t in used]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -370,10 +395,27 @@ def _count(status: str) -> DeliveryReport:
     return DeliveryReport(sent=status == "sent", retrying=status == "queued", failed=status == "failed")
 
 
+@dataclass(frozen=True)
+class _Composed:
+    """An alert with its e-mail as it goes on the wire, or why there is none."""
+
+    alert: AlertRow
+    hits: list[HitRow]
+    data: bytes | None = None
+    failure: SendFailure | None = None
+
+
 def _compose(
     composer: Composer, alert: AlertRow, hits: list[HitRow], evidence: dict[int, Evidence], clock: datetime
-) -> bytes:
-    return composer.message_bytes(alert, hits, evidence, clock) if hits else b""
+) -> _Composed:
+    if not hits:
+        return _Composed(alert, hits)
+    try:
+        return _Composed(alert, hits, composer.message_bytes(alert, hits, evidence, clock))
+    except Exception as exc:
+        log.exception("event=alert.compose_failed alert=%s", alert_ref(alert.id))
+        failure = SendFailure(f"could not compose the e-mail: {type(exc).__name__}", temporary=False)
+        return _Composed(alert, hits, failure=failure)
 
 
 def _deliver_one(
@@ -381,35 +423,39 @@ def _deliver_one(
     sessions: sessionmaker[Session],
     transport: SmtpTransport,
     sent_log: _SentLog,
-    alert: AlertRow,
-    hits: list[HitRow],
-    composing: Future[bytes],
+    current: _Composed,
+    take: Callable[[], _Composed | None],
     me: str,
     clock: datetime,
-) -> tuple[str, SendFailure | None]:
-    """Send and record one alert, composed by `_compose`; returns its new status and the failure, if any."""
-    if not hits:
+) -> tuple[str, SendFailure | None, _Composed | None]:
+    """Send and record one composed alert; returns its new status, the failure if any, and the
+    next alert if `take` was called for it while this one was with the server."""
+    alert = current.alert
+    if not current.hits:
         # Every hit was silenced or deleted since it was queued: nothing to say.
         _finish(sessions, alert.id, me, status="failed", last_error="no hits left to report")
-        return "failed", None
+        return "failed", None, None
+    if current.data is None:
+        assert current.failure is not None
+        return _failed(sessions, config, alert, current.failure, me, clock), current.failure, None
+    upcoming = None
     try:
-        data = composing.result()
-    except Exception as exc:
-        log.exception("event=alert.compose_failed alert=%s", alert_ref(alert.id))
-        failure = SendFailure(f"could not compose the e-mail: {type(exc).__name__}", temporary=False)
-        return _failed(sessions, config, alert, failure, me, clock), failure
-    try:
-        transport.send(alert.recipient, data)
+        transport.begin(alert.recipient, current.data)
+        upcoming = take()
+        transport.end()
     except SendFailure as failure:
-        return _failed(sessions, config, alert, failure, me, clock), failure
+        return _failed(sessions, config, alert, failure, me, clock), failure, upcoming
+    # Recorded before this connection hands over its next message (with several connections,
+    # possibly by the sender committing at the moment): a crash sends again only what was in
+    # flight on each connection and the group being written.
     sent_log.sent(alert.id, clock)
     log.info(
         "event=alert.sent alert=%s kind=%s to=%s hits=%d run=%s attempts=%d",
         alert_ref(alert.id),
         alert.kind,
         alert.recipient,
-        len(hits),
+        len(current.hits),
         alert.run_id,
         alert.attempts + 1,
     )
-    return "sent", None
+    return "sent", None, upcoming

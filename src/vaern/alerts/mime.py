@@ -99,9 +99,31 @@ def raw_header(name: str, value: str) -> bytes:
     return f"{name}: {value}".encode("ascii")
 
 
+# Quoted-printable works line by line, and most lines of an alert (the template's markup, the
+# labels, the steps) are the same in every e-mail: each line is encoded once and remembered.
+_QP_LINES: dict[str, bytes] = {}
+_QP_LINES_MAX = 20_000
+
+
 def _qp(text: str) -> bytes:
-    body = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    return body.replace(b"\n", CRLF)
+    text = text.replace("\r\n", "\n")
+    if "\r" in text:  # a lone CR: b2a_qp treats it specially; encode the whole text as before
+        return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", CRLF)
+    lines = text.split("\n")
+    last = lines.pop()
+    out = []
+    for line in lines:
+        encoded = _QP_LINES.get(line)
+        if encoded is None:
+            # With its newline, so that trailing white space and the line length are judged as
+            # they are in the whole text.
+            encoded = binascii.b2a_qp(line.encode("utf-8") + b"\n", istext=True)[:-1].replace(b"\n", CRLF)
+            if len(_QP_LINES) >= _QP_LINES_MAX:
+                _QP_LINES.clear()
+            _QP_LINES[line] = encoded
+        out.append(encoded)
+    out.append(binascii.b2a_qp(last.encode("utf-8"), istext=True).replace(b"\n", CRLF))
+    return CRLF.join(out)
 
 
 def _text_part(subtype: str, text: str) -> bytes:
@@ -110,8 +132,25 @@ def _text_part(subtype: str, text: str) -> bytes:
     ).encode("ascii") + _qp(text)
 
 
+# A thumbnail is often sent many times in one pass (a hit goes to the leader and the notify
+# list; a page names several people): its base64 form is made once. Keyed by the bytes
+# themselves, whose hash Python keeps after the first lookup.
+_BASE64: dict[bytes, bytes] = {}
+_BASE64_MAX = 256
+
+
+def _base64(data: bytes) -> bytes:
+    encoded = _BASE64.get(data)
+    if encoded is None:
+        encoded = base64.encodebytes(data).replace(b"\n", CRLF)
+        if len(_BASE64) >= _BASE64_MAX:
+            _BASE64.clear()
+        _BASE64[data] = encoded
+    return encoded
+
+
 def _image_part(image: InlineImage) -> bytes:
-    body = base64.encodebytes(image.data).replace(b"\n", CRLF)
+    body = _base64(image.data)
     return (
         f"Content-Type: image/{image.subtype}\r\n"
         "Content-Transfer-Encoding: base64\r\n"

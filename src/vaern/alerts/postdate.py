@@ -11,6 +11,7 @@ naive UTC like every time in the database. Pure functions, no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -50,6 +51,13 @@ _AGO = re.compile(
     r"seconds?|minutes?|hours?|days?|weeks?|months?|years?)\s+(?:siden|ago)\b",
     re.IGNORECASE,
 )
+# Cheap tests for what each pattern cannot match without (most text holds no date at all):
+# a pattern is only run over text its hint finds something in.
+_ISO_HINT = re.compile(r"\d-\d")
+_NAMED_HINT = re.compile(r"\d\.?\s")
+_NUMERIC_HINT = re.compile(r"\d[./]\d")
+_DAY_WORD_HINT = re.compile(r"dag|går|today|yesterday", re.IGNORECASE)
+_AGO_HINT = re.compile(r"siden|ago", re.IGNORECASE)
 _UNIT_SECONDS = {
     "sek": 1, "sekund": 1, "sekunder": 1, "second": 1, "seconds": 1,
     "min": 60, "minut": 60, "minutter": 60, "minute": 60, "minutes": 60,
@@ -120,10 +128,13 @@ def _candidates(text: str, fetched_at: datetime, tz: ZoneInfo) -> list[PostTime]
         taken.append((m.start(), m.end()))
         found.append(PostTime(min(when, fetched_at), m.group(0).strip(), m.start(), relative))
 
-    for m in _ISO.finditer(text):
+    def scan(pattern: re.Pattern[str], hint: re.Pattern[str]) -> Iterator[re.Match[str]]:
+        return pattern.finditer(text) if hint.search(text) else iter(())
+
+    for m in scan(_ISO, _ISO_HINT):
         hh, mm, exact = _clock(m)
         add(m, _safe_date(int(m.group("y")), int(m.group("m")), int(m.group("d")), hh, mm), False, exact)
-    for m in _NAMED.finditer(text):
+    for m in scan(_NAMED, _NAMED_HINT):
         hh, mm, exact = _clock(m)
         month = _MONTHS[m.group("mon").lower()]
         day = int(m.group("d"))

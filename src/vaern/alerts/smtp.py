@@ -12,12 +12,15 @@ dropped connection are temporary (retry later); a 5xx reply is permanent (give u
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import ssl
 from email.utils import parseaddr
 
 from vaern.config import Smtp
+
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 
 
 class SendFailure(Exception):
@@ -82,6 +85,7 @@ class SmtpTransport:
         self.where = f"{settings.host}:{settings.port}"
         self.envelope_from = parseaddr(settings.sender)[1]
         self._client: smtplib.SMTP | None = None
+        self._awaiting = False  # a message was handed over and its reply not read yet
 
     def __enter__(self) -> SmtpTransport:
         return self
@@ -115,29 +119,57 @@ class SmtpTransport:
         return client
 
     def send(self, recipient: str, data: bytes) -> None:
-        """Hand one message to the server; raise SendFailure if it is not accepted.
+        """Hand one message to the server; raise SendFailure if it is not accepted."""
+        self.begin(recipient, data)
+        self.end()
 
-        The transaction is spelled out (MAIL, RCPT, DATA) so that a connection the server
-        closed while idle is reopened only when nothing of this message was sent yet: once
-        DATA has gone out, a dropped connection may still mean the message was accepted.
+    def begin(self, recipient: str, data: bytes) -> None:
+        """Hand over one message without waiting for the server's verdict: `end` reads it.
+
+        Between the two the caller can do other work (compose the next e-mail) while the
+        server takes the message in. The transaction is spelled out (MAIL, RCPT, DATA) so that
+        a connection the server closed while idle is reopened only when nothing of this
+        message was sent yet: once DATA has gone out, a dropped connection may still mean the
+        message was accepted.
         """
         try:
             client = self._mail_from()
             code, reply = client.rcpt(recipient)
             if code not in (250, 251):
                 raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-            code, reply = client.data(data)
+            client.putcmd("data")
+            code, reply = client.getreply()
+            if code != 354:
+                raise smtplib.SMTPDataError(code, reply)
+            # What smtplib's data() sends: dot-stuffed, ending in CRLF . CRLF.
+            body = _LEADING_DOT.sub(b"..", data)
+            client.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
+        except Exception as exc:
+            raise self._failure(exc) from None
+        self._awaiting = True
+
+    def end(self) -> None:
+        """The server's reply to the message `begin` handed over; SendFailure unless accepted."""
+        if not self._awaiting or self._client is None:
+            raise RuntimeError("end() without a message handed over by begin()")
+        self._awaiting = False
+        try:
+            code, reply = self._client.getreply()
             if code != 250:
                 raise smtplib.SMTPDataError(code, reply)
-        except SendFailure:
-            raise
         except Exception as exc:
-            failure = classify(exc, self.where)
-            if failure.connection:
-                self._drop()
-            else:
-                self._reset()
-            raise failure from None
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: Exception) -> SendFailure:
+        if isinstance(exc, SendFailure):
+            return exc
+        failure = classify(exc, self.where)
+        self._awaiting = False
+        if failure.connection:
+            self._drop()
+        else:
+            self._reset()
+        return failure
 
     def _mail_from(self) -> smtplib.SMTP:
         for attempt in (1, 2):

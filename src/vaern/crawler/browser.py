@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -35,7 +36,7 @@ import shutil
 import signal
 import tempfile
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,10 +47,17 @@ from vaern.errors import BrowserNotFound
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as PlaywrightBrowser
-    from playwright.async_api import BrowserContext, Page, Playwright
+    from playwright.async_api import BrowserContext, Page, Playwright, Request, Route
+
+    # Asked about each request of a page's context: continue, fulfil or abort the route.
+    RouteHandler = Callable[[Route, Request], Awaitable[None]]
 
 # What a context is opened with: (user agent, extra headers).
 _ContextKey = tuple[str | None, tuple[tuple[str, str], ...]]
+
+
+def _key(user_agent: str | None, headers: Mapping[str, str] | None) -> _ContextKey:
+    return (user_agent, tuple(sorted(headers.items())) if headers else ())
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +272,9 @@ class BrowserSession:
         self._lock = asyncio.Lock()
         self._spare: tuple[_ContextKey, asyncio.Future[tuple[BrowserContext, Page]]] | None = None
         self._closing: set[asyncio.Future[None]] = set()
+        # Contexts opened with routing in place, and the handler of the page each serves.
+        self._routes: dict[BrowserContext, RouteHandler | None] = {}
+        self._route_ahead = False
         self._closed = False
         self._atexit = _kill_at_exit(self.marker)
 
@@ -301,23 +312,46 @@ class BrowserSession:
 
     @contextlib.asynccontextmanager
     async def page(
-        self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None
+        self,
+        *,
+        user_agent: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        ahead: bool = True,
+        route: RouteHandler | None = None,
     ) -> AsyncIterator[Page]:
         """A page in a fresh browser context, closed (with its context) when the block ends.
 
         Opening a context and its page costs Chromium a new renderer process (0.3–1 s on a
         small host), so the next page's context is opened while this one works: a spare that
-        has never been used is as fresh as a new one.
+        has never been used is as fresh as a new one. With `ahead=False` the caller says when
+        (`open_ahead`): opening one competes for the CPU with the page's own navigation, so the
+        renderer opens it once its page has loaded and is waiting on the network.
+
+        `route(route, request)` is asked about every request of the context (its pages and any
+        popups), before any is sent. Once a page was asked for with one, contexts are opened
+        with the routing in place, so a later page costs no extra round trip to set it up.
         """
-        key = (user_agent, tuple(sorted(headers.items())) if headers else ())
+        key = _key(user_agent, headers)
         context, page = await self._take_spare(key) or await self._open(key)
-        if not self._closed and self._spare is None:
-            self._spare = (key, asyncio.ensure_future(self._open(key)))
         try:
+            if route is not None:
+                self._route_ahead = True
+                if context in self._routes:
+                    self._routes[context] = route
+                else:
+                    await asyncio.wait_for(context.route("**/*", route), self._timeout)
+            if ahead:
+                self.open_ahead(user_agent=user_agent, headers=headers)
             yield page
         finally:
             self._closing.add(asyncio.ensure_future(self._close_context(context)))
             self._closing = {t for t in self._closing if not t.done()}
+
+    def open_ahead(self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        """Start opening the next page's context now, unless one is already open or on its way."""
+        if not self._closed and self._spare is None:
+            key = _key(user_agent, headers)
+            self._spare = (key, asyncio.ensure_future(self._open(key)))
 
     async def _open(self, key: _ContextKey) -> tuple[BrowserContext, Page]:
         from playwright.async_api import Error as PlaywrightError
@@ -347,11 +381,25 @@ class BrowserSession:
         try:
             context.set_default_timeout(self._timeout * 1000)
             context.set_default_navigation_timeout(self._timeout * 1000)
+            if self._route_ahead:
+                # Until a page is handed out with its handler, nothing is routed anywhere.
+                self._routes[context] = None
+                await asyncio.wait_for(context.route("**/*", functools.partial(self._dispatch, context)), self._timeout)
             page = await asyncio.wait_for(context.new_page(), self._timeout)
+            # The page's first script call sets up its script context; done here, off the path of
+            # the page that will use it (and `_take_spare`'s check is then a quick one).
+            await asyncio.wait_for(page.evaluate("1"), self._timeout)
         except BaseException:
             await self._close_context(context)
             raise
         return context, page
+
+    async def _dispatch(self, context: BrowserContext, route: Route, request: Request) -> None:
+        handler = self._routes.get(context)
+        if handler is None:
+            await route.fallback()
+        else:
+            await handler(route, request)
 
     async def _take_spare(self, key: _ContextKey) -> tuple[BrowserContext, Page] | None:
         """The context opened ahead for this kind of page, if it is ready to use."""
@@ -376,6 +424,7 @@ class BrowserSession:
         return context, page
 
     async def _close_context(self, context: BrowserContext) -> None:
+        self._routes.pop(context, None)
         # A context that will not close within the step timeout is abandoned; the browser's
         # own close (or the marker sweep) takes it down.
         with contextlib.suppress(Exception):

@@ -10,9 +10,12 @@ What one round does, until nothing changes or a limit is reached:
    taller than `max_height`);
 2. click every visible "show more" control (a label match or a configured selector, never a link
    that would leave the page, never a form's submit button) and every closed `<details>`;
-3. wait until the page settles: no DOM change for `settle_ms` and no request under way (a
-   request pending for longer than `PENDING_HOLD_S` no longer holds us: streams and long polls
-   never end).
+3. wait until the page settles: no request under way (a request pending for longer than
+   `PENDING_HOLD_S` no longer holds us: streams and long polls never end), then no DOM change
+   for a while. Between rounds that while is short (`QUICK_SETTLE_MS`): a round that finds more
+   to do goes on at once. Whatever is concluded from a quiet page (nothing more to show, a click
+   did nothing, a toggle closed, the page is read now) waits the full `settle_ms` first,
+   counted from the start of the short wait, so no conclusion rests on less quiet than before.
 
 Steps 1 and 2 are one call into the page, and clicks are DOM clicks (the control's click
 handlers run, as for a person's click): a round costs two round trips to the browser, not one per
@@ -22,9 +25,10 @@ click made the page smaller (a toggle) is clicked once more to leave it open, th
 A round that scrolls nothing and clicks nothing ends the expansion.
 
 The page's DOM is never written to: state lives in Python and in a JS object the page cannot
-reach (evidence must show the page as it was, apart from the documented actions). Every action is
-returned as an `Action` (UTC time, kind, target, detail) for the evidence record (Berkeley
-Protocol ¶153–154: alterations made by the collection must be documented).
+reach (a MutationObserver in it only notes when the DOM last changed): evidence must show the
+page as it was, apart from the documented actions. Every action is returned as an `Action`
+(UTC time, kind, target, detail) for the evidence record (Berkeley Protocol ¶153–154:
+alterations made by the collection must be documented).
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ _ENDLESS = frozenset({"eventsource", "websocket", "media", "manifest", "other"})
 # The longest one wait for the page to settle may take: a page that never stops changing still
 # gets scrolled and clicked. Longer than PENDING_HOLD_S, so a slow answer is waited for.
 SETTLE_CAP_S = PENDING_HOLD_S + 1.0
+# A round that did something is followed by a wait this short (or settle_ms, if shorter) before
+# the next round; anything concluded from a quiet page waits the full settle_ms (_Expansion).
+QUICK_SETTLE_MS = 30
 # Clicks on one control at most (a "load more" button that keeps working is clicked again).
 MAX_CLICKS_PER_CONTROL = 25
 
@@ -109,6 +116,8 @@ class NetworkWatch:
 
     page: Page
     pending: dict[Request, float] = field(default_factory=dict)
+    _ended_one: asyncio.Event = field(default_factory=asyncio.Event)
+    _starting: list[asyncio.Future[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.page.on("request", self._started)
@@ -118,13 +127,40 @@ class NetworkWatch:
     def _started(self, request: Request) -> None:
         if request.resource_type not in _ENDLESS:
             self.pending[request] = time.monotonic()
+            for waiter in self._starting:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self._starting.clear()
+
+    def next_request(self) -> asyncio.Future[None]:
+        """Done when the next request that holds us starts (cancel it if no longer wanted)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._starting = [w for w in self._starting if not w.done()]
+        self._starting.append(waiter)
+        return waiter
 
     def _ended(self, request: Request) -> None:
         self.pending.pop(request, None)
+        self._ended_one.set()
 
     def busy(self) -> bool:
         now = time.monotonic()
         return any(now - started < PENDING_HOLD_S for started in self.pending.values())
+
+    async def idle(self, timeout: float) -> bool:
+        """Wait (at most `timeout` s) until no request holds us; whether that happened."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            holding = [started + PENDING_HOLD_S for started in self.pending.values() if now - started < PENDING_HOLD_S]
+            if not holding:
+                return True
+            if now >= deadline:
+                return False
+            # Woken when a request ends, or when the oldest one stops counting.
+            self._ended_one.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ended_one.wait(), min(deadline, *holding) - now)
 
     def stop(self) -> None:
         self.page.remove_listener("request", self._started)
@@ -145,32 +181,6 @@ const size = () => {
 };
 """
 
-# Waits in the page for `quiet` ms without DOM changes (or `limit` ms in all); returns whether
-# it got quiet, how many changes it saw, and the page's size. A MutationObserver only watches.
-_QUIET_JS = (
-    """
-async ([quiet, limit]) => {
-"""
-    + _SIZE_FN
-    + """
-  const t0 = performance.now();
-  let last = t0, changes = 0;
-  const mo = new MutationObserver((records) => { last = performance.now(); changes += records.length; });
-  mo.observe(document, {subtree: true, childList: true, characterData: true});
-  await new Promise((resolve) => {
-    const tick = () => {
-      const now = performance.now();
-      if (now - last >= quiet || now - t0 >= limit) resolve();
-      else setTimeout(tick, Math.max(10, Math.min(50, quiet - (now - last))));
-    };
-    setTimeout(tick, Math.min(50, quiet));
-  });
-  mo.disconnect();
-  return [performance.now() - last >= quiet, changes, size()];
-}
-"""
-)
-
 # The expansion's helper, created once per page and held only by us (nothing is attached to the
 # page's window or DOM). `scan` measures the page, scrolls the window and every inner scrolling
 # container to its bottom (unless there already or past maxHeight), and lists the controls to
@@ -185,6 +195,10 @@ _AGENT_JS = (
     + """
   const clicked = new WeakMap();
   let found = [];
+  // When the DOM last changed. The observer only watches; it lives until stop().
+  let lastChange = performance.now(), calls = 0;
+  const watcher = new MutationObserver(() => { lastChange = performance.now(); });
+  watcher.observe(document, {subtree: true, childList: true, characterData: true});
   const norm = (s) => (s || '').replace(/\\s+/g, ' ').trim().toLowerCase();
   const esc = (s) => s.replace(/[.*+?^${}()|[\\]\\\\]/g, '\\\\$&');
   const edge = '[^\\\\p{L}\\\\p{N}]';
@@ -254,13 +268,43 @@ _AGENT_JS = (
     return [els, names];
   };
   return {
+    // Wait until the DOM has not changed for `quietMs`, counted from `since` (a time on this
+    // page's clock from an earlier call) or else from now; at most `limitMs`. Returns [quiet or
+    // not, the time quiet was counted from, the page's size].
+    // A newer call ends an older one (whose caller stopped waiting for it).
+    quiet(quietMs, limitMs, since) {
+      const t0 = performance.now(), call = ++calls;
+      const from = since === null ? t0 : since;
+      return new Promise((resolve) => {
+        const tick = () => {
+          const now = performance.now(), calm = now - Math.max(lastChange, from);
+          if (call !== calls) resolve(null);
+          else if (calm >= quietMs || now - t0 >= limitMs) resolve([calm >= quietMs, from, size()]);
+          else setTimeout(tick, Math.max(10, Math.min(50, quietMs - calm)));
+        };
+        tick();
+      });
+    },
+    stop() { watcher.disconnect(); },
     // One round: measure, scroll, then click up to `clicks` controls with a DOM click (the
     // element's click handlers run, as for a person's click). Returns [size before, scrolls,
-    // labels clicked]; the clicked elements are kept for `last()`.
-    round(labels, selectors, maxClicks, maxHeight, mayScroll, clicks) {
-      const before = size();
-      const scrolled = mayScroll ? scroll(maxHeight) : [];
-      const [els, names] = controls(labels, selectors, maxClicks);
+    // labels clicked, the wait below or null]; the clicked elements are kept for `last()`.
+    //
+    // With `wait` ([quietMs, limitMs, since], as for quiet()): if there is nothing to do yet,
+    // wait for that quiet first and look again; the wait is returned as [quiet or not, ms].
+    async round(labels, selectors, maxClicks, maxHeight, mayScroll, clicks, wait) {
+      let before = size();
+      let scrolled = mayScroll ? scroll(maxHeight) : [];
+      let [els, names] = controls(labels, selectors, maxClicks);
+      let waited = null;
+      if (wait && !scrolled.length && !els.length) {
+        const t0 = performance.now();
+        const result = await this.quiet(...wait);
+        waited = [!!(result && result[0]), performance.now() - t0];
+        before = size();
+        scrolled = mayScroll ? scroll(maxHeight) : [];
+        [els, names] = controls(labels, selectors, maxClicks);
+      }
       found = [];
       const done = [];
       for (let i = 0; i < els.length && found.length < clicks; i++) {
@@ -271,7 +315,7 @@ _AGENT_JS = (
         found.push(els[i]);
         done.push(names[i]);
       }
-      return [before, scrolled, done];
+      return [before, scrolled, done, waited];
     },
     last() { return found; },
     // Of the last round's clicks, those not yet tried with a real mouse click: the caller tries
@@ -316,41 +360,133 @@ async def _call(limits: ExpandLimits, coro: Any) -> Any:
 
 
 async def settle(
-    page: Page, limits: ExpandLimits, network: NetworkWatch | None, budget_s: float
-) -> tuple[bool, float, list[int]]:
-    """Wait until no DOM change for settle_ms and no request under way, within budget_s.
+    agent: JSHandle,
+    limits: ExpandLimits,
+    network: NetworkWatch | None,
+    budget_s: float,
+    quiet_ms: int,
+    since: float | None = None,
+) -> tuple[bool, float, list[int], float | None]:
+    """Wait until no DOM change for `quiet_ms` and no request under way, within budget_s.
 
-    Returns (settled, seconds waited, the page's size then: [height, inner heights, elements]).
+    Quiet is counted from `since` (page time, from an earlier settle) or from now. Returns
+    (settled, seconds waited, the page's size then: [height, inner heights, elements], the page
+    time quiet was counted from, or None if it did not settle).
     """
     t0 = time.monotonic()
-    quiet_ms = limits.settle_ms
     size: list[int] = []
     while True:
         left = budget_s - (time.monotonic() - t0)
         if left <= 0:
-            return False, time.monotonic() - t0, size
-        quiet, _changes, size = await _call(limits, page.evaluate(_QUIET_JS, [quiet_ms, int(left * 1000)]))
+            return False, time.monotonic() - t0, size, None
+        if network is not None and network.busy():
+            # Requests first: quiet is counted from when they are done.
+            await network.idle(left)
+            since = None
+            continue
+        quiet_call = asyncio.ensure_future(
+            _call(limits, agent.evaluate("(a, args) => a.quiet(...args)", [quiet_ms, int(left * 1000), since]))
+        )
+        if network is not None:
+            # A request that starts meanwhile makes this wait moot: stop it, wait for the request.
+            started = network.next_request()
+            try:
+                await asyncio.wait({quiet_call, started}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                started.cancel()
+                moot = not quiet_call.done()
+                if moot:
+                    quiet_call.cancel()
+                    quiet_call.add_done_callback(lambda f: f.cancelled() or f.exception())
+            if moot:
+                since = None
+                continue
+        quiet, start, size = await quiet_call
         if not quiet:
-            return False, time.monotonic() - t0, size
+            return False, time.monotonic() - t0, size, None
         if network is None or not network.busy():
-            return True, time.monotonic() - t0, size
-        # Something is still loading: wait for it in short slices, then require quiet again.
-        while network.busy() and time.monotonic() - t0 < budget_s:
-            await asyncio.sleep(0.05)
+            return True, time.monotonic() - t0, size, start
+        since = None
 
 
-async def _settle_step(
-    page: Page, limits: ExpandLimits, network: NetworkWatch, budget: _Budget, actions: list[Action],
-    before: list[int] | None = None,
-) -> list[int]:
-    """Wait for the page to settle (within the budget and SETTLE_CAP_S); record it; return its size."""
-    left = min(SETTLE_CAP_S, max(0.0, budget.seconds_left()))
-    settled, waited, size = await settle(page, limits, network, left)
-    detail = f"{'settled' if settled else 'still changing'} after {waited:.2f} s"
-    if before and size:
-        detail += f"; height {before[0]} -> {size[0]}, elements {before[2]} -> {size[2]}"
-    actions.append(Action(_now(), "wait", "", detail))
-    return size
+class _Expansion:
+    """One page's expansion under way: the page, its helper, limits, budget and the record.
+
+    Waits come in two lengths. After a round that did something, a short one (QUICK_SETTLE_MS
+    without DOM change, no request under way) is enough to go on with the next round: if more
+    was still coming, the next round sees it. Every conclusion drawn from a quiet page — nothing
+    more to show, a click changed nothing, a click made the page smaller, the page is read now —
+    is drawn only after the full `settle_ms`, counted from the start of the short wait (`confirm`),
+    as if every wait had been the full one.
+    """
+
+    def __init__(
+        self, page: Page, agent: JSHandle, limits: ExpandLimits, network: NetworkWatch, actions: list[Action]
+    ) -> None:
+        self.page, self.agent, self.limits, self.network, self.actions = page, agent, limits, network, actions
+        self.budget = _Budget(limits)
+        self._quick_since: float | None = None  # the last wait was short; quiet counted from here
+        self._wait: tuple[int, float, list[int] | None] = (-1, 0.0, None)  # its action, seconds, size before
+
+    def _left(self) -> float:
+        return min(SETTLE_CAP_S, max(0.0, self.budget.seconds_left()))
+
+    def _record(self, settled: bool, waited: float, before: list[int] | None, size: list[int]) -> Action:
+        detail = f"{'settled' if settled else 'still changing'} after {waited:.2f} s"
+        if before and size:
+            detail += f"; height {before[0]} -> {size[0]}, elements {before[2]} -> {size[2]}"
+        return Action(_now(), "wait", "", detail)
+
+    async def settle(self, before: list[int] | None = None) -> list[int]:
+        """The short wait after a round (or after load); recorded; returns the page's size."""
+        quiet_ms = min(QUICK_SETTLE_MS, self.limits.settle_ms)
+        settled, waited, size, since = await settle(self.agent, self.limits, self.network, self._left(), quiet_ms)
+        self._quick_since = since if settled and quiet_ms < self.limits.settle_ms else None
+        self.actions.append(self._record(settled, waited, before, size))
+        self._wait = (len(self.actions) - 1, waited, before)
+        return size
+
+    async def confirm(self) -> list[int] | None:
+        """Make the last wait a full `settle_ms` one; the page's size then, or None if it was."""
+        if self._quick_since is None or self.budget.seconds_left() <= 0:
+            return None
+        since, self._quick_since = self._quick_since, None
+        settled, waited, size, _ = await settle(
+            self.agent, self.limits, self.network, self._left(), self.limits.settle_ms, since
+        )
+        index, earlier, before = self._wait
+        action = self._record(settled, earlier + waited, before, size)
+        if index == len(self.actions) - 1:
+            self.actions[index] = action  # nothing happened in between: one wait, only longer
+        else:
+            self.actions.append(action)
+        self._wait = (len(self.actions) - 1, earlier + waited, before)
+        return size
+
+    def take_full_wait(self) -> list[Any] | None:
+        """The rest of the full wait, as [quiet ms, limit ms, since] for the round to do in the
+        page if it finds nothing to do yet; None if the last wait was a full one already."""
+        if self._quick_since is None or self.budget.seconds_left() <= 0:
+            return None
+        since, self._quick_since = self._quick_since, None
+        return [self.limits.settle_ms, int(self._left() * 1000), since]
+
+    def record_full_wait(self, settled: bool, waited: float, size: list[int]) -> None:
+        """Record a full wait the round made in the page, as part of the wait before it."""
+        index, earlier, before = self._wait
+        action = self._record(settled, earlier + waited, before, size)
+        if index == len(self.actions) - 1:
+            self.actions[index] = action
+        else:
+            self.actions.append(action)
+        self._wait = (len(self.actions) - 1, earlier + waited, before)
+
+    async def settled_size(self, before: list[int]) -> list[int]:
+        """Wait after clicks; a page that looks unchanged or smaller is given the full wait first."""
+        after = await self.settle(before)
+        if after and (after == before or after[0] < before[0] or after[2] < before[2]):
+            after = await self.confirm() or after
+        return after
 
 
 async def expand(page: Page, limits: ExpandLimits, network: NetworkWatch | None = None) -> list[Action]:
@@ -372,18 +508,19 @@ async def _expand(page: Page, limits: ExpandLimits, network: NetworkWatch) -> li
     from playwright.async_api import Error as PlaywrightError
 
     actions: list[Action] = []
-    budget = _Budget(limits)
     start_url = page.url
-    await _settle_step(page, limits, network, budget, actions)
     agent: JSHandle = await _call(limits, page.evaluate_handle(_AGENT_JS))
+    state = _Expansion(page, agent, limits, network, actions)
     try:
+        await state.settle()
         while True:
-            reason = budget.exhausted()
+            reason = state.budget.exhausted()
             if reason:
+                await state.confirm()  # the page is read after a full wait, as always
                 actions.append(Action(_now(), "stop", "", reason))
                 break
             try:
-                stop = await _round(page, agent, limits, network, budget, actions)
+                stop = await _round(state)
             except PlaywrightError as exc:
                 # A click that navigated destroys the page's scripts, the helper with them.
                 where = _without_fragment(page.url)
@@ -395,25 +532,43 @@ async def _expand(page: Page, limits: ExpandLimits, network: NetworkWatch) -> li
                 actions.append(Action(_now(), "stop", "", stop))
                 break
     finally:
-        with contextlib.suppress(Exception):
-            await agent.dispose()
+        # Both at once, one round trip. Should the release overtake the stop, the observer (which
+        # only watches) goes when the page does.
+        await asyncio.gather(
+            _call(limits, agent.evaluate("a => a.stop()")), _call(limits, agent.dispose()), return_exceptions=True
+        )
     return actions
 
 
-async def _round(
-    page: Page, agent: JSHandle, limits: ExpandLimits, network: NetworkWatch, budget: _Budget, actions: list[Action]
-) -> str | None:
+async def _round(state: _Expansion) -> str | None:
     """One round of scrolling and clicking, then waiting; the reason to stop, or None to go on."""
+    page, agent, limits, budget, actions = state.page, state.agent, state.limits, state.budget, state.actions
     start_url = page.url
     clicks_left = max(0, limits.max_steps - budget.steps)
-    before, scrolled, clicked = await _call(
-        limits,
-        agent.evaluate(
-            "(a, args) => a.round(...args)",
-            [list(limits.show_more), list(limits.selectors), MAX_CLICKS_PER_CONTROL, limits.max_height, True,
-             clicks_left],
-        ),
-    )
+    # After a short wait the round itself finishes the full one if it finds nothing to do yet
+    # (one round trip, not three); a request starting meanwhile means it did not hold.
+    full_wait = state.take_full_wait()
+    started = state.network.next_request() if full_wait is not None else None
+    try:
+        before, scrolled, clicked, waited = await _call(
+            limits,
+            agent.evaluate(
+                "(a, args) => a.round(...args)",
+                [list(limits.show_more), list(limits.selectors), MAX_CLICKS_PER_CONTROL, limits.max_height, True,
+                 clicks_left, full_wait],
+            ),
+        )
+    finally:
+        interrupted = started is not None and started.done()
+        if started is not None:
+            started.cancel()
+    # A round that did nothing after the full wait concludes from it, unless a request started
+    # meanwhile (then the wait proved nothing). One that did something goes on anyway.
+    moot = False
+    if waited is not None:
+        quiet, waited_ms = waited
+        moot = not (scrolled or clicked) and (interrupted or state.network.busy())
+        state.record_full_wait(quiet and not moot, waited_ms / 1000, before)
     for target, top, to, height in scrolled:
         budget.steps += 1
         actions.append(Action(_now(), "scroll", target, f"{top} -> {to} (height {height})"))
@@ -423,11 +578,18 @@ async def _round(
     if _without_fragment(page.url) != _without_fragment(start_url):
         return f"a click navigated to {page.url}"
     if not clicked and not scrolled:
+        if moot:
+            # A request started during the full wait: wait for it, then look again.
+            await state.settle()
+            return None
         if before[0] >= limits.max_height:
             return f"height limit ({limits.max_height} px) reached"
         return "nothing more to show"
-    after = await _settle_step(page, limits, network, budget, actions, before)
-    if not clicked or not after:
+    if not clicked:
+        await state.settle(before)
+        return None
+    after = await state.settled_size(before)
+    if not after:
         return None
     if after == before:
         # Nothing happened: some controls only answer a real mouse click (trusted events).
@@ -442,7 +604,7 @@ async def _round(
             budget.steps += 1
             actions.append(Action(_now(), "click", "again", f"with the mouse: {await _click(limits, element)}"))
         if tried:
-            again = await _settle_step(page, limits, network, budget, actions, before)
+            again = await state.settled_size(before)
             if again != before:
                 return None
         await _call(limits, agent.evaluate("a => a.give_up(a.last())"))
@@ -451,7 +613,7 @@ async def _round(
         # The page shrank: a toggle closed what an earlier click opened. Open it again, once.
         reopened = await _call(limits, agent.evaluate("a => a.reopen()"))
         actions.append(Action(_now(), "click", "again", f"the page shrank: {reopened} toggle(s) reopened"))
-        await _settle_step(page, limits, network, budget, actions)
+        await state.settle()
     return None
 
 

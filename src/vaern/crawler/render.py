@@ -107,9 +107,8 @@ async def _render(
     t0 = time.monotonic()
     step = settings.timeout
     blocked: list[Action] = []
-    async with session.page(user_agent=user_agent, headers=headers) as page:
-        if allow is not None:
-            await _guard(page, allow, blocked)
+    guard = _guard(allow, blocked) if allow is not None else None
+    async with session.page(user_agent=user_agent, headers=headers, ahead=False, route=guard) as page:
         network = NetworkWatch(page)
         try:
             try:
@@ -122,15 +121,19 @@ async def _render(
                 raise RenderError(url, f"no answer within {step:g} s (browser.timeout)") from None
             if response is None:
                 raise RenderError(url, "the browser got no response")
-            status, response_headers = response.status, await _headers(response)
-
             actions: list[Action] = []
-            cut_off = await _wait_for_load(page, settings, actions)
+            # The headers' round trip to the browser while the page goes on loading.
+            response_headers, cut_off = await asyncio.gather(
+                _headers(response), _wait_for_load(page, settings, actions)
+            )
+            status = response.status
+            # The page now waits on its own requests: a good moment to open the next page's context.
+            session.open_ahead(user_agent=user_agent, headers=headers)
             actions.extend(await expand(page, limits, network))
-            html = await asyncio.wait_for(page.content(), step)
-            title = await asyncio.wait_for(page.title(), step)
-            hrefs = await asyncio.wait_for(
-                page.eval_on_selector_all("a[href], area[href]", "els => els.map((e) => e.href)"), step
+            # Both at once, one round trip. page.content() runs in Playwright's own script world,
+            # where the page's scripts cannot change how the DOM is serialised.
+            html, (title, hrefs) = await asyncio.wait_for(
+                asyncio.gather(page.content(), page.evaluate(_TITLE_AND_LINKS_JS)), step
             )
             final_url = page.url
         except TimeoutError:
@@ -156,6 +159,12 @@ async def _render(
     )
 
 
+# The title and every link's absolute address, in one call.
+_TITLE_AND_LINKS_JS = """
+() => [document.title, Array.from(document.querySelectorAll('a[href], area[href]'), (e) => e.href)]
+"""
+
+
 async def _wait_for_load(page: Page, settings: Browser, actions: list[Action]) -> str | None:
     """Wait for the load event up to `browser.load_timeout`; past that, read the page as it is."""
     from playwright.async_api import Error as PlaywrightError
@@ -169,7 +178,9 @@ async def _wait_for_load(page: Page, settings: Browser, actions: list[Action]) -
         return why
 
 
-async def _guard(page: Page, allow: Allow, blocked: list[Action]) -> None:
+def _guard(allow: Allow, blocked: list[Action]) -> Callable[[Route, PlaywrightRequest], Awaitable[None]]:
+    """A route handler that lets through what `allow` allows and aborts (and records) the rest."""
+
     async def check(route: Route, request: PlaywrightRequest) -> None:
         verdict = allow(request.url)
         if inspect.isawaitable(verdict):
@@ -180,7 +191,7 @@ async def _guard(page: Page, allow: Allow, blocked: list[Action]) -> None:
             blocked.append(Action(datetime.now(UTC), "blocked", request.url, "refused by the request guard"))
             await route.abort("blockedbyclient")
 
-    await page.route("**/*", check)
+    return check
 
 
 async def _headers(response: PlaywrightResponse) -> dict[str, str]:
