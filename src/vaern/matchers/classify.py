@@ -227,8 +227,10 @@ def _is_end(text: str, m: re.Match[str]) -> bool:
         return False  # an initial
     if word in _ABBREVIATIONS:
         return False
+    if not word.isdigit():
+        return True
     after = text[m.end() : m.end() + 40].lstrip()
-    return not (word.isdigit() and after[:1].islower())
+    return not after[:1].islower()
 
 
 def build_classifier(settings: Matching | None = None) -> Classifier:

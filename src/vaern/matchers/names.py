@@ -87,14 +87,20 @@ class NameIndex:
         if len(kinds) * len(text) > _FIND_BUDGET:
             return self.hits_by_pass(text)
         out: list[Spot] = []
+        find = text.find
+        size = len(text)
         for t in kinds:
             raw = t.raw
             n = len(raw)
-            pos = text.find(raw)
+            pos = find(raw)
             while pos >= 0:
-                if _token_at(text, pos, n):
-                    out.append(Spot(pos, pos + n, t))
-                pos = text.find(raw, pos + n)
+                end = pos + n
+                # Most places have a space on both sides: a whole token, without a call.
+                if (pos == 0 or text[pos - 1] == " ") and (end == size or text[end] == " "):
+                    out.append(Spot(pos, end, t))
+                elif _token_at(text, pos, n):
+                    out.append(Spot(pos, end, t))
+                pos = find(raw, end)
         out.sort(key=_start)
         return out
 
@@ -216,7 +222,7 @@ class NameIndex:
                     matched=matched,
                     score=round(c.score, 1),
                     confidence="high" if high else "possible",
-                    variant=next(v for v in VARIANTS if v in c.variants),
+                    variant=_variant(c.variants),
                     compared=(matched, c.form.text),
                     categories=sentence_cats[bounds],
                     why=tuple(c.why),
@@ -243,6 +249,14 @@ def _word_before(text: str, lo: int, end: int) -> str:
     while j > lo and (text[j - 1].isalnum() or text[j - 1] == "_"):
         j -= 1
     return text[j:i]
+
+
+def _variant(variants: set[str]) -> str:
+    """The most telling of a mention's variants (see verify.VARIANTS)."""
+    if len(variants) == 1:
+        for v in variants:
+            return v
+    return next(v for v in VARIANTS if v in variants)
 
 
 def _start(spot: Spot) -> int:

@@ -174,6 +174,8 @@ class Verifier:
         they could change nothing. (Often many share "J. Jensen"; grading them all is most of
         the work of a text full of names.)
         """
+        if not self.deferred:
+            return
         named = {c.form.person for c in self.cands if not c.weak}
         limit = self.settings.max_shared
         forms = self.vocab.forms
