@@ -7,9 +7,7 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from vaern.config import Config
 from vaern.crawler.capture import Capture, CaptureFailure, CaptureRequest, capture_pages
 from vaern.storage.archive import Archive, sha256_hex
+from vaern.testing.siteserver import SiteServer
 
 from .site import BLUE, CYAN, GREEN, MAGENTA, ORANGE, RED, Site
 
@@ -262,32 +261,15 @@ def test_a_page_that_never_finishes_loading_is_still_captured(site: Site) -> Non
 def test_requests_the_page_makes_pass_the_ssrf_guard(site: Site) -> None:
     """A page whose script calls an internal address (127.0.0.2, not allowed) gets a refusal,
     the internal service never sees the request, and the provenance says what was refused."""
-    seen: list[str] = []
-
-    class Internal(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            seen.append(self.path)
-            body = b"intern hemmelighed"
-            self.send_response(200)
-            self.send_header("Access-Control-Allow-Origin", "*")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    internal = ThreadingHTTPServer(("127.0.0.2", 0), Internal)
-    threading.Thread(target=internal.serve_forever, daemon=True).start()
-    secret = f"http://127.0.0.2:{internal.server_port}/secret"
-    try:
+    with SiteServer(host="127.0.0.2") as internal:
+        internal.set_page("/secret", "intern hemmelighed", content_type="text/plain",
+                          headers={"Access-Control-Allow-Origin": "*"})
+        secret = internal.url("/secret")
         leak, refused = capture_pages(_config(), [
             _request(site, f"/leak?to={secret}"),
             CaptureRequest(secret, "testsite", DETECTED, "hit"),
         ])
-    finally:
-        internal.shutdown()
-        internal.server_close()
+        seen = internal.paths()
     assert seen == [], "the internal service was reached"
     assert isinstance(leak, Capture), leak
     assert "blokeret" in leak.text and "hemmelighed" not in leak.text
