@@ -146,7 +146,7 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)
     prepared = prepare_crawl(obj.config)
-    if run_id is None:  # started ahead by runner.prestart_crawls: the parent sends the run when it has one
+    if run_id is None:  # started ahead by crawlprocess.prestart_crawls: the parent sends the run when it has one
         line = sys.stdin.readline().strip()
         if not line:
             return  # the parent closed the pipe without a run: it gave up (its database would not open)

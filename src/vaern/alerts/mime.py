@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import secrets
 from collections.abc import Sequence
@@ -99,31 +100,24 @@ def raw_header(name: str, value: str) -> bytes:
     return f"{name}: {value}".encode("ascii")
 
 
-# Quoted-printable works line by line, and most lines of an alert (the template's markup, the
-# labels, the steps) are the same in every e-mail: each line is encoded once and remembered.
-_QP_LINES: dict[str, bytes] = {}
-_QP_LINES_MAX = 20_000
-
-
 def _qp(text: str) -> bytes:
     text = text.replace("\r\n", "\n")
     if "\r" in text:  # a lone CR: b2a_qp treats it specially; encode the whole text as before
         return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", CRLF)
     lines = text.split("\n")
     last = lines.pop()
-    out = []
-    for line in lines:
-        encoded = _QP_LINES.get(line)
-        if encoded is None:
-            # With its newline, so that trailing white space and the line length are judged as
-            # they are in the whole text.
-            encoded = binascii.b2a_qp(line.encode("utf-8") + b"\n", istext=True)[:-1].replace(b"\n", CRLF)
-            if len(_QP_LINES) >= _QP_LINES_MAX:
-                _QP_LINES.clear()
-            _QP_LINES[line] = encoded
-        out.append(encoded)
+    out = [_qp_line(line) for line in lines]
     out.append(binascii.b2a_qp(last.encode("utf-8"), istext=True).replace(b"\n", CRLF))
     return CRLF.join(out)
+
+
+# Quoted-printable works line by line, and most lines of an alert (the template's markup, the
+# labels, the steps) are the same in every e-mail: each line is encoded once and remembered.
+@functools.lru_cache(maxsize=20_000)
+def _qp_line(line: str) -> bytes:
+    # With its newline, so that trailing white space and the line length are judged as they are
+    # in the whole text.
+    return binascii.b2a_qp(line.encode("utf-8") + b"\n", istext=True)[:-1].replace(b"\n", CRLF)
 
 
 def _text_part(subtype: str, text: str) -> bytes:
@@ -133,20 +127,10 @@ def _text_part(subtype: str, text: str) -> bytes:
 
 
 # A thumbnail is often sent many times in one pass (a hit goes to the leader and the notify
-# list; a page names several people): its base64 form is made once. Keyed by the bytes
-# themselves, whose hash Python keeps after the first lookup.
-_BASE64: dict[bytes, bytes] = {}
-_BASE64_MAX = 256
-
-
+# list; a page names several people): its base64 form is made once.
+@functools.lru_cache(maxsize=256)
 def _base64(data: bytes) -> bytes:
-    encoded = _BASE64.get(data)
-    if encoded is None:
-        encoded = base64.encodebytes(data).replace(b"\n", CRLF)
-        if len(_BASE64) >= _BASE64_MAX:
-            _BASE64.clear()
-        _BASE64[data] = encoded
-    return encoded
+    return base64.encodebytes(data).replace(b"\n", CRLF)
 
 
 def _image_part(image: InlineImage) -> bytes:
