@@ -448,35 +448,37 @@ class _Expansion:
 
     async def confirm(self) -> list[int] | None:
         """Make the last wait a full `settle_ms` one; the page's size then, or None if it was."""
-        if self._quick_since is None or self.budget.seconds_left() <= 0:
+        since = self._take_quick_since()
+        if since is None:
             return None
-        since, self._quick_since = self._quick_since, None
         settled, waited, size, _ = await settle(
             self.agent, self.limits, self.network, self._left(), self.limits.settle_ms, since
         )
-        index, earlier, before = self._wait
-        action = self._record(settled, earlier + waited, before, size)
-        if index == len(self.actions) - 1:
-            self.actions[index] = action  # nothing happened in between: one wait, only longer
-        else:
-            self.actions.append(action)
-        self._wait = (len(self.actions) - 1, earlier + waited, before)
+        self.record_full_wait(settled, waited, size)
         return size
 
     def take_full_wait(self) -> list[Any] | None:
         """The rest of the full wait, as [quiet ms, limit ms, since] for the round to do in the
         page if it finds nothing to do yet; None if the last wait was a full one already."""
+        since = self._take_quick_since()
+        if since is None:
+            return None
+        return [self.limits.settle_ms, int(self._left() * 1000), since]
+
+    def _take_quick_since(self) -> float | None:
+        """Where the last short wait's quiet began, handed out once; None after a full wait (or
+        with no time left)."""
         if self._quick_since is None or self.budget.seconds_left() <= 0:
             return None
         since, self._quick_since = self._quick_since, None
-        return [self.limits.settle_ms, int(self._left() * 1000), since]
+        return since
 
     def record_full_wait(self, settled: bool, waited: float, size: list[int]) -> None:
-        """Record a full wait the round made in the page, as part of the wait before it."""
+        """Record a full wait (made here or by the round in the page) as part of the wait before it."""
         index, earlier, before = self._wait
         action = self._record(settled, earlier + waited, before, size)
         if index == len(self.actions) - 1:
-            self.actions[index] = action
+            self.actions[index] = action  # nothing happened in between: one wait, only longer
         else:
             self.actions.append(action)
         self._wait = (len(self.actions) - 1, earlier + waited, before)
