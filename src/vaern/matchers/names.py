@@ -96,9 +96,8 @@ class NameIndex:
             while pos >= 0:
                 end = pos + n
                 # Most places have a space on both sides: a whole token, without a call.
-                if (pos == 0 or text[pos - 1] == " ") and (end == size or text[end] == " "):
-                    out.append(Spot(pos, end, t))
-                elif _token_at(text, pos, n):
+                spaced = (pos == 0 or text[pos - 1] == " ") and (end == size or text[end] == " ")
+                if spaced or _token_at(text, pos, n):
                     out.append(Spot(pos, end, t))
                 pos = find(raw, end)
         out.sort(key=_start)
