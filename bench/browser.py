@@ -26,6 +26,13 @@ page; peak memory is the largest summed RSS of that process and all its descenda
 driver, Chromium and its helpers), sampled every 50 ms. Target: Værn >= 0.75 of the bare loop's
 pages per minute (at concurrency 1, like for like).
 
+`CPU s/page` is the CPU time the whole machine spent (every process, Chromium's included) per
+page read, and `CPUs busy` that time over the run's length. A fresh context's renderer goes on
+starting up for about a second after its page opens, at most of a CPU: a page read when its
+content has arrived pays all of that, a page closed at its load event (the bare loop) only part.
+The last line says what the machine's CPUs allow at Værn's CPU cost per page, however little
+it waited.
+
     .venv/bin/python bench/browser.py [--posts N] [--delay SECONDS]
 """
 
@@ -58,6 +65,7 @@ class Result:
     seconds: float
     peak_mb: float
     scrolls: int
+    cpu: float  # machine-wide CPU seconds (all processes) while it ran
     clicks: int = 0
     names: int = 0
 
@@ -102,19 +110,19 @@ def _crawl_child(out: Any, base: str, concurrency: int) -> None:
     )
     config = Config(organisation="Bench", network=Network(allow_private_hosts=["127.0.0.1"]), sites=[site])
     sink = _Sink()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _machine_cpu()
     crawl_site(config, site, sink, {})
-    out.put((time.perf_counter() - started, (sink.pages, sink.names)))
+    out.put((time.perf_counter() - started, _machine_cpu() - cpu, (sink.pages, sink.names)))
 
 
 def _bare_child(out: Any, plan: list[tuple[str, int]]) -> None:
-    async def run() -> tuple[float, int]:
+    async def run() -> tuple[float, float, int]:
         from playwright.async_api import TimeoutError as PlaywrightTimeout
         from playwright.async_api import async_playwright
 
         from vaern.crawler.browser import launch_options
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _machine_cpu()
         names = 0
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(**launch_options())
@@ -135,14 +143,21 @@ def _bare_child(out: Any, plan: list[tuple[str, int]]) -> None:
                 await page.close()
                 names += _names_in(html)  # after the timed steps' page is closed; microseconds
             await browser.close()
-        return time.perf_counter() - started, names
+        return time.perf_counter() - started, _machine_cpu() - cpu, names
 
-    seconds, names = asyncio.run(run())
-    out.put((seconds, names))
+    seconds, cpu, names = asyncio.run(run())
+    out.put((seconds, cpu, names))
 
 
-def _measure(label: str, target: Any, args: tuple[Any, ...]) -> tuple[float, Any, float]:
-    """Run `target` in a fresh process; return its (seconds, data) and the tree's peak RSS in MB."""
+def _machine_cpu() -> float:
+    """CPU seconds the whole machine has spent working (every process: Chromium's too)."""
+    times = psutil.cpu_times()
+    return times.user + times.nice + times.system
+
+
+def _measure(label: str, target: Any, args: tuple[Any, ...]) -> tuple[float, float, Any, float]:
+    """Run `target` in a fresh process; return its (seconds, machine CPU seconds, data) and the
+    tree's peak RSS in MB."""
     context = multiprocessing.get_context("spawn")
     out: Any = context.Queue()
     process = context.Process(target=target, args=(out, *args), daemon=True)
@@ -169,11 +184,11 @@ def _measure(label: str, target: Any, args: tuple[Any, ...]) -> tuple[float, Any
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    seconds, data = out.get(timeout=1800)
+    seconds, cpu, data = out.get(timeout=1800)
     done.set()
     sampler.join()
     process.join(60)
-    return seconds, data, peak / 1024 / 1024
+    return seconds, cpu, data, peak / 1024 / 1024
 
 
 def main() -> None:
@@ -186,28 +201,68 @@ def main() -> None:
         base = site.url("").rstrip("/")
         results: list[Result] = []
 
-        seconds, (pages, names), peak = _measure("crawl", _crawl_child, (base, 1))
-        ours = Result("Værn render: browser crawl, concurrency 1", len(pages), seconds, peak,
-                      sum(p[1] for p in pages), sum(p[2] for p in pages), names)
+        seconds, cpu, (pages, names), peak = _measure("crawl", _crawl_child, (base, 1))
+        ours = Result(
+            "Værn render: browser crawl, concurrency 1",
+            len(pages),
+            seconds,
+            peak,
+            cpu=cpu,
+            scrolls=sum(p[1] for p in pages),
+            clicks=sum(p[2] for p in pages),
+            names=names,
+        )
         # The bare loop visits the same URLs, in the order the crawl reported them, scrolling as often.
         plan = [(url, scrolls) for url, scrolls, _clicks in pages]
-        seconds, names, peak = _measure("bare", _bare_child, (plan,))
-        bare = Result("bare Playwright loop (new_page, goto, scrolls, content)", len(plan), seconds, peak,
-                      sum(s for _u, s in plan), 0, names)
-        seconds, (pages2, names), peak = _measure("crawl", _crawl_child, (base, 2))
-        ours2 = Result("Værn render: browser crawl, concurrency 2", len(pages2), seconds, peak,
-                       sum(p[1] for p in pages2), sum(p[2] for p in pages2), names)
+        seconds, cpu, names, peak = _measure("bare", _bare_child, (plan,))
+        bare = Result(
+            "bare Playwright loop (new_page, goto, scrolls, content)",
+            len(plan),
+            seconds,
+            peak,
+            cpu=cpu,
+            scrolls=sum(s for _u, s in plan),
+            clicks=0,
+            names=names,
+        )
+        seconds, cpu, (pages2, names), peak = _measure("crawl", _crawl_child, (base, 2))
+        ours2 = Result(
+            "Værn render: browser crawl, concurrency 2",
+            len(pages2),
+            seconds,
+            peak,
+            cpu=cpu,
+            scrolls=sum(p[1] for p in pages2),
+            clicks=sum(p[2] for p in pages2),
+            names=names,
+        )
         results = [bare, ours, ours2]
 
-    print(f"fixture group: {args.posts} posts in batches of 3, API delay {args.delay:g} s; "
-          f"{psutil.cpu_count()} CPUs, load average {psutil.getloadavg()[0]:.1f}")
-    print(f"{'':58} {'pages':>5} {'seconds':>8} {'pages/min':>9} {'scrolls':>7} {'clicks':>6} {'peak MB':>8} "
-          f"{'names':>5}")
+    print(
+        f"fixture group: {args.posts} posts in batches of 3, API delay {args.delay:g} s; "
+        f"{psutil.cpu_count()} CPUs, load average {psutil.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'':58} {'pages':>5} {'seconds':>8} {'pages/min':>9} {'scrolls':>7} {'clicks':>6} {'peak MB':>8} "
+        f"{'names':>5} {'CPU s/page':>10} {'CPUs busy':>9}"
+    )
     for r in results:
-        print(f"{r.label:58} {r.pages:>5} {r.seconds:>8.1f} {r.per_minute:>9.1f} {r.scrolls:>7} "
-              f"{r.clicks:>6} {r.peak_mb:>8.0f} {r.names:>5}")
-    print(f"Værn / bare loop, pages per minute: {ours.per_minute / bare.per_minute:.2f} at concurrency 1, "
-          f"{ours2.per_minute / bare.per_minute:.2f} at concurrency 2 (target >= 0.75)")
+        print(
+            f"{r.label:58} {r.pages:>5} {r.seconds:>8.1f} {r.per_minute:>9.1f} {r.scrolls:>7} "
+            f"{r.clicks:>6} {r.peak_mb:>8.0f} {r.names:>5} {r.cpu / r.pages:>10.2f} {r.cpu / r.seconds:>9.2f}"
+        )
+    print(
+        f"Værn / bare loop, pages per minute: {ours.per_minute / bare.per_minute:.2f} at concurrency 1, "
+        f"{ours2.per_minute / bare.per_minute:.2f} at concurrency 2 (target >= 0.75)"
+    )
+    # The machine's CPUs bound any crawl: at its CPU seconds per page, even with no waiting at all
+    # a crawl reads at most this many pages per minute here.
+    cpus = psutil.cpu_count() or 1
+    ceiling = min(ours.cpu / ours.pages, ours2.cpu / ours2.pages)
+    print(
+        f"CPU ceiling: at {ceiling:.2f} CPU s per page, {cpus} CPUs allow Værn at most "
+        f"{cpus / ceiling * 60:.0f} pages/min = {cpus / ceiling * 60 / bare.per_minute:.2f} of the bare loop"
+    )
 
 
 if __name__ == "__main__":
