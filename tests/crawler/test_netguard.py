@@ -95,3 +95,16 @@ def test_check_async_applies_the_same_rules() -> None:
             await guard.check_async("http://127.0.0.3/")
 
     asyncio.run(both())
+
+
+def test_a_browser_request_is_judged_only_when_it_would_leave_the_browser() -> None:
+    async def judge() -> tuple[list[bool], list[str]]:
+        guard = NetGuard(["127.0.0.1"])
+        refusals: list[str] = []
+        urls = ("http://127.0.0.1:8080/api", "data:text/html,hi", "blob:http://127.0.0.1/x", "http://127.0.0.2:8080/api")
+        return [await guard.allows(url, refusals) for url in urls], refusals
+
+    verdicts, refusals = asyncio.run(judge())
+    # data: and blob: never reach the network; 127.0.0.2 is loopback and not listed.
+    assert verdicts == [True, True, True, False]
+    assert len(refusals) == 1 and "refused http://127.0.0.2:8080/api" in refusals[0] and "loopback" in refusals[0]

@@ -49,7 +49,6 @@ from vaern.crawler.posts import find_posts
 from vaern.crawler.render import Rendered, compare_renderings, needs_browser, render
 from vaern.crawler.spider import FETCH, Fetch, SiteSpider
 from vaern.domain import Page
-from vaern.errors import BlockedAddress
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -185,15 +184,6 @@ class BrowserDownloadHandler(HTTP11DownloadHandler):
         self._session: BrowserSession | None = None
         self._guard = NetGuard(crawler.settings.getlist("NETGUARD_ALLOW_PRIVATE_HOSTS"))
 
-    async def _allow(self, url: str) -> bool:
-        if not url.startswith(("http://", "https://")):
-            return True  # data:, blob: and the like never leave the browser
-        try:
-            await self._guard.check_async(url)
-        except BlockedAddress:
-            return False
-        return True
-
     async def download_request(self, request: Request) -> Response:
         if not request.meta.get(RENDER):
             return await super().download_request(request)
@@ -208,7 +198,7 @@ class BrowserDownloadHandler(HTTP11DownloadHandler):
             request.url,
             ExpandLimits.from_settings(site.expand, step_timeout=config.browser.timeout),
             user_agent=agent.decode("latin-1") if agent else None,
-            allow=self._allow,
+            allow=self._guard.allows,
         )
         request.meta[RENDERED] = rendered
         headers = Headers()

@@ -26,6 +26,7 @@ highlighting: names are matched on our copy of the text). A failure on one page 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import platform
@@ -37,16 +38,16 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, Request, Response, Route, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from vaern.config import Config, Evidence
 from vaern.crawler import fullpage
 from vaern.crawler.browser import launch_options
 from vaern.crawler.netguard import NetGuard
+from vaern.crawler.render import guard_route
 from vaern.crawler.warc import NetworkRecorder, Resource, write_warc
 from vaern.domain import Capture, CapturedFile, CaptureFailure, CaptureRequest
-from vaern.errors import BlockedAddress
 
 __all__ = ["Capture", "CaptureFailure", "CaptureRequest", "capture_pages"]
 
@@ -150,18 +151,7 @@ async def _guard(context: BrowserContext, guard: NetGuard) -> list[str]:
     """Refuse every request the SSRF guard refuses (a page's script may aim at an internal
     address); the list this returns fills with the reasons, for the provenance."""
     blocked: list[str] = []
-
-    async def check(route: Route, req: Request) -> None:
-        if req.url.startswith(("http://", "https://")):  # data:, blob: never leave the browser
-            try:
-                await guard.check_async(req.url)
-            except BlockedAddress as exc:
-                blocked.append(str(exc))
-                await route.abort("blockedbyclient")
-                return
-        await route.fallback()
-
-    await context.route("**/*", check)
+    await context.route("**/*", guard_route(functools.partial(guard.allows, refusals=blocked)))
     return blocked
 
 

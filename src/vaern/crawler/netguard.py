@@ -17,8 +17,8 @@ resolves it again to connect; a name server that answers differently the second 
 past. Closing that gap means pinning the connection to the checked address inside the download
 handler; until then, run Værn where the resolver is trusted.
 
-`NetGuard.check()` / `NetGuard.check_async()` are usable outside Scrapy too (e.g. to vet the URLs
-a browser loads while capturing evidence).
+`NetGuard.check()` / `NetGuard.check_async()` are usable outside Scrapy too. A browser's pages
+(rendered crawl pages, evidence capture) ask `NetGuard.allows()` about every request they make.
 """
 
 from __future__ import annotations
@@ -126,6 +126,20 @@ class NetGuard:
                 infos = []
             self._resolved[host] = _addresses(infos)
             self._judge(url, host, self._resolved[host])
+
+    async def allows(self, url: str, refusals: list[str] | None = None) -> bool:
+        """May a request a browser page makes go out? Only http(s) reach the network, so only they
+        are judged: data:, blob: and the like never leave the browser. The reason for a refusal is
+        added to `refusals`."""
+        if not url.startswith(("http://", "https://")):
+            return True
+        try:
+            await self.check_async(url)
+        except BlockedAddress as exc:
+            if refusals is not None:
+                refusals.append(str(exc))
+            return False
+        return True
 
     def _judged_without_lookup(self, url: str) -> str | None:
         """Judge `url` where no name lookup is needed (an allowed name, an IP literal, a host

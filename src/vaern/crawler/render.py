@@ -107,7 +107,11 @@ async def _render(
     t0 = time.monotonic()
     step = settings.timeout
     blocked: list[Action] = []
-    guard = _guard(allow, blocked) if allow is not None else None
+    guard = None
+    if allow is not None:
+        guard = guard_route(
+            allow, lambda url: blocked.append(Action(datetime.now(UTC), "blocked", url, "refused by the request guard"))
+        )
     async with session.page(user_agent=user_agent, headers=headers, ahead=False, route=guard) as page:
         network = NetworkWatch(page)
         try:
@@ -178,8 +182,12 @@ async def _wait_for_load(page: Page, settings: Browser, actions: list[Action]) -
         return why
 
 
-def _guard(allow: Allow, blocked: list[Action]) -> Callable[[Route, PlaywrightRequest], Awaitable[None]]:
-    """A route handler that lets through what `allow` allows and aborts (and records) the rest."""
+def guard_route(
+    allow: Allow, refused: Callable[[str], None] | None = None
+) -> Callable[[Route, PlaywrightRequest], Awaitable[None]]:
+    """The route handler that puts a browser's requests past a guard: every request a page (or
+    its popup) makes goes out only if `allow(url)` says so; a refused one is aborted, and
+    `refused(url)` is told. Rendered crawl pages and evidence capture both use it."""
 
     async def check(route: Route, request: PlaywrightRequest) -> None:
         verdict = allow(request.url)
@@ -188,7 +196,8 @@ def _guard(allow: Allow, blocked: list[Action]) -> Callable[[Route, PlaywrightRe
         if verdict:
             await route.fallback()
         else:
-            blocked.append(Action(datetime.now(UTC), "blocked", request.url, "refused by the request guard"))
+            if refused is not None:
+                refused(request.url)
             await route.abort("blockedbyclient")
 
     return check
