@@ -9,8 +9,9 @@ never finishes loading is read as it stands, and says so), bounded expansion, an
 DOM read back: HTML, title, final URL, status, response headers, the links in the rendered DOM,
 and every action taken.
 
-Also here: `needs_browser(html)`, the pure decision behind `render: auto` (is this HTTP page an
-empty shell that JavaScript fills in?).
+Also here: `guard_route(allow)`, the route handler that puts every request of a browser page past
+the SSRF guard (rendered crawl pages and evidence capture both use it), and `needs_browser(html)`,
+the pure decision behind `render: auto` (is this HTTP page an empty shell that JavaScript fills in?).
 """
 
 from __future__ import annotations
