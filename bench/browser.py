@@ -152,7 +152,7 @@ def _bare_child(out: Any, plan: list[tuple[str, int]]) -> None:
 def _machine_cpu() -> float:
     """CPU seconds the whole machine has spent working (every process: Chromium's too)."""
     times = psutil.cpu_times()
-    return times.user + times.nice + times.system
+    return float(times.user + times.nice + times.system)
 
 
 def _measure(label: str, target: Any, args: tuple[Any, ...]) -> tuple[float, float, Any, float]:
@@ -191,6 +191,22 @@ def _measure(label: str, target: Any, args: tuple[Any, ...]) -> tuple[float, flo
     return seconds, cpu, data, peak / 1024 / 1024
 
 
+def _crawl(base: str, concurrency: int) -> tuple[Result, list[tuple[str, int, int]]]:
+    """Værn's crawl of the group at this concurrency, and the pages it read (url, scrolls, clicks)."""
+    seconds, cpu, (pages, names), peak = _measure("crawl", _crawl_child, (base, concurrency))
+    result = Result(
+        f"Værn render: browser crawl, concurrency {concurrency}",
+        len(pages),
+        seconds,
+        peak,
+        cpu=cpu,
+        scrolls=sum(p[1] for p in pages),
+        clicks=sum(p[2] for p in pages),
+        names=names,
+    )
+    return result, pages
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--posts", type=int, default=30, help="posts in the fixture group (default 30)")
@@ -199,19 +215,8 @@ def main() -> None:
 
     with JsSite(group_posts=args.posts, batch=3, delay=args.delay) as site:
         base = site.url("").rstrip("/")
-        results: list[Result] = []
 
-        seconds, cpu, (pages, names), peak = _measure("crawl", _crawl_child, (base, 1))
-        ours = Result(
-            "Værn render: browser crawl, concurrency 1",
-            len(pages),
-            seconds,
-            peak,
-            cpu=cpu,
-            scrolls=sum(p[1] for p in pages),
-            clicks=sum(p[2] for p in pages),
-            names=names,
-        )
+        ours, pages = _crawl(base, 1)
         # The bare loop visits the same URLs, in the order the crawl reported them, scrolling as often.
         plan = [(url, scrolls) for url, scrolls, _clicks in pages]
         seconds, cpu, names, peak = _measure("bare", _bare_child, (plan,))
@@ -222,20 +227,9 @@ def main() -> None:
             peak,
             cpu=cpu,
             scrolls=sum(s for _u, s in plan),
-            clicks=0,
             names=names,
         )
-        seconds, cpu, (pages2, names), peak = _measure("crawl", _crawl_child, (base, 2))
-        ours2 = Result(
-            "Værn render: browser crawl, concurrency 2",
-            len(pages2),
-            seconds,
-            peak,
-            cpu=cpu,
-            scrolls=sum(p[1] for p in pages2),
-            clicks=sum(p[2] for p in pages2),
-            names=names,
-        )
+        ours2, _ = _crawl(base, 2)
         results = [bare, ours, ours2]
 
     print(
