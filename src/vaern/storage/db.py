@@ -63,12 +63,15 @@ def migrate(engine: Engine) -> None:
 
 
 def schema_revision(engine: Engine) -> str | None:
-    """The revision the database is at; None for a new database (or one Alembic never touched)."""
-    try:
-        with engine.connect() as conn:
+    """The revision the database is at; None for a new database (or one Alembic never touched).
+
+    A database that cannot be reached raises here, once, rather than being taken for a new one
+    and tried again by Alembic."""
+    with engine.connect() as conn:
+        try:
             rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-    except DBAPIError:  # no alembic_version table yet
-        return None
+        except DBAPIError:  # no alembic_version table yet
+            return None
     return rows[0] if len(rows) == 1 else None
 
 
