@@ -143,16 +143,19 @@ class NetworkWatch:
         self.pending.pop(request, None)
         self._ended_one.set()
 
+    def _holding(self, now: float) -> list[float]:
+        """When each request that still holds us stops counting (pending less than PENDING_HOLD_S)."""
+        return [started + PENDING_HOLD_S for started in self.pending.values() if now - started < PENDING_HOLD_S]
+
     def busy(self) -> bool:
-        now = time.monotonic()
-        return any(now - started < PENDING_HOLD_S for started in self.pending.values())
+        return bool(self._holding(time.monotonic()))
 
     async def idle(self, timeout: float) -> bool:
         """Wait (at most `timeout` s) until no request holds us; whether that happened."""
         deadline = time.monotonic() + timeout
         while True:
             now = time.monotonic()
-            holding = [started + PENDING_HOLD_S for started in self.pending.values() if now - started < PENDING_HOLD_S]
+            holding = self._holding(now)
             if not holding:
                 return True
             if now >= deadline:
