@@ -26,6 +26,8 @@ from vaern.storage.queries import hits_on_page, page_by_url, utcnow
 from vaern.storage.tables import CrawlRunRow, HitRow, PageRow
 
 EXCERPT_CHARS = 90
+# `_count`'s names for the run row's page counters (other counters are named as their columns).
+_PAGE_COUNTERS = {"fetched": "pages_fetched", "unchanged": "pages_unchanged", "failed": "pages_failed"}
 
 # Called with the hits that changed in a transaction, inside it: (session, hits, kind, run_id).
 AlertQueue = Callable[[Session, Sequence[HitRow], str, int], None]
@@ -230,10 +232,9 @@ class PagePipeline:
 
     def _count(self, session: Session, **increments: int) -> None:
         """Progress lives on the run row, so `vaern crawl`, `vaern status` and the app can all read it."""
-        columns = {"fetched": "pages_fetched", "unchanged": "pages_unchanged", "failed": "pages_failed"}
         values = {}
         for name, value in increments.items():
-            column = getattr(CrawlRunRow, columns.get(name, name))
+            column = getattr(CrawlRunRow, _PAGE_COUNTERS.get(name, name))
             values[column] = column + value
         session.execute(
             update(CrawlRunRow)
