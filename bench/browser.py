@@ -1,5 +1,6 @@
 """Rendering speed: a `render: browser` crawl of the fixture group next to a bare Playwright loop,
-same pages, same run.
+same pages, same run; the same crawl without the guard proxy (its cost); and one 50 MB page
+(the crawl's peak memory with and without the proxy's size limit).
 
 The fixture group (vaern.testing.jssite) has GROUP_POSTS posts that arrive by fetch() in batches
 of 3 as the page is scrolled, each with comments behind a "Se flere kommentarer" button, and a
@@ -50,6 +51,7 @@ import psutil
 
 from vaern.config import Config, Network, Site
 from vaern.testing.jssite import PLANTED, JsSite
+from vaern.testing.siteserver import SiteServer
 
 NAMES = PLANTED["/group/"]  # in post 2's and 8's text and in a comment on post 4, all loaded by script
 
@@ -95,12 +97,40 @@ class _Sink:
         print("  failed:", failure.url, failure.reason)
 
 
-def _crawl_child(out: Any, base: str, concurrency: int) -> None:
+def _without_guard_proxy() -> None:
+    """For the comparison only: Chromium and its contexts connect directly, as before the guard
+    proxy existed. Everything else in the crawl stays as it is."""
+    from playwright.async_api import Browser
+
+    import vaern.crawler.browser as browser
+
+    launch = browser.launch_options
+
+    def direct(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        kwargs.pop("proxy", None)
+        options = launch(*args, **kwargs)
+        options.pop("proxy")
+        options["args"] = [a for a in options["args"] if a not in browser.NETWORK_ARGS]
+        return options
+
+    new_context = Browser.new_context
+
+    async def direct_context(self: Browser, **kwargs: Any) -> Any:
+        kwargs.pop("proxy", None)
+        return await new_context(self, **kwargs)
+
+    browser.launch_options = direct  # type: ignore[assignment]
+    Browser.new_context = direct_context  # type: ignore[method-assign]
+
+
+def _crawl_child(out: Any, base: str, concurrency: int, guard: bool = True, start: str = "/group/") -> None:
     from vaern.crawler.run import crawl_site
 
+    if not guard:
+        _without_guard_proxy()
     site = Site(
         id="gruppe",
-        start_urls=[f"{base}/group/"],
+        start_urls=[f"{base}{start}"],
         render="browser",
         follow={"allow": [r"/group/post/\d+$"], "max_depth": 1},
         robots="ignore",
@@ -122,6 +152,7 @@ def _bare_child(out: Any, plan: list[tuple[str, int]]) -> None:
 
         from vaern.crawler.browser import launch_options
 
+        _without_guard_proxy()  # Playwright alone: no guard proxy
         started, cpu = time.perf_counter(), _machine_cpu()
         names = 0
         async with async_playwright() as playwright:
@@ -191,11 +222,14 @@ def _measure(label: str, target: Any, args: tuple[Any, ...]) -> tuple[float, flo
     return seconds, cpu, data, peak / 1024 / 1024
 
 
-def _crawl(base: str, concurrency: int) -> tuple[Result, list[tuple[str, int, int]]]:
+def _crawl(
+    base: str, concurrency: int, guard: bool = True, start: str = "/group/"
+) -> tuple[Result, list[tuple[str, int, int]]]:
     """Værn's crawl of the group at this concurrency, and the pages it read (url, scrolls, clicks)."""
-    seconds, cpu, (pages, names), peak = _measure("crawl", _crawl_child, (base, concurrency))
+    seconds, cpu, (pages, names), peak = _measure("crawl", _crawl_child, (base, concurrency, guard, start))
+    what = "" if guard else ", no guard proxy"
     result = Result(
-        f"Værn render: browser crawl, concurrency {concurrency}",
+        f"Værn render: browser crawl, concurrency {concurrency}{what}",
         len(pages),
         seconds,
         peak,
@@ -213,7 +247,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2, help="the fixture API's answer delay (s)")
     args = parser.parse_args()
 
-    with JsSite(group_posts=args.posts, batch=3, delay=args.delay) as site:
+    with JsSite(group_posts=args.posts, batch=3, delay=args.delay) as site, SiteServer() as plain:
         base = site.url("").rstrip("/")
 
         ours, pages = _crawl(base, 1)
@@ -230,7 +264,12 @@ def main() -> None:
             names=names,
         )
         ours2, _ = _crawl(base, 2)
-        results = [bare, ours, ours2]
+        unguarded, _ = _crawl(base, 1, guard=False)
+        results = [bare, ours, ours2, unguarded]
+        # One 50 MB page, the crawl's whole process tree: cut at max_response_mb (5 MB) by the guard.
+        plain_base = plain.url("").rstrip("/")
+        huge_guarded, _ = _crawl(plain_base, 1, start="/_/huge?mb=50")
+        huge_direct, _ = _crawl(plain_base, 1, guard=False, start="/_/huge?mb=50")
 
     print(
         f"fixture group: {args.posts} posts in batches of 3, API delay {args.delay:g} s; "
@@ -248,6 +287,14 @@ def main() -> None:
     print(
         f"Værn / bare loop, pages per minute: {ours.per_minute / bare.per_minute:.2f} at concurrency 1, "
         f"{ours2.per_minute / bare.per_minute:.2f} at concurrency 2 (target >= 0.75)"
+    )
+    print(
+        f"Guard proxy cost: {ours.per_minute:.1f} pages/min with it, {unguarded.per_minute:.1f} without "
+        f"(same crawl, concurrency 1): {1 - ours.per_minute / unguarded.per_minute:+.1%} slower (target <= 10 %)"
+    )
+    print(
+        f"The 50 MB page: crawl process tree peak {huge_guarded.peak_mb:.0f} MB with the guard proxy "
+        f"(target < 1500 MB), {huge_direct.peak_mb:.0f} MB without it"
     )
     # The machine's CPUs bound any crawl: at its CPU seconds per page, even with no waiting at all
     # a crawl reads at most this many pages per minute here.

@@ -91,3 +91,36 @@ def test_crawl_to_inbox_then_nothing_twice(make_config: Any, site: str, tmp_path
         assert second.returncode == 0, second.stderr + second.stdout
         assert len(_mails(tmp_path / "mail")) == 3
         assert "0 sent" in second.stdout
+
+
+def test_a_page_that_sends_the_evidence_browser_inward_gets_no_internal_evidence(
+    make_config: Any, tmp_path: Path, db_url: str
+) -> None:
+    """The page shows Scrapy a post naming René and answers Chromium with a redirect to an
+    internal service (127.0.0.2). The hit is found and the leader told, but nothing internal is
+    fetched, archived or e-mailed: the capture is refused and said to be missing."""
+    from vaern.testing.siteserver import SiteServer
+
+    with SiteServer(host="127.0.0.2") as internal, SiteServer() as hostile, Mailbox(tmp_path / "mail") as mailbox:
+        internal.set_page("/admin", "<p>INTERN HEMMELIGHED</p>")
+        cloak = f"/_/cloak?say=Hvorfor+f%C3%A5r+Ren%C3%A9+Rosenkilde+lov&to=http://127.0.0.2:{internal.port}/admin"
+        hostile.set_page("/", f'<a href="{cloak}">opslag</a>')
+        config = make_config(
+            database=db_url,
+            smtp={"host": "127.0.0.1", "port": mailbox.port, "sender": "Værn <vaern@testby.example>"},
+            sites=[{"id": "blog", "start_urls": [hostile.url("/")], "delay": 0, "autothrottle": False,
+                    "robots": "ignore"}],
+        )
+        result = _crawl(config.source)
+        assert internal.requests == [], internal.paths()
+    assert "1 new hits [ok]" in result.stderr, result.stdout + result.stderr
+    assert "evidence capture" in result.stderr and "blocked: refused http://127.0.0.2" in result.stderr
+    mails = _mails(tmp_path / "mail")
+    assert mails, result.stdout + result.stderr
+    for message in mails:
+        for part in message.walk():
+            payload = part.get_payload(decode=True)
+            assert not (isinstance(payload, bytes) and b"HEMMELIGHED" in payload)
+        assert not any(p.get_content_maintype() == "image" for p in message.walk()), "no thumbnail of anything"
+    archived = [p for p in Path(config.archive).rglob("*") if p.is_file()]
+    assert not any(b"HEMMELIGHED" in p.read_bytes() for p in archived)

@@ -429,6 +429,9 @@ class Browser(_Model):
     width: int = Field(default=1280, ge=320, le=4096, description="viewport width (px)")
     height: int = Field(default=900, ge=320, le=4096, description="viewport height (px)")
     locale: str = Field(default="da-DK", description="the browser's language (Accept-Language, date formats)")
+    max_memory_mb: float = Field(
+        default=1024.0, ge=128, description="a page whose Chromium grows past this (all its processes) fails"
+    )
 
 
 class Evidence(_Model):

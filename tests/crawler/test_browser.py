@@ -19,6 +19,8 @@ from vaern.config import Browser
 from vaern.crawler.browser import (
     LAUNCH_ARGS,
     MARKER_ENV,
+    NETWORK_ARGS,
+    NO_NETWORK,
     BrowserSession,
     browser_processes,
     find_chromium,
@@ -94,7 +96,10 @@ def test_launch_options_carry_flags_and_marker() -> None:
     marker = "vaern-browser-1-2-ab"
     options = launch_options(Browser(timeout=7), marker=marker, folder=marker_dir(marker))
     assert options["headless"] is True
-    assert options["args"] == list(LAUNCH_ARGS)
+    assert options["args"] == [*LAUNCH_ARGS, *NETWORK_ARGS]
+    # Without a guard proxy, Chromium has no network at all; loopback is never bypassed.
+    assert options["proxy"] == {"server": NO_NETWORK, "bypass": "<-loopback>"}
+    assert "--proxy-bypass-list=<-loopback>" in options["args"] and "--disable-quic" in options["args"]
     assert "--no-sandbox" in options["args"] and "--disable-gpu" in options["args"]
     assert options["timeout"] == 7000
     assert options["env"][MARKER_ENV] == "vaern-browser-1-2-ab"

@@ -97,14 +97,18 @@ def test_check_async_applies_the_same_rules() -> None:
     asyncio.run(both())
 
 
-def test_a_browser_request_is_judged_only_when_it_would_leave_the_browser() -> None:
-    async def judge() -> tuple[list[bool], list[str]]:
-        guard = NetGuard(["127.0.0.1"])
-        refusals: list[str] = []
-        urls = ("http://127.0.0.1:8080/api", "data:text/html,hi", "blob:http://127.0.0.1/x", "http://127.0.0.2:8080/api")
-        return [await guard.allows(url, refusals) for url in urls], refusals
+def test_the_address_to_connect_to_is_the_one_judged() -> None:
+    """The guard proxy connects where the guard looked: a literal as written, a name as it
+    resolved when judged (no second lookup), an allowed name whatever it resolves to."""
 
-    verdicts, refusals = asyncio.run(judge())
-    # data: and blob: never reach the network; 127.0.0.2 is loopback and not listed.
-    assert verdicts == [True, True, True, False]
-    assert len(refusals) == 1 and "refused http://127.0.0.2:8080/api" in refusals[0] and "loopback" in refusals[0]
+    async def judge() -> list[str]:
+        guard = NetGuard(["127.0.0.1", "localhost"])
+        found = [str(await guard.connect_address("http://127.0.0.1:8080/api")),
+                 str(await guard.connect_address("http://localhost:8080/"))]
+        for url in ("http://127.0.0.2:8080/api", "http://[::ffff:127.0.0.2]/", "http://no-such-host.invalid/"):
+            with pytest.raises(BlockedAddress, match="refused"):
+                await guard.connect_address(url)
+        return found
+
+    literal, name = asyncio.run(judge())
+    assert literal == "127.0.0.1" and name in ("127.0.0.1", "::1")

@@ -91,9 +91,12 @@ def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     from vaern.crawler.browser import launch_options
+    from vaern.crawler.guardproxy import GuardProxy
+    from vaern.crawler.netguard import NetGuard
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(**launch_options())
+    # The review app listens on loopback: the guard lets the browser reach it, and nothing else.
+    with GuardProxy(NetGuard(["127.0.0.1"]), default_limit=50 << 20) as proxy, sync_playwright() as p:
+        browser = p.chromium.launch(**launch_options(proxy=proxy.url))
         yield browser
         browser.close()
 

@@ -6,7 +6,9 @@ Search order (CONTRACT.md): VAERN_CHROMIUM, then `browser.executable`, then Play
 Chromium if installed, then a system Chromium.
 
 One `BrowserSession` per crawl process: one Chromium, a fresh context per page (service workers
-blocked, so every request stays visible), a timeout on every step.
+blocked, so every request stays visible), a timeout on every step. Every connection the browser
+makes goes through the session's guard proxy (crawler/guardproxy.py), each context through a
+port of its own.
 
 No Chromium outlives its crawl. Three layers, because no single one covers every exit path:
 
@@ -27,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import functools
 import logging
 import os
 import re
@@ -36,21 +37,20 @@ import shutil
 import signal
 import tempfile
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from vaern.config import Browser
+from vaern.crawler.guardproxy import GuardProxy, Listener
+from vaern.crawler.netguard import NetGuard
 from vaern.errors import BrowserNotFound
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser as PlaywrightBrowser
-    from playwright.async_api import BrowserContext, Page, Playwright, Request, Route
-
-    # Asked about each request of a page's context: continue, fulfil or abort the route.
-    RouteHandler = Callable[[Route, Request], Awaitable[None]]
+    from playwright.async_api import BrowserContext, Page, Playwright
 
 # What a context is opened with: (user agent, extra headers).
 _ContextKey = tuple[str | None, tuple[tuple[str, str], ...]]
@@ -72,6 +72,21 @@ LAUNCH_ARGS = (
     "--no-first-run",
     "--disable-dev-shm-usage",
 )
+
+# The browser's network goes through the guard proxy only (DESIGN.md). Chromium sends loopback
+# addresses straight out unless told `<-loopback>`; QUIC (UDP) and WebRTC's UDP would bypass an
+# HTTP proxy; a prefetching resolver would look names up behind the guard's back. (With a fixed
+# proxy Chromium resolves no page's host itself, so DNS-over-HTTPS has nothing to do. No
+# --disable-features here: Chromium keeps only the last one, and Playwright passes its own.)
+NETWORK_ARGS = (
+    "--proxy-bypass-list=<-loopback>",
+    "--disable-quic",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--dns-prefetch-disable",
+)
+NO_BYPASS = "<-loopback>"
+MEMORY_POLL_S = 0.5
+NO_NETWORK = "http://127.0.0.1:9"  # the discard port: nothing listens, every connection fails
 
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -119,9 +134,15 @@ def find_chromium(settings: Browser | None = None) -> str:
 
 
 def launch_options(
-    settings: Browser | None = None, marker: str | None = None, folder: Path | None = None
+    settings: Browser | None = None, marker: str | None = None, folder: Path | None = None, *,
+    proxy: str | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for Playwright's `chromium.launch()`.
+
+    Every connection Chromium makes goes to `proxy` (crawler/guardproxy.py: the SSRF guard),
+    loopback included and with no path around it: no QUIC, no UDP for WebRTC. Without a proxy,
+    Chromium has no network at all (its proxy is an address nothing listens on): it can still
+    open file: and data: URLs, which is all the report printer needs.
 
     Chromium's environment always carries a marker naming this process (a new one unless
     given), so a browser left behind by a killed crawl can be reaped whoever launched it (see
@@ -134,7 +155,8 @@ def launch_options(
     return {
         "executable_path": find_chromium(settings),
         "headless": True,
-        "args": list(LAUNCH_ARGS),
+        "args": [*LAUNCH_ARGS, *NETWORK_ARGS],
+        "proxy": {"server": proxy or NO_NETWORK, "bypass": NO_BYPASS},
         "timeout": timeout_s * 1000,
         "env": env,
     }
@@ -262,21 +284,28 @@ class BrowserSession:
     it crashed. Every step has a timeout (`browser.timeout` seconds).
     """
 
-    def __init__(self, settings: Browser | None = None) -> None:
+    def __init__(
+        self, settings: Browser | None = None, *, guard: NetGuard | None = None, max_response_mb: float = 5.0
+    ) -> None:
         self.settings = settings or Browser()
         self.marker = new_marker()
         self._timeout = self.settings.timeout
+        # Every connection of this session's Chromium is judged by `guard` (default: no private
+        # address at all), in a proxy started with the browser.
+        self._proxy = GuardProxy(
+            guard or NetGuard(), default_limit=int(max_response_mb * 1024 * 1024), connect_timeout=self._timeout
+        )
         self._playwright: Playwright | None = None
         self._browser: PlaywrightBrowser | None = None
         self._dead: PlaywrightBrowser | None = None  # a browser found dead before Playwright noticed
         self._lock = asyncio.Lock()
         self._spare: tuple[_ContextKey, asyncio.Future[tuple[BrowserContext, Page]]] | None = None
         self._closing: set[asyncio.Future[None]] = set()
-        # Contexts opened with routing in place, and the handler of the page each serves.
-        self._routes: dict[BrowserContext, RouteHandler | None] = {}
-        self._route_ahead = False
+        # Each context's own port on the proxy: what its page had refused or cut.
+        self._listeners: dict[BrowserContext, Listener] = {}
         self._closed = False
         self._atexit = _kill_at_exit(self.marker)
+        self._root: psutil.Process | None = None
 
     @property
     def folder(self) -> Path:
@@ -304,7 +333,8 @@ class BrowserSession:
                     await asyncio.wait_for(self._browser.close(), 2.0)  # it is gone; do not wait long
                 await asyncio.to_thread(kill_browsers, self.marker)
                 self.folder.mkdir(mode=0o700, exist_ok=True)
-            options = launch_options(self.settings, self.marker, self.folder)
+            await asyncio.to_thread(self._proxy.start)
+            options = launch_options(self.settings, self.marker, self.folder, proxy=self._proxy.url)
             self._browser = await asyncio.wait_for(
                 self._playwright.chromium.launch(**options), self._timeout + 5
             )
@@ -317,7 +347,6 @@ class BrowserSession:
         user_agent: str | None = None,
         headers: Mapping[str, str] | None = None,
         ahead: bool = True,
-        route: RouteHandler | None = None,
     ) -> AsyncIterator[Page]:
         """A page in a fresh browser context, closed (with its context) when the block ends.
 
@@ -327,25 +356,55 @@ class BrowserSession:
         (`open_ahead`): opening one competes for the CPU with the page's own navigation, so the
         renderer opens it once its page has loaded and is waiting on the network.
 
-        `route(route, request)` is asked about every request of the context (its pages and any
-        popups), before any is sent. Once a page was asked for with one, contexts are opened
-        with the routing in place, so a later page costs no extra round trip to set it up.
+        The context's connections go through a port of the guard proxy of its own:
+        `network_record(page)` says what the guard refused or cut for this page.
         """
         key = _key(user_agent, headers)
         context, page = await self._take_spare(key) or await self._open(key)
         try:
-            if route is not None:
-                self._route_ahead = True
-                if context in self._routes:
-                    self._routes[context] = route
-                else:
-                    await asyncio.wait_for(context.route("**/*", route), self._timeout)
             if ahead:
                 self.open_ahead(user_agent=user_agent, headers=headers)
             yield page
         finally:
             self._closing.add(asyncio.ensure_future(self._close_context(context)))
             self._closing = {t for t in self._closing if not t.done()}
+
+    async def memory_ceiling(self) -> str:
+        """Wait until this session's Chromium holds more than `browser.max_memory_mb` (proportional
+        set size of all its processes), then say so. `render` races each page against it."""
+        limit_mb = self.settings.max_memory_mb
+        while True:
+            await asyncio.sleep(MEMORY_POLL_S)
+            used = await asyncio.to_thread(self._memory_mb)
+            if used > limit_mb:
+                return (f"the page took Chromium past {limit_mb:g} MB of memory (browser.max_memory_mb, "
+                        f"{used:.0f} MB in use); the page was closed")
+
+    def _memory_mb(self) -> float:
+        root = self._root_process()
+        if root is None:
+            return 0.0
+        total = 0
+        for proc in (root, *root.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_full_info().pss
+        return total / (1024 * 1024)
+
+    def _root_process(self) -> psutil.Process | None:
+        """The session's main Chromium process (it carries the marker in its command line)."""
+        if self._root is not None and self._root.is_running():
+            return self._root
+        self._root = None
+        for proc in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if any(self.marker in arg for arg in proc.cmdline()):
+                    self._root = proc
+                    break
+        return self._root
+
+    def network_record(self, page: Page) -> Listener:
+        """The guard proxy's record of `page`'s connections: refusals and cut responses."""
+        return self._listeners[page.context]
 
     def open_ahead(self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None) -> None:
         """Start opening the next page's context now, unless one is already open or on its way."""
@@ -358,6 +417,8 @@ class BrowserSession:
 
         user_agent, headers = key
         settings = self.settings
+        await self.browser()  # starts the guard proxy with it
+        listener = await self._proxy.open_listener()
         for attempt in (1, 2):
             browser = await self.browser()
             try:
@@ -369,6 +430,7 @@ class BrowserSession:
                         user_agent=user_agent,
                         extra_http_headers=dict(headers) if headers else None,
                         accept_downloads=False,
+                        proxy={"server": listener.url, "bypass": NO_BYPASS},
                     ),
                     self._timeout,
                 )
@@ -376,15 +438,13 @@ class BrowserSession:
             except PlaywrightError:
                 # The browser died and Playwright has not noticed yet: start a new one, once.
                 if attempt == 2:
+                    self._proxy.close_listener(listener)
                     raise
                 self._dead = browser
+        self._listeners[context] = listener
         try:
             context.set_default_timeout(self._timeout * 1000)
             context.set_default_navigation_timeout(self._timeout * 1000)
-            if self._route_ahead:
-                # Until a page is handed out with its handler, nothing is routed anywhere.
-                self._routes[context] = None
-                await asyncio.wait_for(context.route("**/*", functools.partial(self._dispatch, context)), self._timeout)
             page = await asyncio.wait_for(context.new_page(), self._timeout)
             # The page's first script call sets up its script context; done here, off the path of
             # the page that will use it (and `_take_spare`'s check is then a quick one).
@@ -393,13 +453,6 @@ class BrowserSession:
             await self._close_context(context)
             raise
         return context, page
-
-    async def _dispatch(self, context: BrowserContext, route: Route, request: Request) -> None:
-        handler = self._routes.get(context)
-        if handler is None:
-            await route.fallback()
-        else:
-            await handler(route, request)
 
     async def _take_spare(self, key: _ContextKey) -> tuple[BrowserContext, Page] | None:
         """The context opened ahead for this kind of page, if it is ready to use."""
@@ -424,11 +477,13 @@ class BrowserSession:
         return context, page
 
     async def _close_context(self, context: BrowserContext) -> None:
-        self._routes.pop(context, None)
         # A context that will not close within the step timeout is abandoned; the browser's
         # own close (or the marker sweep) takes it down.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(context.close(), self._timeout)
+        listener = self._listeners.pop(context, None)
+        if listener is not None:
+            await self._proxy.close_listener_async(listener)
 
     async def close(self) -> None:
         """Close the browser and Playwright, then kill anything of ours that is still running."""
@@ -452,6 +507,7 @@ class BrowserSession:
             self._browser = None
             self._playwright = None
             await asyncio.to_thread(kill_browsers, self.marker)
+            await asyncio.to_thread(self._proxy.close)
             atexit.unregister(self._atexit)
 
 

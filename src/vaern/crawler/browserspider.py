@@ -191,14 +191,13 @@ class BrowserDownloadHandler(HTTP11DownloadHandler):
         assert isinstance(spider, SiteSpider), "the browser handler serves Værn's site spiders"
         config, site = spider.config, spider.site
         if self._session is None:
-            self._session = BrowserSession(config.browser)
+            self._session = BrowserSession(config.browser, guard=self._guard, max_response_mb=site.max_response_mb)
         agent = request.headers.get(b"User-Agent")
         rendered = await render(
             self._session,
             request.url,
             ExpandLimits.from_settings(site.expand, step_timeout=config.browser.timeout),
             user_agent=agent.decode("latin-1") if agent else None,
-            allow=self._guard.allows,
         )
         request.meta[RENDERED] = rendered
         headers = Headers()

@@ -26,7 +26,6 @@ highlighting: names are matched on our copy of the text). A failure on one page 
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import platform
@@ -38,14 +37,14 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, Response, async_playwright
+from playwright.async_api import Browser, Page, Response, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from vaern.config import Config, Evidence
 from vaern.crawler import fullpage
-from vaern.crawler.browser import launch_options
+from vaern.crawler.browser import NO_BYPASS, launch_options
+from vaern.crawler.guardproxy import GuardProxy, Listener
 from vaern.crawler.netguard import NetGuard
-from vaern.crawler.render import guard_route
 from vaern.crawler.warc import NetworkRecorder, Resource, write_warc
 from vaern.domain import Capture, CapturedFile, CaptureFailure, CaptureRequest
 
@@ -89,10 +88,22 @@ def capture_pages(config: Config, requests: Sequence[CaptureRequest]) -> list[Ca
 
 async def _capture_all(config: Config, requests: Sequence[CaptureRequest]) -> list[Capture | CaptureFailure]:
     results: list[Capture | CaptureFailure] = []
+    proxy = GuardProxy(NetGuard(config.network.allow_private_hosts),
+                       default_limit=int(config.evidence.max_response_mb * 1024 * 1024),
+                       connect_timeout=config.evidence.page_timeout)
     try:
-        options = launch_options(config.browser)
+        options = launch_options(config.browser, proxy=proxy.start().url)
     except Exception as exc:  # no Chromium at all: every page fails, and says why
+        proxy.close()
         return [_failure(r, exc) for r in requests]
+    with proxy:
+        return await _capture_batch(config, requests, proxy, options, results)
+
+
+async def _capture_batch(
+    config: Config, requests: Sequence[CaptureRequest], proxy: GuardProxy, options: dict[str, Any],
+    results: list[Capture | CaptureFailure],
+) -> list[Capture | CaptureFailure]:
     async with async_playwright() as pw:
         try:
             browser = await pw.chromium.launch(**options)
@@ -106,7 +117,8 @@ async def _capture_all(config: Config, requests: Sequence[CaptureRequest]) -> li
                     # The last page crashed or exhausted Chromium; the next page gets a new one.
                     browser = await pw.chromium.launch(**options)
                 try:
-                    results.append(await asyncio.wait_for(capture_one(browser, config, request, tools), budget))
+                    results.append(await asyncio.wait_for(
+                        capture_one(browser, proxy, config, request, tools), budget))
                 except Exception as exc:
                     results.append(_failure(request, exc))
         finally:
@@ -122,42 +134,37 @@ def _failure(request: CaptureRequest, exc: BaseException) -> CaptureFailure:
 
 
 async def capture_one(
-    browser: Browser, config: Config, request: CaptureRequest, tools: dict[str, Any] | None = None
+    browser: Browser, proxy: GuardProxy, config: Config, request: CaptureRequest,
+    tools: dict[str, Any] | None = None,
 ) -> Capture:
-    """One page, the numbered recipe of the module docstring."""
+    """One page, the numbered recipe of the module docstring. `browser` was launched with
+    `proxy` as its proxy (launch_options); this page's context gets a port of its own on it."""
     ev = config.evidence
     tools = tools or _tool_versions(browser, {})
     # 1.
-    guard = NetGuard(config.network.allow_private_hosts)
-    await guard.check_async(request.url)  # a page the crawler may not fetch is not opened here either
+    await proxy.guard.check_async(request.url)  # a page the crawler may not fetch is not opened here either
+    listener = await proxy.open_listener()
     context = await browser.new_context(
         viewport={"width": ev.viewport_width, "height": ev.viewport_height},
         service_workers="block",
         ignore_https_errors=True,  # a bad certificate must not stop the evidence; its details are recorded
         accept_downloads=False,
+        proxy={"server": listener.url, "bypass": NO_BYPASS},
     )
     try:
-        blocked = await _guard(context, guard)
         page = await context.new_page()
         recorder = NetworkRecorder(max_body=int(ev.max_response_mb * 1024 * 1024))
         recorder.attach(page)
         inflight = InFlight(page)
-        return await _capture_in(page, config, request, recorder, inflight, tools, blocked)
+        return await _capture_in(page, config, request, recorder, inflight, tools, listener)
     finally:
         await context.close()
-
-
-async def _guard(context: BrowserContext, guard: NetGuard) -> list[str]:
-    """Refuse every request the SSRF guard refuses (a page's script may aim at an internal
-    address); the list this returns fills with the reasons, for the provenance."""
-    blocked: list[str] = []
-    await context.route("**/*", guard_route(functools.partial(guard.allows, refusals=blocked)))
-    return blocked
+        await proxy.close_listener_async(listener)
 
 
 async def _capture_in(
     page: Page, config: Config, request: CaptureRequest, recorder: NetworkRecorder, inflight: InFlight,
-    tools: dict[str, Any], blocked: list[str],
+    tools: dict[str, Any], listener: Listener,
 ) -> Capture:
     ev = config.evidence
     started = datetime.now(UTC)
@@ -182,12 +189,16 @@ async def _capture_in(
             # A resource that never finishes must not cost us the evidence: capture what is there.
             notes.append(f"the load event did not fire within {ev.page_timeout:g} s; captured as it was")
     actions.append({"at": _iso(datetime.now(UTC)), "action": "load", "url": request.url})
+    if navigation_error is None:
+        await _own_document(page, request, response, listener)
     await inflight.quiet(150, ev.settle_seconds)  # as the crawl's expansion: 150 ms with nothing in flight
 
     # 3.
     await expand(page, ev, actions, inflight)
 
     # 4.
+    if navigation_error is None:
+        await _own_document(page, request, response, listener)  # a script may have led it elsewhere
     dom = (await page.content()).encode("utf-8")
     text = await page.evaluate("() => document.body ? document.body.innerText : ''")
     title = await page.title()
@@ -205,6 +216,7 @@ async def _capture_in(
 
     # 6.
     await recorder.finish(timeout=ev.page_timeout)
+    blocked = listener.refusals
     if blocked:
         notes.append(f"{len(blocked)} request(s) the page made were refused by the SSRF guard (network.blocked)")
     main = await _main_response(response)
@@ -345,6 +357,19 @@ async def expand(page: Page, ev: Evidence, actions: list[dict[str, Any]], inflig
     await inflight.quiet(50, 1.0)
     actions.append({"at": _iso(datetime.now(UTC)), "action": "scroll to the end until the height stops growing",
                     "steps": steps, "final_height": height, "then": "scrolled back to the top"})
+
+
+class NotTheSitesPage(Exception):
+    """The browser ended up on something that is not the site's page: the guard's refusal of an
+    address the page led to, Chromium's error page, or a document cut at the size limit. Such a
+    page is never evidence."""
+
+
+async def _own_document(page: Page, request: CaptureRequest, response: Response | None, listener: Listener) -> None:
+    headers = await response.all_headers() if response is not None else {}
+    problem = listener.document_problem(request.url, page.url, headers if response is not None else {})
+    if problem is not None:
+        raise NotTheSitesPage(f"{request.url}: {problem}")
 
 
 async def _main_response(response: Response | None) -> dict[str, Any]:

@@ -12,13 +12,14 @@ Only http and https are fetched at all.
 addresses, or networks in CIDR form (`10.20.0.0/16`). A listed name allows that name whatever it
 resolves to; a listed address or network allows those addresses under any name.
 
-Out of scope, on purpose: DNS rebinding. The guard resolves the name, then Scrapy's downloader
-resolves it again to connect; a name server that answers differently the second time can slip
-past. Closing that gap means pinning the connection to the checked address inside the download
-handler; until then, run Værn where the resolver is trusted.
+DNS rebinding: the browser's connections cannot rebind: its guard proxy (crawler/guardproxy.py)
+connects to the very address `connect_address()` judged. Scrapy's HTTP downloader still resolves
+the name a second time to connect, so a name server that answers differently the second time
+can slip past there; closing that means pinning Scrapy's connection to the checked address in
+the download handler. Until then, run Værn where the resolver is trusted.
 
-`NetGuard.check()` / `NetGuard.check_async()` are usable outside Scrapy too. A browser's pages
-(rendered crawl pages, evidence capture) ask `NetGuard.allows()` about every request they make.
+`NetGuard.check()` / `NetGuard.check_async()` are usable outside Scrapy too; the guard proxy asks
+`connect_address()` about every connection a browser makes.
 """
 
 from __future__ import annotations
@@ -120,26 +121,24 @@ class NetGuard:
         """Like `check`, resolving the host without blocking the event loop."""
         host = self._judged_without_lookup(url)
         if host is not None:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-            except OSError:
-                infos = []
-            self._resolved[host] = _addresses(infos)
+            self._resolved[host] = _addresses(await _getaddrinfo(host))
             self._judge(url, host, self._resolved[host])
 
-    async def allows(self, url: str, refusals: list[str] | None = None) -> bool:
-        """May a request a browser page makes go out? Only http(s) reach the network, so only they
-        are judged: data:, blob: and the like never leave the browser. The reason for a refusal is
-        added to `refusals`."""
-        if not url.startswith(("http://", "https://")):
-            return True
-        try:
-            await self.check_async(url)
-        except BlockedAddress as exc:
-            if refusals is not None:
-                refusals.append(str(exc))
-            return False
-        return True
+    async def connect_address(self, url: str) -> IPAddress:
+        """The address to connect to for `url`: one of those the guard judged, so the connection
+        goes where the check looked (no second lookup a name server could answer differently).
+        Raises BlockedAddress like `check`."""
+        unjudged = self._judged_without_lookup(url)  # raises when refused without a lookup
+        host, literal = self._split(url)
+        if literal is not None:
+            return literal
+        if host not in self._resolved:
+            self._resolved[host] = _addresses(await _getaddrinfo(host))
+            if unjudged is not None:
+                self._judge(url, host, self._resolved[host])
+        if not self._resolved[host]:
+            raise BlockedAddress(f"refused {url}: {host} does not resolve")
+        return self._resolved[host][0]
 
     def _judged_without_lookup(self, url: str) -> str | None:
         """Judge `url` where no name lookup is needed (an allowed name, an IP literal, a host
@@ -154,6 +153,13 @@ class NetGuard:
             self._judge(url, host, self._resolved[host])
             return None
         return host
+
+
+async def _getaddrinfo(host: str) -> list[Any]:
+    try:
+        return await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
 
 
 def _getaddrinfo_blocking(host: str) -> list[Any]:

@@ -9,18 +9,22 @@ never finishes loading is read as it stands, and says so), bounded expansion, an
 DOM read back: HTML, title, final URL, status, response headers, the links in the rendered DOM,
 and every action taken.
 
-Also here: `guard_route(allow)`, the route handler that puts every request of a browser page past
-the SSRF guard (rendered crawl pages and evidence capture both use it), and `needs_browser(html)`,
-the pure decision behind `render: auto` (is this HTTP page an empty shell that JavaScript fills in?).
+Every connection of the page goes through the session's guard proxy (crawler/guardproxy.py); a
+page whose own document the guard refused or cut, or that ends on Chromium's error page, is a
+RenderError, never content. A page that reloads or redirects itself is read once it settles on a
+document (at most `SELF_NAVIGATION_READS` times). A page whose Chromium grows past
+`browser.max_memory_mb` is closed and fails; the crawl goes on.
+
+Also here: `needs_browser(html)`, the pure decision behind `render: auto` (is this HTTP page an
+empty shell that JavaScript fills in?).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -29,15 +33,11 @@ from urllib.parse import urldefrag
 from vaern.config import Browser
 from vaern.crawler.browser import BrowserSession
 from vaern.crawler.expand import Action, ExpandLimits, NetworkWatch, expand
+from vaern.crawler.guardproxy import Listener
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page, Route
-    from playwright.async_api import Request as PlaywrightRequest
+    from playwright.async_api import Page
     from playwright.async_api import Response as PlaywrightResponse
-
-
-# Asked about every request a rendered page makes: may it go out? (May be async: DNS lookups.)
-Allow = Callable[[str], bool | Awaitable[bool]]
 
 
 class RenderError(Exception):
@@ -64,7 +64,7 @@ class Rendered:
     started_at: datetime
     seconds: float
     cut_off: str | None = None  # why the page was read before it finished loading, if it was
-    blocked: tuple[str, ...] = field(default_factory=tuple)  # sub-requests refused by `allow`
+    blocked: tuple[str, ...] = field(default_factory=tuple)  # requests the guard proxy refused
 
 
 async def render(
@@ -74,23 +74,37 @@ async def render(
     *,
     user_agent: str | None = None,
     headers: Mapping[str, str] | None = None,
-    allow: Allow | None = None,
 ) -> Rendered:
     """Render `url` in a fresh context, expand it within `limits` and read it back.
 
-    `allow(url)` is asked about every request the page makes (the SSRF guard); refused ones are
-    aborted and listed in `Rendered.blocked`. Raises RenderError if nothing could be read.
-    Bounded as a whole by `browser.page_timeout`.
+    Every connection the page makes passes the session's guard proxy; refused ones are listed in
+    `Rendered.blocked`. Raises RenderError if nothing could be read, if the page's own document
+    was refused or cut at the size limit, if the browser showed an error page, or if Chromium
+    grew past `browser.max_memory_mb`. Bounded as a whole by `browser.page_timeout`.
     """
     settings = session.settings
     limits = limits or ExpandLimits(step_timeout=settings.timeout)
+    work = asyncio.ensure_future(_render(session, settings, url, limits, user_agent, headers))
+    ceiling = asyncio.ensure_future(session.memory_ceiling())
     try:
-        return await asyncio.wait_for(
-            _render(session, settings, url, limits, user_agent, headers, allow), settings.page_timeout
-        )
-    except TimeoutError:
+        done, _ = await asyncio.wait({work, ceiling}, timeout=settings.page_timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if work in done:
+            return work.result()
+        if ceiling in done:
+            raise RenderError(url, ceiling.result())
         why = f"no result within {settings.page_timeout:g} s (browser.page_timeout)"
-        raise RenderError(url, why) from None
+        raise RenderError(url, why)
+    finally:
+        for task in (work, ceiling):
+            task.cancel()
+        # The page's context closes as its task unwinds; a page stopped for its memory is gone.
+        await asyncio.wait({work, ceiling}, timeout=settings.timeout)
+
+
+# How often a page that navigates itself (a reload, a script redirect) is read again before it
+# is read as it stands, and the pause that lets its next document arrive.
+SELF_NAVIGATION_READS = 8
 
 
 async def _render(
@@ -100,20 +114,14 @@ async def _render(
     limits: ExpandLimits,
     user_agent: str | None,
     headers: Mapping[str, str] | None,
-    allow: Allow | None,
 ) -> Rendered:
     from playwright.async_api import Error as PlaywrightError
 
     started_at = datetime.now(UTC)
     t0 = time.monotonic()
     step = settings.timeout
-    blocked: list[Action] = []
-    guard = None
-    if allow is not None:
-        guard = guard_route(
-            allow, lambda url: blocked.append(Action(datetime.now(UTC), "blocked", url, "refused by the request guard"))
-        )
-    async with session.page(user_agent=user_agent, headers=headers, ahead=False, route=guard) as page:
+    async with session.page(user_agent=user_agent, headers=headers, ahead=False) as page:
+        record = session.network_record(page)
         network = NetworkWatch(page)
         try:
             try:
@@ -121,7 +129,7 @@ async def _render(
                     page.goto(url, wait_until="commit", timeout=step * 1000), step + 1
                 )
             except PlaywrightError as exc:
-                raise RenderError(url, _first_line(exc)) from None
+                raise RenderError(url, _refused_or(record, url, _first_line(exc))) from None
             except TimeoutError:
                 raise RenderError(url, f"no answer within {step:g} s (browser.timeout)") from None
             if response is None:
@@ -134,12 +142,23 @@ async def _render(
             status = response.status
             # The page now waits on its own requests: a good moment to open the next page's context.
             session.open_ahead(user_agent=user_agent, headers=headers)
-            actions.extend(await expand(page, limits, network))
-            # Both at once, one round trip. page.content() runs in Playwright's own script world,
-            # where the page's scripts cannot change how the DOM is serialised.
-            html, (title, hrefs) = await asyncio.wait_for(
-                asyncio.gather(page.content(), page.evaluate(_TITLE_AND_LINKS_JS)), step
-            )
+            for attempt in range(SELF_NAVIGATION_READS):
+                try:
+                    actions.extend(await expand(page, limits, network))
+                    # Both at once, one round trip. page.content() runs in Playwright's own script
+                    # world, where the page's scripts cannot change how the DOM is serialised.
+                    html, (title, hrefs) = await asyncio.wait_for(
+                        asyncio.gather(page.content(), page.evaluate(_TITLE_AND_LINKS_JS)), step
+                    )
+                    break
+                except PlaywrightError as exc:
+                    # The page navigated (reloaded, redirected itself) while it was being read:
+                    # read the document it moved to, once that has loaded.
+                    if not _navigated(exc) or attempt == SELF_NAVIGATION_READS - 1:
+                        raise
+                    actions.append(Action(datetime.now(UTC), "wait", "navigation",
+                                          f"the page navigated by itself to {page.url}; read again"))
+                    await _wait_for_load(page, settings, actions)
             final_url = page.url
         except TimeoutError:
             raise RenderError(url, f"the page stopped answering (no reply within {step:g} s)") from None
@@ -147,6 +166,11 @@ async def _render(
             raise RenderError(url, _first_line(exc)) from None
         finally:
             network.stop()
+        problem = record.document_problem(url, final_url, response_headers)
+        if problem is not None:
+            raise RenderError(url, problem)
+    blocked = [Action(datetime.now(UTC), "blocked", target, reason)
+               for target, reason in zip(record.refused_urls, record.refusals, strict=True)]
     return Rendered(
         url=url,
         final_url=final_url,
@@ -160,8 +184,19 @@ async def _render(
         started_at=started_at,
         seconds=time.monotonic() - t0,
         cut_off=cut_off,
-        blocked=tuple(a.target for a in blocked),
+        blocked=tuple(record.refused_urls),
     )
+
+
+def _navigated(exc: Exception) -> bool:
+    text = str(exc)
+    return "Execution context was destroyed" in text or "navigat" in text
+
+
+def _refused_or(record: Listener, url: str, why: str) -> str:
+    """The guard's reason when the guard refused `url` itself, else `why`."""
+    refused = record.refusal_of(url)
+    return f"blocked: {refused}" if refused is not None else why
 
 
 # The title and every link's absolute address, in one call.
@@ -181,27 +216,6 @@ async def _wait_for_load(page: Page, settings: Browser, actions: list[Action]) -
         why = f"the page had not finished loading after {settings.load_timeout:g} s (browser.load_timeout)"
         actions.append(Action(datetime.now(UTC), "stop", "load", why + "; read as it stood"))
         return why
-
-
-def guard_route(
-    allow: Allow, refused: Callable[[str], None] | None = None
-) -> Callable[[Route, PlaywrightRequest], Awaitable[None]]:
-    """The route handler that puts a browser's requests past a guard: every request a page (or
-    its popup) makes goes out only if `allow(url)` says so; a refused one is aborted, and
-    `refused(url)` is told. Rendered crawl pages and evidence capture both use it."""
-
-    async def check(route: Route, request: PlaywrightRequest) -> None:
-        verdict = allow(request.url)
-        if inspect.isawaitable(verdict):
-            verdict = await verdict
-        if verdict:
-            await route.fallback()
-        else:
-            if refused is not None:
-                refused(request.url)
-            await route.abort("blockedbyclient")
-
-    return check
 
 
 async def _headers(response: PlaywrightResponse) -> dict[str, str]:

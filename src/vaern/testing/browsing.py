@@ -22,8 +22,11 @@ from typing import TypeVar
 
 from vaern.config import Browser
 from vaern.crawler.browser import BrowserSession
+from vaern.crawler.netguard import NetGuard
 
 T = TypeVar("T")
+
+LOOPBACK_SITES = ("127.0.0.1",)
 
 
 class BrowserThread:
@@ -33,7 +36,8 @@ class BrowserThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="browser-loop", daemon=True)
         self._thread.start()
-        self.session = BrowserSession(settings)
+        # The fixture sites listen on 127.0.0.1; 127.0.0.2 stays the "internal" address.
+        self.session = BrowserSession(settings, guard=NetGuard(LOOPBACK_SITES))
 
     def run(self, fn: Callable[[BrowserSession], Awaitable[T]], timeout: float = 120.0) -> T:
         future: Future[T] = asyncio.run_coroutine_threadsafe(_call(fn, self.session), self.loop)
@@ -55,7 +59,7 @@ async def _call(fn: Callable[[BrowserSession], Awaitable[T]], session: BrowserSe
 async def _hold(url: str) -> None:
     from vaern.crawler.render import render
 
-    session = BrowserSession(Browser(load_timeout=600, page_timeout=3600))
+    session = BrowserSession(Browser(load_timeout=600, page_timeout=3600), guard=NetGuard(LOOPBACK_SITES))
     await session.browser()
     task = asyncio.create_task(render(session, url))
     await asyncio.sleep(1.0)  # let the page start loading: the kill comes mid-page
@@ -68,8 +72,10 @@ async def _hold_bare(url: str) -> None:
     from playwright.async_api import async_playwright
 
     from vaern.crawler.browser import MARKER_ENV, launch_options
+    from vaern.crawler.guardproxy import GuardProxy
 
-    options = launch_options()
+    proxy = GuardProxy(NetGuard(LOOPBACK_SITES), default_limit=5 << 20).start()
+    options = launch_options(proxy=proxy.url)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(**options)
         page = await browser.new_page()

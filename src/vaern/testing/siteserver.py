@@ -9,6 +9,8 @@ behaviour paths, the ways real sites make crawlers fail:
     /_/status/CODE                    that status with a small HTML body (404, 410, 500, ...)
     /_/slow?seconds=S                 waits S seconds, then a small page
     /_/huge?mb=N[&chunked=1]          an N MB HTML page, with Content-Length or chunked (length unknown)
+    /_/cloak?to=URL[&say=TEXT]        TEXT to crawlers; a browser (Chrome in its User-Agent) is redirected to URL
+    /_/gzip-bomb?mb=N                 a gzip-encoded page of a few hundred KB that inflates to N MB
     /_/cp1252[?meta=1|header=1]       Danish text in windows-1252: undeclared, <meta charset>, or
                                       charset in the Content-Type header
     /_/bom[?header=CHARSET]           UTF-8 with a byte-order mark; the header may claim another charset
@@ -20,8 +22,9 @@ behaviour paths, the ways real sites make crawlers fail:
 
 Every 200 page from the directory or `set_page` carries an ETag (a hash of the body) and a
 Last-Modified, and gets 304 for a matching If-None-Match / If-Modified-Since (switch off with
-`validators=False`). `requests` lists what arrived, so a test can prove that something did NOT
-reach a server (the SSRF test runs a second server on 127.0.0.2 for that).
+`validators=False`). A POST is answered like a GET of its path. `requests` lists what arrived,
+so a test can prove that something did NOT reach a server (the SSRF tests run a second server on
+127.0.0.2 for that).
 
 Never binds anything but a loopback address.
 """
@@ -35,6 +38,7 @@ import mimetypes
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
@@ -245,6 +249,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
         self.do_GET()
 
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        # A form post is answered like a GET of the same path (redirects included); its body is
+        # read so the connection stays usable, and the request is recorded like any other.
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.do_GET()
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         site = self.server.site
         site._record(RecordedRequest(self.command, self.path, {k: v for k, v in self.headers.items()}))
@@ -329,6 +341,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, _html("Slow", "<p>Finally.</p>"))
         elif name == "huge":
             self._huge(float(first.get("mb", "6")), first.get("chunked") == "1")
+        elif name == "cloak":
+            # Shows crawlers a post and sends browsers elsewhere: what a page aimed at the
+            # evidence browser does.
+            if "Chrome" in (self.headers.get("User-Agent") or ""):
+                self._redirect(int(first.get("status", "302")), first.get("to", "/"))
+            else:
+                self._send(200, _html("Opslag", f"<p>{html.escape(first.get('say', DANISH))}</p>"))
+        elif name == "gzip-bomb":
+            self._gzip_bomb(float(first.get("mb", "200")))
         elif name == "cp1252":
             meta = '<meta charset="windows-1252">' if first.get("meta") == "1" else ""
             body = f"<html><head>{meta}<title>Ærgerligt</title></head><body><p>{DANISH}</p></body></html>"
@@ -379,6 +400,16 @@ class _Handler(BaseHTTPRequestHandler):
             sent += len(piece)
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
+
+    def _gzip_bomb(self, megabytes: float) -> None:
+        """An HTML page that is small on the wire and `megabytes` once decompressed."""
+        packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        zeros = b" " * (1024 * 1024)
+        body = packer.compress(b"<!doctype html><html><body><p>")
+        for _ in range(int(megabytes)):
+            body += packer.compress(zeros)
+        body += packer.compress(b"</p></body></html>") + packer.flush()
+        self._send(200, body, headers={"Content-Encoding": "gzip"})
 
     def _search(self, text: str) -> None:
         needle = text.casefold()
