@@ -183,14 +183,20 @@ async def _capture_in(
         navigation_error = str(exc).splitlines()[0]
         notes.append(f"navigation failed: {navigation_error}")
     if navigation_error is None:
+        problem = await _document_problem(page, request, response, listener)
+        if problem is not None and problem.startswith("no connection") and request.reason == "removed":
+            # The guard proxy could not connect on the page's behalf: the page no longer answers.
+            navigation_error, response = problem, None
+            notes.append(f"navigation failed: {navigation_error}")
+        elif problem is not None:
+            raise NotTheSitesPage(f"{request.url}: {problem}")
+    if navigation_error is None:
         try:
             await page.wait_for_load_state("load", timeout=ev.page_timeout * 1000)
         except PlaywrightTimeoutError:
             # A resource that never finishes must not cost us the evidence: capture what is there.
             notes.append(f"the load event did not fire within {ev.page_timeout:g} s; captured as it was")
     actions.append({"at": _iso(datetime.now(UTC)), "action": "load", "url": request.url})
-    if navigation_error is None:
-        await _own_document(page, request, response, listener)
     await inflight.quiet(150, ev.settle_seconds)  # as the crawl's expansion: 150 ms with nothing in flight
 
     # 3.
@@ -198,7 +204,9 @@ async def _capture_in(
 
     # 4.
     if navigation_error is None:
-        await _own_document(page, request, response, listener)  # a script may have led it elsewhere
+        problem = await _document_problem(page, request, response, listener)  # a script may have led it elsewhere
+        if problem is not None:
+            raise NotTheSitesPage(f"{request.url}: {problem}")
     dom = (await page.content()).encode("utf-8")
     text = await page.evaluate("() => document.body ? document.body.innerText : ''")
     title = await page.title()
@@ -365,11 +373,11 @@ class NotTheSitesPage(Exception):
     page is never evidence."""
 
 
-async def _own_document(page: Page, request: CaptureRequest, response: Response | None, listener: Listener) -> None:
+async def _document_problem(
+    page: Page, request: CaptureRequest, response: Response | None, listener: Listener
+) -> str | None:
     headers = await response.all_headers() if response is not None else {}
-    problem = listener.document_problem(request.url, page.url, headers if response is not None else {})
-    if problem is not None:
-        raise NotTheSitesPage(f"{request.url}: {problem}")
+    return listener.document_problem(request.url, page.url, headers)
 
 
 async def _main_response(response: Response | None) -> dict[str, Any]:
