@@ -12,6 +12,7 @@ import http.server
 import subprocess
 import sys
 import threading
+import zipfile
 from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
@@ -124,3 +125,10 @@ def test_a_page_that_sends_the_evidence_browser_inward_gets_no_internal_evidence
         assert not any(p.get_content_maintype() == "image" for p in message.walk()), "no thumbnail of anything"
     archived = [p for p in Path(config.archive).rglob("*") if p.is_file()]
     assert not any(b"HEMMELIGHED" in p.read_bytes() for p in archived)
+    bundle = tmp_path / "bundle.zip"
+    exported = subprocess.run([sys.executable, "-m", "vaern", "-c", str(config.source), "export", "h-000001",
+                               "-o", str(bundle)], capture_output=True, text=True, timeout=240)
+    assert exported.returncode == 0, exported.stderr
+    with zipfile.ZipFile(bundle) as zf:
+        assert not any(b"HEMMELIGHED" in zf.read(name) for name in zf.namelist())
+        assert any(name.endswith(".pdf") for name in zf.namelist())  # the printed report

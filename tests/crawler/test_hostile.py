@@ -154,13 +154,15 @@ def test_oversized_and_bomb_pages_are_cut_and_recorded_as_too_large(
 
 
 def test_a_page_past_the_memory_ceiling_fails_and_the_session_goes_on(hostile: SiteServer) -> None:
-    bt = BrowserThread(Browser(timeout=10, load_timeout=5, page_timeout=60, max_memory_mb=300))
+    bt = BrowserThread(Browser(timeout=10, load_timeout=5, page_timeout=60, max_memory_mb=700))
     try:
         hostile.set_page("/hog", """<p>Hukommelse</p><script>
             const keep = []; function grow() { keep.push(new Array(4e6).fill(Math.random())); setTimeout(grow, 5); }
             grow();</script>""")
-        with pytest.raises(RenderError, match=r"past 300 MB of memory \(browser.max_memory_mb"):
+        with pytest.raises(RenderError, match=r"past 700 MB of memory \(browser.max_memory_mb"):
             do_render(bt, hostile.url("/hog"))
+        hostile.set_page("/calm-render", "<p>Karin Kjær</p>")
+        assert "Karin Kjær" in do_render(bt, hostile.url("/calm-render")).html
     finally:
         bt.close()
 
@@ -220,6 +222,17 @@ def test_capture_of_a_page_that_sends_browsers_inward_is_refused_not_archived(
     assert all("blocked" in r.error for r in results if isinstance(r, CaptureFailure)), results
 
 
+def test_a_capture_past_the_memory_ceiling_fails_and_the_batch_goes_on(hostile: SiteServer) -> None:
+    hostile.set_page("/hog2", """<p>Hukommelse</p><script>
+        const keep = []; function grow() { keep.push(new Array(4e6).fill(Math.random())); setTimeout(grow, 5); }
+        grow();</script>""")
+    hostile.set_page("/calm", "<p>René Rosenkilde</p>")
+    config = _config().model_copy(update={"browser": Browser(max_memory_mb=700)})
+    hog, calm = capture_pages(config, [CaptureRequest(hostile.url(p), "hostile", DETECTED) for p in ("/hog2", "/calm")])
+    assert isinstance(hog, CaptureFailure) and "past 700 MB of memory" in hog.error, hog
+    assert isinstance(calm, Capture) and "René Rosenkilde" in calm.text, calm
+
+
 def test_capture_records_refused_subrequests_and_keeps_the_page(hostile: SiteServer, internal: SiteServer) -> None:
     hostile.set_page("/sub", (
         f'<p>René Rosenkilde</p><img src="/_/redirect?to={inward(internal, "127.0.0.2", "/img")}">'
@@ -247,3 +260,32 @@ def test_the_report_printer_reaches_nothing(tmp_path: Path, internal: SiteServer
     pdf = tmp_path / "report.pdf"
     _print_pdf(_config(), html, pdf)
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+# -- the whole crawl --------------------------------------------------------------------------
+
+
+def test_a_browser_crawl_of_the_hostile_site_stores_nothing_internal(
+    hostile: SiteServer, internal: SiteServer
+) -> None:
+    """A `render: browser` crawl follows links to every inward trick: each such page fails with
+    the guard's reason, none is stored as a page, and the crawl goes on to the honest page."""
+    from vaern.config import Network, Site
+    from vaern.testing.crawling import run_crawl
+
+    hops = [f"/_/redirect?status={s}&to={inward(internal, h)}" for s, h in ((301, "2130706434"), (307, "0x7f000002"))]
+    hostile.set_page("/js-inward", f'<p>Vent</p><script>location.href = "{inward(internal, "127.0.0.2")}"</script>')
+    hostile.set_page("/honest", "<p>René Rosenkilde svarer aldrig</p>")
+    links = "".join(f'<a href="{h}">x</a>' for h in [*hops, "/js-inward", "/_/huge?mb=50", "/honest"])
+    hostile.set_page("/start", f"<p>Forside</p>{links}")
+    site = Site(id="hostile", start_urls=[hostile.url("/start")], render="browser", robots="ignore", delay=0,
+                autothrottle=False, follow={"max_depth": 1})
+    config = Config(organisation="Testby", network=Network(allow_private_hosts=["127.0.0.1"]), sites=[site])
+    outcome = run_crawl(config, site, timeout=240)
+    assert outcome.error is None, outcome.error
+    texts = "\n".join(p.text for p in outcome.pages)
+    assert SECRET not in texts and "René Rosenkilde svarer aldrig" in texts
+    assert not any("127.0.0.2" in p.url or p.url.startswith("chrome-error") for p in outcome.pages)
+    reasons = {f.url: f.reason for f in outcome.failed}
+    assert sum("blocked: refused http://127.0.0.2" in r for r in reasons.values()) == 3, reasons
+    assert any("too large" in r for r in reasons.values()), reasons

@@ -37,9 +37,9 @@ import shutil
 import signal
 import tempfile
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psutil
 
@@ -60,6 +60,7 @@ def _key(user_agent: str | None, headers: Mapping[str, str] | None) -> _ContextK
     return (user_agent, tuple(sorted(headers.items())) if headers else ())
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Flags for locked-down hosts (DESIGN.md): no sandbox as root in containers, no GPU, and nothing
 # that phones home — on a closed network those connections fail and slow every start.
@@ -305,7 +306,6 @@ class BrowserSession:
         self._listeners: dict[BrowserContext, Listener] = {}
         self._closed = False
         self._atexit = _kill_at_exit(self.marker)
-        self._root: psutil.Process | None = None
 
     @property
     def folder(self) -> Path:
@@ -369,38 +369,9 @@ class BrowserSession:
             self._closing.add(asyncio.ensure_future(self._close_context(context)))
             self._closing = {t for t in self._closing if not t.done()}
 
-    async def memory_ceiling(self) -> str:
-        """Wait until this session's Chromium holds more than `browser.max_memory_mb` (proportional
-        set size of all its processes), then say so. `render` races each page against it."""
-        limit_mb = self.settings.max_memory_mb
-        while True:
-            await asyncio.sleep(MEMORY_POLL_S)
-            used = await asyncio.to_thread(self._memory_mb)
-            if used > limit_mb:
-                return (f"the page took Chromium past {limit_mb:g} MB of memory (browser.max_memory_mb, "
-                        f"{used:.0f} MB in use); the page was closed")
-
-    def _memory_mb(self) -> float:
-        root = self._root_process()
-        if root is None:
-            return 0.0
-        total = 0
-        for proc in (root, *root.children(recursive=True)):
-            with contextlib.suppress(psutil.Error):
-                total += proc.memory_full_info().pss
-        return total / (1024 * 1024)
-
-    def _root_process(self) -> psutil.Process | None:
-        """The session's main Chromium process (it carries the marker in its command line)."""
-        if self._root is not None and self._root.is_running():
-            return self._root
-        self._root = None
-        for proc in psutil.Process().children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                if any(self.marker in arg for arg in proc.cmdline()):
-                    self._root = proc
-                    break
-        return self._root
+    async def within_memory(self, work: Awaitable[T]) -> T:
+        """`work`, unless this session's Chromium outgrows `browser.max_memory_mb` first."""
+        return await within_memory(work, self.marker, self.settings.max_memory_mb)
 
     def network_record(self, page: Page) -> Listener:
         """The guard proxy's record of `page`'s connections: refusals and cut responses."""
@@ -509,6 +480,51 @@ class BrowserSession:
             await asyncio.to_thread(kill_browsers, self.marker)
             await asyncio.to_thread(self._proxy.close)
             atexit.unregister(self._atexit)
+
+
+class BrowserOutgrown(Exception):
+    """Chromium grew past `browser.max_memory_mb` while a page was open; the page was closed."""
+
+
+async def within_memory(work: Awaitable[T], marker: str, limit_mb: float) -> T:
+    """Run `work` while watching the memory of the Chromium carrying `marker` (the proportional
+    set size of all its processes); past `limit_mb`, `work` is cancelled (its page closes as it
+    unwinds) and BrowserOutgrown says so. A hostile page cannot take the machine down this way."""
+    task = asyncio.ensure_future(work)
+    known: dict[int, bool] = {}
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=MEMORY_POLL_S)
+            if done:
+                return task.result()
+            used = await asyncio.to_thread(_memory_mb, marker, known)
+            if used > limit_mb:
+                raise BrowserOutgrown(f"the page took Chromium past {limit_mb:g} MB of memory "
+                                      f"(browser.max_memory_mb, {used:.0f} MB in use); the page was closed")
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=30)
+
+
+def _memory_mb(marker: str, known: dict[int, bool]) -> float:
+    """Memory of the processes of ours carrying `marker` (the main Chromium process; its
+    renderers and helpers may not carry it) and all their children, in MB. `known` remembers
+    which processes carry the marker between calls."""
+    counted: set[int] = set()
+    total = 0
+    for proc in psutil.Process().children(recursive=True):
+        if proc.pid not in known:
+            known[proc.pid] = _marker_of(proc) == marker
+        if not known[proc.pid]:
+            continue
+        with contextlib.suppress(psutil.Error):
+            for member in (proc, *proc.children(recursive=True)):
+                if member.pid not in counted:
+                    counted.add(member.pid)
+                    with contextlib.suppress(psutil.Error):
+                        total += member.memory_full_info().pss
+    return total / (1024 * 1024)
 
 
 def _kill_at_exit(marker: str) -> Any:

@@ -42,7 +42,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from vaern.config import Config, Evidence
 from vaern.crawler import fullpage
-from vaern.crawler.browser import NO_BYPASS, launch_options
+from vaern.crawler.browser import MARKER_ENV, NO_BYPASS, launch_options, within_memory
 from vaern.crawler.guardproxy import GuardProxy, Listener
 from vaern.crawler.netguard import NetGuard
 from vaern.crawler.warc import NetworkRecorder, Resource, write_warc
@@ -110,6 +110,7 @@ async def _capture_batch(
         except Exception as exc:
             return [_failure(r, exc) for r in requests]
         tools = _tool_versions(browser, options)
+        marker = options["env"][MARKER_ENV]
         budget = config.evidence.page_timeout * 3 + config.evidence.expand_seconds + 30
         try:
             for request in requests:
@@ -117,8 +118,9 @@ async def _capture_batch(
                     # The last page crashed or exhausted Chromium; the next page gets a new one.
                     browser = await pw.chromium.launch(**options)
                 try:
-                    results.append(await asyncio.wait_for(
-                        capture_one(browser, proxy, config, request, tools), budget))
+                    results.append(await asyncio.wait_for(within_memory(
+                        capture_one(browser, proxy, config, request, tools), marker, config.browser.max_memory_mb,
+                    ), budget))
                 except Exception as exc:
                     results.append(_failure(request, exc))
         finally:

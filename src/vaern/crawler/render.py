@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urldefrag
 
 from vaern.config import Browser
-from vaern.crawler.browser import BrowserSession
+from vaern.crawler.browser import BrowserOutgrown, BrowserSession
 from vaern.crawler.expand import Action, ExpandLimits, NetworkWatch, expand
 from vaern.crawler.guardproxy import Listener
 
@@ -84,22 +84,16 @@ async def render(
     """
     settings = session.settings
     limits = limits or ExpandLimits(step_timeout=settings.timeout)
-    work = asyncio.ensure_future(_render(session, settings, url, limits, user_agent, headers))
-    ceiling = asyncio.ensure_future(session.memory_ceiling())
     try:
-        done, _ = await asyncio.wait({work, ceiling}, timeout=settings.page_timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if work in done:
-            return work.result()
-        if ceiling in done:
-            raise RenderError(url, ceiling.result())
+        return await asyncio.wait_for(
+            session.within_memory(_render(session, settings, url, limits, user_agent, headers)),
+            settings.page_timeout,
+        )
+    except BrowserOutgrown as exc:
+        raise RenderError(url, str(exc)) from None
+    except TimeoutError:
         why = f"no result within {settings.page_timeout:g} s (browser.page_timeout)"
-        raise RenderError(url, why)
-    finally:
-        for task in (work, ceiling):
-            task.cancel()
-        # The page's context closes as its task unwinds; a page stopped for its memory is gone.
-        await asyncio.wait({work, ceiling}, timeout=settings.timeout)
+        raise RenderError(url, why) from None
 
 
 # How often a page that navigates itself (a reload, a script redirect) is read again before it
