@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.alerts.alert_factories import add_hit, add_run
-from vaern.alerts.outbox import enqueue, utcnow
+from vaern.alerts.outbox import enqueue
 from vaern.cli import main
+from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.scheduler import Service
 from vaern.storage.db import make_engine, migrate, session_factory

@@ -22,10 +22,11 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag
 
+from vaern import clock
 from vaern.config import Browser
 from vaern.crawler.browser import BrowserSession
 from vaern.crawler.expand import Action, ExpandLimits, NetworkWatch, expand
@@ -104,14 +105,14 @@ async def _render(
 ) -> Rendered:
     from playwright.async_api import Error as PlaywrightError
 
-    started_at = datetime.now(UTC)
+    started_at = clock.now()
     t0 = time.monotonic()
     step = settings.timeout
     blocked: list[Action] = []
     guard = None
     if allow is not None:
         guard = guard_route(
-            allow, lambda url: blocked.append(Action(datetime.now(UTC), "blocked", url, "refused by the request guard"))
+            allow, lambda url: blocked.append(Action(clock.now(), "blocked", url, "refused by the request guard"))
         )
     async with session.page(user_agent=user_agent, headers=headers, ahead=False, route=guard) as page:
         network = NetworkWatch(page)
@@ -179,7 +180,7 @@ async def _wait_for_load(page: Page, settings: Browser, actions: list[Action]) -
         return None
     except PlaywrightError:
         why = f"the page had not finished loading after {settings.load_timeout:g} s (browser.load_timeout)"
-        actions.append(Action(datetime.now(UTC), "stop", "load", why + "; read as it stood"))
+        actions.append(Action(clock.now(), "stop", "load", why + "; read as it stood"))
         return why
 
 
