@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
 
+from vaern import clock
 from vaern.app import new_run, open_services, watched_people
 from vaern.cli import main
 from vaern.domain import Page
@@ -67,7 +67,7 @@ def test_hits_json_has_the_contract_fields(make_config: Any) -> None:
         config, config.site("blog"), services.sessions, build_index(watched_people(config)), new_run(services, "blog")
     )
     text = "Karin Juhl har igen glemt at ringe tilbage."
-    pipeline.page(Page("blog", "http://x/1", 200, datetime.now(UTC), text.encode(), text, content_hash="a"))
+    pipeline.page(Page("blog", "http://x/1", 200, clock.now(), text.encode(), text, content_hash="a"))
     services.engine.dispose()
 
     result = _invoke(config, "hits", "--json")

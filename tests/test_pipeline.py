@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from vaern import clock
 from vaern.app import new_run, open_services, watched_people
 from vaern.domain import FetchFailure, Page
 from vaern.matchers import build_index
@@ -15,7 +15,7 @@ from vaern.storage.tables import CrawlRunRow, HitRow
 
 
 def _page(url: str, text: str, status: int = 200) -> Page:
-    return Page(site_id="blog", url=url, status=status, fetched_at=datetime.now(UTC), body=text.encode(), text=text,
+    return Page(site_id="blog", url=url, status=status, fetched_at=clock.now(), body=text.encode(), text=text,
                 content_hash=str(hash(text)))
 
 

@@ -20,6 +20,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.scheduler_helpers.service import FAKE_CRAWL, fake_runner
+from vaern import clock
+from vaern.clock import clock_at
 from vaern.config import Config
 from vaern.scheduler import LogfmtFormatter, Service, next_runs
 from vaern.storage.db import make_engine, migrate, session_factory
@@ -154,7 +156,7 @@ def test_a_site_due_during_downtime_runs_once_after_restart_and_the_schedule_is_
     harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture, db_url: str
 ) -> None:
     """On SQLite and on PostgreSQL: the job store lives in the service's own database."""
-    from datetime import datetime, timedelta
+    from datetime import timedelta
     from zoneinfo import ZoneInfo
 
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -172,7 +174,7 @@ def test_a_site_due_during_downtime_runs_once_after_restart_and_the_schedule_is_
     job = store.lookup_job("crawl:a")
     # Half a slot off the minute, so the next regular slot (with its jitter of up to 6 s) is
     # about 30 s away and cannot fall into the wait below.
-    job.next_run_time = datetime.now(tz) - timedelta(minutes=59, seconds=30)
+    job.next_run_time = clock.now().astimezone(tz) - timedelta(minutes=59, seconds=30)
     store.update_job(job)
     before = next_runs(h.engine)
     assert set(before) == {"crawl:a", "digest", "retention"}
@@ -190,9 +192,27 @@ def test_a_site_due_during_downtime_runs_once_after_restart_and_the_schedule_is_
     assert now["digest"] == before["digest"] and now["retention"] == before["retention"]
     # The next crawl is one interval on, not another catch-up.
     assert now["crawl:a"] is not None
-    ahead = (now["crawl:a"] - datetime.now(tz).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)).total_seconds()
+    ahead = (now["crawl:a"] - clock.utcnow()).total_seconds()
     assert 0 < ahead <= 60 + 6  # one interval plus its jitter (a tenth of it)
     second.stop()
+
+
+def test_the_daily_jobs_run_at_their_time_of_day_on_the_clock(
+    harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    caplog.set_level(logging.INFO, logger="vaern.service")
+    h = harness(timezone="Europe/Copenhagen", alerts={"digest_at": "07:30"})
+    service = h.service(0)
+    # Two seconds before the digest on the clock, whatever the time of day really is.
+    with clock_at(datetime(2026, 11, 21, 7, 29, 58, tzinfo=ZoneInfo("Europe/Copenhagen"))):
+        service.start()
+        assert next_runs(h.engine)["digest"] == datetime(2026, 11, 21, 6, 30)  # 07:30 in Copenhagen, UTC
+        _wait(lambda: "event=digest.queued" in caplog.text, 15, "the digest")
+        service.stop()
+    assert next_runs(h.engine)["digest"] == datetime(2026, 11, 22, 6, 30)
 
 
 def test_a_changed_schedule_replaces_the_stored_job(

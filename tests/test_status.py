@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from tests.alerts.alert_factories import add_hit, add_run
-from vaern.alerts.outbox import enqueue, utcnow
+from tests.alerts.alert_factories import CLOCK, add_hit, add_run
+from vaern.alerts.outbox import enqueue
 from vaern.cli import main
+from vaern.clock import clock_at, utcnow
 from vaern.config import Config
 from vaern.scheduler import Service
 from vaern.storage.db import make_engine, migrate, session_factory
 from vaern.storage.tables import AlertHitRow
+
+
+@pytest.fixture(autouse=True)
+def factories_day() -> Iterator[None]:
+    """The hits and runs come from the alert tests' factories, dated 21 November 2026; so is the clock."""
+    with clock_at(CLOCK):
+        yield
 
 
 def _cli(config: Config, *args: str) -> tuple[int, str]:

@@ -14,11 +14,12 @@ from sqlalchemy import Engine, make_url, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.domain import WatchedPerson
 from vaern.errors import DatabaseUnavailable
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
-from vaern.storage.queries import sync_reference_data, utcnow
+from vaern.storage.queries import sync_reference_data
 from vaern.storage.tables import CrawlRunRow, HitRow, PageRow, SiteRow
 
 if TYPE_CHECKING:

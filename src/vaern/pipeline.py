@@ -12,17 +12,18 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vaern import clock
 from vaern.config import Config, Site
 from vaern.domain import FetchFailure, Mention, Page
 from vaern.matchers import NameIndex
 from vaern.storage.db import transaction
-from vaern.storage.queries import hits_on_page, page_by_url, utcnow
+from vaern.storage.queries import hits_on_page, page_by_url
 from vaern.storage.tables import CrawlRunRow, HitRow, PageRow
 
 EXCERPT_CHARS = 90
@@ -43,7 +44,7 @@ class EvidenceNeed:
     raw_status: int | None
     matches: list[dict[str, object]] = field(default_factory=list)
     page_id: int = 0
-    detected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    detected_at: datetime = field(default_factory=clock.now)
 
 
 def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:
@@ -105,7 +106,7 @@ class PagePipeline:
         by_person: dict[str, list[Mention]] = defaultdict(list)
         for m in mentions:
             by_person[m.person].append(m)
-        now = utcnow()
+        now = clock.utcnow()
         with transaction(self.sessions) as session:
             row = self._page_row(session, page, status="ok")
             existing = {h.person_id: h for h in hits_on_page(session, row.id)}
@@ -166,7 +167,7 @@ class PagePipeline:
     def unchanged(self, url: str) -> None:
         # Plain UPDATE statements, no objects loaded: on a second crawl nearly every page comes
         # here, and the ORM's load-modify-flush was most of what such a crawl cost.
-        now = utcnow()
+        now = clock.utcnow()
         with transaction(self.sessions) as session:
             page_id = session.execute(
                 update(PageRow)
@@ -187,7 +188,7 @@ class PagePipeline:
             self._count(session, unchanged=1, hits_seen=seen)
 
     def gone(self, url: str, status: int) -> None:
-        now = utcnow()
+        now = clock.utcnow()
         with transaction(self.sessions) as session:
             row = page_by_url(session, self.site.id, url)
             if row is None:
@@ -210,7 +211,7 @@ class PagePipeline:
     # -- helpers ---------------------------------------------------------------------------
 
     def _page_row(self, session: Session, page: Page, status: str) -> PageRow:
-        now = utcnow()
+        now = clock.utcnow()
         row = page_by_url(session, self.site.id, page.url)
         if row is None:
             row = PageRow(site_id=self.site.id, url=page.url, first_fetched_at=now, last_fetched_at=now)

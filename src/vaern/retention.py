@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Result, delete, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vaern.alerts.outbox import utcnow
+from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.storage.tables import AlertHitRow, AlertRow, CrawlRunRow, HitRow, SilenceRow
 

@@ -17,10 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vaern.app import Services, new_run
+from vaern.clock import utcnow
 from vaern.config import parse_interval
 from vaern.crawlprocess import hand_over, kill_crawl, start_crawl_process
 from vaern.storage.db import transaction
-from vaern.storage.queries import latest_runs, utcnow
+from vaern.storage.queries import latest_runs
 from vaern.storage.tables import CrawlRunRow
 
 log = logging.getLogger("vaern.runner")

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,8 +42,9 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vaern import clock
 from vaern.alerts.dispatch import deliver
-from vaern.alerts.outbox import queue_digest, queue_reminders, utcnow
+from vaern.alerts.outbox import queue_digest, queue_reminders
 from vaern.config import Config, Site, parse_interval
 from vaern.schedules import schedule_trigger
 from vaern.storage.tables import CrawlRunRow
@@ -83,15 +84,32 @@ def site_trigger(site: Site, timezone: str) -> BaseTrigger:
     return trigger
 
 
-def daily_trigger(clock: str, timezone: str) -> CronTrigger:
-    hour, minute = clock.split(":")
+def daily_trigger(at: str, timezone: str) -> CronTrigger:
+    hour, minute = at.split(":")
     return CronTrigger(hour=int(hour), minute=int(minute), timezone=ZoneInfo(timezone))
+
+
+class _ClockTime:
+    """What APScheduler 3's scheduler module calls `datetime`. It only asks it `now(tz)`: when
+    jobs are due, their first run, and how long to sleep. Answered from our clock, schedules run
+    on the same time as the rows they touch (a clock set by a test included). Triggers are given
+    that time; executors read the time only for misfire grace, which we do not use."""
+
+    @staticmethod
+    def now(tz: tzinfo | None = None) -> datetime:
+        return clock.now().astimezone(tz)
 
 
 class _Scheduler(BackgroundScheduler):  # type: ignore[misc]
     """APScheduler 3's loop can look for due jobs once more after `shutdown()` has begun (it only
     skips while *paused*); a job found then is lost to its shut-down executor, yet its next run
-    time moves on. Process jobs only while running."""
+    time moves on. Process jobs only while running. Its time is our clock (`_ClockTime`)."""
+
+    def __init__(self, **options: Any) -> None:
+        import apscheduler.schedulers.base
+
+        apscheduler.schedulers.base.datetime = _ClockTime
+        super().__init__(**options)
 
     def _process_jobs(self) -> float | None:
         if self.state != STATE_RUNNING:
@@ -276,7 +294,7 @@ class Service:
             if job.id not in wanted:
                 log.info("event=schedule.removed job=%s", job.id)
                 job.remove()
-        now = datetime.now(ZoneInfo(config.timezone))
+        now = clock.now().astimezone(ZoneInfo(config.timezone))
         for job_id, (func, trigger, spec, args, executor) in wanted.items():
             existing = scheduler.get_job(job_id)
             if existing is not None and existing.name == spec:
@@ -368,7 +386,7 @@ class Service:
     def _new_run(self, site_id: str) -> int:
         """The run row is the parent's: the child fills it in, the parent closes it if it cannot."""
         with self.sessions() as session, session.begin():
-            run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued")
+            run = CrawlRunRow(site_id=site_id, started_at=clock.utcnow(), status="queued")
             session.add(run)
             session.flush()
             return run.id
@@ -378,7 +396,7 @@ class Service:
         with self.sessions() as session, session.begin():
             run = session.get(CrawlRunRow, run_id)
             if run is not None and run.finished_at is None:
-                run.status, run.finished_at = status, utcnow()
+                run.status, run.finished_at = status, clock.utcnow()
                 run.error = run.error or error
             elif run is not None and status == "killed":
                 # It marked itself in its grace period, but it did not finish: the timeout stands.
@@ -389,12 +407,12 @@ class Service:
 
     def _close_stale_runs(self) -> None:
         """Runs left `running` by a service that died: nothing can still be working on them."""
-        cutoff = utcnow() - timedelta(seconds=self.timeout + KILL_GRACE + 60)
+        cutoff = clock.utcnow() - timedelta(seconds=self.timeout + KILL_GRACE + 60)
         with self.sessions() as session, session.begin():
             session.execute(
                 update(CrawlRunRow)
                 .where(CrawlRunRow.finished_at.is_(None), CrawlRunRow.started_at < cutoff)
-                .values(status="failed", finished_at=utcnow(), error="the service stopped during the crawl")
+                .values(status="failed", finished_at=clock.utcnow(), error="the service stopped during the crawl")
             )
 
     def digest(self) -> None:

@@ -10,12 +10,18 @@ from sqlalchemy.orm import Session
 from vaern.config import Config
 from vaern.storage.tables import CrawlRunRow, HitRow, PageRow
 
+# The afternoon the alert tests play on: hits found at FOUND, crawl runs at RUN_AT, and the code's
+# clock (set in conftest.py, for the test and the processes it starts) showing CLOCK, so that
+# reminders, group waits, retries and leases see the times they would see that day.
+FOUND = datetime(2026, 11, 21, 13, 3, 11)
+RUN_AT = datetime(2026, 11, 21, 14, 0)
+CLOCK = datetime(2026, 11, 21, 14, 5)
+
 _urls = itertools.count(1)
 
 
 def add_run(session: Session, site_id: str = "hadeside", *, finished: bool = True) -> CrawlRunRow:
-    now = datetime(2026, 11, 21, 14, 0)
-    run = CrawlRunRow(site_id=site_id, started_at=now, finished_at=now if finished else None, status="ok")
+    run = CrawlRunRow(site_id=site_id, started_at=RUN_AT, finished_at=RUN_AT if finished else None, status="ok")
     session.add(run)
     session.flush()
     return run
@@ -38,7 +44,7 @@ def add_hit(
     person = config.person(person_id)
     assert person is not None
     url = url or f"https://{site_id}.example/post/{next(_urls)}"
-    seen = first_seen or datetime(2026, 11, 21, 13, 3, 11)
+    seen = first_seen or FOUND
     page = session.query(PageRow).filter_by(site_id=site_id, url=url).one_or_none()
     if page is None:
         page = PageRow(
@@ -70,4 +76,4 @@ def add_hit(
 
 
 def later(hours: float = 0, **kw: float) -> datetime:
-    return datetime(2026, 11, 21, 14, 0) + timedelta(hours=hours, **kw)
+    return RUN_AT + timedelta(hours=hours, **kw)

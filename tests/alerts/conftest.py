@@ -1,4 +1,4 @@
-"""Fixtures for the alert tests: a migrated database, a config factory, hits, a live SMTP sink."""
+"""Fixtures for the alert tests: the clock, a migrated database, a config factory, a live SMTP sink."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.alerts.alert_factories import CLOCK
+from vaern.clock import clock_at
 from vaern.config import Config
 from vaern.storage.db import make_engine, migrate, session_factory
 from vaern.testing.postgres import create_database
@@ -45,6 +47,14 @@ BASE_CONFIG: dict[str, Any] = {
     ],
     "alerts": {"fallback": "central@kommune.example", "analysts": ["analytiker@kommune.example"]},
 }
+
+
+@pytest.fixture(autouse=True)
+def alert_clock() -> Iterator[None]:
+    """The rows these tests build are dated 21 November 2026 (alert_factories); the code's clock,
+    and that of every process a test starts, shows the same afternoon, whatever today's date."""
+    with clock_at(CLOCK):
+        yield
 
 
 def build_config(tmp_path: Path, url: str, **overrides: Any) -> Config:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.alerts.alert_factories import add_hit, add_run, later
 from vaern.alerts.outbox import enqueue, is_silenced, queue_digest, queue_reminders, silence
 from vaern.alerts.report import alerts_json
+from vaern.clock import clock_at
 from vaern.config import Config
 from vaern.storage.tables import AlertHitRow, AlertRow, SilenceRow
 
@@ -214,3 +215,17 @@ def test_alerts_json_matches_the_contract(config: Config, sessions: sessionmaker
         }
     ]
     assert entries[0]["created_at"].endswith("Z")
+
+
+def test_reminders_fall_due_by_the_clock(config: Config, sessions: sessionmaker[Session]) -> None:
+    """`vaern run` asks for reminders without giving a time: the clock decides what is due."""
+    found = later(0)
+    with sessions() as s, s.begin():
+        waiting = add_hit(s, config, "rr", first_seen=found)
+        for alert in enqueue(s, config, [waiting], "new_hit", None):
+            alert.status = "sent"
+        with clock_at(found + timedelta(hours=1)):
+            assert queue_reminders(s, config) == []
+        with clock_at(found + timedelta(hours=25)):
+            [reminder] = queue_reminders(s, config)
+    assert (reminder.recipient, reminder.kind) == ("lene.leder@kommune.example", "reminder")

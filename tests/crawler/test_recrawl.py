@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from tests.crawler.conftest import crawl_config
+from vaern import clock
 from vaern.crawler.run import KnownPage
 from vaern.testing.crawling import CrawlOutcome, run_crawl
 from vaern.testing.siteserver import SiteServer
@@ -121,7 +122,7 @@ def test_known_pages_not_reached_wait_for_recheck_after_unless_someone_is_named_
         config, site_config = crawl_config([server.url("/")], robots="ignore", follow={"recheck_after": "6h"})
         first = run_crawl(config, site_config)
         assert first.error is None, first.error
-        now = datetime.now(UTC)
+        now = clock.now()
         known = {
             url: replace(k, checked_at=now, open_hit=url.endswith("/a/named")) for url, k in first.known().items()
         }

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from playwright.async_api import async_playwright
 
+from vaern import clock
 from vaern.app import open_services
 from vaern.cli import main
 from vaern.config import Config
@@ -35,37 +36,38 @@ pytestmark = pytest.mark.browser
 
 def _seed(config: Config, site: Site) -> int:
     """A hit on the fixture post with two snapshots (the post was edited in between), as the pipeline files them."""
-    services = open_services(config)
-    archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls)
     now = datetime(2026, 11, 21, 14, 3, 11)
-    with transaction(services.sessions) as session:
-        page = PageRow(site_id="testsite", url=site.url("/post/1"), first_fetched_at=now, last_fetched_at=now)
-        session.add(page)
-        session.flush()
-        hit = HitRow(person_id="rr", unit_id="boern", page_id=page.id, site_id="testsite", url=page.url,
-                     confidence="high", score=97.5, variant="exact", matched_text=["René Rosenkilde"],
-                     excerpt="Hvorfor får René Rosenkilde lov at arbejde her?", categories=["criticism"],
-                     first_seen=now, last_seen=now)
-        session.add(hit)
-        session.flush()
-        hit_id, page_id = hit.id, page.id
-    for reason, text in (("hit", "Hvorfor får René Rosenkilde lov at arbejde her?"),
-                         ("update", "Hvorfor får René Rosenkilde lov at arbejde her? Han er en skam.")):
-        site.state.post = text
-        [capture] = capture_pages(config, [CaptureRequest(site.url("/post/1"), "testsite", datetime.now(UTC), reason,
-                                                          matches=({"person": "rr", "name": "René Rosenkilde",
-                                                                    "matched": "René Rosenkilde",
-                                                                    "snippet": text[:40]},))])
-        assert isinstance(capture, Capture), capture
-        with transaction(services.sessions) as session:  # row first, then the archive, one transaction
-            row = SnapshotRow(page_id=page_id, captured_at=capture.started_at.replace(tzinfo=None), reason=reason,
-                              manifest_path="", manifest_sha256="")
-            session.add(row)
+    with clock.clock_at(now):  # the captures follow the hit, seconds after it was found
+        services = open_services(config)
+        archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls)
+        with transaction(services.sessions) as session:
+            page = PageRow(site_id="testsite", url=site.url("/post/1"), first_fetched_at=now, last_fetched_at=now)
+            session.add(page)
             session.flush()
-            stored = archive.store(capture, row.id)
-            row.manifest_path, row.manifest_sha256, row.files = (stored.manifest_path, stored.manifest_sha256,
-                                                                 stored.files)
-    site.state.post = "Hvorfor får René Rosenkilde lov at arbejde her?"
+            hit = HitRow(person_id="rr", unit_id="boern", page_id=page.id, site_id="testsite", url=page.url,
+                         confidence="high", score=97.5, variant="exact", matched_text=["René Rosenkilde"],
+                         excerpt="Hvorfor får René Rosenkilde lov at arbejde her?", categories=["criticism"],
+                         first_seen=now, last_seen=now)
+            session.add(hit)
+            session.flush()
+            hit_id, page_id = hit.id, page.id
+        for reason, text in (("hit", "Hvorfor får René Rosenkilde lov at arbejde her?"),
+                             ("update", "Hvorfor får René Rosenkilde lov at arbejde her? Han er en skam.")):
+            site.state.post = text
+            [capture] = capture_pages(config, [CaptureRequest(site.url("/post/1"), "testsite", clock.now(), reason,
+                                                              matches=({"person": "rr", "name": "René Rosenkilde",
+                                                                        "matched": "René Rosenkilde",
+                                                                        "snippet": text[:40]},))])
+            assert isinstance(capture, Capture), capture
+            with transaction(services.sessions) as session:  # row first, then the archive, one transaction
+                row = SnapshotRow(page_id=page_id, captured_at=capture.started_at.replace(tzinfo=None), reason=reason,
+                                  manifest_path="", manifest_sha256="")
+                session.add(row)
+                session.flush()
+                stored = archive.store(capture, row.id)
+                row.manifest_path, row.manifest_sha256, row.files = (stored.manifest_path, stored.manifest_sha256,
+                                                                     stored.files)
+        site.state.post = "Hvorfor får René Rosenkilde lov at arbejde her?"
     return hit_id
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session
 
+from vaern import clock
 from vaern.config import Config
 from vaern.domain import Capture, CapturedFile
 from vaern.review.auth import add_user
@@ -26,7 +27,7 @@ from vaern.storage.tables import AlertHitRow, AlertRow, CrawlRunRow, HitRow, Pag
 
 PASSWORD = "correct horse battery"
 # The forum post about Karin Jensen gives its own date, four days back at 09:15 local time.
-POSTED_LOCAL = (datetime.now(ZoneInfo("Europe/Copenhagen")) - timedelta(days=4)).replace(
+POSTED_LOCAL = (clock.now().astimezone(ZoneInfo("Europe/Copenhagen")) - timedelta(days=4)).replace(
     hour=9, minute=15, second=0, microsecond=0, tzinfo=None
 )
 MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",
@@ -111,7 +112,7 @@ class World:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    return clock.utcnow().replace(microsecond=0)
 
 
 def build_world(root: Path, language: str = "da", database: str | None = None) -> World:

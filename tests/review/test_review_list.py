@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from vaern import clock
 from vaern.config import Config
 from vaern.review.access import Viewer
 from vaern.review.hits import Directory, Filters, HitList, list_hits
@@ -24,7 +25,7 @@ LENE = Viewer(2, "lene", "leader", ("boern",))
 
 def _seed(config: Config) -> list[dict[str, Any]]:
     """23 hits, one a page, an hour apart: rr and ms (unit boern) and kj (unit job) in turn."""
-    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    now = clock.utcnow().replace(microsecond=0)
     people = [("rr", "boern"), ("ms", "boern"), ("kj", "job")]
     hits = []
     engine = make_engine(config.database)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,7 @@ import httpx
 
 from tests.review.conftest import LiveServer, csrf_of, ref, sign_in
 from tests.review.seeding import POSTED_LOCAL, XSS_TITLE, World, build_world
+from vaern import clock
 from vaern.alerts import outbox
 from vaern.review.app import create_app
 from vaern.storage.db import make_engine, session_factory
@@ -45,10 +46,11 @@ def test_list_filters_and_search(world: World, client_as: Callable[[str], httpx.
     assert hits(category="private_info") == refs("b_secret")
     assert hits(category="insult", unit="boern-familie") == refs("a_xss")
     # Dates are whole days (UTC): from the day 55 h ago holds the hits 2-50 h old, not the 80 h one.
-    day_55h_ago = (datetime.now(UTC) - timedelta(hours=55)).date().isoformat()
+    today = clock.utcnow().date()
+    day_55h_ago = (clock.utcnow() - timedelta(hours=55)).date().isoformat()
     assert hits(since=day_55h_ago) == refs("b_secret", "a_threat", "a_xss", "b_other")
-    assert hits(until=(date.today() - timedelta(days=5)).isoformat()) == set()
-    assert len(hits(until=datetime.now(UTC).date().isoformat())) == 5
+    assert hits(until=(today - timedelta(days=5)).isoformat()) == set()
+    assert len(hits(until=today.isoformat())) == 5
     # Search: names without accents or in other case, addresses, words of the excerpt.
     assert hits(q="soren moller") == refs("a_possible")
     assert hits(q="SØREN") == refs("a_possible")
@@ -165,7 +167,8 @@ def test_decisions_checklist_and_notes_are_kept_with_who_and_when(
         assert not outbox.is_silenced(db, "pl", "http://hadeside.test/x", "hadeside")
         assert not outbox.is_silenced(db, "kj", "http://forum.test/thread/11", "forum")
     engine.dispose()
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    today = clock.utcnow().date()  # the app's today is a UTC day
+    yesterday = (today - timedelta(days=1)).isoformat()
     r = c.post(f"{url}/steps", data={"csrf": token, "leader_informed_done": "1", "leader_informed_on": yesterday,
                                      "police_report_done": "1", "police_report_on": "not a date"})
     assert r.status_code == 303
@@ -173,7 +176,7 @@ def test_decisions_checklist_and_notes_are_kept_with_who_and_when(
     assert re.search(r'id="leader_informed_done" name="leader_informed_done" value="1" checked', html)
     assert f'value="{yesterday}"' in html and "analytiker" in html
     assert 'id="police_report_done" name="police_report_done" value="1" checked' in html
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (today + timedelta(days=1)).isoformat()
     future = c.post(f"{url}/steps", data={"csrf": token, "closed_done": "1", "closed_on": tomorrow})
     assert future.status_code == 400
     # Unticking removes the step; the other stays.

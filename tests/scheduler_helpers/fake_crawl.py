@@ -2,7 +2,7 @@
 
 Usage: fake_crawl.py SQLITE_URL RUN_ID SITE SECONDS LOG [--ignore-term] [--browser]
 
-Standard library only, so it starts fast even on a busy machine. Every event is appended to
+Standard library and `vaern.clock` only, so it starts fast even on a busy machine. Every event is appended to
 LOG as a JSON line. On SIGTERM it finishes "the current page" and exits 0 (a graceful stop)
 unless --ignore-term. With --browser it first starts a real headless Chromium, as a capture would.
 """
@@ -16,7 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+
+from vaern import clock
 
 
 def main() -> int:
@@ -40,7 +41,7 @@ def main() -> int:
             conn.execute(sql, (*args, int(run_id)))
 
     def now() -> str:
-        return datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        return clock.utcnow().isoformat(sep=" ")
 
     mark("UPDATE crawl_runs SET status = 'running', started_at = ? WHERE id = ?", now())
     if "--browser" in flags:

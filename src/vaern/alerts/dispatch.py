@@ -28,8 +28,9 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, exist
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern.alerts.compose import Composer, Evidence, load_evidence
-from vaern.alerts.outbox import alert_ref, hits_of, utcnow
+from vaern.alerts.outbox import alert_ref, hits_of
 from vaern.alerts.smtp import SendFailure, SmtpTransport
+from vaern.clock import utcnow
 from vaern.config import Config, parse_interval
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
 

@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from vaern.alerts.routing import DIGEST, NEW_HIT, REMINDER, REMOVED, UPDATE, Recipient, recipients
+from vaern.clock import utcnow
 from vaern.config import Config, parse_interval
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, SilenceRow
 
 # Reminders look back this far past `remind_after`, so a long-forgotten hit is not dug up
 # again if its bookkeeping has been pruned by retention.
 REMINDER_WINDOW = timedelta(days=30)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def alert_ref(alert_id: int) -> str:
@@ -301,5 +298,4 @@ __all__ = [
     "queue_digest",
     "queue_reminders",
     "silence",
-    "utcnow",
 ]

@@ -40,6 +40,7 @@ from typing import Any
 from playwright.async_api import Browser, Page, Response, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from vaern import clock
 from vaern.config import Config, Evidence
 from vaern.crawler import fullpage
 from vaern.crawler.browser import MARKER_ENV, NO_BYPASS, launch_options, within_memory
@@ -132,7 +133,7 @@ async def _capture_batch(
 def _failure(request: CaptureRequest, exc: BaseException) -> CaptureFailure:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return CaptureFailure(request.url, request.site_id, request.reason, f"{type(exc).__name__}: {message}",
-                          datetime.now(UTC))
+                          clock.now())
 
 
 async def capture_one(
@@ -169,7 +170,7 @@ async def _capture_in(
     tools: dict[str, Any], listener: Listener,
 ) -> Capture:
     ev = config.evidence
-    started = datetime.now(UTC)
+    started = clock.now()
     actions: list[dict[str, Any]] = []
     notes: list[str] = []
 
@@ -198,7 +199,7 @@ async def _capture_in(
         except PlaywrightTimeoutError:
             # A resource that never finishes must not cost us the evidence: capture what is there.
             notes.append(f"the load event did not fire within {ev.page_timeout:g} s; captured as it was")
-    actions.append({"at": _iso(datetime.now(UTC)), "action": "load", "url": request.url})
+    actions.append({"at": _iso(clock.now()), "action": "load", "url": request.url})
     await inflight.quiet(150, ev.settle_seconds)  # as the crawl's expansion: 150 ms with nothing in flight
 
     # 3.
@@ -222,7 +223,7 @@ async def _capture_in(
     if ev.pdf:
         await page.emulate_media(media="screen")
         pdf = await page.pdf(print_background=True, width=f"{ev.viewport_width}px")
-        actions.append({"at": _iso(datetime.now(UTC)), "action": "print to PDF (screen media)"})
+        actions.append({"at": _iso(clock.now()), "action": "print to PDF (screen media)"})
 
     # 6.
     await recorder.finish(timeout=ev.page_timeout)
@@ -235,7 +236,7 @@ async def _capture_in(
         served = request.raw_html or b""
         if main:
             notes.append("the browser kept no body for the main document; html is what the crawler received")
-    finished = datetime.now(UTC)
+    finished = clock.now()
     final_url = page.url if navigation_error is None else request.url
     provenance = {
         "format": "vaern-provenance/1",
@@ -365,7 +366,7 @@ async def expand(page: Page, ev: Evidence, actions: list[dict[str, Any]], inflig
     height = await page.evaluate(_HEIGHT)
     await page.evaluate("() => window.scrollTo(0, 0)")
     await inflight.quiet(50, 1.0)
-    actions.append({"at": _iso(datetime.now(UTC)), "action": "scroll to the end until the height stops growing",
+    actions.append({"at": _iso(clock.now()), "action": "scroll to the end until the height stops growing",
                     "steps": steps, "final_height": height, "then": "scrolled back to the top"})
 
 

@@ -37,9 +37,10 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from vaern import clock
 from vaern.config import SHOW_MORE_LABELS
 from vaern.config import Expand as ExpandSettings
 
@@ -107,7 +108,7 @@ def _without_fragment(url: str) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 @dataclass

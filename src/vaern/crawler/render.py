@@ -26,10 +26,11 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag
 
+from vaern import clock
 from vaern.config import Browser
 from vaern.crawler.browser import BrowserOutgrown, BrowserSession
 from vaern.crawler.expand import Action, ExpandLimits, NetworkWatch, expand
@@ -111,7 +112,7 @@ async def _render(
 ) -> Rendered:
     from playwright.async_api import Error as PlaywrightError
 
-    started_at = datetime.now(UTC)
+    started_at = clock.now()
     t0 = time.monotonic()
     step = settings.timeout
     async with session.page(user_agent=user_agent, headers=headers, ahead=False) as page:
@@ -150,7 +151,7 @@ async def _render(
                     # read the document it moved to, once that has loaded.
                     if not _navigated(exc) or attempt == SELF_NAVIGATION_READS - 1:
                         raise
-                    actions.append(Action(datetime.now(UTC), "wait", "navigation",
+                    actions.append(Action(clock.now(), "wait", "navigation",
                                           f"the page navigated by itself to {page.url}; read again"))
                     await _wait_for_load(page, settings, actions)
             final_url = page.url
@@ -163,7 +164,7 @@ async def _render(
         problem = record.document_problem(url, final_url, response_headers)
         if problem is not None:
             raise RenderError(url, problem)
-    blocked = [Action(datetime.now(UTC), "blocked", target, reason)
+    blocked = [Action(clock.now(), "blocked", target, reason)
                for target, reason in zip(record.refused_urls, record.refusals, strict=True)]
     return Rendered(
         url=url,
@@ -208,7 +209,7 @@ async def _wait_for_load(page: Page, settings: Browser, actions: list[Action]) -
         return None
     except PlaywrightError:
         why = f"the page had not finished loading after {settings.load_timeout:g} s (browser.load_timeout)"
-        actions.append(Action(datetime.now(UTC), "stop", "load", why + "; read as it stood"))
+        actions.append(Action(clock.now(), "stop", "load", why + "; read as it stood"))
         return why
 
 

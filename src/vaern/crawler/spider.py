@@ -45,7 +45,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -60,6 +60,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import HtmlResponse, Response, TextResponse
 
+from vaern import clock
 from vaern.config import Config, Site, parse_interval
 from vaern.crawler.extract import Extracted, decide_encoding, extract_tree
 from vaern.crawler.netguard import BlockedRequest
@@ -225,7 +226,7 @@ class SiteSpider(Spider):
             site_id=self.site.id,
             url=response.url,
             status=response.status,
-            fetched_at=datetime.now(UTC),
+            fetched_at=clock.now(),
             body=response.body,
             text=extracted.text,
             title=extracted.title,
@@ -399,7 +400,7 @@ class SiteSpider(Spider):
             return
         self._rechecked = True
         max_depth = self.site.follow.max_depth
-        due_before = datetime.now(UTC) - parse_interval(self.site.follow.recheck_after)
+        due_before = clock.now() - parse_interval(self.site.follow.recheck_after)
         scheduled = not_due = 0
         for url, known in self.known.items():
             if url in self.seen or not self.rules.allows(url):

@@ -19,7 +19,7 @@ import asyncio
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +27,8 @@ from playwright.async_api import Page, Request, Response
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
+
+from vaern import clock
 
 _RENAMED = {"content-encoding", "transfer-encoding", "content-length"}
 
@@ -66,14 +68,14 @@ class NetworkRecorder:
     def _on_response(self, response: Response) -> None:
         if urlsplit(response.url).scheme not in ("http", "https"):
             return  # data: and blob: URLs are part of the page, not network traffic
-        received = datetime.now(UTC)
+        received = clock.now()
         task = asyncio.ensure_future(self._record(response, received))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
     def _on_failed(self, request: Request) -> None:
         self.failed.append({"url": request.url, "error": request.failure or "failed",
-                            "at": datetime.now(UTC).isoformat()})
+                            "at": clock.now().isoformat()})
 
     async def _record(self, response: Response, received: datetime) -> None:
         request = response.request

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vaern.clock import utcnow
 from vaern.review.access import Viewer
-from vaern.storage.queries import utcnow
 from vaern.storage.tables import AuditRow
 
 AUDIT_PAGE = 100

@@ -19,9 +19,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from vaern.clock import utcnow
 from vaern.config import Config, parse_interval
 from vaern.errors import VaernError
-from vaern.storage.queries import utcnow
 from vaern.storage.tables import LoginFailureRow, LoginSessionRow, UserRow
 
 ROLES = ("admin", "analyst", "leader")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vaern.alerts import outbox
-from vaern.storage.queries import utcnow
+from vaern.clock import utcnow
 from vaern.storage.tables import CaseStepRow, DecisionRow, HitRow, NoteRow
 
 # The steps the guidance asks for, in the order they usually happen.

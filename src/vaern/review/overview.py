@@ -15,9 +15,9 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.review.access import Viewer, visible_hits
-from vaern.storage.queries import utcnow
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
 
 WEEKS = 12

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from vaern.alerts.compose import load_evidence, posted_time
 from vaern.alerts.postdate import police_deadline
+from vaern.clock import utcnow
 from vaern.errors import VaernError
 from vaern.review import audit, auth, case, evidence
 from vaern.review.access import Viewer
@@ -37,7 +38,6 @@ from vaern.review.hits import (
 )
 from vaern.review.web import ARCHIVED_CSP, LOGIN_COOKIE, SESSION_COOKIE, Ctx, Pages, local_path
 from vaern.storage.export import export_bundle
-from vaern.storage.queries import utcnow
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, PageRow
 
 MAX_PERSON_CHOICES = 300

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vaern import clock
 from vaern.domain import Capture
 from vaern.errors import ArchiveError
 from vaern.storage import timestamps as tsp
@@ -152,7 +153,7 @@ class Archive:
                 "detected_at": utc_iso(capture.detected_at),
                 "capture_started_at": utc_iso(capture.started_at),
                 "capture_finished_at": utc_iso(capture.finished_at),
-                "stored_at": utc_iso(datetime.now(UTC)),
+                "stored_at": utc_iso(clock.now()),
                 "files": entries,
                 "notes": list(capture.notes),
             }

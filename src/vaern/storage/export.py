@@ -31,6 +31,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vaern import clock
 from vaern.config import Config
 from vaern.errors import ArchiveError, VaernError
 from vaern.storage.archive import Archive, snapshot_name
@@ -99,7 +100,7 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
         for snapshot in snapshots:
             recorded += [text for text in snapshot["limitations"] if text not in recorded]
         limitations = [words.limitation(text) for text in recorded]
-        generated = datetime.now(UTC)
+        generated = clock.now()
         context = {
             "lang": words.language,
             "organisation": config.organisation,

@@ -4,7 +4,7 @@ of hits, pages and runs well enough to turn them into the JSON of CONTRACT.md.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,11 +22,6 @@ from vaern.storage.tables import (
     SnapshotRow,
     UnitRow,
 )
-
-
-def utcnow() -> datetime:
-    """Naive UTC, as stored in the database."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def iso(moment: datetime | None) -> str | None:
