@@ -13,6 +13,8 @@ Links are the `href`s of `<a>` and `<area>`, made absolute against the page URL 
 without fragments, http(s) only, and without links to files that are not pages (images,
 archives, office documents, media — Scrapy's IGNORED_EXTENSIONS).
 
+The HTML is parsed by htmltree.py, so no nesting depth hides the text after it.
+
 No configuration; used by the spider and usable on browser-rendered HTML (`extract_html`).
 """
 
@@ -26,10 +28,11 @@ from posixpath import splitext
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-import lxml.html
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
 from w3lib.url import safe_url_string
+
+from vaern.crawler.htmltree import parse_html
 
 _SKIP = frozenset({"script", "style", "template", "iframe", "frame", "noembed"})
 _BLOCK = frozenset(
@@ -175,11 +178,11 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
 
 
 def extract_html(html: str | bytes, base_url: str) -> Extracted:
-    """Parse HTML (str, or bytes in a declared/UTF-8 encoding) and extract from it."""
+    """Parse HTML (str, or bytes in a declared/UTF-8 encoding) and extract from it, however
+    deeply it nests (htmltree.py)."""
     if not (html.strip() if isinstance(html, str) else html.strip()):
         return Extracted(text="", title="", links=())
-    root = lxml.html.document_fromstring(html)
-    return extract_tree(root, base_url)
+    return extract_tree(parse_html(html), base_url)
 
 
 def _absolute_links(hrefs: list[str], base: str) -> tuple[str, ...]:
