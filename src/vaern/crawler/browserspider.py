@@ -165,8 +165,9 @@ class BrowserSpider(SiteSpider):
             rendered=True,
             actions=actions,
             posts=posts,
-            # The rendered HTML differs on every load (ids, timers); the text only when the page does.
-            content_hash=hashlib.sha256(page.text.encode("utf-8")).hexdigest(),
+            # The rendered HTML differs on every load (ids, timers); the title and text only when
+            # the page does.
+            content_hash=hashlib.sha256(f"{page.title}\n{page.text}".encode()).hexdigest(),
             etag=None,
             last_modified=None,
         )

@@ -5,9 +5,13 @@ inline elements (`<b>René</b> Rosenkilde`, `<a>`, `<span>`) run together exactl
 shows them, while block elements (paragraphs, list items, table cells, headings, `<br>`) end a
 line, so words from different blocks never merge into a false name. Scripts, styles and
 templates are dropped. `alt` text of images stands where the image stands; `title` attributes
-(tooltips) are added as their own lines after the block that holds them. The page `<title>` is
-the first line. CSS is not evaluated: text hidden by a stylesheet or inline `display:none`
-(collapsed "read more" parts, say) is kept, because a possible hit is better than a missed one.
+(tooltips) are added as their own lines after the block that holds them. CSS is not evaluated:
+text hidden by a stylesheet or inline `display:none` (collapsed "read more" parts, say) is kept,
+because a possible hit is better than a missed one.
+
+The page `<title>` is `title`, a field of its own, and not part of the text: glued in front of
+the body, a title ending in a name part ("Sandheden om René") ran into a body opening with the
+name ("René Rosenkilde er …"). The pipeline matches the two fields apart.
 
 Links are the `href`s of `<a>` and `<area>`, made absolute against the page URL (or `<base>`),
 without fragments, http(s) only, and without links to files that are not pages (images,
@@ -120,14 +124,15 @@ class _Lines:
 
 
 def extract_tree(root: Any, base_url: str) -> Extracted:
-    """Extract from a parsed lxml tree (e.g. Scrapy's `response.selector.root`)."""
+    """Extract from a parsed lxml tree (from `htmltree.parse_html`)."""
     out = _Lines()
     title = ""
+    titled = False
     base = base_url
     hrefs: list[str] = []
 
     def start(el: Any, tag: str) -> None:
-        nonlocal title, base
+        nonlocal base
         if tag in _BLOCK:
             out.open_block()
         tooltip = el.get("title")
@@ -139,8 +144,6 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
                 hrefs.append(href)
         elif tag == "br":
             out.end_line()
-        elif tag == "title" and not title:
-            title = _SPACE.sub(" ", "".join(el.itertext())).strip()
         elif tag == "base" and base == base_url and el.get("href"):
             base = urljoin(base_url, el.get("href").strip())
         if tag in _ALT_TAGS:
@@ -171,6 +174,12 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
             out.add(child.tail)
             continue
         child_tag = child_tag.lower()
+        if child_tag == "title" and not titled:
+            # The page title: its own field, not a line of the text.
+            titled = True
+            title = _SPACE.sub(" ", "".join(child.itertext())).strip()
+            out.add(child.tail)
+            continue
         start(child, child_tag)
         stack.append((child, child_tag, iter(child)))
     out.close_block()
