@@ -65,12 +65,15 @@ def prune(cands: list[Cand]) -> list[Cand]:
         for o in items[lo : hi + 1]:
             if o is c or o.end <= c.start or c.end <= o.start:
                 continue
-            longer = (o.end - o.start) > (c.end - c.start)
-            # "Kirstin Marie Steffensen" names Kirstin (with a middle name), not Marie Steffensen.
-            covers = o.start <= c.start and c.end <= o.end and longer and not o.weak
-            better = (o.score, o.end - o.start) > (c.score, c.end - c.start)
-            same_person = o.form.person == c.form.person and better
-            if covers or same_person:
+            if o.form.person == c.form.person:
+                # Two readings of one person's name: the better one stays. Only the score and
+                # length decide, so one of them always stays: "René René Rosenkilde" (a
+                # repeated given name read as an inserted middle name) must not cover
+                # "René Rosenkilde" while that, scoring higher, drops it.
+                if (o.score, o.end - o.start) > (c.score, c.end - c.start):
+                    break
+            elif o.start <= c.start and c.end <= o.end and (o.end - o.start) > (c.end - c.start) and not o.weak:
+                # "Kirstin Marie Steffensen" names Kirstin (with a middle name), not Marie Steffensen.
                 break
         else:
             kept.append(c)

@@ -291,6 +291,12 @@ class Verifier:
                 if k == last:
                     return matched, inserted
                 continue
+            if skel == parts[0].skel:
+                # The given name again ("Sandheden om René\nRené Rosenkilde", "Karin Karin Kjær"):
+                # not an unregistered middle name. The name starts at the repeat, and that start
+                # is tried too; read from here, the repeat only made a longer, weaker reading
+                # that covered the right one.
+                return None
             if self._insertable(t, toks[a].tok) and len(inserted) < self.settings.max_inserted:
                 inserted.append(b)
                 continue
@@ -323,8 +329,14 @@ class Verifier:
             k = found - 1
         if a > 0 and seps[a - 1] in _JOIN:
             before = toks[a - 1].tok
-            # "Kent Storm, Jens" is Kent Storm and a Jens; "Hvis Storm, Jens" is Jens Storm.
-            if before.shape in ("cap", "upper") and not before.title and (before.known or before.zipf < 4.0):
+            # "Kent Storm, Jens" is Kent Storm and a Jens; "Hvis Storm, Jens" is Jens Storm; and
+            # "Storm Storm, Jens" repeats a part of this name, which names nobody else.
+            if (
+                before.shape in ("cap", "upper")
+                and not before.title
+                and (before.known or before.zipf < 4.0)
+                and all(before.skel != part.skel for part in parts)
+            ):
                 return None
         matched.sort(key=lambda m: m.at)
         matched.append(Match(b + 1, 0, *gm))
