@@ -17,7 +17,7 @@ from tests.matchers.test_properties import INDEX, PEOPLE, texts
 from vaern.domain import WatchedPerson
 from vaern.matchers import build_index
 
-SEPARATORS = [" ", "\n", "\n\n", ", ", ". ", ": ", "! "]
+SEPARATORS = [" ", "\n", "\n\n", ", ", ". ", ": ", "! ", " - ", " \u2013 "]
 PARTS = {p.id: sorted({w for n in (p.name, *p.aliases) for w in re.split(r"[ -]", n)}) for p in PEOPLE}
 
 
