@@ -27,14 +27,16 @@ def page(body: str, *, head: str = "", title: str = "Opslag") -> str:
     return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
 
 
-def refresh(target: str) -> str:
-    return f"<meta http-equiv=refresh content='0;url={target}'>"
+def refresh(target: str, delay: int = 0) -> str:
+    return f"<meta http-equiv=refresh content='{delay};url={target}'>"
 
 
 PAGES = {
     # A refresh no browser follows: the page is shown as it is.
     "/refresh-javascript.html": page(POST.format(name="René Rosenkilde"), head=refresh("javascript:void(0)")),
     "/refresh-mailto.html": page(POST.format(name="Mette Sørensen"), head=refresh("mailto:redaktion@example.dk")),
+    # A refresh after a delay: the page shows until then (here to the front page, fetched already).
+    "/refresh-later.html": page(POST.format(name="Karin Juhl"), head=refresh("/", delay=10)),
     # Thousands of nested or unclosed tags before the post.
     "/deep-b.html": page("<b>" * 2100 + POST.format(name="Karin Juhl")),
     "/deep-mixed.html": page("<div><span><font><table><tr><td>" * 2000 + POST.format(name="René Rosenkilde")),
@@ -75,8 +77,11 @@ def _vaern(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize(("person", "path"), [("rr", "/refresh-javascript.html"), ("ms", "/refresh-mailto.html")])
-def test_a_page_with_a_refresh_to_javascript_or_mailto_is_read(
+@pytest.mark.parametrize(
+    ("person", "path"),
+    [("rr", "/refresh-javascript.html"), ("ms", "/refresh-mailto.html"), ("kj", "/refresh-later.html")],
+)
+def test_a_page_with_a_refresh_no_browser_follows_at_once_is_read(
     hits: dict[tuple[str, str], dict[str, Any]], person: str, path: str
 ) -> None:
     hit = hits[(person, path)]
@@ -115,6 +120,7 @@ def test_nothing_else_is_found(hits: dict[tuple[str, str], dict[str, Any]]) -> N
         [
             ("rr", "/refresh-javascript.html"),
             ("ms", "/refresh-mailto.html"),
+            ("kj", "/refresh-later.html"),
             ("kj", "/deep-b.html"),
             ("rr", "/deep-mixed.html"),
             ("rr", "/title-and-body.html"),

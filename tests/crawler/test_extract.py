@@ -82,6 +82,12 @@ def test_links_are_absolute_unique_http_pages_without_fragments() -> None:
     )
 
 
+def test_the_target_of_a_meta_refresh_is_a_link() -> None:
+    html = """<meta http-equiv="Refresh" content="5; URL='/forside'">
+      <meta http-equiv=refresh content="0;url=mailto:x@y"> <a href="andet.html">a</a>"""
+    assert extract_html(html, BASE).links == ("http://forum.example/forside", "http://forum.example/tr%C3%A5de/andet.html")
+
+
 def test_base_href_changes_where_relative_links_point() -> None:
     html = '<head><base href="https://cdn.example/sti/"></head><body><a href="side">x</a></body>'
     assert extract_html(html, BASE).links == ("https://cdn.example/sti/side",)

@@ -44,7 +44,18 @@ def server() -> Iterator[SiteServer]:
             server.set_page(path, refresh_page(content))
         server.set_page("/follow", refresh_page("0;url=/target"))
         server.set_page("/target", "<html><body><p>Her er målet.</p></body></html>")
-        links = [*IGNORED, "/follow", "/_/redirect?to=javascript:void(0)", "/_/redirect?to=mailto:x@example.dk"]
+        # After a delay: the page shows until then.
+        server.set_page("/delay-home", refresh_page("10;url=/"))
+        server.set_page("/delay-new", refresh_page("2.5; URL='/later'"))
+        server.set_page("/later", "<html><body><p>Senere.</p></body></html>")
+        links = [
+            *IGNORED,
+            "/follow",
+            "/delay-home",
+            "/delay-new",
+            "/_/redirect?to=javascript:void(0)",
+            "/_/redirect?to=mailto:x@example.dk",
+        ]
         server.set_page("/", "".join(f'<a href="{path}">{path}</a> ' for path in links))
         yield server
 
@@ -69,6 +80,19 @@ def test_a_refresh_to_a_target_no_browser_follows_leaves_the_page_read_as_it_is(
 def test_a_refresh_to_an_http_page_is_still_followed(crawl: CrawlOutcome, server: SiteServer) -> None:
     assert "Her er målet." in crawl.page(server.url("/target")).text
     assert server.url("/follow") not in crawl.urls
+
+
+@pytest.mark.parametrize("path", ["/delay-home", "/delay-new"])
+def test_a_page_that_refreshes_after_a_delay_is_read_as_a_browser_shows_it_until_then(
+    crawl: CrawlOutcome, server: SiteServer, path: str
+) -> None:
+    # Redirected at once, a post refreshing to the front page (already fetched) was never read.
+    assert "René Rosenkilde lyver i sin journal." in crawl.page(server.url(path)).text
+
+
+def test_the_target_of_a_refresh_after_a_delay_is_followed_as_a_link(crawl: CrawlOutcome, server: SiteServer) -> None:
+    assert "Senere." in crawl.page(server.url("/later")).text
+    assert crawl.page(server.url("/later")).depth == 2
 
 
 def test_a_3xx_to_a_target_no_browser_follows_is_a_redirect_without_a_usable_location(

@@ -13,9 +13,10 @@ The page `<title>` is `title`, a field of its own, and not part of the text: glu
 the body, a title ending in a name part ("Sandheden om René") ran into a body opening with the
 name ("René Rosenkilde er …"). The pipeline matches the two fields apart.
 
-Links are the `href`s of `<a>` and `<area>`, made absolute against the page URL (or `<base>`),
-without fragments, http(s) only, and without links to files that are not pages (images,
-archives, office documents, media — Scrapy's IGNORED_EXTENSIONS).
+Links are the `href`s of `<a>` and `<area>` and the target of a `<meta http-equiv="refresh">`
+(a page that refreshes after a delay is read, not redirected: redirects.py), made absolute
+against the page URL (or `<base>`), without fragments, http(s) only, and without links to files
+that are not pages (images, archives, office documents, media — Scrapy's IGNORED_EXTENSIONS).
 
 The HTML is parsed by htmltree.py, so no nesting depth hides the text after it.
 
@@ -53,6 +54,7 @@ _LINK_TAGS = frozenset({"a", "area"})
 _ALT_TAGS = frozenset({"img", "area", "input"})
 _IGNORED_EXTENSIONS = frozenset("." + ext for ext in IGNORED_EXTENSIONS)
 _SPACE = re.compile(r"[\s\u00a0\u200b]+")
+_REFRESH = re.compile(r"\s*[0-9.]+\s*;\s*url=\s*(?P<url>.*)", re.DOTALL | re.IGNORECASE)  # as w3lib reads it
 
 
 def decide_encoding(content_type: bytes | str | None, body: bytes) -> str:
@@ -144,6 +146,10 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
                 hrefs.append(href)
         elif tag == "br":
             out.end_line()
+        elif tag == "meta" and "refresh" in (el.get("http-equiv") or "").lower():
+            refresh = _REFRESH.match(el.get("content") or "")
+            if refresh:
+                hrefs.append(refresh.group("url").strip(" \"'"))
         elif tag == "base" and base == base_url and el.get("href"):
             base = urljoin(base_url, el.get("href").strip())
         if tag in _ALT_TAGS:

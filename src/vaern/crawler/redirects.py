@@ -7,7 +7,10 @@ scheme"): the page failed and was never read. A browser ignores such a
 
 - `MetaRefreshMiddleware`: a refresh whose target is not an http(s) URL with a host (another
   scheme, or no URL at all: w3lib cannot even parse "http://[::1/") is ignored and the page is
-  read as it is;
+  read as it is. A refresh after a delay ("10;url=/") shows the page until the delay is up, so
+  the page is read as it is too, and its target followed as a link (extract.py takes it as
+  one): redirected at once, a post page refreshing to the front page was never read. Only a
+  refresh at once (delay 0) is followed as a redirect, as the browser shows only its target;
 - `RedirectMiddleware`: a 3xx whose Location is such a target is not followed either; the
   spider reports the response as a redirect without a usable Location, as it does for a 3xx
   without one (a browser shows an error there, not a page).
@@ -44,17 +47,18 @@ def followable(url: str) -> bool:
 
 
 class MetaRefreshMiddleware(redirect.MetaRefreshMiddleware):
-    """Scrapy's, but a refresh to anything other than an http(s) URL leaves the page as it is."""
+    """Scrapy's, but only a refresh at once to an http(s) URL is a redirect; after any other the
+    page is read as it is."""
 
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Request | Response:
         if isinstance(response, HtmlResponse):
             try:
-                _, url = get_meta_refresh(response, ignore_tags=self._ignore_tags)
+                interval, url = get_meta_refresh(response, ignore_tags=self._ignore_tags)
             except ValueError:  # a target that is no URL at all ("http://[::1/")
                 return response
-            if url is not None and not followable(url):
+            if url is not None and (not followable(url) or interval):
                 return response
         return super().process_response(request, response)
 
