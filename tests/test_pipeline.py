@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -78,6 +79,35 @@ def test_page_that_stops_naming_or_disappears_removes_the_hit(make_config: Any, 
     assert [kind for kind, _ in queued] == ["new_hit", "update", "removed", "removed"]
     assert run.pages_failed == 1
     assert [e.reason for e in pipeline.evidence] == ["hit", "update", "removed"]
+    services.engine.dispose()
+
+
+def test_the_title_is_matched_as_a_field_of_its_own(make_config: Any, db_url: str) -> None:
+    pipeline, services, _ = _pipeline(make_config, db_url)
+    page = _page("http://x/1", "René Rosenkilde er en løgner.")
+    pipeline.page(replace(page, title="Sandheden om Karin Juhl"))
+    with services.sessions() as s:
+        hits = {h.person_id: h for h in s.scalars(select(HitRow))}
+    # Each mention says which field it is in; its offsets and excerpt are that field's.
+    assert [(w["field"], w["start"], w["end"]) for w in hits["kj"].why] == [("title", 13, 23)]
+    assert hits["kj"].excerpt == "Sandheden om Karin Juhl"
+    assert [(w["field"], w["start"], w["end"]) for w in hits["rr"].why] == [("text", 0, 15)]
+    assert hits["rr"].excerpt == "René Rosenkilde er en løgner."
+    (need,) = pipeline.evidence
+    assert [(m["person"], m["field"], m["snippet"]) for m in need.matches] == [
+        ("kj", "title", "Sandheden om Karin Juhl"),
+        ("rr", "text", "René Rosenkilde er en løgner."),
+    ]
+    services.engine.dispose()
+
+
+def test_a_title_and_a_text_are_never_read_as_one(make_config: Any, db_url: str) -> None:
+    pipeline, services, _ = _pipeline(make_config, db_url)
+    # A title ending in a given name, a text opening with another person's surname: no one.
+    page = _page("http://x/1", "Juhl-sagen er lukket, skriver kommunen.")
+    pipeline.page(replace(page, title="Et brev fra Karin"))
+    with services.sessions() as s:
+        assert s.scalars(select(HitRow)).all() == []
     services.engine.dispose()
 
 

@@ -3,6 +3,9 @@
 `PagePipeline` is the crawler's `PageSink`. Each page is one database transaction: the page row,
 its hits and their alert rows commit together or not at all, so a crash mid-crawl loses at most
 the page in hand and never leaves a hit without its alert.
+
+A page's title and its text are matched as two fields (`find_mentions`); each mention records
+its field, and its offsets, excerpt and sentence are taken from that field.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,6 +48,30 @@ class EvidenceNeed:
     matches: list[dict[str, object]] = field(default_factory=list)
     page_id: int = 0
     detected_at: datetime = field(default_factory=clock.now)
+
+
+class Found(NamedTuple):
+    """A mention and the field of the page it is in: `field` is "title" or "text", and the
+    mention's offsets are into that field's `text`."""
+
+    field: str
+    text: str
+    mention: Mention
+
+
+def find_mentions(index: NameIndex, page: Page) -> list[Found]:
+    """The mentions in the page's title and in its text, each field matched on its own.
+
+    A title is not the first line of the text: glued together, a title ending in a name part
+    ("Sandheden om René") and a text starting with the name ("René Rosenkilde er …") read as
+    one run of names. Title mentions come first, as the title comes first on the page.
+    """
+    return [
+        Found(name, text, m)
+        for name, text in (("title", page.title), ("text", page.text))
+        if text
+        for m in index.find(text)
+    ]
 
 
 def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:
@@ -102,32 +129,34 @@ class PagePipeline:
     # -- PageSink -------------------------------------------------------------------------
 
     def page(self, page: Page) -> None:
-        mentions = self.index.find(page.text)
-        by_person: dict[str, list[Mention]] = defaultdict(list)
-        for m in mentions:
-            by_person[m.person].append(m)
+        found = find_mentions(self.index, page)
+        by_person: dict[str, list[Found]] = defaultdict(list)
+        for f in found:
+            by_person[f.mention.person].append(f)
         now = clock.utcnow()
         with transaction(self.sessions) as session:
             row = self._page_row(session, page, status="ok")
             existing = {h.person_id: h for h in hits_on_page(session, row.id)}
             new_hits: list[HitRow] = []
             updated: list[HitRow] = []
-            for person_id, found in by_person.items():
+            for person_id, of_person in by_person.items():
                 hit = existing.get(person_id)
-                best = max(found, key=lambda m: (m.confidence == "high", m.score))
+                mentions = [f.mention for f in of_person]
+                best = max(of_person, key=lambda f: (f.mention.confidence == "high", f.mention.score))
                 fields = {
-                    "confidence": "high" if any(m.confidence == "high" for m in found) else "possible",
-                    "score": best.score,
-                    "variant": best.variant,
-                    "matched_text": sorted({m.matched for m in found}),
+                    "confidence": "high" if any(m.confidence == "high" for m in mentions) else "possible",
+                    "score": best.mention.score,
+                    "variant": best.mention.variant,
+                    "matched_text": sorted({m.matched for m in mentions}),
                     "why": [
-                        {"variant": m.variant, "compared": list(m.compared), "score": m.score,
-                         "confidence": m.confidence, "start": m.start, "end": m.end}
-                        for m in found
+                        {"variant": f.mention.variant, "compared": list(f.mention.compared), "score": f.mention.score,
+                         "confidence": f.mention.confidence, "field": f.field, "start": f.mention.start,
+                         "end": f.mention.end}
+                        for f in of_person
                     ],
-                    "excerpt": excerpt(page.text, best),
-                    "categories": sorted({c for m in found for c in m.categories}),
-                    "context_hash": text_hash("\n".join(sorted({sentence(page.text, m) for m in found}))),
+                    "excerpt": excerpt(best.text, best.mention),
+                    "categories": sorted({c for m in mentions for c in m.categories}),
+                    "context_hash": text_hash("\n".join(sorted({sentence(f.text, f.mention) for f in of_person}))),
                 }
                 if hit is None:
                     hit = HitRow(
@@ -156,9 +185,10 @@ class PagePipeline:
             self._queue(session, updated, "update")
             self._queue(session, removed, "removed")
             matches = [
-                {"person": m.person, "name": self.names.get(m.person, m.person), "matched": m.matched,
-                 "start": m.start, "end": m.end, "variant": m.variant, "snippet": excerpt(page.text, m)}
-                for m in mentions
+                {"person": f.mention.person, "name": self.names.get(f.mention.person, f.mention.person),
+                 "matched": f.mention.matched, "field": f.field, "start": f.mention.start, "end": f.mention.end,
+                 "variant": f.mention.variant, "snippet": excerpt(f.text, f.mention)}
+                for f in found
             ]
             reason = "hit" if new_hits else "update" if updated else "removed" if removed else None
             if reason:

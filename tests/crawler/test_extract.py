@@ -53,10 +53,18 @@ def test_whitespace_and_non_breaking_spaces_collapse() -> None:
     assert lines("<p>  René&nbsp;&nbsp;\n  Rosenkilde  </p>") == ["René Rosenkilde"]
 
 
-def test_the_page_title_is_the_title_and_the_first_line() -> None:
+def test_the_page_title_is_the_title_and_not_part_of_the_text() -> None:
     extracted = extract_html("<html><head><title> Om  René </title></head><body><p>tekst</p></body></html>", BASE)
     assert extracted.title == "Om René"
-    assert extracted.text == "Om René\ntekst"
+    # Glued in front of the body, a title ending in a name part ran into a body opening with the name.
+    assert extracted.text == "tekst"
+
+
+def test_only_the_page_title_leaves_the_text_and_the_text_around_it_stays() -> None:
+    html = "<title>Sandheden om René</title><p>René Rosenkilde er en løgner</p><svg><title>Ikon</title></svg>"
+    extracted = extract_html(html, BASE)
+    assert extracted.title == "Sandheden om René"
+    assert extracted.text.split("\n") == ["René Rosenkilde er en løgner", "Ikon"]
 
 
 def test_links_are_absolute_unique_http_pages_without_fragments() -> None:
@@ -72,6 +80,12 @@ def test_links_are_absolute_unique_http_pages_without_fragments() -> None:
         "https://other.example/%C3%A6?q=1",
         "http://forum.example/tr%C3%A5de/kort.html",
     )
+
+
+def test_the_target_of_a_meta_refresh_is_a_link() -> None:
+    html = """<meta http-equiv="Refresh" content="5; URL='/forside'">
+      <meta http-equiv=refresh content="0;url=mailto:x@y"> <a href="andet.html">a</a>"""
+    assert extract_html(html, BASE).links == ("http://forum.example/forside", "http://forum.example/tr%C3%A5de/andet.html")
 
 
 def test_base_href_changes_where_relative_links_point() -> None:

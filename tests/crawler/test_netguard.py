@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from vaern.crawler.netguard import NetGuard, refused_reason
+from vaern.crawler.netguard import NetGuard, embedded_ipv4, refused_reason
 from vaern.errors import BlockedAddress
 
 
@@ -38,6 +38,61 @@ from vaern.errors import BlockedAddress
 )
 def test_refused_reason(address: str, reason: str | None) -> None:
     assert refused_reason(ipaddress.ip_address(address)) == reason
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        # 6to4 (2002::/16): the IPv4 address in bits 16-47.
+        ("2002:7f00:1::", "6to4 form of a loopback"),
+        ("2002:a00:1:1234::1", "6to4 form of a private"),
+        ("2002:c0a8:101::", "6to4 form of a private"),
+        ("2002:a9fe:a9fe::", "6to4 form of a link-local"),
+        ("2002:6440:1::", "6to4 form of a not globally routable"),
+        ("2002::1", "6to4 form of an unspecified"),
+        ("2002:808:808::1", None),  # 8.8.8.8: 6to4 of a public address is public
+        # Teredo (2001::/32): the client's IPv4 address bit-inverted in the last 32 bits
+        # (server 65.54.227.120 in bits 32-63).
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo form of a loopback"),  # client 127.0.0.1
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "Teredo form of a private"),  # client 10.0.0.1
+        ("2001:0:4136:e378:8000:63bf:3f57:fefe", "Teredo form of a private"),  # client 192.168.1.1
+        ("2001:0:4136:e378:8000:63bf:5601:5601", "Teredo form of a link-local"),  # client 169.254.169.254
+        ("2001:0:a00:1:8000:63bf:f7f7:f7f7", "Teredo form of a private"),  # server 10.0.0.1, client 8.8.8.8
+        # NAT64: the well-known prefix 64:ff9b::/96 carries the IPv4 address in its last 32 bits;
+        # the local-use 64:ff9b:1::/48 at the place its operator's prefix length puts it.
+        ("64:ff9b::7f00:1", "NAT64 form of a loopback"),
+        ("64:ff9b::a9fe:a9fe", "NAT64 form of a link-local"),
+        ("64:ff9b::c0a8:101", "NAT64 form of a private"),
+        ("64:ff9b:1::a00:1", "NAT64 form of a private"),  # a /96 local-use prefix
+        ("64:ff9b:1::7f00:1", "NAT64 form of a loopback"),
+    ],
+)
+def test_ipv6_forms_carrying_an_ipv4_address_are_judged_by_that_address(address: str, reason: str | None) -> None:
+    assert refused_reason(ipaddress.ip_address(address)) == reason
+
+
+@pytest.mark.parametrize(
+    ("address", "carried"),
+    [
+        ("64:ff9b:1:ffff:7f:0:100::", "127.0.0.1"),  # a /64 prefix: bits 72-103
+        ("64:ff9b:1:ff7f:0:1::", "127.0.0.1"),  # a /56 prefix: bits 56-63, 72-95
+        ("64:ff9b:1:7f00:0:100::", "127.0.0.1"),  # a /48 prefix: bits 48-63, 72-87
+        ("64:ff9b:1:a00:0:100::", "10.0.0.1"),
+    ],
+)
+def test_a_local_use_nat64_address_is_judged_at_every_place_its_prefix_length_may_put_the_ipv4_address(
+    address: str, carried: str
+) -> None:
+    ipv6 = ipaddress.IPv6Address(address)
+    assert ("NAT64", ipaddress.IPv4Address(carried)) in embedded_ipv4(ipv6)
+    reason = refused_reason(ipv6)
+    assert reason is not None and reason.startswith("NAT64 form of")
+
+
+def test_a_6to4_literal_of_loopback_is_refused_even_with_loopback_allowed() -> None:
+    # allow_private_hosts names addresses, not other routes to them.
+    with pytest.raises(BlockedAddress, match=r"2002:7f00:1:: is a 6to4 form of a loopback address"):
+        NetGuard(["127.0.0.1"]).check("http://[2002:7f00:1::]:8000/")
 
 
 def test_private_ip_literals_are_refused_unless_listed() -> None:

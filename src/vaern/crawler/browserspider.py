@@ -44,6 +44,7 @@ from scrapy.http import Headers, HtmlResponse, Response
 from vaern.crawler.browser import BrowserSession
 from vaern.crawler.expand import ExpandLimits
 from vaern.crawler.extract import Extracted, extract_html, extract_tree
+from vaern.crawler.htmltree import parse_html
 from vaern.crawler.netguard import NetGuard
 from vaern.crawler.posts import find_posts
 from vaern.crawler.render import Rendered, compare_renderings, needs_browser, render
@@ -123,7 +124,7 @@ class BrowserSpider(SiteSpider):
             return self._rerender(response, fetch)
         if verdict.verdict == "probe" and self.remembered is None and not self._probed:
             self._probed = True
-            http_text = extract_tree(response.selector.root, response.url).text
+            http_text = extract_tree(parse_html(response.text), response.url).text
             return self._rerender(response, fetch, probe=http_text)
         if self.decision is None:
             self._decide("http", f"{response.url}: {verdict.reason}")
@@ -164,8 +165,9 @@ class BrowserSpider(SiteSpider):
             rendered=True,
             actions=actions,
             posts=posts,
-            # The rendered HTML differs on every load (ids, timers); the text only when the page does.
-            content_hash=hashlib.sha256(page.text.encode("utf-8")).hexdigest(),
+            # The rendered HTML differs on every load (ids, timers); the title and text only when
+            # the page does.
+            content_hash=hashlib.sha256(f"{page.title}\n{page.text}".encode()).hexdigest(),
             etag=None,
             last_modified=None,
         )

@@ -5,13 +5,20 @@ inline elements (`<b>René</b> Rosenkilde`, `<a>`, `<span>`) run together exactl
 shows them, while block elements (paragraphs, list items, table cells, headings, `<br>`) end a
 line, so words from different blocks never merge into a false name. Scripts, styles and
 templates are dropped. `alt` text of images stands where the image stands; `title` attributes
-(tooltips) are added as their own lines after the block that holds them. The page `<title>` is
-the first line. CSS is not evaluated: text hidden by a stylesheet or inline `display:none`
-(collapsed "read more" parts, say) is kept, because a possible hit is better than a missed one.
+(tooltips) are added as their own lines after the block that holds them. CSS is not evaluated:
+text hidden by a stylesheet or inline `display:none` (collapsed "read more" parts, say) is kept,
+because a possible hit is better than a missed one.
 
-Links are the `href`s of `<a>` and `<area>`, made absolute against the page URL (or `<base>`),
-without fragments, http(s) only, and without links to files that are not pages (images,
-archives, office documents, media — Scrapy's IGNORED_EXTENSIONS).
+The page `<title>` is `title`, a field of its own, and not part of the text: glued in front of
+the body, a title ending in a name part ("Sandheden om René") ran into a body opening with the
+name ("René Rosenkilde er …"). The pipeline matches the two fields apart.
+
+Links are the `href`s of `<a>` and `<area>` and the target of a `<meta http-equiv="refresh">`
+(a page that refreshes after a delay is read, not redirected: redirects.py), made absolute
+against the page URL (or `<base>`), without fragments, http(s) only, and without links to files
+that are not pages (images, archives, office documents, media — Scrapy's IGNORED_EXTENSIONS).
+
+The HTML is parsed by htmltree.py, so no nesting depth hides the text after it.
 
 No configuration; used by the spider and usable on browser-rendered HTML (`extract_html`).
 """
@@ -26,10 +33,11 @@ from posixpath import splitext
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-import lxml.html
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom, resolve_encoding
 from w3lib.url import safe_url_string
+
+from vaern.crawler.htmltree import parse_html
 
 _SKIP = frozenset({"script", "style", "template", "iframe", "frame", "noembed"})
 _BLOCK = frozenset(
@@ -46,6 +54,7 @@ _LINK_TAGS = frozenset({"a", "area"})
 _ALT_TAGS = frozenset({"img", "area", "input"})
 _IGNORED_EXTENSIONS = frozenset("." + ext for ext in IGNORED_EXTENSIONS)
 _SPACE = re.compile(r"[\s\u00a0\u200b]+")
+_REFRESH = re.compile(r"\s*[0-9.]+\s*;\s*url=\s*(?P<url>.*)", re.DOTALL | re.IGNORECASE)  # as w3lib reads it
 
 
 def decide_encoding(content_type: bytes | str | None, body: bytes) -> str:
@@ -117,14 +126,15 @@ class _Lines:
 
 
 def extract_tree(root: Any, base_url: str) -> Extracted:
-    """Extract from a parsed lxml tree (e.g. Scrapy's `response.selector.root`)."""
+    """Extract from a parsed lxml tree (from `htmltree.parse_html`)."""
     out = _Lines()
     title = ""
+    titled = False
     base = base_url
     hrefs: list[str] = []
 
     def start(el: Any, tag: str) -> None:
-        nonlocal title, base
+        nonlocal base
         if tag in _BLOCK:
             out.open_block()
         tooltip = el.get("title")
@@ -136,8 +146,10 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
                 hrefs.append(href)
         elif tag == "br":
             out.end_line()
-        elif tag == "title" and not title:
-            title = _SPACE.sub(" ", "".join(el.itertext())).strip()
+        elif tag == "meta" and "refresh" in (el.get("http-equiv") or "").lower():
+            refresh = _REFRESH.match(el.get("content") or "")
+            if refresh:
+                hrefs.append(refresh.group("url").strip(" \"'"))
         elif tag == "base" and base == base_url and el.get("href"):
             base = urljoin(base_url, el.get("href").strip())
         if tag in _ALT_TAGS:
@@ -168,6 +180,12 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
             out.add(child.tail)
             continue
         child_tag = child_tag.lower()
+        if child_tag == "title" and not titled:
+            # The page title: its own field, not a line of the text.
+            titled = True
+            title = _SPACE.sub(" ", "".join(child.itertext())).strip()
+            out.add(child.tail)
+            continue
         start(child, child_tag)
         stack.append((child, child_tag, iter(child)))
     out.close_block()
@@ -175,11 +193,11 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
 
 
 def extract_html(html: str | bytes, base_url: str) -> Extracted:
-    """Parse HTML (str, or bytes in a declared/UTF-8 encoding) and extract from it."""
+    """Parse HTML (str, or bytes in a declared/UTF-8 encoding) and extract from it, however
+    deeply it nests (htmltree.py)."""
     if not (html.strip() if isinstance(html, str) else html.strip()):
         return Extracted(text="", title="", links=())
-    root = lxml.html.document_fromstring(html)
-    return extract_tree(root, base_url)
+    return extract_tree(parse_html(html), base_url)
 
 
 def _absolute_links(hrefs: list[str], base: str) -> tuple[str, ...]:

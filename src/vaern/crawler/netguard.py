@@ -6,6 +6,7 @@ request the crawler makes — start URLs, search URLs, followed links, redirect 
 — passes `NetGuardMiddleware`, which resolves the host name and refuses the request when any
 address it resolves to is private, loopback, link-local, multicast, reserved, unspecified or
 otherwise not globally routable, unless the host is listed in `network.allow_private_hosts`.
+IPv6 forms that carry an IPv4 address (IPv4-mapped, 6to4, Teredo, NAT64) are judged by it too.
 Only http and https are fetched at all.
 
 `network.allow_private_hosts` entries are host names (compared case-insensitively), IP
@@ -45,11 +46,63 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 
+# RFC 6052: where a NAT64 prefix of each length (those 64:ff9b::/96 and 64:ff9b:1::/48 allow)
+# carries the IPv4 address, as octet indices into the 16 bytes; octet 8 is reserved and skipped.
+_RFC6052_OCTETS = {
+    48: (6, 7, 9, 10),
+    56: (7, 9, 10, 11),
+    64: (9, 10, 11, 12),
+    96: (12, 13, 14, 15),
+}
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+# Local-use NAT64 (RFC 8215): the operator picks a prefix of /48 or longer inside it, so the
+# IPv4 address may sit at any position those lengths use (/96, the usual one, is judged first).
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def refused_reason(address: IPAddress) -> str | None:
-    """Why this address may not be fetched, or None when it is a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        # ::ffff:127.0.0.1 reaches 127.0.0.1; judge the IPv4 address it carries.
-        address = address.ipv4_mapped
+    """Why this address may not be fetched, or None when it is a public address.
+
+    IPv6 forms that carry an IPv4 address and reach it (IPv4-mapped, 6to4, Teredo, NAT64) are
+    judged by the IPv4 address they carry as well: 2002:7f00:1:: is a way to 127.0.0.1.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            # ::ffff:127.0.0.1 reaches 127.0.0.1; judge the IPv4 address it carries.
+            address = address.ipv4_mapped
+        else:
+            refused = [(form, r) for form, carried in embedded_ipv4(address) if (r := _flag_reason(carried))]
+            if refused:
+                # Unused positions hold zero bits: "unspecified" names the address only as a last resort.
+                form, reason = next((x for x in refused if x[1] != "unspecified"), refused[0])
+                return f"{form} form of {'an' if reason[0] in 'aeiou' else 'a'} {reason}"
+    return _flag_reason(address)
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address leads to, with the name of its form: 6to4 (2002::/16,
+    the IPv4 address in bits 16-47), Teredo (2001::/32: the client, bit-inverted in the last 32
+    bits, and the Teredo server, which relays may contact too), NAT64 (64:ff9b::/96, and every
+    position a local-use prefix in 64:ff9b:1::/48 may use). IPv4-mapped addresses are not
+    listed here: they are the IPv4 address."""
+    if address.sixtofour is not None:
+        return [("6to4", address.sixtofour)]
+    if address.teredo is not None:
+        server, client = address.teredo
+        return [("Teredo", client), ("Teredo", server)]
+    if address in _NAT64_WELL_KNOWN:
+        return [("NAT64", _rfc6052(address, 96))]
+    if address in _NAT64_LOCAL_USE:
+        return [("NAT64", _rfc6052(address, length)) for length in (96, 64, 56, 48)]
+    return []
+
+
+def _rfc6052(address: ipaddress.IPv6Address, prefix_length: int) -> ipaddress.IPv4Address:
+    packed = address.packed
+    return ipaddress.IPv4Address(bytes(packed[i] for i in _RFC6052_OCTETS[prefix_length]))
+
+
+def _flag_reason(address: IPAddress) -> str | None:
     for flag, label in (
         ("is_unspecified", "unspecified"),
         ("is_loopback", "loopback"),

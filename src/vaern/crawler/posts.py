@@ -53,12 +53,14 @@ def find_posts(
     import lxml.etree
     import lxml.html
 
+    from vaern.crawler.htmltree import parse_html
+
     if isinstance(html, bytes):
         html = html.decode("utf-8", "replace")
     if not html.strip() or not text:
         return ()
     try:
-        doc = lxml.html.document_fromstring(html)
+        doc = parse_html(html)  # at any nesting depth, as the page's text was extracted
     except (ValueError, lxml.etree.ParserError):
         return ()
     base = doc.xpath("string(//base/@href)") or url

@@ -16,6 +16,8 @@ Fixed choices, and why:
   start URLs are the ones fetched.
 - Only http(s) download handlers: file://, ftp://, s3:// and data: could read local files or
   internal stores; the SSRF guard refuses them too.
+- Redirects and meta refreshes are followed only to http(s) targets (redirects.py): a refresh
+  to `javascript:` or `mailto:` is ignored, as browsers ignore it, and the page is read.
 - Every HTTP status reaches the spider (HTTPERROR_ALLOW_ALL) so 304/404/410/5xx are reported,
   not silently dropped; redirects are still followed by Scrapy's redirect middleware.
 - No telnet console (it would open a port), no HTTP cache (conditional GET is ours).
@@ -35,6 +37,7 @@ _UNUSED_EXTENSIONS = (
     "spiderstate.SpiderState",
     "memdebug.MemoryDebugger",
 )
+_REDIRECTS = {"MetaRefreshMiddleware": 580, "RedirectMiddleware": 600}  # Scrapy's orders for its own
 NETGUARD_ORDER = 50  # before robots.txt (100) and everything else that might touch the network
 
 
@@ -95,6 +98,10 @@ def build_settings(config: Config, site: Site) -> dict[str, Any]:
         "DOWNLOADER_MIDDLEWARES": {
             "vaern.crawler.netguard.NetGuardMiddleware": NETGUARD_ORDER,
             "vaern.crawler.spider.FetchPolicyMiddleware": NETGUARD_ORDER + 10,
+            # Redirects and meta refreshes to javascript:, mailto: and the like are ignored, as
+            # browsers ignore them, instead of failing the page (redirects.py); Scrapy's places.
+            **{f"scrapy.downloadermiddlewares.redirect.{name}": None for name in _REDIRECTS},
+            **{f"vaern.crawler.redirects.{name}": order for name, order in _REDIRECTS.items()},
         },
         "NETGUARD_ALLOW_PRIVATE_HOSTS": list(config.network.allow_private_hosts),
     }

@@ -63,6 +63,7 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from vaern import clock
 from vaern.config import Config, Site, parse_interval
 from vaern.crawler.extract import Extracted, decide_encoding, extract_tree
+from vaern.crawler.htmltree import parse_html
 from vaern.crawler.netguard import BlockedRequest
 from vaern.domain import FetchFailure, Page
 
@@ -219,7 +220,9 @@ class SiteSpider(Spider):
         if content_type.startswith("text/plain"):
             extracted = Extracted(text=response.text.strip(), title="", links=())
         else:
-            extracted = extract_tree(response.selector.root, response.url)
+            # Parsed here, not by response.selector: libxml2 stops at a nesting depth that
+            # browsers do not have, and parse_html keeps reading past it.
+            extracted = extract_tree(parse_html(response.text), response.url)
         # Header names in lower case (HTTP names are case-insensitive); repeated headers joined by ",".
         headers = {str(k).lower(): str(v) for k, v in response.headers.to_unicode_dict().items()}
         page = Page(

@@ -2,8 +2,9 @@
 
 After every region of a text is verified (verify.py), the candidates are settled here:
 `resolve` decides who a title + surname or an initial + surname shared by several watched
-people names (`matching.max_shared`), and `prune` keeps one mention per person and place and
-drops a name that sits inside a longer one.
+people names (`matching.max_shared`), and `prune` keeps one mention per person and place: of two
+overlapping readings of one person's name the better, and of two people's names not the one
+that sits inside the other's longer name.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def resolve(cands: list[Cand], max_shared: int) -> list[Cand]:
 
 
 def prune(cands: list[Cand]) -> list[Cand]:
-    """One mention per person and place; drop a name that sits inside a longer one."""
+    """One mention per person and place; drop a name that sits inside another person's longer one."""
     best: dict[tuple[str, int, int], Cand] = {}
     for c in cands:
         key = (c.form.person, c.start, c.end)
@@ -65,12 +66,15 @@ def prune(cands: list[Cand]) -> list[Cand]:
         for o in items[lo : hi + 1]:
             if o is c or o.end <= c.start or c.end <= o.start:
                 continue
-            longer = (o.end - o.start) > (c.end - c.start)
-            # "Kirstin Marie Steffensen" names Kirstin (with a middle name), not Marie Steffensen.
-            covers = o.start <= c.start and c.end <= o.end and longer and not o.weak
-            better = (o.score, o.end - o.start) > (c.score, c.end - c.start)
-            same_person = o.form.person == c.form.person and better
-            if covers or same_person:
+            if o.form.person == c.form.person:
+                # Two readings of one person's name: the better one stays. Only the score and
+                # length decide, so one of them always does: "Karin [Sofie] Kjær" (the name with
+                # an inserted middle name) must not cover the alias "Sofie Kjær" while that,
+                # scoring higher, drops it.
+                if (o.score, o.end - o.start) > (c.score, c.end - c.start):
+                    break
+            elif o.start <= c.start and c.end <= o.end and (o.end - o.start) > (c.end - c.start) and not o.weak:
+                # "Kirstin Marie Steffensen" names Kirstin (with a middle name), not Marie Steffensen.
                 break
         else:
             kept.append(c)

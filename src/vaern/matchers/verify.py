@@ -5,7 +5,8 @@ A mention needs, from the *same* form (name or alias) of a person, in order:
 - given-first: the given name (exact, misspelt, an initial followed by ".", or an alias's given
   name), then optional registered middle names and unregistered inserted ones (capitalised, at
   most `matching.max_inserted`), then the surname (exact, possessive "-s", or misspelt), joined
-  by spaces, one line break or hyphens;
+  by spaces, one line break or hyphens (a spaced dash joins parts too, but is punctuation at a
+  name's ends: "Skandalen – René Rosenkilde" is René Rosenkilde);
 - surname-first: "Rosenkilde, René" (the surname block, a comma, the given name);
 - title + surname: "sagsbehandler Rosenkilde" — weak, and resolved against the rest of the text.
 
@@ -29,7 +30,12 @@ from vaern.matchers.vocab import Form, Part, Tok, Vocabulary, budget
 
 MAX_SPAN = 6  # tokens from a given name to its surname: given + 2 middles + 2 inserted + surname
 _DASH = re.compile(r"[-\u2010\u2011\u2012\u2013\u2014\u2212]")
-_JOIN = ("space", "newline", "hyphen")
+# Separators a name runs through. A spaced dash ("Skandalen – René Rosenkilde") is punctuation:
+# parts written across it still join, but a name never goes on through it into the next word,
+# as it does through a hyphen ("Krogh-Ravn"); so the rules that look past a name's ends say "hyphen".
+_JOIN = ("space", "newline", "hyphen", "dash")
+_OUTWARD = ("space", "newline", "hyphen")
+_BACK = (*_JOIN, "dot")  # from a surname back to its given name (which may be an initial)
 _LOWER = frozenset(("lower",))
 
 # Variant labels, most telling first: a mention is labelled with the first that applies.
@@ -110,7 +116,7 @@ class Verifier:
             if t.restset:
                 rest = t.restset
                 for i in range(j - 1, max(-1, j - MAX_SPAN), -1):
-                    if seps[i] not in ("space", "newline", "hyphen", "dot"):
+                    if seps[i] not in _BACK:
                         break
                     ti = toks[i].tok
                     if ti.shape == "lower" and not ti.forms:
@@ -291,6 +297,12 @@ class Verifier:
                 if k == last:
                     return matched, inserted
                 continue
+            if skel == parts[0].skel:
+                # The given name again ("Sandheden om René\nRené Rosenkilde", "Karin Karin Kjær"):
+                # not an unregistered middle name. The name starts at the repeat, and that start
+                # is tried too; read from here, the repeat only made a longer, weaker reading
+                # that covered the right one.
+                return None
             if self._insertable(t, toks[a].tok) and len(inserted) < self.settings.max_inserted:
                 inserted.append(b)
                 continue
@@ -313,7 +325,7 @@ class Verifier:
         matched = [Match(b, len(parts) - 1, "exact" if surname.raw == parts[-1].raw else "folded")]
         k = len(parts) - 2
         a = b
-        while a - 1 >= 0 and seps[a - 1] in ("space", "hyphen") and k >= 1:
+        while a - 1 >= 0 and seps[a - 1] in ("space", "hyphen", "dash") and k >= 1:
             t = toks[a - 1].tok
             found = next((kk for kk in range(k, 0, -1) if parts[kk].skel == t.skel), None)
             if found is None:
@@ -321,10 +333,16 @@ class Verifier:
             a -= 1
             matched.append(Match(a, found, "exact" if t.raw == parts[found].raw else "folded"))
             k = found - 1
-        if a > 0 and seps[a - 1] in _JOIN:
+        if a > 0 and seps[a - 1] in _OUTWARD:
             before = toks[a - 1].tok
-            # "Kent Storm, Jens" is Kent Storm and a Jens; "Hvis Storm, Jens" is Jens Storm.
-            if before.shape in ("cap", "upper") and not before.title and (before.known or before.zipf < 4.0):
+            # "Kent Storm, Jens" is Kent Storm and a Jens; "Hvis Storm, Jens" is Jens Storm; and
+            # "Storm Storm, Jens" repeats a part of this name, which names nobody else.
+            if (
+                before.shape in ("cap", "upper")
+                and not before.title
+                and (before.known or before.zipf < 4.0)
+                and all(before.skel != part.skel for part in parts)
+            ):
                 return None
         matched.sort(key=lambda m: m.at)
         matched.append(Match(b + 1, 0, *gm))
@@ -382,7 +400,7 @@ class Verifier:
                 if len(group) > 1 and k not in used and any(kk in used for kk in group):
                     return None  # a hyphenated surname is one name: "Ron Jespersen" is not Ron Sørensen-Jespersen
         for i in inserted:
-            if (i > 0 and seps[i - 1] == "hyphen") or seps[i] == "hyphen":
+            if (i > 0 and seps[i - 1] in ("hyphen", "dash")) or seps[i] in ("hyphen", "dash"):
                 return None  # "Tove Schultz-Dahl" is another double surname, not Tove Dahl
         # Alignments run in text order: the first match starts the name, the last one ends it.
         first, last = matched[0].at, matched[-1].at
@@ -478,7 +496,7 @@ class Verifier:
             score -= 2
         for m1, m2 in zip(matched, matched[1:], strict=False):
             if m2.at == m1.at + 1 and m2.part == m1.part + 1 and not surname_first:
-                written = "-" if seps[m1.at] == "hyphen" else " "
+                written = "-" if seps[m1.at] in ("hyphen", "dash") else " "
                 if form.joiners[m1.part] != written:
                     variants.add("hyphenation")
             if seps[m1.at] == "newline" and m2.at == m1.at + 1:
@@ -494,7 +512,8 @@ class Verifier:
 
 
 def separator(gap: str) -> str:
-    """How the text between two tokens joins them: space, newline, hyphen, dot, comma or '' (not)."""
+    """How the text between two tokens joins them: space, newline, hyphen (a dash right after the
+    first token), dash (a dash after white space), dot, comma or '' (not)."""
     if gap == " ":
         return "space"
     stripped = gap.strip()
@@ -504,7 +523,7 @@ def separator(gap: str) -> str:
     if not stripped:
         return "newline" if newlines else ("space" if gap else "")
     if len(stripped) == 1 and _DASH.match(stripped):
-        return "hyphen"
+        return "hyphen" if gap[0] == stripped else "dash"
     if stripped == "." and gap[0] == ".":
         return "dot"
     if stripped == "," and gap[0] == "," and gap != ",":
