@@ -269,14 +269,15 @@ def needs_browser(html: str | bytes, text: str | None = None) -> RenderDecision:
     if the caller already extracted it.
     """
     import lxml.etree
-    import lxml.html
+
+    from vaern.crawler.htmltree import parse_html
 
     if isinstance(html, bytes):
         html = html.decode("utf-8", "replace")
     if not html.strip():
         return RenderDecision("http", "empty response")
     try:
-        doc = lxml.html.document_fromstring(html)
+        doc = parse_html(html)  # no nesting depth hides the page's text (crawler/htmltree.py)
     except (ValueError, lxml.etree.ParserError):
         return RenderDecision("http", "not parseable as HTML")
     if not doc.xpath("//script"):
