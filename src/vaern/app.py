@@ -23,8 +23,14 @@ from vaern.storage.queries import sync_reference_data
 from vaern.storage.tables import CrawlRunRow, HitRow, PageRow, SiteRow
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from vaern.config import Site
+    from vaern.crawler.desk import EvidenceDesk
+    from vaern.domain import Capture, CaptureFailure, CaptureRequest
     from vaern.matchers import NameIndex
-    from vaern.pipeline import PagePipeline
+    from vaern.pipeline import EvidenceNeed, PagePipeline
+    from vaern.storage.archive import Archive
 
 log = logging.getLogger("vaern.app")
 
@@ -94,8 +100,11 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     1. mark the run started and read what earlier crawls learned (ETags, hashes, search cursor,
        whether a `render: auto` site needed the browser);
     2. build the name index once (in `prepare_crawl`);
-    3. crawl: every page flows through the pipeline (match, hits, alert rows), one transaction each;
-    4. secure evidence for every page that got a new, changed or removed hit;
+    3. crawl: every page flows through the pipeline (match, hits, alert rows), one transaction
+       each; as soon as a page's transaction commits with a new, changed or removed hit, its
+       evidence is captured (crawler/desk.py), while the crawl goes on — for a rendered page from
+       the very page the matcher read — and filed; the crawl ends when that is done;
+    4. evidence the crawl could not file (its capture never ran) is captured now;
     5. mark the run finished, with its counts — the alert dispatcher waits for this — and
        remember what a `render: auto` site needed.
     """
@@ -136,11 +145,12 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
     # 2.
     pipeline = PagePipeline(config, site, sessions, prepared.index, run_id, queue_alerts=_alert_queue(config))
+    desk = evidence_desk(services, pipeline) if config.evidence.capture else None
 
     # 3.
     status, error, decision = "ok", None, None
     try:
-        stats = crawl_site(config, site, pipeline, known, queries, render_decision=remembered)
+        stats = crawl_site(config, site, pipeline, known, queries, render_decision=remembered, evidence=desk)
         decision = stats.render_decision
         if stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
             status, error = "stopped", "stopped before the end; the pages it reached are saved"
@@ -149,8 +159,10 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
         status, error = "failed", f"{type(exc).__name__}: {exc}"
 
     # 4.
-    if config.evidence.capture and pipeline.evidence:
-        secure_evidence(services, pipeline)
+    if desk is not None:
+        unfiled = [need for need in pipeline.evidence if id(need) not in desk.filed]
+        if unfiled:
+            secure_evidence(services, site, unfiled)
 
     # 5.
     with transaction(sessions) as session:
@@ -174,30 +186,56 @@ def _alert_queue(config: Config):  # type: ignore[no-untyped-def]
     return queue
 
 
-def secure_evidence(services: Services, pipeline: PagePipeline) -> None:
-    """Capture every page that needs it (one browser for the batch) and file each in the archive.
+def evidence_desk(services: Services, pipeline: PagePipeline) -> EvidenceDesk:
+    """The crawl's evidence desk, wired to the pipeline: each need it reports after a commit is
+    captured at once; each result is filed in the archive and the database."""
+    from vaern.crawler.desk import EvidenceDesk
+    from vaern.storage.archive import Archive
+
+    config, site = services.config, pipeline.site
+    archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls, tsa_timeout=config.evidence.tsa_timeout)
+
+    def store(need: EvidenceNeed, result: Capture | CaptureFailure) -> None:
+        file_evidence(services, archive, need, result)
+
+    desk = EvidenceDesk(config, site, store)
+    pipeline.on_evidence = lambda need: desk.owe(capture_request(site, need), need)
+    return desk
+
+
+def capture_request(site: Site, need: EvidenceNeed) -> CaptureRequest:
+    from vaern.domain import CaptureRequest
+
+    return CaptureRequest(
+        url=need.url, site_id=site.id, detected_at=need.detected_at, reason=need.reason,
+        raw_html=need.raw_html, raw_status=need.raw_status, matches=tuple(need.matches),
+        site_settings=site.model_dump(mode="json"),
+    )
+
+
+def file_evidence(services: Services, archive: Archive, need: EvidenceNeed, result: Capture | CaptureFailure) -> None:
+    """A capture's snapshot row and its archive entry, in one transaction; a failure is logged."""
+    from vaern.domain import CaptureFailure
+    from vaern.storage.archive import record_snapshot
+
+    if isinstance(result, CaptureFailure):
+        log.warning("evidence capture of %s failed: %s", result.url, result.error)
+        return
+    with transaction(services.sessions) as session:
+        record_snapshot(session, archive, result, need.page_id)
+
+
+def secure_evidence(services: Services, site: Site, needs: Sequence[EvidenceNeed]) -> None:
+    """Capture pages anew (one browser for the batch) and file each in the archive.
 
     Each snapshot row and its archive entry are written in one transaction. A page that cannot
     be captured is logged and the rest go on.
     """
-    from vaern.crawler.capture import CaptureRequest, capture_pages
-    from vaern.domain import CaptureFailure
-    from vaern.storage.archive import Archive, record_snapshot
+    from vaern.crawler.capture import capture_pages
+    from vaern.storage.archive import Archive
 
-    config, site = services.config, pipeline.site
-    needs = pipeline.evidence
-    requests = [
-        CaptureRequest(
-            url=need.url, site_id=site.id, detected_at=need.detected_at, reason=need.reason,
-            raw_html=need.raw_html, raw_status=need.raw_status, matches=tuple(need.matches),
-            site_settings=site.model_dump(mode="json"),
-        )
-        for need in needs
-    ]
+    config = services.config
     archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls, tsa_timeout=config.evidence.tsa_timeout)
+    requests = [capture_request(site, need) for need in needs]
     for need, result in zip(needs, capture_pages(config, requests), strict=True):
-        if isinstance(result, CaptureFailure):
-            log.warning("evidence capture of %s failed: %s", result.url, result.error)
-            continue
-        with transaction(services.sessions) as session:
-            record_snapshot(session, archive, result, need.page_id)
+        file_evidence(services, archive, need, result)

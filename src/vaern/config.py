@@ -266,6 +266,18 @@ class Expand(_Model):
         return v
 
 
+class Ready(_Model):
+    """When a rendered page counts as read (crawler/readiness.py): its content stable, no request,
+    timer or loading placeholder left. Waits start short and double while the page is not
+    stable, up to `max_seconds`."""
+
+    max_seconds: float = Field(default=10.0, gt=0, le=120, description="the longest one page is waited for")
+    quiet_ms: int = Field(default=150, ge=30, le=5000, description="the first, shortest quiet window (ms)")
+    placeholders: list[str] = Field(
+        default_factory=list, description="more texts that mean 'still loading' (Indlæser, Henter, Loading built in)"
+    )
+
+
 class Site(_Model):
     """A public site to watch, crawled on its own schedule."""
 
@@ -290,6 +302,7 @@ class Site(_Model):
     )
     user_agent: str | None = None
     expand: Expand = Expand()
+    ready: Ready = Ready()
     post_selector: str | None = Field(
         default=None, description="CSS selector of one post/comment on this site; default: found by structure"
     )

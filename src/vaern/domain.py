@@ -78,6 +78,10 @@ class Page:
     rendered: bool = False
     actions: tuple[str, ...] = ()
     posts: tuple[Post, ...] = ()
+    # Read whole (a rendered page: ready and expanded until nothing more came; an HTTP page
+    # always): only such a read may count a name's absence. `unready` says why not.
+    ready: bool = True
+    unready: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class CaptureRequest:
     raw_status: int | None = None
     matches: tuple[dict[str, object], ...] = ()
     site_settings: dict[str, object] = field(default_factory=dict)
+    same_load: bool = False  # captured from the page the crawl read (no second load)
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,10 @@ class Capture:
     text: str = ""
     title: str = ""
     notes: tuple[str, ...] = ()
+    # Evidence must show what was found: False when the captured text lacks a reported mention
+    # (after a second capture with longer waits), and then why.
+    complete: bool = True
+    incomplete_reason: str | None = None
 
     def file(self, kind: str) -> CapturedFile | None:
         return next((f for f in self.files if f.kind == kind), None)

@@ -39,7 +39,8 @@ AlertQueue = Callable[[Session, Sequence[HitRow], str, int], None]
 
 @dataclass
 class EvidenceNeed:
-    """A page to capture after the crawl, and why."""
+    """A page whose evidence is owed, and why: handed on (`PagePipeline.on_evidence`) as soon as
+    the page's transaction has committed, so the capture starts while the crawl goes on."""
 
     url: str
     reason: str  # hit | update | removed
@@ -125,6 +126,8 @@ class PagePipeline:
         self.units = {p.id: p.unit for p in config.people}
         self.names = {p.id: p.name for p in config.people}
         self.evidence: list[EvidenceNeed] = []
+        # Called with each need right after its page's transaction commits (app.py: the desk).
+        self.on_evidence: Callable[[EvidenceNeed], None] | None = None
 
     # -- PageSink -------------------------------------------------------------------------
 
@@ -191,8 +194,9 @@ class PagePipeline:
                 for f in found
             ]
             reason = "hit" if new_hits else "update" if updated else "removed" if removed else None
-            if reason:
-                self.evidence.append(EvidenceNeed(page.url, reason, page.body, page.status, matches, row.id))
+            need = EvidenceNeed(page.url, reason, page.body, page.status, matches, row.id) if reason else None
+        if need is not None:
+            self._owe(need)
 
     def unchanged(self, url: str) -> None:
         # Plain UPDATE statements, no objects loaded: on a second crawl nearly every page comes
@@ -231,14 +235,21 @@ class PagePipeline:
             session.flush()
             self._queue(session, removed, "removed")
             self._count(session, fetched=1)
-            if removed:
-                self.evidence.append(EvidenceNeed(url, "removed", None, status, [], row.id))
+            need = EvidenceNeed(url, "removed", None, status, [], row.id) if removed else None
+        if need is not None:
+            self._owe(need)
 
     def failed(self, failure: FetchFailure) -> None:
         with transaction(self.sessions) as session:
             self._count(session, failed=1)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _owe(self, need: EvidenceNeed) -> None:
+        """Its transaction has committed: the evidence is owed from now on."""
+        self.evidence.append(need)
+        if self.on_evidence is not None:
+            self.on_evidence(need)
 
     def _page_row(self, session: Session, page: Page, status: str) -> PageRow:
         now = clock.utcnow()

@@ -133,7 +133,7 @@ def test_export_round_trip(seeded: tuple[Config, int], tsa: LocalTsa, tmp_path: 
                 "<th>Status</th><td>ny</td>", "<th>TLS (krypteret forbindelse)</th><td>ingen: almindelig HTTP uden",
                 "<th>Sikring startet</th><td>20", "<th>Serverens adresse</th><td>127.0.0.1 port "):
         assert row in report, row
-    assert "<li>åbnede siden</li>" in report and "rullede til bunden, indtil siden ikke blev længere (" in report
+    assert "<li>åbnede siden</li>" in report and "<li>ventede: " in report
     assert "sha256sum -c SHA256SUMS" in report and "openssl ts -verify" in report
     assert "Det beviser ikke, hvad der var ment med indholdet" in report
     for recorded in LIMITATIONS:  # sealed in English in provenance.json; shown in Danish here

@@ -52,12 +52,16 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser as PlaywrightBrowser
     from playwright.async_api import BrowserContext, Page, Playwright
 
-# What a context is opened with: (user agent, extra headers).
-_ContextKey = tuple[str | None, tuple[tuple[str, str], ...]]
+# What a context is opened with: (user agent, extra headers, viewport, HTTPS errors ignored,
+# response limit in bytes or None for the session's).
+_ContextKey = tuple[str | None, tuple[tuple[str, str], ...], tuple[int, int] | None, bool, int | None]
 
 
-def _key(user_agent: str | None, headers: Mapping[str, str] | None) -> _ContextKey:
-    return (user_agent, tuple(sorted(headers.items())) if headers else ())
+def _key(
+    user_agent: str | None, headers: Mapping[str, str] | None, viewport: tuple[int, int] | None = None,
+    ignore_https_errors: bool = False, limit: int | None = None,
+) -> _ContextKey:
+    return (user_agent, tuple(sorted(headers.items())) if headers else (), viewport, ignore_https_errors, limit)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -304,12 +308,21 @@ class BrowserSession:
         self._closing: set[asyncio.Future[None]] = set()
         # Each context's own port on the proxy: what its page had refused or cut.
         self._listeners: dict[BrowserContext, Listener] = {}
+        # The name the readiness timer probe answers to in every page of this session
+        # (crawler/readiness.py): random, so a page cannot count on it.
+        self.probe = "__" + secrets.token_hex(8)
+        self.launched: dict[str, Any] = {}  # the launch options of the running Chromium (provenance)
         self._closed = False
         self._atexit = _kill_at_exit(self.marker)
 
     @property
     def folder(self) -> Path:
         return marker_dir(self.marker)
+
+    @property
+    def guard(self) -> NetGuard:
+        """The SSRF guard every connection of this session's Chromium is judged by."""
+        return self._proxy.guard
 
     async def __aenter__(self) -> BrowserSession:
         return self
@@ -335,6 +348,7 @@ class BrowserSession:
                 self.folder.mkdir(mode=0o700, exist_ok=True)
             await asyncio.to_thread(self._proxy.start)
             options = launch_options(self.settings, self.marker, self.folder, proxy=self._proxy.url)
+            self.launched = options
             self._browser = await asyncio.wait_for(
                 self._playwright.chromium.launch(**options), self._timeout + 5
             )
@@ -359,15 +373,38 @@ class BrowserSession:
         The context's connections go through a port of the guard proxy of its own:
         `network_record(page)` says what the guard refused or cut for this page.
         """
-        key = _key(user_agent, headers)
-        context, page = await self._take_spare(key) or await self._open(key)
+        page = await self.open_page(user_agent=user_agent, headers=headers, ahead=ahead)
         try:
-            if ahead:
-                self.open_ahead(user_agent=user_agent, headers=headers)
             yield page
         finally:
-            self._closing.add(asyncio.ensure_future(self._close_context(context)))
-            self._closing = {t for t in self._closing if not t.done()}
+            self.close_page(page)
+
+    async def open_page(
+        self,
+        *,
+        user_agent: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        ahead: bool = True,
+        viewport: tuple[int, int] | None = None,
+        ignore_https_errors: bool = False,
+        max_response_bytes: int | None = None,
+    ) -> Page:
+        """A page in a fresh context that stays open until `close_page(page)`: for a page that is
+        read now and perhaps captured as evidence later, from the same load (crawler/render.py).
+
+        `viewport` (width, height) instead of the session's; `ignore_https_errors` for evidence of
+        a page with a bad certificate (the certificate is recorded); `max_response_bytes` instead
+        of the session's limit on one response (the guard proxy cuts past it)."""
+        key = _key(user_agent, headers, viewport, ignore_https_errors, max_response_bytes)
+        _context, page = await self._take_spare(key) or await self._open(key)
+        if ahead:
+            self.open_ahead(user_agent=user_agent, headers=headers)
+        return page
+
+    def close_page(self, page: Page) -> None:
+        """Close a page from `open_page` with its context (in the background; `close()` waits)."""
+        self._closing.add(asyncio.ensure_future(self._close_context(page.context)))
+        self._closing = {t for t in self._closing if not t.done()}
 
     async def within_memory(self, work: Awaitable[T]) -> T:
         """`work`, unless this session's Chromium outgrows `browser.max_memory_mb` first."""
@@ -386,21 +423,25 @@ class BrowserSession:
     async def _open(self, key: _ContextKey) -> tuple[BrowserContext, Page]:
         from playwright.async_api import Error as PlaywrightError
 
-        user_agent, headers = key
+        from vaern.crawler.readiness import timer_probe_script
+
+        user_agent, headers, viewport, ignore_https_errors, limit = key
         settings = self.settings
+        width, height = viewport or (settings.width, settings.height)
         await self.browser()  # starts the guard proxy with it
-        listener = await self._proxy.open_listener()
+        listener = await self._proxy.open_listener(limit)
         for attempt in (1, 2):
             browser = await self.browser()
             try:
                 context = await asyncio.wait_for(
                     browser.new_context(
                         service_workers="block",
-                        viewport={"width": settings.width, "height": settings.height},
+                        viewport={"width": width, "height": height},
                         locale=settings.locale,
                         user_agent=user_agent,
                         extra_http_headers=dict(headers) if headers else None,
                         accept_downloads=False,
+                        ignore_https_errors=ignore_https_errors,
                         proxy={"server": listener.url, "bypass": NO_BYPASS},
                     ),
                     self._timeout,
@@ -414,6 +455,7 @@ class BrowserSession:
                 self._dead = browser
         self._listeners[context] = listener
         try:
+            await asyncio.wait_for(context.add_init_script(timer_probe_script(self.probe)), self._timeout)
             context.set_default_timeout(self._timeout * 1000)
             context.set_default_navigation_timeout(self._timeout * 1000)
             page = await asyncio.wait_for(context.new_page(), self._timeout)

@@ -10,8 +10,15 @@ Controlled by the site's `render`, `expand:` and `post_selector`, and the `brows
   every request the page itself makes), depth, `follow` rules and max_pages work exactly as for
   HTTP, and links are followed from the rendered DOM;
 - a rendered page's `Page` carries `rendered=True`, the expansion `actions`, the `posts` with
-  their permalinks (crawler/posts.py), and a content hash of its text (the rendered HTML differs
-  on every load; the text changes only when the page does).
+  their permalinks (crawler/posts.py), whether it was read whole (`ready`: its content stable
+  and expanded until nothing more came; only such a read can count a name as gone), and a
+  content hash of its text (the rendered HTML differs on every load; the text changes only when
+  the page does). Its text is the rendered DOM's (shadow roots included), then its frames'
+  (a comment widget), then what a virtualised feed dropped from the DOM while it was expanded;
+  its links are all of theirs.
+- with an evidence desk (crawler/desk.py, a crawl with evidence capture on), the rendered page
+  stays open while the pipeline reads it: if the pipeline owes evidence for it, the capture is
+  taken from that very page; otherwise it is closed once the pipeline is done.
 
 `render: auto` fetches over HTTP first and decides per page with `needs_browser`: an empty
 shell, a `<noscript>` or a near-empty page is fetched again in the browser; where the HTML
@@ -47,7 +54,8 @@ from vaern.crawler.extract import Extracted, extract_html, extract_tree
 from vaern.crawler.htmltree import parse_html
 from vaern.crawler.netguard import NetGuard
 from vaern.crawler.posts import find_posts
-from vaern.crawler.render import Rendered, compare_renderings, needs_browser, render
+from vaern.crawler.readiness import ReadyLimits
+from vaern.crawler.render import Rendered, compare_renderings, load, needs_browser
 from vaern.crawler.spider import FETCH, Fetch, SiteSpider
 from vaern.domain import Page
 
@@ -103,13 +111,18 @@ class BrowserSpider(SiteSpider):
         return request
 
     def parse(self, response: Response) -> Iterator[Request]:
-        if self.mode == "auto" and RENDERED not in response.meta and not self.stopping:
-            again = self._auto(response)
-            if again is not None:
-                self.seen.add(response.url)
-                yield again
-                return
-        yield from super().parse(response)
+        try:
+            if self.mode == "auto" and RENDERED not in response.meta and not self.stopping:
+                again = self._auto(response)
+                if again is not None:
+                    self.seen.add(response.url)
+                    yield again
+                    return
+            yield from super().parse(response)
+        finally:
+            if RENDERED in response.meta and self.evidence_desk is not None:
+                # The pipeline is done with the page: the desk keeps it only if evidence is owed.
+                self.evidence_desk.release(response.url)
 
     def _auto(self, response: Response) -> Request | None:
         """An HTTP response of an auto site: the page again in the browser, or None to use it."""
@@ -160,14 +173,23 @@ class BrowserSpider(SiteSpider):
             lambda fragment: extract_html(fragment, page.url).text,
             selector=self.site.post_selector,
         )
+        # What the page showed beyond its own DOM: its frames, and what a virtualised feed
+        # dropped while it was expanded. After the page's own text, so its posts keep their offsets.
+        framed = [extract_html(frame.html, frame.url) for frame in rendered.frames]
+        text = "\n\n".join([page.text, *(f.text for f in framed if f.text), *(d.text for d in rendered.dropped)])
+        links = dict.fromkeys([*extracted.links, *rendered.links, *(link for f in framed for link in f.links)])
+        extracted = replace(extracted, text=text, links=tuple(links))
         page = replace(
             page,
+            text=text,
             rendered=True,
             actions=actions,
             posts=posts,
+            ready=rendered.ready,
+            unready=rendered.unready,
             # The rendered HTML differs on every load (ids, timers); the title and text only when
             # the page does.
-            content_hash=hashlib.sha256(f"{page.title}\n{page.text}".encode()).hexdigest(),
+            content_hash=hashlib.sha256(f"{page.title}\n{text}".encode()).hexdigest(),
             etag=None,
             last_modified=None,
         )
@@ -192,15 +214,29 @@ class BrowserDownloadHandler(HTTP11DownloadHandler):
         spider = self.crawler.spider
         assert isinstance(spider, SiteSpider), "the browser handler serves Værn's site spiders"
         config, site = spider.config, spider.site
-        if self._session is None:
-            self._session = BrowserSession(config.browser, guard=self._guard, max_response_mb=site.max_response_mb)
+        desk = spider.evidence_desk
+        if desk is not None:
+            session = desk.session()  # one browser for the crawl and its evidence
+            await desk.room()
+        else:
+            if self._session is None:
+                self._session = BrowserSession(config.browser, guard=self._guard, max_response_mb=site.max_response_mb)
+            session = self._session
         agent = request.headers.get(b"User-Agent")
-        rendered = await render(
-            self._session,
+        step = config.browser.timeout
+        loaded = await load(
+            session,
             request.url,
-            ExpandLimits.from_settings(site.expand, step_timeout=config.browser.timeout),
+            ExpandLimits.from_settings(site.expand, step_timeout=step),
             user_agent=agent.decode("latin-1") if agent else None,
+            ready=ReadyLimits(site.ready.max_seconds, site.ready.quiet_ms, tuple(site.ready.placeholders), step),
         )
+        rendered = loaded.rendered
+        assert rendered is not None
+        if desk is not None:
+            desk.hold(rendered.final_url, loaded)  # the pipeline may owe evidence of this very page
+        else:
+            await loaded.close()
         request.meta[RENDERED] = rendered
         headers = Headers()
         for name, value in rendered.headers.items():

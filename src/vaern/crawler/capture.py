@@ -1,22 +1,27 @@
-"""Evidence capture: each page that named someone, secured at once in a real Chromium.
+"""Evidence capture: the page that named someone, secured from the very page the matcher read.
 
-Controlled by the `evidence` section of the config (viewport, timeouts, expansion budget,
-`max_height`, `pdf`, `max_scrollers`, `max_response_mb`) and by `browser` (which Chromium; see
-crawler/browser.py). For each page, in one browser per batch:
+Controlled by the `evidence` section of the config (`max_height`, `pdf`, `max_scrollers`,
+`max_response_mb`; for a page loaded anew: `viewport_*` and `page_timeout`) and, through the
+shared browser path (crawler/render.py), by the site's `ready:` and `expand:` and by `browser:`.
 
-1. a fresh browser context (no cookies, no cache, service workers blocked so every request is
-   seen), every request it makes through the SSRF guard (crawler/netguard.py, as the crawl's
-   are: `network.allow_private_hosts`), a recorder on the network (crawler/warc.py);
-2. load the page and wait for the network to go quiet;
-3. bounded expansion: scroll to the end until the height stops growing (lazy content loads),
-   then back to the top — every action logged;
-4. the rendered DOM and its text, read before anything else happens;
-5. the full-page screenshot (tiles beyond Chromium's limit) and each inner scrolling container
+`capture_loaded(loaded, config, request)` takes a page that `render.load()` opened, made ready,
+expanded and read — for a `render: browser` page with a hit, the one the crawl read — and makes
+its evidence without loading it again:
+
+1. the rendered DOM (shadow roots included) and its text, and every child frame's DOM and text,
+   read before anything else happens;
+2. the full-page screenshot (tiles beyond Chromium's limit) and each inner scrolling container
    scrolled through (crawler/fullpage.py); optionally a PDF;
-6. the provenance: times (UTC), final URL and redirect chain, status, server IP, TLS details,
-   versions, user agent, viewport, actions, matches, the site's config;
-7. one WARC holding every exchange plus our artefacts and the provenance;
-8. a SHA-256 of every file, computed here, before anything is stored.
+3. the network record of the same page (crawler/warc.py): every response that built it, read
+   now from the page that is still open;
+4. the provenance: times (UTC), final URL and redirect chain, status, server IP, TLS details,
+   versions, user agent, viewport, every action of readiness and expansion, matches, the site;
+5. one WARC holding every exchange plus our artefacts and the provenance;
+6. a SHA-256 of every file, computed here, before anything is stored.
+
+`capture_pages(config, requests)` loads each page anew through the same path (one browser, the
+same guard, readiness and expansion) and captures it: for a page the crawl fetched over HTTP,
+a removal, a debt from an earlier crawl, or `vaern capture`.
 
 The capture reads the page and scrolls it, as a reader would; it never edits the DOM (no
 highlighting: names are matched on our copy of the text). A failure on one page is returned as a
@@ -29,27 +34,29 @@ import asyncio
 import hashlib
 import json
 import platform
+import re
 import socket
 import threading
-import time
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page, Response, async_playwright
-from playwright.async_api import TimeoutError as PlaywrightTimeoutError
-
 from vaern import clock
-from vaern.config import Config, Evidence
+from vaern.config import Config, Site
 from vaern.crawler import fullpage
-from vaern.crawler.browser import MARKER_ENV, NO_BYPASS, launch_options, within_memory
-from vaern.crawler.guardproxy import GuardProxy, Listener
+from vaern.crawler.browser import BrowserSession
+from vaern.crawler.expand import Action, ExpandLimits
 from vaern.crawler.netguard import NetGuard
-from vaern.crawler.warc import NetworkRecorder, Resource, write_warc
+from vaern.crawler.readiness import ReadyLimits
+from vaern.crawler.render import SHADOW_HTML_JS, Loaded, RenderError, load
+from vaern.crawler.warc import Resource, write_warc
 from vaern.domain import Capture, CapturedFile, CaptureFailure, CaptureRequest
 
-__all__ = ["Capture", "CaptureFailure", "CaptureRequest", "capture_pages"]
+__all__ = ["Capture", "CaptureFailure", "CaptureRequest", "capture_loaded", "capture_pages"]
 
 LIMITATIONS = (
     "A hash proves that these bytes have not changed since they were captured; it does not prove "
@@ -61,11 +68,34 @@ LIMITATIONS = (
     "those actions are listed. Content that needs a click, a login or a consent dialog may be missing.",
     "Inner scrolling containers are captured by scrolling them and stitching the views; sticky "
     "elements inside them may repeat. Horizontal scrolling is not followed.",
+    "The page was read once its content was stable. To see its timers, a probe wrapped "
+    "setTimeout and clearTimeout in the page before any of its scripts ran; the DOM was not changed.",
 )
+
+# The page's text as a reader sees it: the body's, then each open shadow root's.
+_DEEP_TEXT_JS = """() => {
+  let text = document.body ? document.body.innerText : '';
+  const walk = (root, depth) => {
+    if (depth > 20) return;
+    for (const el of root.querySelectorAll('*')) {
+      if (!el.shadowRoot) continue;
+      for (const child of el.shadowRoot.children) if (child.innerText) text += '\\n' + child.innerText;
+      walk(el.shadowRoot, depth + 1);
+    }
+  };
+  if (document.body) walk(document.body, 0);
+  return [text, Array.from(document.querySelectorAll('*')).some((e) => e.shadowRoot)];
+}"""
+
+
+class NotTheSitesPage(Exception):
+    """The browser ended up on something that is not the site's page: the guard's refusal of an
+    address the page led to, Chromium's error page, or a document cut at the size limit. Such a
+    page is never evidence."""
 
 
 def capture_pages(config: Config, requests: Sequence[CaptureRequest]) -> list[Capture | CaptureFailure]:
-    """Capture each request in one Chromium; results in the same order. Never raises per page."""
+    """Load and capture each request in one Chromium; results in the same order. Never raises per page."""
     if not requests:
         return []
 
@@ -73,7 +103,7 @@ def capture_pages(config: Config, requests: Sequence[CaptureRequest]) -> list[Ca
         try:
             return asyncio.run(_capture_all(config, requests))
         except Exception as exc:  # Playwright itself would not start: every page fails, saying why
-            return [_failure(r, exc) for r in requests]
+            return [failure(r, exc) for r in requests]
 
     try:
         asyncio.get_running_loop()
@@ -87,150 +117,130 @@ def capture_pages(config: Config, requests: Sequence[CaptureRequest]) -> list[Ca
     return box[0]
 
 
+def evidence_session(config: Config) -> BrowserSession:
+    """The browser session for captures outside a crawl: the crawl's guard, evidence's size limit."""
+    return BrowserSession(config.browser, guard=NetGuard(config.network.allow_private_hosts),
+                          max_response_mb=config.evidence.max_response_mb)
+
+
 async def _capture_all(config: Config, requests: Sequence[CaptureRequest]) -> list[Capture | CaptureFailure]:
     results: list[Capture | CaptureFailure] = []
-    proxy = GuardProxy(NetGuard(config.network.allow_private_hosts),
-                       default_limit=int(config.evidence.max_response_mb * 1024 * 1024),
-                       connect_timeout=config.evidence.page_timeout)
-    try:
-        options = launch_options(config.browser, proxy=proxy.start().url)
-    except Exception as exc:  # no Chromium at all: every page fails, and says why
-        proxy.close()
-        return [_failure(r, exc) for r in requests]
-    with proxy:
-        return await _capture_batch(config, requests, proxy, options, results)
-
-
-async def _capture_batch(
-    config: Config, requests: Sequence[CaptureRequest], proxy: GuardProxy, options: dict[str, Any],
-    results: list[Capture | CaptureFailure],
-) -> list[Capture | CaptureFailure]:
-    async with async_playwright() as pw:
-        try:
-            browser = await pw.chromium.launch(**options)
-        except Exception as exc:
-            return [_failure(r, exc) for r in requests]
-        tools = _tool_versions(browser, options)
-        marker = options["env"][MARKER_ENV]
-        budget = config.evidence.page_timeout * 3 + config.evidence.expand_seconds + 30
-        try:
-            for request in requests:
-                if not browser.is_connected():
-                    # The last page crashed or exhausted Chromium; the next page gets a new one.
-                    browser = await pw.chromium.launch(**options)
-                try:
-                    results.append(await asyncio.wait_for(within_memory(
-                        capture_one(browser, proxy, config, request, tools), marker, config.browser.max_memory_mb,
-                    ), budget))
-                except Exception as exc:
-                    results.append(_failure(request, exc))
-        finally:
-            if browser.is_connected():
-                await browser.close()
+    async with evidence_session(config) as session:
+        for request in requests:
+            try:
+                results.append(await capture_anew(session, config, request))
+            except Exception as exc:
+                results.append(failure(request, exc))
     return results
 
 
-def _failure(request: CaptureRequest, exc: BaseException) -> CaptureFailure:
+def failure(request: CaptureRequest, exc: BaseException) -> CaptureFailure:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return CaptureFailure(request.url, request.site_id, request.reason, f"{type(exc).__name__}: {message}",
                           clock.now())
 
 
-async def capture_one(
-    browser: Browser, proxy: GuardProxy, config: Config, request: CaptureRequest,
-    tools: dict[str, Any] | None = None,
+def site_limits(config: Config, request: CaptureRequest, factor: float = 1.0) -> tuple[ExpandLimits, ReadyLimits]:
+    """Expansion and readiness for a page loaded anew: its site's (as the crawl used them), else
+    the evidence defaults; `factor` makes every wait longer (a second try)."""
+    step = config.browser.timeout
+    site: Site | None = None
+    if request.site_settings:
+        try:
+            site = Site.model_validate(request.site_settings)
+        except Exception:  # settings recorded by an older version: the defaults
+            site = None
+    if site is not None:
+        expand = ExpandLimits.from_settings(site.expand, step_timeout=step)
+        ready = ReadyLimits(site.ready.max_seconds, site.ready.quiet_ms, tuple(site.ready.placeholders), step)
+    else:
+        ev = config.evidence
+        expand = ExpandLimits(max_steps=ev.expand_steps, max_seconds=max(ev.expand_seconds, 1.0), step_timeout=step,
+                              max_height=ev.max_height)
+        ready = ReadyLimits(step_timeout=step)
+    if factor != 1.0:
+        expand = ExpandLimits(expand.max_steps, expand.max_seconds * factor, expand.max_height,
+                              min(10_000, int(expand.settle_ms * factor)), expand.show_more, expand.selectors,
+                              expand.step_timeout)
+        ready = ready.longer(factor)
+    return expand, ready
+
+
+async def capture_anew(
+    session: BrowserSession, config: Config, request: CaptureRequest, factor: float = 1.0
 ) -> Capture:
-    """One page, the numbered recipe of the module docstring. `browser` was launched with
-    `proxy` as its proxy (launch_options); this page's context gets a port of its own on it."""
+    """Load `request.url` through the shared browser path and capture it (`factor`: longer waits)."""
     ev = config.evidence
-    tools = tools or _tool_versions(browser, {})
-    # 1.
-    await proxy.guard.check_async(request.url)  # a page the crawler may not fetch is not opened here either
-    listener = await proxy.open_listener()
-    context = await browser.new_context(
-        viewport={"width": ev.viewport_width, "height": ev.viewport_height},
-        service_workers="block",
+    expand, ready = site_limits(config, request, factor)
+    await session.guard.check_async(request.url)  # a page the crawler may not fetch is not opened here either
+    loaded = await load(
+        session, request.url, expand, ready=ready, viewport=(ev.viewport_width, ev.viewport_height),
         ignore_https_errors=True,  # a bad certificate must not stop the evidence; its details are recorded
-        accept_downloads=False,
-        proxy={"server": listener.url, "bypass": NO_BYPASS},
+        max_response_bytes=int(ev.max_response_mb * 1024 * 1024),
+        load_timeout=min(config.browser.load_timeout, ev.page_timeout) * factor,
+        tolerate_failure=request.reason == "removed",
     )
     try:
-        page = await context.new_page()
-        recorder = NetworkRecorder(max_body=int(ev.max_response_mb * 1024 * 1024))
-        recorder.attach(page)
-        inflight = InFlight(page)
-        return await _capture_in(page, config, request, recorder, inflight, tools, listener)
+        budget = ev.page_timeout * 3 + ev.expand_seconds + 30
+        return await asyncio.wait_for(
+            session.within_memory(capture_loaded(loaded, config, request)), budget
+        )
     finally:
-        await context.close()
-        await proxy.close_listener_async(listener)
+        await loaded.close()
 
 
-async def _capture_in(
-    page: Page, config: Config, request: CaptureRequest, recorder: NetworkRecorder, inflight: InFlight,
-    tools: dict[str, Any], listener: Listener,
-) -> Capture:
+async def capture_loaded(loaded: Loaded, config: Config, request: CaptureRequest) -> Capture:
+    """Evidence of a page `load()` left open: the numbered recipe of the module docstring."""
     ev = config.evidence
+    page = loaded.page
     started = clock.now()
-    actions: list[dict[str, Any]] = []
     notes: list[str] = []
-
-    # 2.
-    navigation_error = None
-    response: Response | None = None
-    try:
-        response = await page.goto(request.url, wait_until="domcontentloaded", timeout=ev.page_timeout * 1000)
-    except Exception as exc:
-        # A page that is gone may not answer at all; for a removal that state is the evidence.
-        if request.reason != "removed":
-            raise
-        navigation_error = str(exc).splitlines()[0]
+    capture_actions: list[dict[str, Any]] = []
+    rendered = loaded.rendered
+    navigation_error = loaded.navigation_error
+    if navigation_error is not None:
         notes.append(f"navigation failed: {navigation_error}")
-    if navigation_error is None:
-        problem = await _document_problem(page, request, response, listener)
-        if problem is not None and problem.startswith("no connection") and request.reason == "removed":
-            # The guard proxy could not connect on the page's behalf: the page no longer answers.
-            navigation_error, response = problem, None
-            notes.append(f"navigation failed: {navigation_error}")
-        elif problem is not None:
-            raise NotTheSitesPage(f"{request.url}: {problem}")
-    if navigation_error is None:
-        try:
-            await page.wait_for_load_state("load", timeout=ev.page_timeout * 1000)
-        except PlaywrightTimeoutError:
-            # A resource that never finishes must not cost us the evidence: capture what is there.
-            notes.append(f"the load event did not fire within {ev.page_timeout:g} s; captured as it was")
-    actions.append({"at": _iso(clock.now()), "action": "load", "url": request.url})
-    await inflight.quiet(150, ev.settle_seconds)  # as the crawl's expansion: 150 ms with nothing in flight
+    elif rendered is not None and rendered.cut_off is not None:
+        seconds = rendered.cut_off.split("after ")[-1].split(" s")[0]
+        notes.append(f"the load event did not fire within {seconds} s; captured as it was")
 
-    # 3.
-    await expand(page, ev, actions, inflight)
-
-    # 4.
+    # 1.
     if navigation_error is None:
-        problem = await _document_problem(page, request, response, listener)  # a script may have led it elsewhere
+        problem = await _document_problem(loaded)  # a script may have led it elsewhere since
         if problem is not None:
             raise NotTheSitesPage(f"{request.url}: {problem}")
-    dom = (await page.content()).encode("utf-8")
-    text = await page.evaluate("() => document.body ? document.body.innerText : ''")
+    text, shadows = await page.evaluate(_DEEP_TEXT_JS)
+    dom_html = await page.evaluate(SHADOW_HTML_JS) if shadows else await page.content()
+    dom = dom_html.encode("utf-8")
     title = await page.title()
+    frames = []
+    for frame in page.frames[1:]:
+        if frame.is_detached() or not frame.url.startswith(("http://", "https://")):
+            continue
+        try:
+            frames.append((frame.url, await frame.content(),
+                           await frame.evaluate("() => document.body ? document.body.innerText : ''")))
+        except Exception as exc:  # a frame that went away: said, not fatal
+            notes.append(f"frame {frame.url} could not be read: {str(exc).splitlines()[0]}")
 
-    # 5.
+    # 2.
     shot = await fullpage.full_page(page, ev.max_height)
     if shot.geometry["capped"]:
         notes.append(f"page is {shot.geometry['page_height']} px tall; screenshot capped at {ev.max_height} px")
-    scrollers = await fullpage.inner_scrollers(page, ev.max_scrollers, ev.max_height, actions)
+    scrollers = await fullpage.inner_scrollers(page, ev.max_scrollers, ev.max_height, capture_actions)
     pdf = None
     if ev.pdf:
         await page.emulate_media(media="screen")
-        pdf = await page.pdf(print_background=True, width=f"{ev.viewport_width}px")
-        actions.append({"at": _iso(clock.now()), "action": "print to PDF (screen media)"})
+        width = page.viewport_size["width"] if page.viewport_size else ev.viewport_width
+        pdf = await page.pdf(print_background=True, width=f"{width}px")
+        capture_actions.append({"at": _iso(clock.now()), "action": "print to PDF (screen media)"})
 
-    # 6.
-    await recorder.finish(timeout=ev.page_timeout)
-    blocked = listener.refusals
+    # 3.
+    await loaded.recorder.finish(timeout=ev.page_timeout)
+    blocked = loaded.record.refusals
     if blocked:
         notes.append(f"{len(blocked)} request(s) the page made were refused by the SSRF guard (network.blocked)")
-    main = await _main_response(response)
+    main = await _main_response(loaded)
     served = main.get("body")
     if served is None:
         served = request.raw_html or b""
@@ -238,6 +248,12 @@ async def _capture_in(
             notes.append("the browser kept no body for the main document; html is what the crawler received")
     finished = clock.now()
     final_url = page.url if navigation_error is None else request.url
+    session = loaded.session
+    tools = await _tool_versions(session)
+    viewport = page.viewport_size or {"width": 0, "height": 0}
+
+    # 4.
+    readiness = loaded.readiness
     provenance = {
         "format": "vaern-provenance/1",
         "url": request.url,
@@ -248,6 +264,7 @@ async def _capture_in(
         "navigation_error": navigation_error,
         "reason": request.reason,
         "detected_at": _iso(request.detected_at),
+        "page_loaded_at": _iso(loaded.started_at),
         "capture_started_at": _iso(started),
         "capture_finished_at": _iso(finished),
         "title": title,
@@ -255,16 +272,29 @@ async def _capture_in(
         "tls": main.get("tls"),
         "response_headers": main.get("headers", []),
         "browser": {**tools["browser"], "user_agent": await page.evaluate("() => navigator.userAgent"),
-                    "viewport": {"width": ev.viewport_width, "height": ev.viewport_height},
-                    "service_workers": "blocked", "https_errors": "ignored (recorded, not blocking)"},
+                    "viewport": {"width": viewport["width"], "height": viewport["height"]},
+                    "service_workers": "blocked",
+                    "https_errors": "not ignored (the crawl's own page)" if request.same_load
+                    else "ignored (recorded, not blocking)"},
         "software": tools["software"],
         "collector": {"organisation": config.organisation, "hostname": socket.gethostname(),
-                      "method": "automated capture on detection, no human step"},
-        "actions": actions,
+                      "method": "automated capture on detection, no human step",
+                      "same_load_as_crawl": bool(request.same_load)},
+        "readiness": None if readiness is None else {
+            "ready": readiness.ready, "reason": readiness.reason, "seconds": round(readiness.seconds, 3),
+            "reads": readiness.reads, "placeholder": readiness.placeholder,
+            "timers_probed": readiness.timers_probed,
+        },
+        "read_whole": None if rendered is None else {"ready": rendered.ready, "why_not": rendered.unready},
+        "actions": [{"at": _iso(loaded.started_at), "action": "load", "url": request.url},
+                    *(_action(a) for a in (rendered.actions if rendered is not None else ())), *capture_actions],
         "screenshot": shot.geometry,
         "inner_scrollers": [s.geometry for s in scrollers],
-        "network": {"responses": len(recorder.exchanges), "failed_requests": recorder.failed, "blocked": blocked,
-                    "truncated": [e.url for e in recorder.exchanges if e.truncated]},
+        "frames": [{"url": url, "dom_bytes": len(html.encode("utf-8"))} for url, html, _t in frames],
+        "harvested": [{"text": d.text[:500], "position": list(d.position)}
+                      for d in (rendered.dropped if rendered is not None else ())],
+        "network": {"responses": len(loaded.recorder.exchanges), "failed_requests": loaded.recorder.failed,
+                    "blocked": blocked, "truncated": [e.url for e in loaded.recorder.exchanges if e.truncated]},
         "matches": [dict(m) for m in request.matches],
         "site": dict(request.site_settings),
         "crawler": {"status": request.raw_status, "html_bytes": len(request.raw_html or b"")},
@@ -272,24 +302,28 @@ async def _capture_in(
         "limitations": list(LIMITATIONS),
     }
 
-    # 7.
+    # 5.
     screenshot = shot.png
     resources = [Resource(f"urn:screenshot:{final_url}", "image/png", screenshot),
                  Resource(f"urn:dom:{final_url}", "text/html; charset=utf-8", dom),
                  Resource(f"urn:text:{final_url}", "text/plain; charset=utf-8", text.encode("utf-8"))]
     resources += [Resource(f"urn:screenshot:scroller-{s.geometry['number']}:{final_url}", "image/png", s.png)
                   for s in scrollers]
+    resources += [Resource(f"urn:dom:frame-{n}:{url}", "text/html; charset=utf-8", html.encode("utf-8"))
+                  for n, (url, html, _t) in enumerate(frames, start=1)]
     provenance_bytes = json.dumps(provenance, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    warc = write_warc(recorder.exchanges, resources, provenance, final_url, {
+    info = {
         "software": f"vaern/{tools['software']['vaern']} (warcio/{tools['software']['warcio']})",
         "format": "WARC File Format 1.1",
         "operator": config.organisation,
         "hostname": socket.gethostname(),
         "http-header-user-agent": provenance["browser"]["user_agent"],
         "description": f"evidence capture of {request.url} ({request.reason})",
-    })
+    }
+    # Compressing a big page's record is CPU work: off the event loop, which other pages share.
+    warc = await asyncio.to_thread(write_warc, loaded.recorder.exchanges, resources, provenance, final_url, info)
 
-    # 8.
+    # 6.
     files = [_file("screenshot", "screenshot.png", "image/png", screenshot),
              _file("html", "page.html", "text/html", served),
              _file("dom", "dom.html", "text/html; charset=utf-8", dom),
@@ -298,93 +332,109 @@ async def _capture_in(
              _file("provenance", "provenance.json", "application/json", provenance_bytes)]
     files += [_file(f"scroller-{s.geometry['number']}", f"scroller-{s.geometry['number']}.png", "image/png", s.png)
               for s in scrollers]
+    files += [_file(f"frame-{n}", f"frame-{n}.html", "text/html; charset=utf-8", html.encode("utf-8"))
+              for n, (_url, html, _t) in enumerate(frames, start=1)]
     if pdf is not None:
         files.append(_file("pdf", "page.pdf", "application/pdf", pdf))
     if request.raw_html is not None:
         files.append(_file("crawler_html", "crawler.html", "text/html", request.raw_html))
+    shown = "\n".join([text, *(t for _u, _h, t in frames)])
     return Capture(
         url=request.url, site_id=request.site_id, reason=request.reason, detected_at=request.detected_at,
         started_at=started, finished_at=finished, final_url=final_url, status=main.get("status"),
-        files=tuple(files), text=text, title=title, notes=tuple(notes),
+        files=tuple(files), text=shown, title=title, notes=tuple(notes),
     )
 
 
-class InFlight:
-    """Counts the page's requests still in flight, to tell when the network has gone quiet.
+def print_pdf(config: Config, html: Path, pdf: Path) -> None:
+    """Print a local HTML file (an evidence report) to PDF in the browser path's session, offline:
+    every request that is not a local file is refused before it leaves the page, and whatever
+    might still try goes through the session's guard proxy, which refuses every private address."""
+    from playwright.async_api import Route
 
-    Playwright's own "networkidle" waits for 500 ms of silence each time; the expansion asks
-    after every scroll step, so it uses a shorter window counted here.
-    """
+    async def run() -> None:
+        async with BrowserSession(config.browser, guard=NetGuard()) as session, session.page(ahead=False) as page:
 
-    def __init__(self, page: Page) -> None:
-        self.count = 0
-        self.changed = time.monotonic()
-        page.on("request", lambda _: self._add(1))
-        page.on("requestfinished", lambda _: self._add(-1))
-        page.on("requestfailed", lambda _: self._add(-1))
+            async def only_files(route: Route) -> None:
+                if route.request.url.startswith("file://"):
+                    await route.continue_()
+                else:
+                    await route.abort()
 
-    def _add(self, n: int) -> None:
-        self.count = max(0, self.count + n)
-        self.changed = time.monotonic()
+            await page.route("**/*", only_files)
+            await page.goto(html.as_uri(), wait_until="load")
+            await page.pdf(path=str(pdf), format="A4", print_background=True,
+                           margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
 
-    async def quiet(self, quiet_ms: int, timeout: float) -> bool:
-        """Wait until nothing has been in flight for `quiet_ms` (at most `timeout` s); True if so."""
-        deadline = time.monotonic() + max(0.0, timeout)
-        while True:
-            now = time.monotonic()
-            if self.count == 0 and now - self.changed >= quiet_ms / 1000:
-                return True
-            if now >= deadline:
-                return False
-            await asyncio.sleep(0.03)
+    asyncio.run(run())
 
 
-_SCROLL_STEP = """() => { window.scrollBy(0, window.innerHeight); const d = document.documentElement;
-  return {y: window.scrollY, vh: window.innerHeight,
-          h: Math.max(d.scrollHeight, document.body ? document.body.scrollHeight : 0)}; }"""
-_HEIGHT = "() => Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)"
+def _plain(text: str) -> str:
+    """Text as compared for mentions: NFC, no soft hyphens or zero-width characters, one space
+    for any run of spacing, case folded (CSS text-transform changes what innerText says)."""
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", text)
+    return " ".join(text.split()).casefold()
 
 
-async def expand(page: Page, ev: Evidence, actions: list[dict[str, Any]], inflight: InFlight) -> None:
-    """Scroll to the end until the page stops growing, within `expand_steps` and `expand_seconds`."""
-    deadline = time.monotonic() + ev.expand_seconds
-    steps = 0
-    while steps < ev.expand_steps and time.monotonic() < deadline:
-        state = await page.evaluate(_SCROLL_STEP)
-        steps += 1
-        if steps == 1 and state["y"] == 0 and state["vh"] >= state["h"] - 2:
-            break  # a page no taller than the window: nothing scrolled, nothing for a lazy loader to see
-        # Lazy loaders fire on scroll; give them a moment to start and the network to go quiet.
-        await asyncio.sleep(0.05)
-        await inflight.quiet(150, min(2.0, deadline - time.monotonic()))
-        height = await page.evaluate(_HEIGHT)
-        if state["y"] + state["vh"] >= height - 2 and height <= state["h"]:
-            break  # at the bottom, and nothing more arrived
-        # A very long page: jump to the end once half the steps are spent, so the end still loads.
-        if steps == ev.expand_steps // 2:
-            await page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
-    height = await page.evaluate(_HEIGHT)
-    await page.evaluate("() => window.scrollTo(0, 0)")
-    await inflight.quiet(50, 1.0)
-    actions.append({"at": _iso(clock.now()), "action": "scroll to the end until the height stops growing",
-                    "steps": steps, "final_height": height, "then": "scrolled back to the top"})
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+_TAG = re.compile(r"<[^>]*>")
 
 
-class NotTheSitesPage(Exception):
-    """The browser ended up on something that is not the site's page: the guard's refusal of an
-    address the page led to, Chromium's error page, or a document cut at the size limit. Such a
-    page is never evidence."""
+def missing_mentions(request: CaptureRequest, capture: Capture) -> list[str]:
+    """The reported mentions the capture does not show, each said with where it was looked for.
+
+    A mention in the page's title must be in the captured title; any other in the captured text
+    (the page's, its shadow roots', its frames' and its posts' as the browser showed them). A
+    removal's evidence shows the page as it is now and is not checked."""
+    if request.reason == "removed":
+        return []
+    shown = _plain(capture.text)
+    title = _plain(capture.title)
+    dom_file = capture.file("dom")
+    dom = _plain(_TAG.sub(" ", dom_file.data.decode("utf-8", "replace"))) if dom_file is not None else ""
+    missing: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for match in request.matches:
+        matched, where = str(match.get("matched") or ""), str(match.get("field") or "text")
+        if not matched or (matched, where) in seen:
+            continue
+        seen.add((matched, where))
+        wanted = _plain(matched)
+        if wanted in (title if where == "title" else shown):
+            continue
+        if where != "title" and wanted in dom:
+            missing.append(f"'{matched}' is in the page's HTML but not shown")
+        else:
+            missing.append(f"'{matched}' ({where}) is missing")
+    return missing
 
 
-async def _document_problem(
-    page: Page, request: CaptureRequest, response: Response | None, listener: Listener
-) -> str | None:
+def mark_incomplete(capture: Capture, missing: list[str], tried: int) -> Capture:
+    """The capture, marked incomplete (or left complete when nothing is missing)."""
+    if not missing:
+        return capture
+    reason = (f"the captured page does not show every mention the matcher reported "
+              f"(captured {tried} times, the second with longer waits): " + "; ".join(missing))
+    return replace(capture, complete=False, incomplete_reason=reason, notes=(*capture.notes, f"incomplete: {reason}"))
+
+
+def _action(action: Action) -> dict[str, Any]:
+    """One action of readiness or expansion, as the provenance records it."""
+    said = f"{action.kind}{' ' + action.target if action.target else ''}{': ' + action.detail if action.detail else ''}"
+    return {"at": _iso(action.at), "action": said, "kind": action.kind, "target": action.target,
+            "detail": action.detail}
+
+
+async def _document_problem(loaded: Loaded) -> str | None:
+    response = loaded.response
     headers = await response.all_headers() if response is not None else {}
-    return listener.document_problem(request.url, page.url, headers)
+    return loaded.record.document_problem(loaded.url, loaded.page.url, headers)
 
 
-async def _main_response(response: Response | None) -> dict[str, Any]:
+async def _main_response(loaded: Loaded) -> dict[str, Any]:
     """Status, headers, body, server and TLS of the main document, and the redirects before it."""
+    response = loaded.response
     if response is None:
         return {}
     redirects: list[dict[str, Any]] = []
@@ -409,13 +459,15 @@ async def _main_response(response: Response | None) -> dict[str, Any]:
     }
 
 
-def _tool_versions(browser: Browser, options: dict[str, Any]) -> dict[str, Any]:
+async def _tool_versions(session: BrowserSession) -> dict[str, Any]:
     def version(name: str) -> str:
         try:
             return metadata.version(name)
         except metadata.PackageNotFoundError:
             return "unknown"
 
+    browser = await session.browser()
+    options = session.launched
     return {
         "browser": {"name": "chromium", "version": browser.version, "executable": options.get("executable_path"),
                     "headless": options.get("headless", True), "launch_args": options.get("args", [])},
@@ -433,3 +485,7 @@ def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+__all__ += ["NotTheSitesPage", "RenderError", "capture_anew", "evidence_session", "failure", "mark_incomplete",
+            "missing_mentions", "print_pdf", "site_limits"]

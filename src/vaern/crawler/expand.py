@@ -38,7 +38,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vaern import clock
 from vaern.config import SHOW_MORE_LABELS
@@ -60,6 +60,8 @@ SETTLE_CAP_S = PENDING_HOLD_S + 1.0
 QUICK_SETTLE_MS = 30
 # Clicks on one control at most (a "load more" button that keeps working is clicked again).
 MAX_CLICKS_PER_CONTROL = 25
+# The least time a readiness wait during expansion gets, even with the expansion's time spent.
+READY_FLOOR_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,19 @@ class Action:
         return f"{when} {self.kind}{target}{detail}"
 
 
+class ReadyHook(Protocol):
+    """Readiness (crawler/readiness.py) as expansion uses it: the first wait after load, and the
+    wait before any conclusion that nothing more is coming."""
+
+    async def wait(self, budget: float) -> tuple[bool, float, str]:
+        """Wait until the page is ready, at most `budget` s: (ready, seconds waited, why)."""
+        ...
+
+    async def started(self) -> None:
+        """Expansion begins: from now on, what leaves the DOM is harvested."""
+        ...
+
+
 def _without_fragment(url: str) -> str:
     return url.split("#", 1)[0]
 
@@ -144,19 +159,22 @@ class NetworkWatch:
         self.pending.pop(request, None)
         self._ended_one.set()
 
-    def _holding(self, now: float) -> list[float]:
-        """When each request that still holds us stops counting (pending less than PENDING_HOLD_S)."""
-        return [started + PENDING_HOLD_S for started in self.pending.values() if now - started < PENDING_HOLD_S]
+    def _holding(self, now: float, hold: float | None = None) -> list[float]:
+        """When each request that still holds us stops counting (pending less than `hold`,
+        PENDING_HOLD_S unless given)."""
+        hold = PENDING_HOLD_S if hold is None else hold
+        return [started + hold for started in self.pending.values() if now - started < hold]
 
-    def busy(self) -> bool:
-        return bool(self._holding(time.monotonic()))
+    def busy(self, hold: float | None = None) -> bool:
+        return bool(self._holding(time.monotonic(), hold))
 
-    async def idle(self, timeout: float) -> bool:
-        """Wait (at most `timeout` s) until no request holds us; whether that happened."""
+    async def idle(self, timeout: float, hold: float | None = None) -> bool:
+        """Wait (at most `timeout` s) until no request holds us; whether that happened. `hold`:
+        how long a pending request holds us (default PENDING_HOLD_S)."""
         deadline = time.monotonic() + timeout
         while True:
             now = time.monotonic()
-            holding = self._holding(now)
+            holding = self._holding(now, hold)
             if not holding:
                 return True
             if now >= deadline:
@@ -193,7 +211,11 @@ const size = () => {
 # the page), never a hidden or disabled control, never one that proved useless (`mark`).
 _AGENT_JS = (
     """
-() => {
+(probeName) => {
+  // Our own waits use the page's original timer, so the readiness probe does not count them.
+  const probe = probeName ? window[probeName] : null;
+  const later = probe && probe.timeout ? probe.timeout : setTimeout;
+  const frame = () => new Promise((r) => requestAnimationFrame(() => later(r, 0)));
 """
     + _SIZE_FN
     + """
@@ -231,13 +253,20 @@ _AGENT_JS = (
     if (el.disabled || el.getAttribute('aria-disabled') === 'true') return false;
     return shown(el) && !leaves(el);
   };
-  const scroll = (maxHeight) => {
+  // Scroll the window, and each inner scroller, down to its bottom a view at a time, a frame
+  // apart, as a reader would: lazy images and observers along the way see every part.
+  const scroll = async (maxHeight) => {
     const done = [];
     const se = document.scrollingElement || document.documentElement;
     if (se) {
       const h = se.scrollHeight, top = se.scrollTop;
       if (h <= maxHeight && top + window.innerHeight < h - 2) {
-        window.scrollTo(0, h);
+        for (let n = 0; n < 200 && se.scrollTop + window.innerHeight < se.scrollHeight - 2; n++) {
+          const was = se.scrollTop;
+          window.scrollBy(0, Math.max(100, window.innerHeight - 50));
+          await frame();
+          if (se.scrollTop <= was) break;
+        }
         done.push(['window', Math.round(top), Math.round(se.scrollTop), h]);
       }
     }
@@ -247,7 +276,12 @@ _AGENT_JS = (
       if (oy !== 'auto' && oy !== 'scroll' && oy !== 'overlay') continue;
       const h = el.scrollHeight, top = el.scrollTop;
       if (h > maxHeight || top + el.clientHeight >= h - 2) continue;
-      el.scrollTop = h;
+      for (let n = 0; n < 200 && el.scrollTop + el.clientHeight < el.scrollHeight - 2; n++) {
+        const was = el.scrollTop;
+        el.scrollTop = was + Math.max(50, el.clientHeight - 30);
+        await frame();
+        if (el.scrollTop <= was) break;
+      }
       done.push([describe(el), Math.round(top), Math.round(el.scrollTop), h]);
     }
     return done;
@@ -284,12 +318,13 @@ _AGENT_JS = (
           const now = performance.now(), calm = now - Math.max(lastChange, from);
           if (call !== calls) resolve(null);
           else if (calm >= quietMs || now - t0 >= limitMs) resolve([calm >= quietMs, from, size()]);
-          else setTimeout(tick, Math.max(10, Math.min(50, quietMs - calm)));
+          else later(tick, Math.max(10, Math.min(50, quietMs - calm)));
         };
         tick();
       });
     },
     stop() { watcher.disconnect(); },
+    size() { return size(); },
     // One round: measure, scroll, then click up to `clicks` controls with a DOM click (the
     // element's click handlers run, as for a person's click). Returns [size before, scrolls,
     // labels clicked, the wait below or null]; the clicked elements are kept for `last()`.
@@ -298,7 +333,7 @@ _AGENT_JS = (
     // wait for that quiet first and look again; the wait is returned as [quiet or not, ms].
     async round(labels, selectors, maxClicks, maxHeight, mayScroll, clicks, wait) {
       let before = size();
-      let scrolled = mayScroll ? scroll(maxHeight) : [];
+      let scrolled = mayScroll ? await scroll(maxHeight) : [];
       let [els, names] = controls(labels, selectors, maxClicks);
       let waited = null;
       if (wait && !scrolled.length && !els.length) {
@@ -306,7 +341,7 @@ _AGENT_JS = (
         const result = await this.quiet(...wait);
         waited = [!!(result && result[0]), performance.now() - t0];
         before = size();
-        scrolled = mayScroll ? scroll(maxHeight) : [];
+        scrolled = mayScroll ? await scroll(maxHeight) : [];
         [els, names] = controls(labels, selectors, maxClicks);
       }
       found = [];
@@ -425,9 +460,11 @@ class _Expansion:
     """
 
     def __init__(
-        self, page: Page, agent: JSHandle, limits: ExpandLimits, network: NetworkWatch, actions: list[Action]
+        self, page: Page, agent: JSHandle, limits: ExpandLimits, network: NetworkWatch, actions: list[Action],
+        ready: ReadyHook | None = None,
     ) -> None:
         self.page, self.agent, self.limits, self.network, self.actions = page, agent, limits, network, actions
+        self.ready = ready
         self.budget = _Budget(limits)
         self._quick_since: float | None = None  # the last wait was short; quiet counted from here
         self._wait: tuple[int, float, list[int] | None] = (-1, 0.0, None)  # its action, seconds, size before
@@ -491,34 +528,69 @@ class _Expansion:
         """Wait after clicks; a page that looks unchanged or smaller is given the full wait first."""
         after = await self.settle(before)
         if after and (after == before or after[0] < before[0] or after[2] < before[2]):
-            after = await self.confirm() or after
+            if self.ready is not None:
+                after = await self.wait_ready(before) or after
+            else:
+                after = await self.confirm() or after
         return after
 
+    async def first_wait(self) -> list[int]:
+        """The wait after load: readiness when given (then harvesting starts), else a settle."""
+        if self.ready is None:
+            return await self.settle()
+        size = await self.wait_ready(None, budget=None)
+        await self.ready.started()
+        self.budget = _Budget(self.limits)  # expansion's own time starts now
+        return size or []
 
-async def expand(page: Page, limits: ExpandLimits, network: NetworkWatch | None = None) -> list[Action]:
+    async def wait_ready(self, before: list[int] | None, budget: float | None = -1.0) -> list[int] | None:
+        """A readiness wait (the page's content stable), recorded; the page's size after it.
+
+        `budget` None: readiness's own limit; else the expansion's time left (at least
+        READY_FLOOR_S, so a conclusion never rests on a cut-short wait)."""
+        assert self.ready is not None
+        if budget is not None:
+            budget = max(READY_FLOOR_S, self.budget.seconds_left())
+        ready, waited, why = await self.ready.wait(budget if budget is not None else float("inf"))
+        self._quick_since = None
+        size: list[int] = await _call(self.limits, self.agent.evaluate("a => a.size()"))
+        action = self._record(ready, waited, before, size)
+        self.actions.append(Action(action.at, action.kind, action.target, f"{action.detail}; {why}"))
+        self._wait = (len(self.actions) - 1, waited, before)
+        return size
+
+
+async def expand(
+    page: Page, limits: ExpandLimits, network: NetworkWatch | None = None, *,
+    probe: str | None = None, ready: ReadyHook | None = None,
+) -> list[Action]:
     """Expand a loaded page within `limits`; return every action taken, in order.
 
     Pass a `NetworkWatch` attached before navigation so requests started during load count;
-    without one, one is attached now (requests already under way are then not seen).
+    without one, one is attached now (requests already under way are then not seen). `probe`
+    is the session's timer probe name (so our own waits are not counted as the page's); with
+    `ready`, the first wait and every "nothing more is coming" wait for the page to be ready.
     """
     own_watch = network is None
     watch = network or NetworkWatch(page)
     try:
-        return await _expand(page, limits, watch)
+        return await _expand(page, limits, watch, probe, ready)
     finally:
         if own_watch:
             watch.stop()
 
 
-async def _expand(page: Page, limits: ExpandLimits, network: NetworkWatch) -> list[Action]:
+async def _expand(
+    page: Page, limits: ExpandLimits, network: NetworkWatch, probe: str | None, ready: ReadyHook | None
+) -> list[Action]:
     from playwright.async_api import Error as PlaywrightError
 
     actions: list[Action] = []
     start_url = page.url
-    agent: JSHandle = await _call(limits, page.evaluate_handle(_AGENT_JS))
-    state = _Expansion(page, agent, limits, network, actions)
+    agent: JSHandle = await _call(limits, page.evaluate_handle(_AGENT_JS, probe))
+    state = _Expansion(page, agent, limits, network, actions, ready)
     try:
-        await state.settle()
+        await state.first_wait()
         while True:
             reason = state.budget.exhausted()
             if reason:
@@ -590,6 +662,12 @@ async def _round(state: _Expansion) -> str | None:
             return None
         if before[0] >= limits.max_height:
             return f"height limit ({limits.max_height} px) reached"
+        if state.ready is not None:
+            # Content that a timer, a placeholder or a late answer was still bringing: the page
+            # must be ready before we conclude. If it grew meanwhile, look again.
+            after = await state.wait_ready(before)
+            if after is not None and after != before:
+                return None
         return "nothing more to show"
     if not clicked:
         await state.settle(before)

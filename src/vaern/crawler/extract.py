@@ -4,10 +4,11 @@ The text is what the matchers read, so it must keep a name together however it i
 inline elements (`<b>René</b> Rosenkilde`, `<a>`, `<span>`) run together exactly as a browser
 shows them, while block elements (paragraphs, list items, table cells, headings, `<br>`) end a
 line, so words from different blocks never merge into a false name. Scripts, styles and
-templates are dropped. `alt` text of images stands where the image stands; `title` attributes
-(tooltips) are added as their own lines after the block that holds them. CSS is not evaluated:
-text hidden by a stylesheet or inline `display:none` (collapsed "read more" parts, say) is kept,
-because a possible hit is better than a missed one.
+templates are dropped, except a `<template shadowrootmode>`: a shadow root as the browser path
+serialises it (crawler/render.py), whose content is shown. `alt` text of images stands where the
+image stands; `title` attributes (tooltips) are added as their own lines after the block that
+holds them. CSS is not evaluated: text hidden by a stylesheet or inline `display:none`
+(collapsed "read more" parts, say) is kept, because a possible hit is better than a missed one.
 
 The page `<title>` is `title`, a field of its own, and not part of the text: glued in front of
 the body, a title ending in a name part ("Sandheden om René") ran into a body opening with the
@@ -175,7 +176,10 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
                 out.add(element.tail)
             continue
         child_tag = child.tag
-        if not isinstance(child_tag, str) or child_tag in _SKIP:
+        if child_tag == "template" and child.get("shadowrootmode"):
+            # A shadow root the browser serialised (declarative shadow DOM): shown, so read.
+            child_tag = "div"
+        elif not isinstance(child_tag, str) or child_tag in _SKIP:
             # Comments, processing instructions, scripts: their own text is not shown, the text after them is.
             out.add(child.tail)
             continue

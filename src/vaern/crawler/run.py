@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scrapy.crawler import AsyncCrawlerProcess
 
@@ -21,6 +22,9 @@ from vaern.config import Config, Site
 from vaern.crawler.search import search_urls
 from vaern.crawler.settings import build_settings
 from vaern.crawler.spider import KnownPage, PageSink, SiteSpider
+
+if TYPE_CHECKING:
+    from vaern.crawler.desk import EvidenceDesk
 
 __all__ = ["CrawlStats", "KnownPage", "PageSink", "crawl_site", "spider_class"]
 
@@ -61,11 +65,14 @@ def crawl_site(
     known: Mapping[str, KnownPage],
     search_queries: Sequence[str] = (),
     render_decision: str | None = None,
+    evidence: EvidenceDesk | None = None,
 ) -> CrawlStats:
     """Runs one Scrapy crawl of one site in THIS process (starts and stops the reactor; callers
     run it in a child process). `search_queries` are this crawl's names to search (see
     `search.plan_searches`); each is URL-encoded into every `{query}` of `site.search_urls`.
     `render_decision` is what the last crawl of a `render: auto` site reported (CrawlStats).
+    `evidence` is the crawl's evidence desk (crawler/desk.py): evidence is then captured while the
+    crawl goes on, and the crawl ends when what it owes is filed.
 
     Raises whatever the sink raised if a sink call failed (the crawl stops at that point).
     """
@@ -75,6 +82,8 @@ def crawl_site(
     extra: dict[str, object] = {}
     if site.render != "http":
         extra["render_decision"] = render_decision
+    if evidence is not None:
+        extra["evidence"] = evidence
     process = AsyncCrawlerProcess(settings)
     crawler = process.create_crawler(spider_class(site))
     process.crawl(

@@ -71,6 +71,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from twisted.python.failure import Failure
 
+    from vaern.crawler.desk import EvidenceDesk
+
 log = logging.getLogger(__name__)
 
 FETCH = "vaern_fetch"  # request.meta key holding the Fetch record
@@ -162,9 +164,12 @@ class SiteSpider(Spider):
         sink: PageSink,
         known: Mapping[str, KnownPage],
         search_urls: Sequence[str] = (),
+        evidence: EvidenceDesk | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(name=f"vaern-{site.id}", **kwargs)
+        # Captures evidence while the crawl goes on (crawler/desk.py); drained as the spider closes.
+        self.evidence_desk = evidence
         self.config = config
         self.site = site
         self.sink = sink
@@ -186,6 +191,7 @@ class SiteSpider(Spider):
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._on_headers, signal=signals.headers_received)
         crawler.signals.connect(spider._on_closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._drain_evidence, signal=signals.spider_closed)
         return spider
 
     # -- the fetch path (override points) ----------------------------------------------------
@@ -435,6 +441,12 @@ class SiteSpider(Spider):
 
     def _on_closed(self, reason: str, **_: Any) -> None:
         self.finish_reason = reason
+
+    async def _drain_evidence(self, **_: Any) -> None:
+        """The crawl is over; the evidence still being captured is not: wait for it (Scrapy
+        waits for this before it stops the download handlers and the reactor)."""
+        if self.evidence_desk is not None:
+            await self.evidence_desk.drain()
 
 
 class RedirectLoop(IgnoreRequest):

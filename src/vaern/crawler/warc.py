@@ -1,9 +1,12 @@
 """What the browser received, recorded as it arrives and written out as one WARC file.
 
 Used by crawler/capture.py; `evidence.max_response_mb` caps how much of one body is kept.
-`NetworkRecorder` listens to a Playwright page: for every response it keeps the request (method,
-headers, body), the response (status, headers, body), the server's IP address and the time it
-arrived — read at once, because Chromium frees a body when the page navigates. `write_warc` turns
+`NetworkRecorder` listens to a Playwright page from before its navigation: it notes every
+response as it arrives (the time it arrived), and when the page turns out to be evidence,
+`finish()` reads each one's request (method, headers, body), response (status, headers, body) and
+the server's IP address from the same, still open page. Reading them only then costs a page that
+names no one nothing; a body Chromium no longer holds (the page navigated since) is recorded as
+missing, with Chromium's reason. `write_warc` turns
 those into WARC/1.1 `request`/`response` pairs (with `WARC-IP-Address`), plus `resource` records
 for our own artefacts (screenshot, DOM, text) and a `metadata` record for the provenance, so one
 file holds both what the server sent and what we made of it.
@@ -54,24 +57,29 @@ class Exchange:
 
 @dataclass
 class NetworkRecorder:
-    """Collects every response a page receives; attach before navigating, `finish()` before closing."""
+    """Notes every response a page receives; attach before navigating, `finish()` before closing."""
 
     max_body: int
     exchanges: list[Exchange] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
-    _pending: set[asyncio.Task[None]] = field(default_factory=set)
+    _seen: list[tuple[Response, datetime]] = field(default_factory=list)
+    _page: Page | None = None
 
     def attach(self, page: Page) -> None:
+        self._page = page
         page.on("response", self._on_response)
         page.on("requestfailed", self._on_failed)
+
+    def detach(self) -> None:
+        if self._page is not None:
+            self._page.remove_listener("response", self._on_response)
+            self._page.remove_listener("requestfailed", self._on_failed)
+            self._page = None
 
     def _on_response(self, response: Response) -> None:
         if urlsplit(response.url).scheme not in ("http", "https"):
             return  # data: and blob: URLs are part of the page, not network traffic
-        received = clock.now()
-        task = asyncio.ensure_future(self._record(response, received))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._seen.append((response, clock.now()))
 
     def _on_failed(self, request: Request) -> None:
         self.failed.append({"url": request.url, "error": request.failure or "failed",
@@ -108,9 +116,25 @@ class NetworkRecorder:
         ))
 
     async def finish(self, timeout: float) -> None:
-        """Wait for bodies still being read (bounded: a stalled stream must not stop the capture)."""
-        if self._pending:
-            await asyncio.wait(list(self._pending), timeout=timeout)
+        """Read every response noted so far (bounded: a stalled stream must not stop the capture).
+
+        May be called again: only responses noted since the last call are read."""
+        seen, self._seen = self._seen, []
+        if not seen:
+            return
+        limit = asyncio.Semaphore(8)
+
+        async def one(response: Response, received: datetime) -> None:
+            async with limit:
+                await self._record(response, received)
+
+        tasks = [asyncio.ensure_future(one(r, at)) for r, at in seen]
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            task.exception()  # retrieved: a failure of one is recorded in its exchange
+        self.exchanges.sort(key=lambda e: e.received_at)
 
 
 @dataclass(frozen=True)

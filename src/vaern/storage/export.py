@@ -14,7 +14,6 @@ then says so where they would be.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import hashlib
 import json
@@ -300,31 +299,10 @@ def _moment_iso(text: Any, zone: ZoneInfo) -> Moment | None:
 
 
 def _print_pdf(config: Config, html: Path, pdf: Path) -> None:
-    """Print the report with Chromium, offline: every request that is not a local file is refused."""
-    from playwright.async_api import Route, async_playwright
+    """Print the report with Chromium, offline, through the browser path (crawler/capture.py)."""
+    from vaern.crawler.capture import print_pdf
 
-    from vaern.crawler.browser import launch_options
-
-    async def run() -> None:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(**launch_options(config.browser))
-            try:
-                page = await browser.new_page()
-
-                async def only_files(route: Route) -> None:
-                    if route.request.url.startswith("file://"):
-                        await route.continue_()
-                    else:
-                        await route.abort()
-
-                await page.route("**/*", only_files)
-                await page.goto(html.as_uri(), wait_until="load")
-                await page.pdf(path=str(pdf), format="A4", print_background=True,
-                               margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
-            finally:
-                await browser.close()
-
-    asyncio.run(run())
+    print_pdf(config, html, pdf)
 
 
 def _write_sums(folder: Path) -> None:

@@ -109,11 +109,19 @@ LIMITATIONS_DA: dict[str, str] = {
     "elements inside them may repeat. Horizontal scrolling is not followed.":
         "Indre rulleområder sikres ved at rulle gennem dem og sætte billederne sammen; faste elementer i dem kan "
         "derfor gå igen. Vandret rulning følges ikke.",
+    "The page was read once its content was stable. To see its timers, a probe wrapped "
+    "setTimeout and clearTimeout in the page before any of its scripts ran; the DOM was not changed.":
+        "Siden blev læst, da dens indhold var faldet til ro. For at se sidens timere lagde en måler sig om "
+        "setTimeout og clearTimeout, før sidens egne scripts kørte; sidens DOM blev ikke ændret.",
 }
 
 # The notes capture writes into manifest.json (crawler/capture.py), as patterns over the whole note.
 NOTES_DA: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"navigation failed: (?P<error>.+)", re.S), "siden kunne ikke åbnes: {error}"),
+    (re.compile(r"frame (?P<url>\S+) could not be read: (?P<error>.+)", re.S),
+     "rammen {url} kunne ikke læses: {error}"),
+    (re.compile(r"incomplete: (?P<why>.+)", re.S),
+     "ufuldstændig: det sikrede viser ikke alle de omtaler, der blev fundet ({why})"),
     (re.compile(r"the load event did not fire within (?P<s>[\d.]+) s; captured as it was"),
      "siden blev ikke færdig med at indlæse inden for {s} sekunder; den blev sikret, som den var"),
     (re.compile(r"page is (?P<h>\d+) px tall; screenshot capped at (?P<cap>\d+) px"),
@@ -131,6 +139,15 @@ ACTIONS_DA: dict[str, str] = {
     "print to PDF (screen media)": "udskrev siden som PDF (skærmvisning)",
     "scroll inner container": "rullede gennem et indre rulleområde",
     "scrolled back to the top": "rullede tilbage til toppen",
+}
+
+# The kinds of action the browser path records (crawler/expand.py, readiness.py, render.py).
+ACTION_KINDS_DA: dict[str, str] = {
+    "wait": "ventede",
+    "scroll": "rullede",
+    "click": "klikkede",
+    "stop": "stoppede",
+    "blocked": "afviste forespørgslen",
 }
 
 KINDS_DA: dict[str, str] = {
@@ -199,6 +216,14 @@ class ReportWords:
 
     def action(self, action: dict[str, Any]) -> tuple[str, bool]:
         """One entry of the capture's actions log, in a sentence; False when it can only be quoted as recorded."""
+        kind = action.get("kind")
+        if isinstance(kind, str) and kind in ACTION_KINDS_DA:
+            # The browser path's record: the kind in words, what it was done to and what was seen
+            # as recorded (times, sizes and reasons, in the record's own terms).
+            if not self.danish:
+                return str(action.get("action", kind)), True
+            target, detail = str(action.get("target") or ""), str(action.get("detail") or "")
+            return ACTION_KINDS_DA[kind] + (f" {target}" if target else "") + (f": {detail}" if detail else ""), True
         what = str(action.get("action", "?"))
         known = not self.danish or what in ACTIONS_DA
         if self.danish:

@@ -6,7 +6,7 @@ whole test module, as in a crawl process); `run(fn)` runs `fn(session)` on it an
 `python -m vaern.testing.browsing hold URL` is a stand-in crawl process for the kill tests: it
 starts a browser, begins rendering URL, prints `{"marker": …, "pid": …}` on one line once
 Chromium is up, and then waits to be killed. `hold-bare` does the same with Playwright launched
-from `launch_options()` alone, as evidence capture does.
+from `launch_options()` alone, as a script outside the browser path would.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ async def _hold(url: str) -> None:
 
 
 async def _hold_bare(url: str) -> None:
-    """As evidence capture launches: Playwright with launch_options() alone, no session."""
+    """Playwright launched from launch_options() alone, no session (the marker must still reap it)."""
     from playwright.async_api import async_playwright
 
     from vaern.crawler.browser import MARKER_ENV, launch_options

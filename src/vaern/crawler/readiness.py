@@ -1,0 +1,422 @@
+"""When is a page read? When its content is stable, not after a fixed pause.
+
+Controlled per site by `sites[].ready` (config `Ready`): `max_seconds` (the most one page waits,
+default 10), `quiet_ms` (the first, shortest quiet window) and extra `placeholders` (texts that
+mean "still loading"); used by crawl rendering and evidence capture alike (crawler/render.py).
+
+A page is ready when, all at once:
+
+1. no request of the page is under way (`NetworkWatch`; a request pending longer than
+   `PENDING_HOLD_S` stops holding us, unless a loading placeholder is on screen);
+2. no timer the page set for the next few seconds is still to fire (a probe the browser context
+   installs before any script of the page runs counts one-shot `setTimeout`s up to
+   `TIMER_HORIZON_MS`; a timer that keeps re-arming itself is a clock, not content, and is
+   ignored after its third round);
+3. the DOM has not changed for the quiet window;
+4. the visible text reads the same twice, a quiet window apart;
+5. no loading placeholder is on screen: `aria-busy="true"`, a progress bar or `role=progressbar`,
+   a spinner/skeleton/shimmer/loader element, or a short text that says so ("Indlæser …",
+   "Henter …", "Loading …", and the site's own `placeholders`).
+
+Whenever a check fails the quiet window doubles (from `quiet_ms` up to `MAX_QUIET_MS`), so a page
+that is ready at once costs two short reads and a slow one is given more time, up to
+`max_seconds`. A placeholder that nothing is working on any more (no request, no timer, no DOM
+change for a whole `MAX_QUIET_MS` window) is stale: the page is read and the placeholder named.
+A page that is not ready by `max_seconds` is read as it stands and says why (`Readiness.ready`
+is False): such a read never removes a hit (pipeline.py).
+
+Nothing here writes to the page's DOM. The timer probe wraps `setTimeout`/`clearTimeout` in the
+page's own world (it must, to see them) and keeps its count in a closure reachable through one
+non-enumerable property with a per-session random name; that it was installed is part of every
+capture's provenance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vaern.crawler.expand import Action, NetworkWatch, _now
+
+if TYPE_CHECKING:
+    from playwright.async_api import JSHandle, Page
+
+DEFAULT_PLACEHOLDERS = ("Indlæser", "Indlæses", "Henter", "Hentes", "Loading", "Vent venligst", "Please wait")
+MAX_QUIET_MS = 2400
+TIMER_HORIZON_MS = 5000  # timers due later than this are the page's clocks and polls, not its content
+TIMER_REARMS = 3  # a callback set more often than this is a loop; ignored from then on
+
+
+def timer_probe_script(name: str) -> str:
+    """The init script that counts the page's pending one-shot timers under `window[name]`."""
+    return (
+        _PROBE_JS.replace("%(name)s", name)
+        .replace("%(horizon)d", str(TIMER_HORIZON_MS))
+        .replace("%(rearms)d", str(TIMER_REARMS))
+    )
+
+
+_PROBE_JS = """
+(() => {
+  if (Object.prototype.hasOwnProperty.call(window, '%(name)s')) return;
+  const set = window.setTimeout, clear = window.clearTimeout, now = () => performance.now();
+  const pending = new Map(), rounds = new Map();
+  const keyOf = (fn, ms) => {
+    let src = '';
+    try { src = fn.name || Function.prototype.toString.call(fn).slice(0, 120); } catch (e) { src = '?'; }
+    return ms + ':' + src;
+  };
+  const wrapped = function setTimeout(fn, ms, ...rest) {
+    if (typeof fn !== 'function') return set.call(this, fn, ms, ...rest);
+    const delay = Math.max(0, Number(ms) || 0);
+    const key = keyOf(fn, delay);
+    const n = (rounds.get(key) || 0) + 1;
+    rounds.set(key, n);
+    let id;
+    const run = function (...args) { pending.delete(id); return fn.apply(this, args); };
+    id = set.call(this, run, ms, ...rest);
+    if (delay <= %(horizon)d && n <= %(rearms)d) pending.set(id, now() + delay);
+    return id;
+  };
+  const unwrapped = function clearTimeout(id) { pending.delete(id); return clear.call(this, id); };
+  window.setTimeout = wrapped;
+  window.clearTimeout = unwrapped;
+  Object.defineProperty(window, '%(name)s', {
+    enumerable: false, configurable: false,
+    value: Object.freeze({
+      timeout: (fn, ms) => set.call(window, fn, ms),  // for our own waits, never counted
+      // [number of timers still to fire, ms until the last of them is due]
+      pending() {
+        const t = now();
+        let last = 0;
+        for (const [id, due] of pending) {
+          if (due < t - 1000) { pending.delete(id); continue; }  // throttled or lost: not waited for
+          last = Math.max(last, due - t);
+        }
+        return [pending.size, Math.max(0, last)];
+      },
+    }),
+  });
+})();
+"""
+
+
+# The page's state as readiness sees it, from one helper per document (held only by us).
+_AGENT_JS = """
+(args) => {
+  const [probeName, extra] = args;
+  const probe = window[probeName];
+  const later = probe ? probe.timeout : setTimeout;
+  let lastChange = performance.now(), harvesting = false, calls = 0;
+  const dropped = new Map();  // text -> [links, scroll position when added]
+  const added = new WeakMap();
+  const position = (el) => {
+    let box = el && el.parentElement;
+    while (box && box !== document.body && box !== document.documentElement) {
+      const oy = getComputedStyle(box).overflowY;
+      if ((oy === 'auto' || oy === 'scroll' || oy === 'overlay') && box.scrollHeight > box.clientHeight + 2) break;
+      box = box.parentElement;
+    }
+    const inner = box && box !== document.body && box !== document.documentElement ? box : null;
+    return [Math.round(window.scrollY), inner ? path(inner) : null, inner ? Math.round(inner.scrollTop) : 0];
+  };
+  const path = (el) => {
+    const parts = [];
+    for (let n = el; n && n.nodeType === 1 && n !== document.documentElement; n = n.parentElement) {
+      let part = n.tagName.toLowerCase();
+      if (n.id) { parts.unshift(part + '#' + CSS.escape(n.id)); break; }
+      const siblings = n.parentElement
+        ? Array.from(n.parentElement.children).filter((c) => c.tagName === n.tagName) : [];
+      if (siblings.length > 1) part += ':nth-of-type(' + (siblings.indexOf(n) + 1) + ')';
+      parts.unshift(part);
+    }
+    return parts.join(' > ');
+  };
+  const watcher = new MutationObserver((records) => {
+    lastChange = performance.now();
+    if (!harvesting) return;
+    for (const r of records) {
+      for (const n of r.addedNodes) if (n.nodeType === 1) added.set(n, position(n));
+      for (const n of r.removedNodes) {
+        if (n.nodeType !== 1) continue;
+        const text = (n.textContent || '').replace(/\\s+/g, ' ').trim();
+        if (text.length < 12 || dropped.has(text)) continue;
+        const links = Array.from(n.querySelectorAll('a[href]'), (a) => a.href).slice(0, 50);
+        if (n.tagName === 'A' && n.href) links.push(n.href);
+        dropped.set(text, [links, added.get(n) || position(r.target)]);
+        if (dropped.size > 5000) harvesting = false;
+      }
+    }
+  });
+  watcher.observe(document, {subtree: true, childList: true, characterData: true,
+                             attributes: true, attributeFilter: ['aria-busy', 'hidden']});
+  const words = ['indlæser', 'indlæses', 'henter', 'hentes', 'loading', 'vent venligst', 'please wait',
+                 ...extra.map((w) => w.toLowerCase())];
+  const busyClass = /(^|[-_\\s])(spinner|skeleton|shimmer|loader|loading|is-loading|placeholder-glow)([-_\\s]|$)/i;
+  const onScreen = (el) => {
+    const r = el.getBoundingClientRect();
+    if (r.width <= 0 || r.height <= 0) return false;
+    if (r.bottom <= 0 || r.top >= window.innerHeight || r.right <= 0 || r.left >= window.innerWidth) return false;
+    const cs = getComputedStyle(el);
+    return cs.visibility !== 'hidden' && cs.display !== 'none' && Number(cs.opacity) > 0.05;
+  };
+  const describe = (el, why) => {
+    let s = el.tagName.toLowerCase();
+    if (el.id) s += '#' + el.id;
+    else if (typeof el.className === 'string' && el.className.trim()) {
+      s += '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.');
+    }
+    return s + ' (' + why + ')';
+  };
+  // The first loading placeholder on screen, by its description; those in `stale` (judged
+  // stale earlier on this page) do not count.
+  const placeholder = (stale) => {
+    const fresh = (d) => (stale.includes(d) ? null : d);
+    for (const el of document.querySelectorAll('[aria-busy="true"], [role=progressbar], progress')) {
+      if (!onScreen(el)) continue;
+      const d = fresh(describe(el, el.getAttribute('aria-busy') === 'true' ? 'aria-busy' : 'progress'));
+      if (d) return d;
+    }
+    for (const el of document.querySelectorAll('[class]')) {
+      const cls = typeof el.className === 'string' ? el.className : '';
+      if (!cls || !busyClass.test(cls) || !onScreen(el)) continue;
+      const d = fresh(describe(el, 'class'));
+      if (d) return d;
+    }
+    const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(), seen = 0; node && seen < 20000; node = walker.nextNode(), seen++) {
+      const own = node.data.replace(/\\s+/g, ' ').trim().toLowerCase();
+      if (!own || own.length > 60) continue;
+      const says = (w) => own === w || own.startsWith(w + ' ') || own.startsWith(w + '…') || own.startsWith(w + '.');
+      if (!words.some(says)) continue;
+      const el = node.parentElement;
+      if (!el || el.closest('script, style, noscript, template')) continue;
+      const whole = (el.innerText || '').replace(/\\s+/g, ' ').trim();
+      if (whole.length <= 60 && onScreen(el)) {
+        const d = fresh(describe(el, '"' + whole + '"'));
+        if (d) return d;
+      }
+    }
+    return null;
+  };
+  // The visible text, shadow roots included (innerText leaves them out).
+  const deepText = () => {
+    let text = document.body ? document.body.innerText : '';
+    const walk = (root, depth) => {
+      if (depth > 20) return;
+      for (const el of root.querySelectorAll('*')) {
+        if (!el.shadowRoot) continue;
+        for (const child of el.shadowRoot.children) if (child.innerText) text += '\\n' + child.innerText;
+        walk(el.shadowRoot, depth + 1);
+      }
+    };
+    if (document.body) walk(document.body, 0);
+    return text;
+  };
+  const hash = (s) => {
+    let h = 2166136261;
+    for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); }
+    return (h >>> 0).toString(16) + ':' + s.length;
+  };
+  return {
+    // Wait (at most limitMs) until the DOM has been quiet for quietMs and no short timer is left
+    // to fire; then read the page: [quiet, timers left, text hash, text length, placeholder, ms since change].
+    // A newer call ends an older one.
+    wait(quietMs, limitMs, minMs, stale) {
+      const t0 = performance.now(), call = ++calls;
+      return new Promise((resolve) => {
+        const tick = () => {
+          const now = performance.now(), calm = now - lastChange;
+          const [timers, due] = probe ? probe.pending() : [0, 0];
+          if (call !== calls) { resolve(null); return; }
+          const done = calm >= quietMs && timers === 0;
+          if ((done && now - t0 >= minMs) || now - t0 >= limitMs) {
+            const text = deepText();
+            resolve([done, timers, hash(text), text.replace(/\\s+/g, '').length, placeholder(stale), Math.round(calm)]);
+            return;
+          }
+          const wait = calm < quietMs ? quietMs - calm : timers ? Math.min(due + 5, 250) : minMs - (now - t0);
+          later(tick, Math.max(10, Math.min(250, wait)));
+        };
+        tick();
+      });
+    },
+    harvest(on) { harvesting = !!on; },
+    dropped() { return Array.from(dropped, ([text, [links, pos]]) => [text, links, pos]); },
+    probed() { return !!probe; },
+    stop() { watcher.disconnect(); },
+  };
+}
+"""
+
+
+@dataclass(frozen=True)
+class ReadyLimits:
+    """How long readiness may wait (from a site's `ready:` config)."""
+
+    max_seconds: float = 10.0
+    quiet_ms: int = 150
+    placeholders: tuple[str, ...] = ()
+    step_timeout: float = 30.0
+
+    def longer(self, factor: float = 2.0) -> ReadyLimits:
+        """Longer waits, for a second capture of a page whose first did not show every mention."""
+        return ReadyLimits(self.max_seconds * factor, int(self.quiet_ms * factor), self.placeholders, self.step_timeout)
+
+
+@dataclass
+class Readiness:
+    """How the wait for a page ended: ready or not, why, after how long, over how many reads."""
+
+    ready: bool
+    seconds: float
+    reads: int
+    reason: str  # what made it ready, or what still held it when the limit came
+    placeholder: str | None = None  # a placeholder still on screen (stale, or at the limit)
+    timers_probed: bool = True
+    history: list[str] = field(default_factory=list)
+
+
+class PageAgent:
+    """The readiness helper of one document: created after load, again after a navigation."""
+
+    def __init__(self, page: Page, handle: JSHandle, step_timeout: float, probed: bool) -> None:
+        self.page, self.handle, self.step_timeout, self.probed = page, handle, step_timeout, probed
+
+    @classmethod
+    async def attach(cls, page: Page, probe: str, limits: ReadyLimits) -> PageAgent:
+        extra = [p for p in limits.placeholders if p.lower() not in (w.lower() for w in DEFAULT_PLACEHOLDERS)]
+        handle = await asyncio.wait_for(page.evaluate_handle(_AGENT_JS, [probe, extra]), limits.step_timeout)
+        probed = bool(await asyncio.wait_for(handle.evaluate("a => a.probed()"), limits.step_timeout))
+        return cls(page, handle, limits.step_timeout, probed)
+
+    async def call(self, expression: str, arg: Any = None) -> Any:
+        return await asyncio.wait_for(self.handle.evaluate(expression, arg), self.step_timeout)
+
+    async def harvest(self, on: bool) -> None:
+        await self.call("(a, on) => a.harvest(on)", on)
+
+    async def dropped(self) -> list[tuple[str, list[str], list[Any]]]:
+        return [(t, list(links), list(pos)) for t, links, pos in await self.call("a => a.dropped()")]
+
+    async def release(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.handle.evaluate("a => a.stop()"), 5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.handle.dispose(), 5)
+
+
+async def wait_ready(
+    agent: PageAgent, network: NetworkWatch, limits: ReadyLimits, actions: list[Action] | None = None,
+    *, budget: float | None = None, stale: set[str] | None = None,
+) -> Readiness:
+    """Wait until the page is ready (module docstring), at most `limits.max_seconds` (or `budget`).
+
+    `stale`: placeholders judged stale on this page before (they no longer hold us); one judged
+    stale now is added to it."""
+    stale = stale if stale is not None else set()
+    t0 = time.monotonic()
+    limit = limits.max_seconds if budget is None else min(budget, limits.max_seconds)
+    quiet = max(30, limits.quiet_ms)
+    last_text: str | None = None
+    reads = 0
+    history: list[str] = []
+    holding = "nothing read yet"
+    placeholder: str | None = None
+    probed = agent.probed
+    read_at = time.monotonic()
+    while True:
+        left = limit - (time.monotonic() - t0)
+        if left <= 0:
+            result = Readiness(False, time.monotonic() - t0, reads, f"not ready after {limit:g} s: {holding}",
+                               placeholder, probed, history)
+            break
+        # Requests first; a placeholder on screen keeps a slow request holding us up to the limit.
+        if network.busy() or (placeholder and network.pending):
+            await network.idle(left, hold=left if placeholder else None)
+            if network.busy() or (placeholder and network.pending):
+                holding = f"{len(network.pending)} request(s) under way"
+                continue
+        # The second of two reads comes a whole quiet window after the first.
+        gap = 0 if last_text is None else max(0, int(quiet - (time.monotonic() - read_at) * 1000))
+        state = await agent.call("(a, w) => a.wait(...w)", [quiet, int(left * 1000), gap, sorted(stale)])
+        read_at = time.monotonic()
+        if state is None:
+            continue
+        done, timers, text, length, placeholder, _calm = state
+        reads += 1
+        if network.busy():
+            holding = "a request started"
+            last_text = None
+            continue
+        if timers:
+            holding = f"{timers} timer(s) still to fire"
+            last_text = None
+            continue
+        if not done:
+            holding = "the page kept changing"
+            quiet = min(quiet * 2, MAX_QUIET_MS)
+            last_text = None
+            continue
+        if placeholder is not None:
+            if quiet >= MAX_QUIET_MS and text == last_text:
+                # Nothing is working on it any more: a placeholder that never goes away.
+                stale.add(placeholder)
+                result = Readiness(True, time.monotonic() - t0, reads,
+                                   f"stable for {quiet} ms with a stale loading placeholder", placeholder,
+                                   probed, history)
+                break
+            holding = f"a loading placeholder is on screen: {placeholder}"
+            # One long quiet window (no request, timer or DOM change) tells working from stale.
+            quiet = MAX_QUIET_MS
+            history.append(f"placeholder {placeholder}; waiting {quiet} ms")
+            last_text = text
+            continue
+        if text != last_text:
+            if last_text is not None:
+                history.append(f"text changed ({length} characters); waiting {quiet} ms")
+                quiet = min(quiet * 2, MAX_QUIET_MS)
+            holding = "the text changed between two reads"
+            last_text = text
+            continue
+        result = Readiness(True, time.monotonic() - t0, reads, f"text unchanged over two reads {quiet} ms apart",
+                           None, probed, history)
+        break
+    if actions is not None:
+        detail = f"{result.reason} ({result.seconds:.2f} s, {result.reads} reads)"
+        if result.placeholder and result.ready:
+            detail += f"; stale placeholder {result.placeholder}"
+        actions.append(Action(_now(), "wait", "ready" if result.ready else "not ready", detail))
+    return result
+
+
+class ReadyCheck:
+    """Readiness as expansion calls it (`expand.ReadyHook`): every wait is kept, the first one
+    (after load) says whether the page became ready at all."""
+
+    def __init__(self, agent: PageAgent, network: NetworkWatch, limits: ReadyLimits) -> None:
+        self.agent, self.network, self.limits = agent, network, limits
+        self.results: list[Readiness] = []
+        self.stale: set[str] = set()
+
+    @property
+    def first(self) -> Readiness | None:
+        return self.results[0] if self.results else None
+
+    @property
+    def last(self) -> Readiness | None:
+        return self.results[-1] if self.results else None
+
+    async def wait(self, budget: float) -> tuple[bool, float, str]:
+        result = await wait_ready(self.agent, self.network, self.limits, budget=budget, stale=self.stale)
+        self.results.append(result)
+        why = result.reason
+        if result.placeholder and result.ready:
+            why += f": {result.placeholder}"
+        return result.ready, result.seconds, why
+
+    async def started(self) -> None:
+        await self.agent.harvest(True)
