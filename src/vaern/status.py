@@ -1,4 +1,5 @@
-"""`vaern status`: per site the last crawl and the next one, and the state of the outbox.
+"""`vaern status`: per site the last crawl and the next one, the hits still owed evidence, and
+the state of the outbox.
 
 Reads the database only (crawl runs, the scheduler's job store, the alerts), so it works
 whether or not `vaern run` is running. Times are shown in the config's `timezone`.
@@ -17,9 +18,10 @@ from vaern.alerts.outbox import alert_ref
 from vaern.alerts.report import iso, outbox_counts
 from vaern.config import Config
 from vaern.scheduler import JOB_TABLE, next_runs
-from vaern.storage.tables import AlertRow, CrawlRunRow
+from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow, SnapshotRow
 
 FAILED_SHOWN = 10
+OWED_SHOWN = 20
 
 
 def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> dict[str, Any]:
@@ -71,6 +73,7 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
             )
         )
         oldest_queued = session.scalar(select(func.min(AlertRow.created_at)).where(AlertRow.status == "queued"))
+        owed = _evidence_owed(session)
     return {
         "sites": sites,
         "outbox": {
@@ -83,7 +86,32 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
         },
         "digest_next": iso(scheduled.get("digest")),
         "scheduler": bool(scheduled),
+        "evidence_owed": owed,
     }
+
+
+def _evidence_owed(session: Session) -> dict[str, Any]:
+    """The hits that still owe evidence (no complete snapshot settles them yet), newest first."""
+    from vaern.storage.queries import public_id
+
+    count = session.scalar(select(func.count()).select_from(HitRow).where(HitRow.evidence_owed.is_(True))) or 0
+    rows = session.scalars(
+        select(HitRow).where(HitRow.evidence_owed.is_(True)).order_by(HitRow.first_seen.desc(), HitRow.id.desc())
+        .limit(OWED_SHOWN)
+    ).all()
+    shown = []
+    for hit in rows:
+        newest = session.scalar(
+            select(SnapshotRow).where(SnapshotRow.page_id == hit.page_id)
+            .order_by(SnapshotRow.captured_at.desc(), SnapshotRow.id.desc()).limit(1)
+        )
+        why = hit.evidence_error
+        if why is None and newest is not None and not newest.complete:
+            why = newest.incomplete_reason
+        shown.append({"hit": public_id("h", hit.id), "person": hit.person_id, "site": hit.site_id, "url": hit.url,
+                      "for": hit.evidence_reason, "attempts": hit.evidence_attempts,
+                      "since": iso(hit.last_seen), "why": why})
+    return {"count": count, "hits": shown}
 
 
 def render(config: Config, data: dict[str, Any]) -> str:
@@ -117,6 +145,20 @@ def render(config: Config, data: dict[str, Any]) -> str:
             if site["next_crawl"]
             else "  next crawl: not scheduled (`vaern run` has not run yet)"
         )
+    owed = data["evidence_owed"]
+    lines.append("")
+    if owed["count"]:
+        lines.append(f"Evidence owed: {owed['count']} hit(s) have no complete evidence yet; the next crawl of "
+                     "their site tries again. Secure these pages by hand if they matter now:")
+        for entry in owed["hits"]:
+            tried = f", tried {entry['attempts']}x" if entry["attempts"] else ""
+            lines.append(f"  {entry['hit']} {entry['person']} ({entry['for'] or 'hit'}{tried}) {entry['url']}")
+            if entry["why"]:
+                lines.append(f"    {entry['why']}")
+        if owed["count"] > len(owed["hits"]):
+            lines.append(f"  … and {owed['count'] - len(owed['hits'])} more (vaern hits --json: evidence_owed)")
+    else:
+        lines.append("Evidence owed: none.")
     box = data["outbox"]
     lines.append("")
     lines.append(

@@ -31,7 +31,9 @@ POST = (
 )
 
 
-def _snapshot(session: Session, config: Config, hit: HitRow, *, text: str = POST) -> None:
+def _snapshot(
+    session: Session, config: Config, hit: HitRow, *, text: str = POST, incomplete: str | None = None
+) -> None:
     """An evidence snapshot as the capture step stores it: a tall full-page PNG and the page text."""
     folder = Path(config.archive) / "snapshots" / f"s-{hit.id:06d}"
     folder.mkdir(parents=True)
@@ -56,6 +58,8 @@ def _snapshot(session: Session, config: Config, hit: HitRow, *, text: str = POST
             manifest_path=f"snapshots/s-{hit.id:06d}/manifest.json",
             manifest_sha256="0" * 64,
             files=files,
+            complete=incomplete is None,
+            incomplete_reason=incomplete,
         )
     )
     session.flush()
@@ -332,3 +336,35 @@ def database_url(tmp_path: Path, migrated_sqlite: Path) -> str:
     target = tmp_path / "vaern.db"
     shutil.copyfile(migrated_sqlite, target)
     return f"sqlite:///{target}"
+
+
+@pytest.mark.parametrize("language", ["da", "en"])
+def test_the_email_says_secured_only_when_the_evidence_shows_the_mention(
+    make_config: Callable[..., Config], sessions: sessionmaker[Session], language: str
+) -> None:
+    """Complete evidence is said to be secured; evidence that does not show the mention, or none
+    at all, is said not to be, with the advice to secure the page by hand now."""
+    config = make_config(language=language)
+    secured = {"da": "sikret i Værn", "en": "secured in Værn"}[language]
+    by_hand = {"da": "Sikr siden manuelt nu", "en": "Secure the page by hand now"}[language]
+    reason = ("the captured page does not show every mention the matcher reported (captured 2 times, the second "
+              "with longer waits): 'René Rosenkilde' (text) is missing")
+    with sessions() as s, s.begin():
+        run = add_run(s)
+        complete = add_hit(s, config, "rr", run_id=run.id)
+        _snapshot(s, config, complete)
+        partial = add_hit(s, config, "sm", run_id=run.id)
+        _snapshot(s, config, partial, incomplete=reason)
+        none = add_hit(s, config, "rr", run_id=run.id)
+        none.evidence_owed, none.evidence_reason = True, "hit"
+        alerts = enqueue(s, config, [complete, partial, none], "new_hit", run.id)
+        lene = next(a.id for a in alerts if a.recipient == "lene.leder@kommune.example")
+    text, html = _parts(_compose(sessions, config, lene))
+    states = [b for b in text.splitlines() if b.strip().startswith(("Bevis:", "Evidence:"))]
+    assert len(states) == 3, text
+    assert secured in states[0] and by_hand not in states[0]
+    assert secured not in states[1] and by_hand in states[1] and "'René Rosenkilde' (text) is missing" in states[1]
+    assert secured not in states[2] and by_hand in states[2]
+    assert "Beviset er sikret" not in text and "The evidence has been secured" not in text
+    assert html.count('class="evidence secured"') == 1 and html.count('class="evidence incomplete"') == 1
+    assert html.count('class="evidence missing"') == 1

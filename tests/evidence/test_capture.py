@@ -16,7 +16,14 @@ from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
 
 from vaern.config import Config
-from vaern.crawler.capture import Capture, CaptureFailure, CaptureRequest, capture_pages
+from vaern.crawler.capture import (
+    Capture,
+    CaptureFailure,
+    CaptureRequest,
+    capture_pages,
+    mark_incomplete,
+    missing_mentions,
+)
 from vaern.storage.archive import Archive, sha256_hex
 from vaern.testing.siteserver import SiteServer
 
@@ -278,3 +285,27 @@ def test_requests_the_page_makes_pass_the_ssrf_guard(site: Site) -> None:
     blocked = _provenance(leak)["network"]["blocked"]
     assert len(blocked) == 1 and blocked[0].startswith(f"refused {secret}: 127.0.0.2 is a")
     assert isinstance(refused, CaptureFailure) and "network.allow_private_hosts" in refused.error
+
+
+def test_a_capture_that_does_not_show_a_mention_says_which_and_why() -> None:
+    """Evidence must show what was found: a name only in hidden HTML, or not on the page at all,
+    is missing from the capture, and the capture is marked incomplete with the reason."""
+    with SiteServer() as server:
+        server.set_page("/hidden", "<p>Opslag om sagen</p><p style='display:none'>René Rosenkilde</p>"
+                                   "<p>Karin <span style='text-transform:uppercase'>Juhl</span> svarer ikke</p>")
+        matches = ({"person": "rr", "matched": "René Rosenkilde", "field": "text"},
+                   {"person": "kj", "matched": "Karin Juhl", "field": "text"},
+                   {"person": "ms", "matched": "Mette Sørensen", "field": "title"})
+        request = CaptureRequest(server.url("/hidden"), "testsite", DETECTED, "hit", matches=matches)
+        [capture] = capture_pages(_config(), [request])
+    assert isinstance(capture, Capture), capture
+    missing = missing_mentions(request, capture)
+    # Karin Juhl is shown (in capitals: compared case-folded); the others are not.
+    assert missing == ["'René Rosenkilde' is in the page's HTML but not shown", "'Mette Sørensen' (title) is missing"]
+    assert capture.complete and capture.incomplete_reason is None
+    marked = mark_incomplete(capture, missing, tried=2)
+    assert not marked.complete and marked.incomplete_reason is not None
+    assert "captured 2 times" in marked.incomplete_reason and "René Rosenkilde" in marked.incomplete_reason
+    assert marked.notes[-1] == f"incomplete: {marked.incomplete_reason}"
+    removal = CaptureRequest(request.url, "testsite", DETECTED, "removed", matches=matches)
+    assert missing_mentions(removal, capture) == []  # a removal shows the page as it is now

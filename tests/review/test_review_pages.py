@@ -116,6 +116,34 @@ def test_tampered_evidence_is_not_verified_on_the_next_open(tmp_path: Path) -> N
         c.close()
 
 
+def test_incomplete_and_owed_evidence_is_said_on_the_hit_page(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from vaern.storage.tables import HitRow, SnapshotRow
+
+    world = build_world(tmp_path)
+    engine = make_engine(world.config.database)
+    sessions = session_factory(engine)
+    hit_id = world.hits["b_secret"]
+    with sessions() as db, db.begin():
+        page_id = db.get(HitRow, hit_id).page_id  # type: ignore[union-attr]
+        db.execute(update(SnapshotRow).where(SnapshotRow.page_id == page_id).values(
+            complete=False, incomplete_reason="'Karin Jensen' (text) is missing"))
+        db.execute(update(HitRow).where(HitRow.id == hit_id).values(evidence_owed=True, evidence_reason="hit"))
+    engine.dispose()
+    with LiveServer(create_app(world.config)) as server:
+        c = sign_in(server.url, "analytiker")
+        html = c.get(f"/hits/{ref(hit_id)}").text
+        assert 'data-evidence="owed"' in html and "Intet fuldstændigt bevis endnu" in html
+        assert 'data-complete="no"' in html and "Ufuldstændigt bevis" in html and "is missing" in html
+        assert "ufuldstændig</span>" in html
+        other = c.get(f"/hits/{ref(world.hits['a_xss'])}").text
+        assert 'data-evidence="owed"' not in other and 'data-complete="no"' not in other
+        data = c.get(f"/api/hits/{ref(hit_id)}").json()
+        c.close()
+    assert data["evidence_owed"] is True and data["snapshots"][-1]["complete"] is False
+
+
 def test_archived_html_is_served_inert(world: World, client_as: Callable[[str], httpx.Client]) -> None:
     c = client_as("analytiker")
     hit = ref(world.hits["a_xss"])

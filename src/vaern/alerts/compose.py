@@ -62,6 +62,10 @@ class Evidence:
     screenshot: Path | None = None
     text: Path | None = None
     captured_at: datetime | None = None
+    # The newest snapshot that should show the mention (not a removal's): complete or not, and
+    # why not. None: there is none.
+    complete: bool | None = None
+    incomplete_reason: str | None = None
 
 
 @dataclass
@@ -116,21 +120,41 @@ def load_evidence(session: Session, config: Config, hits: Sequence[HitRow]) -> d
         for page_id, title in session.execute(select(PageRow.id, PageRow.title).where(PageRow.id.in_(page_ids)))
     }
     newest: dict[int, SnapshotRow] = {}
+    showing: dict[int, SnapshotRow] = {}  # the newest that should show the mention (not a removal's)
     for snap in session.scalars(
-        select(SnapshotRow).where(SnapshotRow.page_id.in_(page_ids)).order_by(SnapshotRow.captured_at)
+        select(SnapshotRow).where(SnapshotRow.page_id.in_(page_ids)).order_by(SnapshotRow.captured_at, SnapshotRow.id)
     ):
         newest[snap.page_id] = snap
+        if snap.reason != "removed":
+            showing[snap.page_id] = snap
     out: dict[int, Evidence] = {}
     for page_id in page_ids:
         found = newest.get(page_id)
         files = found.files if found is not None else {}
+        shows = showing.get(page_id)
         out[page_id] = Evidence(
             title=titles.get(page_id),
             screenshot=_archive_path(config, files.get("screenshot")),
             text=_archive_path(config, files.get("text")),
             captured_at=found.captured_at if found is not None else None,
+            complete=bool(shows.complete) if shows is not None else None,
+            incomplete_reason=shows.incomplete_reason if shows is not None else None,
         )
     return out
+
+
+def evidence_state(hit: HitRow, evidence: Evidence | None) -> tuple[str, str | None]:
+    """Whether the hit's evidence is "secured", "incomplete" (with the reason) or "missing".
+
+    Secured only when the newest snapshot that should show the mention is complete and the hit
+    owes nothing more (a change since, not yet secured, is missing); never otherwise."""
+    if evidence is None or evidence.complete is None:
+        return "missing", None
+    if not evidence.complete:
+        return "incomplete", evidence.incomplete_reason
+    if hit.evidence_owed and hit.evidence_reason != "removed":
+        return "missing", None
+    return "secured", None
 
 
 def _archive_path(config: Config, entry: object) -> Path | None:
@@ -177,6 +201,8 @@ class HitView:
     deadline_basis: str
     deadline_passed: bool
     thumbnail_cid: str | None
+    evidence_state: str = "missing"  # secured | incomplete | missing (never said to be secured unless it is)
+    evidence: str = ""  # the sentence about it
 
 
 def mark_names(excerpt: str, matched: Sequence[str]) -> list[tuple[str, bool]]:
@@ -296,6 +322,8 @@ class Composer:
             if self.thumbnails.get(evidence.screenshot) is not None:
                 cid = f"thumb.{hit_ref(hit.id)}@vaern"
         categories = [str(c) for c in hit.categories or []]
+        state, why = evidence_state(hit, evidence)
+        why_short = header_safe(why.split(": ", 1)[-1], 300) if why else ""
         return HitView(
             ref=hit_ref(hit.id),
             link=f"{config.review_url}/hits/{hit_ref(hit.id)}",
@@ -316,6 +344,8 @@ class Composer:
             deadline_basis=self._deadline_text(deadline),
             deadline_passed=deadline.due <= now,
             thumbnail_cid=cid,
+            evidence_state=state,
+            evidence=w(f"evidence.{state}", reason=why_short),
         )
 
     def subject(self, alert: AlertRow, views: list[HitView]) -> str:

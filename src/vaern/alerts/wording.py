@@ -19,10 +19,10 @@ _DA: dict[str, str] = {
     "greeting": "Kære {name}",
     "greeting_anonymous": "Hej",
     "intro.new_hit": "Værn har fundet {n_hits} nye omtaler af medarbejdere i din enhed på de sider, vi holder øje med. "
-    "Beviset er sikret.",
+    "Ved hvert fund står, om beviset er sikret.",
     "intro.new_hit.one": "Værn har fundet en ny omtale af en medarbejder i din enhed på en side, vi holder øje med.",
     "intro.update": "Siden er ændret og nævner stadig medarbejderen. Her er den nye tekst.",
-    "intro.removed": "Siden er væk eller nævner ikke længere medarbejderen. Det sikrede bevis er bevaret i Værn.",
+    "intro.removed": "Siden er væk eller nævner ikke længere medarbejderen. Det, Værn sikrede, er bevaret i Værn.",
     "intro.reminder": "Dette fund er endnu ikke behandlet (hverken bekræftet eller afvist) i Værn. "
     "Husk fristen for politianmeldelse.",
     "intro.digest": "Dagens oversigt over mulige fund, som en analytiker bør se på: {n_hits} fund.",
@@ -45,6 +45,12 @@ _DA: dict[str, str] = {
     "confidence.possible": "mulig – bør tjekkes",
     "open": "Åbn fundet i Værn",
     "screenshot": "Skærmbillede af siden",
+    "evidence": "Bevis",
+    "evidence.secured": "sikret i Værn: skærmbillede af hele siden, dens HTML og netværkstrafik, med hashværdier.",
+    "evidence.incomplete": "KUNNE IKKE SIKRES HELT. Det gemte billede af siden viser ikke omtalen ({reason}). "
+    "Sikr siden manuelt nu: tag et skærmbillede af hele opslaget, og notér adressen og tidspunktet.",
+    "evidence.missing": "KUNNE IKKE SIKRES. Værn har ikke gemt et billede af siden, der viser omtalen. "
+    "Sikr siden manuelt nu: tag et skærmbillede af hele opslaget, og notér adressen og tidspunktet.",
     "steps": "Det anbefalede næste skridt",
     "step.always": "Tal med medarbejderen og tilbyd støtte. Overvej at anmelde det som arbejdsskade.",
     "step.threat": "Trussel: overvej at anmelde opslaget til politiet.",
@@ -79,10 +85,10 @@ _EN: dict[str, str] = {
     "greeting": "Dear {name}",
     "greeting_anonymous": "Hello",
     "intro.new_hit": "Værn has found {n_hits} new mentions of employees in your unit on the sites it watches. "
-    "The evidence has been secured.",
+    "Each hit says whether its evidence has been secured.",
     "intro.new_hit.one": "Værn has found a new mention of an employee in your unit on a site it watches.",
     "intro.update": "The page has changed and still names the employee. Here is the new text.",
-    "intro.removed": "The page is gone or no longer names the employee. The secured evidence is kept in Værn.",
+    "intro.removed": "The page is gone or no longer names the employee. What Værn secured is kept in Værn.",
     "intro.reminder": "This hit has not been handled yet (neither confirmed nor dismissed) in Værn. "
     "Mind the deadline for a police report.",
     "intro.digest": "Today's list of possible hits for an analyst to look at: {n_hits}.",
@@ -105,6 +111,12 @@ _EN: dict[str, str] = {
     "confidence.possible": "possible – needs checking",
     "open": "Open the hit in Værn",
     "screenshot": "Screenshot of the page",
+    "evidence": "Evidence",
+    "evidence.secured": "secured in Værn: a screenshot of the whole page, its HTML and network traffic, with hashes.",
+    "evidence.incomplete": "COULD NOT BE SECURED IN FULL. The stored picture of the page does not show the mention "
+    "({reason}). Secure the page by hand now: take a screenshot of the whole post and note its address and the time.",
+    "evidence.missing": "COULD NOT BE SECURED. Værn has stored no picture of the page that shows the mention. "
+    "Secure the page by hand now: take a screenshot of the whole post and note its address and the time.",
     "steps": "Recommended next steps",
     "step.always": "Talk to the employee and offer support. Consider registering it as a work injury.",
     "step.threat": "Threat: consider reporting the post to the police.",

@@ -48,6 +48,8 @@ class SnapshotView:
     manifest_ok: bool
     text: str | None
     diff: list[tuple[str, str]] = field(default_factory=list)  # (kind: add|del|ctx|hunk, line)
+    complete: bool = True  # shows every mention the matcher reported
+    incomplete_reason: str | None = None
 
     @property
     def verified(self) -> bool:
@@ -140,6 +142,8 @@ def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
                 manifest_ok=manifest.ok,
                 text=text,
                 diff=diff,
+                complete=bool(row.complete),
+                incomplete_reason=row.incomplete_reason,
             )
         )
         if text is not None:

@@ -131,6 +131,14 @@ DA: dict[str, str] = {
     "No alerts about this hit.": "Ingen advarsler om dette fund.",
     "No hits match.": "Ingen fund passer.",
     "No screenshot was captured for this page.": "Der blev ikke taget et skærmbillede af siden.",
+    "No complete evidence yet: no stored capture of this page shows every mention that was found. "
+    "Værn tries again at the next crawl; secure the page by hand now if it matters.":
+        "Intet fuldstændigt bevis endnu: intet gemt øjebliksbillede af siden viser alle de omtaler, der blev fundet. "
+        "Værn prøver igen ved næste gennemgang; sikr siden manuelt nu, hvis det haster.",
+    "Incomplete evidence: this capture does not show every mention that was found. Secure the page by hand now.":
+        "Ufuldstændigt bevis: dette øjebliksbillede viser ikke alle de omtaler, der blev fundet. "
+        "Sikr siden manuelt nu.",
+    "incomplete": "ufuldstændig",
     "No sites.": "Ingen sites.",
     "No snapshots yet.": "Ingen øjebliksbilleder endnu.",
     "No text was stored for this page.": "Der er ikke gemt tekst fra siden.",

@@ -426,7 +426,8 @@ def record_snapshot(session: Session, archive: Archive, capture: Capture, page_i
     manifest (append-only) and a later snapshot that gets the same id is stored beside it.
     """
     row = SnapshotRow(page_id=page_id, captured_at=_naive_utc(capture.started_at), reason=capture.reason,
-                      manifest_path="", manifest_sha256="", files={})
+                      manifest_path="", manifest_sha256="", files={}, complete=capture.complete,
+                      incomplete_reason=capture.incomplete_reason)
     session.add(row)
     session.flush()
     stored = archive.store(capture, row.id)

@@ -89,6 +89,9 @@ def snapshot_json(snap: SnapshotRow) -> dict[str, Any]:
         "manifest": snap.manifest_path,
         "manifest_sha256": snap.manifest_sha256,
         "files": snap.files,
+        # Whether the capture shows every mention the matcher reported; if not, why not.
+        "complete": bool(snap.complete),
+        "incomplete_reason": None if snap.complete else snap.incomplete_reason,
     }
 
 
@@ -124,6 +127,8 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
         "last_seen": iso(hit.last_seen),
         "removed_at": iso(hit.removed_at),
         "snapshots": [snapshot_json(s) for s in snaps],
+        # True while no complete snapshot settles what the hit owes (pipeline.py, app.py).
+        "evidence_owed": bool(hit.evidence_owed),
         "alerts": [
             {"to": a.recipient, "kind": a.kind, "status": a.status, "sent_at": iso(a.sent_at)} for a in alerts
         ],

@@ -23,6 +23,8 @@ from sqlalchemy import (
     Text,
     Unicode,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -130,6 +132,16 @@ class HitRow(Base):
     first_run_id: Mapped[int | None] = mapped_column(Integer)
     # Hash of the sentences that name the person: a change there is an `update`, elsewhere is not.
     context_hash: Mapped[str | None] = mapped_column(String(64))
+    # Evidence owed: set with the hit's change (new, update, removed) in its page's transaction,
+    # cleared only when a complete snapshot of the page is filed; survives crashes and full disks.
+    evidence_owed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
+    evidence_reason: Mapped[str | None] = mapped_column(String(20))  # hit | update | removed
+    evidence_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    evidence_error: Mapped[str | None] = mapped_column(Text)  # why the last attempt did not settle it
+    # A page read whole no longer names the person: when, and in which crawl. Removed only when a
+    # later crawl's whole read confirms it (pipeline.py).
+    absent_since: Mapped[datetime | None] = mapped_column(DateTime)
+    absent_run_id: Mapped[int | None] = mapped_column(Integer)
 
     page: Mapped[PageRow] = relationship()
 
@@ -146,6 +158,9 @@ class SnapshotRow(Base):
     manifest_path: Mapped[str] = mapped_column(String(500))
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     files: Mapped[dict[str, Any]] = mapped_column(default=dict)  # kind -> {"path", "sha256"}
+    # Whether the capture shows every mention the matcher reported; if not, why not.
+    complete: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    incomplete_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class AlertRow(Base):
