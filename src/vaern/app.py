@@ -98,13 +98,15 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     """One crawl of one site, in this process (`prepared` if `prepare_crawl` ran already). The steps:
 
     1. mark the run started and read what earlier crawls learned (ETags, hashes, search cursor,
-       whether a `render: auto` site needed the browser);
+       whether a `render: auto` site needed the browser) and what evidence they still owe;
     2. build the name index once (in `prepare_crawl`);
-    3. crawl: every page flows through the pipeline (match, hits, alert rows), one transaction
-       each; as soon as a page's transaction commits with a new, changed or removed hit, its
+    3. crawl: evidence still owed is captured first; every page flows through the pipeline
+       (match, hits, alert rows, evidence owed), one transaction each; as soon as a page's
+       transaction commits with a new, changed or removed hit, its
        evidence is captured (crawler/desk.py), while the crawl goes on — for a rendered page from
        the very page the matcher read — and filed; the crawl ends when that is done;
-    4. evidence the crawl could not file (its capture never ran) is captured now;
+    4. evidence the crawl could not file (its capture never ran, or filing failed) is tried
+       once more now; whatever is still owed after that waits for the next crawl;
     5. mark the run finished, with its counts — the alert dispatcher waits for this — and
        remember what a `render: auto` site needed.
     """
@@ -146,6 +148,10 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     # 2.
     pipeline = PagePipeline(config, site, sessions, prepared.index, run_id, queue_alerts=_alert_queue(config))
     desk = evidence_desk(services, pipeline) if config.evidence.capture else None
+    debts = evidence_debts(services, site_id) if desk is not None else []
+    for need in debts:
+        assert desk is not None
+        desk.owe_at_start(capture_request(site, need), need)
 
     # 3.
     status, error, decision = "ok", None, None
@@ -160,7 +166,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
     # 4.
     if desk is not None:
-        unfiled = [need for need in pipeline.evidence if id(need) not in desk.filed]
+        unfiled = [need for need in [*debts, *pipeline.evidence] if id(need) not in desk.filed]
         if unfiled:
             secure_evidence(services, site, unfiled)
 
@@ -214,15 +220,73 @@ def capture_request(site: Site, need: EvidenceNeed) -> CaptureRequest:
 
 
 def file_evidence(services: Services, archive: Archive, need: EvidenceNeed, result: Capture | CaptureFailure) -> None:
-    """A capture's snapshot row and its archive entry, in one transaction; a failure is logged."""
+    """A capture's snapshot row, its archive entry and what it settles, in one transaction.
+
+    A complete capture settles the debts of the hits it covers (their mentions were all in it;
+    for a removal, the page as it is now); an incomplete one or a failure leaves them owed, with
+    the reason and one more attempt counted. If filing fails (a full disk), the transaction rolls
+    back and the debts stay as they were, for the next crawl."""
     from vaern.domain import CaptureFailure
     from vaern.storage.archive import record_snapshot
 
     if isinstance(result, CaptureFailure):
         log.warning("evidence capture of %s failed: %s", result.url, result.error)
-        return
     with transaction(services.sessions) as session:
+        owed = _owed_hits(session, need)
+        if isinstance(result, CaptureFailure):
+            for hit in owed:
+                hit.evidence_attempts += 1
+                hit.evidence_error = f"capture failed: {result.error}"
+            return
         record_snapshot(session, archive, result, need.page_id)
+        for hit in owed:
+            hit.evidence_attempts += 1
+            if result.complete:
+                hit.evidence_owed, hit.evidence_error = False, None
+            else:
+                hit.evidence_error = result.incomplete_reason
+
+
+def _owed_hits(session: Session, need: EvidenceNeed) -> list[HitRow]:
+    """The hits on the need's page whose debt this capture is for: a removal's for removed hits,
+    any other's for the hits it checked the mentions of."""
+    owed = session.scalars(
+        select(HitRow).where(HitRow.page_id == need.page_id, HitRow.evidence_owed.is_(True))
+    ).all()
+    if need.reason == "removed":
+        return [h for h in owed if h.evidence_reason == "removed"]
+    checked = {str(m.get("person")) for m in need.matches}
+    return [h for h in owed if h.evidence_reason != "removed" and h.person_id in checked]
+
+
+def evidence_debts(services: Services, site_id: str) -> list[EvidenceNeed]:
+    """What earlier crawls of the site still owe (a crawl killed mid-way, a full disk, a capture
+    that did not show the mention): one need per page, with the mentions to check."""
+    from vaern.pipeline import EvidenceNeed
+
+    with services.sessions() as session:
+        rows = session.execute(
+            select(HitRow, PageRow.url).join(PageRow, PageRow.id == HitRow.page_id)
+            .where(HitRow.site_id == site_id, HitRow.evidence_owed.is_(True)).order_by(HitRow.first_seen, HitRow.id)
+        ).all()
+    needs: dict[tuple[int, bool], EvidenceNeed] = {}
+    for hit, url in rows:
+        reason = "removed" if hit.evidence_reason == "removed" else hit.evidence_reason or "hit"
+        key = (hit.page_id, reason == "removed")
+        need = needs.get(key)
+        if need is None:
+            need = needs[key] = EvidenceNeed(
+                url, reason, None, None, [], hit.page_id, detected_at=hit.last_seen.replace(tzinfo=UTC))
+        if reason == "removed":
+            continue
+        for why in hit.why or [{}]:
+            matched = why.get("matched") if isinstance(why, dict) else None
+            field = why.get("field", "text") if isinstance(why, dict) else "text"
+            for form in ([matched] if matched else list(hit.matched_text or [])):
+                entry = {"person": hit.person_id, "matched": form, "field": field}
+                if entry not in need.matches:
+                    need.matches.append(entry)
+    return list(needs.values())
 
 
 def secure_evidence(services: Services, site: Site, needs: Sequence[EvidenceNeed]) -> None:
@@ -238,4 +302,7 @@ def secure_evidence(services: Services, site: Site, needs: Sequence[EvidenceNeed
     archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls, tsa_timeout=config.evidence.tsa_timeout)
     requests = [capture_request(site, need) for need in needs]
     for need, result in zip(needs, capture_pages(config, requests), strict=True):
-        file_evidence(services, archive, need, result)
+        try:
+            file_evidence(services, archive, need, result)
+        except Exception as exc:  # a full disk: the debt stays for the next crawl
+            log.error("evidence of %s could not be filed: %s: %s", need.url, type(exc).__name__, exc)

@@ -51,6 +51,16 @@ class EvidenceNeed:
     detected_at: datetime = field(default_factory=clock.now)
 
 
+def _post_of(page: Page, found: Found) -> dict[str, object]:
+    """The post (or comment) of the page a mention in its text is in: its permalink and place."""
+    if found.field != "text" or not page.posts:
+        return {}
+    from vaern.crawler.posts import post_for
+
+    post = post_for(page.posts, found.mention.start)
+    return {} if post is None else {"post": post.index, "permalink": post.permalink}
+
+
 class Found(NamedTuple):
     """A mention and the field of the page it is in: `field` is "title" or "text", and the
     mention's offsets are into that field's `text`."""
@@ -154,7 +164,7 @@ class PagePipeline:
                     "why": [
                         {"variant": f.mention.variant, "compared": list(f.mention.compared), "score": f.mention.score,
                          "confidence": f.mention.confidence, "field": f.field, "start": f.mention.start,
-                         "end": f.mention.end}
+                         "end": f.mention.end, "matched": f.mention.matched}
                         for f in of_person
                     ],
                     "excerpt": excerpt(best.text, best.mention),
@@ -182,6 +192,10 @@ class PagePipeline:
             removed = [h for pid, h in existing.items() if pid not in by_person and h.status != "removed"]
             for hit in removed:
                 hit.status, hit.removed_at = "removed", now
+            # Evidence is owed from this commit on, until a complete snapshot settles it.
+            self._owes(new_hits, "hit")
+            self._owes(updated, "update")
+            self._owes(removed, "removed")
             session.flush()
             self._count(session, hits_new=len(new_hits), hits_seen=len(existing) - len(removed))
             self._queue(session, new_hits, "new_hit")
@@ -190,7 +204,8 @@ class PagePipeline:
             matches = [
                 {"person": f.mention.person, "name": self.names.get(f.mention.person, f.mention.person),
                  "matched": f.mention.matched, "field": f.field, "start": f.mention.start, "end": f.mention.end,
-                 "variant": f.mention.variant, "snippet": excerpt(f.text, f.mention)}
+                 "variant": f.mention.variant, "snippet": excerpt(f.text, f.mention),
+                 **_post_of(page, f)}
                 for f in found
             ]
             reason = "hit" if new_hits else "update" if updated else "removed" if removed else None
@@ -232,6 +247,7 @@ class PagePipeline:
             removed = [h for h in hits_on_page(session, row.id) if h.status != "removed"]
             for hit in removed:
                 hit.status, hit.removed_at = "removed", now
+            self._owes(removed, "removed")
             session.flush()
             self._queue(session, removed, "removed")
             self._count(session, fetched=1)
@@ -244,6 +260,13 @@ class PagePipeline:
             self._count(session, failed=1)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _owes(self, hits: Sequence[HitRow], reason: str) -> None:
+        """These hits owe evidence (when evidence is captured at all): persisted with the hit."""
+        if not self.config.evidence.capture:
+            return
+        for hit in hits:
+            hit.evidence_owed, hit.evidence_reason, hit.evidence_error = True, reason, None
 
     def _owe(self, need: EvidenceNeed) -> None:
         """Its transaction has committed: the evidence is owed from now on."""

@@ -9,6 +9,8 @@ How a page flows through it:
 
 - the download handler renders a `render: browser` page with `load()` and `hold`s it here,
   still open, while the spider hands the page to the pipeline;
+- what earlier crawls still owe (`owe_at_start`: a crawl killed mid-way, a full disk, a capture
+  that did not show the mention) is captured first, once the crawl's loop runs (`start`);
 - the pipeline commits the page's transaction and, if a hit is new, changed or removed, calls
   `owe(request, token)` at once (app.py wires this): the capture starts now, from the held page
   if the crawl rendered it (no second load), else from a page loaded anew through the same
@@ -76,6 +78,7 @@ class EvidenceDesk:
         self._room: asyncio.Event | None = None
         self._pending = 0
         self.filed: set[int] = set()  # id() of each token whose result was stored
+        self._debts: list[tuple[CaptureRequest, Any]] = []
         self.stats = DeskStats()
         self.closed = False
 
@@ -119,6 +122,16 @@ class EvidenceDesk:
             self.release(url)
 
     # -- evidence owed ---------------------------------------------------------------------------
+
+    def owe_at_start(self, request: CaptureRequest, token: Any) -> None:
+        """Evidence earlier crawls still owe: captured (loaded anew) once the crawl starts."""
+        self._debts.append((request, token))
+
+    def start(self) -> None:
+        """The crawl's event loop runs: the debts of earlier crawls go first."""
+        debts, self._debts = self._debts, []
+        for request, token in debts:
+            self.owe(request, token)
 
     def owe(self, request: CaptureRequest, token: Any) -> None:
         """Evidence is owed for `request.url`: capture it as soon as the worker is free."""

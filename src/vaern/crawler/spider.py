@@ -251,6 +251,8 @@ class SiteSpider(Spider):
     # -- crawl -------------------------------------------------------------------------------
 
     async def start(self) -> Any:
+        if self.evidence_desk is not None:
+            self.evidence_desk.start()  # what earlier crawls still owe is captured first
         for url in self.site.start_urls:
             request = self._schedule(url, Fetch("start", 0))
             if request is not None:
