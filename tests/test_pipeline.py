@@ -12,7 +12,7 @@ from vaern.app import new_run, open_services, watched_people
 from vaern.domain import FetchFailure, Page
 from vaern.matchers import build_index
 from vaern.pipeline import PagePipeline, excerpt
-from vaern.storage.tables import CrawlRunRow, HitRow
+from vaern.storage.tables import CrawlRunRow, HitRow, PageRow
 
 
 def _page(url: str, text: str, status: int = 200) -> Page:
@@ -68,6 +68,10 @@ def test_page_that_stops_naming_or_disappears_removes_the_hit(make_config: Any, 
     pipeline, services, queued = _pipeline(make_config, db_url)
     pipeline.page(_page("http://x/1", "Karin Juhl og Mette Sørensen"))
     pipeline.page(_page("http://x/1", "Mette Sørensen alene nu"))
+    with services.sessions() as s:
+        pending = {h.person_id: h for h in s.scalars(select(HitRow))}
+    # Karin's name went: pending a second whole read on a later crawl, not removed yet.
+    assert pending["kj"].status == "new" and pending["kj"].absent_since is not None
     pipeline.gone("http://x/1", 410)
     pipeline.failed(FetchFailure("blog", "http://x/2", "timeout"))
     with services.sessions() as s:
@@ -75,10 +79,86 @@ def test_page_that_stops_naming_or_disappears_removes_the_hit(make_config: Any, 
         run = s.scalars(select(CrawlRunRow)).one()
     assert hits["kj"].status == "removed" and hits["ms"].status == "removed"
     assert hits["kj"].removed_at is not None
-    # Mette's sentence changed (an update), Karin's name went (removed), then the page went (removed).
-    assert [kind for kind, _ in queued] == ["new_hit", "update", "removed", "removed"]
+    # Mette's sentence changed (an update), then the page went (410): both removed at once.
+    assert [kind for kind, _ in queued] == ["new_hit", "update", "removed"]
+    assert sorted(queued[2][1]) == sorted([hits["kj"].id, hits["ms"].id])
     assert run.pages_failed == 1
     assert [e.reason for e in pipeline.evidence] == ["hit", "update", "removed"]
+    assert all(h.evidence_owed and h.evidence_reason == "removed" for h in hits.values())
+    services.engine.dispose()
+
+
+def _later_crawl(pipeline: PagePipeline, services: Any, queued: list[tuple[str, list[int]]]) -> PagePipeline:
+    """The same site's next crawl: a new run, a new pipeline (alerts go to the same list)."""
+    run_id = new_run(services, "blog")
+
+    def queue(session: Any, hits: Any, kind: str, run: int) -> None:
+        queued.append((kind, [h.id for h in hits]))
+
+    return PagePipeline(pipeline.config, pipeline.site, services.sessions, pipeline.index, run_id, queue)
+
+
+def test_a_name_missing_from_a_whole_read_is_removed_only_when_a_later_crawl_confirms_it(
+    make_config: Any, db_url: str
+) -> None:
+    pipeline, services, queued = _pipeline(make_config, db_url)
+    pipeline.page(_page("http://x/1", "Karin Juhl svarer aldrig."))
+    pipeline.page(_page("http://x/1", "Her står ingen navne."))  # the same crawl: no confirmation
+    second = _later_crawl(pipeline, services, queued)
+    with services.sessions() as s:
+        hit = s.scalars(select(HitRow)).one()
+    assert hit.status == "new" and hit.absent_since is not None
+    second.page(_page("http://x/1", "Her står stadig ingen navne."))
+    with services.sessions() as s:
+        hit = s.scalars(select(HitRow)).one()
+    assert hit.status == "removed" and hit.removed_at is not None
+    assert [kind for kind, _ in queued] == ["new_hit", "removed"]
+    assert [e.reason for e in second.evidence] == ["removed"]  # what the page shows now is archived
+    services.engine.dispose()
+
+
+def test_a_page_read_too_early_removes_nothing_and_is_read_again(make_config: Any, db_url: str) -> None:
+    pipeline, services, queued = _pipeline(make_config, db_url)
+    pipeline.page(_page("http://x/1", "Karin Juhl svarer aldrig."))
+    shell = replace(_page("http://x/1", "Indlæser opslag …"), ready=False, unready="not ready after 10 s")
+    for later in (_later_crawl(pipeline, services, queued), _later_crawl(pipeline, services, queued)):
+        later.page(shell)
+    with services.sessions() as s:
+        hit = s.scalars(select(HitRow)).one()
+        page = s.scalars(select(PageRow)).one()
+    assert hit.status == "new" and hit.absent_since is None
+    assert page.content_hash == str(hash("Karin Juhl svarer aldrig."))  # the shell's hash is not kept
+    assert [kind for kind, _ in queued] == ["new_hit"]
+    services.engine.dispose()
+
+
+def test_an_unchanged_page_confirms_a_whole_read_without_the_name(make_config: Any, db_url: str) -> None:
+    pipeline, services, queued = _pipeline(make_config, db_url)
+    pipeline.page(_page("http://x/1", "Karin Juhl svarer aldrig."))
+    _later_crawl(pipeline, services, queued).page(_page("http://x/1", "Her står ingen navne."))
+    third = _later_crawl(pipeline, services, queued)
+    third.unchanged("http://x/2")  # another page: nothing pending there
+    third.unchanged("http://x/1")
+    with services.sessions() as s:
+        hit = s.scalars(select(HitRow)).one()
+    assert hit.status == "removed"
+    assert [kind for kind, _ in queued] == ["new_hit", "removed"]
+    assert [e.reason for e in third.evidence] == ["removed"]
+    services.engine.dispose()
+
+
+def test_a_name_that_comes_back_clears_its_pending_absence(make_config: Any, db_url: str) -> None:
+    pipeline, services, queued = _pipeline(make_config, db_url)
+    pipeline.page(_page("http://x/1", "Karin Juhl svarer aldrig."))
+    second = _later_crawl(pipeline, services, queued)
+    second.page(_page("http://x/1", "Her står ingen navne."))
+    third = _later_crawl(pipeline, services, queued)
+    third.page(_page("http://x/1", "Karin Juhl svarer aldrig."))
+    _later_crawl(pipeline, services, queued).page(_page("http://x/1", "Her står ingen navne igen."))
+    with services.sessions() as s:
+        hit = s.scalars(select(HitRow)).one()
+    assert hit.status == "new" and hit.absent_since is not None  # missing once more: pending again
+    assert [kind for kind, _ in queued] == ["new_hit"]
     services.engine.dispose()
 
 

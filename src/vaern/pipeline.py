@@ -6,6 +6,13 @@ the page in hand and never leaves a hit without its alert.
 
 A page's title and its text are matched as two fields (`find_mentions`); each mention records
 its field, and its offsets, excerpt and sentence are taken from that field.
+
+A hit is removed only when the page is gone (404 or 410, or a redirect to another page: the
+crawler reports those as `gone`), or when a whole read of the page (`Page.ready`: content stable
+and expanded to the end) no longer names the person and a second whole read, on a later crawl,
+confirms it. A page read too early, cut short, an error page, a timeout or a failed render
+never removes anything. A new, changed or removed hit owes evidence from its commit on
+(`HitRow.evidence_owed`), until a complete snapshot settles it (app.py).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
@@ -138,6 +145,13 @@ class PagePipeline:
         self.evidence: list[EvidenceNeed] = []
         # Called with each need right after its page's transaction commits (app.py: the desk).
         self.on_evidence: Callable[[EvidenceNeed], None] | None = None
+        # Pages where a whole read found a name missing: seen unchanged, that is confirmed.
+        with sessions() as session:
+            self._pending_absence: set[str] = set(session.scalars(
+                select(PageRow.url).join(HitRow, HitRow.page_id == PageRow.id)
+                .where(HitRow.site_id == site.id, HitRow.absent_since.is_not(None), HitRow.status != "removed")
+                .distinct()
+            ))
 
     # -- PageSink -------------------------------------------------------------------------
 
@@ -184,12 +198,22 @@ class PagePipeline:
                     for key, value in fields.items():
                         setattr(hit, key, value)
                     hit.last_seen = now
+                    hit.absent_since = hit.absent_run_id = None  # named again: no absence pending
                     if hit.status == "removed":
                         hit.status, hit.removed_at = "new", None
                     if renamed:
                         updated.append(hit)
-            # A changed page that no longer names someone it named before: that hit is removed.
-            removed = [h for pid, h in existing.items() if pid not in by_person and h.status != "removed"]
+            # A page that no longer names someone it named before. Only a whole read (ready, and
+            # expanded until nothing more came) counts, and only a second one, on a later crawl,
+            # removes the hit: a loading shell, a page read too early or cut short removes nothing.
+            absent = [h for pid, h in existing.items() if pid not in by_person and h.status != "removed"]
+            removed = []
+            if page.ready:
+                for hit in absent:
+                    if hit.absent_since is None:
+                        hit.absent_since, hit.absent_run_id = now, self.run_id
+                    elif hit.absent_run_id != self.run_id:
+                        removed.append(hit)
             for hit in removed:
                 hit.status, hit.removed_at = "removed", now
             # Evidence is owed from this commit on, until a complete snapshot settles it.
@@ -214,6 +238,9 @@ class PagePipeline:
             self._owe(need)
 
     def unchanged(self, url: str) -> None:
+        if url in self._pending_absence:
+            self._confirm_absence(url)
+            return
         # Plain UPDATE statements, no objects loaded: on a second crawl nearly every page comes
         # here, and the ORM's load-modify-flush was most of what such a crawl cost.
         now = clock.utcnow()
@@ -235,6 +262,31 @@ class PagePipeline:
                 )
                 seen = cast(CursorResult[Any], touched).rowcount
             self._count(session, unchanged=1, hits_seen=seen)
+
+    def _confirm_absence(self, url: str) -> None:
+        """The page is as it was when a whole read found a name missing (its stored hash is only
+        ever a whole read's): on a later crawl that confirms the absence, and the hit is removed."""
+        now = clock.utcnow()
+        with transaction(self.sessions) as session:
+            row = page_by_url(session, self.site.id, url)
+            if row is None:
+                self._count(session, unchanged=1)
+                return
+            row.last_fetched_at = now
+            hits = [h for h in hits_on_page(session, row.id) if h.status != "removed"]
+            removed = [h for h in hits if h.absent_since is not None and h.absent_run_id != self.run_id]
+            for hit in hits:
+                if hit not in removed:
+                    hit.last_seen = now
+            for hit in removed:
+                hit.status, hit.removed_at = "removed", now
+            self._owes(removed, "removed")
+            session.flush()
+            self._queue(session, removed, "removed")
+            self._count(session, unchanged=1, hits_seen=len(hits) - len(removed))
+            need = EvidenceNeed(url, "removed", None, row.http_status, [], row.id) if removed else None
+        if need is not None:
+            self._owe(need)
 
     def gone(self, url: str, status: int) -> None:
         now = clock.utcnow()
@@ -284,7 +336,10 @@ class PagePipeline:
         row.http_status = page.status
         row.etag = page.etag
         row.last_modified = page.last_modified
-        row.content_hash = page.content_hash or text_hash(page.text)
+        if page.ready:
+            # Only a whole read's hash is kept: a page read too early is read again next time,
+            # and "unchanged" always means "as a whole read found it".
+            row.content_hash = page.content_hash or text_hash(page.text)
         row.status = status
         row.title = page.title[:2000] if page.title else None
         session.flush()

@@ -136,3 +136,24 @@ def test_known_pages_not_reached_wait_for_recheck_after_unless_someone_is_named_
     assert sorted(server.paths()) == ["/", "/a", "/a/named", "/a/stale"]
     assert second.gone == [(server.url("/a/named"), 404)]
     assert server.url("/a/stale") in second.unchanged
+
+
+def test_a_known_page_that_redirects_to_another_page_is_gone_but_not_one_that_only_moved_its_slash() -> None:
+    """A redirect to another page removes the page (the pipeline removes its hits); the same
+    page under a trailing slash or a slug is not another page. A redirect to a page this crawl
+    has read already counts too (Scrapy never hands such a response to the spider)."""
+    with SiteServer() as server:
+        server.set_page("/", page("Forside", "/elsewhere"))
+        server.set_page("/elsewhere", page("Andet sted"))
+        server.set_page("/post/1", "", status=301, headers={"Location": "/"}, validators=False)
+        server.set_page("/post/2", "", status=302, headers={"Location": "/elsewhere-2"}, validators=False)
+        server.set_page("/elsewhere-2", page("Et tredje sted"))
+        server.set_page("/post/3", "", status=301, headers={"Location": "/post/3/sagen-om-rene"}, validators=False)
+        server.set_page("/post/3/sagen-om-rene", page("Opslag 3"))
+        config, site_config = crawl_config([server.url("/")], robots="ignore")
+        known = {server.url(f"/post/{n}"): KnownPage(server.url(f"/post/{n}"), None, None, "0" * 64, depth=1)
+                 for n in (1, 2, 3)}
+        outcome = run_crawl(config, site_config, known)
+    assert outcome.error is None, outcome.error
+    assert sorted(outcome.gone) == [(server.url("/post/1"), 301), (server.url("/post/2"), 302)]
+    assert server.url("/post/3/sagen-om-rene") in {p.url for p in outcome.pages}

@@ -156,6 +156,13 @@ class BrowserSpider(SiteSpider):
             dont_filter=True,
         )
 
+    def redirect_status(self, response: Response) -> int:
+        rendered: Rendered | None = response.meta.get(RENDERED)
+        if rendered is None:
+            return super().redirect_status(response)
+        # HTTP redirects before the document, else a script moved the page on (no status of its own).
+        return rendered.redirects[0][1] if rendered.redirects else rendered.status
+
     def page_from_response(self, response: Response, fetch: Fetch) -> tuple[Page, Extracted] | None:
         made = super().page_from_response(response, fetch)
         rendered: Rendered | None = response.meta.get(RENDERED)

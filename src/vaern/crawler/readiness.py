@@ -20,10 +20,11 @@ A page is ready when, all at once:
 
 Whenever a check fails the quiet window doubles (from `quiet_ms` up to `MAX_QUIET_MS`), so a page
 that is ready at once costs two short reads and a slow one is given more time, up to
-`max_seconds`. A placeholder that nothing is working on any more (no request, no timer, no DOM
-change for a whole `MAX_QUIET_MS` window) is stale: the page is read and the placeholder named.
-A page that is not ready by `max_seconds` is read as it stands and says why (`Readiness.ready`
-is False): such a read never removes a hit (pipeline.py).
+`max_seconds`. A page that is not ready by then is read as it stands and says why
+(`Readiness.ready` is False): such a read never removes a hit (pipeline.py). A loading shell is
+the case in point: a placeholder still on screen at the limit means the page was not read,
+however quiet it was. Later waits on the same page (during expansion) do not wait for that
+placeholder again.
 
 Nothing here writes to the page's DOM. The timer probe wraps `setTimeout`/`clearTimeout` in the
 page's own world (it must, to see them) and keeps its count in a closure reachable through one
@@ -333,6 +334,8 @@ async def wait_ready(
         if left <= 0:
             result = Readiness(False, time.monotonic() - t0, reads, f"not ready after {limit:g} s: {holding}",
                                placeholder, probed, history)
+            if placeholder is not None:
+                stale.add(placeholder)  # waited for once: later waits on this page do not wait again
             break
         # Requests first; a placeholder on screen keeps a slow request holding us up to the limit.
         if network.busy() or (placeholder and network.pending):
@@ -362,17 +365,12 @@ async def wait_ready(
             last_text = None
             continue
         if placeholder is not None:
-            if quiet >= MAX_QUIET_MS and text == last_text:
-                # Nothing is working on it any more: a placeholder that never goes away.
-                stale.add(placeholder)
-                result = Readiness(True, time.monotonic() - t0, reads,
-                                   f"stable for {quiet} ms with a stale loading placeholder", placeholder,
-                                   probed, history)
-                break
+            # Whatever is to replace it may come later than anything we can see coming: wait,
+            # in ever longer quiet windows, up to the limit; a page still showing it then was
+            # not read whole (and its absent names count for nothing).
             holding = f"a loading placeholder is on screen: {placeholder}"
-            # One long quiet window (no request, timer or DOM change) tells working from stale.
-            quiet = MAX_QUIET_MS
             history.append(f"placeholder {placeholder}; waiting {quiet} ms")
+            quiet = min(quiet * 2, MAX_QUIET_MS)
             last_text = text
             continue
         if text != last_text:

@@ -282,6 +282,7 @@ class SiteSpider(Spider):
         self._count_attempt()
         status = response.status
         url = response.url
+        self._report_moved(response.request, url, self.redirect_status(response))
         if url in self._reported:
             return  # reached again through a redirect; already reported this crawl
         self._reported.add(url)
@@ -348,6 +349,9 @@ class SiteSpider(Spider):
             self._check_budget()
             return
         if isinstance(exc, AlreadyReached):
+            # A known page that now redirects to one this crawl has read already: it is gone.
+            reasons = request.meta.get("redirect_reasons") or []
+            self._report_moved(request, request.url, next((r for r in reasons if isinstance(r, int)), 301))
             return
         if isinstance(exc, IgnoreRequest) and "robots.txt" in str(exc):
             if fetch.kind == "start":
@@ -373,6 +377,28 @@ class SiteSpider(Spider):
         self._check_budget()
 
     # -- bookkeeping -------------------------------------------------------------------------
+
+    def redirect_status(self, response: Response) -> int:
+        """The status of the first redirect that led to `response` (301 if the reason is not a
+        status, such as a meta refresh)."""
+        reasons = response.meta.get("redirect_reasons") or []
+        return next((r for r in reasons if isinstance(r, int)), 301)
+
+    def _report_moved(self, request: Request | None, final_url: str, status: int) -> None:
+        """A page the database knows that now leads to another page (a redirect, or a script
+        that moves the browser on) is gone from its address: reported as `gone` with the
+        redirect's status, once. The same page under another scheme, `www.`, port or trailing
+        slash is not another page."""
+        if request is None:
+            return
+        origin = _origin(request)
+        if origin == final_url or origin in self._reported or origin not in self.known:
+            return
+        if _same_page(origin, final_url):
+            return
+        self._reported.add(origin)
+        self._emit(self.sink.gone, origin, status)
+        self.counts.gone += 1
 
     def _fail(self, url: str, reason: str, status: int | None) -> None:
         self._report_failure(url, reason, status, count=True)
@@ -515,6 +541,23 @@ def _content_type(response: Response) -> str:
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def _same_page(origin: str, final: str) -> bool:
+    """Whether `final` still names the page at `origin`: scheme, `www.`, default port, fragment
+    and a trailing slash aside; a path that only grew (a slug after the post's id) and a query
+    that only gained parameters are the same page too."""
+    from urllib.parse import parse_qsl
+
+    def key(url: str) -> tuple[str, str, set[tuple[str, str]]]:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".").lower().removeprefix("www.")
+        port = parts.port if parts.port not in (None, 80, 443) else None
+        return (f"{host}:{port}" if port else host, parts.path.rstrip("/"), set(parse_qsl(parts.query)))
+
+    (host_a, path_a, query_a), (host_b, path_b, query_b) = key(origin), key(final)
+    grown = path_b == path_a or path_b.startswith(path_a + "/")
+    return host_a == host_b and grown and query_a <= query_b
 
 
 def _origin(request: Request) -> str:

@@ -18,6 +18,9 @@ Pages (HTML and JS in `jssite/`; the data comes from the JSON API below, never f
 - `/leak/`: its script fetches from 127.0.0.2 (or `?to=URL`), which the SSRF guard must refuse;
   `LEAKED` is the name that would then show.
 - `/plain/`: plain HTML, no JavaScript (its name is in the HTML); `/redirect/` leads there.
+- `/late/`: a post page that shows "Indlæser opslag …" and fetches its post `late_ms` after
+  load (a timer); with `late_ms = None` it never does (a loading shell for ever). The post says
+  `late_text`. Both can be changed between crawls.
 
 `PLANTED[path]` lists the names each page shows only after JavaScript ran (for `/plain/`: in
 the HTML). No planted name appears in any HTML or script file.
@@ -80,6 +83,8 @@ class JsSite:
         self.group_posts = group_posts
         self.batch = batch
         self.delay = delay
+        self.late_ms: int | None = 300
+        self.late_text = "Hvorfor får Annelise Vestergaard Krogh lov at behandle sager?"
         self.stopping = threading.Event()
         self.requests: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -186,9 +191,24 @@ class JsSite:
         if path == "/api/stream":
             time.sleep(self.delay / 3)
             return {"text": "Birgit Skov Iversen blev nævnt i strømmen."}
+        if path == "/api/late":
+            return {"text": self.late_text}
         if path == "/api/toggle":
             return {"paragraphs": ["Resten af opslaget.", "Poul Erik Thygesen svarede aldrig på min klage."]}
         raise KeyError(path)
+
+
+def _late_page(late_ms: int | None) -> bytes:
+    start = "" if late_ms is None else (
+        f"setTimeout(() => getJSON('/api/late').then((post) => {{ box.textContent = ''; "
+        f"box.removeAttribute('aria-busy'); box.append(el('p', {{}}, post.text)); }}), {late_ms});"
+    )
+    return (
+        "<!doctype html><html lang='da'><head><meta charset='utf-8'><title>Opslag</title>"
+        "<script src='/static/common.js'></script></head><body><h1>Gruppe</h1>"
+        "<div id='post' aria-busy='true' style='min-height:900px'>Indlæser opslag …</div>"
+        f"<script>const box = document.getElementById('post'); {start}</script></body></html>"
+    ).encode()
 
 
 def _handler(site: JsSite) -> type[BaseHTTPRequestHandler]:
@@ -217,6 +237,8 @@ def _handler(site: JsSite) -> type[BaseHTTPRequestHandler]:
                 if path.startswith("/api/"):
                     data = site.api(path, query)
                     self._send(200, json.dumps(data, ensure_ascii=False).encode(), "application/json")
+                elif path == "/late/":
+                    self._send(200, _late_page(site.late_ms), "text/html; charset=utf-8")
                 elif path in _PAGES:
                     self._send(200, (files / _PAGES[path]).read_bytes(), "text/html; charset=utf-8")
                 elif path.startswith("/group/post/") and path.rsplit("/", 1)[-1].isdigit():
