@@ -10,8 +10,10 @@ its evidence without loading it again:
 
 1. the rendered DOM (shadow roots included) and its text, and every child frame's DOM and text,
    read before anything else happens;
-2. the full-page screenshot (tiles beyond Chromium's limit) and each inner scrolling container
-   scrolled through (crawler/fullpage.py); optionally a PDF;
+2. the full-page screenshot (tiles beyond Chromium's limit); an element screenshot of each post
+   holding a mention, with its DOM and permalink (crawler/postshots.py: a post a virtualised feed
+   dropped is scrolled back to); each inner scrolling container scrolled through
+   (crawler/fullpage.py); optionally a PDF;
 3. the network record of the same page (crawler/warc.py): every response that built it, read
    now from the page that is still open;
 4. the provenance: times (UTC), final URL and redirect chain, status, server IP, TLS details,
@@ -51,6 +53,7 @@ from vaern.crawler import fullpage
 from vaern.crawler.browser import BrowserSession
 from vaern.crawler.expand import Action, ExpandLimits
 from vaern.crawler.netguard import NetGuard
+from vaern.crawler.postshots import PostShot, post_shots
 from vaern.crawler.readiness import ReadyLimits
 from vaern.crawler.render import SHADOW_HTML_JS, Loaded, RenderError, load
 from vaern.crawler.warc import Resource, write_warc
@@ -227,6 +230,13 @@ async def capture_loaded(loaded: Loaded, config: Config, request: CaptureRequest
     shot = await fullpage.full_page(page, ev.max_height)
     if shot.geometry["capped"]:
         notes.append(f"page is {shot.geometry['page_height']} px tall; screenshot capped at {ev.max_height} px")
+    # Each post holding a mention on its own, with its permalink (a virtualised feed scrolled back to it).
+    posts: list[PostShot] = []
+    if navigation_error is None and request.reason != "removed":
+        selector = request.site_settings.get("post_selector")
+        posts = await post_shots(loaded, [dict(m) for m in request.matches],
+                                 selector if isinstance(selector, str) else None, capture_actions, notes,
+                                 config.browser.timeout)
     scrollers = await fullpage.inner_scrollers(page, ev.max_scrollers, ev.max_height, capture_actions)
     pdf = None
     if ev.pdf:
@@ -290,6 +300,7 @@ async def capture_loaded(loaded: Loaded, config: Config, request: CaptureRequest
                     *(_action(a) for a in (rendered.actions if rendered is not None else ())), *capture_actions],
         "screenshot": shot.geometry,
         "inner_scrollers": [s.geometry for s in scrollers],
+        "posts": [p.info for p in posts],
         "frames": [{"url": url, "dom_bytes": len(html.encode("utf-8"))} for url, html, _t in frames],
         "harvested": [{"text": d.text[:500], "position": list(d.position)}
                       for d in (rendered.dropped if rendered is not None else ())],
@@ -302,7 +313,12 @@ async def capture_loaded(loaded: Loaded, config: Config, request: CaptureRequest
         "limitations": list(LIMITATIONS),
     }
 
-    # 5.
+    # 5. The text as shown: the page's, then each frame's (the screenshot shows them in place),
+    # then any post shot on its own that the page no longer held when it was read.
+    text = "\n\n".join([text, *(f"[frame {url}]\n{shown}" for url, _h, shown in frames if shown.strip())])
+    flat = _plain(text)
+    text = "\n\n".join([text, *(f"[post {p.number}: {p.info['permalink'] or 'no permalink'}]\n{p.text}"
+                                  for p in posts if _plain(p.text) not in flat)])
     screenshot = shot.png
     resources = [Resource(f"urn:screenshot:{final_url}", "image/png", screenshot),
                  Resource(f"urn:dom:{final_url}", "text/html; charset=utf-8", dom),
@@ -311,6 +327,10 @@ async def capture_loaded(loaded: Loaded, config: Config, request: CaptureRequest
                   for s in scrollers]
     resources += [Resource(f"urn:dom:frame-{n}:{url}", "text/html; charset=utf-8", html.encode("utf-8"))
                   for n, (url, html, _t) in enumerate(frames, start=1)]
+    for p in posts:
+        resources += [Resource(f"urn:post-screenshot:{p.number}:{final_url}", "image/png", p.png),
+                      Resource(f"urn:post-dom:{p.number}:{final_url}", "text/html; charset=utf-8",
+                               p.html.encode("utf-8"))]
     provenance_bytes = json.dumps(provenance, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
     info = {
         "software": f"vaern/{tools['software']['vaern']} (warcio/{tools['software']['warcio']})",
@@ -334,15 +354,18 @@ async def capture_loaded(loaded: Loaded, config: Config, request: CaptureRequest
               for s in scrollers]
     files += [_file(f"frame-{n}", f"frame-{n}.html", "text/html; charset=utf-8", html.encode("utf-8"))
               for n, (_url, html, _t) in enumerate(frames, start=1)]
+    for p in posts:
+        files += [_file(f"post-{p.number}", f"post-{p.number}.png", "image/png", p.png),
+                  _file(f"post-{p.number}-dom", f"post-{p.number}.html", "text/html; charset=utf-8",
+                        p.html.encode("utf-8"))]
     if pdf is not None:
         files.append(_file("pdf", "page.pdf", "application/pdf", pdf))
     if request.raw_html is not None:
         files.append(_file("crawler_html", "crawler.html", "text/html", request.raw_html))
-    shown = "\n".join([text, *(t for _u, _h, t in frames)])
     return Capture(
         url=request.url, site_id=request.site_id, reason=request.reason, detected_at=request.detected_at,
         started_at=started, finished_at=finished, final_url=final_url, status=main.get("status"),
-        files=tuple(files), text=shown, title=title, notes=tuple(notes),
+        files=tuple(files), text=text, title=title, notes=tuple(notes),
     )
 
 

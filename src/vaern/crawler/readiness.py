@@ -114,7 +114,9 @@ _AGENT_JS = """
   let lastChange = performance.now(), harvesting = false, calls = 0;
   const dropped = new Map();  // text -> [links, scroll position when added]
   const added = new WeakMap();
-  const position = (el) => {
+  // Where the page is scrolled: [window y, the inner scroller's CSS path or null, its scrollTop];
+  // `back`: a view further up (a node dropped as the page scrolled down was shown there).
+  const position = (el, back) => {
     let box = el && el.parentElement;
     while (box && box !== document.body && box !== document.documentElement) {
       const oy = getComputedStyle(box).overflowY;
@@ -122,7 +124,9 @@ _AGENT_JS = """
       box = box.parentElement;
     }
     const inner = box && box !== document.body && box !== document.documentElement ? box : null;
-    return [Math.round(window.scrollY), inner ? path(inner) : null, inner ? Math.round(inner.scrollTop) : 0];
+    const y = window.scrollY - (back && !inner ? window.innerHeight : 0);
+    const top = inner ? inner.scrollTop - (back ? inner.clientHeight : 0) : 0;
+    return [Math.max(0, Math.round(y)), inner ? path(inner) : null, Math.max(0, Math.round(top))];
   };
   const path = (el) => {
     const parts = [];
@@ -147,7 +151,7 @@ _AGENT_JS = """
         if (text.length < 12 || dropped.has(text)) continue;
         const links = Array.from(n.querySelectorAll('a[href]'), (a) => a.href).slice(0, 50);
         if (n.tagName === 'A' && n.href) links.push(n.href);
-        dropped.set(text, [links, added.get(n) || position(r.target)]);
+        dropped.set(text, [links, added.get(n) || position(r.target, true)]);
         if (dropped.size > 5000) harvesting = false;
       }
     }

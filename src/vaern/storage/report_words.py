@@ -120,6 +120,10 @@ NOTES_DA: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"navigation failed: (?P<error>.+)", re.S), "siden kunne ikke åbnes: {error}"),
     (re.compile(r"frame (?P<url>\S+) could not be read: (?P<error>.+)", re.S),
      "rammen {url} kunne ikke læses: {error}"),
+    (re.compile(r"only the first (?P<n>\d+) posts holding a mention were shot on their own"),
+     "kun de første {n} opslag med en omtale fik deres eget skærmbillede"),
+    (re.compile(r"the post holding '(?P<name>.+)' could not be shot on its own: (?P<error>.+)", re.S),
+     "opslaget med '{name}' kunne ikke fotograferes for sig: {error}"),
     (re.compile(r"incomplete: (?P<why>.+)", re.S),
      "ufuldstændig: det sikrede viser ikke alle de omtaler, der blev fundet ({why})"),
     (re.compile(r"the load event did not fire within (?P<s>[\d.]+) s; captured as it was"),
@@ -139,6 +143,8 @@ ACTIONS_DA: dict[str, str] = {
     "print to PDF (screen media)": "udskrev siden som PDF (skærmvisning)",
     "scroll inner container": "rullede gennem et indre rulleområde",
     "scrolled back to the top": "rullede tilbage til toppen",
+    "element screenshot of a post": "tog et skærmbillede af et opslag med en omtale for sig",
+    "scroll back to a post the page had dropped": "rullede tilbage til et opslag, siden havde fjernet fra sin DOM",
 }
 
 # The kinds of action the browser path records (crawler/expand.py, readiness.py, render.py).
@@ -162,6 +168,8 @@ KINDS_DA: dict[str, str] = {
 }
 
 _SCROLLER = re.compile(r"scroller-(\d+)")
+_POST = re.compile(r"post-(\d+)(-dom)?")
+_FRAME = re.compile(r"frame-(\d+)")
 
 
 class ReportWords:
@@ -196,6 +204,12 @@ class ReportWords:
         scroller = _SCROLLER.fullmatch(kind)
         if scroller:
             return f"indre rulleområde {scroller.group(1)}"
+        post = _POST.fullmatch(kind)
+        if post:
+            return f"opslag {post.group(1)}" + (" (DOM)" if post.group(2) else " (skærmbillede)")
+        frame = _FRAME.fullmatch(kind)
+        if frame:
+            return f"indlejret ramme {frame.group(1)} (DOM)"
         return KINDS_DA.get(kind, kind)
 
     def limitation(self, text: str) -> tuple[str, bool]:

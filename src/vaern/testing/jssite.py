@@ -18,6 +18,7 @@ Pages (HTML and JS in `jssite/`; the data comes from the JSON API below, never f
 - `/leak/`: its script fetches from 127.0.0.2 (or `?to=URL`), which the SSRF guard must refuse;
   `LEAKED` is the name that would then show.
 - `/plain/`: plain HTML, no JavaScript (its name is in the HTML); `/redirect/` leads there.
+- `/zoo/…`: the fixture zoo, pages written the many ways real sites are (vaern.testing.zoo).
 - `/late/`: a post page that shows "Indlæser opslag …" and fetches its post `late_ms` after
   load (a timer); with `late_ms = None` it never does (a loading shell for ever). The post says
   `late_text`. Both can be changed between crawls.
@@ -35,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from vaern.testing import zoo
 
 PLANTED: dict[str, tuple[str, ...]] = {
     "/group/": ("Annelise Vestergaard Krogh", "Mikkel Sønderby Lund", "Hanne Østergård Dahl"),
@@ -234,7 +237,16 @@ def _handler(site: JsSite) -> type[BaseHTTPRequestHandler]:
             site.requests.append(self.path)
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
             try:
-                if path.startswith("/api/"):
+                if path.startswith("/api/zoo/"):
+                    data = zoo.api(path, query)
+                    self._send(200, json.dumps(data, ensure_ascii=False).encode(), "application/json")
+                elif path.startswith("/zoo/img/"):
+                    time.sleep(0.2)
+                    self._send(200, zoo.image(int(path.rsplit("/", 1)[-1].removesuffix(".svg"))), "image/svg+xml")
+                elif zoo.page_file(path) is not None:
+                    name = zoo.page_file(path)
+                    self._send(200, (files / "zoo" / str(name)).read_bytes(), "text/html; charset=utf-8")
+                elif path.startswith("/api/"):
                     data = site.api(path, query)
                     self._send(200, json.dumps(data, ensure_ascii=False).encode(), "application/json")
                 elif path == "/late/":
