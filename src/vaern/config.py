@@ -242,8 +242,10 @@ class Expand(_Model):
         default_factory=lambda: list(SHOW_MORE_LABELS), description="control labels to click"
     )
     selectors: list[str] = Field(default_factory=list, description="extra CSS selectors of controls to click")
-    max_steps: int = Field(default=30, ge=0, description="scrolls and clicks per page")
-    max_seconds: float = Field(default=30.0, gt=0, description="seconds of expansion per page")
+    # A feed of fifty posts, each with its comments behind a button, takes some 70 steps and
+    # half a minute on a small machine: the defaults let it finish.
+    max_steps: int = Field(default=200, ge=0, description="scrolls and clicks per page")
+    max_seconds: float = Field(default=60.0, gt=0, description="seconds of expansion per page")
     max_height: int = Field(default=50_000, ge=1000, description="stop scrolling at this page height (px)")
     # Counted once no request is under way (expand.py waits for those first), so it only has to
     # cover a page's scripts rendering what arrived; raise it for a site that renders on timers.

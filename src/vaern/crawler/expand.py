@@ -68,8 +68,8 @@ READY_FLOOR_S = 3.0
 class ExpandLimits:
     """Limits and controls for one page's expansion (built from a site's `expand:` config)."""
 
-    max_steps: int = 30
-    max_seconds: float = 30.0
+    max_steps: int = 200
+    max_seconds: float = 60.0
     max_height: int = 50_000
     settle_ms: int = 150
     show_more: tuple[str, ...] = SHOW_MORE_LABELS
@@ -109,8 +109,9 @@ class ReadyHook(Protocol):
     """Readiness (crawler/readiness.py) as expansion uses it: the first wait after load, and the
     wait before any conclusion that nothing more is coming."""
 
-    async def wait(self, budget: float) -> tuple[bool, float, str]:
-        """Wait until the page is ready, at most `budget` s: (ready, seconds waited, why)."""
+    async def wait(self, budget: float, min_quiet_ms: int = 0) -> tuple[bool, float, str]:
+        """Wait until the page is ready, at most `budget` s, its DOM quiet for at least
+        `min_quiet_ms`: (ready, seconds waited, why)."""
         ...
 
     async def started(self) -> None:
@@ -465,6 +466,7 @@ class _Expansion:
     ) -> None:
         self.page, self.agent, self.limits, self.network, self.actions = page, agent, limits, network, actions
         self.ready = ready
+        self.acted = False  # scrolled or clicked since the last readiness wait
         self.budget = _Budget(limits)
         self._quick_since: float | None = None  # the last wait was short; quiet counted from here
         self._wait: tuple[int, float, list[int] | None] = (-1, 0.0, None)  # its action, seconds, size before
@@ -501,6 +503,10 @@ class _Expansion:
     def take_full_wait(self) -> list[Any] | None:
         """The rest of the full wait, as [quiet ms, limit ms, since] for the round to do in the
         page if it finds nothing to do yet; None if the last wait was a full one already."""
+        if self.ready is not None:
+            # Readiness makes that wait, and more, before anything is concluded (_round).
+            self._quick_since = None
+            return None
         since = self._take_quick_since()
         if since is None:
             return None
@@ -551,8 +557,10 @@ class _Expansion:
         assert self.ready is not None
         if budget is not None:
             budget = max(READY_FLOOR_S, self.budget.seconds_left())
-        ready, waited, why = await self.ready.wait(budget if budget is not None else float("inf"))
+        ready, waited, why = await self.ready.wait(budget if budget is not None else float("inf"),
+                                                   self.limits.settle_ms)
         self._quick_since = None
+        self.acted = False
         size: list[int] = await _call(self.limits, self.agent.evaluate("a => a.size()"))
         action = self._record(ready, waited, before, size)
         self.actions.append(Action(action.at, action.kind, action.target, f"{action.detail}; {why}"))
@@ -594,7 +602,11 @@ async def _expand(
         while True:
             reason = state.budget.exhausted()
             if reason:
-                await state.confirm()  # the page is read after a full wait, as always
+                # The page is read after a full wait, as always (a readiness wait just made counts).
+                if state.ready is None:
+                    await state.confirm()
+                elif state.acted:
+                    await state.wait_ready(None)
                 actions.append(Action(_now(), "stop", "", reason))
                 break
             try:
@@ -647,6 +659,7 @@ async def _round(state: _Expansion) -> str | None:
         quiet, waited_ms = waited
         moot = not (scrolled or clicked) and (interrupted or state.network.busy())
         state.record_full_wait(quiet and not moot, waited_ms / 1000, before)
+    state.acted = state.acted or bool(scrolled or clicked)
     for target, top, to, height in scrolled:
         budget.steps += 1
         actions.append(Action(_now(), "scroll", target, f"{top} -> {to} (height {height})"))

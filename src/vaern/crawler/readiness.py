@@ -11,15 +11,17 @@ A page is ready when, all at once:
 2. no timer the page set for the next few seconds is still to fire (a probe the browser context
    installs before any script of the page runs counts one-shot `setTimeout`s up to
    `TIMER_HORIZON_MS`; a timer that keeps re-arming itself is a clock, not content, and is
-   ignored after its third round);
+   ignored after its third round, counted afresh after each scroll or click);
 3. the DOM has not changed for the quiet window;
-4. the visible text reads the same twice, a quiet window apart;
+4. the visible text (shadow roots included) reads the same twice: half-way through the quiet
+   window and at its end, and the page's script heap did not grow by more than
+   `HEAP_GROWTH_MB` in between (a quiet DOM over a script still building something);
 5. no loading placeholder is on screen: `aria-busy="true"`, a progress bar or `role=progressbar`,
    a spinner/skeleton/shimmer/loader element, or a short text that says so ("Indlæser …",
    "Henter …", "Loading …", and the site's own `placeholders`).
 
 Whenever a check fails the quiet window doubles (from `quiet_ms` up to `MAX_QUIET_MS`), so a page
-that is ready at once costs two short reads and a slow one is given more time, up to
+that is ready at once costs one short window and a slow one is given more time, up to
 `max_seconds`. A page that is not ready by then is read as it stands and says why
 (`Readiness.ready` is False): such a read never removes a hit (pipeline.py). A loading shell is
 the case in point: a placeholder still on screen at the limit means the page was not read,
@@ -49,6 +51,7 @@ DEFAULT_PLACEHOLDERS = ("Indlæser", "Indlæses", "Henter", "Hentes", "Loading",
 MAX_QUIET_MS = 2400
 TIMER_HORIZON_MS = 5000  # timers due later than this are the page's clocks and polls, not its content
 TIMER_REARMS = 3  # a callback set more often than this is a loop; ignored from then on
+HEAP_GROWTH_MB = 16  # a script heap growing more than this between two reads: still working
 
 
 def timer_probe_script(name: str) -> str:
@@ -85,6 +88,12 @@ _PROBE_JS = """
   const unwrapped = function clearTimeout(id) { pending.delete(id); return clear.call(this, id); };
   window.setTimeout = wrapped;
   window.clearTimeout = unwrapped;
+  // A callback set again after the page was scrolled or clicked is answering that, not looping:
+  // a feed's "draw the next batch" timer is the same function every time.
+  const anew = () => rounds.clear();
+  for (const type of ['scroll', 'click', 'wheel', 'keydown']) {
+    window.addEventListener(type, anew, { capture: true, passive: true });
+  }
   Object.defineProperty(window, '%(name)s', {
     enumerable: false, configurable: false,
     value: Object.freeze({
@@ -221,6 +230,8 @@ _AGENT_JS = """
     if (document.body) walk(document.body, 0);
     return text;
   };
+  // The page's script heap (Chromium), to tell a page still working from a quiet one.
+  const heap = () => (performance.memory ? performance.memory.usedJSHeapSize : 0);
   const hash = (s) => {
     let h = 2166136261;
     for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); }
@@ -228,22 +239,35 @@ _AGENT_JS = """
   };
   return {
     // Wait (at most limitMs) until the DOM has been quiet for quietMs and no short timer is left
-    // to fire; then read the page: [quiet, timers left, text hash, text length, placeholder, ms since change].
-    // A newer call ends an older one.
-    wait(quietMs, limitMs, minMs, stale) {
+    // to fire, reading the text twice on the way: once the DOM has been quiet for half the
+    // window, and at its end. Returns [quiet, timers left, text hash (null if the two reads
+    // differed), text length, placeholder, timers probed]. A newer call ends an older one.
+    wait(quietMs, limitMs, stale) {
       const t0 = performance.now(), call = ++calls;
+      let first = null, firstAt = -1, firstHeap = 0;
       return new Promise((resolve) => {
         const tick = () => {
           const now = performance.now(), calm = now - lastChange;
           const [timers, due] = probe ? probe.pending() : [0, 0];
           if (call !== calls) { resolve(null); return; }
-          const done = calm >= quietMs && timers === 0;
-          if ((done && now - t0 >= minMs) || now - t0 >= limitMs) {
-            const text = deepText();
-            resolve([done, timers, hash(text), text.replace(/\\s+/g, '').length, placeholder(stale), Math.round(calm)]);
+          if (lastChange > firstAt) first = null;  // the DOM changed since the first read
+          if (first === null && calm >= quietMs / 2 && timers === 0) {
+            first = hash(deepText());
+            firstAt = performance.now();
+            firstHeap = heap();
+          }
+          // The second read comes at least half a window after the first, never in the same
+          // turn: a quiet DOM is no proof while a response is being parsed or a frame drawn.
+          const done = calm >= quietMs && timers === 0 && first !== null && now - firstAt >= quietMs / 2;
+          if (done || now - t0 >= limitMs) {
+            const text = deepText(), second = hash(text);
+            const grown = first !== null ? Math.round((heap() - firstHeap) / 1048576) : 0;
+            resolve([done, timers, second === first ? second : null, text.replace(/\\s+/g, '').length,
+                     placeholder(stale), !!probe, grown]);
             return;
           }
-          const wait = calm < quietMs ? quietMs - calm : timers ? Math.min(due + 5, 250) : minMs - (now - t0);
+          const wait = calm < quietMs ? (first === null ? quietMs / 2 : quietMs) - calm
+            : timers ? Math.min(due + 5, 250) : firstAt + quietMs / 2 - now;
           later(tick, Math.max(10, Math.min(250, wait)));
         };
         tick();
@@ -251,7 +275,6 @@ _AGENT_JS = """
     },
     harvest(on) { harvesting = !!on; },
     dropped() { return Array.from(dropped, ([text, [links, pos]]) => [text, links, pos]); },
-    probed() { return !!probe; },
     stop() { watcher.disconnect(); },
   };
 }
@@ -288,15 +311,15 @@ class Readiness:
 class PageAgent:
     """The readiness helper of one document: created after load, again after a navigation."""
 
-    def __init__(self, page: Page, handle: JSHandle, step_timeout: float, probed: bool) -> None:
-        self.page, self.handle, self.step_timeout, self.probed = page, handle, step_timeout, probed
+    def __init__(self, page: Page, handle: JSHandle, step_timeout: float) -> None:
+        self.page, self.handle, self.step_timeout = page, handle, step_timeout
+        self.probed = True  # whether the page's timers were seen (known after the first wait)
 
     @classmethod
     async def attach(cls, page: Page, probe: str, limits: ReadyLimits) -> PageAgent:
         extra = [p for p in limits.placeholders if p.lower() not in (w.lower() for w in DEFAULT_PLACEHOLDERS)]
         handle = await asyncio.wait_for(page.evaluate_handle(_AGENT_JS, [probe, extra]), limits.step_timeout)
-        probed = bool(await asyncio.wait_for(handle.evaluate("a => a.probed()"), limits.step_timeout))
-        return cls(page, handle, limits.step_timeout, probed)
+        return cls(page, handle, limits.step_timeout)
 
     async def call(self, expression: str, arg: Any = None) -> Any:
         return await asyncio.wait_for(self.handle.evaluate(expression, arg), self.step_timeout)
@@ -316,28 +339,25 @@ class PageAgent:
 
 async def wait_ready(
     agent: PageAgent, network: NetworkWatch, limits: ReadyLimits, actions: list[Action] | None = None,
-    *, budget: float | None = None, stale: set[str] | None = None,
+    *, budget: float | None = None, stale: set[str] | None = None, min_quiet_ms: int = 0,
 ) -> Readiness:
     """Wait until the page is ready (module docstring), at most `limits.max_seconds` (or `budget`).
 
-    `stale`: placeholders judged stale on this page before (they no longer hold us); one judged
-    stale now is added to it."""
+    `stale`: placeholders already waited for in vain on this page (they do not hold us again);
+    one waited for in vain now is added. `min_quiet_ms`: the first quiet window at least this."""
     stale = stale if stale is not None else set()
     t0 = time.monotonic()
     limit = limits.max_seconds if budget is None else min(budget, limits.max_seconds)
-    quiet = max(30, limits.quiet_ms)
-    last_text: str | None = None
+    quiet = max(30, limits.quiet_ms, min_quiet_ms)
     reads = 0
     history: list[str] = []
     holding = "nothing read yet"
     placeholder: str | None = None
-    probed = agent.probed
-    read_at = time.monotonic()
     while True:
         left = limit - (time.monotonic() - t0)
         if left <= 0:
             result = Readiness(False, time.monotonic() - t0, reads, f"not ready after {limit:g} s: {holding}",
-                               placeholder, probed, history)
+                               placeholder, agent.probed, history)
             if placeholder is not None:
                 stale.add(placeholder)  # waited for once: later waits on this page do not wait again
             break
@@ -347,26 +367,26 @@ async def wait_ready(
             if network.busy() or (placeholder and network.pending):
                 holding = f"{len(network.pending)} request(s) under way"
                 continue
-        # The second of two reads comes a whole quiet window after the first.
-        gap = 0 if last_text is None else max(0, int(quiet - (time.monotonic() - read_at) * 1000))
-        state = await agent.call("(a, w) => a.wait(...w)", [quiet, int(left * 1000), gap, sorted(stale)])
-        read_at = time.monotonic()
+        state = await agent.call("(a, w) => a.wait(...w)", [quiet, int(left * 1000), sorted(stale)])
         if state is None:
             continue
-        done, timers, text, length, placeholder, _calm = state
-        reads += 1
+        done, timers, text, length, placeholder, agent.probed, grown = state
+        reads += 2
         if network.busy():
             holding = "a request started"
-            last_text = None
             continue
         if timers:
             holding = f"{timers} timer(s) still to fire"
-            last_text = None
             continue
         if not done:
             holding = "the page kept changing"
             quiet = min(quiet * 2, MAX_QUIET_MS)
-            last_text = None
+            continue
+        if grown > HEAP_GROWTH_MB:
+            # A quiet DOM over a script still building something (its heap racing upward).
+            holding = f"the page kept working (its script heap grew {grown} MB in {quiet // 2} ms)"
+            history.append(holding)
+            quiet = min(quiet * 2, MAX_QUIET_MS)
             continue
         if placeholder is not None:
             # Whatever is to replace it may come later than anything we can see coming: wait,
@@ -375,23 +395,19 @@ async def wait_ready(
             holding = f"a loading placeholder is on screen: {placeholder}"
             history.append(f"placeholder {placeholder}; waiting {quiet} ms")
             quiet = min(quiet * 2, MAX_QUIET_MS)
-            last_text = text
             continue
-        if text != last_text:
-            if last_text is not None:
-                history.append(f"text changed ({length} characters); waiting {quiet} ms")
-                quiet = min(quiet * 2, MAX_QUIET_MS)
+        if text is None:
+            history.append(f"text changed ({length} characters); waiting {quiet} ms")
             holding = "the text changed between two reads"
-            last_text = text
+            quiet = min(quiet * 2, MAX_QUIET_MS)
             continue
-        result = Readiness(True, time.monotonic() - t0, reads, f"text unchanged over two reads {quiet} ms apart",
-                           None, probed, history)
+        result = Readiness(True, time.monotonic() - t0, reads,
+                           f"text unchanged over two reads {quiet // 2} ms apart, DOM quiet {quiet} ms", None,
+                           agent.probed, history)
         break
     if actions is not None:
-        detail = f"{result.reason} ({result.seconds:.2f} s, {result.reads} reads)"
-        if result.placeholder and result.ready:
-            detail += f"; stale placeholder {result.placeholder}"
-        actions.append(Action(_now(), "wait", "ready" if result.ready else "not ready", detail))
+        actions.append(Action(_now(), "wait", "ready" if result.ready else "not ready",
+                              f"{result.reason} ({result.seconds:.2f} s, {result.reads} reads)"))
     return result
 
 
@@ -412,8 +428,9 @@ class ReadyCheck:
     def last(self) -> Readiness | None:
         return self.results[-1] if self.results else None
 
-    async def wait(self, budget: float) -> tuple[bool, float, str]:
-        result = await wait_ready(self.agent, self.network, self.limits, budget=budget, stale=self.stale)
+    async def wait(self, budget: float, min_quiet_ms: int = 0) -> tuple[bool, float, str]:
+        result = await wait_ready(self.agent, self.network, self.limits, budget=budget, stale=self.stale,
+                                  min_quiet_ms=min_quiet_ms)
         self.results.append(result)
         why = result.reason
         if result.placeholder and result.ready:

@@ -29,7 +29,6 @@ empty shell that JavaScript fills in?).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 from collections.abc import Mapping
@@ -165,9 +164,7 @@ class Loaded:
         self._closed = True
         self.network.stop()
         self.recorder.detach()
-        if self.agent is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.agent.release(), 5)
+        # The agent goes with the page's context (nothing of it is in the page's DOM).
         self.session.close_page(self.page)
 
 
@@ -268,7 +265,6 @@ async def _load(
                     loaded.agent = await PageAgent.attach(page, session.probe, ready)
                     check = ReadyCheck(loaded.agent, loaded.network, ready)
                     actions.extend(await expand(page, limits, loaded.network, probe=session.probe, ready=check))
-                    dropped = await loaded.agent.dropped()
                 else:
                     # It never stays on one document long enough to be ready: read it as it stands.
                     check = None
@@ -277,9 +273,13 @@ async def _load(
                 # page.content() runs in Playwright's own script world, where the page's scripts
                 # cannot change how the DOM is serialised; a page with shadow roots is serialised
                 # with them (declarative shadow DOM), which only the page's world can do.
-                html, (title, hrefs, shadows) = await asyncio.wait_for(
-                    asyncio.gather(page.content(), page.evaluate(_TITLE_AND_LINKS_JS)), step
+                # The title, links and what a virtualised feed dropped, in the same round trip.
+                read = (loaded.agent.handle.evaluate(f"(a) => [...({_TITLE_AND_LINKS_JS})(), a.dropped()]")
+                        if loaded.agent is not None and check is not None else page.evaluate(_TITLE_AND_LINKS_JS))
+                html, (title, hrefs, shadows, *rest) = await asyncio.wait_for(
+                    asyncio.gather(page.content(), read), step
                 )
+                dropped = [(t, list(links), list(pos)) for t, links, pos in (rest[0] if rest else [])]
                 if shadows:
                     html = await asyncio.wait_for(page.evaluate(SHADOW_HTML_JS), step)
                 frames = await _frames(page, step)

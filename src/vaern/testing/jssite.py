@@ -82,10 +82,17 @@ _PAGES = {
 class JsSite:
     """The fixture site, running until `close()` (or the end of the `with` block)."""
 
-    def __init__(self, group_posts: int = 9, batch: int = 3, delay: float = 0.6) -> None:
+    def __init__(
+        self, group_posts: int = 9, batch: int = 3, delay: float = 0.6, *,
+        post_names: dict[int, str] | None = None, comment_names: dict[int, str] | None = None,
+    ) -> None:
         self.group_posts = group_posts
         self.batch = batch
         self.delay = delay
+        # Which group post (or the first comment on it) names whom: GROUP_POST_NAMES and
+        # GROUP_COMMENT_NAMES unless given (the benchmark plants many).
+        self.post_names = GROUP_POST_NAMES if post_names is None else post_names
+        self.comment_names = GROUP_COMMENT_NAMES if comment_names is None else comment_names
         self.late_ms: int | None = 300
         self.late_text = "Hvorfor får Annelise Vestergaard Krogh lov at behandle sager?"
         self.stopping = threading.Event()
@@ -117,8 +124,8 @@ class JsSite:
 
     def post(self, n: int) -> dict[str, Any]:
         text = _FILLER[n % len(_FILLER)]
-        if n in GROUP_POST_NAMES:
-            text = f"Hvorfor får {GROUP_POST_NAMES[n]} lov at behandle sager, når hun ikke svarer? {text}"
+        if n in self.post_names:
+            text = f"Hvorfor får {self.post_names[n]} lov at behandle sager, når hun ikke svarer? {text}"
         return {
             "id": n,
             "author": f"Borger {n}",
@@ -135,8 +142,8 @@ class JsSite:
             text = _FILLER[(i + 3) % len(_FILLER)]
             if post == "story" and i == 2:
                 text = f"Preben Kragh Nielsen fra forvaltningen burde skamme sig. {text}"
-            if post.isdigit() and int(post) in GROUP_COMMENT_NAMES and i == 1:
-                text = f"Enig, og {GROUP_COMMENT_NAMES[int(post)]} svarer heller aldrig. {text}"
+            if post.isdigit() and int(post) in self.comment_names and i == 1:
+                text = f"Enig, og {self.comment_names[int(post)]} svarer heller aldrig. {text}"
             anchor = f"c-{post}-{i}"
             base = "/comments/" if post == "story" else f"/group/post/{post}"
             out.append({
