@@ -150,9 +150,8 @@ def _bare_child(out: Any, plan: list[tuple[str, int]]) -> None:
         from playwright.async_api import TimeoutError as PlaywrightTimeout
         from playwright.async_api import async_playwright
 
-        from vaern.crawler.browser import launch_options
-
         _without_guard_proxy()  # Playwright alone: no guard proxy
+        from vaern.crawler.browser import launch_options
         started, cpu = time.perf_counter(), _machine_cpu()
         names = 0
         async with async_playwright() as playwright:
