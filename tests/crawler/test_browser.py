@@ -25,12 +25,14 @@ from vaern.crawler.browser import (
     kill_browsers,
     launch_options,
     marker_dir,
+    new_marker,
     owner_alive,
     reap_orphaned_browsers,
 )
 from vaern.errors import BrowserNotFound
 from vaern.testing.browsing import BrowserThread
 from vaern.testing.jssite import JsSite
+from vaern.testing.processes import TREE_ENV, live_descendants, own_browser_markers
 
 pytestmark = pytest.mark.browser
 
@@ -288,3 +290,34 @@ def test_kill_browsers_by_marker_only_touches_that_marker(site: JsSite) -> None:
     finally:
         a.close()
         b.close()
+
+
+# -- counting only this run's browsers ----------------------------------------------------------
+
+
+def _detached_chromium(env: dict[str, str]) -> int:
+    """A marked Chromium whose starter exits at once, so it is re-parented as a leaked one is."""
+    started = subprocess.run(
+        ["sh", "-c", f'"{find_chromium()}" --headless {" ".join(LAUNCH_ARGS)} about:blank >/dev/null 2>&1 & echo $!'],
+        env=env, capture_output=True, text=True, check=True, start_new_session=True,
+    )
+    return int(started.stdout)
+
+
+def test_a_browser_counts_as_this_runs_by_its_tag_even_re_parented_and_others_do_not() -> None:
+    theirs, ours = new_marker(), new_marker()
+    other_program = {k: v for k, v in os.environ.items() if k != TREE_ENV}
+    try:
+        their_pid = _detached_chromium({**other_program, MARKER_ENV: theirs})
+        our_pid = _detached_chromium({**os.environ, MARKER_ENV: ours})
+        deadline = time.monotonic() + 30
+        while not (browser_processes(theirs) and browser_processes(ours)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {theirs, ours} <= {m for _p, m in browser_processes()}  # machine-wide, both are there
+        assert not {their_pid, our_pid} & {p.pid for p, _line in live_descendants()}  # neither descends from us
+        counted = own_browser_markers()
+        assert ours in counted, "a browser of this run, re-parented, still counts"
+        assert theirs not in counted, "another program's browser does not"
+    finally:
+        kill_browsers(theirs)
+        kill_browsers(ours)
