@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from vaern.config import Browser
 from vaern.crawler.browser import (
     LAUNCH_ARGS,
     MARKER_ENV,
+    MARKER_PREFIX,
+    TREE_ENV,
     BrowserSession,
     browser_processes,
     find_chromium,
@@ -32,7 +35,7 @@ from vaern.crawler.browser import (
 from vaern.errors import BrowserNotFound
 from vaern.testing.browsing import BrowserThread
 from vaern.testing.jssite import JsSite
-from vaern.testing.processes import TREE_ENV, live_descendants, own_browser_markers
+from vaern.testing.processes import live_descendants, own_browser_markers
 
 pytestmark = pytest.mark.browser
 
@@ -238,20 +241,8 @@ def test_sigkill_of_everything_then_the_service_reaps(site: JsSite, how: str) ->
     """`hold`: a BrowserSession; `hold-bare`: Playwright launched with launch_options() alone,
     as evidence capture does. Either way the leftover Chromium is found and killed."""
     child, marker = _start_holder(site, how)
-    # Freeze Chromium so it cannot notice its pipe closing, then kill the crawl's whole process
-    # group (as crawlprocess.kill_crawl does): the browser is left over, and only the sweep can help.
-    frozen = [p for p, _m in browser_processes(marker)]
-    group = os.getpgid(frozen[0].pid)
-    victims = [p for p in psutil.process_iter() if _pgid(p) == group] + frozen
-    for proc in victims:
-        proc.suspend()
-    os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
-    time.sleep(0.5)
-    assert not owner_alive(marker)
-    assert len(_alive(victims)) >= 3, "frozen Chromium survives the kill of its crawl"
-
-    # A live crawl's browser in this process must survive the sweep.
+    # A live crawl's browser in this process must survive the sweep. It is started first, so that
+    # the sweep follows the kill at once.
     bt = BrowserThread()
     try:
         async def start(session: BrowserSession) -> None:
@@ -259,6 +250,20 @@ def test_sigkill_of_everything_then_the_service_reaps(site: JsSite, how: str) ->
 
         bt.run(start)
         mine = [p for p, _m in browser_processes(bt.session.marker)]
+
+        # Freeze Chromium so it cannot notice its pipe closing, then kill the crawl's whole process
+        # group (as crawlprocess.kill_crawl does): the browser is left over, and only the sweep can help.
+        frozen = [p for p, _m in browser_processes(marker)]
+        group = os.getpgid(frozen[0].pid)
+        victims = [p for p in psutil.process_iter() if _pgid(p) == group] + frozen
+        for proc in victims:
+            proc.suspend()
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        time.sleep(0.5)
+        assert not owner_alive(marker)
+        assert len(_alive(victims)) >= 3, "frozen Chromium survives the kill of its crawl"
+
         killed = reap_orphaned_browsers()
         assert killed >= len(frozen)
         assert _alive(victims) == [], "every process of the left-over browser is gone, renderers too"
@@ -318,6 +323,33 @@ def test_a_browser_counts_as_this_runs_by_its_tag_even_re_parented_and_others_do
         counted = own_browser_markers()
         assert ours in counted, "a browser of this run, re-parented, still counts"
         assert theirs not in counted, "another program's browser does not"
+    finally:
+        kill_browsers(theirs)
+        kill_browsers(ours)
+
+
+def _dead_owner_marker() -> str:
+    """A marker naming a crawl process that has exited, as a killed crawl's browser carries."""
+    owner = subprocess.Popen(["sleep", "60"])
+    marker = f"{MARKER_PREFIX}{owner.pid}-{int(psutil.Process(owner.pid).create_time() * 100)}-{secrets.token_hex(4)}"
+    owner.kill()
+    owner.wait()
+    return marker
+
+
+def test_the_sweep_leaves_another_process_trees_orphans_alone() -> None:
+    """Two test runs on one machine: neither reaps the browser the other left behind to look at."""
+    theirs, ours = _dead_owner_marker(), _dead_owner_marker()
+    try:
+        _detached_chromium({**os.environ, TREE_ENV: "another-run", MARKER_ENV: theirs})
+        _detached_chromium({**os.environ, MARKER_ENV: ours})
+        deadline = time.monotonic() + 30
+        while not (browser_processes(theirs) and browser_processes(ours)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not owner_alive(theirs) and not owner_alive(ours)
+        reap_orphaned_browsers()
+        assert _wait_until_gone(ours, 5) == 0, "this run's orphan is reaped"
+        assert browser_processes(theirs), "another run's orphan is left to that run"
     finally:
         kill_browsers(theirs)
         kill_browsers(ours)

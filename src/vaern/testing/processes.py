@@ -2,10 +2,12 @@
 
 A test that checks "no Chromium was left behind" must not count the browsers other programs run
 on the same machine: another test run, a Chromium somebody opened. `tag_tree()`, called once when
-the run starts, puts a tag in this process's environment. Every process the run starts, and every
-process those start, inherits it — Chromium too, which gets the crawl's environment (see
-`launch_options`) and keeps it when its crawl dies and it is re-parented, which is exactly when a
-leak would show. A process is the run's own if it carries the tag or descends from this process.
+the run starts, names the run's process tree in its environment (`TREE_ENV`). Every process the
+run starts, and every process those start, inherits it — Chromium too, which gets the crawl's
+environment (see `launch_options`) and keeps it when its crawl dies and it is re-parented, which
+is exactly when a leak would show. A browser is the run's own if it was started in the run's tree
+(`browser_trees`); any process descending from this process is too. The orphan sweep
+(`reap_orphaned_browsers`) keeps to its tree the same way.
 
 Zombies (exited, waiting for their parent to collect their status) are never counted: they run
 nothing. They are not collected here either: waiting for a child that a `subprocess.Popen`, an
@@ -19,14 +21,12 @@ import secrets
 
 import psutil
 
-from vaern.crawler.browser import browser_processes
-
-TREE_ENV = "VAERN_TEST_TREE"
+from vaern.crawler.browser import TREE_ENV, browser_processes, browser_trees
 
 
 def tag_tree() -> str:
     """Tag this process, and every process it starts from now on, as one test run's."""
-    tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+    tag = f"test-{os.getpid()}-{secrets.token_hex(4)}"
     os.environ[TREE_ENV] = tag
     return tag
 
@@ -44,23 +44,18 @@ def live_descendants() -> list[tuple[psutil.Process, str]]:
 
 
 def own_browsers(marker: str | None = None) -> list[tuple[psutil.Process, str]]:
-    """`browser_processes(marker)` narrowed to this test run's: those carrying its tag or
-    descending from this process."""
+    """`browser_processes(marker)` narrowed to this test run's: the processes of browsers started
+    in its tree (see `browser_trees`) and any descending from this process."""
     tag = os.environ.get(TREE_ENV)
     if not tag:
         raise RuntimeError(f"{TREE_ENV} is not set: the test run must call tag_tree() before starting processes")
     family = {proc.pid for proc, _line in live_descendants()}
-    return [(proc, m) for proc, m in browser_processes(marker) if proc.pid in family or _tagged(proc, tag)]
+    found = browser_processes(marker)
+    trees = browser_trees(found)
+    return [(proc, m) for proc, m in found if proc.pid in family or trees.get(m) == tag]
 
 
 def own_browser_markers() -> set[str]:
     """The markers of this test run's running browsers."""
     return {m for _proc, m in own_browsers()}
 
-
-def _tagged(proc: psutil.Process, tag: str) -> bool:
-    try:
-        found: str | None = proc.environ().get(TREE_ENV)
-    except psutil.Error:  # gone, or not ours to read
-        return False
-    return found == tag
