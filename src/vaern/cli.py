@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from vaern import ids
 from vaern.config import Config
 from vaern.configcheck import load_config, summary
 from vaern.errors import ConfigError, VaernError
@@ -396,7 +397,7 @@ def export(obj: Context, hit_id: str, output: Path | None) -> None:
     number = parse_hit_id(hit_id)
     services = open_services(obj.config)
     with services.sessions() as session:
-        path = export_bundle(obj.config, session, number, output or Path(f"h-{number:06d}.zip"))
+        path = export_bundle(obj.config, session, number, output or Path(f"{ids.hit(number)}.zip"))
     click.echo(str(path))
 
 

@@ -298,7 +298,7 @@ class Service:
         for job_id, (func, trigger, spec, args, executor) in wanted.items():
             existing = scheduler.get_job(job_id)
             if existing is not None and existing.name == spec:
-                log.info("event=schedule.kept job=%s next=%s", job_id, _iso(existing.next_run_time))
+                log.info("event=schedule.kept job=%s next=%s", job_id, clock.iso(existing.next_run_time))
                 continue
             if existing is not None:
                 existing.remove()
@@ -315,7 +315,7 @@ class Service:
                 replace_existing=True,
                 **extra,
             )
-            log.info("event=schedule.added job=%s next=%s", job_id, _iso(job.next_run_time))
+            log.info("event=schedule.added job=%s next=%s", job_id, clock.iso(job.next_run_time))
 
     def crawl(self, site_id: str) -> CrawlOutcome:
         """Run one crawl of `site_id` in a child process, enforcing `crawl.timeout`."""
@@ -446,10 +446,6 @@ class Service:
                 # The database or the mail server may be away for a while; the outbox keeps.
                 log.exception("event=dispatch.error")
             self._wake.wait(every)
-
-
-def _iso(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat(timespec="seconds")
 
 
 def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:

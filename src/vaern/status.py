@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vaern.alerts.outbox import alert_ref
-from vaern.alerts.report import iso, outbox_counts
+from vaern import ids
+from vaern.alerts.report import outbox_counts
+from vaern.clock import iso
 from vaern.config import Config
 from vaern.scheduler import JOB_TABLE, next_runs
 from vaern.storage.tables import AlertRow, CrawlRunRow
@@ -77,7 +78,7 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
             **counts,
             "oldest_queued": iso(oldest_queued),
             "failed_alerts": [
-                {"id": alert_ref(a.id), "to": a.recipient, "kind": a.kind, "last_error": a.last_error}
+                {"id": ids.alert(a.id), "to": a.recipient, "kind": a.kind, "last_error": a.last_error}
                 for a in failed
             ],
         },

@@ -32,8 +32,8 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vaern import ids
 from vaern.alerts import mime
-from vaern.alerts.outbox import alert_ref, hit_ref
 from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
 from vaern.alerts.routing import DIGEST, NEW_HIT, directory, scope
 from vaern.alerts.wording import Wording
@@ -294,11 +294,11 @@ class Composer:
         cid = None
         if with_thumbnail and evidence is not None and evidence.screenshot is not None:
             if self.thumbnails.get(evidence.screenshot) is not None:
-                cid = f"thumb.{hit_ref(hit.id)}@vaern"
+                cid = f"thumb.{ids.hit(hit.id)}@vaern"
         categories = [str(c) for c in hit.categories or []]
         return HitView(
-            ref=hit_ref(hit.id),
-            link=f"{config.review_url}/hits/{hit_ref(hit.id)}",
+            ref=ids.hit(hit.id),
+            link=f"{config.review_url}/hits/{ids.hit(hit.id)}",
             person=person.name if person is not None else hit.person_id,
             person_title=person.title if person is not None else None,
             unit=unit.name if unit is not None else w("unit_none"),
@@ -369,7 +369,7 @@ class Composer:
     ) -> bytes:
         """The e-mail for `alert` as it goes on the wire; `hits` are its hits, `evidence` by page id."""
         if not hits:
-            raise ValueError(f"alert {alert_ref(alert.id)} has no hits")
+            raise ValueError(f"alert {ids.alert(alert.id)} has no hits")
         config, w = self.config, self.words
         total = len(hits)
         shown_hits = list(hits)[:DIGEST_MAX_HITS] if alert.kind == DIGEST else list(hits)
@@ -410,7 +410,7 @@ class Composer:
             headers.append(mime.raw_header("Message-ID", header_safe(alert.message_id)))
         headers += [
             mime.raw_header("Auto-Submitted", "auto-generated"),
-            mime.raw_header("X-Vaern-Alert", alert_ref(alert.id)),
+            mime.raw_header("X-Vaern-Alert", ids.alert(alert.id)),
             mime.raw_header("X-Vaern-Kind", alert.kind),
         ]
         return mime.build(headers, text, html, images)

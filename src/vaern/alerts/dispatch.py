@@ -27,8 +27,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, exists, not_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vaern import ids
 from vaern.alerts.compose import Composer, Evidence, load_evidence
-from vaern.alerts.outbox import alert_ref, hits_of
+from vaern.alerts.outbox import hits_of
 from vaern.alerts.smtp import SendFailure, SmtpTransport
 from vaern.clock import utcnow
 from vaern.config import Config, parse_interval
@@ -256,7 +257,7 @@ def _failed(
         logging.ERROR if status == "failed" else logging.WARNING,
         "event=alert.%s alert=%s kind=%s to=%s attempts=%d error=%r",
         "failed" if status == "failed" else "retry",
-        alert_ref(alert.id),
+        ids.alert(alert.id),
         alert.kind,
         alert.recipient,
         attempts,
@@ -268,9 +269,9 @@ def _failed(
 class _Pass:
     """One batch's shared state between the sending threads."""
 
-    def __init__(self, ids: list[int]) -> None:
+    def __init__(self, alert_ids: list[int]) -> None:
         self.work: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for alert_id in ids:
+        for alert_id in alert_ids:
             self.work.put(alert_id)
         self.lock = threading.Lock()
         self.report = DeliveryReport()
@@ -315,12 +316,12 @@ def deliver(
     try:
         while stop is None or not stop.is_set():
             clock = now or utcnow()
-            ids = _claim(sessions, config, clock, me, batch)
-            if not ids:
+            claimed = _claim(sessions, config, clock, me, batch)
+            if not claimed:
                 break
             with sessions() as session:
-                alerts = {a.id: a for a in session.scalars(select(AlertRow).where(AlertRow.id.in_(ids)))}
-                hits = hits_of(session, ids)
+                alerts = {a.id: a for a in session.scalars(select(AlertRow).where(AlertRow.id.in_(claimed)))}
+                hits = hits_of(session, claimed)
                 evidence = load_evidence(session, config, [h for hs in hits.values() for h in hs])
                 session.expunge_all()
             state = _send_batch(
@@ -414,7 +415,7 @@ def _compose(
     try:
         return _Composed(alert, hits, composer.message_bytes(alert, hits, evidence, clock))
     except Exception as exc:
-        log.exception("event=alert.compose_failed alert=%s", alert_ref(alert.id))
+        log.exception("event=alert.compose_failed alert=%s", ids.alert(alert.id))
         failure = SendFailure(f"could not compose the e-mail: {type(exc).__name__}", temporary=False)
         return _Composed(alert, hits, failure=failure)
 
@@ -452,7 +453,7 @@ def _deliver_one(
     sent_log.sent(alert.id, clock)
     log.info(
         "event=alert.sent alert=%s kind=%s to=%s hits=%d run=%s attempts=%d",
-        alert_ref(alert.id),
+        ids.alert(alert.id),
         alert.kind,
         alert.recipient,
         len(current.hits),

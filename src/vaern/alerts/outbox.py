@@ -18,6 +18,7 @@ from email.utils import parseaddr
 from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
+from vaern import ids
 from vaern.alerts.routing import DIGEST, NEW_HIT, REMINDER, REMOVED, UPDATE, Recipient, recipients
 from vaern.clock import utcnow
 from vaern.config import Config, parse_interval
@@ -28,14 +29,6 @@ from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, SilenceRow
 REMINDER_WINDOW = timedelta(days=30)
 
 
-def alert_ref(alert_id: int) -> str:
-    return f"a-{alert_id:06d}"
-
-
-def hit_ref(hit_id: int) -> str:
-    return f"h-{hit_id:06d}"
-
-
 def message_id(config: Config, alert: AlertRow) -> str:
     """A Message-ID fixed when the alert is queued, so every retry carries the same one and a
     mail client can recognise a resend after a crash as the same message."""
@@ -43,7 +36,7 @@ def message_id(config: Config, alert: AlertRow) -> str:
     token = hashlib.sha256(
         f"{alert.id}|{alert.recipient}|{alert.kind}|{alert.run_id}|{alert.created_at.isoformat()}".encode()
     ).hexdigest()[:20]
-    return f"<vaern.{alert_ref(alert.id)}.{token}@{domain}>"
+    return f"<vaern.{ids.alert(alert.id)}.{token}@{domain}>"
 
 
 def _round(kind: str, run_id: int | None) -> int:
@@ -273,14 +266,14 @@ def queue_digest(session: Session, config: Config, now: datetime | None = None) 
 
 def hits_of(session: Session, alert_ids: Iterable[int]) -> dict[int, list[HitRow]]:
     """alert id -> its hits (in hit order)."""
-    ids = list(alert_ids)
-    out: dict[int, list[HitRow]] = {i: [] for i in ids}
-    if not ids:
+    wanted = list(alert_ids)
+    out: dict[int, list[HitRow]] = {i: [] for i in wanted}
+    if not wanted:
         return out
     rows = session.execute(
         select(AlertHitRow.alert_id, HitRow)
         .join(HitRow, HitRow.id == AlertHitRow.hit_id)
-        .where(AlertHitRow.alert_id.in_(ids))
+        .where(AlertHitRow.alert_id.in_(wanted))
         .order_by(HitRow.id)
     )
     for alert_id, hit in rows:
@@ -289,9 +282,7 @@ def hits_of(session: Session, alert_ids: Iterable[int]) -> dict[int, list[HitRow
 
 
 __all__ = [
-    "alert_ref",
     "enqueue",
-    "hit_ref",
     "hits_of",
     "is_silenced",
     "message_id",

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 from starlette.routing import Route
 
+from vaern import ids
 from vaern.review import audit, overview
-from vaern.review.hits import parse_hit_ref
 from vaern.review.web import Ctx, Pages
 from vaern.storage.tables import HitRow, UserRow
 
@@ -33,7 +33,7 @@ def audit_page(ctx: Ctx) -> Response:
         page = int(params.get("page") or 1)
     except ValueError:
         page = 1
-    hit_id = parse_hit_ref(params.get("hit") or "") if params.get("hit") else None
+    hit_id = ids.parse_hit(params.get("hit") or "") if params.get("hit") else None
     username = (params.get("user") or "").strip()[:100]
     entries = audit.read(ctx.db, page=page, username=username, hit_id=hit_id)
     return ctx.render("audit.html", entries=entries, user_filter=username, hit_filter=params.get("hit") or "")

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vaern import ids
 from vaern.alerts.compose import make_thumbnail
-from vaern.review.hits import snapshot_ref
 from vaern.storage.export import text_diff as export_text_diff
 from vaern.storage.tables import SnapshotRow
 
@@ -131,7 +131,7 @@ def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
         views.append(
             SnapshotView(
                 id=row.id,
-                ref=snapshot_ref(row.id),
+                ref=ids.snapshot(row.id),
                 captured_at=row.captured_at,
                 reason=row.reason,
                 manifest_path=row.manifest_path,

@@ -1,4 +1,4 @@
-"""Reading hits for the review app: the filtered, searched, paged list, its counts, and ids.
+"""Reading hits for the review app: the filtered, searched, paged list and its counts.
 
 Everything here takes a `Viewer` and applies `access.visible_hits`; the list page, the overview
 and the JSON endpoints use these functions, never their own queries. Page size: `review.page_size`.
@@ -20,32 +20,14 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement, String, cast, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import QueryableAttribute, Session
 
+from vaern import ids
 from vaern.config import Config
 from vaern.review.access import Viewer, visible_hits
-from vaern.storage.queries import parse_public_id, public_id
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
 
 STATUSES = ("new", "confirmed", "dismissed", "removed")
 CONFIDENCES = ("high", "possible")
 CATEGORIES = ("threat", "private_info", "insult", "accusation", "criticism")
-
-
-def hit_ref(hit_id: int) -> str:
-    """The public id of a hit, as in `vaern hits --json` and alert links."""
-    return public_id("h", hit_id)
-
-
-def snapshot_ref(snapshot_id: int) -> str:
-    return public_id("s", snapshot_id)
-
-
-def parse_hit_ref(text: str) -> int | None:
-    """'h-000123' (or '123') -> 123; anything else -> None."""
-    return parse_public_id("h", text[:20])
-
-
-def parse_snapshot_ref(text: str) -> int | None:
-    return parse_public_id("s", text[:20])
 
 
 def fold(text: str) -> str:
@@ -242,14 +224,14 @@ def list_hits(
     # A search scans the hits (LIKE '%…%' cannot use an index); without one, the counts and the
     # page are read from indexes.
     page_of = _searched_page if f.q else _filtered_page
-    found, ids = page_of(db, base, f.status, size, f.page)
+    found, hit_ids = page_of(db, base, f.status, size, f.page)
     counts.update(found)
     total = counts.get(f.status, 0) if f.status else sum(counts.values())
     pages = max(1, -(-total // size))
     page = min(f.page, pages)
     if page != f.page:  # asked for a page past the end: the last one
-        _, ids = page_of(db, base, f.status, size, page)
-    return HitList(_rows(db, config, people, ids), total, counts, page, pages, replace(f, page=page))
+        _, hit_ids = page_of(db, base, f.status, size, page)
+    return HitList(_rows(db, config, people, hit_ids), total, counts, page, pages, replace(f, page=page))
 
 
 NEWEST_FIRST = (HitRow.first_seen.desc(), HitRow.id.desc())
@@ -261,8 +243,8 @@ def _filtered_page(
     """Counts per status (every filter but status applied) in one grouped query, then one page of ids."""
     counts = {s: n for s, n in db.execute(select(HitRow.status, func.count()).where(*base).group_by(HitRow.status))}
     where = [*base, HitRow.status == status] if status else base
-    ids = db.scalars(select(HitRow.id).where(*where).order_by(*NEWEST_FIRST).limit(size).offset((page - 1) * size))
-    return counts, list(ids)
+    hit_ids = db.scalars(select(HitRow.id).where(*where).order_by(*NEWEST_FIRST).limit(size).offset((page - 1) * size))
+    return counts, list(hit_ids)
 
 
 def _searched_page(
@@ -284,19 +266,19 @@ def _searched_page(
         select(page_rows.c.status, page_rows.c.id, literal_column("1")),
     )
     counts: dict[str, int] = {}
-    ids: list[int] = []
+    hit_ids: list[int] = []
     for row_status, number, part in db.execute(statement):
         if part == 0:
             counts[row_status] = number
         else:
-            ids.append(number)
-    return counts, ids
+            hit_ids.append(number)
+    return counts, hit_ids
 
 
-def _rows(db: Session, config: Config, people: Directory, ids: list[int]) -> list[ListRow]:
-    """The list's rows for `ids` (already filtered by scope), newest first: one joined select of
+def _rows(db: Session, config: Config, people: Directory, hit_ids: list[int]) -> list[ListRow]:
+    """The list's rows for `hit_ids` (already filtered by scope), newest first: one joined select of
     the columns the list shows, and one for which of their pages have a screenshot."""
-    if not ids:
+    if not hit_ids:
         return []
     found = sorted(
         db.execute(
@@ -305,7 +287,7 @@ def _rows(db: Session, config: Config, people: Directory, ids: list[int]) -> lis
                 HitRow.status, HitRow.confidence, HitRow.categories, HitRow.first_seen, PageRow.title,
             )
             .join(PageRow, PageRow.id == HitRow.page_id)
-            .where(HitRow.id.in_(ids))
+            .where(HitRow.id.in_(hit_ids))
         ),
         key=lambda row: (row.first_seen, row.id),
         reverse=True,
@@ -322,7 +304,7 @@ def _rows(db: Session, config: Config, people: Directory, ids: list[int]) -> lis
     return [
         ListRow(
             id=row.id,
-            ref=hit_ref(row.id),
+            ref=ids.hit(row.id),
             person_id=row.person_id,
             person_name=people.names.get(row.person_id, row.person_id),
             unit_id=row.unit_id,

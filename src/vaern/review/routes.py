@@ -19,6 +19,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from vaern import ids
 from vaern.alerts.compose import load_evidence, posted_time
 from vaern.alerts.postdate import police_deadline
 from vaern.clock import utcnow
@@ -31,10 +32,7 @@ from vaern.review.hits import (
     STATUSES,
     Filters,
     get_hit,
-    hit_ref,
     list_hits,
-    parse_hit_ref,
-    parse_snapshot_ref,
 )
 from vaern.review.web import ARCHIVED_CSP, LOGIN_COOKIE, SESSION_COOKIE, Ctx, Pages, local_path
 from vaern.storage.export import export_bundle
@@ -112,7 +110,7 @@ def hit_list(ctx: Ctx) -> Response:
 
 
 def _hit(ctx: Ctx) -> HitRow | None:
-    hit_id = parse_hit_ref(ctx.request.path_params["ref"])
+    hit_id = ids.parse_hit(ctx.request.path_params["ref"])
     return get_hit(ctx.db, ctx.user, hit_id) if hit_id is not None else None
 
 
@@ -147,7 +145,7 @@ def hit_detail(ctx: Ctx) -> Response:
     return ctx.render(
         "hit.html",
         hit=hit,
-        ref=hit_ref(hit.id),
+        ref=ids.hit(hit.id),
         page=page,
         person=ctx.shared.people.names.get(hit.person_id, hit.person_id),
         unit=ctx.shared.units.get(hit.unit_id or "", hit.unit_id or ""),
@@ -171,7 +169,7 @@ def hit_detail(ctx: Ctx) -> Response:
 
 
 def _back(hit: HitRow, done: str, anchor: str) -> Response:
-    return RedirectResponse(f"/hits/{hit_ref(hit.id)}?done={done}#{anchor}", status_code=303)
+    return RedirectResponse(f"/hits/{ids.hit(hit.id)}?done={done}#{anchor}", status_code=303)
 
 
 def _case_error(ctx: Ctx, exc: case.CaseError) -> Response:
@@ -238,7 +236,7 @@ def add_note(ctx: Ctx) -> Response:
 
 def _snapshot_file(ctx: Ctx, kind: str) -> tuple[HitRow, Path] | None:
     hit = _hit(ctx)
-    sid = parse_snapshot_ref(ctx.request.path_params["sid"])
+    sid = ids.parse_snapshot(ctx.request.path_params["sid"])
     if hit is None or sid is None:
         return None
     found = evidence.snapshot_file(ctx.db, ctx.config.archive, hit.page_id, sid, kind)
@@ -294,7 +292,7 @@ def export(ctx: Ctx) -> Response:
         return ctx.not_found()
     # The same bundle as `vaern export`: made into a private temporary folder, removed once sent.
     folder = Path(tempfile.mkdtemp(prefix="vaern-export-"))
-    name = f"vaern-{hit_ref(hit.id)}.zip"
+    name = f"vaern-{ids.hit(hit.id)}.zip"
     out = folder / name
     try:
         export_bundle(ctx.config, ctx.db, hit.id, out)
@@ -303,7 +301,7 @@ def export(ctx: Ctx) -> Response:
         shutil.rmtree(folder, ignore_errors=True)
         audit.record(ctx.db, ctx.viewer, "export_failed", hit_id=hit.id, address=ctx.address, error=str(exc))
         return ctx.render("error.html", status=409, title=ctx.t("The evidence bundle could not be made"),
-                          message=str(exc), back=f"/hits/{hit_ref(hit.id)}")
+                          message=str(exc), back=f"/hits/{ids.hit(hit.id)}")
     audit.record(ctx.db, ctx.viewer, "export", hit_id=hit.id, address=ctx.address, bytes=out.stat().st_size)
     return FileResponse(
         out, media_type="application/zip", filename=name,

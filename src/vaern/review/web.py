@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vaern.alerts.compose import mark_names as split_names
+from vaern.clock import iso
 from vaern.config import Config
 from vaern.review import auth
 from vaern.review.access import Viewer
@@ -231,12 +232,12 @@ def make_templates(config: Config) -> Environment:
         local = utc.astimezone(zone)
         # Only digits and separators from fixed formats: nothing to escape (Markup.format would
         # cost a fifth of rendering the list).
-        return Markup(f'<time datetime="{utc:%Y-%m-%dT%H:%M:%SZ}" title="{utc:%Y-%m-%d %H:%M} UTC">'
+        return Markup(f'<time datetime="{iso(value)}" title="{utc:%Y-%m-%d %H:%M} UTC">'
                       f"{local.strftime(fmt)}</time>")
 
     env.filters["when"] = when
     env.filters["mark"] = mark_names
-    env.filters["utc"] = lambda v: v.strftime("%Y-%m-%dT%H:%M:%SZ") if v else ""
+    env.filters["utc"] = lambda v: iso(v) or ""
     env.globals["t"] = translator(config.language)
     env.globals["lang"] = config.language
     return env

@@ -18,7 +18,6 @@ import asyncio
 import difflib
 import hashlib
 import json
-import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -31,14 +30,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern import clock
+from vaern import clock, ids
 from vaern.config import Config
 from vaern.errors import ArchiveError, VaernError
 from vaern.storage.archive import Archive, snapshot_name
 from vaern.storage.report_words import ReportWords
 from vaern.storage.tables import HitRow, PersonRow, SiteRow, SnapshotRow, UnitRow
 
-_HIT_ID = re.compile(r"^(?:h-)?(\d+)$")
 MAX_DIFF_LINES = 400
 DIFF_CUT = "… (difference cut here)"
 
@@ -56,12 +54,11 @@ class Moment:
 
 
 def parse_hit_id(hit_id: str | int) -> int:
-    if isinstance(hit_id, int):
-        return hit_id
-    m = _HIT_ID.match(hit_id.strip())
-    if not m:
+    """A hit's number from its public id ('h-000123' or '123'); HitNotFound if it is none."""
+    number = hit_id if isinstance(hit_id, int) else ids.parse_hit(hit_id)
+    if number is None:
         raise HitNotFound(f"{hit_id!r} is not a hit id like h-000123")
-    return int(m.group(1))
+    return number
 
 
 def text_diff(old: str, new: str, old_label: str, new_label: str, cut: str = DIFF_CUT) -> list[str]:
@@ -75,7 +72,7 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
     number = parse_hit_id(hit_id)
     hit = session.get(HitRow, number)
     if hit is None:
-        raise HitNotFound(f"no hit h-{number:06d}")
+        raise HitNotFound(f"no hit {ids.hit(number)}")
     archive = Archive(config.archive)
     zone = ZoneInfo(config.timezone)
     words = ReportWords(config.language)
@@ -107,7 +104,7 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
             "generated": _moment(generated, zone),
             "timezone": config.timezone,
             "hit": {
-                "id": f"h-{hit.id:06d}", "status": words.code("", hit.status),
+                "id": ids.hit(hit.id), "status": words.code("", hit.status),
                 "confidence": words.code("", hit.confidence), "score": words.number(round(hit.score, 1)),
                 "url": hit.url, "matched_text": list(hit.matched_text), "excerpt": hit.excerpt,
                 "categories": [words.code("", c) for c in hit.categories],

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vaern import ids
+from vaern.clock import iso
 from vaern.config import Config
 from vaern.storage.tables import (
     AlertHitRow,
@@ -22,25 +24,6 @@ from vaern.storage.tables import (
     SnapshotRow,
     UnitRow,
 )
-
-
-def iso(moment: datetime | None) -> str | None:
-    """A stored (naive UTC) time as ISO 8601 with Z, as CONTRACT.md shows."""
-    if moment is None:
-        return None
-    return moment.replace(microsecond=0).isoformat() + "Z"
-
-
-def public_id(prefix: str, row_id: int) -> str:
-    return f"{prefix}-{row_id:06d}"
-
-
-def parse_public_id(prefix: str, text: str) -> int | None:
-    """'h-000123' or '123' -> 123; None when it is not an id of that kind."""
-    text = text.strip()
-    if text.startswith(prefix + "-"):
-        text = text[len(prefix) + 1 :]
-    return int(text) if text.isdigit() else None
 
 
 def sync_reference_data(session: Session, config: Config) -> None:
@@ -84,7 +67,7 @@ def sync_reference_data(session: Session, config: Config) -> None:
 
 def snapshot_json(snap: SnapshotRow) -> dict[str, Any]:
     return {
-        "id": public_id("s", snap.id),
+        "id": ids.snapshot(snap.id),
         "captured_at": iso(snap.captured_at),
         "manifest": snap.manifest_path,
         "manifest_sha256": snap.manifest_sha256,
@@ -108,7 +91,7 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
         .order_by(AlertRow.id)
     ).scalars()
     return {
-        "id": public_id("h", hit.id),
+        "id": ids.hit(hit.id),
         "person": hit.person_id,
         "person_name": person_name,
         "unit": hit.unit_id,
