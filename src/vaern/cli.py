@@ -17,8 +17,8 @@ from typing import Any
 import click
 
 from vaern import ids
-from vaern.config import Config
-from vaern.configcheck import load_config, summary
+from vaern.config import Config, load_config
+from vaern.config.loading import summary
 from vaern.errors import ConfigError, VaernError
 
 

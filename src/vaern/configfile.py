@@ -1,6 +1,6 @@
 """Reading the config's files into plain data that remembers where each value came from.
 
-`configcheck.load_config` validates; this module only reads: `vaern.yaml` (YAML with a line number
+`config.loading.load_config` validates; this module only reads: `vaern.yaml` (YAML with a line number
 for every key and value, `${VAR}` taken from the environment) and the optional `people_csv`
 (an HR export: comma- or semicolon-separated, UTF-8 or Windows-1252). It also turns YAML syntax
 errors and pydantic's errors into messages an HR officer can act on.

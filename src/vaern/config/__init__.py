@@ -1,10 +1,12 @@
 """The configuration: `vaern.yaml` (and its `people_csv`) read once into a frozen `Config`.
 
     schema.py     every section of the file, its defaults and the rules of each field
+    loading.py    `load_config(path)`: read, substitute, validate, check across sections
 
-Everything else imports from here: `from vaern.config import Config, Site`.
+Everything else imports from here: `from vaern.config import Config, Site, load_config`.
 """
 
+from vaern.config.loading import load_config
 from vaern.config.schema import (
     CATEGORIES,
     SHOW_MORE_LABELS,
@@ -47,6 +49,7 @@ __all__ = [
     "Site",
     "Smtp",
     "Unit",
+    "load_config",
     "parse_interval",
     "redact_url",
 ]

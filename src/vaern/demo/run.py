@@ -23,7 +23,7 @@ from typing import Any
 import click
 import yaml
 
-from vaern.configcheck import load_config
+from vaern.config import load_config
 from vaern.demo.mailbox import Mailbox
 
 UNITS: list[dict[str, Any]] = [

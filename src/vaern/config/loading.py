@@ -1,7 +1,7 @@
 """Reading a config file into a checked `Config`, and what `vaern check` says about it.
 
-`load_config(path)` reads `vaern.yaml` (and `people_csv` if set) through `configfile.py`,
-validates it against the schema of `config.py`, applies the rules that span entries and
+`load_config(path)` reads `vaern.yaml` (and `people_csv` if set) through `vaern/configfile.py`,
+validates it against the schema (`schema.py`), applies the rules that span entries and
 sections (unique ids, a person's unit exists, ssl or starttls), and returns a frozen `Config`,
 or raises `ConfigError` listing every problem as `FILE:LINE: path.to.field: message`, sorted by
 file and line. A bad config never half-applies: nothing is returned until the whole file is
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from vaern.config import Config, Person, redact_url
+from vaern.config.schema import Config, Person, redact_url
 from vaern.configfile import CsvRows, Loc, Source, dotted, message, read_people_csv, read_yaml, suggest
 from vaern.errors import ConfigError, ConfigProblem
 
