@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from vaern.config import Config, Contact, Follow, Network, Person, Site, Smtp, Unit
-from vaern.config.loading import load_config, summary, warnings_for
+from vaern.config import Config, Contact, Follow, Network, Person, Site, Smtp, Unit, load_config
+from vaern.config.summary import summary, warnings_for
 from vaern.errors import ConfigError, ConfigProblem
 
 DATA = Path(__file__).parent / "data" / "config"

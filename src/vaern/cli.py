@@ -18,7 +18,7 @@ import click
 
 from vaern import ids
 from vaern.config import Config, load_config
-from vaern.config.loading import summary
+from vaern.config.summary import summary
 from vaern.errors import ConfigError, VaernError
 
 

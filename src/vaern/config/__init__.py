@@ -2,6 +2,7 @@
 
     schema.py     every section of the file, its defaults and the rules of each field
     loading.py    `load_config(path)`: read, substitute, validate, check across sections
+    summary.py    what `vaern check` prints for a valid config
 
 Everything else imports from here: `from vaern.config import Config, Site, load_config`.
 """

@@ -2,7 +2,7 @@
 
 Each field checks its own value here (types, e-mail addresses, URLs, regexes, schedules) so an
 error names the field. Reading the file, the rules that span entries, and what `vaern check`
-prints live in `loading.py` (`load_config`, `summary`); reading YAML with line
+prints live in `loading.py` (`load_config`) and `summary.py`; reading YAML with line
 numbers, `${VAR}` substitution and the wording of errors in `vaern/configfile.py`.
 
 Every option has a default that works; `vaern/starter.yaml` (what `vaern init` writes) explains
