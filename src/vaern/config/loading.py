@@ -1,6 +1,6 @@
 """Reading a config file into a checked `Config`, and what `vaern check` says about it.
 
-`load_config(path)` reads `vaern.yaml` (and `people_csv` if set) through `vaern/configfile.py`,
+`load_config(path)` reads `vaern.yaml` (and `people_csv` if set) through `sources.py`,
 validates it against the schema (`schema.py`), applies the rules that span entries and
 sections (unique ids, a person's unit exists, ssl or starttls), and returns a frozen `Config`,
 or raises `ConfigError` listing every problem as `FILE:LINE: path.to.field: message`, sorted by
@@ -17,8 +17,9 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from vaern.config.messages import Loc, dotted, message, suggest
 from vaern.config.schema import Config, Person
-from vaern.configfile import CsvRows, Loc, Source, dotted, message, read_people_csv, read_yaml, suggest
+from vaern.config.sources import CsvRows, Source, read_people_csv, read_yaml
 from vaern.errors import ConfigError, ConfigProblem
 
 __all__ = ["load_config"]

@@ -3,7 +3,7 @@
 Each field checks its own value here (types, e-mail addresses, URLs, regexes, schedules) so an
 error names the field. Reading the file, the rules that span entries, and what `vaern check`
 prints live in `loading.py` (`load_config`) and `summary.py`; reading YAML with line
-numbers, `${VAR}` substitution and the wording of errors in `vaern/configfile.py`.
+numbers and `${VAR}` substitution in `sources.py`; the wording of errors in `messages.py`.
 
 Every option has a default that works; `vaern/starter.yaml` (what `vaern init` writes) explains
 each one.
@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from vaern.configfile import (
+from vaern.config.messages import (
     quoted,
     suggest,
 )
