@@ -9,7 +9,7 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from vaern.schedules import check_schedule, cron_trigger, parse_interval, schedule_trigger
+from vaern.config.schedules import check_schedule, cron_trigger, parse_interval, schedule_trigger
 
 CPH = ZoneInfo("Europe/Copenhagen")
 

@@ -46,7 +46,7 @@ from vaern import clock
 from vaern.alerts.dispatch import deliver
 from vaern.alerts.outbox import queue_digest, queue_reminders
 from vaern.config import Config, Site, parse_interval
-from vaern.schedules import schedule_trigger
+from vaern.config.schedules import schedule_trigger
 from vaern.storage.tables import CrawlRunRow
 
 log = logging.getLogger("vaern.service")

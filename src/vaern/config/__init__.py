@@ -4,6 +4,7 @@
     loading.py    `load_config(path)`: read, substitute, validate, check across sections
     sources.py    reading YAML and CSV so that every value remembers its file and line
     messages.py   pydantic's errors and the config's locations in words an HR officer can act on
+    schedules.py  a site's `schedule` (an interval or a cron line) and APScheduler triggers for it
     summary.py    what `vaern check` prints for a valid config
 
 Everything else imports from here: `from vaern.config import Config, Site, load_config`.

@@ -34,8 +34,8 @@ from vaern.config.messages import (
     quoted,
     suggest,
 )
-from vaern.schedules import check_schedule
-from vaern.schedules import parse_interval as parse_interval  # part of this module's interface
+from vaern.config.schedules import check_schedule
+from vaern.config.schedules import parse_interval as parse_interval  # part of this module's interface
 
 _EMAIL = re.compile(r"^[^@\s<>,;\"()\[\]]+@(?:[^@\s<>,;\"()\[\]]+\.[^@\s<>,;\"()\[\].]+|localhost)$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

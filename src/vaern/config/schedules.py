@@ -1,7 +1,7 @@
 """Site schedules: an interval (30s, 15m, 2h, 1d) or a 5-field crontab expression.
 
 Controlled by `sites[].schedule` (and the interval options `alerts.remind_after`,
-`crawl.timeout`). `config.py` uses `check_schedule` to validate; the scheduler builds its
+`crawl.timeout`). The schema (`schema.py`) uses `check_schedule` to validate; the scheduler builds its
 APScheduler triggers with `schedule_trigger(site.schedule, config.timezone)`.
 """
 
