@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from vaern.app import Services, new_run
 from vaern.clock import utcnow
-from vaern.config import parse_interval
 from vaern.crawlprocess import hand_over, kill_crawl, start_crawl_process
 from vaern.storage.db import transaction
 from vaern.storage.queries import latest_runs
@@ -73,7 +72,7 @@ def run_crawls(
     prestarted = dict(prestarted or {})
     config = services.config
     limit = config.crawl.max_parallel_sites
-    timeout = parse_interval(config.crawl.timeout).total_seconds()
+    timeout = config.crawl.timeout.total_seconds()
     try:
         waiting = list(site_ids)
         runs = {site_id: new_run(services, site_id) for site_id in waiting}

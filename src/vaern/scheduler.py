@@ -45,8 +45,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from vaern import clock
 from vaern.alerts.dispatch import deliver
 from vaern.alerts.outbox import queue_digest, queue_reminders
-from vaern.config import Config, Site, parse_interval
-from vaern.config.schedules import schedule_trigger
+from vaern.config import Config, Site
+from vaern.config.schedules import parse_interval, schedule_trigger
 from vaern.storage.tables import CrawlRunRow
 
 log = logging.getLogger("vaern.service")
@@ -167,7 +167,7 @@ class Service:
         self.runner = runner
         self.stop_grace = stop_grace
         self.kill_grace = kill_grace
-        self.timeout = parse_interval(config.crawl.timeout).total_seconds()
+        self.timeout = config.crawl.timeout.total_seconds()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -428,7 +428,7 @@ class Service:
         log.info("event=retention.done %s", " ".join(f"{k}={v}" for k, v in counts.items()))
 
     def _dispatch_loop(self) -> None:
-        every = parse_interval(self.config.alerts.dispatch_every).total_seconds()
+        every = self.config.alerts.dispatch_every.total_seconds()
         while not self._stop.is_set():
             self._wake.clear()
             try:

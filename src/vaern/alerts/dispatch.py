@@ -32,7 +32,7 @@ from vaern.alerts.compose import Composer, Evidence, load_evidence
 from vaern.alerts.outbox import hits_of
 from vaern.alerts.smtp import SendFailure, SmtpTransport
 from vaern.clock import utcnow
-from vaern.config import Config, parse_interval
+from vaern.config import Config
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,7 @@ class DeliveryReport:
 
 def backoff(config: Config, attempts: int) -> timedelta:
     """Wait before try number `attempts + 1`: retry_initial, doubling, at most retry_max."""
-    first = parse_interval(config.alerts.retry_initial)
-    most = parse_interval(config.alerts.retry_max)
+    first, most = config.alerts.retry_initial, config.alerts.retry_max
     wait: timedelta = first * (2 ** max(0, min(attempts - 1, 30)))
     return wait if wait < most else most
 
@@ -104,7 +103,7 @@ def _due(now: datetime, group_wait: timedelta, dead: list[str]) -> ColumnElement
 
 
 def _claim(sessions: sessionmaker[Session], config: Config, now: datetime, me: str, limit: int) -> list[int]:
-    group_wait = parse_interval(config.alerts.group_wait)
+    group_wait = config.alerts.group_wait
     with sessions() as session, session.begin():
         dead = _dead_claimers(session)
         due = _due(now, group_wait, dead)
@@ -238,7 +237,7 @@ def _failed(
 ) -> str:
     """Record a failed try; return the alert's new status."""
     attempts = alert.attempts + 1
-    give_up = now - parse_interval(config.alerts.give_up_after)
+    give_up = now - config.alerts.give_up_after
     if not failure.temporary and attempts >= config.alerts.max_attempts:
         status, note = "failed", f"{failure.reason} (permanent, gave up after {attempts} tries)"
     elif failure.temporary and alert.created_at <= give_up:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from vaern import ids
 from vaern.alerts.routing import DIGEST, NEW_HIT, REMINDER, REMOVED, UPDATE, Recipient, recipients
 from vaern.clock import utcnow
-from vaern.config import Config, parse_interval
+from vaern.config import Config
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, SilenceRow
 
 # Reminders look back this far past `remind_after`, so a long-forgotten hit is not dug up
@@ -233,7 +233,7 @@ def queue_reminders(session: Session, config: Config, now: datetime | None = Non
     """Once per hit: remind the leader of a `high` hit still neither confirmed nor dismissed
     `alerts.remind_after` after it was found, if they were told of it in the first place."""
     now = now or utcnow()
-    after = parse_interval(config.alerts.remind_after)
+    after = config.alerts.remind_after
     told = exists().where(
         AlertHitRow.hit_id == HitRow.id,
         AlertHitRow.kind == NEW_HIT,

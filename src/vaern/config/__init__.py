@@ -30,7 +30,6 @@ from vaern.config.schema import (
     Site,
     Smtp,
     Unit,
-    parse_interval,
     redact_url,
 )
 
@@ -54,6 +53,5 @@ __all__ = [
     "Smtp",
     "Unit",
     "load_config",
-    "parse_interval",
     "redact_url",
 ]

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from vaern.clock import utcnow
-from vaern.config import Config, parse_interval
+from vaern.config import Config
 from vaern.errors import VaernError
 from vaern.storage.tables import LoginFailureRow, LoginSessionRow, UserRow
 
@@ -83,7 +83,7 @@ class SignIn:
 
 def throttled(session: Session, config: Config, username: str, address: str) -> bool:
     """Too many recent failures for this name, or (a few times more) from this address."""
-    since = utcnow() - parse_interval(config.review.login_window)
+    since = utcnow() - config.review.login_window
     limit = config.review.login_max_failures
     by_name = session.scalar(
         select(func.count()).where(LoginFailureRow.username == username, LoginFailureRow.at >= since)
@@ -174,5 +174,5 @@ def new_token() -> str:
 
 def _forget_old_failures(session: Session, config: Config) -> None:
     """Old failures no longer count; dropping them keeps the table small."""
-    cutoff = utcnow() - parse_interval(config.review.login_window) * 4
+    cutoff = utcnow() - config.review.login_window * 4
     session.execute(delete(LoginFailureRow).where(LoginFailureRow.at < cutoff))
