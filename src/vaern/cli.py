@@ -142,7 +142,7 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
     # Scrapy resets logger levels when it starts; our handlers' own level keeps its chatter (the
     # stats dump, "Spider opened") out of an operator's terminal unless -v was given.
     level = logging.getLogger().getEffectiveLevel()
-    for name in ("scrapy", "twisted", "scrapy-playwright", "asyncio"):
+    for name in ("scrapy", "twisted", "asyncio"):
         logging.getLogger(name).setLevel(level)
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)

@@ -23,7 +23,6 @@ REMOVED = "removed"
 REMINDER = "reminder"
 DIGEST = "digest"
 UNIT_KINDS = (NEW_HIT, UPDATE, REMOVED, REMINDER)
-KINDS = (*UNIT_KINDS, DIGEST)
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,6 @@ class Directory:
                 self.scopes.setdefault(email.lower(), set()).add(unit.id)
         if config.alerts.fallback:
             self.scopes.setdefault(config.alerts.fallback.lower(), set()).add(None)
-        self.analysts = {a.lower() for a in config.alerts.analysts}
 
 
 _directories: dict[int, Directory] = {}
@@ -102,18 +100,6 @@ def scope(config: Config, address: str) -> set[str | None]:
     This is the invariant the tests hold routing to; the review app can use it too.
     """
     return set(directory(config).scopes.get(address.lower(), ()))
-
-
-def may_hear_about(config: Config, address: str, person_id: str, kind: str) -> bool:
-    """Whether an e-mail of `kind` to `address` may mention `person_id`."""
-    index = directory(config)
-    if kind == DIGEST:
-        return address.lower() in index.analysts
-    person = index.people.get(person_id)
-    if person is None:
-        return False
-    unit = person.unit if person.unit in index.units else None
-    return unit in index.scopes.get(address.lower(), set())
 
 
 def _unique(found: list[Recipient]) -> list[Recipient]:

@@ -159,10 +159,6 @@ def close_session(session: Session, token: str | None) -> None:
         session.execute(delete(LoginSessionRow).where(LoginSessionRow.token_sha256 == _digest(token)))
 
 
-def close_sessions_of(session: Session, user_id: int) -> None:
-    session.execute(delete(LoginSessionRow).where(LoginSessionRow.user_id == user_id))
-
-
 def same_token(expected: str | None, given: str | None) -> bool:
     """Constant-time comparison of CSRF tokens; an absent token never matches."""
     return bool(expected) and bool(given) and secrets.compare_digest(str(expected), str(given))
