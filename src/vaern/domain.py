@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -56,6 +57,12 @@ class Post:
     end: int
     permalink: str | None = None
     index: int = 0
+
+
+def post_for(posts: Sequence[Post], offset: int) -> Post | None:
+    """The innermost post holding the character at `offset` (a mention's start), if any."""
+    holding = [p for p in posts if p.start <= offset < p.end]
+    return min(holding, key=lambda p: p.end - p.start) if holding else None
 
 
 @dataclass(frozen=True)

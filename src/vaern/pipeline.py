@@ -5,7 +5,9 @@ its hits and their alert rows commit together or not at all, so a crash mid-craw
 the page in hand and never leaves a hit without its alert.
 
 A page's title and its text are matched as two fields (`find_mentions`); each mention records
-its field, and its offsets, excerpt and sentence are taken from that field.
+its field, and its offsets, excerpt and sentence are taken from that field. A mention in the text
+of a rendered page also records the post or comment it is in (`Page.posts`): its permalink and
+its place among the page's posts, in the hit's `why` and in the evidence's `matches`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
 from vaern.config import Config, Site
-from vaern.domain import FetchFailure, Mention, Page
+from vaern.domain import FetchFailure, Mention, Page, Post, post_for
 from vaern.matchers import NameIndex
 from vaern.storage.db import transaction
 from vaern.storage.queries import hits_on_page, page_by_url
@@ -52,11 +54,21 @@ class EvidenceNeed:
 
 class Found(NamedTuple):
     """A mention and the field of the page it is in: `field` is "title" or "text", and the
-    mention's offsets are into that field's `text`."""
+    mention's offsets are into that field's `text`; `post` is the post of the text it is in."""
 
     field: str
     text: str
     mention: Mention
+    post: Post | None = None
+
+    def where(self) -> dict[str, object]:
+        """The field and the offsets of the mention, and its post where it has one (for `why`
+        and the evidence's `matches`)."""
+        out: dict[str, object] = {"field": self.field, "start": self.mention.start, "end": self.mention.end}
+        if self.post is not None:
+            out["post"] = self.post.permalink
+            out["post_index"] = self.post.index
+        return out
 
 
 def find_mentions(index: NameIndex, page: Page) -> list[Found]:
@@ -67,7 +79,7 @@ def find_mentions(index: NameIndex, page: Page) -> list[Found]:
     one run of names. Title mentions come first, as the title comes first on the page.
     """
     return [
-        Found(name, text, m)
+        Found(name, text, m, post_for(page.posts, m.start) if name == "text" else None)
         for name, text in (("title", page.title), ("text", page.text))
         if text
         for m in index.find(text)
@@ -150,8 +162,7 @@ class PagePipeline:
                     "matched_text": sorted({m.matched for m in mentions}),
                     "why": [
                         {"variant": f.mention.variant, "compared": list(f.mention.compared), "score": f.mention.score,
-                         "confidence": f.mention.confidence, "field": f.field, "start": f.mention.start,
-                         "end": f.mention.end}
+                         "confidence": f.mention.confidence, **f.where()}
                         for f in of_person
                     ],
                     "excerpt": excerpt(best.text, best.mention),
@@ -186,8 +197,8 @@ class PagePipeline:
             self._queue(session, removed, "removed")
             matches = [
                 {"person": f.mention.person, "name": self.names.get(f.mention.person, f.mention.person),
-                 "matched": f.mention.matched, "field": f.field, "start": f.mention.start, "end": f.mention.end,
-                 "variant": f.mention.variant, "snippet": excerpt(f.text, f.mention)}
+                 "matched": f.mention.matched, **f.where(), "variant": f.mention.variant,
+                 "snippet": excerpt(f.text, f.mention)}
                 for f in found
             ]
             reason = "hit" if new_hits else "update" if updated else "removed" if removed else None
