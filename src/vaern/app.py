@@ -180,24 +180,17 @@ def secure_evidence(services: Services, pipeline: PagePipeline) -> None:
     Each snapshot row and its archive entry are written in one transaction. A page that cannot
     be captured is logged and the rest go on.
     """
-    from vaern.crawler.capture import CaptureRequest, capture_pages
+    from vaern.crawler.capture import capture_pages
     from vaern.domain import CaptureFailure
     from vaern.storage.archive import Archive, record_snapshot
 
-    config, site = services.config, pipeline.site
-    needs = pipeline.evidence
-    requests = [
-        CaptureRequest(
-            url=need.url, site_id=site.id, detected_at=need.detected_at, reason=need.reason,
-            raw_html=need.raw_html, raw_status=need.raw_status, matches=tuple(need.matches),
-            site_settings=site.model_dump(mode="json"),
-        )
-        for need in needs
-    ]
+    config = services.config
+    requests = pipeline.evidence
     archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls, tsa_timeout=config.evidence.tsa_timeout)
-    for need, result in zip(needs, capture_pages(config, requests), strict=True):
+    for request, result in zip(requests, capture_pages(config, requests), strict=True):
         if isinstance(result, CaptureFailure):
             log.warning("evidence capture of %s failed: %s", result.url, result.error)
             continue
+        assert request.page_id is not None, "the pipeline files every capture under its page"
         with transaction(services.sessions) as session:
-            record_snapshot(session, archive, result, need.page_id)
+            record_snapshot(session, archive, result, request.page_id)

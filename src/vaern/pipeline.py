@@ -16,8 +16,6 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import CursorResult, update
@@ -25,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
 from vaern.config import Config, Site
-from vaern.domain import FetchFailure, Mention, Page, Post, post_for
+from vaern.domain import CaptureRequest, FetchFailure, MatchedName, Mention, Page, Post, post_for
 from vaern.matchers import NameIndex
 from vaern.storage.db import transaction
 from vaern.storage.queries import hits_on_page, page_by_url
@@ -37,19 +35,6 @@ _PAGE_COUNTERS = {"fetched": "pages_fetched", "unchanged": "pages_unchanged", "f
 
 # Called with the hits that changed in a transaction, inside it: (session, hits, kind, run_id).
 AlertQueue = Callable[[Session, Sequence[HitRow], str, int], None]
-
-
-@dataclass
-class EvidenceNeed:
-    """A page to capture after the crawl, and why."""
-
-    url: str
-    reason: str  # hit | update | removed
-    raw_html: bytes | None
-    raw_status: int | None
-    matches: list[dict[str, object]] = field(default_factory=list)
-    page_id: int = 0
-    detected_at: datetime = field(default_factory=clock.now)
 
 
 class Found(NamedTuple):
@@ -136,7 +121,8 @@ class PagePipeline:
         self.queue_alerts = queue_alerts
         self.units = {p.id: p.unit for p in config.people}
         self.names = {p.id: p.name for p in config.people}
-        self.evidence: list[EvidenceNeed] = []
+        # The pages to secure as evidence once the crawl is done (app.secure_evidence).
+        self.evidence: list[CaptureRequest] = []
 
     # -- PageSink -------------------------------------------------------------------------
 
@@ -195,15 +181,10 @@ class PagePipeline:
             self._queue(session, new_hits, "new_hit")
             self._queue(session, updated, "update")
             self._queue(session, removed, "removed")
-            matches = [
-                {"person": f.mention.person, "name": self.names.get(f.mention.person, f.mention.person),
-                 "matched": f.mention.matched, **f.where(), "variant": f.mention.variant,
-                 "snippet": excerpt(f.text, f.mention)}
-                for f in found
-            ]
             reason = "hit" if new_hits else "update" if updated else "removed" if removed else None
             if reason:
-                self.evidence.append(EvidenceNeed(page.url, reason, page.body, page.status, matches, row.id))
+                matches = tuple(self._matched(f) for f in found)
+                self._owe_evidence(page.url, reason, page.body, page.status, matches, row.id)
 
     def unchanged(self, url: str) -> None:
         # Plain UPDATE statements, no objects loaded: on a second crawl nearly every page comes
@@ -243,13 +224,35 @@ class PagePipeline:
             self._queue(session, removed, "removed")
             self._count(session, fetched=1)
             if removed:
-                self.evidence.append(EvidenceNeed(url, "removed", None, status, [], row.id))
+                self._owe_evidence(url, "removed", None, status, (), row.id)
 
     def failed(self, failure: FetchFailure) -> None:
         with transaction(self.sessions) as session:
             self._count(session, failed=1)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _matched(self, found: Found) -> MatchedName:
+        m = found.mention
+        matched = MatchedName(
+            person=m.person, name=self.names.get(m.person, m.person), matched=m.matched, field=found.field,
+            start=m.start, end=m.end, variant=m.variant, snippet=excerpt(found.text, m),
+        )
+        if found.post is not None:
+            matched["post"], matched["post_index"] = found.post.permalink, found.post.index
+        return matched
+
+    def _owe_evidence(
+        self, url: str, reason: str, raw_html: bytes | None, raw_status: int | None,
+        matches: tuple[MatchedName, ...], page_id: int,
+    ) -> None:
+        self.evidence.append(
+            CaptureRequest(
+                url=url, site_id=self.site.id, detected_at=clock.now(), reason=reason, raw_html=raw_html,
+                raw_status=raw_status, matches=matches, site_settings=self.site.model_dump(mode="json"),
+                page_id=page_id,
+            )
+        )
 
     def _page_row(self, session: Session, page: Page, status: str) -> PageRow:
         now = clock.utcnow()
