@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import select
 
 from vaern import clock
-from vaern.app import new_run, open_services, watched_people
+from vaern.app import open_services, watched_people
 from vaern.domain import FetchFailure, Page, Post
 from vaern.matchers import build_index
 from vaern.pipeline import PagePipeline, excerpt
+from vaern.storage.db import transaction
+from vaern.storage.queries import new_run
 from vaern.storage.tables import CrawlRunRow, HitRow
 
 
@@ -28,7 +30,8 @@ def _pipeline(make_config: Any, db_url: str) -> tuple[PagePipeline, Any, list[tu
     def queue(session: Any, hits: Any, kind: str, run_id: int) -> None:
         queued.append((kind, [h.id for h in hits]))
 
-    run_id = new_run(services, "blog")
+    with transaction(services.sessions) as session:
+        run_id = new_run(session, "blog")
     index = build_index(watched_people(config))
     return PagePipeline(config, config.site("blog"), services.sessions, index, run_id, queue), services, queued
 

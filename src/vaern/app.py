@@ -10,17 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, make_url, select
+from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.domain import WatchedPerson
 from vaern.errors import DatabaseUnavailable
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
-from vaern.storage.queries import sync_reference_data
-from vaern.storage.tables import CrawlRunRow, HitRow, PageRow, SiteRow
+from vaern.storage.queries import finish_run, known_pages, remember, site_memory, start_run, sync_reference_data
 
 if TYPE_CHECKING:
     from vaern.matchers import NameIndex
@@ -60,14 +58,6 @@ def connect(config: Config) -> Services:
 
 def watched_people(config: Config) -> list[WatchedPerson]:
     return [WatchedPerson(p.id, p.name, tuple(p.aliases), p.title) for p in config.people]
-
-
-def new_run(services: Services, site_id: str) -> int:
-    with transaction(services.sessions) as session:
-        run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued")
-        session.add(run)
-        session.flush()
-        return run.id
 
 
 @dataclass
@@ -110,29 +100,18 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
     # 1.
     with transaction(sessions) as session:
-        run = session.get(CrawlRunRow, run_id)
-        assert run is not None, f"no crawl run {run_id}"
-        run.status, run.started_at = "running", utcnow()
-        pages = session.scalars(select(PageRow).where(PageRow.site_id == site_id, PageRow.status == "ok")).all()
-        with_open_hits = set(
-            session.scalars(
-                select(HitRow.page_id).where(HitRow.site_id == site_id, HitRow.status != "removed").distinct()
-            )
-        )
+        start_run(session, run_id)
         known = {
             p.url: KnownPage(
                 p.url, p.etag, p.last_modified, p.content_hash,
-                checked_at=p.last_fetched_at.replace(tzinfo=UTC), open_hit=p.id in with_open_hits,
+                checked_at=p.last_fetched_at.replace(tzinfo=UTC), open_hit=open_hit,
             )
-            for p in pages
+            for p, open_hit in known_pages(session, site_id)
         }
-        site_row = session.get(SiteRow, site_id)
-        cursor = site_row.search_cursor if site_row else 0
-        remembered = site_row.render_decision if site_row else None  # render: auto
+        cursor, remembered = site_memory(session, site_id)
         names = [form for p in config.people for form in (p.name, *p.aliases)]
-        queries, next_cursor = plan_searches(names, site.search_budget, cursor) if site.search_urls else ([], cursor)
-        if site_row:
-            site_row.search_cursor = next_cursor
+        searches, next_cursor = plan_searches(names, site.search_budget, cursor) if site.search_urls else ([], cursor)
+        remember(session, site_id, search_cursor=next_cursor)
 
     # 2.
     pipeline = PagePipeline(config, site, sessions, prepared.index, run_id, queue_alerts=_alert_queue(config))
@@ -140,7 +119,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     # 3.
     status, error, decision = "ok", None, None
     try:
-        stats = crawl_site(config, site, pipeline, known, queries, render_decision=remembered)
+        stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered)
         decision = stats.render_decision
         if stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
             status, error = "stopped", "stopped before the end; the pages it reached are saved"
@@ -154,12 +133,8 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
     # 5.
     with transaction(sessions) as session:
-        run = session.get(CrawlRunRow, run_id)
-        assert run is not None
-        run.status, run.error, run.finished_at = status, error, utcnow()
-        site_row = session.get(SiteRow, site_id)
-        if site_row is not None and decision is not None:
-            site_row.render_decision = decision  # the next crawl of this auto site starts there
+        finish_run(session, run_id, status, error)
+        remember(session, site_id, render_decision=decision)  # the next crawl of an auto site starts there
     services.engine.dispose()
     log.debug("run %d of site %s finished: %s", run_id, site_id, status)
 

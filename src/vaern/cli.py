@@ -193,7 +193,7 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
     if not site_ids:
         click.echo("No sites in the config; nothing to crawl.")
         return True
-    runs = run_crawls(services, site_ids, progress, prestarted)
+    runs = run_crawls(config, services.sessions, site_ids, progress, prestarted)
     if interactive:
         click.echo("", err=True)
     sent = failed = queued = 0

@@ -47,6 +47,7 @@ from vaern.alerts.dispatch import deliver
 from vaern.alerts.outbox import queue_digest, queue_reminders
 from vaern.config import Config, Site
 from vaern.config.schedules import parse_interval, schedule_trigger
+from vaern.storage.queries import new_run
 from vaern.storage.tables import CrawlRunRow
 
 log = logging.getLogger("vaern.service")
@@ -386,10 +387,7 @@ class Service:
     def _new_run(self, site_id: str) -> int:
         """The run row is the parent's: the child fills it in, the parent closes it if it cannot."""
         with self.sessions() as session, session.begin():
-            run = CrawlRunRow(site_id=site_id, started_at=clock.utcnow(), status="queued")
-            session.add(run)
-            session.flush()
-            return run.id
+            return new_run(session, site_id)
 
     def _close_run(self, run_id: int, status: str, error: str | None) -> CrawlRunRow | None:
         """Mark a run the child left unfinished (it died or was killed); return the row."""

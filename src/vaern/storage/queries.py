@@ -1,5 +1,9 @@
-"""Reads and writes the pipeline and the commands share. The only place that knows the row shapes
-of hits, pages and runs well enough to turn them into the JSON of CONTRACT.md."""
+"""Reads and writes the pipeline, the crawl recipe and the commands share. The only place that
+knows the row shapes of hits, pages and runs well enough to turn them into the JSON of CONTRACT.md.
+
+A crawl run's row is the parent's (`new_run`); the crawl child marks it running and finished
+(`start_run`, `finish_run`) and reads what earlier crawls of the site learned (`known_pages`,
+`site_memory`), and leaves what this one learned (`remember`)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vaern import ids
-from vaern.clock import iso
+from vaern.clock import iso, utcnow
 from vaern.config import Config
 from vaern.storage.tables import (
     AlertHitRow,
@@ -143,6 +147,59 @@ def page_by_url(session: Session, site_id: str, url: str) -> PageRow | None:
 
 def hits_on_page(session: Session, page_id: int) -> list[HitRow]:
     return list(session.scalars(select(HitRow).where(HitRow.page_id == page_id)))
+
+
+def new_run(session: Session, site_id: str) -> int:
+    """Queue a crawl run of `site_id`; return its id."""
+    run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued")
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def start_run(session: Session, run_id: int) -> None:
+    """Mark a queued run running: its crawl has begun."""
+    run = session.get(CrawlRunRow, run_id)
+    assert run is not None, f"no crawl run {run_id}"
+    run.status, run.started_at = "running", utcnow()
+
+
+def finish_run(session: Session, run_id: int, status: str, error: str | None) -> None:
+    """Mark a run finished with how it went; the alert dispatcher waits for this."""
+    run = session.get(CrawlRunRow, run_id)
+    assert run is not None, f"no crawl run {run_id}"
+    run.status, run.error, run.finished_at = status, error, utcnow()
+
+
+def known_pages(session: Session, site_id: str) -> list[tuple[PageRow, bool]]:
+    """The site's pages fetched ok before, each with whether a hit on it is still open (not removed)."""
+    pages = session.scalars(select(PageRow).where(PageRow.site_id == site_id, PageRow.status == "ok")).all()
+    with_open_hits = set(
+        session.scalars(
+            select(HitRow.page_id).where(HitRow.site_id == site_id, HitRow.status != "removed").distinct()
+        )
+    )
+    return [(page, page.id in with_open_hits) for page in pages]
+
+
+def site_memory(session: Session, site_id: str) -> tuple[int, str | None]:
+    """What earlier crawls of the site left: where the name searches stopped, and what a
+    `render: auto` site needed ("http" or "browser"; None before its first crawl)."""
+    site = session.get(SiteRow, site_id)
+    return (site.search_cursor, site.render_decision) if site is not None else (0, None)
+
+
+def remember(
+    session: Session, site_id: str, *, search_cursor: int | None = None, render_decision: str | None = None
+) -> None:
+    """Leave for the next crawl of the site where its searches stopped, and what it needed."""
+    site = session.get(SiteRow, site_id)
+    if site is None:
+        return
+    if search_cursor is not None:
+        site.search_cursor = search_cursor
+    if render_decision is not None:
+        site.render_decision = render_decision
 
 
 def latest_runs(session: Session, run_ids: Sequence[int]) -> list[CrawlRunRow]:
