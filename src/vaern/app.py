@@ -1,28 +1,36 @@
-"""Wiring: builds the services from the config and runs the steps of a crawl in order.
+"""The recipes: what the commands do, step by step, built from the stages and nothing else.
 
-`run_crawl` is the recipe for one crawl of one site; `runner.py` decides where it runs.
+- `open_services`: the database a command works on (migrated, the config mirrored into it).
+- `crawl_pass`: `vaern crawl` in the parent — crawl processes for the sites, then delivery.
+- `run_crawl`: one crawl of one site in its child process — pages through the pipeline, then
+  evidence (`prepare_crawl` loads the crawler before the run is known).
+
+`cli`, `review` and `scheduler` call these; the stages (crawler, matchers, alerts, storage) never
+import this module. `runner.py` starts and watches the crawl processes `crawl_pass` asks for.
+Heavy imports (SQLAlchemy, Scrapy, the matcher) are made where they are needed: `vaern crawl`
+starts its crawl processes before it loads the database layer.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
-
 from vaern.config import Config
 from vaern.domain import WatchedPerson
 from vaern.errors import DatabaseUnavailable
-from vaern.storage.db import make_engine, migrate, session_factory, transaction
-from vaern.storage.queries import finish_run, known_pages, remember, site_memory, start_run, sync_reference_data
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from vaern.alerts.dispatch import DeliveryReport
     from vaern.matchers import NameIndex
-    from vaern.pipeline import PagePipeline
+    from vaern.pipeline import AlertQueue, PagePipeline
+    from vaern.storage.tables import CrawlRunRow, HitRow
 
 log = logging.getLogger("vaern.app")
 
@@ -36,6 +44,12 @@ class Services:
 
 def open_services(config: Config) -> Services:
     """Connect to the database, apply migrations and mirror the config into it."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from vaern.storage.db import migrate, transaction
+    from vaern.storage.queries import sync_reference_data
+
     try:
         services = connect(config)  # creates a SQLite file's folder
         migrate(services.engine)  # the first statement: a server down, a file that cannot be opened
@@ -52,12 +66,65 @@ def open_services(config: Config) -> Services:
 def connect(config: Config) -> Services:
     """Only connect: for a crawl child, whose parent has already opened the services (migrations
     and reference data are done; repeating them would cost every crawl a second or more)."""
+    from vaern.storage.db import make_engine, session_factory
+
     engine = make_engine(config.database)
     return Services(config, engine, session_factory(engine))
 
 
 def watched_people(config: Config) -> list[WatchedPerson]:
     return [WatchedPerson(p.id, p.name, tuple(p.aliases), p.title) for p in config.people]
+
+
+@dataclass(frozen=True)
+class CrawlPass:
+    """How a crawl pass went: each site's finished run, and what delivery did (None: not sent)."""
+
+    runs: list[CrawlRunRow]
+    delivery: DeliveryReport | None
+
+
+def crawl_pass(
+    config: Config,
+    site_ids: Sequence[str],
+    *,
+    send_alerts: bool,
+    on_progress: Callable[[list[CrawlRunRow]], None] | None = None,
+) -> CrawlPass:
+    """`vaern crawl` (and the demo): one pass over `site_ids` now, then the alerts it queued.
+
+    1. start the first crawl processes at once: they load the crawler while this process opens
+       the database;
+    2. open the database (migrating it, mirroring the config);
+    3. crawl, each site in a child process, at most `crawl.max_parallel_sites` at a time, telling
+       `on_progress` the runs as they go;
+    4. deliver the alerts the crawls queued, unless `send_alerts` is False (`vaern run` sends them).
+    """
+    from vaern.crawlprocess import kill_crawl, prestart_crawls
+
+    # 1.
+    prestarted = prestart_crawls(config, site_ids)  # before the database: they load meanwhile
+    # 2.
+    try:
+        from vaern.runner import run_crawls
+
+        services = open_services(config)
+    except BaseException:
+        for process in prestarted.values():
+            kill_crawl(process, grace=0)
+        raise
+    if not site_ids:
+        return CrawlPass([], None)
+    # 3.
+    runs = run_crawls(config, services.sessions, site_ids, on_progress, prestarted)
+    # 4.
+    delivery = None
+    if send_alerts:
+        from vaern.alerts.dispatch import deliver
+
+        delivery = deliver(config, services.sessions)
+    services.engine.dispose()
+    return CrawlPass(runs, delivery)
 
 
 @dataclass
@@ -93,6 +160,8 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     from vaern.crawler.run import KnownPage, crawl_site
     from vaern.crawler.search import plan_searches
     from vaern.pipeline import PagePipeline
+    from vaern.storage.db import transaction
+    from vaern.storage.queries import finish_run, known_pages, remember, site_memory, start_run
 
     services = connect(config)  # the parent opened them (new_run) before starting this crawl
     site = config.site(site_id)
@@ -139,11 +208,11 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     log.debug("run %d of site %s finished: %s", run_id, site_id, status)
 
 
-def _alert_queue(config: Config):  # type: ignore[no-untyped-def]
+def _alert_queue(config: Config) -> AlertQueue:
     """The outbox writer, called inside each page's transaction."""
     from vaern.alerts.outbox import enqueue
 
-    def queue(session: Session, hits, kind: str, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    def queue(session: Session, hits: Sequence[HitRow], kind: str, run_id: int) -> None:
         enqueue(session, config, hits, kind, run_id)
 
     return queue
@@ -158,6 +227,7 @@ def secure_evidence(services: Services, pipeline: PagePipeline) -> None:
     from vaern.crawler.capture import capture_pages
     from vaern.domain import CaptureFailure
     from vaern.storage.archive import Archive, record_snapshot
+    from vaern.storage.db import transaction
 
     config = services.config
     requests = pipeline.evidence

@@ -5,6 +5,7 @@ Exit codes: 0 ok; 1 the work ran but something failed (named on stderr); 2 bad u
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -163,19 +164,9 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
 
 
 def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
-    """Run the crawls with a progress line, send what they queued, print the summary; True if all went well."""
-    from vaern.crawlprocess import kill_crawl, prestart_crawls
+    """A crawl pass (app.crawl_pass) with a progress line, then its summary; True if all went well."""
+    from vaern.app import crawl_pass
 
-    prestarted = prestart_crawls(config, site_ids)  # before the database: they load meanwhile
-    try:
-        from vaern.app import open_services
-        from vaern.runner import run_crawls
-
-        services = open_services(config)
-    except BaseException:
-        for process in prestarted.values():
-            kill_crawl(process, grace=0)
-        raise
     interactive = sys.stderr.isatty()
     last_line = ""
 
@@ -190,18 +181,16 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
             click.echo(("\r" + line[:200]) if interactive else line, err=True, nl=not interactive)
             last_line = line
 
+    result = crawl_pass(config, site_ids, send_alerts=send_alerts, on_progress=progress)
     if not site_ids:
         click.echo("No sites in the config; nothing to crawl.")
         return True
-    runs = run_crawls(config, services.sessions, site_ids, progress, prestarted)
+    runs = result.runs
     if interactive:
         click.echo("", err=True)
     sent = failed = queued = 0
-    if send_alerts:
-        from vaern.alerts.dispatch import deliver
-
-        report = deliver(config, services.sessions)
-        sent, failed, queued = report.sent, report.failed, report.retrying
+    if result.delivery is not None:
+        sent, failed, queued = result.delivery.sent, result.delivery.failed, result.delivery.retrying
     ok = True
     click.echo("Site                    fetched unchanged  failed  new hits  seen   status")
     for r in runs:
@@ -219,7 +208,6 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
             click.echo("Some e-mails were not delivered; see `vaern alerts`.", err=True)
     else:
         click.echo("Alerts queued, not sent (--no-alerts); `vaern run` delivers them.")
-    services.engine.dispose()
     return ok
 
 
@@ -312,7 +300,8 @@ def demo(directory: Path, no_serve: bool, port: int) -> None:
     """The whole pipeline on a fictional municipality: local site, local SMTP sink, one crawl."""
     from vaern.demo.run import run_demo
 
-    raise SystemExit(run_demo(directory, serve=not no_serve, port=port))
+    crawl = functools.partial(crawl_now, send_alerts=True)  # the demo's crawl is `vaern crawl`'s, as it prints
+    raise SystemExit(run_demo(directory, crawl, serve=not no_serve, port=port))
 
 
 
