@@ -4,6 +4,7 @@
 - `crawl_pass`: `vaern crawl` in the parent — crawl processes for the sites, then delivery.
 - `run_crawl`: one crawl of one site in its child process — pages through the pipeline, then
   evidence (`prepare_crawl` loads the crawler before the run is known).
+- `evidence_bundle`: `vaern export` and the review app's export — the bundle and its printed PDF.
 
 `cli`, `review` and `scheduler` call these; the stages (crawler, matchers, alerts, storage) never
 import this module. `runner.py` starts and watches the crawl processes `crawl_pass` asks for.
@@ -13,10 +14,12 @@ starts its crawl processes before it loads the database layer.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vaern.config import Config
@@ -216,6 +219,14 @@ def _alert_queue(config: Config) -> AlertQueue:
         enqueue(session, config, hits, kind, run_id)
 
     return queue
+
+
+def evidence_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path) -> Path:
+    """The evidence bundle of one hit (storage/export.py), its report printed to PDF by Chromium."""
+    from vaern.crawler.pdf import print_pdf
+    from vaern.storage.export import export_bundle
+
+    return export_bundle(config, session, hit_id, out_path, print_pdf=functools.partial(print_pdf, config))
 
 
 def secure_evidence(services: Services, pipeline: PagePipeline) -> None:

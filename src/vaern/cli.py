@@ -380,13 +380,13 @@ def verify(obj: Context) -> None:
 @pass_ctx
 def export(obj: Context, hit_id: str, output: Path | None) -> None:
     """An evidence bundle (zip) of one hit for police, Datatilsynet or a lawyer."""
-    from vaern.app import open_services
-    from vaern.storage.export import export_bundle, parse_hit_id
+    from vaern.app import evidence_bundle, open_services
+    from vaern.storage.export import parse_hit_id
 
     number = parse_hit_id(hit_id)
     services = open_services(obj.config)
     with services.sessions() as session:
-        path = export_bundle(obj.config, session, number, output or Path(f"{ids.hit(number)}.zip"))
+        path = evidence_bundle(obj.config, session, number, output or Path(f"{ids.hit(number)}.zip"))
     click.echo(str(path))
 
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from playwright.async_api import async_playwright
 
 from vaern import clock
+from vaern.app import evidence_bundle as export_bundle
 from vaern.app import open_services
 from vaern.cli import main
 from vaern.config import Config
@@ -24,7 +25,7 @@ from vaern.crawler.capture import LIMITATIONS, Capture, CaptureRequest, capture_
 from vaern.domain import CapturedFile
 from vaern.storage.archive import Archive, sha256_hex
 from vaern.storage.db import transaction
-from vaern.storage.export import DIFF_CUT, HitNotFound, export_bundle, parse_hit_id, text_diff
+from vaern.storage.export import DIFF_CUT, HitNotFound, parse_hit_id, text_diff
 from vaern.storage.report_words import LIMITATIONS_DA, ReportWords
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
 

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from vaern import ids
 from vaern.alerts.compose import load_evidence, posted_time
 from vaern.alerts.postdate import police_deadline
+from vaern.app import evidence_bundle
 from vaern.clock import utcnow
 from vaern.errors import VaernError
 from vaern.review import audit, auth, case, evidence
@@ -35,7 +36,6 @@ from vaern.review.hits import (
     list_hits,
 )
 from vaern.review.web import ARCHIVED_CSP, LOGIN_COOKIE, SESSION_COOKIE, Ctx, Pages, local_path
-from vaern.storage.export import export_bundle
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, PageRow
 
 MAX_PERSON_CHOICES = 300
@@ -295,7 +295,7 @@ def export(ctx: Ctx) -> Response:
     name = f"vaern-{ids.hit(hit.id)}.zip"
     out = folder / name
     try:
-        export_bundle(ctx.config, ctx.db, hit.id, out)
+        evidence_bundle(ctx.config, ctx.db, hit.id, out)
     except VaernError as exc:
         # The archive does not match the database (a changed or missing file): say so, export nothing.
         shutil.rmtree(folder, ignore_errors=True)

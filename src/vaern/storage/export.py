@@ -1,25 +1,25 @@
 """Evidence bundles for police, Datatilsynet or a lawyer: `vaern export HIT_ID`.
 
-Controlled by `archive`, `timezone`, `organisation`, `language` (the report is in Danish or
-English; storage/report_words.py) and `browser` (for printing the PDF). The zip
-holds, for every snapshot of the hit's page: its files under their plain names, its
-`manifest.json` and its timestamp tokens; a `SHA256SUMS` that `sha256sum -c` accepts; a
-self-contained `report.html` (it loads nothing from other hosts: styles inline, images by
-relative path) and `report.pdf` printed from it by Chromium. The report says who was named,
-where, shows the screenshots and excerpts, gives every time in UTC and in local time, every hash,
-how to check it all without Værn, and what the hashes do not prove. A snapshot from an older or
+Controlled by `archive`, `timezone`, `organisation` and `language` (the report is in Danish or
+English; storage/report_words.py). The zip holds, for every snapshot of the hit's page: its files
+under their plain names, its `manifest.json` and its timestamp tokens; a `SHA256SUMS` that
+`sha256sum -c` accepts; a self-contained `report.html` (it loads nothing from other hosts: styles
+inline, images by relative path) and `report.pdf` printed from it by Chromium (the printer is
+handed in by `app.evidence_bundle`: storage never drives a browser). The report says who was
+named, where, shows the screenshots and excerpts, gives every time in UTC and in local time,
+every hash, how to check it all without Værn, and what the hashes do not prove. A snapshot from an older or
 failed capture may lack its provenance, TLS details, times, screenshot or timestamps; the report
 then says so where they would be.
 """
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import hashlib
 import json
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -67,8 +67,18 @@ def text_diff(old: str, new: str, old_label: str, new_label: str, cut: str = DIF
     return lines if len(lines) <= MAX_DIFF_LINES else [*lines[:MAX_DIFF_LINES], cut]
 
 
-def export_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path) -> Path:
-    """Write the evidence bundle of one hit to `out_path` (a .zip); return its path."""
+def export_bundle(
+    config: Config,
+    session: Session,
+    hit_id: str | int,
+    out_path: Path,
+    print_pdf: Callable[[Path, Path], None] | None = None,
+) -> Path:
+    """Write the evidence bundle of one hit to `out_path` (a .zip); return its path.
+
+    `print_pdf(html, pdf)` prints the report (`app.evidence_bundle` passes Chromium's printer,
+    crawler/pdf.py); without it the bundle has no `report.pdf`.
+    """
     number = parse_hit_id(hit_id)
     hit = session.get(HitRow, number)
     if hit is None:
@@ -122,7 +132,8 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
         env = Environment(loader=PackageLoader("vaern.storage", "templates"), autoescape=select_autoescape(["j2"]))
         env.globals["t"] = words
         (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context), encoding="utf-8")
-        _print_pdf(config, folder / "report.html", folder / "report.pdf")
+        if print_pdf is not None:
+            print_pdf(folder / "report.html", folder / "report.pdf")
         _write_sums(folder)
         _zip(folder, out_path)
     return out_path
@@ -294,34 +305,6 @@ def _moment_iso(text: Any, zone: ZoneInfo) -> Moment | None:
         return _moment(datetime.fromisoformat(str(text).replace("Z", "+00:00")), zone)
     except ValueError:
         return Moment(str(text), "")
-
-
-def _print_pdf(config: Config, html: Path, pdf: Path) -> None:
-    """Print the report with Chromium, offline: every request that is not a local file is refused."""
-    from playwright.async_api import Route, async_playwright
-
-    from vaern.crawler.browser import launch_options
-
-    async def run() -> None:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(**launch_options(config.browser))
-            try:
-                page = await browser.new_page()
-
-                async def only_files(route: Route) -> None:
-                    if route.request.url.startswith("file://"):
-                        await route.continue_()
-                    else:
-                        await route.abort()
-
-                await page.route("**/*", only_files)
-                await page.goto(html.as_uri(), wait_until="load")
-                await page.pdf(path=str(pdf), format="A4", print_background=True,
-                               margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
-            finally:
-                await browser.close()
-
-    asyncio.run(run())
 
 
 def _write_sums(folder: Path) -> None:
