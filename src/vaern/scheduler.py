@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
@@ -48,11 +48,11 @@ from vaern.alerts.outbox import queue_digest, queue_reminders
 from vaern.config import Config, Site
 from vaern.config.schedules import parse_interval, schedule_trigger
 from vaern.storage.queries import new_run
-from vaern.storage.tables import CrawlRunRow
+from vaern.storage.tables import CrawlRunRow, SchedulerJobRow
 
 log = logging.getLogger("vaern.service")
 
-JOB_TABLE = "apscheduler_jobs"
+JOB_TABLE = SchedulerJobRow.__tablename__  # the job store is a table of ours: migrations own it
 STOP_GRACE = 30.0  # seconds a crawl gets to finish after SIGTERM before it is killed
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a crawl overran its timeout
 
@@ -481,7 +481,7 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# `vaern status` and the entry point
+# Logging and the entry point
 
 
 class LogfmtFormatter(logging.Formatter):
@@ -509,16 +509,6 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
-def next_runs(engine: Engine) -> dict[str, datetime | None]:
-    """job id -> next run (naive UTC) from the job store, without starting a scheduler."""
-    out: dict[str, datetime | None] = {}
-    with engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOB_TABLE}"))  # noqa: S608 - constant
-        for job_id, ts in rows:
-            out[job_id] = None if ts is None else datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
-    return out
 
 
 def run_service(config: Config, *, runner: CrawlRunner = default_runner) -> int:

@@ -8,10 +8,10 @@ A crawl run's row is the parent's (`new_run`); the crawl child marks it running 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
 from vaern import ids
@@ -24,6 +24,7 @@ from vaern.storage.tables import (
     HitRow,
     PageRow,
     PersonRow,
+    SchedulerJobRow,
     SiteRow,
     SnapshotRow,
     UnitRow,
@@ -200,6 +201,18 @@ def remember(
         site.search_cursor = search_cursor
     if render_decision is not None:
         site.render_decision = render_decision
+
+
+def next_runs(engine: Engine) -> dict[str, datetime | None]:
+    """job id -> its next run (naive UTC), read from the job store of `vaern run` (APScheduler's
+    table, which migrations create); `vaern status` reads it without loading a scheduler."""
+    if not inspect(engine).has_table(SchedulerJobRow.__tablename__):
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(SchedulerJobRow.id, SchedulerJobRow.next_run_time))
+        return {
+            job_id: None if ts is None else datetime.fromtimestamp(ts, UTC).replace(tzinfo=None) for job_id, ts in rows
+        }
 
 
 def latest_runs(session: Session, run_ids: Sequence[int]) -> list[CrawlRunRow]:
