@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
-    from vaern.alerts.dispatch import DeliveryReport
+    from vaern.alerts.delivery import DeliveryReport
     from vaern.matchers import NameIndex
     from vaern.pipeline import AlertQueue, PagePipeline
     from vaern.storage.tables import CrawlRunRow, HitRow
@@ -123,7 +123,7 @@ def crawl_pass(
     # 4.
     delivery = None
     if send_alerts:
-        from vaern.alerts.dispatch import deliver
+        from vaern.alerts.delivery import deliver
 
         delivery = deliver(config, services.sessions)
     services.engine.dispose()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.alerts.alert_factories import add_hit, add_run
 from vaern.alerts.compose import Composer, load_evidence
-from vaern.alerts.dispatch import DeliveryReport, deliver
+from vaern.alerts.delivery import DeliveryReport, deliver
 from vaern.alerts.outbox import enqueue, hits_of
 from vaern.config import Config
 from vaern.storage.tables import AlertRow, HitRow, SnapshotRow

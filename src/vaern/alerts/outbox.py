@@ -4,7 +4,7 @@
 recipient was already told (never the same hit twice in the same kind) and what is silenced.
 `queue_reminders` and `queue_digest` add the time-driven kinds; `silence` records a dismissal
 ("not this person") so that (person, URL) — or (person, site) — is never alerted again.
-Nothing here sends: `dispatch.deliver` does, later, from these rows. Routing is `routing.py`;
+Nothing here sends: `delivery.deliver` does, later, from these rows. Routing is `routing.py`;
 the settings are `alerts.*` in the config.
 """
 
