@@ -213,7 +213,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
 def _alert_queue(config: Config) -> AlertQueue:
     """The outbox writer, called inside each page's transaction."""
-    from vaern.alerts.outbox import enqueue
+    from vaern.alerts.dispatch import enqueue
 
     def queue(session: Session, hits: Sequence[HitRow], kind: str, run_id: int) -> None:
         enqueue(session, config, hits, kind, run_id)

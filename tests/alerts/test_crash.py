@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from tests.alerts.alert_factories import add_hit, add_run
 from vaern.alerts.delivery import lease
-from vaern.alerts.outbox import enqueue
+from vaern.alerts.dispatch import enqueue
 from vaern.config import load_config
 from vaern.storage.db import make_engine, migrate, session_factory
 from vaern.storage.tables import AlertRow

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import ids
 from vaern.alerts.compose import Composer, Evidence, load_evidence
-from vaern.alerts.outbox import hits_of
+from vaern.alerts.dispatch import hits_of
 from vaern.alerts.smtp import SendFailure, SmtpTransport
 from vaern.clock import utcnow
 from vaern.config import Config

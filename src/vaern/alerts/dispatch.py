@@ -1,4 +1,5 @@
-"""The outbox: alert rows written in the same transaction as the hits they are about.
+"""Dispatch: grouping and dedup. Alert rows (the outbox) written in the same transaction as the
+hits they are about.
 
 `enqueue` groups a batch of hits into one alert per (recipient, crawl run, kind), skips what a
 recipient was already told (never the same hit twice in the same kind) and what is silenced.
