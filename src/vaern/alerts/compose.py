@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from vaern import ids
 from vaern.alerts import mime
 from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
-from vaern.alerts.routing import DIGEST, NEW_HIT, directory, scope
+from vaern.alerts.routing import DIGEST, NEW_HIT, routing_table, scope
 from vaern.alerts.wording import Wording
 from vaern.config import Config
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
@@ -285,7 +285,7 @@ class Composer:
 
     def _view(self, hit: HitRow, evidence: Evidence | None, now: datetime, with_thumbnail: bool) -> HitView:
         config, w = self.config, self.words
-        index = directory(config)
+        index = routing_table(config)
         person = index.people.get(hit.person_id)
         unit = index.units.get(person.unit) if person is not None and person.unit else None
         site = index.sites.get(hit.site_id)
@@ -353,7 +353,7 @@ class Composer:
         to = mime.address_header("To", header_safe(alert.recipient_name or ""), header_safe(alert.recipient))
         greeting = w("greeting", name=alert.recipient_name) if alert.recipient_name else w("greeting_anonymous")
         units = sorted(u for u in scope(config, alert.recipient) if u is not None)
-        named = directory(config).units
+        named = routing_table(config).units
         unit_names = ", ".join(named[u].name if u in named else u for u in units)
         if alert.kind == DIGEST:
             footer = w("footer.analyst", organisation=config.organisation)

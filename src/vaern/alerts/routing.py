@@ -37,7 +37,7 @@ class Recipient:
         return self.email.lower()
 
 
-class Directory:
+class RoutingTable:
     """The config's people, units and mailboxes indexed once (a watch list can be 50,000 long)."""
 
     def __init__(self, config: Config) -> None:
@@ -53,16 +53,16 @@ class Directory:
             self.scopes.setdefault(config.alerts.fallback.lower(), set()).add(None)
 
 
-_directories: dict[int, Directory] = {}
+_tables: dict[int, RoutingTable] = {}
 
 
-def directory(config: Config) -> Directory:
-    """The index of `config` (kept for the few configs a process holds)."""
-    found = _directories.get(id(config))
+def routing_table(config: Config) -> RoutingTable:
+    """The routing table of `config` (kept for the few configs a process holds)."""
+    found = _tables.get(id(config))
     if found is None or found.config is not config:
-        if len(_directories) > 8:
-            _directories.clear()
-        found = _directories[id(config)] = Directory(config)
+        if len(_tables) > 8:
+            _tables.clear()
+        found = _tables[id(config)] = RoutingTable(config)
     return found
 
 
@@ -80,7 +80,7 @@ def recipients(config: Config, person_id: str, kind: str, confidence: str) -> li
         raise ValueError(f"unknown alert kind {kind!r}")
     if confidence != "high":
         return []
-    index = directory(config)
+    index = routing_table(config)
     person = index.people.get(person_id)
     if person is None:
         return []  # no longer watched: nobody is responsible for them any more
@@ -99,7 +99,7 @@ def scope(config: Config, address: str) -> set[str | None]:
 
     This is the invariant the tests hold routing to; the review app can use it too.
     """
-    return set(directory(config).scopes.get(address.lower(), ()))
+    return set(routing_table(config).scopes.get(address.lower(), ()))
 
 
 def _unique(found: list[Recipient]) -> list[Recipient]:
