@@ -16,12 +16,10 @@ from __future__ import annotations
 import email
 import email.policy
 import functools
-import io
 import logging
 import re
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -39,11 +37,11 @@ from vaern.alerts.routing import DIGEST, NEW_HIT, routing_table, scope
 from vaern.alerts.wording import Wording
 from vaern.config import Config
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
+from vaern.storage.thumbnails import Thumbnails
 
 log = logging.getLogger(__name__)
 
 DIGEST_MAX_HITS = 200
-THUMB_WIDTH = 480
 _MAY_HOLD_DATE = re.compile(r"\d|går|gårs|dag|siden|ago|yesterday|today", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
@@ -62,48 +60,6 @@ class Evidence:
     screenshot: Path | None = None
     text: Path | None = None
     captured_at: datetime | None = None
-
-
-@dataclass
-class Thumbnails:
-    """Thumbnails made in one dispatch pass, by screenshot path (one hit can go to several)."""
-
-    width: int = THUMB_WIDTH
-    made: dict[Path, bytes | None] = field(default_factory=dict)
-
-    def get(self, path: Path) -> bytes | None:
-        if path not in self.made:
-            self.made[path] = make_thumbnail(path, self.width)
-        return self.made[path]
-
-
-def make_thumbnail(path: Path, width: int = THUMB_WIDTH) -> bytes | None:
-    """A small JPEG of the top of a (possibly very tall) full-page screenshot, or None."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            top = min(h, int(w * 0.75))
-            # Full-page screenshots can be 60,000 px tall: decode only the rows we show.
-            region: Image.Image
-            if im.format == "PNG" and len(im.tile) == 1 and not im.info.get("interlace"):
-                im.tile = [im.tile[0]._replace(extents=(0, 0, w, top))]
-                im._size = (w, top)
-                im.load()
-                region = im
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    region = im.crop((0, 0, w, top))
-            region = region.convert("RGB")
-            region.thumbnail((width, width))
-            out = io.BytesIO()
-            region.save(out, "JPEG", quality=72, optimize=True)
-            return out.getvalue()
-    except Exception as exc:  # a broken screenshot must not stop the alert
-        log.warning("event=thumbnail.failed path=%s error=%s", path, type(exc).__name__)
-        return None
 
 
 def load_evidence(session: Session, config: Config, hits: Sequence[HitRow]) -> dict[int, Evidence]:

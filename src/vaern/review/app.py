@@ -15,9 +15,11 @@ from starlette.staticfiles import StaticFiles
 from vaern.app import open_services
 from vaern.config import Config
 from vaern.review import admin, api, routes
-from vaern.review.evidence import Thumbnails
 from vaern.review.hits import Directory
 from vaern.review.web import STATIC, Pages, SecurityHeaders, Shared, make_templates
+from vaern.storage.thumbnails import Thumbnails
+
+THUMBNAIL_WIDTH = 240  # px, the hit list's pictures (the e-mails' are larger)
 
 
 def create_app(config: Config) -> Starlette:
@@ -30,7 +32,7 @@ def create_app(config: Config) -> Starlette:
         people=Directory.of(config),
         units={u.id: u.name for u in config.units},
         sites={s.id: s.label for s in config.sites},
-        thumbnails=Thumbnails(),
+        thumbnails=Thumbnails(width=THUMBNAIL_WIDTH),
         https=https,
     )
     pages = Pages(shared)

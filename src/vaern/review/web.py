@@ -30,9 +30,9 @@ from vaern.clock import iso
 from vaern.config import Config
 from vaern.review import auth
 from vaern.review.access import Viewer
-from vaern.review.evidence import Thumbnails
 from vaern.review.hits import Directory
 from vaern.review.i18n import translator
+from vaern.storage.thumbnails import Thumbnails
 
 SESSION_COOKIE = "vaern_session"
 LOGIN_COOKIE = "vaern_login"
