@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
-    from vaern.alerts.delivery import DeliveryReport
+    from vaern.alerts import DeliveryReport
     from vaern.matchers import NameIndex
     from vaern.pipeline import AlertQueue, PagePipeline
     from vaern.storage.tables import CrawlRunRow, HitRow
@@ -123,7 +123,7 @@ def crawl_pass(
     # 4.
     delivery = None
     if send_alerts:
-        from vaern.alerts.delivery import deliver
+        from vaern.alerts import deliver
 
         delivery = deliver(config, services.sessions)
     services.engine.dispose()
@@ -213,7 +213,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
 def _alert_queue(config: Config) -> AlertQueue:
     """The outbox writer, called inside each page's transaction."""
-    from vaern.alerts.dispatch import enqueue
+    from vaern.alerts import enqueue
 
     def queue(session: Session, hits: Sequence[HitRow], kind: str, run_id: int) -> None:
         enqueue(session, config, hits, kind, run_id)

@@ -421,7 +421,7 @@ def status(obj: Context, as_json: bool) -> None:
 @pass_ctx
 def alerts(obj: Context, as_json: bool) -> None:
     """The alert outbox: queued, sent and failed e-mails, with their recipients."""
-    from vaern.alerts.report import alerts_json, alerts_table
+    from vaern.alerts import alerts_json, alerts_table
     from vaern.app import open_services
 
     services = open_services(obj.config)

@@ -43,8 +43,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
-from vaern.alerts.delivery import deliver
-from vaern.alerts.dispatch import queue_digest, queue_reminders
+from vaern.alerts import deliver, queue_digest, queue_reminders
 from vaern.config import Config, Site
 from vaern.config.schedules import parse_interval, schedule_trigger
 from vaern.storage.queries import new_run

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import ids
-from vaern.alerts.report import outbox_counts
+from vaern.alerts import outbox_counts
 from vaern.clock import iso
 from vaern.config import Config
 from vaern.storage.queries import next_runs

@@ -194,6 +194,13 @@ def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostT
     return parse_post_time(excerpt, hit.first_seen, config.timezone)
 
 
+def deadline_of(session: Session, config: Config, hit: HitRow) -> Deadline:
+    """A hit's police deadline as its e-mails count it: 72 hours from the date the page gives the
+    post, else from when Værn first saw it (the review app shows the same)."""
+    evidence = load_evidence(session, config, [hit]).get(hit.page_id)
+    return police_deadline(hit.first_seen, posted_time(config, hit, evidence))
+
+
 class Composer:
     """Builds the e-mails of one dispatch pass (shares thumbnails between recipients)."""
 

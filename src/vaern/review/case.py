@@ -2,7 +2,7 @@
 
 Each change is written together with its audit entry by the caller's transaction. Dismissing a hit
 as "not this person" can silence further alerts for that person on that URL or that whole site;
-the silence itself is the alerts package's (`vaern.alerts.dispatch.silence`), so the review app
+the silence itself is the alerts package's (`vaern.alerts.silence`), so the review app
 keeps no second list of silences.
 """
 
@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern.alerts import dispatch
+from vaern import alerts
 from vaern.clock import utcnow
 from vaern.storage.tables import CaseStepRow, DecisionRow, HitRow, NoteRow
 
@@ -64,7 +64,7 @@ def decide(
     if hit.status != "removed":
         hit.status = status
     if scope:
-        dispatch.silence(
+        alerts.silence(
             db,
             hit.person_id,
             url=hit.url if scope == "url" else None,

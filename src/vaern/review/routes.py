@@ -20,8 +20,7 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from vaern import ids
-from vaern.alerts.compose import load_evidence, posted_time
-from vaern.alerts.postdate import police_deadline
+from vaern.alerts import deadline_of
 from vaern.app import evidence_bundle
 from vaern.clock import utcnow
 from vaern.errors import VaernError
@@ -136,9 +135,7 @@ def hit_detail(ctx: Ctx) -> Response:
     if wanted:
         shown = next((s for s in snapshots if s.ref == wanted and s.has("screenshot")), shown)
     text_of = next((s for s in reversed(snapshots) if s.text is not None), None)
-    # Counted as the alert e-mails count it: from the date the page gives the post, else first seen.
-    evidence_of_page = load_evidence(ctx.db, ctx.config, [hit]).get(hit.page_id)
-    deadline = police_deadline(hit.first_seen, posted_time(ctx.config, hit, evidence_of_page))
+    deadline = deadline_of(ctx.db, ctx.config, hit)  # as the alert e-mails count it
     steps = case.steps(ctx.db, hit.id)
     audit.record(ctx.db, ctx.viewer, "view_hit", hit_id=hit.id, address=ctx.address,
                  verified=all(s.verified for s in snapshots) if snapshots else None)

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vaern.alerts.compose import mark_names as split_names
+from vaern.alerts import mark_names as split_names
 from vaern.clock import iso
 from vaern.config import Config
 from vaern.review import auth
