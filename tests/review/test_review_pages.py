@@ -15,7 +15,7 @@ from tests.review.conftest import LiveServer, csrf_of, ref, sign_in
 from tests.review.seeding import POSTED_LOCAL, XSS_TITLE, World, build_world
 from vaern import clock
 from vaern.alerts import dispatch as outbox
-from vaern.review.app import create_app
+from vaern.review.webapp import create_app
 from vaern.storage.db import make_engine, session_factory
 
 

@@ -19,7 +19,7 @@ def serve(config: Config, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the app in the foreground until interrupted."""
     import uvicorn
 
-    from vaern.review.app import create_app
+    from vaern.review.webapp import create_app
 
     uvicorn.run(
         create_app(config),

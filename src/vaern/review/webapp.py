@@ -1,4 +1,4 @@
-"""The review web app's factory: `create_app(config)` builds the ASGI app (`serve.py` runs it).
+"""The review web app: `create_app(config)` builds the ASGI app (`serve.py` runs it).
 
 Controlled by `database`, `archive`, `language`, `timezone`, `review_url` (https there makes the
 cookies Secure) and `review.*` in the config. Nothing happens at import time: the engine, the
