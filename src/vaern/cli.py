@@ -314,7 +314,7 @@ def demo(directory: Path, no_serve: bool, port: int) -> None:
 @pass_ctx
 def serve(obj: Context, host: str, port: int) -> None:
     """The review web app for analysts and leaders."""
-    from vaern.review.serve import serve as run_server
+    from vaern.review.webapp import serve as run_server
 
     click.echo(f"Review app on http://{host}:{port}/ (Ctrl+C stops it)")
     run_server(obj.config, host=host, port=port)
@@ -333,8 +333,7 @@ def user() -> None:
 @pass_ctx
 def user_add(obj: Context, name: str, role: str, units: tuple[str, ...], password_env: str | None) -> None:
     """Add an account; the password comes from a prompt or --password-env."""
-    from vaern.review.auth import AccountError
-    from vaern.review.serve import add_account
+    from vaern.review.auth import AccountError, add_account
 
     if password_env:
         password = os.environ.get(password_env)

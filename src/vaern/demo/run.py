@@ -145,7 +145,8 @@ def run_demo(directory: Path, crawl: Callable[[Config, list[str]], bool], serve:
 
 
 def _serve_review(config_path: Path, port: int) -> int:
-    from vaern.review.serve import ensure_user, serve
+    from vaern.review.auth import ensure_user
+    from vaern.review.webapp import serve
 
     config = load_config(config_path)
     username, password = DEMO_USER

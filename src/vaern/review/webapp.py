@@ -1,4 +1,4 @@
-"""The review web app: `create_app(config)` builds the ASGI app (`serve.py` runs it).
+"""The review web app: `create_app(config)` builds the ASGI app, `serve` runs it (`vaern serve`).
 
 Controlled by `database`, `archive`, `language`, `timezone`, `review_url` (https there makes the
 cookies Secure) and `review.*` in the config. Nothing happens at import time: the engine, the
@@ -48,3 +48,20 @@ def create_app(config: Config) -> Starlette:
     app.state.shared = shared
     app.state.engine = services.engine
     return app
+
+
+def serve(config: Config, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the app with uvicorn in the foreground until interrupted (`vaern serve`, `vaern demo`)."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        # Trust X-Forwarded-Proto (https, hence Secure cookies) only from a reverse proxy on this machine.
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+        ws="none",
+        lifespan="off",
+    )
