@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from vaern import ids
 from vaern.review import audit, overview
-from vaern.review.web import Ctx, Pages
+from vaern.review.framework import Ctx, Pages
 from vaern.storage.tables import HitRow, UserRow
 
 

@@ -1,6 +1,6 @@
 """The review app's pages: sign-in, the hit list, a hit's detail, decisions, the case, files, export.
 
-Each handler takes a `web.Ctx` (one request, one transaction) and returns a response. Access is
+Each handler takes a `framework.Ctx` (one request, one transaction) and returns a response. Access is
 decided by `hits.get_hit` / `hits.list_hits`, which apply the viewer's scope: a hit the viewer may
 not see gives exactly the same 404 as one that does not exist. Views and exports of evidence are
 written to the audit log.
@@ -26,6 +26,7 @@ from vaern.clock import utcnow
 from vaern.errors import VaernError
 from vaern.review import audit, auth, case, evidence
 from vaern.review.access import Viewer
+from vaern.review.framework import ARCHIVED_CSP, LOGIN_COOKIE, SESSION_COOKIE, Ctx, Pages, local_path
 from vaern.review.hits import (
     CATEGORIES,
     CONFIDENCES,
@@ -34,7 +35,6 @@ from vaern.review.hits import (
     get_hit,
     list_hits,
 )
-from vaern.review.web import ARCHIVED_CSP, LOGIN_COOKIE, SESSION_COOKIE, Ctx, Pages, local_path
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, PageRow
 
 MAX_PERSON_CHOICES = 300

@@ -1,4 +1,4 @@
-"""Request plumbing for the review app: sessions, CSRF, roles, templates and security headers.
+"""The review app's small framework: sessions, CSRF, roles, templates and security headers.
 
 Each page handler is a plain function `handler(ctx) -> Response` that runs in a worker thread
 with one database transaction (committed when it returns, rolled back if it raises). `Pages.route`
