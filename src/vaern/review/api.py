@@ -13,7 +13,7 @@ from starlette.routing import Route
 from vaern import ids
 from vaern.review import audit
 from vaern.review.framework import Ctx, Pages
-from vaern.review.hits import Filters, get_hit, list_hits
+from vaern.review.hitlist import Filters, get_hit, list_hits
 from vaern.storage.queries import hit_json
 from vaern.storage.tables import HitRow
 

@@ -30,7 +30,7 @@ from vaern.clock import iso
 from vaern.config import Config
 from vaern.review import auth
 from vaern.review.access import Viewer
-from vaern.review.hits import Directory
+from vaern.review.hitlist import Directory
 from vaern.review.i18n import translator
 from vaern.storage.thumbnails import Thumbnails
 

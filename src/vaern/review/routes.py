@@ -1,7 +1,7 @@
 """The review app's pages: sign-in, the hit list, a hit's detail, decisions, the case, files, export.
 
 Each handler takes a `framework.Ctx` (one request, one transaction) and returns a response. Access is
-decided by `hits.get_hit` / `hits.list_hits`, which apply the viewer's scope: a hit the viewer may
+decided by `hitlist.get_hit` / `hitlist.list_hits`, which apply the viewer's scope: a hit the viewer may
 not see gives exactly the same 404 as one that does not exist. Views and exports of evidence are
 written to the audit log.
 """
@@ -27,7 +27,7 @@ from vaern.errors import VaernError
 from vaern.review import audit, auth, case, evidence
 from vaern.review.access import Viewer
 from vaern.review.framework import ARCHIVED_CSP, LOGIN_COOKIE, SESSION_COOKIE, Ctx, Pages, local_path
-from vaern.review.hits import (
+from vaern.review.hitlist import (
     CATEGORIES,
     CONFIDENCES,
     STATUSES,

@@ -16,7 +16,7 @@ from vaern.app import open_services
 from vaern.config import Config
 from vaern.review import admin, api, routes
 from vaern.review.framework import STATIC, Pages, SecurityHeaders, Shared, make_templates
-from vaern.review.hits import Directory
+from vaern.review.hitlist import Directory
 from vaern.storage.thumbnails import Thumbnails
 
 THUMBNAIL_WIDTH = 240  # px, the hit list's pictures (the e-mails' are larger)
