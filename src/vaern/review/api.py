@@ -12,8 +12,9 @@ from starlette.routing import Route
 
 from vaern import ids
 from vaern.review import audit
+from vaern.review.access import visible_hit
 from vaern.review.framework import Ctx, Pages
-from vaern.review.hitlist import Filters, get_hit, list_hits
+from vaern.review.hitlist import Filters, list_hits
 from vaern.storage.queries import hit_json
 from vaern.storage.tables import HitRow
 
@@ -29,7 +30,7 @@ def api_hits(ctx: Ctx) -> Response:
 
 def api_hit(ctx: Ctx) -> Response:
     hit_id = ids.parse_hit(ctx.request.path_params["ref"])
-    hit = get_hit(ctx.db, ctx.user, hit_id) if hit_id is not None else None
+    hit = visible_hit(ctx.db, ctx.user, hit_id) if hit_id is not None else None
     if hit is None:
         return JSONResponse({"error": "not found"}, status_code=404)
     audit.record(ctx.db, ctx.viewer, "api_hit", hit_id=hit.id, address=ctx.address)

@@ -30,8 +30,8 @@ from vaern.clock import iso
 from vaern.config import Config
 from vaern.review import auth
 from vaern.review.access import Viewer
-from vaern.review.hitlist import Directory
 from vaern.review.i18n import translator
+from vaern.review.people import PeopleIndex
 from vaern.storage.thumbnails import Thumbnails
 
 SESSION_COOKIE = "vaern_session"
@@ -95,7 +95,7 @@ class Shared:
     config: Config
     factory: sessionmaker[Session]
     templates: Environment
-    people: Directory
+    people: PeopleIndex
     units: dict[str, str]  # unit id -> name
     sites: dict[str, str]  # site id -> label
     thumbnails: Thumbnails

@@ -1,7 +1,8 @@
-"""Reading hits for the review app: the filtered, searched, paged list and its counts.
+"""The hit list page, `/hits`: the hits the viewer may see, filtered, searched and paged, with
+counts per status.
 
-Everything here takes a `Viewer` and applies `access.visible_hits`; the list page, the overview
-and the JSON endpoints use these functions, never their own queries. Page size: `review.page_size`.
+`list_hits` takes a `Viewer` and applies `access.visible_hits`; the page and the JSON list
+(api.py) use it, never their own queries. Page size: `review.page_size`.
 
 Search looks at a narrow set of fields: the person's name and the site's name (matched in memory
 against the config, then an indexed `IN` on the hit), and the hit's URL, excerpt and page title
@@ -10,7 +11,6 @@ against the config, then an indexed `IN` on the hit), and the hit's URL, excerpt
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -19,53 +19,21 @@ from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, String, cast, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import QueryableAttribute, Session
+from starlette.responses import Response
+from starlette.routing import Route
 
 from vaern import ids
 from vaern.config import Config
+from vaern.review import audit
 from vaern.review.access import Viewer, visible_hits
+from vaern.review.framework import Ctx, Pages
+from vaern.review.people import PeopleIndex
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
 
 STATUSES = ("new", "confirmed", "dismissed", "removed")
 CONFIDENCES = ("high", "possible")
 CATEGORIES = ("threat", "private_info", "insult", "accusation", "criticism")
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form for search (Ø/ø and é/e compare equal; æ stays æ)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ø", "o")
-
-
-@dataclass(frozen=True)
-class Directory:
-    """The watched people (and the sites) as the app shows and searches them; built once from the config."""
-
-    names: dict[str, str]  # id -> name
-    units: dict[str, str | None]  # id -> unit id
-    by_name: list[tuple[str, str, str | None]]  # (id, name, unit), sorted by name
-    keys: list[tuple[str, str]]  # (id, folded "name id") for search
-    site_keys: list[tuple[str, str]] = field(default_factory=list)  # (site id, folded "label id")
-
-    @classmethod
-    def of(cls, config: Config) -> Directory:
-        people = config.people
-        return cls(
-            names={p.id: p.name for p in people},
-            units={p.id: p.unit for p in people},
-            by_name=sorted(((p.id, p.name, p.unit) for p in people), key=lambda p: (p[1], p[0])),
-            keys=[(p.id, f"{fold(p.name)} {p.id.lower()}") for p in people],
-            site_keys=[(s.id, f"{fold(s.label)} {s.id.lower()}") for s in config.sites],
-        )
-
-    def matching(self, q: str) -> list[str]:
-        """Ids of the people whose name (or id) holds `q`, ignoring case and accents."""
-        folded = fold(q)
-        return [pid for pid, key in self.keys if folded in key]
-
-    def matching_sites(self, q: str) -> list[str]:
-        """Ids of the sites whose name (or id) holds `q`, ignoring case and accents."""
-        folded = fold(q)
-        return [sid for sid, key in self.site_keys if folded in key]
+MAX_PERSON_CHOICES = 300
 
 
 @dataclass(frozen=True)
@@ -162,7 +130,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search(people: Directory, q: str, dialect: str) -> ColumnElement[bool]:
+def _search(people: PeopleIndex, q: str, dialect: str) -> ColumnElement[bool]:
     """Search the person's and site's names (accent- and case-insensitive), the URL, excerpt and title."""
     # The names come from the config: matched here, in Python, they become an indexed IN.
     by_name: list[ColumnElement[bool]] = []
@@ -192,7 +160,7 @@ def _search(people: Directory, q: str, dialect: str) -> ColumnElement[bool]:
     return or_(*by_name, HitRow.page_id.in_(titled), like(HitRow.url), like(HitRow.excerpt))
 
 
-def _where(viewer: Viewer, people: Directory, f: Filters, dialect: str) -> list[ColumnElement[bool]]:
+def _where(viewer: Viewer, people: PeopleIndex, f: Filters, dialect: str) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [visible_hits(viewer)]
     if f.q:
         clauses.append(_search(people, f.q, dialect))
@@ -215,7 +183,7 @@ def _where(viewer: Viewer, people: Directory, f: Filters, dialect: str) -> list[
 
 
 def list_hits(
-    db: Session, config: Config, viewer: Viewer, people: Directory, f: Filters
+    db: Session, config: Config, viewer: Viewer, people: PeopleIndex, f: Filters
 ) -> HitList:
     """One page of the hits `viewer` may see that match `f`, newest first, with counts per status."""
     base = _where(viewer, people, f, db.get_bind().dialect.name)
@@ -275,7 +243,7 @@ def _searched_page(
     return counts, hit_ids
 
 
-def _rows(db: Session, config: Config, people: Directory, hit_ids: list[int]) -> list[ListRow]:
+def _rows(db: Session, config: Config, people: PeopleIndex, hit_ids: list[int]) -> list[ListRow]:
     """The list's rows for `hit_ids` (already filtered by scope), newest first: one joined select of
     the columns the list shows, and one for which of their pages have a screenshot."""
     if not hit_ids:
@@ -322,6 +290,31 @@ def _rows(db: Session, config: Config, people: Directory, hit_ids: list[int]) ->
     ]
 
 
-def get_hit(db: Session, viewer: Viewer, hit_id: int) -> HitRow | None:
-    """The hit if it exists and `viewer` may see it; None in both other cases alike."""
-    return db.scalar(select(HitRow).where(HitRow.id == hit_id, visible_hits(viewer)))
+# -- the page -----------------------------------------------------------------------------------
+
+
+def _filter_choices(ctx: Ctx) -> dict[str, Any]:
+    viewer = ctx.user
+    everyone = ctx.shared.people.by_name
+    visible = everyone if viewer.sees_everything else [p for p in everyone if viewer.may_see_unit(p[2])]
+    return {
+        # A long watch list is no drop-down: then the person filter is a field for the id (and
+        # search finds names).
+        "people": [(pid, name) for pid, name, _ in visible] if len(visible) <= MAX_PERSON_CHOICES else None,
+        "units": [(uid, name) for uid, name in ctx.shared.units.items() if viewer.may_see_unit(uid)],
+        "sites": list(ctx.shared.sites.items()),
+        "statuses": STATUSES,
+        "confidences": CONFIDENCES,
+        "categories": CATEGORIES,
+    }
+
+
+def hit_list(ctx: Ctx) -> Response:
+    filters = Filters.from_query(ctx.request.query_params)
+    result = list_hits(ctx.db, ctx.config, ctx.user, ctx.shared.people, filters)
+    audit.record(ctx.db, ctx.viewer, "view_list", address=ctx.address, filters=filters.query())
+    return ctx.render("hits.html", result=result, f=result.filters, choices=_filter_choices(ctx))
+
+
+def routes(pages: Pages) -> list[Route]:
+    return [Route("/hits", pages.route(hit_list))]
