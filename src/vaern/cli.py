@@ -225,7 +225,7 @@ def hits(obj: Context, as_json: bool, person: str | None, site: str | None, stat
          since: str | None) -> None:
     """List hits: who was named, where, and how sure we are."""
     from vaern.app import open_services
-    from vaern.storage.queries import hit_json, list_hits, people_names
+    from vaern.storage.queries import find_hits, hit_json, people_names
 
     since_at = None
     if since:
@@ -239,7 +239,7 @@ def hits(obj: Context, as_json: bool, person: str | None, site: str | None, stat
     with services.sessions() as session:
         names = people_names(session)
         rows = [hit_json(session, h, names)
-                for h in list_hits(session, person=person, site=site, status=status, since=since_at)]
+                for h in find_hits(session, person=person, site=site, status=status, since=since_at)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return

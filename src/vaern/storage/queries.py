@@ -118,7 +118,7 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
     }
 
 
-def list_hits(
+def find_hits(
     session: Session,
     *,
     person: str | None = None,
@@ -126,6 +126,8 @@ def list_hits(
     status: str | None = None,
     since: datetime | None = None,
 ) -> Sequence[HitRow]:
+    """Every hit matching the filters, newest first, unscoped (`vaern hits`; the review app's
+    list, which applies the viewer's scope and pages, is `review.hitlist.list_hits`)."""
     query = select(HitRow).order_by(HitRow.first_seen.desc(), HitRow.id.desc())
     if person:
         query = query.where(HitRow.person_id == person)
