@@ -34,10 +34,10 @@ from vaern import ids
 from vaern.alerts import mime
 from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
 from vaern.alerts.routing import DIGEST, NEW_HIT, routing_table, scope
-from vaern.alerts.wording import Wording
 from vaern.config import Config
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
 from vaern.storage.thumbnails import Thumbnails
+from vaern.words import Words
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,22 @@ def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostT
     return parse_post_time(excerpt, hit.first_seen, config.timezone)
 
 
+# The order the recommended next steps are given in, most urgent first.
+CATEGORY_ORDER = ("threat", "private_info", "accusation", "insult", "criticism")
+
+
+def next_steps(words: Words, categories: Sequence[str]) -> list[str]:
+    """The recommended next steps for a hit's categories, then what is always recommended.
+
+    They follow the guidance Danish workplaces use for digital harassment of employees: threats
+    and accusations of crimes may be reported to the police (within 72 hours of the incident, a
+    condition for victim compensation); published private data is a matter for Datatilsynet and a
+    takedown request; gross insults call for a takedown request; criticism is usually lawful and
+    must be tolerated, so support the employee and keep watching.
+    """
+    return [words(f"step.{c}") for c in CATEGORY_ORDER if c in categories] + [words("step.always")]
+
+
 def deadline_of(session: Session, config: Config, hit: HitRow) -> Deadline:
     """A hit's police deadline as its e-mails count it: 72 hours from the date the page gives the
     post, else from when Værn first saw it (the review app shows the same)."""
@@ -206,7 +222,7 @@ class Composer:
 
     def __init__(self, config: Config, thumbnails: Thumbnails | None = None) -> None:
         self.config = config
-        self.words = Wording(config.language)
+        self.words = Words(config.language).section("mail")
         self.tz = ZoneInfo(config.timezone)
         self.thumbnails = thumbnails if thumbnails is not None else Thumbnails()
         self._views: dict[tuple[int, datetime, datetime, bool], HitView] = {}
@@ -270,11 +286,11 @@ class Composer:
             page_title=header_safe(evidence.title, 300) if evidence and evidence.title else None,
             first_seen=self._when(hit.first_seen),
             removed_at=self._when(hit.removed_at) if hit.removed_at else None,
-            categories=[w.category(c) for c in categories],
+            categories=[w(f"category.{c}") if f"category.{c}" in w else c for c in categories],
             excerpt=mark_names(hit.excerpt or "", [str(m) for m in hit.matched_text or []]),
             confidence=w(f"confidence.{hit.confidence}") if hit.confidence in ("high", "possible") else hit.confidence,
             score=round(float(hit.score), 1),
-            steps=w.steps(categories),
+            steps=next_steps(w, categories),
             deadline=w("deadline", due=self._when(deadline.due, weekday=True)),
             deadline_basis=self._deadline_text(deadline),
             deadline_passed=deadline.due <= now,

@@ -30,9 +30,9 @@ from vaern.clock import iso
 from vaern.config import Config
 from vaern.review import auth
 from vaern.review.access import Viewer
-from vaern.review.i18n import translator
 from vaern.review.people import PeopleIndex
 from vaern.storage.thumbnails import Thumbnails
+from vaern.words import Words
 
 SESSION_COOKIE = "vaern_session"
 LOGIN_COOKIE = "vaern_login"
@@ -128,8 +128,9 @@ class Ctx:
         assert self.viewer is not None, "route requires sign-in"
         return self.viewer
 
-    def t(self, text: str) -> str:
-        return translator(self.config.language)(text)
+    def t(self, key: str, **values: object) -> str:
+        """The words of `key` in the config's `language` (vaern.words)."""
+        return Words(self.config.language)(key, **values)
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         page = self.shared.templates.get_template(template).render(
@@ -138,8 +139,8 @@ class Ctx:
         return HTMLResponse(page, status_code=status, headers={"cache-control": "no-store"})
 
     def not_found(self) -> HTMLResponse:
-        return self.render("error.html", status=404, title=self.t("Not found"),
-                           message=self.t("There is nothing here, or it is not yours to see."))
+        return self.render("error.html", status=404, title=self.t("page.not_found"),
+                           message=self.t("page.not_found_why"))
 
 
 Handler = Callable[[Ctx], Response]
@@ -194,11 +195,10 @@ class Pages:
                 if request.method == "GET":
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-                return PlainTextResponse(ctx.t("Please sign in again."), status_code=403)
+                return PlainTextResponse(ctx.t("page.sign_in_again"), status_code=403)
             if request.method == "POST" and not auth.same_token(csrf, form.get("csrf")):
-                return ctx.render("error.html", status=403, title=ctx.t("Refused"),
-                                  message=ctx.t("The form was out of date or did not come from this site. "
-                                                "Go back, reload the page and try again."))
+                return ctx.render("error.html", status=403, title=ctx.t("page.refused"),
+                                  message=ctx.t("page.form_refused"))
             if roles and (viewer is None or viewer.role not in roles):
                 return ctx.not_found()
             response = handler(ctx)
@@ -238,7 +238,7 @@ def make_templates(config: Config) -> Environment:
     env.filters["when"] = when
     env.filters["mark"] = mark_names
     env.filters["utc"] = lambda v: iso(v) or ""
-    env.globals["t"] = translator(config.language)
+    env.globals["t"] = Words(config.language)
     env.globals["lang"] = config.language
     return env
 

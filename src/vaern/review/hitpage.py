@@ -95,7 +95,7 @@ def _back(hit: HitRow, done: str, anchor: str) -> Response:
 
 def _case_error(ctx: Ctx, exc: case.CaseError) -> Response:
     ctx.db.rollback()
-    return ctx.render("error.html", status=400, title=ctx.t("Not saved"), message=ctx.t(str(exc)),
+    return ctx.render("error.html", status=400, title=ctx.t("page.not_saved"), message=ctx.t(exc.key, **exc.values),
                       back=ctx.request.url.path.rsplit("/", 1)[0])
 
 
@@ -221,7 +221,7 @@ def export(ctx: Ctx) -> Response:
         # The archive does not match the database (a changed or missing file): say so, export nothing.
         shutil.rmtree(folder, ignore_errors=True)
         audit.record(ctx.db, ctx.viewer, "export_failed", hit_id=hit.id, address=ctx.address, error=str(exc))
-        return ctx.render("error.html", status=409, title=ctx.t("The evidence bundle could not be made"),
+        return ctx.render("error.html", status=409, title=ctx.t("page.bundle_failed"),
                           message=str(exc), back=f"/hits/{ids.hit(hit.id)}")
     audit.record(ctx.db, ctx.viewer, "export", hit_id=hit.id, address=ctx.address, bytes=out.stat().st_size)
     return FileResponse(

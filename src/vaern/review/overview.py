@@ -167,8 +167,8 @@ def overview_page(ctx: Ctx) -> Response:
     labels = [w.strftime("%d.%m." if ctx.config.language == "da" else "%b %d") for w in data.week_starts]
 
     def chart(series: Series, name: str) -> object:
-        return bar_chart(series.weekly, labels, f"{ctx.t('New hits per week')}: {name}",
-                                  ctx.t("most in a week"))
+        return bar_chart(series.weekly, labels, f"{ctx.t('page.weekly_hits')}: {name}",
+                                  ctx.t("page.most_in_a_week"))
 
     audit.record(ctx.db, ctx.viewer, "view_overview", address=ctx.address)
     return ctx.render("overview.html", data=data, chart=chart, labels=labels)

@@ -32,9 +32,9 @@ def login(ctx: Ctx) -> Response:
         audit.record(ctx.db, None, "login_throttled" if result.throttled else "login_failed",
                      username=username, address=ctx.address)
         if result.throttled:
-            error, status = ctx.t("Too many failed sign-ins. Wait a while and try again."), 429
+            error, status = ctx.t("page.sign_in_throttled"), 429
         else:
-            error, status = ctx.t("Wrong user name or password."), 401
+            error, status = ctx.t("page.sign_in_wrong"), 401
         return ctx.render("login.html", status=status, next=target, error=error, username=username)
     viewer = Viewer.of(result.user)
     token = auth.open_session(ctx.db, ctx.config, result.user)

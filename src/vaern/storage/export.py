@@ -1,7 +1,7 @@
 """Evidence bundles for police, Datatilsynet or a lawyer: `vaern export HIT_ID`.
 
 Controlled by `archive`, `timezone`, `organisation` and `language` (the report is in Danish or
-English; storage/report_words.py). The zip holds, for every snapshot of the hit's page: its files
+English: vaern.words). The zip holds, for every snapshot of the hit's page: its files
 under their plain names, its `manifest.json` and its timestamp tokens; a `SHA256SUMS` that
 `sha256sum -c` accepts; a self-contained `report.html` (it loads nothing from other hosts: styles
 inline, images by relative path) and `report.pdf` printed from it by Chromium (the printer is
@@ -34,11 +34,11 @@ from vaern import clock, ids
 from vaern.config import Config
 from vaern.errors import ArchiveError, VaernError
 from vaern.storage.archive import Archive, snapshot_name
-from vaern.storage.report_words import ReportWords
 from vaern.storage.tables import HitRow, PersonRow, SiteRow, SnapshotRow, UnitRow
+from vaern.words import Words
 
 MAX_DIFF_LINES = 400
-DIFF_CUT = "… (difference cut here)"
+DIFF_CUT = "report.diff_cut"  # the words that mark where a long difference is cut
 
 
 class HitNotFound(VaernError):
@@ -61,10 +61,13 @@ def parse_hit_id(hit_id: str | int) -> int:
     return number
 
 
-def text_diff(old: str, new: str, old_label: str, new_label: str, cut: str = DIFF_CUT) -> list[str]:
-    """The text difference between two snapshots, as unified-diff lines (bounded; `cut` marks the cut)."""
+def text_diff(old: str, new: str, old_label: str, new_label: str, cut: str | None = None) -> list[str]:
+    """The text difference between two snapshots, as unified-diff lines (bounded; `cut` marks the cut,
+    in English unless given)."""
     lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), old_label, new_label, lineterm="", n=2))
-    return lines if len(lines) <= MAX_DIFF_LINES else [*lines[:MAX_DIFF_LINES], cut]
+    if len(lines) <= MAX_DIFF_LINES:
+        return lines
+    return [*lines[:MAX_DIFF_LINES], cut if cut is not None else Words("en")(DIFF_CUT)]
 
 
 def export_bundle(
@@ -85,7 +88,7 @@ def export_bundle(
         raise HitNotFound(f"no hit {ids.hit(number)}")
     archive = Archive(config.archive)
     zone = ZoneInfo(config.timezone)
-    words = ReportWords(config.language)
+    words = Words(config.language)
     snaps = list(session.scalars(
         select(SnapshotRow).where(SnapshotRow.page_id == hit.page_id).order_by(SnapshotRow.captured_at, SnapshotRow.id)
     ))
@@ -147,7 +150,7 @@ def _read(archive: Archive, relative: str, what: str) -> bytes:
 
 
 def _copy_snapshot(
-    archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo, words: ReportWords
+    archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo, words: Words
 ) -> dict[str, Any]:
     """Copy one snapshot's manifest, files and tokens into the bundle; gather what the report shows.
 
