@@ -23,8 +23,9 @@ from tests.scheduler_helpers.service import FAKE_CRAWL, fake_runner
 from vaern import clock
 from vaern.clock import clock_at
 from vaern.config import Config
-from vaern.scheduler import LogfmtFormatter, Service, next_runs
+from vaern.scheduler import LogfmtFormatter, Service
 from vaern.storage.db import make_engine, migrate, session_factory
+from vaern.storage.queries import next_runs
 from vaern.storage.tables import CrawlRunRow
 
 SERVICE = Path(__file__).parent / "scheduler_helpers" / "service.py"

@@ -67,3 +67,44 @@ def test_requests_are_recorded_with_their_headers() -> None:
 def test_only_loopback_addresses_are_bound(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="loopback"):
         SiteServer(tmp_path, host="0.0.0.0")
+
+
+def test_a_route_answers_its_path_and_sees_a_posted_body() -> None:
+    from vaern.testing.siteserver import Exchange
+
+    seen: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def echo(ex: Exchange) -> None:
+        seen.append((ex.method, ex.body, ex.query))
+        ex.json({"route": ex.route}, headers={"Cache-Control": "no-store"})
+
+    with SiteServer() as server:
+        server.route("/api/echo", echo)
+        server.route("/post/", lambda ex: ex.send(200, f"<p>{ex.route}</p>"), prefix=True)
+        status, headers, body = get(server, "/api/echo?n=1")
+        assert (status, body, headers["Cache-Control"]) == (200, b'{"route": "/api/echo"}', "no-store")
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=5)
+        connection.request("POST", "/api/echo", body=b"payload")
+        assert connection.getresponse().status == 200
+        connection.close()
+        assert seen == [("GET", b"", {"n": "1"}), ("POST", b"payload", {})]
+        assert get(server, "/post/7")[2] == b"<p>/post/7</p>" and "ETag" not in get(server, "/post/7")[1]
+        assert server.count("/api/echo") == 2
+
+
+def test_a_streamed_answer_ends_with_the_connection_and_stopping_releases_a_hang() -> None:
+    from vaern.testing.siteserver import Exchange
+
+    def hang(ex: Exchange) -> None:
+        ex.server.stopping.wait()
+        ex.send(503, "stopped")
+
+    with SiteServer() as server:
+        server.route("/stream", lambda ex: ex.stream(iter([b"<p>1</p>", b"<p>2</p>"])))
+        server.route("/hang", hang)
+        assert get(server, "/stream")[2] == b"<p>1</p><p>2</p>"
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        connection.request("GET", "/hang")
+    # The server stopped: the hanging handler was let go and answered.
+    assert connection.getresponse().status == 503
+    connection.close()

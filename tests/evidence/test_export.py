@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from playwright.async_api import async_playwright
 
 from vaern import clock
+from vaern.app import evidence_bundle as export_bundle
 from vaern.app import open_services
 from vaern.cli import main
 from vaern.config import Config
@@ -24,12 +25,17 @@ from vaern.crawler.capture import LIMITATIONS, Capture, CaptureRequest, capture_
 from vaern.domain import CapturedFile
 from vaern.storage.archive import Archive, sha256_hex
 from vaern.storage.db import transaction
-from vaern.storage.export import DIFF_CUT, HitNotFound, export_bundle, parse_hit_id, text_diff
-from vaern.storage.report_words import LIMITATIONS_DA, ReportWords
+from vaern.storage.export import DIFF_CUT, HitNotFound, parse_hit_id, text_diff
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
+from vaern.words import Words as ReportWords
+from vaern.words.da import DA as _DA
+from vaern.words.en import EN as _EN
 
 from .site import Site
 from .tsa import LocalTsa
+
+# What capture records in English, with its Danish (vaern.words).
+LIMITATIONS_DA = {_EN[k]: _DA[k] for k in _EN if k.startswith("capture.limitation.")}
 
 pytestmark = pytest.mark.browser
 
@@ -386,9 +392,11 @@ def test_export_of_a_hit_without_snapshots(make_config: Callable[..., Config], t
 def test_every_report_text_has_danish() -> None:
     """The template's texts, and what capture writes into the sealed record, all have Danish."""
     from vaern.crawler import capture, fullpage
-    from vaern.review import i18n
     from vaern.storage import export
-    from vaern.storage.report_words import ACTIONS_DA, DA
+    from vaern.words import da as i18n
+    from vaern.words.da import DA
+
+    ACTIONS_DA = {_EN[k]: _DA[k] for k in _EN if k.startswith("capture.action.")}
 
     templates = Path(export.__file__).parent / "templates"
     used = set(re.findall(r"""\bt\(\s*"([^"]+)"\s*\)""", (templates / "report.html.j2").read_text()))

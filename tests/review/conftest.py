@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from tests.review.seeding import PASSWORD, World, build_world
-from vaern.review.app import create_app
+from vaern.review.webapp import create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 

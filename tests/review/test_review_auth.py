@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from tests.review.conftest import LiveServer, csrf_of, ref, sign_in
 from tests.review.seeding import PASSWORD, World, make_config
-from vaern.review.app import create_app
 from vaern.review.auth import AccountError, add_user
+from vaern.review.webapp import create_app
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
 from vaern.storage.tables import AuditRow, LoginSessionRow, UserRow
 

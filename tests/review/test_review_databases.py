@@ -10,7 +10,7 @@ import pytest
 
 from tests.review.conftest import LiveServer, ref, sign_in
 from tests.review.seeding import build_world
-from vaern.review.app import create_app
+from vaern.review.webapp import create_app
 
 
 @pytest.mark.postgres

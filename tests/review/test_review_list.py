@@ -14,7 +14,8 @@ import pytest
 from vaern import clock
 from vaern.config import Config
 from vaern.review.access import Viewer
-from vaern.review.hits import Directory, Filters, HitList, list_hits
+from vaern.review.hitlist import Filters, HitList, list_hits
+from vaern.review.people import PeopleIndex as Directory
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
 from vaern.storage.tables import HitRow, PageRow
 

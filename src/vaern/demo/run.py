@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 import click
 import yaml
 
-from vaern.configcheck import load_config
+from vaern.config import Config, load_config
 from vaern.demo.mailbox import Mailbox
 
 UNITS: list[dict[str, Any]] = [
@@ -118,10 +118,9 @@ def write_config(directory: Path, site_url: str, smtp_port: int, review_port: in
     return path
 
 
-def run_demo(directory: Path, serve: bool = True, port: int = 8000) -> int:
-    """Run the demo; return the exit code."""
-    from vaern.cli import crawl_now
-
+def run_demo(directory: Path, crawl: Callable[[Config, list[str]], bool], serve: bool = True, port: int = 8000) -> int:
+    """Run the demo; return the exit code. `crawl(config, site_ids)` is the crawl pass to run,
+    with its progress and summary (the CLI's `vaern crawl`); True if all went well."""
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     mail_dir = directory / "mail"
@@ -131,7 +130,7 @@ def run_demo(directory: Path, serve: bool = True, port: int = 8000) -> int:
         click.echo(f"Demo site: {site_url}/   (fictional; served from this machine)")
         click.echo(f"SMTP sink: 127.0.0.1:{mailbox.port}   (e-mails are written to {mail_dir})")
         click.echo("Crawling…")
-        ok = crawl_now(config, [s.id for s in config.sites], send_alerts=True)
+        ok = crawl(config, [s.id for s in config.sites])
         mails = sorted(mail_dir.glob("*.eml"))
     click.echo("")
     click.echo(f"Config:   {config_path}")
@@ -146,7 +145,8 @@ def run_demo(directory: Path, serve: bool = True, port: int = 8000) -> int:
 
 
 def _serve_review(config_path: Path, port: int) -> int:
-    from vaern.review.serve import ensure_user, serve
+    from vaern.review.auth import ensure_user
+    from vaern.review.webapp import serve
 
     config = load_config(config_path)
     username, password = DEMO_USER

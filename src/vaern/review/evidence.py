@@ -1,15 +1,12 @@
 """The evidence of a hit as the review app shows it: snapshots, their files, hashes, text and diffs.
 
 Reads the archive folder named by `archive` in the config, never writes to it. Hashes are re-checked
-each time a hit is opened (the "verified" badge is a fresh check, not a stored flag). Thumbnails
-(the alert e-mails' own) are kept in memory, keyed by the screenshot's SHA-256.
+each time a hit is opened (the "verified" badge is a fresh check, not a stored flag).
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,13 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern.alerts.compose import make_thumbnail
-from vaern.review.hits import snapshot_ref
+from vaern import ids
 from vaern.storage.export import text_diff as export_text_diff
 from vaern.storage.tables import SnapshotRow
 
 MAX_TEXT = 200_000  # characters of page text shown; the archive keeps all of it
-THUMB_WIDTH = 240
 
 
 @dataclass(frozen=True)
@@ -131,7 +126,7 @@ def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
         views.append(
             SnapshotView(
                 id=row.id,
-                ref=snapshot_ref(row.id),
+                ref=ids.snapshot(row.id),
                 captured_at=row.captured_at,
                 reason=row.reason,
                 manifest_path=row.manifest_path,
@@ -171,25 +166,3 @@ def latest_with(db: Session, page_id: int, kind: str) -> int | None:
         if isinstance(files, dict) and kind in files:
             return int(sid)
     return None
-
-
-class Thumbnails:
-    """Small JPEGs of the top of screenshots (made as for the alert e-mails), kept (bounded) in memory."""
-
-    def __init__(self, capacity: int = 2000) -> None:
-        self._cache: OrderedDict[str, bytes | None] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def get(self, path: Path, sha256: str) -> bytes | None:
-        key = sha256 or str(path)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        data = make_thumbnail(path, THUMB_WIDTH)
-        with self._lock:
-            self._cache[key] = data
-            if len(self._cache) > self._capacity:
-                self._cache.popitem(last=False)
-        return data

@@ -1,4 +1,4 @@
-"""Request plumbing for the review app: sessions, CSRF, roles, templates and security headers.
+"""The review app's small framework: sessions, CSRF, roles, templates and security headers.
 
 Each page handler is a plain function `handler(ctx) -> Response` that runs in a worker thread
 with one database transaction (committed when it returns, rolled back if it raises). `Pages.route`
@@ -25,13 +25,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vaern.alerts.compose import mark_names as split_names
+from vaern.alerts import mark_names as split_names
+from vaern.clock import iso
 from vaern.config import Config
 from vaern.review import auth
 from vaern.review.access import Viewer
-from vaern.review.evidence import Thumbnails
-from vaern.review.hits import Directory
-from vaern.review.i18n import translator
+from vaern.review.people import PeopleIndex
+from vaern.storage.thumbnails import Thumbnails
+from vaern.words import Words
 
 SESSION_COOKIE = "vaern_session"
 LOGIN_COOKIE = "vaern_login"
@@ -94,7 +95,7 @@ class Shared:
     config: Config
     factory: sessionmaker[Session]
     templates: Environment
-    people: Directory
+    people: PeopleIndex
     units: dict[str, str]  # unit id -> name
     sites: dict[str, str]  # site id -> label
     thumbnails: Thumbnails
@@ -127,8 +128,9 @@ class Ctx:
         assert self.viewer is not None, "route requires sign-in"
         return self.viewer
 
-    def t(self, text: str) -> str:
-        return translator(self.config.language)(text)
+    def t(self, key: str, **values: object) -> str:
+        """The words of `key` in the config's `language` (vaern.words)."""
+        return Words(self.config.language)(key, **values)
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         page = self.shared.templates.get_template(template).render(
@@ -137,8 +139,8 @@ class Ctx:
         return HTMLResponse(page, status_code=status, headers={"cache-control": "no-store"})
 
     def not_found(self) -> HTMLResponse:
-        return self.render("error.html", status=404, title=self.t("Not found"),
-                           message=self.t("There is nothing here, or it is not yours to see."))
+        return self.render("error.html", status=404, title=self.t("page.not_found"),
+                           message=self.t("page.not_found_why"))
 
 
 Handler = Callable[[Ctx], Response]
@@ -193,11 +195,10 @@ class Pages:
                 if request.method == "GET":
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-                return PlainTextResponse(ctx.t("Please sign in again."), status_code=403)
+                return PlainTextResponse(ctx.t("page.sign_in_again"), status_code=403)
             if request.method == "POST" and not auth.same_token(csrf, form.get("csrf")):
-                return ctx.render("error.html", status=403, title=ctx.t("Refused"),
-                                  message=ctx.t("The form was out of date or did not come from this site. "
-                                                "Go back, reload the page and try again."))
+                return ctx.render("error.html", status=403, title=ctx.t("page.refused"),
+                                  message=ctx.t("page.form_refused"))
             if roles and (viewer is None or viewer.role not in roles):
                 return ctx.not_found()
             response = handler(ctx)
@@ -231,13 +232,13 @@ def make_templates(config: Config) -> Environment:
         local = utc.astimezone(zone)
         # Only digits and separators from fixed formats: nothing to escape (Markup.format would
         # cost a fifth of rendering the list).
-        return Markup(f'<time datetime="{utc:%Y-%m-%dT%H:%M:%SZ}" title="{utc:%Y-%m-%d %H:%M} UTC">'
+        return Markup(f'<time datetime="{iso(value)}" title="{utc:%Y-%m-%d %H:%M} UTC">'
                       f"{local.strftime(fmt)}</time>")
 
     env.filters["when"] = when
     env.filters["mark"] = mark_names
-    env.filters["utc"] = lambda v: v.strftime("%Y-%m-%dT%H:%M:%SZ") if v else ""
-    env.globals["t"] = translator(config.language)
+    env.filters["utc"] = lambda v: iso(v) or ""
+    env.globals["t"] = Words(config.language)
     env.globals["lang"] = config.language
     return env
 

@@ -1,4 +1,4 @@
-"""Site schedules: intervals, and crontab expressions that fire on the days crontab means."""
+"""Intervals and durations, and site schedules: crontab expressions fire on the days crontab means."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from vaern.schedules import check_schedule, cron_trigger, parse_interval, schedule_trigger
+from vaern.config import Alerts, Crawl, Site
+from vaern.config.schedules import Duration, check_schedule, cron_trigger, parse_interval, schedule_trigger
 
 CPH = ZoneInfo("Europe/Copenhagen")
 
@@ -40,6 +41,17 @@ def test_parse_interval_refuses(text: str, message: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_interval(text)
     assert str(caught.value) == message
+
+
+def test_a_duration_is_read_once_into_a_timedelta_that_reads_as_written() -> None:
+    site = Site(id="a", start_urls=["https://a.example/"], follow={"recheck_after": " 90m "})
+    wait = site.follow.recheck_after
+    assert isinstance(wait, timedelta) and wait == timedelta(minutes=90)
+    assert str(wait) == "90m" and f"after {Crawl().timeout}" == "after 1h"
+    assert Alerts().retry_initial == timedelta(seconds=30) and Alerts(retry_max="2m").retry_max.total_seconds() == 120
+    # Dumped (the site's settings in the database and in evidence) as the config wrote it.
+    assert site.model_dump(mode="json")["follow"]["recheck_after"] == "90m"
+    assert Duration("60m") == Duration("1h")
 
 
 def fire_days(expr: str, start: datetime, count: int) -> list[str]:

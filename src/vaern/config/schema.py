@@ -2,8 +2,8 @@
 
 Each field checks its own value here (types, e-mail addresses, URLs, regexes, schedules) so an
 error names the field. Reading the file, the rules that span entries, and what `vaern check`
-prints live in `configcheck.py` (`load_config`, `summary`); reading YAML with line numbers,
-`${VAR}` substitution and the wording of errors in `configfile.py`.
+prints live in `loading.py` (`load_config`) and `summary.py`; reading YAML with line
+numbers and `${VAR}` substitution in `sources.py`; the wording of errors in `messages.py`.
 
 Every option has a default that works; `vaern/starter.yaml` (what `vaern init` writes) explains
 each one.
@@ -30,12 +30,11 @@ from pydantic import (
     model_validator,
 )
 
-from vaern.configfile import (
+from vaern.config.messages import (
     quoted,
     suggest,
 )
-from vaern.schedules import check_schedule
-from vaern.schedules import parse_interval as parse_interval  # part of this module's interface
+from vaern.config.schedules import Duration, check_schedule
 
 _EMAIL = re.compile(r"^[^@\s<>,;\"()\[\]]+@(?:[^@\s<>,;\"()\[\]]+\.[^@\s<>,;\"()\[\].]+|localhost)$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -96,18 +95,12 @@ def _check_id(value: str) -> str:
     return value
 
 
-def _check_interval(value: str) -> str:
-    parse_interval(value)
-    return value.strip()
-
-
 # Item types: each item is checked on its own, so an error names the item's index and line.
 Email = Annotated[str, AfterValidator(_check_email)]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 SearchUrl = Annotated[str, AfterValidator(_check_search_url)]
 Regex = Annotated[str, AfterValidator(_check_regex)]
 Id = Annotated[str, AfterValidator(_check_id)]
-Interval = Annotated[str, AfterValidator(_check_interval)]
 
 
 def _accepts_none(annotation: Any) -> bool:
@@ -204,8 +197,8 @@ class Follow(_Model):
     deny: list[Regex] = []
     max_depth: int = Field(default=3, ge=0)
     max_pages: int = Field(default=500, ge=1)
-    recheck_after: Interval = Field(
-        default="6h",
+    recheck_after: Duration = Field(
+        default=Duration("6h"),
         description="a known page no link led to this crawl is re-checked once its last check is this old"
         " (pages with an open hit: every crawl)",
     )
@@ -386,14 +379,14 @@ class Alerts(_Model):
 
     fallback: Email | None = Field(default=None, description="address told of hits about people without a unit")
     analysts: list[Email] = Field(default=[], description="addresses that receive the daily digest of possible hits")
-    remind_after: Interval = Field(default="24h", description="remind the leader once of a high hit still unhandled")
+    remind_after: Duration = Field(Duration("24h"), description="remind the leader once of a high hit still unhandled")
     digest_at: str = Field(default="07:30", description="local time (HH:MM) of the daily digest")
-    group_wait: Interval = Field(default="5m", description="send a running crawl's alerts after this anyway")
-    dispatch_every: Interval = Field(default="15s", description="how often `vaern run` looks for alerts to send")
-    retry_initial: Interval = Field(default="30s", description="first wait after a failed delivery; then doubles")
-    retry_max: Interval = Field(default="30m", description="longest wait between two tries")
+    group_wait: Duration = Field(Duration("5m"), description="send a running crawl's alerts after this anyway")
+    dispatch_every: Duration = Field(Duration("15s"), description="how often `vaern run` looks for alerts to send")
+    retry_initial: Duration = Field(Duration("30s"), description="first wait after a failed delivery; then doubles")
+    retry_max: Duration = Field(Duration("30m"), description="longest wait between two tries")
     max_attempts: int = Field(default=3, ge=1, description="tries before a permanent (5xx) refusal is given up")
-    give_up_after: Interval = Field(default="3d", description="a temporary failure is retried until this old")
+    give_up_after: Duration = Field(Duration("3d"), description="a temporary failure is retried until this old")
     thumbnails: bool = Field(default=True, description="attach a small picture of the screenshot to each hit")
     connections: int = Field(default=1, ge=1, le=10, description="SMTP connections sending at once (remote relays)")
 
@@ -463,7 +456,7 @@ class Evidence(_Model):
 
 class Crawl(_Model):
     max_parallel_sites: int = Field(default=2, ge=1)
-    timeout: Interval = "1h"
+    timeout: Duration = Duration("1h")
 
 
 class Review(_Model):
@@ -471,14 +464,8 @@ class Review(_Model):
 
     session_hours: float = Field(12.0, gt=0, description="a sign-in lasts this long")
     login_max_failures: int = Field(5, ge=1, description="failed sign-ins per name (or 4x per address) ...")
-    login_window: str = Field("15m", description="... within this interval before sign-in is refused")
+    login_window: Duration = Field(Duration("15m"), description="... within this interval before sign-in is refused")
     page_size: int = Field(50, ge=5, le=500, description="hits per page in the list")
-
-    @field_validator("login_window")
-    @classmethod
-    def _interval(cls, v: str) -> str:
-        parse_interval(v)
-        return v
 
 
 class Config(_Model):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.alerts.alert_factories import add_hit, add_run, later
-from vaern.alerts.outbox import enqueue, is_silenced, queue_digest, queue_reminders, silence
+from vaern.alerts.dispatch import enqueue, is_silenced, queue_digest, queue_reminders, silence
 from vaern.alerts.report import alerts_json
 from vaern.clock import clock_at
 from vaern.config import Config

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from vaern.config import Config, Contact, Follow, Network, Person, Site, Smtp, Unit
-from vaern.configcheck import load_config, summary, warnings_for
+from vaern.config import Config, Contact, Follow, Network, Person, Site, Smtp, Unit, load_config
+from vaern.config.summary import summary, warnings_for
 from vaern.errors import ConfigError, ConfigProblem
 
-DATA = Path(__file__).parent / "data" / "config"
-ROOT = Path(__file__).parent.parent
+DATA = Path(__file__).parent.parent / "data" / "config"
+ROOT = Path(__file__).parent.parent.parent
 SECRET = "s3cr3t-Pa55!wörd"
 
 # rule -> (fixture, every line of the error, in order)

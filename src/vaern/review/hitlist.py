@@ -1,7 +1,8 @@
-"""Reading hits for the review app: the filtered, searched, paged list, its counts, and ids.
+"""The hit list page, `/hits`: the hits the viewer may see, filtered, searched and paged, with
+counts per status.
 
-Everything here takes a `Viewer` and applies `access.visible_hits`; the list page, the overview
-and the JSON endpoints use these functions, never their own queries. Page size: `review.page_size`.
+`list_hits` takes a `Viewer` and applies `access.visible_hits`; the page and the JSON list
+(api.py) use it, never their own queries. Page size: `review.page_size`.
 
 Search looks at a narrow set of fields: the person's name and the site's name (matched in memory
 against the config, then an indexed `IN` on the hit), and the hit's URL, excerpt and page title
@@ -10,7 +11,6 @@ against the config, then an indexed `IN` on the hit), and the hit's URL, excerpt
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -19,71 +19,21 @@ from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, String, cast, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import QueryableAttribute, Session
+from starlette.responses import Response
+from starlette.routing import Route
 
+from vaern import ids
 from vaern.config import Config
+from vaern.review import audit
 from vaern.review.access import Viewer, visible_hits
-from vaern.storage.queries import parse_public_id, public_id
+from vaern.review.framework import Ctx, Pages
+from vaern.review.people import PeopleIndex
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
 
 STATUSES = ("new", "confirmed", "dismissed", "removed")
 CONFIDENCES = ("high", "possible")
 CATEGORIES = ("threat", "private_info", "insult", "accusation", "criticism")
-
-
-def hit_ref(hit_id: int) -> str:
-    """The public id of a hit, as in `vaern hits --json` and alert links."""
-    return public_id("h", hit_id)
-
-
-def snapshot_ref(snapshot_id: int) -> str:
-    return public_id("s", snapshot_id)
-
-
-def parse_hit_ref(text: str) -> int | None:
-    """'h-000123' (or '123') -> 123; anything else -> None."""
-    return parse_public_id("h", text[:20])
-
-
-def parse_snapshot_ref(text: str) -> int | None:
-    return parse_public_id("s", text[:20])
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form for search (Ø/ø and é/e compare equal; æ stays æ)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ø", "o")
-
-
-@dataclass(frozen=True)
-class Directory:
-    """The watched people (and the sites) as the app shows and searches them; built once from the config."""
-
-    names: dict[str, str]  # id -> name
-    units: dict[str, str | None]  # id -> unit id
-    by_name: list[tuple[str, str, str | None]]  # (id, name, unit), sorted by name
-    keys: list[tuple[str, str]]  # (id, folded "name id") for search
-    site_keys: list[tuple[str, str]] = field(default_factory=list)  # (site id, folded "label id")
-
-    @classmethod
-    def of(cls, config: Config) -> Directory:
-        people = config.people
-        return cls(
-            names={p.id: p.name for p in people},
-            units={p.id: p.unit for p in people},
-            by_name=sorted(((p.id, p.name, p.unit) for p in people), key=lambda p: (p[1], p[0])),
-            keys=[(p.id, f"{fold(p.name)} {p.id.lower()}") for p in people],
-            site_keys=[(s.id, f"{fold(s.label)} {s.id.lower()}") for s in config.sites],
-        )
-
-    def matching(self, q: str) -> list[str]:
-        """Ids of the people whose name (or id) holds `q`, ignoring case and accents."""
-        folded = fold(q)
-        return [pid for pid, key in self.keys if folded in key]
-
-    def matching_sites(self, q: str) -> list[str]:
-        """Ids of the sites whose name (or id) holds `q`, ignoring case and accents."""
-        folded = fold(q)
-        return [sid for sid, key in self.site_keys if folded in key]
+MAX_PERSON_CHOICES = 300
 
 
 @dataclass(frozen=True)
@@ -180,7 +130,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search(people: Directory, q: str, dialect: str) -> ColumnElement[bool]:
+def _search(people: PeopleIndex, q: str, dialect: str) -> ColumnElement[bool]:
     """Search the person's and site's names (accent- and case-insensitive), the URL, excerpt and title."""
     # The names come from the config: matched here, in Python, they become an indexed IN.
     by_name: list[ColumnElement[bool]] = []
@@ -210,7 +160,7 @@ def _search(people: Directory, q: str, dialect: str) -> ColumnElement[bool]:
     return or_(*by_name, HitRow.page_id.in_(titled), like(HitRow.url), like(HitRow.excerpt))
 
 
-def _where(viewer: Viewer, people: Directory, f: Filters, dialect: str) -> list[ColumnElement[bool]]:
+def _where(viewer: Viewer, people: PeopleIndex, f: Filters, dialect: str) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [visible_hits(viewer)]
     if f.q:
         clauses.append(_search(people, f.q, dialect))
@@ -233,7 +183,7 @@ def _where(viewer: Viewer, people: Directory, f: Filters, dialect: str) -> list[
 
 
 def list_hits(
-    db: Session, config: Config, viewer: Viewer, people: Directory, f: Filters
+    db: Session, config: Config, viewer: Viewer, people: PeopleIndex, f: Filters
 ) -> HitList:
     """One page of the hits `viewer` may see that match `f`, newest first, with counts per status."""
     base = _where(viewer, people, f, db.get_bind().dialect.name)
@@ -242,14 +192,14 @@ def list_hits(
     # A search scans the hits (LIKE '%…%' cannot use an index); without one, the counts and the
     # page are read from indexes.
     page_of = _searched_page if f.q else _filtered_page
-    found, ids = page_of(db, base, f.status, size, f.page)
+    found, hit_ids = page_of(db, base, f.status, size, f.page)
     counts.update(found)
     total = counts.get(f.status, 0) if f.status else sum(counts.values())
     pages = max(1, -(-total // size))
     page = min(f.page, pages)
     if page != f.page:  # asked for a page past the end: the last one
-        _, ids = page_of(db, base, f.status, size, page)
-    return HitList(_rows(db, config, people, ids), total, counts, page, pages, replace(f, page=page))
+        _, hit_ids = page_of(db, base, f.status, size, page)
+    return HitList(_rows(db, config, people, hit_ids), total, counts, page, pages, replace(f, page=page))
 
 
 NEWEST_FIRST = (HitRow.first_seen.desc(), HitRow.id.desc())
@@ -261,8 +211,8 @@ def _filtered_page(
     """Counts per status (every filter but status applied) in one grouped query, then one page of ids."""
     counts = {s: n for s, n in db.execute(select(HitRow.status, func.count()).where(*base).group_by(HitRow.status))}
     where = [*base, HitRow.status == status] if status else base
-    ids = db.scalars(select(HitRow.id).where(*where).order_by(*NEWEST_FIRST).limit(size).offset((page - 1) * size))
-    return counts, list(ids)
+    hit_ids = db.scalars(select(HitRow.id).where(*where).order_by(*NEWEST_FIRST).limit(size).offset((page - 1) * size))
+    return counts, list(hit_ids)
 
 
 def _searched_page(
@@ -284,19 +234,19 @@ def _searched_page(
         select(page_rows.c.status, page_rows.c.id, literal_column("1")),
     )
     counts: dict[str, int] = {}
-    ids: list[int] = []
+    hit_ids: list[int] = []
     for row_status, number, part in db.execute(statement):
         if part == 0:
             counts[row_status] = number
         else:
-            ids.append(number)
-    return counts, ids
+            hit_ids.append(number)
+    return counts, hit_ids
 
 
-def _rows(db: Session, config: Config, people: Directory, ids: list[int]) -> list[ListRow]:
-    """The list's rows for `ids` (already filtered by scope), newest first: one joined select of
+def _rows(db: Session, config: Config, people: PeopleIndex, hit_ids: list[int]) -> list[ListRow]:
+    """The list's rows for `hit_ids` (already filtered by scope), newest first: one joined select of
     the columns the list shows, and one for which of their pages have a screenshot."""
-    if not ids:
+    if not hit_ids:
         return []
     found = sorted(
         db.execute(
@@ -305,7 +255,7 @@ def _rows(db: Session, config: Config, people: Directory, ids: list[int]) -> lis
                 HitRow.status, HitRow.confidence, HitRow.categories, HitRow.first_seen, PageRow.title,
             )
             .join(PageRow, PageRow.id == HitRow.page_id)
-            .where(HitRow.id.in_(ids))
+            .where(HitRow.id.in_(hit_ids))
         ),
         key=lambda row: (row.first_seen, row.id),
         reverse=True,
@@ -322,7 +272,7 @@ def _rows(db: Session, config: Config, people: Directory, ids: list[int]) -> lis
     return [
         ListRow(
             id=row.id,
-            ref=hit_ref(row.id),
+            ref=ids.hit(row.id),
             person_id=row.person_id,
             person_name=people.names.get(row.person_id, row.person_id),
             unit_id=row.unit_id,
@@ -340,6 +290,31 @@ def _rows(db: Session, config: Config, people: Directory, ids: list[int]) -> lis
     ]
 
 
-def get_hit(db: Session, viewer: Viewer, hit_id: int) -> HitRow | None:
-    """The hit if it exists and `viewer` may see it; None in both other cases alike."""
-    return db.scalar(select(HitRow).where(HitRow.id == hit_id, visible_hits(viewer)))
+# -- the page -----------------------------------------------------------------------------------
+
+
+def _filter_choices(ctx: Ctx) -> dict[str, Any]:
+    viewer = ctx.user
+    everyone = ctx.shared.people.by_name
+    visible = everyone if viewer.sees_everything else [p for p in everyone if viewer.may_see_unit(p[2])]
+    return {
+        # A long watch list is no drop-down: then the person filter is a field for the id (and
+        # search finds names).
+        "people": [(pid, name) for pid, name, _ in visible] if len(visible) <= MAX_PERSON_CHOICES else None,
+        "units": [(uid, name) for uid, name in ctx.shared.units.items() if viewer.may_see_unit(uid)],
+        "sites": list(ctx.shared.sites.items()),
+        "statuses": STATUSES,
+        "confidences": CONFIDENCES,
+        "categories": CATEGORIES,
+    }
+
+
+def hit_list(ctx: Ctx) -> Response:
+    filters = Filters.from_query(ctx.request.query_params)
+    result = list_hits(ctx.db, ctx.config, ctx.user, ctx.shared.people, filters)
+    audit.record(ctx.db, ctx.viewer, "view_list", address=ctx.address, filters=filters.query())
+    return ctx.render("hits.html", result=result, f=result.filters, choices=_filter_choices(ctx))
+
+
+def routes(pages: Pages) -> list[Route]:
+    return [Route("/hits", pages.route(hit_list))]

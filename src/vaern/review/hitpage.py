@@ -1,7 +1,8 @@
-"""The review app's pages: sign-in, the hit list, a hit's detail, decisions, the case, files, export.
+"""The hit page, `/hits/{id}`: a hit's detail, the decision, the case checklist and notes, its
+evidence files (screenshot, archived HTML, thumbnail) and the evidence bundle.
 
-Each handler takes a `web.Ctx` (one request, one transaction) and returns a response. Access is
-decided by `hits.get_hit` / `hits.list_hits`, which apply the viewer's scope: a hit the viewer may
+Each handler takes a `framework.Ctx` (one request, one transaction) and returns a response. The
+hit is found through `access.visible_hit`, which applies the viewer's scope: a hit the viewer may
 not see gives exactly the same 404 as one that does not exist. Views and exports of evidence are
 written to the audit log.
 """
@@ -12,108 +13,28 @@ import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from starlette.background import BackgroundTask
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from vaern.alerts.compose import load_evidence, posted_time
-from vaern.alerts.postdate import police_deadline
+from vaern import ids
+from vaern.alerts import deadline_of
+from vaern.app import evidence_bundle
 from vaern.clock import utcnow
 from vaern.errors import VaernError
-from vaern.review import audit, auth, case, evidence
-from vaern.review.access import Viewer
-from vaern.review.hits import (
-    CATEGORIES,
-    CONFIDENCES,
-    STATUSES,
-    Filters,
-    get_hit,
-    hit_ref,
-    list_hits,
-    parse_hit_ref,
-    parse_snapshot_ref,
-)
-from vaern.review.web import ARCHIVED_CSP, LOGIN_COOKIE, SESSION_COOKIE, Ctx, Pages, local_path
-from vaern.storage.export import export_bundle
+from vaern.review import audit, case, evidence
+from vaern.review.access import visible_hit
+from vaern.review.framework import ARCHIVED_CSP, Ctx, Pages
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, PageRow
-
-MAX_PERSON_CHOICES = 300
-
-
-# -- sign-in ------------------------------------------------------------------------------------
-
-
-def login_form(ctx: Ctx) -> Response:
-    if ctx.viewer is not None:
-        return RedirectResponse(local_path(ctx.request.query_params.get("next")), status_code=303)
-    token = ctx.csrf or auth.new_token()
-    ctx.csrf = token
-    ctx.cookies.append((LOGIN_COOKIE, token, 3600))
-    return ctx.render("login.html", next=local_path(ctx.request.query_params.get("next")), error=None)
-
-
-def login(ctx: Ctx) -> Response:
-    username = ctx.form.get("username", "")
-    target = local_path(ctx.form.get("next"))
-    result = auth.sign_in(ctx.db, ctx.config, username, ctx.form.get("password", ""), ctx.address)
-    if result.user is None:
-        audit.record(ctx.db, None, "login_throttled" if result.throttled else "login_failed",
-                     username=username, address=ctx.address)
-        if result.throttled:
-            error, status = ctx.t("Too many failed sign-ins. Wait a while and try again."), 429
-        else:
-            error, status = ctx.t("Wrong user name or password."), 401
-        return ctx.render("login.html", status=status, next=target, error=error, username=username)
-    viewer = Viewer.of(result.user)
-    token = auth.open_session(ctx.db, ctx.config, result.user)
-    audit.record(ctx.db, viewer, "login", address=ctx.address)
-    ctx.cookies.append((SESSION_COOKIE, token, int(ctx.config.review.session_hours * 3600)))
-    ctx.cookies.append((LOGIN_COOKIE, "", None))
-    return RedirectResponse(target, status_code=303)
-
-
-def logout(ctx: Ctx) -> Response:
-    auth.close_session(ctx.db, ctx.request.cookies.get(SESSION_COOKIE))
-    audit.record(ctx.db, ctx.viewer, "logout", address=ctx.address)
-    ctx.cookies.append((SESSION_COOKIE, "", None))
-    return RedirectResponse("/login", status_code=303)
-
-
-# -- the list -----------------------------------------------------------------------------------
-
-
-def _filter_choices(ctx: Ctx) -> dict[str, Any]:
-    viewer = ctx.user
-    everyone = ctx.shared.people.by_name
-    visible = everyone if viewer.sees_everything else [p for p in everyone if viewer.may_see_unit(p[2])]
-    return {
-        # A long watch list is no drop-down: then the person filter is a field for the id (and
-        # search finds names).
-        "people": [(pid, name) for pid, name, _ in visible] if len(visible) <= MAX_PERSON_CHOICES else None,
-        "units": [(uid, name) for uid, name in ctx.shared.units.items() if viewer.may_see_unit(uid)],
-        "sites": list(ctx.shared.sites.items()),
-        "statuses": STATUSES,
-        "confidences": CONFIDENCES,
-        "categories": CATEGORIES,
-    }
-
-
-def hit_list(ctx: Ctx) -> Response:
-    filters = Filters.from_query(ctx.request.query_params)
-    result = list_hits(ctx.db, ctx.config, ctx.user, ctx.shared.people, filters)
-    audit.record(ctx.db, ctx.viewer, "view_list", address=ctx.address, filters=filters.query())
-    return ctx.render("hits.html", result=result, f=result.filters, choices=_filter_choices(ctx))
-
 
 # -- one hit ------------------------------------------------------------------------------------
 
 
 def _hit(ctx: Ctx) -> HitRow | None:
-    hit_id = parse_hit_ref(ctx.request.path_params["ref"])
-    return get_hit(ctx.db, ctx.user, hit_id) if hit_id is not None else None
+    hit_id = ids.parse_hit(ctx.request.path_params["ref"])
+    return visible_hit(ctx.db, ctx.user, hit_id) if hit_id is not None else None
 
 
 def _alerts(ctx: Ctx, hit: HitRow) -> list[AlertRow]:
@@ -138,16 +59,14 @@ def hit_detail(ctx: Ctx) -> Response:
     if wanted:
         shown = next((s for s in snapshots if s.ref == wanted and s.has("screenshot")), shown)
     text_of = next((s for s in reversed(snapshots) if s.text is not None), None)
-    # Counted as the alert e-mails count it: from the date the page gives the post, else first seen.
-    evidence_of_page = load_evidence(ctx.db, ctx.config, [hit]).get(hit.page_id)
-    deadline = police_deadline(hit.first_seen, posted_time(ctx.config, hit, evidence_of_page))
+    deadline = deadline_of(ctx.db, ctx.config, hit)  # as the alert e-mails count it
     steps = case.steps(ctx.db, hit.id)
     audit.record(ctx.db, ctx.viewer, "view_hit", hit_id=hit.id, address=ctx.address,
                  verified=all(s.verified for s in snapshots) if snapshots else None)
     return ctx.render(
         "hit.html",
         hit=hit,
-        ref=hit_ref(hit.id),
+        ref=ids.hit(hit.id),
         page=page,
         person=ctx.shared.people.names.get(hit.person_id, hit.person_id),
         unit=ctx.shared.units.get(hit.unit_id or "", hit.unit_id or ""),
@@ -171,12 +90,12 @@ def hit_detail(ctx: Ctx) -> Response:
 
 
 def _back(hit: HitRow, done: str, anchor: str) -> Response:
-    return RedirectResponse(f"/hits/{hit_ref(hit.id)}?done={done}#{anchor}", status_code=303)
+    return RedirectResponse(f"/hits/{ids.hit(hit.id)}?done={done}#{anchor}", status_code=303)
 
 
 def _case_error(ctx: Ctx, exc: case.CaseError) -> Response:
     ctx.db.rollback()
-    return ctx.render("error.html", status=400, title=ctx.t("Not saved"), message=ctx.t(str(exc)),
+    return ctx.render("error.html", status=400, title=ctx.t("page.not_saved"), message=ctx.t(exc.key, **exc.values),
                       back=ctx.request.url.path.rsplit("/", 1)[0])
 
 
@@ -238,7 +157,7 @@ def add_note(ctx: Ctx) -> Response:
 
 def _snapshot_file(ctx: Ctx, kind: str) -> tuple[HitRow, Path] | None:
     hit = _hit(ctx)
-    sid = parse_snapshot_ref(ctx.request.path_params["sid"])
+    sid = ids.parse_snapshot(ctx.request.path_params["sid"])
     if hit is None or sid is None:
         return None
     found = evidence.snapshot_file(ctx.db, ctx.config.archive, hit.page_id, sid, kind)
@@ -294,16 +213,16 @@ def export(ctx: Ctx) -> Response:
         return ctx.not_found()
     # The same bundle as `vaern export`: made into a private temporary folder, removed once sent.
     folder = Path(tempfile.mkdtemp(prefix="vaern-export-"))
-    name = f"vaern-{hit_ref(hit.id)}.zip"
+    name = f"vaern-{ids.hit(hit.id)}.zip"
     out = folder / name
     try:
-        export_bundle(ctx.config, ctx.db, hit.id, out)
+        evidence_bundle(ctx.config, ctx.db, hit.id, out)
     except VaernError as exc:
         # The archive does not match the database (a changed or missing file): say so, export nothing.
         shutil.rmtree(folder, ignore_errors=True)
         audit.record(ctx.db, ctx.viewer, "export_failed", hit_id=hit.id, address=ctx.address, error=str(exc))
-        return ctx.render("error.html", status=409, title=ctx.t("The evidence bundle could not be made"),
-                          message=str(exc), back=f"/hits/{hit_ref(hit.id)}")
+        return ctx.render("error.html", status=409, title=ctx.t("page.bundle_failed"),
+                          message=str(exc), back=f"/hits/{ids.hit(hit.id)}")
     audit.record(ctx.db, ctx.viewer, "export", hit_id=hit.id, address=ctx.address, bytes=out.stat().st_size)
     return FileResponse(
         out, media_type="application/zip", filename=name,
@@ -312,26 +231,9 @@ def export(ctx: Ctx) -> Response:
     )
 
 
-# -- misc ---------------------------------------------------------------------------------------
-
-
-def healthz(ctx: Ctx) -> Response:
-    return PlainTextResponse("ok")
-
-
-def home(ctx: Ctx) -> Response:
-    return RedirectResponse("/hits", status_code=303)
-
-
 def routes(pages: Pages) -> list[Route]:
     r = pages.route
     return [
-        Route("/healthz", r(healthz, signed_in=False)),
-        Route("/", r(home)),
-        Route("/login", r(login_form, signed_in=False), methods=["GET"]),
-        Route("/login", r(login, signed_in=False), methods=["POST"]),
-        Route("/logout", r(logout), methods=["POST"]),
-        Route("/hits", r(hit_list)),
         Route("/hits/{ref}", r(hit_detail)),
         Route("/hits/{ref}/decision", r(decision), methods=["POST"]),
         Route("/hits/{ref}/steps", r(save_steps), methods=["POST"]),

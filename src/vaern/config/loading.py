@@ -1,31 +1,28 @@
 """Reading a config file into a checked `Config`, and what `vaern check` says about it.
 
-`load_config(path)` reads `vaern.yaml` (and `people_csv` if set) through `configfile.py`,
-validates it against the schema of `config.py`, applies the rules that span entries and
+`load_config(path)` reads `vaern.yaml` (and `people_csv` if set) through `sources.py`,
+validates it against the schema (`schema.py`), applies the rules that span entries and
 sections (unique ids, a person's unit exists, ssl or starttls), and returns a frozen `Config`,
 or raises `ConfigError` listing every problem as `FILE:LINE: path.to.field: message`, sorted by
 file and line. A bad config never half-applies: nothing is returned until the whole file is
 valid. Relative paths (`database` for SQLite, `archive`, `people_csv`, `browser.executable`
 with a '/') are made relative to the config file here.
-
-`summary` and `warnings_for` are what `vaern check` prints for a valid config.
 """
 
 from __future__ import annotations
 
 import types
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
-from vaern.config import Config, Person, redact_url
-from vaern.configfile import CsvRows, Loc, Source, dotted, message, read_people_csv, read_yaml, suggest
+from vaern.config.messages import Loc, dotted, message, suggest
+from vaern.config.schema import Config, Person
+from vaern.config.sources import CsvRows, Source, read_people_csv, read_yaml
 from vaern.errors import ConfigError, ConfigProblem
 
-__all__ = ["load_config", "summary", "warnings_for"]
+__all__ = ["load_config"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,81 +236,3 @@ def _resolve_database(url: str, base: Path) -> str:
 def _sorted(problems: list[ConfigProblem], config_file: str) -> list[ConfigProblem]:
     # The config file's problems first, in line order, then those of people_csv.
     return sorted(problems, key=lambda p: (p.file != config_file, p.file, p.line, p.path))
-
-
-# ---------------------------------------------------------------------------------------------
-# Summary
-
-
-def warnings_for(config: Config) -> list[str]:
-    """Things in a valid config that are probably not what was meant."""
-    out = []
-    homeless = [p.id for p in config.people if p.unit is None]
-    if homeless and config.alerts.fallback is None:
-        shown = ", ".join(homeless[:5]) + (", …" if len(homeless) > 5 else "")
-        out.append(
-            f"{len(homeless)} {'person has' if len(homeless) == 1 else 'people have'} no unit and "
-            f"alerts.fallback is not set: no leader is told of their hits ({shown})"
-        )
-    if not config.people:
-        out.append("no people: nobody is watched for")
-    if not config.sites:
-        out.append("no sites: a crawl has nothing to visit")
-    placeholders = [f"site {s.id}" for s in config.sites if any(_is_placeholder(u) for u in s.start_urls)]
-    placeholders += [f"unit {u.id}" for u in config.units if _is_placeholder(u.leader.email)]
-    if placeholders or _is_placeholder(config.smtp.sender):
-        out.append(
-            "example values on the reserved .invalid domain are still in place (marked REPLACE in "
-            f"the starter file){': ' + ', '.join(placeholders) if placeholders else ''}"
-        )
-    if config.smtp.password is not None and not config.smtp.username:
-        out.append("smtp.password is set but smtp.username is not: the password is not used")
-    return out
-
-
-def _is_placeholder(address: str) -> bool:
-    host = urlsplit(address).hostname if "://" in address else parseaddr(address)[1].rpartition("@")[2]
-    return bool(host) and (host or "").rstrip(">").endswith(".invalid")
-
-
-def _people(n: int) -> str:
-    return f"{n} {'person' if n == 1 else 'people'}"
-
-
-def summary(config: Config) -> str:
-    """What `vaern check` prints for a valid config. Never shows a password."""
-    smtp = config.smtp
-    security = "ssl" if smtp.ssl else "starttls" if smtp.starttls else "plain"
-    login = f"login as {smtp.username}" if smtp.username else "no login"
-    lines = [
-        f"{config.source}: ok",
-        f"  organisation: {config.organisation} (time zone {config.timezone}, language {config.language})",
-        f"  units: {len(config.units)}, people: {len(config.people)}, sites: {len(config.sites)}",
-        f"  database: {redact_url(config.database)}",
-        f"  archive: {config.archive}",
-        f"  review app: {config.review_url}",
-        f"  e-mail: via {smtp.host}:{smtp.port} ({security}, {login}), from {smtp.sender}",
-    ]
-    if config.people_csv is not None:
-        lines.append(f"  people_csv: {config.people_csv}")
-    counts: dict[str | None, int] = {}
-    for person in config.people:
-        counts[person.unit] = counts.get(person.unit, 0) + 1
-    for unit in config.units:
-        notify = f"; also {', '.join(c.email for c in unit.notify)}" if unit.notify else ""
-        lines.append(
-            f"  unit {unit.id}: {_people(counts.get(unit.id, 0))}, leader {unit.leader.email}{notify}"
-        )
-    if counts.get(None):
-        lines.append(f"  no unit: {_people(counts[None])}, alerts to {config.alerts.fallback or 'nobody'}")
-
-    def when(schedule: str) -> str:
-        return f"cron {schedule}" if " " in schedule else f"every {schedule}"
-
-    for site in config.sites:
-        lines.append(
-            f"  site {site.id}: {len(site.start_urls)} start URL(s), {when(site.schedule)}, "
-            f"render {site.render}, robots {site.robots}, max {site.follow.max_pages} pages"
-        )
-    lines.extend(f"  warning: {w}" for w in warnings_for(config))
-    return "\n".join(lines)

@@ -1,15 +1,21 @@
-"""Site schedules: an interval (30s, 15m, 2h, 1d) or a 5-field crontab expression.
+"""Intervals and schedules: `30s`, `15m`, `2h`, `1d`, or for a site a 5-field crontab line.
 
-Controlled by `sites[].schedule` (and the interval options `alerts.remind_after`,
-`crawl.timeout`). `config.py` uses `check_schedule` to validate; the scheduler builds its
-APScheduler triggers with `schedule_trigger(site.schedule, config.timezone)`.
+Every length of time in the config (`alerts.retry_initial`, `crawl.timeout`, …) is written as an
+interval and read once, by the schema, into a `Duration`: a `timedelta` that is shown as it was
+written ("1h", not "1:00:00"), so the code computes with it and messages quote the config.
+
+`sites[].schedule` is an interval or a cron line: the schema validates it with `check_schedule`;
+the scheduler builds its APScheduler triggers with `schedule_trigger(site.schedule, config.timezone)`.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import PydanticCustomError, core_schema
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
@@ -27,6 +33,44 @@ def parse_interval(text: str) -> timedelta:
     if int(m.group(1)) == 0:
         raise ValueError(f"{text!r}: an interval must be longer than 0")
     return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+
+
+class Duration(timedelta):
+    """A length of time from the config: a `timedelta` written as the config wrote it (`str()` is "1h").
+
+    Validated by pydantic from the text (`30s`, `15m`, `2h`, `1d`) and dumped back to that text.
+    """
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> Duration:
+        self = super().__new__(cls, seconds=parse_interval(text).total_seconds())
+        self.text = text.strip()
+        return self
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Duration({self.text!r})"
+
+    def __reduce__(self) -> tuple[type[Duration], tuple[str]]:
+        return (Duration, (self.text,))
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls._validate, serialization=core_schema.plain_serializer_function_ser_schema(str)
+        )
+
+    @classmethod
+    def _validate(cls, value: Any) -> Duration:
+        if isinstance(value, Duration):
+            return value
+        if not isinstance(value, str):
+            raise PydanticCustomError("string_type", "Input should be a valid string")
+        return cls(value)
 
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
