@@ -18,9 +18,8 @@ from warcio.archiveiterator import ArchiveIterator
 from vaern.config import Config
 from vaern.crawler.capture import Capture, CaptureFailure, CaptureRequest, capture_pages
 from vaern.storage.archive import Archive, sha256_hex
+from vaern.testing.evidencesite import BLUE, CYAN, GREEN, MAGENTA, ORANGE, RED, Site
 from vaern.testing.siteserver import SiteServer
-
-from .site import BLUE, CYAN, GREEN, MAGENTA, ORANGE, RED, Site
 
 pytestmark = pytest.mark.browser
 
