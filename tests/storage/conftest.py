@@ -1,4 +1,4 @@
-"""Fixtures for the evidence tests: a local TSA, synthetic captures."""
+"""Fixtures for the archive and export tests: the evidence fixture site, a local TSA, synthetic captures."""
 
 from __future__ import annotations
 
