@@ -73,6 +73,13 @@ _PAGES = {
 }
 
 
+def _plant(entries: list[str], here: bool, index: int, text: str) -> list[str]:
+    """`entries`, with the one at `index` replaced by `text` (a name the page shows late) if `here`."""
+    if here:
+        entries[index] = text
+    return entries
+
+
 class JsSite:
     """The fixture site, running until `close()` (or the end of the `with` block)."""
 
@@ -155,6 +162,11 @@ class JsSite:
             })
         return out
 
+    def _batch(self, key: str, n: int, last: int, entries: list[Any]) -> dict[str, Any]:
+        """Batch `n` of a listing that ends with batch `last`, after a third of `delay`."""
+        time.sleep(self.delay / 3)
+        return {key: entries, "next": n + 1 if n < last else None}
+
     def api(self, path: str, query: dict[str, str]) -> Any:
         """The JSON behind the pages; `delay` scales every answer's wait."""
         if path == "/api/group":
@@ -172,27 +184,20 @@ class JsSite:
             return {"comments": self.comments(query["post"])}
         if path == "/api/feed":
             n = int(query.get("batch", "0"))
-            time.sleep(self.delay / 3)
-            items = [
-                {"title": f"Nyhed {n}.{i}", "text": _FILLER[(n + i) % len(_FILLER)]} for i in range(3)
-            ]
+            items = [{"title": f"Nyhed {n}.{i}", "text": _FILLER[(n + i) % len(_FILLER)]} for i in range(3)]
             if n == 3:
                 items[1]["text"] = f"Torben Lykke Andersen har igen afvist en ansøgning. {items[1]['text']}"
-            return {"items": items, "next": n + 1 if n < 3 else None}
+            return self._batch("items", n, 3, items)
         if path == "/api/more":
             n = int(query.get("chunk", "0"))
-            time.sleep(self.delay / 3)
             lines = [f"Indlæg {n}.{i}: {_FILLER[(n * 2 + i) % len(_FILLER)]}" for i in range(4)]
-            if n == 3:
-                lines[2] = "Susanne Bach Winther burde fyres, skriver en anonym bruger."
-            return {"lines": lines, "next": n + 1 if n < 3 else None}
+            planted = "Susanne Bach Winther burde fyres, skriver en anonym bruger."
+            return self._batch("lines", n, 3, _plant(lines, n == 3, 2, planted))
         if path == "/api/inner":
             n = int(query.get("batch", "0"))
-            time.sleep(self.delay / 3)
             messages = [f"Besked {n}.{i}: {_FILLER[(n + i) % len(_FILLER)]}" for i in range(4)]
-            if n == 2:
-                messages[3] = "Lone Damgaard Bech bor på Strandvejen, skriver en bruger."
-            return {"messages": messages, "next": n + 1 if n < 2 else None}
+            planted = "Lone Damgaard Bech bor på Strandvejen, skriver en bruger."
+            return self._batch("messages", n, 2, _plant(messages, n == 2, 3, planted))
         if path == "/api/endless":
             time.sleep(self.delay / 3)
             return {"text": "Karsten Holm Friis er nævnt i live-tråden."}
