@@ -165,3 +165,10 @@ def test_compare_renderings() -> None:
     assert decision.verdict == "browser" and "25 words" in decision.reason
     # Posts that repeat the same words still count: multiplicity, not distinct words.
     assert compare_renderings("Hej", "Hej " + "samme ord igen " * 10).verdict == "browser"
+
+
+def test_auto_sees_text_past_any_nesting_depth() -> None:
+    """Text after thousands of unclosed tags is still text: such a page is not an empty shell."""
+    text = "Tekst om René Rosenkilde. " * 20
+    page = "<html><body>" + "<b>" * 3000 + f"<p>{text}</p><script>1</script></body></html>"
+    assert needs_browser(page).verdict == "probe"

@@ -35,6 +35,7 @@ Never binds anything but a loopback address.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import ipaddress
@@ -464,13 +465,7 @@ def _cloak(ex: Exchange) -> None:
 
 def _gzip_bomb(ex: Exchange) -> None:
     """An HTML page that is small on the wire and `mb` megabytes once decompressed."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    zeros = b" " * (1024 * 1024)
-    body = packer.compress(b"<!doctype html><html><body><p>")
-    for _ in range(int(float(ex.query.get("mb", "200")))):
-        body += packer.compress(zeros)
-    body += packer.compress(b"</p></body></html>") + packer.flush()
-    ex.send(200, body, headers={"Content-Encoding": "gzip"})
+    ex.send(200, _gzip_bomb_body(int(float(ex.query.get("mb", "200")))), headers={"Content-Encoding": "gzip"})
 
 
 def _cp1252(ex: Exchange) -> None:
@@ -531,6 +526,17 @@ BEHAVIOURS: dict[str, Handler] = {
     "download": lambda ex: ex.send(200, b"%PDF-1.4\n" + b"0" * 50_000 + b"\n%%EOF\n", "application/pdf"),
     "text": lambda ex: ex.send(200, DANISH.encode("utf-8"), "text/plain; charset=utf-8"),
 }
+
+
+@functools.lru_cache(maxsize=4)
+def _gzip_bomb_body(megabytes: int) -> bytes:
+    """Made once per size: compressing hundreds of MB takes seconds a test should not wait."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    spaces = b" " * (1024 * 1024)
+    body = packer.compress(b"<!doctype html><html><body><p>")
+    for _ in range(megabytes):
+        body += packer.compress(spaces)
+    return body + packer.compress(b"</p></body></html>") + packer.flush()
 
 
 def _html(title: str, body: str) -> bytes:
