@@ -9,6 +9,7 @@
     postgres.py      a throwaway PostgreSQL cluster
     crawling.py      a crawl run in a child process, what it found handed back
     browsing.py      a real Chromium driven from synchronous code
+    processes.py     the processes a test run owns, told apart from other programs'
 
 Nothing here is used by the service itself.
 """
