@@ -35,6 +35,7 @@ from vaern.alerts import mime
 from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
 from vaern.alerts.routing import DIGEST, NEW_HIT, routing_table, scope
 from vaern.config import Config
+from vaern.storage.archive import inside
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
 from vaern.storage.thumbnails import Thumbnails
 from vaern.words import Words
@@ -92,10 +93,8 @@ def load_evidence(session: Session, config: Config, hits: Sequence[HitRow]) -> d
 def _archive_path(config: Config, entry: object) -> Path | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
         return None
-    root = Path(config.archive).resolve()
-    path = (root / entry["path"]).resolve()
-    # Paths come from the database; never read outside the archive.
-    return path if path.is_relative_to(root) and path.is_file() else None
+    path = inside(Path(config.archive), entry["path"])
+    return path if path is not None and path.is_file() else None
 
 
 @functools.cache

@@ -52,6 +52,15 @@ def describe(value: Any) -> str:
     return quoted(value) if isinstance(value, str) else repr(value)
 
 
+# pydantic's error type of a number out of range -> how the bound is said, and its key in the context.
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+
+
 def message(error: Any, from_env: list[str], keys: Iterable[str] | None = None) -> str:
     """One pydantic error in plain words. Values taken from the environment are never shown."""
     kind = str(error["type"])
@@ -86,18 +95,11 @@ def message(error: Any, from_env: list[str], keys: Iterable[str] | None = None) 
         return f"expected a list, got {got}{hint}"
     if kind in ("dict_type", "model_type", "model_attributes_type", "dataclass_type"):
         return f"expected a mapping (key: value lines indented below it), got {got}"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         return f"must be {ctx.get('expected')}, not {got}"
-    if kind == "enum":
-        return f"must be {ctx.get('expected')}, not {got}"
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}, not {number}"
-    if kind == "greater_than":
-        return f"must be more than {ctx.get('gt')}, not {number}"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}, not {number}"
-    if kind == "less_than":
-        return f"must be less than {ctx.get('lt')}, not {number}"
+    if kind in _BOUNDS:
+        words, bound = _BOUNDS[kind]
+        return f"must be {words} {ctx.get(bound)}, not {number}"
     if kind == "too_short":
         n = ctx.get("min_length")
         return f"needs at least {n} {'item' if n == 1 else 'items'}"

@@ -85,18 +85,8 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, Source, list[ConfigProblem]]
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return (
-            None,
-            src,
-            [
-                ConfigProblem(
-                    shown,
-                    line,
-                    "(file)",
-                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
-                )
-            ],
-        )
+        problem = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        return None, src, [ConfigProblem(shown, line, "(file)", problem)]
     try:
         node = _compose(text)
     except yaml.MarkedYAMLError as exc:
@@ -104,18 +94,8 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, Source, list[ConfigProblem]]
         return None, src, [ConfigProblem(shown, line, "(yaml)", message)]
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
-        return (
-            None,
-            src,
-            [
-                ConfigProblem(
-                    shown,
-                    line,
-                    "(yaml)",
-                    f"a control character (0x{exc.character:02x}) that a config file may not hold",
-                )
-            ],
-        )
+        problem = f"a control character (0x{exc.character:02x}) that a config file may not hold"
+        return None, src, [ConfigProblem(shown, line, "(yaml)", problem)]
     problems: list[ConfigProblem] = []
     data = _construct(node, (), src, problems) if node is not None else {}
     return data, src, problems

@@ -1,7 +1,8 @@
 """`vaern demo`: the whole pipeline on a fictional municipality, on this machine only.
 
 1. serve the embedded demo site (a hate blog, a forum thread, a page without mentions) on 127.0.0.1;
-2. start a local SMTP sink that writes every e-mail as an .eml file into the demo folder;
+2. start a local SMTP sink that writes every e-mail as an .eml file into the demo folder (the
+   site and the sink are the fixture servers of vaern.testing);
 3. write a config for "Egeby Kommune" (3 units, 12 employees) pointing at both;
 4. crawl once, capture evidence, send the alerts;
 5. print where everything is, then serve the review app with a demo login.
@@ -11,9 +12,6 @@ Nothing leaves 127.0.0.1. Everything in the demo is fictional.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -24,7 +22,8 @@ import click
 import yaml
 
 from vaern.config import Config, load_config
-from vaern.demo.mailbox import Mailbox
+from vaern.testing.siteserver import SiteServer
+from vaern.testing.smtpsink import SmtpSink
 
 UNITS: list[dict[str, Any]] = [
     {
@@ -63,25 +62,12 @@ PEOPLE: list[dict[str, Any]] = [
 DEMO_USER = ("analytiker", "demo-egeby-2026")
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextmanager
 def demo_site() -> Iterator[str]:
-    """Serve the embedded site on 127.0.0.1 (a free port); yield its base URL."""
+    """Serve the embedded site on 127.0.0.1 (a free port) with the fixture site server; yield its base URL."""
     root = resources.files("vaern.demo").joinpath("site")
-    with resources.as_file(root) as directory:
-        handler = functools.partial(_QuietHandler, directory=str(directory))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
+    with resources.as_file(root) as directory, SiteServer(directory, record=False) as server:
+        yield server.base_url
 
 
 def write_config(directory: Path, site_url: str, smtp_port: int, review_port: int) -> Path:
@@ -124,7 +110,7 @@ def run_demo(directory: Path, crawl: Callable[[Config, list[str]], bool], serve:
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     mail_dir = directory / "mail"
-    with demo_site() as site_url, Mailbox(mail_dir) as mailbox:
+    with demo_site() as site_url, SmtpSink(eml_dir=mail_dir) as mailbox:
         config_path = write_config(directory, site_url, mailbox.port, port)
         config = load_config(config_path)
         click.echo(f"Demo site: {site_url}/   (fictional; served from this machine)")

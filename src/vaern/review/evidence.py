@@ -6,7 +6,6 @@ each time a hit is opened (the "verified" badge is a fresh check, not a stored f
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vaern import ids
+from vaern.storage.archive import file_sha256, inside
 from vaern.storage.export import text_diff as export_text_diff
 from vaern.storage.tables import SnapshotRow
 
@@ -59,31 +59,16 @@ class SnapshotView:
         return any(f.kind == kind and f.ok for f in self.files)
 
 
-def archive_path(root: Path, relative: str) -> Path | None:
-    """The file under the archive root; None for a path that would leave it."""
-    root = root.resolve()
-    path = (root / relative).resolve()
-    return path if path.is_relative_to(root) else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check(root: Path, kind: str, info: Any) -> FileCheck:
     if not isinstance(info, dict) or not isinstance(info.get("path"), str):
         return FileCheck(kind, "", "", False, "no path recorded")
     rel, expected = info["path"], str(info.get("sha256") or "")
-    path = archive_path(root, rel)
+    path = inside(root, rel)
     if path is None:
         return FileCheck(kind, rel, expected, False, "path outside the archive")
     if not path.is_file():
         return FileCheck(kind, rel, expected, False, "missing")
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if actual != expected:
         return FileCheck(kind, rel, expected, False, f"SHA-256 is {actual}, recorded {expected}")
     return FileCheck(kind, rel, expected, True)
@@ -93,7 +78,7 @@ def _read_text(root: Path, files: dict[str, Any]) -> str | None:
     info = files.get("text")
     if not isinstance(info, dict):
         return None
-    path = archive_path(root, str(info.get("path", "")))
+    path = inside(root, str(info.get("path", "")))
     if path is None or not path.is_file():
         return None
     return path.read_bytes()[: MAX_TEXT * 4].decode("utf-8", errors="replace")[:MAX_TEXT]
@@ -150,7 +135,7 @@ def snapshot_file(db: Session, root: Path, page_id: int, snapshot_id: int, kind:
     info = row.files.get(kind)
     if not isinstance(info, dict):
         return None
-    path = archive_path(root, str(info.get("path", "")))
+    path = inside(root, str(info.get("path", "")))
     if path is None or not path.is_file():
         return None
     return path, str(info.get("sha256") or "")

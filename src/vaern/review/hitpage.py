@@ -155,33 +155,33 @@ def add_note(ctx: Ctx) -> Response:
 # -- files --------------------------------------------------------------------------------------
 
 
-def _snapshot_file(ctx: Ctx, kind: str) -> tuple[HitRow, Path] | None:
+def _viewed_file(ctx: Ctx, kind: str, action: str) -> Path | None:
+    """The file of `kind` of the snapshot in the address, its viewing written to the audit log;
+    None when the hit or the file is not there for this viewer."""
     hit = _hit(ctx)
     sid = ids.parse_snapshot(ctx.request.path_params["sid"])
-    if hit is None or sid is None:
+    found = None
+    if hit is not None and sid is not None:
+        found = evidence.snapshot_file(ctx.db, ctx.config.archive, hit.page_id, sid, kind)
+    if hit is None or found is None:
         return None
-    found = evidence.snapshot_file(ctx.db, ctx.config.archive, hit.page_id, sid, kind)
-    return (hit, found[0]) if found else None
+    audit.record(ctx.db, ctx.viewer, action, hit_id=hit.id, address=ctx.address,
+                 snapshot=ctx.request.path_params["sid"])
+    return found[0]
 
 
 def screenshot(ctx: Ctx) -> Response:
-    found = _snapshot_file(ctx, "screenshot")
-    if found is None:
+    path = _viewed_file(ctx, "screenshot", "view_screenshot")
+    if path is None:
         return ctx.not_found()
-    hit, path = found
-    audit.record(ctx.db, ctx.viewer, "view_screenshot", hit_id=hit.id, address=ctx.address,
-                 snapshot=ctx.request.path_params["sid"])
     return FileResponse(path, media_type="image/png", headers={"cache-control": "private, no-store"})
 
 
 def archived_html(ctx: Ctx) -> Response:
     """The archived HTML, inert: sandboxed by CSP (opaque origin, no scripts, no requests)."""
-    found = _snapshot_file(ctx, "html")
-    if found is None:
+    path = _viewed_file(ctx, "html", "view_archived_html")
+    if path is None:
         return ctx.not_found()
-    hit, path = found
-    audit.record(ctx.db, ctx.viewer, "view_archived_html", hit_id=hit.id, address=ctx.address,
-                 snapshot=ctx.request.path_params["sid"])
     return Response(
         path.read_bytes(),
         media_type="text/html",

@@ -53,6 +53,15 @@ def snapshot_name(snapshot_id: int | str) -> str:
     return snapshot_id
 
 
+def inside(root: Path, relative: str) -> Path | None:
+    """The file a path recorded in the database names under the archive folder `root`; None for
+    one that would leave it (`..`, an absolute path, a link out). Paths come from the database:
+    nothing outside the archive is ever read through them."""
+    root = root.resolve()
+    path = (root / relative).resolve()
+    return path if path.is_relative_to(root) else None
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -335,7 +344,7 @@ class Archive:
             blob = item.get("path", "")
             if blob not in hashed:
                 try:
-                    hashed[blob] = _file_sha256(self.path(blob))
+                    hashed[blob] = file_sha256(self.path(blob))
                 except (OSError, ArchiveError):
                     hashed[blob] = None
             if hashed[blob] is None:
@@ -377,7 +386,8 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")[:60] or "tsa"
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

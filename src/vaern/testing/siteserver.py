@@ -158,7 +158,8 @@ class SiteServer:
         self.validators = validators
         self.record = record
         self._pages: dict[str, _Page] = {}
-        self._routes: dict[str, tuple[Handler, bool]] = {}
+        self._routes: dict[str, Handler] = {}  # exact paths
+        self._prefixes: dict[str, Handler] = {}  # paths and everything below them
         self.stopping = threading.Event()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -226,7 +227,7 @@ class SiteServer:
         """Answer `path` (with `prefix`, every path that starts with it) by `handler(exchange)`;
         a route comes before the files and the pages set with `set_page`."""
         with self._lock:
-            self._routes[path] = (handler, prefix)
+            (self._prefixes if prefix else self._routes)[path] = handler
 
     def remove_page(self, path: str) -> None:
         """Forget a page set with set_page (it is a 404 from now on unless a file exists)."""
@@ -263,9 +264,9 @@ class SiteServer:
         with self._lock:
             found = self._routes.get(route)
             if found is not None:
-                return found[0]
-            prefixed = [(path, h) for path, (h, prefix) in self._routes.items() if prefix and route.startswith(path)]
-        return max(prefixed, key=lambda item: len(item[0]))[1] if prefixed else None
+                return found
+            prefixed = [(path, h) for path, h in self._prefixes.items() if route.startswith(path)]
+        return max(prefixed, key=lambda item: len(item[0]))[1] if prefixed else None  # the longest prefix
 
     def _lookup(self, route: str) -> _Page | None:
         with self._lock:

@@ -27,12 +27,11 @@ from vaern.storage.archive import Archive, sha256_hex
 from vaern.storage.db import transaction
 from vaern.storage.export import DIFF_CUT, HitNotFound, parse_hit_id, text_diff
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
+from vaern.testing.evidencesite import Site
+from vaern.testing.tsa import LocalTsa
 from vaern.words import Words as ReportWords
 from vaern.words.da import DA as _DA
 from vaern.words.en import EN as _EN
-
-from .site import Site
-from .tsa import LocalTsa
 
 # What capture records in English, with its Danish (vaern.words).
 LIMITATIONS_DA = {_EN[k]: _DA[k] for k in _EN if k.startswith("capture.limitation.")}

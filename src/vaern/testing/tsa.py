@@ -1,5 +1,5 @@
 """A local RFC 3161 timestamp authority for tests: a test CA and TSA certificate made with
-`openssl`, and an HTTP server on 127.0.0.1 that answers each query with `openssl ts -reply`."""
+`openssl`, and a route of a `SiteServer` on 127.0.0.1 that answers each query with `openssl ts -reply`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from vaern.testing.siteserver import Exchange, SiteServer
 
 TSA_CONF = """
 [ tsa ]
@@ -68,38 +69,24 @@ class LocalTsa:
 
 @contextmanager
 def local_tsa() -> Iterator[LocalTsa]:
+    """A timestamp authority on a SiteServer (`POST /tsa`), with its CA, until the block ends."""
     with tempfile.TemporaryDirectory(prefix="tsa-") as tmp:
         folder = Path(tmp)
         make_tsa_files(folder)
         lock = threading.Lock()
         seen: list[bytes] = []
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                query = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                seen.append(query)
-                with lock, tempfile.TemporaryDirectory(dir=folder) as work:
-                    (Path(work) / "q.tsq").write_bytes(query)
-                    proc = subprocess.run(
-                        ["openssl", "ts", "-reply", "-config", str(folder / "tsa.cnf"), "-queryfile",
-                         "q.tsq", "-out", "r.tsr"], cwd=work, capture_output=True,
-                    )
-                    reply = (Path(work) / "r.tsr").read_bytes() if proc.returncode == 0 else b""
-                self.send_response(200 if reply else 500)
-                self.send_header("Content-Type", "application/timestamp-reply")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
+        def reply(ex: Exchange) -> None:
+            seen.append(ex.body)
+            with lock, tempfile.TemporaryDirectory(dir=folder) as work:
+                (Path(work) / "q.tsq").write_bytes(ex.body)
+                proc = subprocess.run(
+                    ["openssl", "ts", "-reply", "-config", str(folder / "tsa.cnf"), "-queryfile",
+                     "q.tsq", "-out", "r.tsr"], cwd=work, capture_output=True,
+                )
+                answer = (Path(work) / "r.tsr").read_bytes() if proc.returncode == 0 else b""
+            ex.send(200 if answer else 500, answer, "application/timestamp-reply")
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield LocalTsa(f"http://127.0.0.1:{server.server_port}/tsa", folder, seen)
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join()
+        with SiteServer() as server:
+            server.route("/tsa", reply)
+            yield LocalTsa(server.url("/tsa"), folder, seen)

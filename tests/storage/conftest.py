@@ -1,4 +1,4 @@
-"""Fixtures for the evidence tests: a local TSA, synthetic captures."""
+"""Fixtures for the archive and export tests: the evidence fixture site, a local TSA, synthetic captures."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 
 from vaern.domain import Capture, CapturedFile
 from vaern.storage.archive import sha256_hex
-
-from .site import Site, fixture_site
-from .tsa import LocalTsa, local_tsa
+from vaern.testing.evidencesite import Site, fixture_site
+from vaern.testing.tsa import LocalTsa, local_tsa
 
 
 @pytest.fixture(scope="session")

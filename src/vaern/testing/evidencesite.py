@@ -1,4 +1,4 @@
-"""The fixture site for evidence tests: a local HTTP server on 127.0.0.1, port 0.
+"""The fixture site for evidence tests and the capture benchmark: routes of a `SiteServer`.
 
 Pages: a 40,000 px page with coloured markers; lazy content that loads only after scrolling; an
 inner scrolling container; a double redirect; a post that a test can edit or delete; a gzipped
@@ -8,11 +8,11 @@ page. Pages report any DOM mutation to /mutation, so a test can prove the captur
 from __future__ import annotations
 
 import gzip
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from vaern.testing.siteserver import Exchange, Handler, SiteServer
 
 # Markers: solid squares the tests look for in the PNGs.
 RED, GREEN, BLUE = (255, 0, 0), (0, 200, 0), (0, 0, 255)
@@ -81,94 +81,69 @@ def post_page(text: str) -> str:
 
 @dataclass
 class SiteState:
+    """What a test may change (the post's text; None deletes it) and what the pages reported."""
+
     post: str | None = "Hvorfor får René Rosenkilde lov at arbejde her?"
     mutations: list[str] = field(default_factory=list)
-    hits: list[str] = field(default_factory=list)
-    hang: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
 class Site:
     base: str
     state: SiteState
+    server: SiteServer
 
     def url(self, path: str) -> str:
         return self.base + path
 
 
+_IMG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="50" height="50">'
+        b'<rect width="50" height="50" fill="gold"/></svg>')
+
+
 @contextmanager
 def fixture_site() -> Iterator[Site]:
+    """The evidence fixture site on a SiteServer, until the block ends."""
     state = SiteState()
+    server = SiteServer()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def page(body: str) -> Handler:
+        return lambda ex: ex.send(200, body.encode())
 
-        def _send(self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8",
-                  extra: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in (extra or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+    def post(ex: Exchange) -> None:
+        if state.post is None:
+            ex.send(404, b"<!doctype html><title>Not found</title><h1>Opslaget findes ikke</h1>")
+        else:
+            ex.send(200, post_page(state.post).encode())
 
-        def do_GET(self) -> None:  # noqa: N802
-            state.hits.append(self.path)
-            path = self.path.split("?")[0]
-            if path == "/tall":
-                self._send(200, tall_page().encode())
-            elif path == "/lazy":
-                self._send(200, LAZY.encode())
-            elif path == "/lazy/more":
-                self._send(200, LAZY_MORE.encode())
-            elif path == "/leak":
-                self._send(200, LEAK.encode())
-            elif path == "/inner":
-                self._send(200, INNER.encode())
-            elif path == "/r1":
-                self._send(302, b"", extra={"Location": "/r2"})
-            elif path == "/r2":
-                self._send(301, b"", extra={"Location": "/post/1"})
-            elif path == "/post/1":
-                if state.post is None:
-                    self._send(404, b"<!doctype html><title>Not found</title><h1>Opslaget findes ikke</h1>")
-                else:
-                    self._send(200, post_page(state.post).encode())
-            elif path == "/gz":
-                body = gzip.compress(post_page("Komprimeret side om Karin Juhl").encode())
-                self._send(200, body, extra={"Content-Encoding": "gzip"})
-            elif path == "/slow":
-                self._send(200, post_page("Siden hænger, men René Rosenkilde står her").replace(
-                    "/img.svg", "/hang.svg").encode())
-            elif path == "/hang.svg":
-                state.hang.wait(10)  # never answers while the test waits; released at teardown
-                self._send(200, b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml")
-            elif path == "/style.css":
-                self._send(200, b"body { font-family: sans-serif; }", "text/css")
-            elif path == "/img.svg":
-                self._send(200, b'<svg xmlns="http://www.w3.org/2000/svg" width="50" height="50">'
-                                b'<rect width="50" height="50" fill="gold"/></svg>', "image/svg+xml")
-            else:
-                self._send(404, b"not here", "text/plain")
+    def mutation(ex: Exchange) -> None:
+        if ex.method == "POST":
+            state.mutations.append(ex.body.decode(errors="replace"))
+        ex.send(204, b"")
 
-        def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            if self.path == "/mutation":
-                state.mutations.append(body.decode(errors="replace"))
-            self._send(204, b"")
+    def hang(ex: Exchange) -> None:
+        ex.server.stopping.wait(10)  # never answers while the test waits; let go when the site stops
+        ex.send(200, b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Site(f"http://127.0.0.1:{server.server_port}", state)
-    finally:
-        state.hang.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    routes: dict[str, Handler] = {
+        "/tall": page(tall_page()),
+        "/lazy": page(LAZY),
+        "/lazy/more": page(LAZY_MORE),
+        "/leak": page(LEAK),
+        "/inner": page(INNER),
+        "/r1": lambda ex: ex.send(302, b"", headers={"Location": "/r2"}),
+        "/r2": lambda ex: ex.send(301, b"", headers={"Location": "/post/1"}),
+        "/post/1": post,
+        "/gz": lambda ex: ex.send(200, gzip.compress(post_page("Komprimeret side om Karin Juhl").encode()),
+                                  headers={"Content-Encoding": "gzip"}),
+        "/slow": page(post_page("Siden hænger, men René Rosenkilde står her").replace("/img.svg", "/hang.svg")),
+        "/hang.svg": hang,
+        "/style.css": lambda ex: ex.send(200, b"body { font-family: sans-serif; }", "text/css"),
+        "/img.svg": lambda ex: ex.send(200, _IMG, "image/svg+xml"),
+        "/mutation": mutation,
+    }
+    for path, handler in routes.items():
+        server.route(path, handler)
+    server.route("/", lambda ex: ex.send(404, b"not here", "text/plain"), prefix=True)
+    with server:
+        yield Site(server.base_url, state, server)

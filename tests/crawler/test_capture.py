@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,19 @@ from warcio.archiveiterator import ArchiveIterator
 from vaern.config import Config
 from vaern.crawler.capture import Capture, CaptureFailure, CaptureRequest, capture_pages
 from vaern.storage.archive import Archive, sha256_hex
+from vaern.testing.evidencesite import BLUE, CYAN, GREEN, MAGENTA, ORANGE, RED, Site, fixture_site
 from vaern.testing.siteserver import SiteServer
-
-from .site import BLUE, CYAN, GREEN, MAGENTA, ORANGE, RED, Site
 
 pytestmark = pytest.mark.browser
 
 DETECTED = datetime(2026, 11, 21, 14, 3, 11, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Site]:
+    """The evidence fixture site, shared; tests that edit its post set it back first."""
+    with fixture_site() as s:
+        yield s
 
 
 def _refused_url(path: str) -> str:

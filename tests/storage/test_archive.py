@@ -15,9 +15,9 @@ import pytest
 
 from vaern.errors import ArchiveError
 from vaern.storage.archive import Archive, sha256_hex, snapshot_name
+from vaern.testing.tsa import LocalTsa
 
 from .conftest import make_capture
-from .tsa import LocalTsa
 
 
 def _blobs(root: Path) -> list[Path]:
