@@ -1,6 +1,6 @@
 """Evidence capture speed: full captures vs a bare `goto` + full-page screenshot, same pages, same run.
 
-Serves the evidence tests' fixture pages on 127.0.0.1, starts one browser session (warm, as a
+Serves the evidence fixture site (vaern.testing.evidencesite) on 127.0.0.1, starts one browser session (warm, as a
 crawl's evidence desk does) and times, per page: Værn's whole capture of a page loaded anew
 (readiness, expansion, screenshot tiles, inner scrollers, DOM, text, WARC, provenance, hashes)
 and a bare loop of `page.goto` + `page.screenshot(full_page=True)` in the same Chromium. Prints
@@ -16,20 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from playwright.async_api import Browser
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.evidence.site import fixture_site  # noqa: E402
-
-from vaern.config import Config  # noqa: E402
-from vaern.crawler.browser import BrowserSession  # noqa: E402
-from vaern.crawler.capture import CaptureRequest, capture_anew, evidence_session  # noqa: E402
+from vaern.config import Config
+from vaern.crawler.browser import BrowserSession
+from vaern.crawler.capture import CaptureRequest, capture_anew, evidence_session
+from vaern.testing.evidencesite import fixture_site
 
 NORMAL = ["/post/1", "/r1", "/gz", "/lazy", "/inner"]
 TALL = ["/tall"]

@@ -9,11 +9,14 @@ from typing import Any
 from click.testing import CliRunner
 
 from vaern import clock
-from vaern.app import new_run, open_services, watched_people
+from vaern.app import open_services, watched_people
 from vaern.cli import main
 from vaern.domain import Page
 from vaern.matchers import build_index
 from vaern.pipeline import PagePipeline
+from vaern.storage.db import transaction
+from vaern.storage.queries import new_run
+from vaern.testing.processes import live_descendants
 
 
 def _invoke(config: Any, *args: str, input: str | None = None) -> Any:
@@ -63,9 +66,9 @@ def test_match_rejects_a_line_that_is_not_json(tmp_path: Path) -> None:
 def test_hits_json_has_the_contract_fields(make_config: Any) -> None:
     config = make_config(sites=[{"id": "blog", "start_urls": ["http://127.0.0.1:1/"]}])
     services = open_services(config)
-    pipeline = PagePipeline(
-        config, config.site("blog"), services.sessions, build_index(watched_people(config)), new_run(services, "blog")
-    )
+    with transaction(services.sessions) as session:
+        run_id = new_run(session, "blog")
+    pipeline = PagePipeline(config, config.site("blog"), services.sessions, build_index(watched_people(config)), run_id)
     text = "Karin Juhl har igen glemt at ringe tilbage."
     pipeline.page(Page("blog", "http://x/1", 200, clock.now(), text.encode(), text, content_hash="a"))
     services.engine.dispose()
@@ -92,8 +95,6 @@ def test_hits_json_has_the_contract_fields(make_config: Any) -> None:
 def test_crawl_says_which_database_it_cannot_open_and_leaves_no_crawl_process(make_config: Any) -> None:
     import socket
 
-    import psutil
-
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -106,4 +107,4 @@ def test_crawl_says_which_database_it_cannot_open_and_leaves_no_crawl_process(ma
     assert result.stderr.startswith(f"error: cannot open the database postgresql+psycopg://vaern:***@127.0.0.1:{port}/vaern")
     assert "hemmeligt" not in result.stderr
     # The crawl process started ahead (runner.prestart_crawls) went with the failed command.
-    assert not [p for p in psutil.Process().children(recursive=True) if "crawl-site" in " ".join(p.cmdline())]
+    assert not [p for p, line in live_descendants() if "crawl-site" in line]

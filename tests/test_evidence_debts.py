@@ -18,8 +18,8 @@ import psutil
 import pytest
 
 from vaern.crawler.browser import reap_orphaned_browsers
-from vaern.demo.mailbox import Mailbox
 from vaern.testing.siteserver import SiteServer
+from vaern.testing.smtpsink import SmtpSink
 
 pytestmark = pytest.mark.browser
 
@@ -144,7 +144,7 @@ def test_a_full_disk_loses_no_evidence_and_no_one_is_told_it_was_secured(
     full.touch()
     env = {"PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]),
            "VAERN_TEST_DISK_FULL": str(full)}
-    with Mailbox(tmp_path / "mail") as mailbox:
+    with SmtpSink(eml_dir=tmp_path / "mail") as mailbox:
         config = _config(make_config, site, smtp={"host": "127.0.0.1", "port": mailbox.port,
                                                   "sender": "Værn <vaern@testby.example>"})
         first = _vaern(config, "crawl", env=env)

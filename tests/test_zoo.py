@@ -30,7 +30,7 @@ def _vaern(config: Any, *args: str) -> subprocess.CompletedProcess[str]:
 def zoo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JsSite, list[dict[str, Any]], Path]]:
     """One crawl of every zoo page (their own start URLs, nothing followed): the hits and the archive."""
     from tests.conftest import base_config
-    from vaern.configcheck import load_config
+    from vaern.config import load_config
 
     root = tmp_path_factory.mktemp("zoo")
     with JsSite() as site:

@@ -1,36 +1,43 @@
-"""Wiring: builds the services from the config and runs the steps of a crawl in order.
+"""The recipes: what the commands do, step by step, built from the stages and nothing else.
 
-`run_crawl` is the recipe for one crawl of one site; `runner.py` decides where it runs.
+- `open_services`: the database a command works on (migrated, the config mirrored into it).
+- `crawl_pass`: `vaern crawl` in the parent — crawl processes for the sites, then delivery.
+- `run_crawl`: one crawl of one site in its child process — pages through the pipeline, then
+  evidence (`prepare_crawl` loads the crawler before the run is known).
+- `evidence_bundle`: `vaern export` and the review app's export — the bundle and its printed PDF.
+
+`cli`, `review` and `scheduler` call these; the stages (crawler, matchers, alerts, storage) never
+import this module. `runner.py` starts and watches the crawl processes `crawl_pass` asks for.
+Heavy imports (SQLAlchemy, Scrapy, the matcher) are made where they are needed: `vaern crawl`
+starts its crawl processes before it loads the database layer.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, make_url, select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
-
-from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.domain import WatchedPerson
 from vaern.errors import DatabaseUnavailable
-from vaern.storage.db import make_engine, migrate, session_factory, transaction
-from vaern.storage.queries import sync_reference_data
-from vaern.storage.tables import CrawlRunRow, HitRow, PageRow, SiteRow
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
+    from vaern.alerts import DeliveryReport
     from vaern.config import Site
     from vaern.crawler.desk import EvidenceDesk
     from vaern.domain import Capture, CaptureFailure, CaptureRequest
     from vaern.matchers import NameIndex
-    from vaern.pipeline import EvidenceNeed, PagePipeline
+    from vaern.pipeline import AlertQueue, PagePipeline
     from vaern.storage.archive import Archive
+    from vaern.storage.tables import CrawlRunRow, HitRow
 
 log = logging.getLogger("vaern.app")
 
@@ -44,6 +51,12 @@ class Services:
 
 def open_services(config: Config) -> Services:
     """Connect to the database, apply migrations and mirror the config into it."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from vaern.storage.db import migrate, transaction
+    from vaern.storage.queries import sync_reference_data
+
     try:
         services = connect(config)  # creates a SQLite file's folder
         migrate(services.engine)  # the first statement: a server down, a file that cannot be opened
@@ -60,6 +73,8 @@ def open_services(config: Config) -> Services:
 def connect(config: Config) -> Services:
     """Only connect: for a crawl child, whose parent has already opened the services (migrations
     and reference data are done; repeating them would cost every crawl a second or more)."""
+    from vaern.storage.db import make_engine, session_factory
+
     engine = make_engine(config.database)
     return Services(config, engine, session_factory(engine))
 
@@ -68,12 +83,55 @@ def watched_people(config: Config) -> list[WatchedPerson]:
     return [WatchedPerson(p.id, p.name, tuple(p.aliases), p.title) for p in config.people]
 
 
-def new_run(services: Services, site_id: str) -> int:
-    with transaction(services.sessions) as session:
-        run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued")
-        session.add(run)
-        session.flush()
-        return run.id
+@dataclass(frozen=True)
+class CrawlPass:
+    """How a crawl pass went: each site's finished run, and what delivery did (None: not sent)."""
+
+    runs: list[CrawlRunRow]
+    delivery: DeliveryReport | None
+
+
+def crawl_pass(
+    config: Config,
+    site_ids: Sequence[str],
+    *,
+    send_alerts: bool,
+    on_progress: Callable[[list[CrawlRunRow]], None] | None = None,
+) -> CrawlPass:
+    """`vaern crawl` (and the demo): one pass over `site_ids` now, then the alerts it queued.
+
+    1. start the first crawl processes at once: they load the crawler while this process opens
+       the database;
+    2. open the database (migrating it, mirroring the config);
+    3. crawl, each site in a child process, at most `crawl.max_parallel_sites` at a time, telling
+       `on_progress` the runs as they go;
+    4. deliver the alerts the crawls queued, unless `send_alerts` is False (`vaern run` sends them).
+    """
+    from vaern.crawlprocess import kill_crawl, prestart_crawls
+
+    # 1.
+    prestarted = prestart_crawls(config, site_ids)  # before the database: they load meanwhile
+    # 2.
+    try:
+        from vaern.runner import run_crawls
+
+        services = open_services(config)
+    except BaseException:
+        for process in prestarted.values():
+            kill_crawl(process, grace=0)
+        raise
+    if not site_ids:
+        return CrawlPass([], None)
+    # 3.
+    runs = run_crawls(config, services.sessions, site_ids, on_progress, prestarted)
+    # 4.
+    delivery = None
+    if send_alerts:
+        from vaern.alerts import deliver
+
+        delivery = deliver(config, services.sessions)
+    services.engine.dispose()
+    return CrawlPass(runs, delivery)
 
 
 @dataclass
@@ -114,6 +172,8 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     from vaern.crawler.run import KnownPage, crawl_site
     from vaern.crawler.search import plan_searches
     from vaern.pipeline import PagePipeline
+    from vaern.storage.db import transaction
+    from vaern.storage.queries import finish_run, known_pages, remember, site_memory, start_run
 
     services = connect(config)  # the parent opened them (new_run) before starting this crawl
     site = config.site(site_id)
@@ -121,42 +181,31 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
     # 1.
     with transaction(sessions) as session:
-        run = session.get(CrawlRunRow, run_id)
-        assert run is not None, f"no crawl run {run_id}"
-        run.status, run.started_at = "running", utcnow()
-        pages = session.scalars(select(PageRow).where(PageRow.site_id == site_id, PageRow.status == "ok")).all()
-        with_open_hits = set(
-            session.scalars(
-                select(HitRow.page_id).where(HitRow.site_id == site_id, HitRow.status != "removed").distinct()
-            )
-        )
+        start_run(session, run_id)
         known = {
             p.url: KnownPage(
                 p.url, p.etag, p.last_modified, p.content_hash,
-                checked_at=p.last_fetched_at.replace(tzinfo=UTC), open_hit=p.id in with_open_hits,
+                checked_at=p.last_fetched_at.replace(tzinfo=UTC), open_hit=open_hit,
             )
-            for p in pages
+            for p, open_hit in known_pages(session, site_id)
         }
-        site_row = session.get(SiteRow, site_id)
-        cursor = site_row.search_cursor if site_row else 0
-        remembered = site_row.render_decision if site_row else None  # render: auto
+        cursor, remembered = site_memory(session, site_id)
         names = [form for p in config.people for form in (p.name, *p.aliases)]
-        queries, next_cursor = plan_searches(names, site.search_budget, cursor) if site.search_urls else ([], cursor)
-        if site_row:
-            site_row.search_cursor = next_cursor
+        searches, next_cursor = plan_searches(names, site.search_budget, cursor) if site.search_urls else ([], cursor)
+        remember(session, site_id, search_cursor=next_cursor)
 
     # 2.
     pipeline = PagePipeline(config, site, sessions, prepared.index, run_id, queue_alerts=_alert_queue(config))
     desk = evidence_desk(services, pipeline) if config.evidence.capture else None
-    debts = evidence_debts(services, site_id) if desk is not None else []
+    debts = evidence_debts(services, site) if desk is not None else []
     for need in debts:
         assert desk is not None
-        desk.owe_at_start(capture_request(site, need), need)
+        desk.owe_at_start(need, need)
 
     # 3.
     status, error, decision = "ok", None, None
     try:
-        stats = crawl_site(config, site, pipeline, known, queries, render_decision=remembered, evidence=desk)
+        stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered, evidence=desk)
         decision = stats.render_decision
         if stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
             status, error = "stopped", "stopped before the end; the pages it reached are saved"
@@ -172,24 +221,28 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
     # 5.
     with transaction(sessions) as session:
-        run = session.get(CrawlRunRow, run_id)
-        assert run is not None
-        run.status, run.error, run.finished_at = status, error, utcnow()
-        site_row = session.get(SiteRow, site_id)
-        if site_row is not None and decision is not None:
-            site_row.render_decision = decision  # the next crawl of this auto site starts there
+        finish_run(session, run_id, status, error)
+        remember(session, site_id, render_decision=decision)  # the next crawl of an auto site starts there
     services.engine.dispose()
     log.debug("run %d of site %s finished: %s", run_id, site_id, status)
 
 
-def _alert_queue(config: Config):  # type: ignore[no-untyped-def]
+def _alert_queue(config: Config) -> AlertQueue:
     """The outbox writer, called inside each page's transaction."""
-    from vaern.alerts.outbox import enqueue
+    from vaern.alerts import enqueue
 
-    def queue(session: Session, hits, kind: str, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    def queue(session: Session, hits: Sequence[HitRow], kind: str, run_id: int) -> None:
         enqueue(session, config, hits, kind, run_id)
 
     return queue
+
+
+def evidence_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path) -> Path:
+    """The evidence bundle of one hit (storage/export.py), its report printed to PDF by Chromium."""
+    from vaern.crawler.pdf import print_pdf
+    from vaern.storage.export import export_bundle
+
+    return export_bundle(config, session, hit_id, out_path, print_pdf=functools.partial(print_pdf, config))
 
 
 def evidence_desk(services: Services, pipeline: PagePipeline) -> EvidenceDesk:
@@ -201,25 +254,17 @@ def evidence_desk(services: Services, pipeline: PagePipeline) -> EvidenceDesk:
     config, site = services.config, pipeline.site
     archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls, tsa_timeout=config.evidence.tsa_timeout)
 
-    def store(need: EvidenceNeed, result: Capture | CaptureFailure) -> None:
+    def store(need: CaptureRequest, result: Capture | CaptureFailure) -> None:
         file_evidence(services, archive, need, result)
 
     desk = EvidenceDesk(config, site, store)
-    pipeline.on_evidence = lambda need: desk.owe(capture_request(site, need), need)
+    pipeline.on_evidence = lambda need: desk.owe(need, need)
     return desk
 
 
-def capture_request(site: Site, need: EvidenceNeed) -> CaptureRequest:
-    from vaern.domain import CaptureRequest
-
-    return CaptureRequest(
-        url=need.url, site_id=site.id, detected_at=need.detected_at, reason=need.reason,
-        raw_html=need.raw_html, raw_status=need.raw_status, matches=tuple(need.matches),
-        site_settings=site.model_dump(mode="json"),
-    )
-
-
-def file_evidence(services: Services, archive: Archive, need: EvidenceNeed, result: Capture | CaptureFailure) -> None:
+def file_evidence(
+    services: Services, archive: Archive, need: CaptureRequest, result: Capture | CaptureFailure
+) -> None:
     """A capture's snapshot row, its archive entry and what it settles, in one transaction.
 
     A complete capture settles the debts of the hits it covers (their mentions were all in it;
@@ -228,7 +273,9 @@ def file_evidence(services: Services, archive: Archive, need: EvidenceNeed, resu
     back and the debts stay as they were, for the next crawl."""
     from vaern.domain import CaptureFailure
     from vaern.storage.archive import record_snapshot
+    from vaern.storage.db import transaction
 
+    assert need.page_id is not None, "the pipeline files every capture under its page"
     if isinstance(result, CaptureFailure):
         log.warning("evidence capture of %s failed: %s", result.url, result.error)
     with transaction(services.sessions) as session:
@@ -247,9 +294,13 @@ def file_evidence(services: Services, archive: Archive, need: EvidenceNeed, resu
                 hit.evidence_error = result.incomplete_reason
 
 
-def _owed_hits(session: Session, need: EvidenceNeed) -> list[HitRow]:
+def _owed_hits(session: Session, need: CaptureRequest) -> list[HitRow]:
     """The hits on the need's page whose debt this capture is for: a removal's for removed hits,
     any other's for the hits it checked the mentions of."""
+    from sqlalchemy import select
+
+    from vaern.storage.tables import HitRow
+
     owed = session.scalars(
         select(HitRow).where(HitRow.page_id == need.page_id, HitRow.evidence_owed.is_(True))
     ).all()
@@ -259,37 +310,45 @@ def _owed_hits(session: Session, need: EvidenceNeed) -> list[HitRow]:
     return [h for h in owed if h.evidence_reason != "removed" and h.person_id in checked]
 
 
-def evidence_debts(services: Services, site_id: str) -> list[EvidenceNeed]:
+def evidence_debts(services: Services, site: Site) -> list[CaptureRequest]:
     """What earlier crawls of the site still owe (a crawl killed mid-way, a full disk, a capture
-    that did not show the mention): one need per page, with the mentions to check."""
-    from vaern.pipeline import EvidenceNeed
+    that did not show the mention): one request per page, with the mentions to check."""
+    from sqlalchemy import select
+
+    from vaern.domain import CaptureRequest, MatchedName
+    from vaern.storage.tables import HitRow, PageRow
 
     with services.sessions() as session:
         rows = session.execute(
             select(HitRow, PageRow.url).join(PageRow, PageRow.id == HitRow.page_id)
-            .where(HitRow.site_id == site_id, HitRow.evidence_owed.is_(True)).order_by(HitRow.first_seen, HitRow.id)
+            .where(HitRow.site_id == site.id, HitRow.evidence_owed.is_(True)).order_by(HitRow.first_seen, HitRow.id)
         ).all()
-    needs: dict[tuple[int, bool], EvidenceNeed] = {}
+    names = {p.id: p.name for p in services.config.people}
+    pages: dict[tuple[int, bool], tuple[str, str, datetime, list[MatchedName]]] = {}
     for hit, url in rows:
         reason = "removed" if hit.evidence_reason == "removed" else hit.evidence_reason or "hit"
         key = (hit.page_id, reason == "removed")
-        need = needs.get(key)
-        if need is None:
-            need = needs[key] = EvidenceNeed(
-                url, reason, None, None, [], hit.page_id, detected_at=hit.last_seen.replace(tzinfo=UTC))
+        if key not in pages:
+            pages[key] = (url, reason, hit.last_seen.replace(tzinfo=UTC), [])
         if reason == "removed":
             continue
+        matches = pages[key][3]
         for why in hit.why or [{}]:
             matched = why.get("matched") if isinstance(why, dict) else None
             field = why.get("field", "text") if isinstance(why, dict) else "text"
             for form in ([matched] if matched else list(hit.matched_text or [])):
-                entry = {"person": hit.person_id, "matched": form, "field": field}
-                if entry not in need.matches:
-                    need.matches.append(entry)
-    return list(needs.values())
+                entry = MatchedName(person=hit.person_id, name=names.get(hit.person_id, hit.person_id),
+                                    matched=form, snippet="", field=field)
+                if entry not in matches:
+                    matches.append(entry)
+    return [
+        CaptureRequest(url=url, site_id=site.id, detected_at=detected, reason=reason, matches=tuple(matches),
+                       site_settings=site.model_dump(mode="json"), page_id=page_id)
+        for (page_id, _removal), (url, reason, detected, matches) in pages.items()
+    ]
 
 
-def secure_evidence(services: Services, site: Site, needs: Sequence[EvidenceNeed]) -> None:
+def secure_evidence(services: Services, site: Site, needs: Sequence[CaptureRequest]) -> None:
     """Capture pages anew (one browser for the batch) and file each in the archive.
 
     Each snapshot row and its archive entry are written in one transaction. A page that cannot
@@ -300,8 +359,7 @@ def secure_evidence(services: Services, site: Site, needs: Sequence[EvidenceNeed
 
     config = services.config
     archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls, tsa_timeout=config.evidence.tsa_timeout)
-    requests = [capture_request(site, need) for need in needs]
-    for need, result in zip(needs, capture_pages(config, requests), strict=True):
+    for need, result in zip(needs, capture_pages(config, needs), strict=True):
         try:
             file_evidence(services, archive, need, result)
         except Exception as exc:  # a full disk: the debt stays for the next crawl

@@ -5,7 +5,9 @@ its hits and their alert rows commit together or not at all, so a crash mid-craw
 the page in hand and never leaves a hit without its alert.
 
 A page's title and its text are matched as two fields (`find_mentions`); each mention records
-its field, and its offsets, excerpt and sentence are taken from that field.
+its field, and its offsets, excerpt and sentence are taken from that field. A mention in the text
+of a rendered page also records the post or comment it is in (`Page.posts`): its permalink and
+its place among the page's posts, in the hit's `why` and in the evidence's `matches`.
 
 A hit is removed only when the page is gone (404 or 410, or a redirect to another page: the
 crawler reports those as `gone`), or when a whole read of the page (`Page.ready`: content stable
@@ -21,8 +23,6 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
 from vaern.config import Config, Site
-from vaern.domain import FetchFailure, Mention, Page
+from vaern.domain import CaptureRequest, FetchFailure, MatchedName, Mention, Page, Post, post_for
 from vaern.matchers import NameIndex
 from vaern.storage.db import transaction
 from vaern.storage.queries import hits_on_page, page_by_url
@@ -44,37 +44,23 @@ _PAGE_COUNTERS = {"fetched": "pages_fetched", "unchanged": "pages_unchanged", "f
 AlertQueue = Callable[[Session, Sequence[HitRow], str, int], None]
 
 
-@dataclass
-class EvidenceNeed:
-    """A page whose evidence is owed, and why: handed on (`PagePipeline.on_evidence`) as soon as
-    the page's transaction has committed, so the capture starts while the crawl goes on."""
-
-    url: str
-    reason: str  # hit | update | removed
-    raw_html: bytes | None
-    raw_status: int | None
-    matches: list[dict[str, object]] = field(default_factory=list)
-    page_id: int = 0
-    detected_at: datetime = field(default_factory=clock.now)
-
-
-def _post_of(page: Page, found: Found) -> dict[str, object]:
-    """The post (or comment) of the page a mention in its text is in: its permalink and place."""
-    if found.field != "text" or not page.posts:
-        return {}
-    from vaern.crawler.posts import post_for
-
-    post = post_for(page.posts, found.mention.start)
-    return {} if post is None else {"post": post.index, "permalink": post.permalink}
-
-
 class Found(NamedTuple):
     """A mention and the field of the page it is in: `field` is "title" or "text", and the
-    mention's offsets are into that field's `text`."""
+    mention's offsets are into that field's `text`; `post` is the post of the text it is in."""
 
     field: str
     text: str
     mention: Mention
+    post: Post | None = None
+
+    def where(self) -> dict[str, object]:
+        """The field and the offsets of the mention, and its post where it has one (for `why`
+        and the evidence's `matches`)."""
+        out: dict[str, object] = {"field": self.field, "start": self.mention.start, "end": self.mention.end}
+        if self.post is not None:
+            out["post"] = self.post.permalink
+            out["post_index"] = self.post.index
+        return out
 
 
 def find_mentions(index: NameIndex, page: Page) -> list[Found]:
@@ -85,7 +71,7 @@ def find_mentions(index: NameIndex, page: Page) -> list[Found]:
     one run of names. Title mentions come first, as the title comes first on the page.
     """
     return [
-        Found(name, text, m)
+        Found(name, text, m, post_for(page.posts, m.start) if name == "text" else None)
         for name, text in (("title", page.title), ("text", page.text))
         if text
         for m in index.find(text)
@@ -142,9 +128,10 @@ class PagePipeline:
         self.queue_alerts = queue_alerts
         self.units = {p.id: p.unit for p in config.people}
         self.names = {p.id: p.name for p in config.people}
-        self.evidence: list[EvidenceNeed] = []
-        # Called with each need right after its page's transaction commits (app.py: the desk).
-        self.on_evidence: Callable[[EvidenceNeed], None] | None = None
+        # The pages whose evidence is owed, each handed on (`on_evidence`, app.py: the evidence
+        # desk) right after its page's transaction commits, so the capture starts at once.
+        self.evidence: list[CaptureRequest] = []
+        self.on_evidence: Callable[[CaptureRequest], None] | None = None
         # Pages where a whole read found a name missing: seen unchanged, that is confirmed.
         with sessions() as session:
             self._pending_absence: set[str] = set(session.scalars(
@@ -177,8 +164,7 @@ class PagePipeline:
                     "matched_text": sorted({m.matched for m in mentions}),
                     "why": [
                         {"variant": f.mention.variant, "compared": list(f.mention.compared), "score": f.mention.score,
-                         "confidence": f.mention.confidence, "field": f.field, "start": f.mention.start,
-                         "end": f.mention.end, "matched": f.mention.matched}
+                         "confidence": f.mention.confidence, **f.where(), "matched": f.mention.matched}
                         for f in of_person
                     ],
                     "excerpt": excerpt(best.text, best.mention),
@@ -225,15 +211,9 @@ class PagePipeline:
             self._queue(session, new_hits, "new_hit")
             self._queue(session, updated, "update")
             self._queue(session, removed, "removed")
-            matches = [
-                {"person": f.mention.person, "name": self.names.get(f.mention.person, f.mention.person),
-                 "matched": f.mention.matched, "field": f.field, "start": f.mention.start, "end": f.mention.end,
-                 "variant": f.mention.variant, "snippet": excerpt(f.text, f.mention),
-                 **_post_of(page, f)}
-                for f in found
-            ]
             reason = "hit" if new_hits else "update" if updated else "removed" if removed else None
-            need = EvidenceNeed(page.url, reason, page.body, page.status, matches, row.id) if reason else None
+            need = self._need(page.url, reason, page.body, page.status, tuple(self._matched(f) for f in found),
+                              row.id) if reason else None
         if need is not None:
             self._owe(need)
 
@@ -284,7 +264,7 @@ class PagePipeline:
             session.flush()
             self._queue(session, removed, "removed")
             self._count(session, unchanged=1, hits_seen=len(hits) - len(removed))
-            need = EvidenceNeed(url, "removed", None, row.http_status, [], row.id) if removed else None
+            need = self._need(url, "removed", None, row.http_status, (), row.id) if removed else None
         if need is not None:
             self._owe(need)
 
@@ -303,7 +283,7 @@ class PagePipeline:
             session.flush()
             self._queue(session, removed, "removed")
             self._count(session, fetched=1)
-            need = EvidenceNeed(url, "removed", None, status, [], row.id) if removed else None
+            need = self._need(url, "removed", None, status, (), row.id) if removed else None
         if need is not None:
             self._owe(need)
 
@@ -320,7 +300,27 @@ class PagePipeline:
         for hit in hits:
             hit.evidence_owed, hit.evidence_reason, hit.evidence_error = True, reason, None
 
-    def _owe(self, need: EvidenceNeed) -> None:
+    def _matched(self, found: Found) -> MatchedName:
+        m = found.mention
+        matched = MatchedName(
+            person=m.person, name=self.names.get(m.person, m.person), matched=m.matched, field=found.field,
+            start=m.start, end=m.end, variant=m.variant, snippet=excerpt(found.text, m),
+        )
+        if found.post is not None:
+            matched["post"], matched["post_index"] = found.post.permalink, found.post.index
+        return matched
+
+    def _need(
+        self, url: str, reason: str, raw_html: bytes | None, raw_status: int | None,
+        matches: tuple[MatchedName, ...], page_id: int,
+    ) -> CaptureRequest:
+        return CaptureRequest(
+            url=url, site_id=self.site.id, detected_at=clock.now(), reason=reason, raw_html=raw_html,
+            raw_status=raw_status, matches=matches, site_settings=self.site.model_dump(mode="json"),
+            page_id=page_id,
+        )
+
+    def _owe(self, need: CaptureRequest) -> None:
         """Its transaction has committed: the evidence is owed from now on."""
         self.evidence.append(need)
         if self.on_evidence is not None:

@@ -2,7 +2,7 @@
 the state of the outbox.
 
 Reads the database only (crawl runs, the scheduler's job store, the alerts), so it works
-whether or not `vaern run` is running. Times are shown in the config's `timezone`.
+whether or not `vaern run` is running, and loads no scheduler. Times are shown in the config's `timezone`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vaern.alerts.outbox import alert_ref
-from vaern.alerts.report import iso, outbox_counts
+from vaern import ids
+from vaern.alerts import outbox_counts
+from vaern.clock import iso
 from vaern.config import Config
-from vaern.scheduler import JOB_TABLE, next_runs
+from vaern.storage.queries import next_runs
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow, SnapshotRow
 
 FAILED_SHOWN = 10
@@ -26,7 +27,7 @@ OWED_SHOWN = 20
 
 def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> dict[str, Any]:
     """Everything `vaern status` shows, as plain data (also what `--json` prints)."""
-    scheduled = next_runs(engine) if inspect(engine).has_table(JOB_TABLE) else {}
+    scheduled = next_runs(engine)
     sites: list[dict[str, Any]] = []
     with sessions() as session:
         for site in config.sites:
@@ -80,7 +81,7 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
             **counts,
             "oldest_queued": iso(oldest_queued),
             "failed_alerts": [
-                {"id": alert_ref(a.id), "to": a.recipient, "kind": a.kind, "last_error": a.last_error}
+                {"id": ids.alert(a.id), "to": a.recipient, "kind": a.kind, "last_error": a.last_error}
                 for a in failed
             ],
         },
@@ -92,8 +93,6 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
 
 def _evidence_owed(session: Session) -> dict[str, Any]:
     """The hits that still owe evidence (no complete snapshot settles them yet), newest first."""
-    from vaern.storage.queries import public_id
-
     count = session.scalar(select(func.count()).select_from(HitRow).where(HitRow.evidence_owed.is_(True))) or 0
     rows = session.scalars(
         select(HitRow).where(HitRow.evidence_owed.is_(True)).order_by(HitRow.first_seen.desc(), HitRow.id.desc())
@@ -108,7 +107,7 @@ def _evidence_owed(session: Session) -> dict[str, Any]:
         why = hit.evidence_error
         if why is None and newest is not None and not newest.complete:
             why = newest.incomplete_reason
-        shown.append({"hit": public_id("h", hit.id), "person": hit.person_id, "site": hit.site_id, "url": hit.url,
+        shown.append({"hit": ids.hit(hit.id), "person": hit.person_id, "site": hit.site_id, "url": hit.url,
                       "for": hit.evidence_reason, "attempts": hit.evidence_attempts,
                       "since": iso(hit.last_seen), "why": why})
     return {"count": count, "hits": shown}

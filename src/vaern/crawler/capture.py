@@ -33,6 +33,7 @@ highlighting: names are matched on our copy of the text). A failure on one page 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import platform
@@ -44,8 +45,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
-from pathlib import Path
 from typing import Any
+
+from playwright.async_api import Error as PlaywrightError
 
 from vaern import clock
 from vaern.config import Config, Site
@@ -194,6 +196,20 @@ async def capture_anew(
 
 async def capture_loaded(loaded: Loaded, config: Config, request: CaptureRequest) -> Capture:
     """Evidence of a page `load()` left open: the numbered recipe of the module docstring."""
+    try:
+        return await _capture_loaded(loaded, config, request)
+    except PlaywrightError:
+        # A script took the page elsewhere while it was being captured: if the guard refused
+        # where it went, that is the reason, not the browser's "context was destroyed".
+        with contextlib.suppress(PlaywrightError):
+            await loaded.page.wait_for_load_state("domcontentloaded", timeout=config.evidence.page_timeout * 1000)
+        problem = await _document_problem(loaded)
+        if problem is not None:
+            raise NotTheSitesPage(f"{request.url}: {problem}") from None
+        raise
+
+
+async def _capture_loaded(loaded: Loaded, config: Config, request: CaptureRequest) -> Capture:
     ev = config.evidence
     page = loaded.page
     started = clock.now()
@@ -369,29 +385,6 @@ async def capture_loaded(loaded: Loaded, config: Config, request: CaptureRequest
     )
 
 
-def print_pdf(config: Config, html: Path, pdf: Path) -> None:
-    """Print a local HTML file (an evidence report) to PDF in the browser path's session, offline:
-    every request that is not a local file is refused before it leaves the page, and whatever
-    might still try goes through the session's guard proxy, which refuses every private address."""
-    from playwright.async_api import Route
-
-    async def run() -> None:
-        async with BrowserSession(config.browser, guard=NetGuard()) as session, session.page(ahead=False) as page:
-
-            async def only_files(route: Route) -> None:
-                if route.request.url.startswith("file://"):
-                    await route.continue_()
-                else:
-                    await route.abort()
-
-            await page.route("**/*", only_files)
-            await page.goto(html.as_uri(), wait_until="load")
-            await page.pdf(path=str(pdf), format="A4", print_background=True,
-                           margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
-
-    asyncio.run(run())
-
-
 def _plain(text: str) -> str:
     """Text as compared for mentions: NFC, no soft hyphens or zero-width characters, one space
     for any run of spacing, case folded (CSS text-transform changes what innerText says)."""
@@ -511,4 +504,4 @@ def _iso(moment: datetime) -> str:
 
 
 __all__ += ["NotTheSitesPage", "RenderError", "capture_anew", "evidence_session", "failure", "mark_incomplete",
-            "missing_mentions", "print_pdf", "site_limits"]
+            "missing_mentions", "site_limits"]

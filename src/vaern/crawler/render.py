@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -244,7 +244,7 @@ async def _load(
             raise RenderError(url, "the browser got no response")
         loaded.response = response
         # The headers' round trip to the browser while the page goes on loading.
-        response_headers, cut_off = await asyncio.gather(
+        response_headers, cut_off = await _together(
             _headers(response), _wait_for_load(page, wait_load, actions)
         )
         status = response.status
@@ -277,7 +277,7 @@ async def _load(
                 read = (loaded.agent.handle.evaluate(f"(a) => [...({_TITLE_AND_LINKS_JS})(), a.dropped()]")
                         if loaded.agent is not None and check is not None else page.evaluate(_TITLE_AND_LINKS_JS))
                 html, (title, hrefs, shadows, *rest) = await asyncio.wait_for(
-                    asyncio.gather(page.content(), read), step
+                    _together(page.content(), read), step
                 )
                 dropped = [(t, list(links), list(pos)) for t, links, pos in (rest[0] if rest else [])]
                 if shadows:
@@ -294,9 +294,12 @@ async def _load(
                 await _wait_for_load(page, wait_load, actions)
         final_url = page.url
     except TimeoutError:
-        raise RenderError(url, f"the page stopped answering (no reply within {step:g} s)") from None
+        # A document cut at the size limit or refused by the guard can leave the page hanging:
+        # that is the reason, not the wait.
+        cut = record.document_problem(url, page.url, {})
+        raise RenderError(url, cut or f"the page stopped answering (no reply within {step:g} s)") from None
     except PlaywrightError as exc:
-        raise RenderError(url, _first_line(exc)) from None
+        raise RenderError(url, record.document_problem(url, page.url, {}) or _first_line(exc)) from None
     problem = record.document_problem(url, final_url, response_headers)
     if problem is not None:
         raise RenderError(url, problem)
@@ -366,6 +369,14 @@ async def _redirects(response: PlaywrightResponse) -> tuple[tuple[str, int], ...
         chain.insert(0, (previous.url, earlier.status if earlier else 0))
         previous = previous.redirected_from
     return tuple(chain)
+
+
+def _together(*calls: Awaitable[Any]) -> asyncio.Future[list[Any]]:
+    """`asyncio.gather`, whose outcome is always looked at: when the page is closed under it (the
+    memory ceiling, a timeout), its cancellation is not reported as an error nobody retrieved."""
+    joined = asyncio.gather(*calls)
+    joined.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return joined
 
 
 def _navigated(exc: Exception) -> bool:
