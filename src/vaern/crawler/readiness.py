@@ -8,14 +8,16 @@ A page is ready when, all at once:
 
 1. no request of the page is under way (`NetworkWatch`; a request pending longer than
    `PENDING_HOLD_S` stops holding us, unless a loading placeholder is on screen);
-2. no timer the page set for the next few seconds is still to fire (a probe the browser context
-   installs before any script of the page runs counts one-shot `setTimeout`s up to
-   `TIMER_HORIZON_MS`; a timer that keeps re-arming itself is a clock, not content, and is
-   ignored after its third round, counted afresh after each scroll or click);
+2. no work the page scheduled for the next few seconds is still to run. A probe the browser
+   context installs before any script of the page runs counts what is pending: one-shot
+   `setTimeout`s up to `TIMER_HORIZON_MS`, animation frames and idle callbacks (a callback that
+   keeps re-arming itself is a clock or an animation, not content, and is ignored after its third
+   round, counted afresh after each scroll or click), and messages posted to a `MessageChannel`
+   (the way frameworks' schedulers slice rendering work without timers; a chain of them counts
+   until it has run for `TIMER_HORIZON_MS`);
 3. the DOM has not changed for the quiet window;
 4. the visible text (shadow roots included) reads the same twice: half-way through the quiet
-   window and at its end, and the page's script heap did not grow by more than
-   `HEAP_GROWTH_MB` in between (a quiet DOM over a script still building something);
+   window and at its end;
 5. no loading placeholder is on screen: `aria-busy="true"`, a progress bar or `role=progressbar`,
    a spinner/skeleton/shimmer/loader element, or a short text that says so ("Indlæser …",
    "Henter …", "Loading …", and the site's own `placeholders`).
@@ -28,10 +30,11 @@ the case in point: a placeholder still on screen at the limit means the page was
 however quiet it was. Later waits on the same page (during expansion) do not wait for that
 placeholder again.
 
-Nothing here writes to the page's DOM. The timer probe wraps `setTimeout`/`clearTimeout` in the
-page's own world (it must, to see them) and keeps its count in a closure reachable through one
-non-enumerable property with a per-session random name; that it was installed is part of every
-capture's provenance.
+Nothing here writes to the page's DOM. The probe wraps `setTimeout`/`clearTimeout`,
+`requestAnimationFrame`/`cancelAnimationFrame`, `requestIdleCallback`/`cancelIdleCallback` and
+`MessagePort.postMessage` in the page's own world (it must, to see them) and keeps its count in
+a closure reachable through one non-enumerable property with a per-session random name; that it
+was installed is part of every capture's provenance.
 """
 
 from __future__ import annotations
@@ -51,7 +54,6 @@ DEFAULT_PLACEHOLDERS = ("Indlæser", "Indlæses", "Henter", "Hentes", "Loading",
 MAX_QUIET_MS = 2400
 TIMER_HORIZON_MS = 5000  # timers due later than this are the page's clocks and polls, not its content
 TIMER_REARMS = 3  # a callback set more often than this is a loop; ignored from then on
-HEAP_GROWTH_MB = 16  # a script heap growing more than this between two reads: still working
 
 
 def timer_probe_script(name: str) -> str:
@@ -88,6 +90,57 @@ _PROBE_JS = """
   const unwrapped = function clearTimeout(id) { pending.delete(id); return clear.call(this, id); };
   window.setTimeout = wrapped;
   window.clearTimeout = unwrapped;
+  // Animation frames and idle callbacks: one-shot ones are work to wait for; a loop (an
+  // animation) is ignored after its third round, as a re-arming timer is.
+  const callbacks = (request, cancel, kind, due) => {
+    if (typeof window[request] !== 'function') return;
+    const req = window[request], can = window[cancel], ids = new Map();
+    window[request] = function (fn, ...rest) {
+      if (typeof fn !== 'function') return req.call(this, fn, ...rest);
+      const key = kind + ':' + keyOf(fn, 0);
+      const n = (rounds.get(key) || 0) + 1;
+      rounds.set(key, n);
+      const token = {};
+      const run = function (...args) { pending.delete(token); ids.delete(id); return fn.apply(this, args); };
+      const id = req.call(this, run, ...rest);
+      if (n <= %(rearms)d) { pending.set(token, now() + due); ids.set(id, token); }
+      return id;
+    };
+    if (typeof can === 'function') {
+      window[cancel] = function (id) { pending.delete(ids.get(id)); ids.delete(id); return can.call(this, id); };
+    }
+  };
+  callbacks('requestAnimationFrame', 'cancelAnimationFrame', 'raf', 17);
+  callbacks('requestIdleCallback', 'cancelIdleCallback', 'idle', 50);
+  // Messages to a MessageChannel: how schedulers slice work without timers (each slice posts
+  // the next). A chain counts while it lasts, up to the horizon: then it is a loop.
+  const Channel = window.MessageChannel, post = window.MessagePort && MessagePort.prototype.postMessage;
+  if (typeof Channel === 'function' && post) {
+    const peer = new WeakMap(), queued = new WeakMap(), chains = new WeakMap();
+    window.MessageChannel = function MessageChannel() {
+      const channel = new Channel();
+      peer.set(channel.port1, channel.port2);
+      peer.set(channel.port2, channel.port1);
+      for (const port of [channel.port1, channel.port2]) {
+        queued.set(port, []);
+        port.addEventListener('message', () => {
+          const q = queued.get(port);
+          if (q.length) pending.delete(q.shift());
+        });
+      }
+      return channel;
+    };
+    window.MessageChannel.prototype = Channel.prototype;
+    MessagePort.prototype.postMessage = function (...args) {
+      const to = peer.get(this);
+      if (to) {
+        const q = queued.get(to), t = now();
+        if (!q.length || !chains.has(to)) chains.set(to, t);
+        if (t - chains.get(to) <= %(horizon)d) { const token = {}; q.push(token); pending.set(token, t); }
+      }
+      return post.apply(this, args);
+    };
+  }
   // A callback set again after the page was scrolled or clicked is answering that, not looping:
   // a feed's "draw the next batch" timer is the same function every time.
   const anew = () => rounds.clear();
@@ -230,8 +283,6 @@ _AGENT_JS = """
     if (document.body) walk(document.body, 0);
     return text;
   };
-  // The page's script heap (Chromium), to tell a page still working from a quiet one.
-  const heap = () => (performance.memory ? performance.memory.usedJSHeapSize : 0);
   const hash = (s) => {
     let h = 2166136261;
     for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); }
@@ -244,7 +295,7 @@ _AGENT_JS = """
     // differed), text length, placeholder, timers probed]. A newer call ends an older one.
     wait(quietMs, limitMs, stale) {
       const t0 = performance.now(), call = ++calls;
-      let first = null, firstAt = -1, firstHeap = 0;
+      let first = null, firstAt = -1;
       return new Promise((resolve) => {
         const tick = () => {
           const now = performance.now(), calm = now - lastChange;
@@ -254,16 +305,14 @@ _AGENT_JS = """
           if (first === null && calm >= quietMs / 2 && timers === 0) {
             first = hash(deepText());
             firstAt = performance.now();
-            firstHeap = heap();
           }
           // The second read comes at least half a window after the first, never in the same
           // turn: a quiet DOM is no proof while a response is being parsed or a frame drawn.
           const done = calm >= quietMs && timers === 0 && first !== null && now - firstAt >= quietMs / 2;
           if (done || now - t0 >= limitMs) {
             const text = deepText(), second = hash(text);
-            const grown = first !== null ? Math.round((heap() - firstHeap) / 1048576) : 0;
             resolve([done, timers, second === first ? second : null, text.replace(/\\s+/g, '').length,
-                     placeholder(stale), !!probe, grown]);
+                     placeholder(stale), !!probe]);
             return;
           }
           const wait = calm < quietMs ? (first === null ? quietMs / 2 : quietMs) - calm
@@ -370,22 +419,16 @@ async def wait_ready(
         state = await agent.call("(a, w) => a.wait(...w)", [quiet, int(left * 1000), sorted(stale)])
         if state is None:
             continue
-        done, timers, text, length, placeholder, agent.probed, grown = state
+        done, timers, text, length, placeholder, agent.probed = state
         reads += 2
         if network.busy():
             holding = "a request started"
             continue
         if timers:
-            holding = f"{timers} timer(s) still to fire"
+            holding = f"{timers} timer(s), frame(s) or scheduled task(s) still to run"
             continue
         if not done:
             holding = "the page kept changing"
-            quiet = min(quiet * 2, MAX_QUIET_MS)
-            continue
-        if grown > HEAP_GROWTH_MB:
-            # A quiet DOM over a script still building something (its heap racing upward).
-            holding = f"the page kept working (its script heap grew {grown} MB in {quiet // 2} ms)"
-            history.append(holding)
             quiet = min(quiet * 2, MAX_QUIET_MS)
             continue
         if placeholder is not None:

@@ -16,7 +16,9 @@ Each page shows its planted names only once JavaScript has done what that kind o
 - `/zoo/spa/`, `/zoo/spa/post/N`: one app shell for every address, a client-side router, links
   that move between posts with pushState;
 - `/zoo/lazy/`: lazily loaded images, each caption fetched once its image has loaded;
-- `/zoo/reload/`: a page that reloads itself once, after a timer, before it shows its post.
+- `/zoo/reload/`: a page that reloads itself once, after a timer, before it shows its post;
+- `/zoo/scheduler/`: rendered as a framework's scheduler renders, in slices posted to a
+  `MessageChannel` (no timer, no request, no DOM change) for 1.5 s before the posts go in.
 
 `ZOO_PLANTED[path]` lists the names a page shows; `ZOO_PEOPLE` is a people list for a config.
 """
@@ -38,6 +40,7 @@ ZOO_PLANTED: dict[str, tuple[str, ...]] = {
     "/zoo/spa/post/2": ("Oda Lykke Rasmussen",),
     "/zoo/lazy/": ("Per Vilhelm Dalsgaard",),
     "/zoo/reload/": ("Rikke Bundgaard Falk",),
+    "/zoo/scheduler/": ("Søren Munk Hvidberg",),
 }
 ZOO_PEOPLE = [
     {"id": f"z{n}", "name": name}
@@ -59,6 +62,7 @@ PAGES = {
     "/zoo/spa/": "spa.html",
     "/zoo/lazy/": "lazy.html",
     "/zoo/reload/": "reload.html",
+    "/zoo/scheduler/": "scheduler.html",
 }
 
 _CHATTER = (
@@ -90,6 +94,10 @@ def _naming(name: str, n: int) -> str:
 def api(path: str, query: dict[str, str]) -> Any:
     """The zoo's JSON; small delays, as a real backend has."""
     page = path.removeprefix("/api/zoo/")
+    if page == "scheduler":
+        time.sleep(0.1)
+        [name] = ZOO_PLANTED["/zoo/scheduler/"]
+        return {"posts": [_post(n, _naming(name, n) if n == 2 else None, "q") for n in range(1, 4)]}
     if page == "timers":
         time.sleep(0.1)
         [name] = ZOO_PLANTED["/zoo/timers/"]
