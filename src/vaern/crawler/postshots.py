@@ -129,7 +129,7 @@ async def post_shots(
             with contextlib.suppress(Exception):
                 await element.dispose()
         number = len(shots) + 1
-        permalink = next((m.get("permalink") for m in of_it if m.get("permalink")), None) or info["permalink"]
+        permalink = next((m.get("post") for m in of_it if m.get("post")), None) or info["permalink"]
         shot = PostShot(number, png, info["html"], info["text"], {
             "number": number, "matched": [matched], "people": sorted({str(m.get("person")) for m in of_it}),
             "permalink": permalink, "element": info["path"], "box": info["box"],
