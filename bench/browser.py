@@ -17,6 +17,9 @@ The crawl starts at the group and follows the post links (robots ignored, no pol
   (an oracle: it knows what it is waiting for), then `page.content()`. No clicks, no settling,
   no extraction: the least a script can do that still reads every page whole. This is the fair
   baseline for pages per minute. Target: Værn >= 0.7 of it at concurrency 1.
+- Peer: changedetection.io's Playwright fetcher, measured at about 1.7 s per page on a similar
+  group (`PEER_SECONDS_PER_PAGE`; a figure from elsewhere, not run here: this machine has no
+  copy of it). Target: Værn >= 2x its pages per minute.
 - Planted-post recall: of the planted posts, those whose name the crawl read on the post's own
   page and on the group page (target >= 0.98).
 - Evidence: `vaern crawl` of the same group (pipeline, evidence desk, archive): of its hits,
@@ -55,6 +58,7 @@ from vaern.config import Config, Network, Site
 from vaern.testing.jssite import JsSite
 from vaern.testing.siteserver import SiteServer
 
+PEER_SECONDS_PER_PAGE = 1.7  # changedetection.io's Playwright fetcher on a similar group (measured elsewhere)
 GIVEN = ("Astrid", "Bjarne", "Cecilie", "Dorthe", "Esben", "Frida", "Gorm", "Helle", "Ivar", "Jytte",
          "Kasper", "Lisbeth", "Mogens", "Nanna", "Oluf", "Pernille", "Rasmus", "Sanne", "Torben", "Ulla")
 SURNAMES = ("Abildgaard", "Bredsdorff", "Christoffersen", "Damsgaard", "Egholm", "Fjeldsø", "Grønbech",
@@ -323,6 +327,10 @@ def main() -> None:
               f"{r.peak_mb:>8.0f} {r.cpu / r.pages:>10.2f}")
     print(f"Værn / bare loop, pages per minute: {ours.per_minute / bare.per_minute:.2f} at concurrency 1, "
           f"{ours2.per_minute / bare.per_minute:.2f} at concurrency 2 (target >= 0.70)")
+    peer = 60 / PEER_SECONDS_PER_PAGE
+    print(f"Værn / peer (changedetection.io's Playwright fetcher, {PEER_SECONDS_PER_PAGE:g} s per page measured "
+          f"elsewhere = {peer:.1f} pages/min): {ours.per_minute / peer:.2f}x at concurrency 1, "
+          f"{ours2.per_minute / peer:.2f}x at concurrency 2 (target >= 2x)")
     print(f"Planted-post recall: {recall:.3f} at concurrency 1, {_recall(base, pages2, plants):.3f} at concurrency 2 "
           f"(target >= 0.98)")
     ordered = sorted(latencies)
