@@ -5,10 +5,13 @@ Exit codes: 0 ok; 1 the work ran but something failed (named on stderr); 2 bad u
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -168,7 +171,7 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
     prestarted = prestart_crawls(config, site_ids)  # before the database: they load meanwhile
     try:
         from vaern.app import open_services
-        from vaern.runner import run_crawls
+        from vaern.runner import CrawlInterrupted, run_crawls
 
         services = open_services(config)
     except BaseException:
@@ -192,15 +195,28 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
     if not site_ids:
         click.echo("No sites in the config; nothing to crawl.")
         return True
-    runs = run_crawls(services, site_ids, progress, prestarted)
+    interrupted: str | None = None
+    with _signals_as_interrupt():
+        try:
+            runs = run_crawls(services, site_ids, progress, prestarted)
+        except CrawlInterrupted as stop:
+            runs, interrupted = stop.runs, stop.signal_name
     if interactive:
         click.echo("", err=True)
+    if interrupted:
+        click.echo(f"Interrupted by {interrupted}: the crawls were told to stop and have ended; "
+                   "what they reached is saved.", err=True)
     sent = failed = queued = 0
     if send_alerts:
         from vaern.alerts.dispatch import deliver
 
-        report = deliver(config, services.sessions)
-        sent, failed, queued = report.sent, report.failed, report.retrying
+        try:
+            report = deliver(config, services.sessions)
+            sent, failed, queued = report.sent, report.failed, report.retrying
+        except KeyboardInterrupt:  # a second Ctrl-C: what was not sent stays queued
+            click.echo("Sending interrupted; the alerts not yet sent stay queued for `vaern run`.", err=True)
+            services.engine.dispose()
+            return False
     ok = True
     click.echo("Site                    fetched unchanged  failed  new hits  seen   status")
     for r in runs:
@@ -211,6 +227,11 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
         if r.status != "ok":
             ok = False
             click.echo(f"  {r.site_id}: {r.error or r.status}", err=True)
+    if interrupted:
+        ok = False
+        saved_pages = sum(r.pages_fetched for r in runs)
+        saved_hits = sum(r.hits_new for r in runs)
+        click.echo(f"Saved before stopping: {saved_pages} pages, {saved_hits} new hits.")
     if send_alerts:
         click.echo(f"E-mails: {sent} sent, {queued} waiting for retry, {failed} failed.")
         if failed or queued:
@@ -220,6 +241,24 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
         click.echo("Alerts queued, not sent (--no-alerts); `vaern run` delivers them.")
     services.engine.dispose()
     return ok
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM is handled like Ctrl-C: the crawls are stopped (runner.stop_crawls), not orphaned.
+
+    The crawl processes run in sessions of their own (so a kill reaches their browsers), which
+    also means the terminal's Ctrl-C and a SIGTERM to this process never reach them: we pass it on.
+    """
+
+    def on_term(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # -- reading results ------------------------------------------------------------------------
