@@ -19,6 +19,7 @@ from vaern.config import Config
 from vaern.domain import WatchedPerson
 from vaern.errors import DatabaseUnavailable
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
+from vaern.storage.failures import start_urls_failed
 from vaern.storage.queries import sync_reference_data
 from vaern.storage.tables import CrawlRunRow, HitRow, PageRow, SiteRow
 
@@ -156,6 +157,9 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     with transaction(sessions) as session:
         run = session.get(CrawlRunRow, run_id)
         assert run is not None
+        nothing_to_start_from = start_urls_failed(session, run_id, site.start_urls)
+        if nothing_to_start_from and status == "ok":
+            status, error = "failed", nothing_to_start_from
         run.status, run.error, run.finished_at = status, error, utcnow()
         site_row = session.get(SiteRow, site_id)
         if site_row is not None and decision is not None:

@@ -219,14 +219,20 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
             return False
     ok = True
     click.echo("Site                    fetched unchanged  failed  new hits  seen   status")
+    from vaern.storage.failures import SHOWN, outcome, run_failures
+
     for r in runs:
         click.echo(
             f"{r.site_id:<22} {r.pages_fetched:>8} {r.pages_unchanged:>9} {r.pages_failed:>7} {r.hits_new:>9}"
-            f" {r.hits_seen:>5}   {r.status}"
+            f" {r.hits_seen:>5}   {outcome(r)}"
         )
         if r.status != "ok":
             ok = False
             click.echo(f"  {r.site_id}: {r.error or r.status}", err=True)
+        if r.pages_failed:
+            with services.sessions() as session:
+                for failure in run_failures(session, r.id, limit=SHOWN):
+                    click.echo(f"  {r.site_id}: failed {failure.url}: {failure.reason}", err=True)
     if interrupted:
         ok = False
         saved_pages = sum(r.pages_fetched for r in runs)

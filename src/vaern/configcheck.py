@@ -13,6 +13,7 @@ with a '/') are made relative to the config file here.
 
 from __future__ import annotations
 
+import ipaddress
 import types
 from email.utils import parseaddr
 from pathlib import Path
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from vaern.config import Config, Person, redact_url
 from vaern.configfile import CsvRows, Loc, Source, dotted, message, read_people_csv, read_yaml, suggest
-from vaern.errors import ConfigError, ConfigProblem
+from vaern.errors import BlockedAddress, ConfigError, ConfigProblem
 
 __all__ = ["load_config", "summary", "warnings_for"]
 
@@ -266,8 +267,38 @@ def warnings_for(config: Config) -> list[str]:
             "example values on the reserved .invalid domain are still in place (marked REPLACE in "
             f"the starter file){': ' + ', '.join(placeholders) if placeholders else ''}"
         )
+    out.extend(_private_start_urls(config))
     if config.smtp.password is not None and not config.smtp.username:
         out.append("smtp.password is set but smtp.username is not: the password is not used")
+    return out
+
+
+def _private_start_urls(config: Config) -> list[str]:
+    """Start URLs the SSRF guard will refuse: an IP literal or `localhost` in a private, loopback
+    or link-local range that `network.allow_private_hosts` does not allow. (Names are not looked
+    up here; the crawl judges every address it connects to, and `vaern status` shows refusals.)"""
+    candidates = []
+    for site in config.sites:
+        for url in site.start_urls:
+            host = (urlsplit(url).hostname or "").rstrip(".").lower()
+            if host != "localhost" and not host.endswith(".localhost"):
+                try:
+                    ipaddress.ip_address(host)
+                except ValueError:
+                    continue
+            candidates.append((site.id, url))
+    if not candidates:
+        return []
+    from vaern.crawler.netguard import NetGuard  # loads Scrapy: only when there is something to judge
+
+    guard = NetGuard(config.network.allow_private_hosts)
+    out = []
+    for site_id, url in candidates:
+        try:
+            guard.check(url)
+        except BlockedAddress as exc:
+            out.append(f"site {site_id}: start URL {exc}: the crawl will not fetch it "
+                       "(add the host to network.allow_private_hosts if it is meant)")
     return out
 
 

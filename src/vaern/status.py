@@ -17,6 +17,7 @@ from vaern.alerts.outbox import alert_ref
 from vaern.alerts.report import iso, outbox_counts
 from vaern.config import Config
 from vaern.scheduler import JOB_TABLE, next_runs
+from vaern.storage.failures import SHOWN, failure_json, outcome, run_failures
 from vaern.storage.tables import AlertRow, CrawlRunRow
 
 FAILED_SHOWN = 10
@@ -54,12 +55,14 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
                         if last.finished_at
                         else None,
                         "status": last.status,
+                        "outcome": outcome(last),
                         "pages_fetched": last.pages_fetched,
                         "pages_unchanged": last.pages_unchanged,
                         "pages_failed": last.pages_failed,
                         "hits_new": last.hits_new,
                         "hits_seen": last.hits_seen,
                         "error": last.error,
+                        "failures": [failure_json(f) for f in run_failures(session, last.id)],
                     },
                     "next_crawl": iso(scheduled.get(f"crawl:{site.id}")),
                 }
@@ -106,12 +109,19 @@ def render(config: Config, data: dict[str, Any]) -> str:
             lines.append("  last crawl: never")
         else:
             lines.append(
-                f"  last crawl: {local(last['started_at'])}, {last['seconds']}s, {last['status']}: "
+                f"  last crawl: {local(last['started_at'])}, {last['seconds']}s, {last['outcome']}: "
                 f"{last['pages_fetched']} pages fetched, {last['pages_unchanged']} unchanged, "
                 f"{last['pages_failed']} failed; {last['hits_new']} new hits, {last['hits_seen']} seen again"
             )
             if last["error"]:
                 lines.append(f"  error: {last['error']}")
+            failures = last["failures"]
+            for failure in failures[:SHOWN]:
+                lines.append(f"  failed {failure['url']}: {failure['reason']}"
+                             + (f" ({failure['times']} times)" if failure["times"] > 1 else ""))
+            more = last["pages_failed"] - min(len(failures), SHOWN)
+            if failures and more > 0:
+                lines.append(f"  … and {more} more (`vaern status --json` lists the reasons kept)")
         lines.append(
             f"  next crawl: {local(site['next_crawl'])}"
             if site["next_crawl"]

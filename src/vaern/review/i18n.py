@@ -28,7 +28,7 @@ EN_CODES: dict[str, str] = {
     "alert_reminder": "reminder",
     "outbox_queued": "queued", "outbox_sent": "sent", "outbox_failed": "failed",
     "crawl_running": "running", "crawl_ok": "ok", "crawl_failed": "failed", "crawl_killed": "stopped (too long)",
-    "crawl_stopped": "stopped",
+    "crawl_stopped": "stopped", "crawl_partial": "some pages failed", "crawl_queued": "waiting",
     "done_confirm": "Confirmed.", "done_dismiss": "Dismissed.", "done_reopen": "Reopened.",
     "done_steps": "Checklist saved.", "done_note": "Note added.",
 }
@@ -52,7 +52,7 @@ DA: dict[str, str] = {
     "alert_reminder": "påmindelse",
     "outbox_queued": "i kø", "outbox_sent": "sendt", "outbox_failed": "fejlet",
     "crawl_running": "kører", "crawl_ok": "ok", "crawl_failed": "fejlet", "crawl_killed": "stoppet (for lang)",
-    "crawl_stopped": "stoppet",
+    "crawl_stopped": "stoppet", "crawl_partial": "nogle sider fejlede", "crawl_queued": "venter",
     "done_confirm": "Bekræftet.", "done_dismiss": "Afvist.", "done_reopen": "Genåbnet.",
     "done_steps": "Tjeklisten er gemt.", "done_note": "Noten er tilføjet.",
     # pages

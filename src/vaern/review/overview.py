@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.review.access import Viewer, visible_hits
+from vaern.storage.failures import SHOWN, outcome, run_failures
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
 
 WEEKS = 12
@@ -46,6 +47,7 @@ class SiteCrawl:
     pages_failed: int
     hits_new: int
     error: str | None
+    failures: tuple[tuple[str, str], ...] = ()  # (url, reason), the first few kept for the run
 
 
 @dataclass(frozen=True)
@@ -102,17 +104,19 @@ def build(db: Session, config: Config, viewer: Viewer) -> Overview:
     crawls = []
     for site in config.sites:
         run = runs.get(site.id)
+        failures = tuple((f.url, f.reason) for f in run_failures(db, run.id, limit=SHOWN)) if run else ()
         crawls.append(
             SiteCrawl(
                 site.id,
                 site.label,
                 run.started_at if run else None,
                 run.finished_at if run else None,
-                run.status if run else None,
+                outcome(run) if run else None,
                 run.pages_fetched if run else 0,
                 run.pages_failed if run else 0,
                 run.hits_new if run else 0,
                 run.error if run else None,
+                failures,
             )
         )
 

@@ -81,6 +81,24 @@ class CrawlRunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class CrawlFailureRow(Base):
+    """Why a URL could not be fetched in one crawl run: one row per (run, URL), bounded per run
+    (storage/failures.py), so an operator sees the reasons and not only a count."""
+
+    __tablename__ = "crawl_failures"
+    __table_args__ = (UniqueConstraint("run_id", "url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    site_id: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(2000))
+    start_url: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    times: Mapped[int] = mapped_column(Integer, default=1)
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class PageRow(Base):
     __tablename__ = "pages"
     __table_args__ = (UniqueConstraint("site_id", "url"),)
