@@ -351,9 +351,12 @@ def match(obj: Context, people_file: Path | None, input_file: Any) -> None:
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
               show_default=True, help="Where the demo keeps its config, database, archive and e-mails.")
 @click.option("--no-serve", is_flag=True, help="Exit after the summary instead of serving the review app.")
-@click.option("--port", type=int, default=8000, show_default=True, help="Port for the review app.")
-def demo(directory: Path, no_serve: bool, port: int) -> None:
-    """The whole pipeline on a fictional municipality: local site, local SMTP sink, one crawl."""
+@click.option("--port", type=int, default=None, show_default="8000, or the next free port after it",
+              help="Port for the review app; a taken port is an error (exit 2) naming it.")
+def demo(directory: Path, no_serve: bool, port: int | None) -> None:
+    """The whole pipeline on a fictional municipality: local site, local SMTP sink, one crawl.
+
+    Each run starts clean: what an earlier demo left in --dir is removed first."""
     from vaern.demo.run import run_demo
 
     raise SystemExit(run_demo(directory, serve=not no_serve, port=port))
