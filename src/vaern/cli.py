@@ -119,10 +119,12 @@ def _load_or_exit(path: Path) -> Config:
 
 @main.command()
 @click.option("--site", "sites", multiple=True, metavar="ID", help="Crawl only this site (repeatable).")
-@click.option("--no-alerts", is_flag=True, help="Queue the alerts but send nothing (vaern run sends them later).")
+@click.option("--no-alerts", is_flag=True,
+              help="Queue the alerts but send nothing (vaern send or vaern run sends them later).")
 @pass_ctx
 def crawl(obj: Context, sites: tuple[str, ...], no_alerts: bool) -> None:
-    """One pass now over all (or the named) sites, with progress; then send the alerts it queued."""
+    """One pass now over all (or the named) sites, with progress; then send the alerts it queued
+    and any earlier ones whose retry is due."""
     config = obj.config
     known = {s.id for s in config.sites}
     unknown = [s for s in sites if s not in known]
@@ -192,13 +194,13 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
             click.echo(("\r" + line[:200]) if interactive else line, err=True, nl=not interactive)
             last_line = line
 
+    interrupted: str | None = None
+    runs: list[Any] = []
     if not site_ids:
         click.echo("No sites in the config; nothing to crawl.")
-        return True
-    interrupted: str | None = None
     with _signals_as_interrupt():
         try:
-            runs = run_crawls(services, site_ids, progress, prestarted)
+            runs = run_crawls(services, site_ids, progress, prestarted) if site_ids else []
         except CrawlInterrupted as stop:
             runs, interrupted = stop.runs, stop.signal_name
     if interactive:
@@ -206,15 +208,16 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
     if interrupted:
         click.echo(f"Interrupted by {interrupted}: the crawls were told to stop and have ended; "
                    "what they reached is saved.", err=True)
-    sent = failed = queued = 0
+    delivered = None
     if send_alerts:
         from vaern.alerts.dispatch import deliver
 
         try:
-            report = deliver(config, services.sessions)
-            sent, failed, queued = report.sent, report.failed, report.retrying
+            # Every due alert: this crawl's, and earlier ones whose retry is due.
+            delivered = deliver(config, services.sessions)
         except KeyboardInterrupt:  # a second Ctrl-C: what was not sent stays queued
-            click.echo("Sending interrupted; the alerts not yet sent stay queued for `vaern run`.", err=True)
+            click.echo("Sending interrupted; the alerts not yet sent stay queued (`vaern send` sends them).",
+                       err=True)
             services.engine.dispose()
             return False
     ok = True
@@ -238,15 +241,26 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
         saved_pages = sum(r.pages_fetched for r in runs)
         saved_hits = sum(r.hits_new for r in runs)
         click.echo(f"Saved before stopping: {saved_pages} pages, {saved_hits} new hits.")
-    if send_alerts:
-        click.echo(f"E-mails: {sent} sent, {queued} waiting for retry, {failed} failed.")
-        if failed or queued:
-            ok = False
-            click.echo("Some e-mails were not delivered; see `vaern alerts`.", err=True)
+    if delivered is not None:
+        ok = _delivery_summary(delivered, services.sessions) and ok
     else:
-        click.echo("Alerts queued, not sent (--no-alerts); `vaern run` delivers them.")
+        click.echo("Alerts queued, not sent (--no-alerts); `vaern send` or `vaern run` delivers them.")
     services.engine.dispose()
     return ok
+
+
+def _delivery_summary(report: Any, sessions: Any) -> bool:
+    """What a delivery pass did, then the outbox as `vaern alerts` shows it; False if not all went."""
+    from vaern.alerts.report import outbox_counts
+
+    with sessions() as session:
+        box = outbox_counts(session)
+    click.echo(f"E-mails: {report.sent} sent, {report.retrying} waiting for retry, {report.failed} failed.")
+    click.echo(f"Outbox: {box['queued']} queued, {box['sent']} sent, {box['failed']} failed.")
+    if report.failed or report.retrying:
+        click.echo("Some e-mails were not delivered; see `vaern alerts`.", err=True)
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -472,6 +486,22 @@ def status(obj: Context, as_json: bool) -> None:
     data = collect(obj.config, services.engine, services.sessions)
     services.engine.dispose()
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else render(obj.config, data))
+
+
+@main.command()
+@pass_ctx
+def send(obj: Context) -> None:
+    """Deliver the queued alerts now, retries included; exit 1 if any could not be sent."""
+    from vaern.alerts.dispatch import deliver
+    from vaern.app import open_services
+
+    services = open_services(obj.config)
+    try:
+        report = deliver(obj.config, services.sessions, retry_now=True)
+        ok = _delivery_summary(report, services.sessions)
+    finally:
+        services.engine.dispose()
+    raise SystemExit(0 if ok else 1)
 
 
 @main.command()
