@@ -63,6 +63,21 @@ def _check_email(value: str) -> str:
     raise ValueError(f"{value!r} is not an e-mail address (like name@kommune.dk)")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
+
+
+def _one_header_line(value: str) -> str:
+    """A value that goes into an e-mail header (From, To): a line break there would end the
+    header and start another (a Bcc, a second From), so no control characters at all."""
+    found = _CONTROL.search(value)
+    if found:
+        what = {"\r": "a carriage return (CR)", "\n": "a line feed (LF)", "\t": "a tab"}.get(
+            found.group(), f"the control character U+{ord(found.group()):04X}"
+        )
+        raise ValueError(f"{value!r} holds {what}; it goes into an e-mail header, which must be one line")
+    return value
+
+
 def _check_http_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme in ("http", "https") and parts.hostname:
@@ -154,6 +169,11 @@ class Contact(_Model):
             name, addr = parseaddr(data)
             return {"name": name, "email": addr if addr and name else data}
         return data
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _one_header_line(v)
 
 
 class Unit(_Model):
@@ -321,6 +341,7 @@ class Smtp(_Model):
     @field_validator("sender")
     @classmethod
     def _sender(cls, v: str) -> str:
+        _one_header_line(v)
         name, addr = parseaddr(v)
         if not (addr and _EMAIL.match(addr)):
             raise ValueError(f'{v!r} is not an e-mail address (like "Værn <vaern@kommune.dk>")')
