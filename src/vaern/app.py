@@ -11,7 +11,7 @@ from datetime import UTC
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, make_url, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern.clock import utcnow
@@ -42,14 +42,27 @@ def open_services(config: Config) -> Services:
     try:
         services = connect(config)  # creates a SQLite file's folder
         migrate(services.engine)  # the first statement: a server down, a file that cannot be opened
-    except (OperationalError, OSError) as exc:
-        where = make_url(config.database).render_as_string(hide_password=True)
-        cause = exc.orig if isinstance(exc, OperationalError) else exc
-        reason = str(cause).strip().splitlines()[0]
-        raise DatabaseUnavailable(f"cannot open the database {where} (`database` in the config): {reason}") from exc
-    with transaction(services.sessions) as session:
-        sync_reference_data(session, config)
+    except (DBAPIError, OSError) as exc:
+        raise DatabaseUnavailable(database_problem(config.database, exc, "cannot open")) from exc
+    try:
+        with transaction(services.sessions) as session:
+            sync_reference_data(session, config)
+    except DBAPIError as exc:  # a read-only database, say
+        services.engine.dispose()
+        raise DatabaseUnavailable(database_problem(config.database, exc, "cannot write to")) from exc
     return services
+
+
+def database_problem(database: str, exc: BaseException, what: str = "cannot use") -> str:
+    """One line for an operator: which database (without its password), and what it said."""
+    try:
+        where = make_url(database).render_as_string(hide_password=True)
+    except Exception:  # not a URL (the config was not read): say what the error says
+        where = ""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    reason = lines[0] if lines else type(cause).__name__
+    return f"{what} the database {where} (`database` in the config): {reason}".replace("database  (", "database (")
 
 
 def connect(config: Config) -> Services:

@@ -50,10 +50,19 @@ class VaernGroup(click.Group):
     """Turns Værn's own errors into one clear line on stderr and exit 1, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import DBAPIError
+
         try:
             return super().invoke(ctx)
         except VaernError as exc:
             click.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from None
+        except DBAPIError as exc:  # the database went away, or refuses writes (read-only), mid-command
+            from vaern.app import database_problem
+
+            obj = ctx.find_object(Context)
+            database = obj.config.database if obj is not None and obj._config is not None else "?"
+            click.echo(f"error: {database_problem(database, exc)}", err=True)
             raise SystemExit(1) from None
 
 

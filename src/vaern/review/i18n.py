@@ -137,6 +137,9 @@ DA: dict[str, str] = {
     "No unit": "Ingen enhed",
     "No units.": "Ingen enheder.",
     "Not found": "Ikke fundet",
+    "Service unavailable": "Tjenesten er utilgængelig",
+    "The database cannot be reached just now. Try again in a little while; if it goes on, tell the administrator.":
+        "Databasen kan ikke nås lige nu. Prøv igen om lidt; fortsætter det, så sig det til administratoren.",
     "Not saved": "Ikke gemt",
     "Notes": "Noter",
     "Older": "Ældre",
