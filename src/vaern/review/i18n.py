@@ -31,6 +31,8 @@ EN_CODES: dict[str, str] = {
     "crawl_stopped": "stopped", "crawl_partial": "some pages failed", "crawl_queued": "waiting",
     "done_confirm": "Confirmed.", "done_dismiss": "Dismissed.", "done_reopen": "Reopened.",
     "done_steps": "Checklist saved.", "done_note": "Note added.",
+    "moved_away": "This person moved to another unit on",
+    "moved_rule": "From then on the hit is that unit's; this is what your unit was told up to the move.",
 }
 
 DA: dict[str, str] = {
@@ -55,6 +57,8 @@ DA: dict[str, str] = {
     "crawl_stopped": "stoppet", "crawl_partial": "nogle sider fejlede", "crawl_queued": "venter",
     "done_confirm": "Bekræftet.", "done_dismiss": "Afvist.", "done_reopen": "Genåbnet.",
     "done_steps": "Tjeklisten er gemt.", "done_note": "Noten er tilføjet.",
+    "moved_away": "Personen skiftede til en anden enhed den",
+    "moved_rule": "Derefter hører fundet til den enhed; her er det, jeres enhed fik at vide indtil skiftet.",
     # pages
     "72 hours from first seen:": "72 timer fra først set:",
     "72 hours from the date the page gives the post": "72 timer fra den dato, siden angiver for opslaget",

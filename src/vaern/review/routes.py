@@ -24,7 +24,7 @@ from vaern.alerts.postdate import police_deadline
 from vaern.clock import utcnow
 from vaern.errors import VaernError
 from vaern.review import audit, auth, case, evidence
-from vaern.review.access import Viewer
+from vaern.review.access import Viewer, former_hit
 from vaern.review.hits import (
     CATEGORIES,
     CONFIDENCES,
@@ -130,7 +130,7 @@ def _alerts(ctx: Ctx, hit: HitRow) -> list[AlertRow]:
 def hit_detail(ctx: Ctx) -> Response:
     hit = _hit(ctx)
     if hit is None:
-        return ctx.not_found()
+        return _moved_away(ctx)
     page = ctx.db.get(PageRow, hit.page_id)
     snapshots = evidence.snapshots_of(ctx.db, ctx.config.archive, hit.page_id)
     shown = next((s for s in reversed(snapshots) if s.has("screenshot")), None)
@@ -167,6 +167,24 @@ def hit_detail(ctx: Ctx) -> Response:
         today=utcnow().date(),
         error=None,
         message=ctx.request.query_params.get("done", ""),
+    )
+
+
+def _moved_away(ctx: Ctx) -> Response:
+    """A leader's view of a hit whose person moved to another unit: what their unit was told up to
+    the move, read-only, with no evidence or text from after it (access.py)."""
+    hit_id = parse_hit_ref(ctx.request.path_params["ref"])
+    former = former_hit(ctx.db, ctx.user, hit_id) if hit_id is not None else None
+    if former is None or hit_id is None:
+        return ctx.not_found()
+    hit = ctx.db.get(HitRow, hit_id)
+    assert hit is not None
+    audit.record(ctx.db, ctx.viewer, "view_moved_hit", hit_id=hit_id, address=ctx.address)
+    return ctx.render(
+        "moved.html", former=former, ref=hit_ref(hit_id), url=hit.url,
+        person=ctx.shared.people.names.get(hit.person_id, hit.person_id),
+        from_unit=ctx.shared.units.get(former.from_unit or "", former.from_unit or ""),
+        site=ctx.shared.sites.get(hit.site_id, hit.site_id), first_seen=hit.first_seen,
     )
 
 

@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.storage.tables import (
     AlertHitRow,
     AlertRow,
     CrawlRunRow,
+    HitMoveRow,
     HitRow,
     PageRow,
     PersonRow,
@@ -59,6 +61,7 @@ def sync_reference_data(session: Session, config: Config) -> None:
             )
         )
     current = {p.id for p in config.people}
+    _move_hits(session, config)
     for person in config.people:
         session.merge(
             PersonRow(
@@ -80,6 +83,28 @@ def sync_reference_data(session: Session, config: Config) -> None:
     for srow in session.scalars(select(SiteRow).where(SiteRow.active.is_(True))):
         if srow.id not in sites:
             srow.active = False
+
+
+def _move_hits(session: Session, config: Config) -> None:
+    """A person whose unit changed in the config: their hits become the new unit's (review app
+    access follows the person's current unit, as alerts do), and the old unit keeps a copy of
+    what it was told up to now (HitMoveRow), which is all it sees of the hit from now on."""
+    units = {p.id: p.unit for p in config.people}
+    before = dict(session.execute(select(PersonRow.id, PersonRow.unit_id).where(PersonRow.id.in_(list(units)))).all())
+    moved = {pid: (old, units[pid]) for pid, old in before.items() if old != units[pid]}
+    if not moved:
+        return
+    now = utcnow()
+    for hit in session.scalars(select(HitRow).where(HitRow.person_id.in_(list(moved)))):
+        old, new = moved[hit.person_id]
+        if hit.unit_id != old:
+            continue
+        session.add(HitMoveRow(
+            hit_id=hit.id, from_unit=old, to_unit=new, moved_at=now, status=hit.status, excerpt=hit.excerpt,
+            matched_text=list(hit.matched_text or []), categories=list(hit.categories or []),
+            last_seen=hit.last_seen,
+        ))
+        hit.unit_id = new
 
 
 def snapshot_json(snap: SnapshotRow) -> dict[str, Any]:

@@ -152,6 +152,25 @@ class HitRow(Base):
     page: Mapped[PageRow] = relationship()
 
 
+class HitMoveRow(Base):
+    """A hit whose person moved to another unit: the unit it belonged to keeps what it was told
+    up to the move (these fields, as they were then); from the move on the hit is the new unit's.
+    See storage/queries.py `sync_reference_data` and review/access.py."""
+
+    __tablename__ = "hit_moves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hit_id: Mapped[int] = mapped_column(Integer, index=True)
+    from_unit: Mapped[str | None] = mapped_column(String(100), index=True)
+    to_unit: Mapped[str | None] = mapped_column(String(100))
+    moved_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    matched_text: Mapped[list[Any]] = mapped_column(default=list)
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)
+
+
 class SnapshotRow(Base):
     """One evidence capture of a page; its files and manifest live in the archive."""
 
