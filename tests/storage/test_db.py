@@ -41,13 +41,13 @@ def test_a_database_at_head_is_opened_without_alembic(tmp_path) -> None:  # type
     import subprocess
     import sys
 
-    from vaern.storage.db import schema_revision
+    from vaern.storage.db import HEAD_REVISION, schema_revision
 
     url = f"sqlite:///{tmp_path / 'x.db'}"
     engine = make_engine(url)
     assert schema_revision(engine) is None
     migrate(engine)
-    assert schema_revision(engine) == "0001"
+    assert schema_revision(engine) == HEAD_REVISION
     engine.dispose()
     probe = (
         "import sys; from vaern.storage.db import make_engine, migrate; "
