@@ -491,7 +491,10 @@ class Review(_Model):
     """The review web app (`vaern serve`): sign-in sessions and throttling."""
 
     session_hours: float = Field(12.0, gt=0, description="a sign-in lasts this long")
-    login_max_failures: int = Field(5, ge=1, description="failed sign-ins per name (or 4x per address) ...")
+    login_max_failures: int = Field(5, ge=1, description="failed sign-ins per user name ...")
+    login_max_failures_per_address: int = Field(
+        50, ge=1, description="failed sign-ins from one address, after which it is refused the names that failed there"
+    )
     login_window: str = Field("15m", description="... within this interval before sign-in is refused")
     page_size: int = Field(50, ge=5, le=500, description="hits per page in the list")
 

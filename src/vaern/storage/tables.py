@@ -297,6 +297,18 @@ class LoginFailureRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
+class LoginCounterRow(Base):
+    """Sign-in attempts per key ("name:<user>" or "address:<ip>") in the current window, counted
+    with one atomic UPDATE before the password is checked, so parallel attempts cannot all slip
+    under the limit (review/auth.py)."""
+
+    __tablename__ = "review_login_counters"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AuditRow(Base):
     """Who saw, exported or changed what, and when. Written in the same transaction as the action."""
 
