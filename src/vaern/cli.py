@@ -430,6 +430,97 @@ def user_add(obj: Context, name: str, role: str, units: tuple[str, ...], passwor
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
     click.echo(f"Added {role} {name}" + (f" (units: {', '.join(units)})" if units else ""))
+def _password(password_env: str | None) -> str:
+    if password_env:
+        password = os.environ.get(password_env)
+        if password is None:
+            click.echo(f"--password-env: the environment variable {password_env} is not set", err=True)
+            raise SystemExit(2)
+        return password
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _account_change(obj: Context, change: Any) -> None:
+    """Run `change(session, actor_name)` in one transaction; an AccountError is bad usage (exit 2)."""
+    from vaern.app import open_services
+    from vaern.review.auth import AccountError
+    from vaern.review.serve import cli_actor
+    from vaern.storage.db import transaction
+
+    services = open_services(obj.config)
+    try:
+        with transaction(services.sessions) as session:
+            change(session, cli_actor())
+    except AccountError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    finally:
+        services.engine.dispose()
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array: name, role, units, active, times.")
+@pass_ctx
+def user_list(obj: Context, as_json: bool) -> None:
+    """List the accounts: name, role, units, last sign-in."""
+    from vaern.app import open_services
+    from vaern.review.accounts import list_users, user_json
+
+    services = open_services(obj.config)
+    with services.sessions() as session:
+        rows = [user_json(u) for u in list_users(session)]
+    services.engine.dispose()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("No accounts. Add one: vaern user add NAME --role admin")
+        return
+    for row in rows:
+        units = f" ({', '.join(row['units'])})" if row["units"] else ""
+        last = row["last_login_at"] or "never"
+        click.echo(f"{row['name']:<20} {row['role']:<8}{units}  last sign-in: {last}"
+                   + ("" if row["active"] else "  [inactive]"))
+
+
+@user.command("remove")
+@click.argument("name")
+@pass_ctx
+def user_remove(obj: Context, name: str) -> None:
+    """Remove an account; its sign-ins end at once (the audit log keeps its actions)."""
+    from vaern.review.accounts import remove_user
+
+    _account_change(obj, lambda session, actor: remove_user(session, name, actor_name=actor))
+    click.echo(f"Removed {name}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-env", metavar="VAR", help="Read the new password from this environment variable.")
+@pass_ctx
+def user_passwd(obj: Context, name: str, password_env: str | None) -> None:
+    """Set a new password (from a prompt or --password-env); the account's sign-ins end."""
+    from vaern.review.accounts import set_password
+
+    password = _password(password_env)
+    _account_change(obj, lambda session, actor: set_password(session, name, password, actor_name=actor))
+    click.echo(f"New password set for {name}")
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["admin", "analyst", "leader"]))
+@click.option("--unit", "units", multiple=True, metavar="ID", help="A unit a leader may see (repeatable).")
+@pass_ctx
+def user_role(obj: Context, name: str, role: str, units: tuple[str, ...]) -> None:
+    """Give an account another role (a leader needs --unit); its sign-ins end."""
+    from vaern.review.accounts import set_role
+
+    _account_change(obj, lambda session, actor: set_role(session, obj.config, name, role, list(units),
+                                                         actor_name=actor))
+    click.echo(f"{name} is now {role}" + (f" (units: {', '.join(units)})" if units else ""))
+
+
 # -- evidence: verify and export ------------------------------------------------------------
 
 

@@ -31,6 +31,8 @@ EN_CODES: dict[str, str] = {
     "crawl_stopped": "stopped", "crawl_partial": "some pages failed", "crawl_queued": "waiting",
     "done_confirm": "Confirmed.", "done_dismiss": "Dismissed.", "done_reopen": "Reopened.",
     "done_steps": "Checklist saved.", "done_note": "Note added.",
+    "account_done_add": "The account was added.", "account_done_role": "The role was changed.",
+    "account_done_password": "The password was set.", "account_done_remove": "The account was removed.",
     "moved_away": "This person moved to another unit on",
     "moved_rule": "From then on the hit is that unit's; this is what your unit was told up to the move.",
 }
@@ -57,6 +59,11 @@ DA: dict[str, str] = {
     "crawl_stopped": "stoppet", "crawl_partial": "nogle sider fejlede", "crawl_queued": "venter",
     "done_confirm": "Bekræftet.", "done_dismiss": "Afvist.", "done_reopen": "Genåbnet.",
     "done_steps": "Tjeklisten er gemt.", "done_note": "Noten er tilføjet.",
+    "account_done_add": "Kontoen er oprettet.", "account_done_role": "Rollen er ændret.",
+    "account_done_password": "Adgangskoden er sat.", "account_done_remove": "Kontoen er slettet.",
+    "Accounts can also be managed with": "Konti kan også styres med",
+    "Change": "Ændr", "Change role": "Skift rolle", "New password": "Ny adgangskode",
+    "Set password": "Sæt adgangskode", "Remove": "Slet", "Add an account": "Opret en konto", "Add": "Opret",
     "moved_away": "Personen skiftede til en anden enhed den",
     "moved_rule": "Derefter hører fundet til den enhed; her er det, jeres enhed fik at vide indtil skiftet.",
     # pages

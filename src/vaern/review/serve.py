@@ -14,6 +14,7 @@ from sqlalchemy import select
 from vaern.app import open_services
 from vaern.config import Config
 from vaern.errors import VaernError
+from vaern.review import audit
 from vaern.review.auth import add_user
 from vaern.storage.db import transaction
 from vaern.storage.tables import UserRow
@@ -71,9 +72,21 @@ def add_account(config: Config, username: str, role: str, units: list[str], pass
     services = open_services(config)
     try:
         with transaction(services.sessions) as session:
-            add_user(session, config, username, role, units, password)
+            user = add_user(session, config, username, role, units, password)
+            audit.record(session, None, "user_add", username=cli_actor(), user=user.username, role=user.role,
+                         units=list(user.units))
     finally:
         services.engine.dispose()
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a change made with `vaern user`: the system user running it."""
+    import getpass
+
+    try:
+        return f"cli ({getpass.getuser()})"[:100]
+    except Exception:  # no user name for this uid (a container)
+        return "cli"
 
 
 def ensure_user(
