@@ -541,8 +541,15 @@ def verify(obj: Context) -> None:
     if problems:
         click.echo(f"{len(problems)} problem(s) in {obj.config.archive}", err=True)
         raise SystemExit(1)
-    click.echo(f"ok: {len(archive.chain())} snapshot(s) in the chain, {len(expected)} in the database, "
-               f"every file and manifest matches its SHA-256")
+    retired = archive.retired()
+    stored = [e for e in archive.chain() if e.get("kind") != "tombstone" and e["manifest"] not in retired]
+    click.echo(f"ok: {len(stored)} snapshot(s) in the chain, {len(expected)} in the database, "
+               f"every file and manifest matches its SHA-256"
+               + (f"; {len(retired)} deleted, each with its tombstone in the chain:" if retired else ""))
+    for path, tomb in retired.items():
+        body = archive.manifest(tomb["manifest"])
+        click.echo(f"  deleted {tomb['snapshot']} ({path}) at {body.get('deleted_at')}: {body.get('reason')}; "
+                   f"{len(body.get('deleted_files') or {})} file(s), hashes in {tomb['manifest']}")
 
 
 @main.command()

@@ -9,10 +9,16 @@ relative to the archive folder:
     snapshots/s-000456/timestamps/      RFC 3161 replies over the manifest hash (+ TSA certificates)
     chain.jsonl                         one line per manifest, in the order they were stored
 
-Append-only: nothing is overwritten or deleted here; a second capture of an unchanged file
-stores no new bytes. Hashes are computed at capture (crawler/capture.py) and checked again
-before anything is written. The chain is global across the archive, so removing or editing any
-snapshot breaks the link from the one stored after it; `verify()` walks it.
+Append-only: nothing is overwritten; a second capture of an unchanged file stores no new bytes.
+The one deletion is `retire` (retention of dismissed hits, `retention.dismissed_days`): it deletes
+a snapshot's manifest, timestamps and the blobs no other snapshot uses, and appends a tombstone
+to the chain (`snapshots/s-000456/tombstone.json`, chain entry `"kind": "tombstone"`) saying what
+was deleted, with its hashes, when and why. `verify()` then checks the retired snapshot's place in
+the chain by its recorded hash, and reports it as retired, not missing.
+
+Hashes are computed at capture (crawler/capture.py) and checked again before anything is
+written. The chain is global across the archive, so removing or editing any snapshot breaks the
+link from the one stored after it; `verify()` walks it.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from vaern.storage import timestamps as tsp
 from vaern.storage.tables import SnapshotRow
 
 MANIFEST_FORMAT = "vaern-snapshot-manifest/1"
+TOMBSTONE_FORMAT = "vaern-tombstone/1"
 CHAIN = "chain.jsonl"
 _SNAPSHOT_ID = re.compile(r"^s-\d{6,}$")
 
@@ -178,6 +185,71 @@ class Archive:
             timestamp_errors=errors,
         )
 
+    def retired(self) -> dict[str, dict[str, Any]]:
+        """Retired manifests: path -> the chain entry of the tombstone that retired it."""
+        return {e["retires"]: e for e in self.chain() if e.get("kind") == "tombstone" and e.get("retires")}
+
+    def retire(self, manifest_paths: Iterable[str], reason: str) -> list[dict[str, Any]]:
+        """Delete snapshots' evidence (manifest, timestamps, blobs no live snapshot shares) and
+        chain a tombstone for each, naming what was deleted (paths and SHA-256) and `reason`.
+        Paths already retired are skipped; returns the tombstone chain entries written."""
+        written: list[dict[str, Any]] = []
+        with self._chain_lock():
+            entries = {e["manifest"]: e for e in self.chain() if e.get("kind") != "tombstone"}
+            retired = self.retired()
+            wanted = [p for p in dict.fromkeys(manifest_paths) if p not in retired]
+            for path in wanted:
+                if path not in entries:
+                    raise ArchiveError(f"{path} is not a snapshot in the chain; nothing retired")
+            files_of: dict[str, dict[str, Any]] = {}
+            for path in entries:
+                if path not in retired:
+                    try:
+                        files_of[path] = self.manifest(path).get("files") or {}
+                    except (OSError, ValueError, ArchiveError):
+                        files_of[path] = {}
+            leaving = set(wanted)
+            kept_blobs = {f.get("path") for path, files in files_of.items() if path not in leaving
+                          for f in files.values()}
+            for path in wanted:
+                target = entries[path]
+                head = self._head()
+                assert head is not None
+                sid = target["snapshot"]
+                tomb_path = self._free_manifest_path(sid, "tombstone")
+                deleted = {kind: {"path": f.get("path"), "sha256": f.get("sha256"), "size": f.get("size")}
+                           for kind, f in sorted(files_of.get(path, {}).items())}
+                tomb = {
+                    "format": TOMBSTONE_FORMAT,
+                    "snapshot": sid,
+                    "sequence": head["sequence"] + 1,
+                    "previous": {"snapshot": head["snapshot"], "manifest": head["manifest"], "sha256": head["sha256"]},
+                    "hash_algorithm": "sha256",
+                    "retires": {"snapshot": sid, "manifest": path, "sha256": target["sha256"]},
+                    "deleted_files": deleted,
+                    "reason": reason,
+                    "deleted_at": utc_iso(clock.now()),
+                }
+                body = canonical_json(tomb)
+                digest = sha256_hex(body)
+                _write_new(self.path(tomb_path), body)
+                line = {"sequence": tomb["sequence"], "snapshot": sid, "manifest": tomb_path, "sha256": digest,
+                        "previous_sha256": head["sha256"], "kind": "tombstone", "retires": path}
+                with (self.root / CHAIN).open("ab") as log:
+                    log.write(json.dumps(line, sort_keys=True).encode() + b"\n")
+                    log.flush()
+                    os.fsync(log.fileno())
+                written.append(line)
+                # Only now, with the tombstone chained, are the files deleted.
+                for item in deleted.values():
+                    if item["path"] and item["path"] not in kept_blobs:
+                        self.path(item["path"]).unlink(missing_ok=True)
+                self.path(path).unlink(missing_ok=True)
+                stem = PurePosixPath(path).stem
+                for stamp in (self.path(path).parent / "timestamps").glob(f"{stem}--*"):
+                    stamp.unlink()
+        return written
+
     def add_timestamps(self, manifest_path: str, manifest_sha256: str) -> tuple[list[dict[str, str]], list[str]]:
         """Ask every configured TSA for a token over the manifest hash; keep each reply beside it.
 
@@ -210,12 +282,12 @@ class Archive:
         _write_new(target, data, exist_ok=True)
         return relative
 
-    def _free_manifest_path(self, sid: str) -> str:
+    def _free_manifest_path(self, sid: str, stem: str = "manifest") -> str:
         # A manifest already under this id belongs to a capture whose database transaction was
         # rolled back (SQLite hands the id out again). It stays, chained; this one goes beside it.
         n = 1
         while True:
-            name = "manifest.json" if n == 1 else f"manifest.{n}.json"
+            name = f"{stem}.json" if n == 1 else f"{stem}.{n}.json"
             relative = f"snapshots/{sid}/{name}"
             if not self.path(relative).exists():
                 return relative
@@ -283,10 +355,13 @@ class Archive:
         seen_manifests: set[str] = set()
         chain_hash: dict[str, str] = {}
         previous: dict[str, Any] | None = None
+        retired = self.retired()
         for number, entry, raw in self._chain_lines():
             if entry is None:
                 problems.append(f"{CHAIN} line {number}: not a chain entry: {raw[:80]!r}")
                 continue
+            if entry.get("kind") == "tombstone":
+                problems.extend(self._verify_tombstone(entry, chain_hash))
             sid, path, digest = entry["snapshot"], entry["manifest"], entry["sha256"]
             want_seq = previous["sequence"] + 1 if previous else 1
             if entry["sequence"] != want_seq:
@@ -297,7 +372,15 @@ class Archive:
                 )
             seen_manifests.add(path)
             chain_hash[path] = digest
-            problems.extend(self._verify_manifest(sid, path, digest, previous, hashed))
+            if path in retired:  # deleted by retention: its place in the chain is its recorded hash
+                link = self._recorded_hash(retired[path])
+                if link is None:
+                    problems.append(f"{sid}: retired, but its tombstone {retired[path]['manifest']} cannot be read")
+                elif link != digest:
+                    problems.append(f"{sid}: the chain's hash {digest} of the retired manifest is not its tombstone's "
+                                    f"({link})")
+            else:
+                problems.extend(self._verify_manifest(sid, path, digest, previous, hashed))
             previous = entry
 
         on_disk = {p.relative_to(self.root).as_posix() for p in (self.root / "snapshots").glob("*/manifest*.json")}
@@ -313,6 +396,22 @@ class Archive:
                     f"{path}: the database records SHA-256 {digest}, the chain {chain_hash[path]}"
                 )
         return problems
+
+    def _recorded_hash(self, tomb: dict[str, Any]) -> str | None:
+        """The SHA-256 a tombstone (its chain entry) recorded for the manifest it retired."""
+        try:
+            recorded = json.loads(self.read(tomb["manifest"])).get("retires") or {}
+        except (OSError, ValueError, ArchiveError):
+            return None
+        return str(recorded.get("sha256")) if recorded.get("sha256") else None
+
+    def _verify_tombstone(self, entry: dict[str, Any], chain_hash: dict[str, str]) -> list[str]:
+        """A tombstone must name a snapshot stored before it, with the hash the chain has for it."""
+        retires = entry.get("retires")
+        if retires not in chain_hash:
+            return [f"{entry['snapshot']}: tombstone {entry['manifest']} retires {retires}, "
+                    "which is not earlier in the chain"]
+        return []
 
     def _verify_manifest(
         self, sid: str, path: str, digest: str, previous: dict[str, Any] | None, hashed: dict[str, str | None]
