@@ -633,8 +633,3 @@ def test_yaml_nested_100000_deep_is_a_clear_error_and_exit_2(tmp_path: Path, sty
     [line] = result.output.splitlines()
     assert line.startswith(f"{path}:")
     assert line.endswith(": (yaml): nested more than 64 levels deep; a config needs only a few")
-
-
-def test_a_contact_name_with_a_line_break_is_refused() -> None:
-    with pytest.raises(ValueError, match="holds a line feed"):
-        Contact.model_validate({"name": "Lene\nBcc: x@evil.example", "email": "lene@kommune.example"})

@@ -170,11 +170,6 @@ class Contact(_Model):
             return {"name": name, "email": addr if addr and name else data}
         return data
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _one_header_line(v)
-
 
 class Unit(_Model):
     """A department whose leader (and `notify` list) is told of hits on its people."""
