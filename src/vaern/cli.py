@@ -325,8 +325,11 @@ def hits(obj: Context, as_json: bool, person: str | None, site: str | None, stat
     if not rows:
         click.echo("No hits.")
         return
+    from vaern.review.i18n import translator
+
+    word = translator(obj.config.language)  # the category names of the e-mails and the app
     for h in rows:
-        cats = ", ".join(h["categories"]) or "-"
+        cats = ", ".join(word(c) for c in h["categories"]) or "-"
         click.echo(f"{h['id']}  {h['status']:<9} {h['confidence']:<8} {h['person_name']}  ({h['site']}, {cats})")
         click.echo(f"          {h['url']}")
         click.echo(f"          {h['excerpt']}")

@@ -492,6 +492,9 @@ class Review(_Model):
     )
     login_window: str = Field("15m", description="... within this interval before sign-in is refused")
     page_size: int = Field(50, ge=5, le=500, description="hits per page in the list")
+    safe_view: bool = Field(
+        True, description="screenshots blurred until asked for: the list's thumbnails, the detail page, the e-mails"
+    )
 
     @field_validator("login_window")
     @classmethod

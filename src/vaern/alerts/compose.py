@@ -70,15 +70,17 @@ class Thumbnails:
 
     width: int = THUMB_WIDTH
     made: dict[Path, bytes | None] = field(default_factory=dict)
+    blur: bool = False  # `review.safe_view`: the e-mails show screenshots as the app does
 
     def get(self, path: Path) -> bytes | None:
         if path not in self.made:
-            self.made[path] = make_thumbnail(path, self.width)
+            self.made[path] = make_thumbnail(path, self.width, blur=self.blur)
         return self.made[path]
 
 
-def make_thumbnail(path: Path, width: int = THUMB_WIDTH) -> bytes | None:
-    """A small JPEG of the top of a (possibly very tall) full-page screenshot, or None."""
+def make_thumbnail(path: Path, width: int = THUMB_WIDTH, *, blur: bool = False) -> bytes | None:
+    """A small JPEG of the top of a (possibly very tall) full-page screenshot, or None. `blur`
+    (safe view) blurs it so that it shows the page's layout but no words or faces."""
     from PIL import Image
 
     try:
@@ -98,6 +100,10 @@ def make_thumbnail(path: Path, width: int = THUMB_WIDTH) -> bytes | None:
                     region = im.crop((0, 0, w, top))
             region = region.convert("RGB")
             region.thumbnail((width, width))
+            if blur:
+                from PIL import ImageFilter
+
+                region = region.filter(ImageFilter.GaussianBlur(radius=max(4, width // 60)))
             out = io.BytesIO()
             region.save(out, "JPEG", quality=72, optimize=True)
             return out.getvalue()
@@ -245,7 +251,7 @@ class Composer:
         self.config = config
         self.words = Wording(config.language)
         self.tz = ZoneInfo(config.timezone)
-        self.thumbnails = thumbnails if thumbnails is not None else Thumbnails()
+        self.thumbnails = thumbnails if thumbnails is not None else Thumbnails(blur=config.review.safe_view)
         self._views: dict[tuple[int, datetime, datetime, bool], HitView] = {}
         sender = parseaddr(header_safe(config.smtp.sender))
         self.sender_name = sender[0] or "Værn"

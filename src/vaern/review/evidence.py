@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern.alerts.compose import make_thumbnail
 from vaern.review.hits import snapshot_ref
 from vaern.storage.export import text_diff as export_text_diff
 from vaern.storage.tables import SnapshotRow
@@ -173,8 +172,51 @@ def latest_with(db: Session, page_id: int, kind: str) -> int | None:
     return None
 
 
+LIST_SIZE = (240, 150)  # the list's thumbnail, shown at half this size (sharp on dense screens)
+LIST_ZOOM = 2  # page pixels per thumbnail pixel: about 8 px for a 16 px line of text, readable
+
+
+def list_thumbnail(path: Path, size: tuple[int, int] = LIST_SIZE) -> bytes | None:
+    """A readable crop of a screenshot for the list: where the page's content starts (the margin
+    of background colour left and above is skipped), at a zoom where its text can be read,
+    rather than the whole width of the page shrunk to a grey box. None if it cannot be read."""
+    import io
+    import warnings
+
+    from PIL import Image, ImageChops
+
+    width, height = size
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            top = min(h, 2400)
+            region: Image.Image
+            if im.format == "PNG" and len(im.tile) == 1 and not im.info.get("interlace"):
+                im.tile = [im.tile[0]._replace(extents=(0, 0, w, top))]  # decode only the rows used
+                im._size = (w, top)
+                im.load()
+                region = im.convert("RGB")
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    region = im.crop((0, 0, w, top)).convert("RGB")
+        background = Image.new("RGB", region.size, region.getpixel((0, 0)))
+        box = ImageChops.difference(region, background).getbbox()
+        left, upper = (box[0], box[1]) if box else (0, 0)
+        cw, ch = width * LIST_ZOOM, height * LIST_ZOOM
+        left = max(0, min(left - 8, region.width - cw))
+        upper = max(0, min(upper - 8, region.height - ch))
+        crop = region.crop((left, upper, min(region.width, left + cw), min(region.height, upper + ch)))
+        crop.thumbnail((width, height))
+        out = io.BytesIO()
+        crop.save(out, "JPEG", quality=80, optimize=True)
+        return out.getvalue()
+    except Exception:  # a broken screenshot shows no thumbnail; the detail page says why
+        return None
+
+
 class Thumbnails:
-    """Small JPEGs of the top of screenshots (made as for the alert e-mails), kept (bounded) in memory."""
+    """Small JPEGs of screenshots for the list (`list_thumbnail`), kept (bounded) in memory."""
 
     def __init__(self, capacity: int = 2000) -> None:
         self._cache: OrderedDict[str, bytes | None] = OrderedDict()
@@ -187,7 +229,7 @@ class Thumbnails:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        data = make_thumbnail(path, THUMB_WIDTH)
+        data = list_thumbnail(path)
         with self._lock:
             self._cache[key] = data
             if len(self._cache) > self._capacity:

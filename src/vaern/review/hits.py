@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement, String, cast, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import QueryableAttribute, Session
 
+from vaern.alerts.postdate import POLICE_DEADLINE
 from vaern.config import Config
 from vaern.review.access import Viewer, visible_hits
 from vaern.storage.queries import parse_public_id, public_id
@@ -162,6 +163,12 @@ class ListRow:
     categories: tuple[str, ...]
     first_seen: datetime
     thumbnail: bool
+    excerpt: str = ""
+    matched_text: tuple[str, ...] = ()
+    deadline: datetime | None = None  # 72 hours from first seen, for hits still open
+
+    def hours_left(self, now: datetime) -> int:
+        return max(0, int(((self.deadline or now) - now).total_seconds() // 3600))
 
 
 @dataclass(frozen=True)
@@ -303,6 +310,7 @@ def _rows(db: Session, config: Config, people: Directory, ids: list[int]) -> lis
             select(
                 HitRow.id, HitRow.person_id, HitRow.unit_id, HitRow.page_id, HitRow.site_id, HitRow.url,
                 HitRow.status, HitRow.confidence, HitRow.categories, HitRow.first_seen, PageRow.title,
+                HitRow.excerpt, HitRow.matched_text,
             )
             .join(PageRow, PageRow.id == HitRow.page_id)
             .where(HitRow.id.in_(ids))
@@ -335,6 +343,10 @@ def _rows(db: Session, config: Config, people: Directory, ids: list[int]) -> lis
             categories=tuple(row.categories or ()),
             first_seen=row.first_seen,
             thumbnail=row.page_id in with_screens,
+            excerpt=row.excerpt or "",
+            matched_text=tuple(row.matched_text or ()),
+            # The list counts from first seen (the detail page also reads the post's own date).
+            deadline=row.first_seen + POLICE_DEADLINE if row.status in ("new", "confirmed") else None,
         )
         for row in found
     ]

@@ -105,7 +105,7 @@ def hit_list(ctx: Ctx) -> Response:
     filters = Filters.from_query(ctx.request.query_params)
     result = list_hits(ctx.db, ctx.config, ctx.user, ctx.shared.people, filters)
     audit.record(ctx.db, ctx.viewer, "view_list", address=ctx.address, filters=filters.query())
-    return ctx.render("hits.html", result=result, f=result.filters, choices=_filter_choices(ctx))
+    return ctx.render("hits.html", result=result, f=result.filters, choices=_filter_choices(ctx), now=utcnow())
 
 
 # -- one hit ------------------------------------------------------------------------------------
