@@ -1,6 +1,6 @@
 """Evidence capture speed: full captures vs a bare `goto` + full-page screenshot, same pages, same run.
 
-Serves the evidence tests' fixture pages on 127.0.0.1, launches one Chromium (warm, as the
+Serves the evidence fixture site (vaern.testing.evidencesite) on 127.0.0.1, launches one Chromium (warm, as the
 pipeline does for a batch) and times, per page: Værn's whole capture (expansion, screenshot
 tiles, inner scrollers, DOM, text, WARC, provenance, hashes) and a bare loop of
 `page.goto` + `page.screenshot(full_page=True)`. Prints medians and captures per minute.
@@ -14,20 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from playwright.async_api import Browser, async_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.evidence.site import fixture_site  # noqa: E402
-
-from vaern.config import Config  # noqa: E402
-from vaern.crawler.browser import launch_options  # noqa: E402
-from vaern.crawler.capture import CaptureRequest, _tool_versions, capture_one  # noqa: E402
+from vaern.config import Config
+from vaern.crawler.browser import launch_options
+from vaern.crawler.capture import CaptureRequest, _tool_versions, capture_one
+from vaern.testing.evidencesite import fixture_site
 
 NORMAL = ["/post/1", "/r1", "/gz", "/lazy", "/inner"]
 TALL = ["/tall"]

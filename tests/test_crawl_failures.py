@@ -125,14 +125,16 @@ def test_vaern_check_warns_about_a_start_url_on_a_private_address(make_config: C
 
 
 def test_failures_kept_per_run_are_bounded(make_config: Callable[..., Config]) -> None:
-    from vaern.app import new_run, open_services
+    from vaern.app import open_services
     from vaern.domain import FetchFailure
     from vaern.storage.db import transaction
     from vaern.storage.failures import record_failure, run_failures
+    from vaern.storage.queries import new_run
 
     config = make_config(sites=[_site("blog", "https://blog.example/")])
     services = open_services(config)
-    run = new_run(services, "blog")
+    with transaction(services.sessions) as session:
+        run = new_run(session, "blog")
     with transaction(services.sessions) as session:
         for n in range(MAX_PER_RUN + 20):
             record_failure(session, run, FetchFailure("blog", f"https://blog.example/{n}", "HTTP 500", 500),

@@ -20,8 +20,8 @@ from tests.review.conftest import LiveServer, csrf_of
 from vaern.app import open_services
 from vaern.cli import main
 from vaern.config import Config
-from vaern.review.app import create_app
-from vaern.review.serve import add_account
+from vaern.review.auth import add_account
+from vaern.review.webapp import create_app
 from vaern.testing.postgres import create_database
 
 

@@ -6,6 +6,7 @@ Exit codes: 0 ok; 1 the work ran but something failed (named on stderr); 2 bad u
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -19,8 +20,9 @@ from typing import Any
 
 import click
 
-from vaern.config import Config
-from vaern.configcheck import load_config, summary
+from vaern import ids
+from vaern.config import Config, load_config
+from vaern.config.summary import summary
 from vaern.errors import ConfigError, VaernError
 
 
@@ -111,7 +113,13 @@ def init(directory: Path) -> None:
 @pass_ctx
 def check(obj: Context) -> None:
     """Validate the configuration and print a summary, or every error as FILE:LINE: field: message."""
-    click.echo(summary(obj.config))
+    config = obj.config
+    refused: list[str] = []
+    if config.sites:
+        from vaern.crawler.netguard import refused_start_urls  # loads Scrapy: only when there are sites
+
+        refused = refused_start_urls(config.sites, config.network.allow_private_hosts)
+    click.echo(summary(config, refused))
 
 
 def _load_or_exit(path: Path) -> Config:
@@ -155,7 +163,7 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
     # Scrapy resets logger levels when it starts; our handlers' own level keeps its chatter (the
     # stats dump, "Spider opened") out of an operator's terminal unless -v was given.
     level = logging.getLogger().getEffectiveLevel()
-    for name in ("scrapy", "twisted", "scrapy-playwright", "asyncio"):
+    for name in ("scrapy", "twisted", "asyncio"):
         logging.getLogger(name).setLevel(level)
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)
@@ -176,19 +184,9 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
 
 
 def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
-    """Run the crawls with a progress line, send what they queued, print the summary; True if all went well."""
-    from vaern.crawlprocess import kill_crawl, prestart_crawls
+    """A crawl pass (app.crawl_pass) with a progress line, then its summary; True if all went well."""
+    from vaern.app import crawl_pass
 
-    prestarted = prestart_crawls(config, site_ids)  # before the database: they load meanwhile
-    try:
-        from vaern.app import open_services
-        from vaern.runner import CrawlInterrupted, run_crawls
-
-        services = open_services(config)
-    except BaseException:
-        for process in prestarted.values():
-            kill_crawl(process, grace=0)
-        raise
     interactive = sys.stderr.isatty()
     last_line = ""
 
@@ -203,35 +201,20 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
             click.echo(("\r" + line[:200]) if interactive else line, err=True, nl=not interactive)
             last_line = line
 
-    interrupted: str | None = None
     runs: list[Any] = []
     if not site_ids:
         click.echo("No sites in the config; nothing to crawl.")
     with _signals_as_interrupt():
-        try:
-            runs = run_crawls(services, site_ids, progress, prestarted) if site_ids else []
-        except CrawlInterrupted as stop:
-            runs, interrupted = stop.runs, stop.signal_name
-    if interactive:
+        result = crawl_pass(config, site_ids, send_alerts=send_alerts, on_progress=progress)
+    runs = result.runs
+    if interactive and site_ids:
         click.echo("", err=True)
-    if interrupted:
-        click.echo(f"Interrupted by {interrupted}: the crawls were told to stop and have ended; "
+    if result.interrupted:
+        click.echo(f"Interrupted by {result.interrupted}: the crawls were told to stop and have ended; "
                    "what they reached is saved.", err=True)
-    delivered = None
-    if send_alerts:
-        from vaern.alerts.dispatch import deliver
-
-        try:
-            # Every due alert: this crawl's, and earlier ones whose retry is due.
-            delivered = deliver(config, services.sessions)
-        except KeyboardInterrupt:  # a second Ctrl-C: what was not sent stays queued
-            click.echo("Sending interrupted; the alerts not yet sent stay queued (`vaern send` sends them).",
-                       err=True)
-            services.engine.dispose()
-            return False
     ok = True
     click.echo("Site                    fetched unchanged  failed  new hits  seen   status")
-    from vaern.storage.failures import SHOWN, outcome, run_failures
+    from vaern.storage.failures import outcome
 
     for r in runs:
         click.echo(
@@ -241,29 +224,25 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
         if r.status != "ok":
             ok = False
             click.echo(f"  {r.site_id}: {r.error or r.status}", err=True)
-        if r.pages_failed:
-            with services.sessions() as session:
-                for failure in run_failures(session, r.id, limit=SHOWN):
-                    click.echo(f"  {r.site_id}: failed {failure.url}: {failure.reason}", err=True)
-    if interrupted:
+        for url, reason in result.failures.get(r.id, []):
+            click.echo(f"  {r.site_id}: failed {url}: {reason}", err=True)
+    if result.interrupted:
         ok = False
         saved_pages = sum(r.pages_fetched for r in runs)
         saved_hits = sum(r.hits_new for r in runs)
         click.echo(f"Saved before stopping: {saved_pages} pages, {saved_hits} new hits.")
-    if delivered is not None:
-        ok = _delivery_summary(delivered, services.sessions) and ok
+    if result.sending_interrupted:
+        click.echo("Sending interrupted; the alerts not yet sent stay queued (`vaern send` sends them).", err=True)
+        return False
+    if result.delivery is not None:
+        ok = _delivery_summary(result.delivery, result.outbox) and ok
     else:
         click.echo("Alerts queued, not sent (--no-alerts); `vaern send` or `vaern run` delivers them.")
-    services.engine.dispose()
     return ok
 
 
-def _delivery_summary(report: Any, sessions: Any) -> bool:
+def _delivery_summary(report: Any, box: dict[str, int]) -> bool:
     """What a delivery pass did, then the outbox as `vaern alerts` shows it; False if not all went."""
-    from vaern.alerts.report import outbox_counts
-
-    with sessions() as session:
-        box = outbox_counts(session)
     click.echo(f"E-mails: {report.sent} sent, {report.retrying} waiting for retry, {report.failed} failed.")
     click.echo(f"Outbox: {box['queued']} queued, {box['sent']} sent, {box['failed']} failed.")
     if report.failed or report.retrying:
@@ -304,7 +283,7 @@ def hits(obj: Context, as_json: bool, person: str | None, site: str | None, stat
          since: str | None) -> None:
     """List hits: who was named, where, and how sure we are."""
     from vaern.app import open_services
-    from vaern.storage.queries import hit_json, list_hits, people_names
+    from vaern.storage.queries import find_hits, hit_json, people_names
 
     since_at = None
     if since:
@@ -318,16 +297,16 @@ def hits(obj: Context, as_json: bool, person: str | None, site: str | None, stat
     with services.sessions() as session:
         names = people_names(session)
         rows = [hit_json(session, h, names)
-                for h in list_hits(session, person=person, site=site, status=status, since=since_at)]
+                for h in find_hits(session, person=person, site=site, status=status, since=since_at)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     if not rows:
         click.echo("No hits.")
         return
-    from vaern.review.i18n import translator
+    from vaern.words import Words
 
-    word = translator(obj.config.language)  # the category names of the e-mails and the app
+    word = Words(obj.config.language)  # the category names of the e-mails and the app
     for h in rows:
         cats = ", ".join(word(c) for c in h["categories"]) or "-"
         click.echo(f"{h['id']}  {h['status']:<9} {h['confidence']:<8} {h['person_name']}  ({h['site']}, {cats})")
@@ -385,8 +364,8 @@ def demo(directory: Path, no_serve: bool, port: int | None) -> None:
     Each run starts clean: what an earlier demo left in --dir is removed first."""
     from vaern.demo.run import run_demo
 
-    raise SystemExit(run_demo(directory, serve=not no_serve, port=port))
-
+    crawl = functools.partial(crawl_now, send_alerts=True)  # the demo's crawl is `vaern crawl`'s, as it prints
+    raise SystemExit(run_demo(directory, crawl, serve=not no_serve, port=port))
 
 
 # -- review app -----------------------------------------------------------------------------
@@ -398,7 +377,7 @@ def demo(directory: Path, no_serve: bool, port: int | None) -> None:
 @pass_ctx
 def serve(obj: Context, host: str, port: int) -> None:
     """The review web app for analysts and leaders."""
-    from vaern.review.serve import serve as run_server
+    from vaern.review.webapp import serve as run_server
 
     click.echo(f"Review app on http://{host}:{port}/ (Ctrl+C stops it)")
     run_server(obj.config, host=host, port=port)
@@ -417,22 +396,17 @@ def user() -> None:
 @pass_ctx
 def user_add(obj: Context, name: str, role: str, units: tuple[str, ...], password_env: str | None) -> None:
     """Add an account; the password comes from a prompt or --password-env."""
-    from vaern.review.auth import AccountError
-    from vaern.review.serve import add_account
+    from vaern.review.auth import AccountError, add_account
 
-    if password_env:
-        password = os.environ.get(password_env)
-        if password is None:
-            click.echo(f"--password-env: the environment variable {password_env} is not set", err=True)
-            raise SystemExit(2)
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_env)
     try:
         add_account(obj.config, name, role, list(units), password)
     except AccountError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
     click.echo(f"Added {role} {name}" + (f" (units: {', '.join(units)})" if units else ""))
+
+
 def _password(password_env: str | None) -> str:
     if password_env:
         password = os.environ.get(password_env)
@@ -446,8 +420,7 @@ def _password(password_env: str | None) -> str:
 def _account_change(obj: Context, change: Any) -> None:
     """Run `change(session, actor_name)` in one transaction; an AccountError is bad usage (exit 2)."""
     from vaern.app import open_services
-    from vaern.review.auth import AccountError
-    from vaern.review.serve import cli_actor
+    from vaern.review.auth import AccountError, cli_actor
     from vaern.storage.db import transaction
 
     services = open_services(obj.config)
@@ -562,13 +535,13 @@ def verify(obj: Context) -> None:
 @pass_ctx
 def export(obj: Context, hit_id: str, output: Path | None) -> None:
     """An evidence bundle (zip) of one hit for police, Datatilsynet or a lawyer."""
-    from vaern.app import open_services
-    from vaern.storage.export import export_bundle, parse_hit_id
+    from vaern.app import evidence_bundle, open_services
+    from vaern.storage.export import parse_hit_id
 
     number = parse_hit_id(hit_id)
     services = open_services(obj.config)
     with services.sessions() as session:
-        path = export_bundle(obj.config, session, number, output or Path(f"h-{number:06d}.zip"))
+        path = evidence_bundle(obj.config, session, number, output or Path(f"{ids.hit(number)}.zip"))
     click.echo(str(path))
 
 
@@ -602,13 +575,14 @@ def status(obj: Context, as_json: bool) -> None:
 @pass_ctx
 def send(obj: Context) -> None:
     """Deliver the queued alerts now, retries included; exit 1 if any could not be sent."""
-    from vaern.alerts.dispatch import deliver
+    from vaern.alerts import deliver, outbox_counts
     from vaern.app import open_services
 
     services = open_services(obj.config)
     try:
         report = deliver(obj.config, services.sessions, retry_now=True)
-        ok = _delivery_summary(report, services.sessions)
+        with services.sessions() as session:
+            ok = _delivery_summary(report, outbox_counts(session))
     finally:
         services.engine.dispose()
     raise SystemExit(0 if ok else 1)
@@ -619,7 +593,7 @@ def send(obj: Context) -> None:
 @pass_ctx
 def alerts(obj: Context, as_json: bool) -> None:
     """The alert outbox: queued, sent and failed e-mails, with their recipients."""
-    from vaern.alerts.report import alerts_json, alerts_table
+    from vaern.alerts import alerts_json, alerts_table
     from vaern.app import open_services
 
     services = open_services(obj.config)

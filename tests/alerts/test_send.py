@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.alerts.alert_factories import CLOCK, add_hit, add_run
 from tests.alerts.conftest import BASE_CONFIG
-from vaern.alerts.outbox import enqueue
+from vaern.alerts import enqueue
 from vaern.cli import main
-from vaern.configcheck import load_config
+from vaern.config import load_config
 from vaern.testing.smtpsink import SmtpSink
 
 

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from tests.review.conftest import LiveServer, csrf_of, sign_in
 from tests.review.seeding import build_world, make_config
+from vaern import ids
 from vaern.alerts.routing import scope
 from vaern.app import open_services
 from vaern.config import Config
-from vaern.review.app import create_app
-from vaern.review.hits import hit_ref
+from vaern.review.webapp import create_app
 from vaern.storage.db import transaction
 from vaern.storage.tables import HitMoveRow, HitRow
 
@@ -54,7 +54,7 @@ def moved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moved]:
         hit.excerpt = NEW_TEXT  # the page changed after the move
     services.engine.dispose()
     with LiveServer(create_app(config)) as live:
-        yield Moved(config, hit_ref(hit_id), live)
+        yield Moved(config, ids.hit(hit_id), live)
 
 
 def test_alerts_and_access_follow_the_current_unit(moved: Moved) -> None:

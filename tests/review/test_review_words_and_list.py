@@ -15,13 +15,13 @@ from PIL import Image, ImageDraw, ImageFilter, ImageStat
 
 from tests.review.conftest import LiveServer, sign_in
 from tests.review.seeding import World, build_world
-from vaern.alerts.compose import Composer, make_thumbnail
+from vaern import ids
+from vaern.alerts.compose import Composer
 from vaern.cli import main
-from vaern.review.app import create_app
-from vaern.review.evidence import LIST_SIZE, list_thumbnail
-from vaern.review.hits import hit_ref
+from vaern.review.webapp import THUMBNAIL_WIDTH, create_app
 from vaern.storage.db import make_engine, session_factory, transaction
 from vaern.storage.tables import HitRow
+from vaern.storage.thumbnails import Thumbnails, make_thumbnail
 
 
 def test_the_cli_names_categories_in_the_configs_language(world: World, tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_variants_are_translated_and_unchecked_steps_have_no_date(
         hit.why = [{"variant": "exact", "compared": ["Peter Lund", "Peter Lund"], "score": 100.0},
                    {"variant": "folded", "compared": ["peter lund", "Peter Lund"], "score": 99.0}]
     engine.dispose()
-    page = client_as("analytiker").get(f"/hits/{hit_ref(world.hits['b_other'])}").text
+    page = client_as("analytiker").get(f"/hits/{ids.hit(world.hits['b_other'])}").text
     assert "præcis som skrevet" in page and "uden accenter og store bogstaver" in page
     assert "<td>exact</td>" not in page and "<td>folded</td>" not in page
     dates = [line for line in page.splitlines() if 'type="date"' in line]
@@ -55,7 +55,7 @@ def test_the_list_shows_excerpt_deadline_and_safe_thumbnails(
     world: World, client_as: Callable[[str], httpx.Client]
 ) -> None:
     page = client_as("analytiker").get("/hits").text
-    row = page.split('data-hit="' + hit_ref(world.hits["b_secret"]))[1].split("</tr>")[0]
+    row = page.split('data-hit="' + ids.hit(world.hits["b_secret"]))[1].split("</tr>")[0]
     assert "Hemmelig Allé 12" in row and "<mark>Karin Jensen</mark>" in row
     assert "data-deadline" in row and "t tilbage" in row  # found 2 hours ago: 70 hours left
     assert 'class="thumb safe"' in page
@@ -79,13 +79,13 @@ def _dark_share(data: bytes) -> float:
 
 
 def test_list_thumbnails_are_a_readable_crop(tmp_path: Path) -> None:
-    data = list_thumbnail(_page_png(tmp_path))
+    data = Thumbnails(THUMBNAIL_WIDTH, readable=True).get(_page_png(tmp_path))
     assert data is not None
     with Image.open(io.BytesIO(data)) as im:
-        assert im.size == LIST_SIZE
+        assert im.size == (240, 150)
     # The text block fills much of the crop; the whole page shrunk would be a pale grey box.
     assert _dark_share(data) > 0.2
-    whole = make_thumbnail(_page_png(tmp_path), LIST_SIZE[0])
+    whole = make_thumbnail(_page_png(tmp_path), THUMBNAIL_WIDTH)
     assert whole is not None and _dark_share(whole) < 0.1
 
 
@@ -111,6 +111,6 @@ def test_without_safe_view_nothing_is_blurred_in_the_app(tmp_path: Path) -> None
         client = sign_in(live.url, "analytiker")
         listing = client.get("/hits").text
         assert 'class="thumb"' in listing and "thumb safe" not in listing
-        detail = client.get(f"/hits/{hit_ref(world.hits['a_threat'])}").text
+        detail = client.get(f"/hits/{ids.hit(world.hits['a_threat'])}").text
         assert 'data-revealed="true"' in detail
         client.close()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tests.review.conftest import LiveServer, csrf_of, sign_in
 from tests.review.seeding import PASSWORD, World, build_world
 from vaern.cli import main
-from vaern.review.app import create_app
+from vaern.review.webapp import create_app
 from vaern.storage.db import make_engine, session_factory
 from vaern.storage.tables import AuditRow, UserRow
 

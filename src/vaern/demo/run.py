@@ -7,7 +7,8 @@
 1. serve the embedded demo site (a hate blog, a forum thread, a page without mentions) on
    127.0.0.1, with its dates moved relative to now (`shift_dates`), so the 72-hour deadlines in
    the review app and the e-mails count down live;
-2. start a local SMTP sink that writes every e-mail as an .eml file into the demo folder;
+2. start a local SMTP sink that writes every e-mail as an .eml file into the demo folder (the
+   site and the sink are the fixture servers of vaern.testing);
 3. write a config for "Egeby Kommune" (3 units, 12 employees) pointing at both;
 4. crawl once, capture evidence, send the alerts;
 5. print where everything is, then serve the review app with a demo login.
@@ -17,14 +18,10 @@ Nothing leaves 127.0.0.1. Everything in the demo is fictional.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import io
 import re
 import shutil
 import socket
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
@@ -36,8 +33,9 @@ import click
 import yaml
 
 from vaern import clock
-from vaern.configcheck import load_config
-from vaern.demo.mailbox import Mailbox
+from vaern.config import Config, load_config
+from vaern.testing.siteserver import SiteServer
+from vaern.testing.smtpsink import SmtpSink
 
 UNITS: list[dict[str, Any]] = [
     {
@@ -112,40 +110,20 @@ def shift_dates(html: str, now_local: datetime) -> str:
     return _SHORT_DATE.sub(short, _LONG_DATE.sub(long, html))
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def send_head(self) -> Any:
-        """HTML pages with their dates moved to now (see `shift_dates`); other files as they are."""
-        path = Path(self.translate_path(self.path))
-        if path.is_dir():
-            path = path / "index.html"
-        if path.suffix != ".html" or not path.is_file():
-            return super().send_head()
-        now_local = clock.now().astimezone(ZoneInfo("Europe/Copenhagen"))
-        body = shift_dates(path.read_text(encoding="utf-8"), now_local).encode("utf-8")
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        return io.BytesIO(body)
-
-
 @contextmanager
 def demo_site() -> Iterator[str]:
-    """Serve the embedded site on 127.0.0.1 (a free port); yield its base URL."""
+    """Serve the embedded site on 127.0.0.1 (a free port) with the fixture site server; yield its base URL."""
     root = resources.files("vaern.demo").joinpath("site")
-    with resources.as_file(root) as directory:
-        handler = functools.partial(_QuietHandler, directory=str(directory))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
+    with resources.as_file(root) as directory, SiteServer(directory, record=False) as server:
+        # Its pages, with their dates moved to now (see `shift_dates`), override the files.
+        now_local = clock.now().astimezone(ZoneInfo("Europe/Copenhagen"))
+        for page in sorted(directory.rglob("*.html")):
+            route = "/" + page.relative_to(directory).as_posix()
+            body = shift_dates(page.read_text(encoding="utf-8"), now_local)
+            server.set_page(route, body)
+            if page.name == "index.html":
+                server.set_page(route.removesuffix("index.html"), body)
+        yield server.base_url
 
 
 def write_config(directory: Path, site_url: str, smtp_port: int, review_port: int) -> Path:
@@ -226,10 +204,11 @@ def clean_folder(directory: Path) -> None:
             target.unlink()
 
 
-def run_demo(directory: Path, serve: bool = True, port: int | None = None) -> int:
-    """Run the demo; return the exit code."""
-    from vaern.cli import crawl_now
-
+def run_demo(
+    directory: Path, crawl: Callable[[Config, list[str]], bool], serve: bool = True, port: int | None = None
+) -> int:
+    """Run the demo; return the exit code. `crawl(config, site_ids)` is the crawl pass to run,
+    with its progress and summary (the CLI's `vaern crawl`); True if all went well."""
     directory = directory.resolve()
     try:
         port = choose_port(port) if serve else (port or DEFAULT_PORT)
@@ -239,13 +218,13 @@ def run_demo(directory: Path, serve: bool = True, port: int | None = None) -> in
         click.echo(f"error: {exc}", err=True)
         return 2
     mail_dir = directory / "mail"
-    with demo_site() as site_url, Mailbox(mail_dir) as mailbox:
+    with demo_site() as site_url, SmtpSink(eml_dir=mail_dir) as mailbox:
         config_path = write_config(directory, site_url, mailbox.port, port)
         config = load_config(config_path)
         click.echo(f"Demo site: {site_url}/   (fictional; served from this machine)")
         click.echo(f"SMTP sink: 127.0.0.1:{mailbox.port}   (e-mails are written to {mail_dir})")
         click.echo("Crawling…")
-        ok = crawl_now(config, [s.id for s in config.sites], send_alerts=True)
+        ok = crawl(config, [s.id for s in config.sites])
         mails = sorted(mail_dir.glob("*.eml"))
     click.echo("")
     click.echo(f"Config:   {config_path}")
@@ -260,7 +239,8 @@ def run_demo(directory: Path, serve: bool = True, port: int | None = None) -> in
 
 
 def _serve_review(config_path: Path, port: int) -> int:
-    from vaern.review.serve import ensure_user, serve
+    from vaern.review.auth import ensure_user
+    from vaern.review.webapp import serve
 
     config = load_config(config_path)
     username, password = DEMO_USER

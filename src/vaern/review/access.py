@@ -7,7 +7,8 @@ actions) is the new unit's. The old unit keeps what it was told before the move 
 `former_hit` gives a leader of the old unit the hit as it stood at the move (status, excerpt,
 categories), read-only, so the links in the e-mails they were sent still lead somewhere.
 Every query of hits in the app — the list, the counts, search, the overview, detail, files,
-export and JSON — goes through `visible_hits`, so a hit outside a leader's units is
+export and JSON — goes through `visible_hits`
+(one hit: `visible_hit`), so a hit outside a leader's units is
 indistinguishable from one that does not exist.
 """
 
@@ -53,6 +54,11 @@ def visible_hits(viewer: Viewer) -> ColumnElement[bool]:
     if viewer.role == "leader" and viewer.units:
         return HitRow.unit_id.in_(viewer.units)
     return false()
+
+
+def visible_hit(db: Session, viewer: Viewer, hit_id: int) -> HitRow | None:
+    """The hit if it exists and `viewer` may see it; None in both other cases alike."""
+    return db.scalar(select(HitRow).where(HitRow.id == hit_id, visible_hits(viewer)))
 
 
 def former_hit(db: Session, viewer: Viewer, hit_id: int) -> HitMoveRow | None:

@@ -1,11 +1,11 @@
 """Accounts, passwords, sign-in sessions, CSRF tokens and sign-in throttling for the review app.
 
-Controlled by `review.session_hours`, `review.login_max_failures`,
-`review.login_max_failures_per_address` and `review.login_window` in the config. Passwords are
-hashed with argon2id; the session cookie holds a random token of which only the SHA-256 is stored,
-so a copy of the database signs nobody in. Each session has its own CSRF token that every form
-posts back. Throttling state is in the database, so it holds across restarts and several server
-processes.
+`add_account` is `vaern user add`; `ensure_user` makes the demo's login. Controlled by
+`review.session_hours`, `review.login_max_failures`, `review.login_max_failures_per_address` and
+`review.login_window` in the config. Passwords are hashed with argon2id; the session cookie holds a
+random token of which only the SHA-256 is stored, so a copy of the database signs nobody in. Each
+session has its own CSRF token that every form posts back. Throttling state is in the database, so
+it holds across restarts and several server processes.
 
 Throttling, per window of `login_window`:
 - per account: after `login_max_failures` failed attempts at one user name (from anywhere), that
@@ -32,9 +32,12 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from vaern.app import open_services
 from vaern.clock import utcnow
-from vaern.config import Config, parse_interval
+from vaern.config import Config
 from vaern.errors import VaernError
+from vaern.review import audit
+from vaern.storage.db import transaction
 from vaern.storage.tables import LoginCounterRow, LoginFailureRow, LoginSessionRow, UserRow
 
 ROLES = ("admin", "analyst", "leader")
@@ -83,6 +86,42 @@ def add_user(
     return user
 
 
+def add_account(config: Config, username: str, role: str, units: list[str], password: str) -> None:
+    """`vaern user add`: create an account in the database named by `database`; raises
+    AccountError saying what is wrong."""
+    services = open_services(config)
+    try:
+        with transaction(services.sessions) as session:
+            user = add_user(session, config, username, role, units, password)
+            audit.record(session, None, "user_add", username=cli_actor(), user=user.username, role=user.role,
+                         units=list(user.units))
+    finally:
+        services.engine.dispose()
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a change made with `vaern user`: the system user running it."""
+    import getpass
+
+    try:
+        return f"cli ({getpass.getuser()})"[:100]
+    except Exception:  # no user name for this uid (a container)
+        return "cli"
+
+
+def ensure_user(
+    config: Config, username: str, password: str, role: str = "analyst", units: list[str] | None = None
+) -> None:
+    """Create the account unless one of that name exists (the demo login)."""
+    services = open_services(config)
+    try:
+        with transaction(services.sessions) as session:
+            if session.scalar(select(UserRow.id).where(UserRow.username == username)) is None:
+                add_user(session, config, username, role, units or [], password)
+    finally:
+        services.engine.dispose()
+
+
 @dataclass(frozen=True)
 class SignIn:
     """The outcome of a sign-in attempt: a user, or why not."""
@@ -125,7 +164,7 @@ def _forget(session: Session, key: str) -> None:
 def throttled(session: Session, config: Config, username: str, address: str) -> bool:
     """Count this attempt; True if it is over the limit for its name, or over the softer limit for
     its address while this name has already failed from there (see the module docstring)."""
-    window = parse_interval(config.review.login_window)
+    window = config.review.login_window
     if count_attempt(session, f"name:{username}", window) > config.review.login_max_failures:
         return True
     if count_attempt(session, f"address:{address}", window) <= config.review.login_max_failures_per_address:
@@ -227,5 +266,5 @@ def new_token() -> str:
 
 def _forget_old_failures(session: Session, config: Config) -> None:
     """Old failures no longer count; dropping them keeps the table small."""
-    cutoff = utcnow() - parse_interval(config.review.login_window) * 4
+    cutoff = utcnow() - config.review.login_window * 4
     session.execute(delete(LoginFailureRow).where(LoginFailureRow.at < cutoff))

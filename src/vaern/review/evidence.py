@@ -1,15 +1,11 @@
 """The evidence of a hit as the review app shows it: snapshots, their files, hashes, text and diffs.
 
 Reads the archive folder named by `archive` in the config, never writes to it. Hashes are re-checked
-each time a hit is opened (the "verified" badge is a fresh check, not a stored flag). Thumbnails
-(the alert e-mails' own) are kept in memory, keyed by the screenshot's SHA-256.
+each time a hit is opened (the "verified" badge is a fresh check, not a stored flag).
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,12 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern.review.hits import snapshot_ref
+from vaern import ids
+from vaern.storage.archive import file_sha256, inside
 from vaern.storage.export import text_diff as export_text_diff
 from vaern.storage.tables import SnapshotRow
 
 MAX_TEXT = 200_000  # characters of page text shown; the archive keeps all of it
-THUMB_WIDTH = 240
 
 
 @dataclass(frozen=True)
@@ -63,31 +59,16 @@ class SnapshotView:
         return any(f.kind == kind and f.ok for f in self.files)
 
 
-def archive_path(root: Path, relative: str) -> Path | None:
-    """The file under the archive root; None for a path that would leave it."""
-    root = root.resolve()
-    path = (root / relative).resolve()
-    return path if path.is_relative_to(root) else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check(root: Path, kind: str, info: Any) -> FileCheck:
     if not isinstance(info, dict) or not isinstance(info.get("path"), str):
         return FileCheck(kind, "", "", False, "no path recorded")
     rel, expected = info["path"], str(info.get("sha256") or "")
-    path = archive_path(root, rel)
+    path = inside(root, rel)
     if path is None:
         return FileCheck(kind, rel, expected, False, "path outside the archive")
     if not path.is_file():
         return FileCheck(kind, rel, expected, False, "missing")
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if actual != expected:
         return FileCheck(kind, rel, expected, False, f"SHA-256 is {actual}, recorded {expected}")
     return FileCheck(kind, rel, expected, True)
@@ -97,7 +78,7 @@ def _read_text(root: Path, files: dict[str, Any]) -> str | None:
     info = files.get("text")
     if not isinstance(info, dict):
         return None
-    path = archive_path(root, str(info.get("path", "")))
+    path = inside(root, str(info.get("path", "")))
     if path is None or not path.is_file():
         return None
     return path.read_bytes()[: MAX_TEXT * 4].decode("utf-8", errors="replace")[:MAX_TEXT]
@@ -130,7 +111,7 @@ def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
         views.append(
             SnapshotView(
                 id=row.id,
-                ref=snapshot_ref(row.id),
+                ref=ids.snapshot(row.id),
                 captured_at=row.captured_at,
                 reason=row.reason,
                 manifest_path=row.manifest_path,
@@ -154,7 +135,7 @@ def snapshot_file(db: Session, root: Path, page_id: int, snapshot_id: int, kind:
     info = row.files.get(kind)
     if not isinstance(info, dict):
         return None
-    path = archive_path(root, str(info.get("path", "")))
+    path = inside(root, str(info.get("path", "")))
     if path is None or not path.is_file():
         return None
     return path, str(info.get("sha256") or "")
@@ -170,68 +151,3 @@ def latest_with(db: Session, page_id: int, kind: str) -> int | None:
         if isinstance(files, dict) and kind in files:
             return int(sid)
     return None
-
-
-LIST_SIZE = (240, 150)  # the list's thumbnail, shown at half this size (sharp on dense screens)
-LIST_ZOOM = 2  # page pixels per thumbnail pixel: about 8 px for a 16 px line of text, readable
-
-
-def list_thumbnail(path: Path, size: tuple[int, int] = LIST_SIZE) -> bytes | None:
-    """A readable crop of a screenshot for the list: where the page's content starts (the margin
-    of background colour left and above is skipped), at a zoom where its text can be read,
-    rather than the whole width of the page shrunk to a grey box. None if it cannot be read."""
-    import io
-    import warnings
-
-    from PIL import Image, ImageChops
-
-    width, height = size
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            top = min(h, 2400)
-            region: Image.Image
-            if im.format == "PNG" and len(im.tile) == 1 and not im.info.get("interlace"):
-                im.tile = [im.tile[0]._replace(extents=(0, 0, w, top))]  # decode only the rows used
-                im._size = (w, top)
-                im.load()
-                region = im.convert("RGB")
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    region = im.crop((0, 0, w, top)).convert("RGB")
-        background = Image.new("RGB", region.size, region.getpixel((0, 0)))
-        box = ImageChops.difference(region, background).getbbox()
-        left, upper = (box[0], box[1]) if box else (0, 0)
-        cw, ch = width * LIST_ZOOM, height * LIST_ZOOM
-        left = max(0, min(left - 8, region.width - cw))
-        upper = max(0, min(upper - 8, region.height - ch))
-        crop = region.crop((left, upper, min(region.width, left + cw), min(region.height, upper + ch)))
-        crop.thumbnail((width, height))
-        out = io.BytesIO()
-        crop.save(out, "JPEG", quality=80, optimize=True)
-        return out.getvalue()
-    except Exception:  # a broken screenshot shows no thumbnail; the detail page says why
-        return None
-
-
-class Thumbnails:
-    """Small JPEGs of screenshots for the list (`list_thumbnail`), kept (bounded) in memory."""
-
-    def __init__(self, capacity: int = 2000) -> None:
-        self._cache: OrderedDict[str, bytes | None] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def get(self, path: Path, sha256: str) -> bytes | None:
-        key = sha256 or str(path)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        data = list_thumbnail(path)
-        with self._lock:
-            self._cache[key] = data
-            if len(self._cache) > self._capacity:
-                self._cache.popitem(last=False)
-        return data

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern import clock
+from vaern import clock, ids
 from vaern.domain import Capture
 from vaern.errors import ArchiveError
 from vaern.storage import timestamps as tsp
@@ -49,27 +49,28 @@ from vaern.storage.tables import SnapshotRow
 MANIFEST_FORMAT = "vaern-snapshot-manifest/1"
 TOMBSTONE_FORMAT = "vaern-tombstone/1"
 CHAIN = "chain.jsonl"
-_SNAPSHOT_ID = re.compile(r"^s-\d{6,}$")
 
 
 def snapshot_name(snapshot_id: int | str) -> str:
     """The public id of a snapshot: the database row id as `s-000456`."""
     if isinstance(snapshot_id, int):
-        return f"s-{snapshot_id:06d}"
-    if not _SNAPSHOT_ID.match(snapshot_id):
+        return ids.snapshot(snapshot_id)
+    if not ids.is_snapshot(snapshot_id):
         raise ArchiveError(f"{snapshot_id!r} is not a snapshot id like s-000456")
     return snapshot_id
 
 
+def inside(root: Path, relative: str) -> Path | None:
+    """The file a path recorded in the database names under the archive folder `root`; None for
+    one that would leave it (`..`, an absolute path, a link out). Paths come from the database:
+    nothing outside the archive is ever read through them."""
+    root = root.resolve()
+    path = (root / relative).resolve()
+    return path if path.is_relative_to(root) else None
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def utc_iso(moment: datetime) -> str:
-    """ISO 8601 UTC with `Z`, as everywhere in the contract (naive times are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -157,10 +158,10 @@ class Archive:
                 "site": capture.site_id,
                 "reason": capture.reason,
                 "title": capture.title,
-                "detected_at": utc_iso(capture.detected_at),
-                "capture_started_at": utc_iso(capture.started_at),
-                "capture_finished_at": utc_iso(capture.finished_at),
-                "stored_at": utc_iso(clock.now()),
+                "detected_at": clock.iso(capture.detected_at),
+                "capture_started_at": clock.iso(capture.started_at),
+                "capture_finished_at": clock.iso(capture.finished_at),
+                "stored_at": clock.iso(clock.now()),
                 "files": entries,
                 "notes": list(capture.notes),
             }
@@ -228,7 +229,7 @@ class Archive:
                     "retires": {"snapshot": sid, "manifest": path, "sha256": target["sha256"]},
                     "deleted_files": deleted,
                     "reason": reason,
-                    "deleted_at": utc_iso(clock.now()),
+                    "deleted_at": clock.iso(clock.now()),
                 }
                 body = canonical_json(tomb)
                 digest = sha256_hex(body)
@@ -270,7 +271,7 @@ class Archive:
             _write_new(self.path(tsr), stamp.response)
             _write_new(self.path(pem), stamp.certificates_pem)
             stamps.append({"tsa": url, "path": tsr, "certificates": pem, "sha256": sha256_hex(stamp.response),
-                           "time": utc_iso(stamp.info.gen_time)})
+                           "time": clock.iso(stamp.info.gen_time)})
         return stamps, errors
 
     def _put_blob(self, data: bytes, digest: str, ext: str) -> str:
@@ -442,7 +443,7 @@ class Archive:
             blob = item.get("path", "")
             if blob not in hashed:
                 try:
-                    hashed[blob] = _file_sha256(self.path(blob))
+                    hashed[blob] = file_sha256(self.path(blob))
                 except (OSError, ArchiveError):
                     hashed[blob] = None
             if hashed[blob] is None:
@@ -484,7 +485,8 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")[:60] or "tsa"
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
