@@ -413,3 +413,70 @@ def test_every_report_text_has_danish() -> None:
     actions = set(re.findall(r""""(?:action|then)": "([^"]+)\"""", source + Path(fullpage.__file__).read_text()))
     assert actions and actions <= set(ACTIONS_DA)
     assert ReportWords("en").note("the moon was full") == ("the moon was full", True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_bundle_replays_in_pywb_and_its_archives_pass_outside_checks(
+    seeded: tuple[Config, int], tmp_path: Path
+) -> None:
+    """A third party's checks: warcio check on each WARC, wacz validate on the WACZ, and pywb
+    replaying the page's URL without a timestamp shows the page that named the person."""
+    import sys
+    import time
+    import urllib.request
+
+    config, hit_id = seeded
+    services = open_services(config)
+    with services.sessions() as session:
+        bundle = export_bundle(config, session, hit_id, tmp_path / "b.zip")
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(folder)
+    bin_dir = Path(sys.executable).parent
+    for warc in sorted(folder.glob("snapshots/*/capture.warc.gz")):
+        check = subprocess.run([str(bin_dir / "warcio"), "check", "-v", str(warc)], capture_output=True, text=True)
+        assert check.returncode == 0 and "digest pass" in check.stdout and "fail" not in check.stdout, check.stdout
+    wacz = folder / "evidence.wacz"
+    assert wacz.exists()
+    with zipfile.ZipFile(wacz) as zf:
+        assert zf.testzip() is None
+        pages = [json.loads(line) for line in zf.read("pages/pages.jsonl").splitlines()]
+        assert zf.read("archive/s-000001.warc.gz") == (folder / "snapshots/s-000001/capture.warc.gz").read_bytes()
+    assert pages[0]["format"] == "json-pages-1.0" and [p["id"] for p in pages[1:]] == ["s-000001", "s-000002"]
+    page_url = pages[-1]["url"]
+    valid = subprocess.run([str(bin_dir / "wacz"), "validate", "-f", str(wacz)], capture_output=True, text=True)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+
+    root = tmp_path / "pywb"
+    root.mkdir()
+    subprocess.run([str(bin_dir / "wb-manager"), "init", "evidence"], cwd=root, check=True, capture_output=True)
+    subprocess.run([str(bin_dir / "wb-manager"), "add", "--unpack-wacz", "evidence", str(wacz)], cwd=root, check=True,
+                   capture_output=True)
+    (root / "config.yaml").write_text("framed_replay: false\n")
+    port = _free_port()
+    server = subprocess.Popen([str(bin_dir / "wayback"), "-p", str(port), "-b", "127.0.0.1"], cwd=root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        body = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/evidence/{page_url}", timeout=10) as reply:
+                    body = reply.read().decode("utf-8", "replace")
+                    content_type = reply.headers.get("Content-Type", "")
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert "text/html" in content_type, content_type
+        assert "René Rosenkilde lov at arbejde her? Han er en skam." in body, body[:500]
+        assert '"format": "vaern-provenance/1"' not in body
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -92,6 +92,7 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
         folder = Path(tmp) / "bundle"
         folder.mkdir()  # a hit whose capture failed altogether has no snapshot folder to make it
         snapshots = [_copy_snapshot(archive, snap, folder, zone, words) for snap in snaps]
+        _write_wacz(folder, snapshots, f"h-{hit.id:06d}: {hit.url}")
         cut = words(DIFF_CUT)
         for older, newer in zip(snapshots, snapshots[1:], strict=False):
             newer["diff"] = text_diff(older["text"], newer["text"], f"{older['id']}/text.txt",
@@ -203,6 +204,7 @@ def _copy_snapshot(
         "started_at": _moment_iso(manifest.get("capture_started_at"), zone),
         "finished_at": _moment_iso(manifest.get("capture_finished_at"), zone),
         "manifest_sha256": snap.manifest_sha256, "previous": _dict(manifest.get("previous")) or None,
+        "captured_iso": manifest.get("capture_started_at") or _iso_naive(snap.captured_at),
         "sequence": manifest.get("sequence"), "files": files, "images": images, "timestamps": stamps,
         "notes": [words.note(str(n)) for n in _list(manifest.get("notes"))], "provenance": state,
         "text": text, "diff": None,
@@ -216,6 +218,10 @@ def _copy_snapshot(
         "limitations": [str(x) for x in _list(provenance.get("limitations"))],
         "navigation_error": provenance.get("navigation_error"),
     }
+
+
+def _iso_naive(moment: datetime) -> str:
+    return moment.replace(tzinfo=UTC).isoformat() if moment.tzinfo is None else moment.isoformat()
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -297,6 +303,24 @@ def _moment_iso(text: Any, zone: ZoneInfo) -> Moment | None:
         return _moment(datetime.fromisoformat(str(text).replace("Z", "+00:00")), zone)
     except ValueError:
         return Moment(str(text), "")
+
+
+def _write_wacz(folder: Path, snapshots: list[dict[str, Any]], title: str) -> None:
+    """The snapshots' WARCs as one WACZ (`evidence.wacz`) that a player opens at the page."""
+    from importlib import metadata
+
+    from vaern.storage.wacz import WaczPage, write_wacz
+
+    pages = []
+    for snapshot in snapshots:
+        warc = next((f for f in snapshot["files"] if f["kind"] == "warc"), None)
+        if warc is None:
+            continue
+        captured = datetime.fromisoformat(str(snapshot["captured_iso"]).replace("Z", "+00:00"))
+        pages.append(WaczPage(snapshot["id"], (folder / warc["path"]).read_bytes(),
+                              str(snapshot["final_url"] or snapshot["url"]), captured, snapshot["title"]))
+    if pages:
+        write_wacz(folder / "evidence.wacz", pages, title, f"vaern/{metadata.version('vaern')}")
 
 
 def _print_pdf(config: Config, html: Path, pdf: Path) -> None:
