@@ -182,7 +182,9 @@ def secure_evidence(services: Services, pipeline: PagePipeline) -> None:
     """
     from vaern.crawler.capture import CaptureRequest, capture_pages
     from vaern.domain import CaptureFailure
-    from vaern.storage.archive import Archive, record_snapshot
+    from vaern.schedules import parse_interval
+    from vaern.storage.archive import record_snapshot
+    from vaern.storage.stamping import archive_for
 
     config, site = services.config, pipeline.site
     needs = pipeline.evidence
@@ -194,10 +196,11 @@ def secure_evidence(services: Services, pipeline: PagePipeline) -> None:
         )
         for need in needs
     ]
-    archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls, tsa_timeout=config.evidence.tsa_timeout)
+    archive = archive_for(config)
+    retry_after = parse_interval(config.evidence.tsa_retry_initial)
     for need, result in zip(needs, capture_pages(config, requests), strict=True):
         if isinstance(result, CaptureFailure):
             log.warning("evidence capture of %s failed: %s", result.url, result.error)
             continue
         with transaction(services.sessions) as session:
-            record_snapshot(session, archive, result, need.page_id)
+            record_snapshot(session, archive, result, need.page_id, retry_after)

@@ -211,6 +211,13 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
         if r.status != "ok":
             ok = False
             click.echo(f"  {r.site_id}: {r.error or r.status}", err=True)
+    from vaern.storage.stamping import after_crawl
+
+    with services.sessions() as session:
+        owed = after_crawl(config, session)
+    for line in owed:
+        ok = False
+        click.echo(f"Timestamps: {line}", err=True)
     if send_alerts:
         click.echo(f"E-mails: {sent} sent, {queued} waiting for retry, {failed} failed.")
         if failed or queued:
@@ -365,22 +372,35 @@ def user_add(obj: Context, name: str, role: str, units: tuple[str, ...], passwor
 @main.command()
 @pass_ctx
 def verify(obj: Context) -> None:
-    """Check the evidence archive: every file's SHA-256, every manifest, the chain; exit 1 naming each problem."""
+    """Check the evidence archive: every file's SHA-256, every manifest, the chain, the timestamps and
+    the database's record of them; exit 1 naming each problem, and say what it cannot prove."""
     from vaern.app import open_services
-    from vaern.storage.archive import Archive, expected_manifests
+    from vaern.storage.archive import expected_manifests, snapshot_file_maps
+    from vaern.storage.stamping import archive_for, recorded_tokens
 
     services = open_services(obj.config)
     with services.sessions() as session:
         expected = expected_manifests(session)
-    archive = Archive(obj.config.archive)
-    problems = archive.verify(expected)
-    for problem in problems:
+        file_maps = snapshot_file_maps(session)
+        tokens = recorded_tokens(session)
+    services.engine.dispose()
+    report = archive_for(obj.config).check(expected, file_maps=file_maps, db_tokens=tokens)
+    for problem in report.problems:
         click.echo(problem, err=True)
-    if problems:
-        click.echo(f"{len(problems)} problem(s) in {obj.config.archive}", err=True)
+    for line in report.unproven:
+        click.echo(f"not proven: {line}", err=True)
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s) in {obj.config.archive}", err=True)
         raise SystemExit(1)
-    click.echo(f"ok: {len(archive.chain())} snapshot(s) in the chain, {len(expected)} in the database, "
+    click.echo(f"ok: {report.chain_length} snapshot(s) in the chain, {len(expected)} in the database, "
                f"every file and manifest matches its SHA-256")
+    click.echo(f"timestamps: {report.tokens_ok} anchored to a configured root, "
+               f"{report.tokens_not_anchored} not anchored")
+    if report.anchored_through:
+        click.echo(f"chain: entries 1-{report.anchored_through} unchanged since the head was stamped at "
+                   f"{report.anchored_at}; {report.chain_length - report.anchored_through} newer not yet anchored")
+    else:
+        click.echo("chain: no timestamped head; the chain proves order and integrity only against outsiders")
 
 
 @main.command()

@@ -1,5 +1,9 @@
-"""A local RFC 3161 timestamp authority for tests: a test CA and TSA certificate made with
-`openssl`, and an HTTP server on 127.0.0.1 that answers each query with `openssl ts -reply`."""
+"""A local RFC 3161 timestamp authority for tests: root -> intermediate -> TSA certificates made
+with `openssl`, and an HTTP server on 127.0.0.1 that answers each query with `openssl ts -reply`.
+
+Three modes, as production TSAs behave: the reply carries the TSA's and the intermediate's
+certificates but not the root (`include_root=False`, the usual case), or the root too; and a TSA
+that is down (`down = True`: every query gets a 503)."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ dir = {dir}
 serial = $dir/serial
 crypto_device = builtin
 signer_cert = $dir/tsa.crt
-certs = $dir/ca.crt
+certs = $dir/sent.pem
 signer_key = $dir/tsa.key
 signer_digest = sha256
 default_policy = 1.2.3.4.1
@@ -39,18 +43,26 @@ def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def make_tsa_files(folder: Path) -> None:
-    """A self-signed test CA and a TSA certificate it signed (extendedKeyUsage timeStamping)."""
+def make_tsa_files(folder: Path, include_root: bool = False) -> None:
+    """A self-signed test root, an intermediate it signed, and a TSA certificate (extendedKeyUsage
+    timeStamping) the intermediate signed. `sent.pem` is what each reply carries."""
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
              "-days", "2", "-subj", "/CN=Test Root CA", "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "int.key", "-out", "int.csr",
+             "-subj", "/CN=Test Intermediate CA", cwd=folder)
+    (folder / "int.ext").write_text("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+    _openssl("x509", "-req", "-in", "int.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "int.crt", "-days", "2", "-extfile", "int.ext", cwd=folder)
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tsa.key", "-out", "tsa.csr",
              "-subj", "/CN=Test TSA", cwd=folder)
     (folder / "tsa.ext").write_text(
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n"
     )
-    _openssl("x509", "-req", "-in", "tsa.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+    _openssl("x509", "-req", "-in", "tsa.csr", "-CA", "int.crt", "-CAkey", "int.key", "-CAcreateserial",
              "-out", "tsa.crt", "-days", "2", "-extfile", "tsa.ext", cwd=folder)
+    sent = (folder / "int.crt").read_bytes() + ((folder / "ca.crt").read_bytes() if include_root else b"")
+    (folder / "sent.pem").write_bytes(sent)
     (folder / "serial").write_text("01\n")
     (folder / "tsa.cnf").write_text(TSA_CONF.format(dir=folder))
 
@@ -60,6 +72,7 @@ class LocalTsa:
     url: str
     folder: Path
     requests: list[bytes]
+    down: bool = False
 
     @property
     def ca_file(self) -> Path:
@@ -67,16 +80,22 @@ class LocalTsa:
 
 
 @contextmanager
-def local_tsa() -> Iterator[LocalTsa]:
+def local_tsa(include_root: bool = False) -> Iterator[LocalTsa]:
     with tempfile.TemporaryDirectory(prefix="tsa-") as tmp:
         folder = Path(tmp)
-        make_tsa_files(folder)
+        make_tsa_files(folder, include_root)
         lock = threading.Lock()
         seen: list[bytes] = []
+        state: list[LocalTsa] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 query = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if state and state[0].down:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 seen.append(query)
                 with lock, tempfile.TemporaryDirectory(dir=folder) as work:
                     (Path(work) / "q.tsq").write_bytes(query)
@@ -98,7 +117,8 @@ def local_tsa() -> Iterator[LocalTsa]:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            yield LocalTsa(f"http://127.0.0.1:{server.server_port}/tsa", folder, seen)
+            state.append(LocalTsa(f"http://127.0.0.1:{server.server_port}/tsa", folder, seen))
+            yield state[0]
         finally:
             server.shutdown()
             server.server_close()

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from vaern.storage.db import make_engine, migrate
+from vaern.storage.db import HEAD_REVISION, make_engine, migrate
 from vaern.storage.tables import Base
 
 
@@ -47,7 +47,7 @@ def test_a_database_at_head_is_opened_without_alembic(tmp_path) -> None:  # type
     engine = make_engine(url)
     assert schema_revision(engine) is None
     migrate(engine)
-    assert schema_revision(engine) == "0001"
+    assert schema_revision(engine) == HEAD_REVISION
     engine.dispose()
     probe = (
         "import sys; from vaern.storage.db import make_engine, migrate; "
