@@ -223,6 +223,7 @@ DA: dict[str, str] = {
     "passed": "overskredet",
     "show this screenshot": "vis dette skærmbillede",
     "the whole site": "hele sitet",
+    "timestamp pending": "tidsstempel afventer",
     "this address": "denne adresse",
     "verified": "verificeret",
     "weeks": "uger",

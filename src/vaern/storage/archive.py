@@ -618,6 +618,49 @@ def file_map_problems(manifest_path: str, db_files: Any, manifest_files: dict[st
     return out
 
 
+@dataclass(frozen=True)
+class SnapshotCheck:
+    """One snapshot as `vaern verify` judges it against the database's row: what the review app's
+    "verified" badge shows. `bad_kinds` are the files that must not be shown as evidence."""
+
+    problems: list[str]
+    bad_kinds: set[str]
+
+
+def check_snapshot(root: Path, manifest_path: str, manifest_sha256: str, db_files: Any) -> SnapshotCheck:
+    """The manifest matches the database's hash; the database's file map matches the manifest
+    (file_map_problems, as verify); every file matches its SHA-256."""
+    archive = Archive(root)
+    try:
+        body = archive.read(manifest_path)
+    except (OSError, ArchiveError):
+        return SnapshotCheck([f"manifest {manifest_path} is missing"], set(_dict(db_files)))
+    problems: list[str] = []
+    if sha256_hex(body) != manifest_sha256:
+        problems.append(f"manifest {manifest_path} does not match the SHA-256 the database records")
+    try:
+        manifest = json.loads(body)
+    except ValueError:
+        return SnapshotCheck([*problems, f"manifest {manifest_path} is not valid JSON"], set(_dict(db_files)))
+    sealed = _dict(_dict(manifest).get("files"))
+    mismatched = file_map_problems(manifest_path, db_files, sealed)
+    bad = {kind for kind in set(_dict(db_files)) | set(sealed)
+           if _dict(_dict(db_files).get(kind)).get("path") != _dict(sealed.get(kind)).get("path")
+           or _dict(_dict(db_files).get(kind)).get("sha256") != _dict(sealed.get(kind)).get("sha256")}
+    problems += mismatched
+    for kind, item in sorted(sealed.items()):
+        try:
+            actual = _file_sha256(archive.path(str(_dict(item).get("path", ""))))
+        except (OSError, ArchiveError):
+            problems.append(f"{kind} file {_dict(item).get('path')} is missing")
+            bad.add(kind)
+            continue
+        if actual != _dict(item).get("sha256"):
+            problems.append(f"{kind} file {_dict(item).get('path')} has changed")
+            bad.add(kind)
+    return SnapshotCheck(problems, bad)
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
