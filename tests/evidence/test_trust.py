@@ -143,3 +143,83 @@ def test_a_down_tsa_leaves_the_snapshot_stored_and_the_token_owed(tmp_path: Path
         assert stored.timestamps == [] and stored.failed_tsas and stored.failed_tsas[0][0] == down.url
         assert "503" in stored.failed_tsas[0][1]
         assert archive.check().problems == []
+
+
+# -- the chain's head, anchored ------------------------------------------------------------------
+
+def _reseal_after_editing(root: Path, edited: str, new_screenshot: bytes) -> None:
+    """What an insider with write access does: replace a snapshot's screenshot, then re-seal its
+    manifest and every later one (their `previous` links), and rewrite chain.jsonl to match."""
+    import hashlib
+
+    blob_sha = hashlib.sha256(new_screenshot).hexdigest()
+    blob = root / "blobs" / blob_sha[:2] / f"{blob_sha}.png"
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(new_screenshot)
+    lines = [json.loads(line) for line in (root / "chain.jsonl").read_text().splitlines()]
+    previous: str | None = None
+    started = False
+    for line in lines:
+        path = root / line["manifest"]
+        manifest = json.loads(path.read_bytes())
+        if line["snapshot"] == edited:
+            started = True
+            manifest["files"]["screenshot"].update(path=str(blob.relative_to(root)), sha256=blob_sha,
+                                                   size=len(new_screenshot))
+        if started:
+            manifest["previous"] = None if previous is None else {**manifest["previous"], "sha256": previous}
+            body = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+            _tamper(path, body)
+            line["sha256"] = hashlib.sha256(body).hexdigest()
+            line["previous_sha256"] = previous
+        previous = line["sha256"]
+    _tamper(root / "chain.jsonl", "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines).encode())
+
+
+def _five(root: Path, tsa: LocalTsa, anchor_after: int) -> Archive:
+    """Five snapshots without per-snapshot tokens; the chain's head stamped after `anchor_after`."""
+    archive = Archive(root, tsa_urls=[tsa.url], tsa_ca_files=[tsa.ca_file])
+    plain = Archive(root)
+    for n in range(1, 6):
+        stored = plain.store(make_capture(screenshot=b"\x89PNG %d" % n), n)
+        if n == anchor_after:
+            stamps, failed = archive.stamp_head(stored.manifest_path, stored.manifest_sha256, [tsa.url])
+            assert stamps and not failed
+    return archive
+
+
+def test_a_stamped_head_proves_the_chain_up_to_it(tmp_path: Path, tsa: LocalTsa) -> None:
+    archive = _five(tmp_path, tsa, anchor_after=3)
+    report = archive.check()
+    assert report.problems == [] and report.anchored_through == 3 and report.anchored_at
+    assert any(line.startswith("2 of 5 chain entries are newer than the last timestamped chain head")
+               for line in report.unproven), report.unproven
+    # The head token is itself recorded: the next manifest names it.
+    named = archive.manifest("snapshots/s-000004/manifest.json")["tokens"]["entries"]
+    assert [t["subject"] for t in named] == ["head"] and named[0]["target"] == "snapshots/s-000003/manifest.json"
+
+
+def test_an_insider_rewrite_is_caught_once_a_stamped_head_covers_it(tmp_path: Path, tsa: LocalTsa) -> None:
+    # Without an anchored head, a complete re-seal is not detectable: verify says so.
+    bare = Archive(tmp_path / "bare")
+    for n in range(1, 6):
+        bare.store(make_capture(screenshot=b"\x89PNG %d" % n), n)
+    _reseal_after_editing(tmp_path / "bare", "s-000002", b"\x89PNG forged")
+    report = bare.check()
+    assert report.problems == []
+    assert any("could still rewrite the whole chain undetected" in line for line in report.unproven)
+
+    # The head stamped after entry 3 covers an edit of entry 2.
+    archive = _five(tmp_path / "anchored", tsa, anchor_after=3)
+    _reseal_after_editing(tmp_path / "anchored", "s-000002", b"\x89PNG forged")
+    problems = archive.check().problems
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("chain head entry 3 (snapshots/s-000003/manifest.json) was stamped at ")
+    assert "a snapshot at or before entry 3 was changed and the chain re-sealed after that time" in problems[0]
+
+    # An edit newer than the stamped head is not covered: verify passes, and says how much is not.
+    newer = _five(tmp_path / "newer", tsa, anchor_after=3)
+    _reseal_after_editing(tmp_path / "newer", "s-000004", b"\x89PNG forged")
+    report = newer.check()
+    assert report.problems == [] and report.anchored_through == 3
+    assert any(line.startswith("2 of 5 chain entries are newer") for line in report.unproven)
