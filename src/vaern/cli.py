@@ -416,7 +416,7 @@ def export(obj: Context, hit_id: str, output: Path | None) -> None:
     number = parse_hit_id(hit_id)
     services = open_services(obj.config)
     with services.sessions() as session:
-        path = export_bundle(obj.config, session, number, output or Path(f"h-{number:06d}.zip"))
+        path = export_bundle(obj.config, session, number, output or Path(f"h-{number:06d}.zip"), via="vaern export")
     click.echo(str(path))
 
 

@@ -15,10 +15,13 @@ then says so where they would be.
 from __future__ import annotations
 
 import asyncio
+import base64
 import difflib
 import hashlib
 import json
+import os
 import re
+import socket
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -36,7 +39,7 @@ from vaern.config import Config
 from vaern.errors import ArchiveError, VaernError
 from vaern.storage.archive import Archive, snapshot_name
 from vaern.storage.report_words import ReportWords
-from vaern.storage.tables import HitRow, PersonRow, SiteRow, SnapshotRow, UnitRow
+from vaern.storage.tables import AuditRow, HitRow, PersonRow, SiteRow, SnapshotRow, UnitRow
 
 _HIT_ID = re.compile(r"^(?:h-)?(\d+)$")
 MAX_DIFF_LINES = 400
@@ -70,13 +73,31 @@ def text_diff(old: str, new: str, old_label: str, new_label: str, cut: str = DIF
     return lines if len(lines) <= MAX_DIFF_LINES else [*lines[:MAX_DIFF_LINES], cut]
 
 
-def export_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path) -> Path:
-    """Write the evidence bundle of one hit to `out_path` (a .zip); return its path."""
+def export_bundle(
+    config: Config, session: Session, hit_id: str | int, out_path: Path, *,
+    exported_by: str | None = None, via: str = "vaern export", record_audit: bool = True,
+) -> Path:
+    """Write the evidence bundle of one hit to `out_path` (a .zip); return its path.
+
+    `exported_by` is who asked (the review app's user, or the OS user for the CLI): it is written
+    into the bundle (`export.json`, the report) and into the audit log. With a TSA configured the
+    chain's head is stamped first, and the bundle's SHA256SUMS is stamped last.
+    """
     number = parse_hit_id(hit_id)
     hit = session.get(HitRow, number)
     if hit is None:
         raise HitNotFound(f"no hit h-{number:06d}")
-    archive = Archive(config.archive)
+    exported_by = exported_by or _os_user()
+    from vaern.storage.stamping import anchor_head, archive_for
+
+    archive = archive_for(config)
+    if config.evidence.tsa_urls:
+        anchor_head(config, session, archive, force=True)  # the bundle can prove the archive's state now
+    try:
+        anchors = archive.anchors()
+    except (OSError, ValueError):
+        anchors = []
+    token_log = {str(e.get("path")): e for e in archive.token_log()}
     zone = ZoneInfo(config.timezone)
     words = ReportWords(config.language)
     snaps = list(session.scalars(
@@ -91,8 +112,9 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
     with tempfile.TemporaryDirectory(prefix="vaern-export-") as tmp:
         folder = Path(tmp) / "bundle"
         folder.mkdir()  # a hit whose capture failed altogether has no snapshot folder to make it
-        snapshots = [_copy_snapshot(archive, snap, folder, zone, words) for snap in snaps]
+        snapshots = [_copy_snapshot(archive, snap, folder, zone, words, token_log, anchors) for snap in snaps]
         _write_wacz(folder, snapshots, f"h-{hit.id:06d}: {hit.url}")
+        chain = _copy_chain_slice(archive, snapshots, folder, zone)
         cut = words(DIFF_CUT)
         for older, newer in zip(snapshots, snapshots[1:], strict=False):
             newer["diff"] = text_diff(older["text"], newer["text"], f"{older['id']}/text.txt",
@@ -102,7 +124,18 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
             recorded += [text for text in snapshot["limitations"] if text not in recorded]
         limitations = [words.limitation(text) for text in recorded]
         generated = clock.now()
+        export_info = {
+            "format": "vaern-export/1", "hit": f"h-{hit.id:06d}", "exported_by": exported_by, "via": via,
+            "exported_at": _iso_naive(generated), "host": socket.gethostname(),
+            "software": f"vaern/{_version()}", "organisation": config.organisation,
+            "tsa_urls": list(config.evidence.tsa_urls),
+        }
+        (folder / "export.json").write_text(json.dumps(export_info, indent=2, ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
         context = {
+            "export": export_info,
+            "chain": chain,
+            "sums_stamped": bool(config.evidence.tsa_urls),
             "lang": words.language,
             "organisation": config.organisation,
             "generated": _moment(generated, zone),
@@ -128,8 +161,101 @@ def export_bundle(config: Config, session: Session, hit_id: str | int, out_path:
         (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context), encoding="utf-8")
         _print_pdf(config, folder / "report.html", folder / "report.pdf")
         _write_sums(folder)
+        _stamp_sums(config, session, folder, out_path.name)
         _zip(folder, out_path)
+    if record_audit:  # the review app records its own, with the user's id and address
+        session.add(AuditRow(at=clock.utcnow(), user_id=None, username=exported_by, action="export",
+                             hit_id=hit.id, address=None,
+                             detail={"via": via, "bundle": out_path.name, "bytes": out_path.stat().st_size}))
+    session.commit()
     return out_path
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (operating-system user)"
+    except (KeyError, OSError):
+        return f"uid {os.getuid()} (operating-system user)"
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("vaern")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _stamp_sums(config: Config, session: Session, folder: Path, bundle: str) -> None:
+    """A token from each TSA over SHA256SUMS (`SHA256SUMS.tsr`, its certificates `SHA256SUMS.pem`):
+    what a third party checks with `openssl ts -verify -data SHA256SUMS`. Recorded in the database."""
+    from vaern.storage import timestamps as tsp
+    from vaern.storage.tables import TimestampRow
+
+    digest = hashlib.sha256((folder / "SHA256SUMS").read_bytes()).digest()
+    now = clock.utcnow()
+    for n, url in enumerate(config.evidence.tsa_urls, start=1):
+        stem = "SHA256SUMS" if n == 1 else f"SHA256SUMS.{n}"
+        try:
+            stamp = tsp.request_timestamp(url, digest, config.evidence.tsa_timeout)
+        except tsp.TimestampError as exc:
+            (folder / f"{stem}.tsr-failed.txt").write_text(f"{url}: {exc}\n", encoding="utf-8")
+            session.add(TimestampRow(subject="export", target=bundle, digest=digest.hex(), tsa_url=url,
+                                     status="failed", attempts=1, created_at=now, last_error=str(exc)))
+            continue
+        (folder / f"{stem}.tsr").write_bytes(stamp.response)
+        (folder / f"{stem}.pem").write_bytes(stamp.certificates_pem)
+        session.add(TimestampRow(subject="export", target=bundle, digest=digest.hex(), tsa_url=url, status="ok",
+                                 token_sha256=hashlib.sha256(stamp.response).hexdigest(),
+                                 gen_time=stamp.info.gen_time.replace(tzinfo=None), attempts=1, created_at=now))
+
+
+def _copy_chain_slice(archive: Archive, snapshots: list[dict[str, Any]], folder: Path,
+                      zone: ZoneInfo) -> dict[str, Any] | None:
+    """The chain around the snapshots: the entries from the one before the first snapshot up to
+    the first stamped head that covers the last (or the neighbour after it, if that is far), their
+    manifests, and the head's tokens. A third party can then follow the `previous` links from the
+    head token down to each snapshot without the archive."""
+    seqs = [int(s["sequence"]) for s in snapshots if isinstance(s.get("sequence"), int)]
+    if not seqs:
+        return None
+    chain = archive.chain()
+    by_seq = {int(e["sequence"]): e for e in chain}
+    heads = sorted((int(e["sequence"]), e) for e in archive.token_log()
+                   if e.get("subject") == "head" and isinstance(e.get("sequence"), int) and e["sequence"] >= max(seqs))
+    low = max(1, min(seqs) - 1)
+    head_seq = heads[0][0] if heads else None
+    high = head_seq if head_seq is not None and head_seq - low <= MAX_CHAIN_SLICE else min(max(seqs) + 1, len(chain))
+    target = folder / "chain"
+    (target / "manifests").mkdir(parents=True)
+    lines = []
+    for seq in range(low, high + 1):
+        entry = by_seq.get(seq)
+        if entry is None:
+            continue
+        lines.append(json.dumps(entry, sort_keys=True) + "\n")
+        body = _read(archive, entry["manifest"], f"chain entry {seq}: manifest")
+        (target / "manifests" / f"{seq:06d}-{entry['snapshot']}.json").write_bytes(body)
+    (target / "chain.jsonl").write_text("".join(lines), encoding="utf-8")
+    anchors = []
+    for seq, token in heads:
+        if seq != high:
+            continue
+        (target / "anchors").mkdir(exist_ok=True)
+        for key in ("path", "certificates"):
+            name = PurePosixPath(str(token[key])).name
+            (target / "anchors" / name).write_bytes(archive.read(str(token[key])))
+        anchors.append({"file": f"chain/anchors/{PurePosixPath(str(token['path'])).name}",
+                        "certificates": f"chain/anchors/{PurePosixPath(str(token['certificates'])).name}",
+                        "tsa": token.get("tsa"), "time": _moment_iso(token.get("time"), zone),
+                        "manifest": f"chain/manifests/{high:06d}-{by_seq[high]['snapshot']}.json"})
+    return {"from": low, "to": high, "length": len(chain), "head": high if anchors else None, "anchors": anchors}
+
+
+MAX_CHAIN_SLICE = 2000
 
 
 def _read(archive: Archive, relative: str, what: str) -> bytes:
@@ -140,7 +266,8 @@ def _read(archive: Archive, relative: str, what: str) -> bytes:
 
 
 def _copy_snapshot(
-    archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo, words: ReportWords
+    archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo, words: ReportWords,
+    token_log: dict[str, dict[str, Any]] | None = None, anchors: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Copy one snapshot's manifest, files and tokens into the bundle; gather what the report shows.
 
@@ -181,7 +308,10 @@ def _copy_snapshot(
         pem = tsr.with_suffix(".pem")
         if pem.exists():
             (target / "timestamps" / pem.name).write_bytes(pem.read_bytes())
-        stamps.append(_stamp_info(tsr, sid, zone))
+        info = _stamp_info(tsr, sid, zone)
+        _identify_tsa(info, tsr, (token_log or {}).get(tsr.relative_to(archive.root).as_posix(), {}),
+                      anchors or [], target)
+        stamps.append(info)
 
     provenance: dict[str, Any] = {}
     state = "missing"
@@ -194,7 +324,8 @@ def _copy_snapshot(
         provenance, state = (loaded, "ok") if isinstance(loaded, dict) else ({}, "unreadable")
     text_file = next((f for f in files if f["kind"] == "text"), None)
     text = (folder / text_file["path"]).read_text(encoding="utf-8", errors="replace") if text_file else ""
-    images = [f for f in files if f["media_type"] == "image/png"]
+    images = [{**f, "data_uri": "data:image/png;base64," + base64.b64encode((folder / f["path"]).read_bytes()).decode()}
+              for f in files if f["media_type"] == "image/png"]
     final_url = manifest.get("final_url")
     tls = _tls(provenance.get("tls"), zone)
     return {
@@ -262,6 +393,36 @@ def _browser(raw: Any) -> dict[str, Any] | None:
     viewport = _dict(browser.get("viewport"))
     return {"version": browser.get("version"), "width": viewport.get("width"), "height": viewport.get("height"),
             "user_agent": browser.get("user_agent")}
+
+
+def _identify_tsa(info: dict[str, Any], tsr: Path, logged: dict[str, Any], anchors: list[Any], target: Path) -> None:
+    """Who issued a token and where its root is: the TSA's URL, the signing certificate's subject,
+    and the configured root it chains to (copied beside it, with its SHA-256 fingerprint)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from vaern.storage import timestamps as tsp
+
+    info["tsa"] = logged.get("tsa")
+    info["signer"] = info["root"] = info["root_sha256"] = info["root_file"] = None
+    if info.get("imprint") is None:
+        return
+    verdict = tsp.verify_token(tsr.read_bytes(), bytes.fromhex(str(info["imprint"])), anchors)
+    info["signer"] = verdict.signer or None
+    info["anchored"] = verdict.status == "ok"
+    if verdict.status == "ok":
+        info["root"], info["root_sha256"] = verdict.root, verdict.root_sha256
+        root = _anchor_by_fp(anchors, verdict.root_sha256)
+        if root is not None:
+            (target / "timestamps").mkdir(exist_ok=True)
+            name = f"root-{verdict.root_sha256[:16]}.pem"
+            (target / "timestamps" / name).write_bytes(root.public_bytes(serialization.Encoding.PEM))
+            info["root_file"] = f"{info['file'].rsplit('/', 1)[0]}/{name}"
+
+
+def _anchor_by_fp(anchors: list[Any], fingerprint: str) -> Any:
+    from cryptography.hazmat.primitives import hashes
+
+    return next((a for a in anchors if a.fingerprint(hashes.SHA256()).hex() == fingerprint), None)
 
 
 def _stamp_info(tsr: Path, sid: str, zone: ZoneInfo) -> dict[str, Any]:
