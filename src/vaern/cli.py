@@ -417,6 +417,7 @@ def export(obj: Context, hit_id: str, output: Path | None) -> None:
     services = open_services(obj.config)
     with services.sessions() as session:
         path = export_bundle(obj.config, session, number, output or Path(f"h-{number:06d}.zip"), via="vaern export")
+        session.commit()
     click.echo(str(path))
 
 

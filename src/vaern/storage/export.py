@@ -81,7 +81,7 @@ def export_bundle(
 
     `exported_by` is who asked (the review app's user, or the OS user for the CLI): it is written
     into the bundle (`export.json`, the report) and into the audit log. With a TSA configured the
-    chain's head is stamped first, and the bundle's SHA256SUMS is stamped last.
+    chain's head is stamped first, and the bundle's SHA256SUMS is stamped last. The caller commits.
     """
     number = parse_hit_id(hit_id)
     hit = session.get(HitRow, number)
@@ -92,7 +92,7 @@ def export_bundle(
 
     archive = archive_for(config)
     if config.evidence.tsa_urls:
-        anchor_head(config, session, archive, force=True)  # the bundle can prove the archive's state now
+        anchor_head(config, session, archive, force=True, commit=False)  # the bundle can prove the archive's state now
     try:
         anchors = archive.anchors()
     except (OSError, ValueError):
@@ -167,7 +167,7 @@ def export_bundle(
         session.add(AuditRow(at=clock.utcnow(), user_id=None, username=exported_by, action="export",
                              hit_id=hit.id, address=None,
                              detail={"via": via, "bundle": out_path.name, "bytes": out_path.stat().st_size}))
-    session.commit()
+    session.flush()  # the caller commits: the rows belong to its transaction
     return out_path
 
 

@@ -111,9 +111,11 @@ def retry_pending(config: Config, session: Session, archive: Archive | None = No
     return result
 
 
-def anchor_head(config: Config, session: Session, archive: Archive | None = None, *, force: bool = False) -> bool:
+def anchor_head(config: Config, session: Session, archive: Archive | None = None, *, force: bool = False,
+                commit: bool = True) -> bool:
     """Timestamp the chain's head if it moved since the last head stamp and `anchor_every` has
-    passed (or `force`, as at export). A TSA that fails leaves a pending row. True if stamped."""
+    passed (or `force`, as at export). A TSA that fails leaves a pending row. True if stamped.
+    `commit=False` leaves the rows to the caller's transaction (the review app's export)."""
     archive = archive or archive_for(config)
     if not archive.tsa_urls:
         return False
@@ -136,7 +138,10 @@ def anchor_head(config: Config, session: Session, archive: Archive | None = None
         session.add(TimestampRow(subject="head", snapshot_id=None, target=head["manifest"], digest=head["sha256"],
                                  tsa_url=url, status="pending", attempts=1, created_at=now,
                                  next_attempt_at=now + retry, last_error=why))
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return bool(stamps)
 
 
