@@ -153,6 +153,8 @@ def test_redirects_status_server_and_matches_are_recorded(batch: dict[str, Captu
     assert prov["redirects"][0]["location"] == "/r2"
     assert prov["server"]["ipAddress"] == "127.0.0.1"
     assert prov["tls"] is None  # plain HTTP: nothing to record, and it says so
+    assert prov["tls_chain"] == {"error": "not an https page"} and capture.file("tls_chain") is None
+    assert prov["clock_sync"]["synchronized"] in (True, False, "unknown") and isinstance(prov["post"], dict)
     assert prov["detected_at"] == "2026-11-21T14:03:11.000Z"
     assert prov["capture_started_at"] <= prov["capture_finished_at"]
     assert prov["browser"]["version"] and "Chrome" in prov["browser"]["user_agent"]

@@ -346,6 +346,9 @@ def _copy_snapshot(
         "matches": [m for m in _list(provenance.get("matches")) if isinstance(m, dict)],
         "actions": [words.action(a) for a in _list(provenance.get("actions")) if isinstance(a, dict)],
         "browser": _browser(provenance.get("browser")),
+        "post": {k: v for k, v in _dict(provenance.get("post")).items()
+                 if k in ("author", "handle", "date", "id") and isinstance(v, dict)},
+        "clock_sync": _dict(provenance.get("clock_sync")) or None,
         "limitations": [str(x) for x in _list(provenance.get("limitations"))],
         "navigation_error": provenance.get("navigation_error"),
     }

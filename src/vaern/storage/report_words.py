@@ -24,6 +24,15 @@ from vaern.review import i18n
 DA: dict[str, str] = {
     "Evidence report": "Bevisrapport",
     "Exported by": "Eksporteret af",
+    "The post, as the page describes it": "Opslaget, som siden selv beskriver det",
+    "author": "forfatter",
+    "handle": "brugernavn",
+    "date": "dato",
+    "id": "id",
+    "Clock of the capturing machine": "Uret på den maskine, der sikrede siden",
+    "synchronised": "synkroniseret",
+    "not synchronised": "ikke synkroniseret",
+    "synchronisation not known": "synkronisering ukendt",
     "Place in the chain": "Plads i kæden",
     "entry": "nummer",
     "Timestamp authority": "Tidsstempeltjeneste",
@@ -158,6 +167,7 @@ KINDS_DA: dict[str, str] = {
     "provenance": "sikringsoplysninger",
     "pdf": "PDF af siden",
     "crawler_html": "HTML, som crawleren modtog",
+    "tls_chain": "serverens TLS-certifikatkæde (PEM)",
 }
 
 _SCROLLER = re.compile(r"scroller-(\d+)")
