@@ -224,8 +224,10 @@ def _copy_chain_slice(archive: Archive, snapshots: list[dict[str, Any]], folder:
         return None
     chain = archive.chain()
     by_seq = {int(e["sequence"]): e for e in chain}
-    heads = sorted((int(e["sequence"]), e) for e in archive.token_log()
-                   if e.get("subject") == "head" and isinstance(e.get("sequence"), int) and e["sequence"] >= max(seqs))
+    last = max(seqs)
+    heads = sorted(((int(e["sequence"]), e) for e in archive.token_log()
+                    if e.get("subject") == "head" and isinstance(e.get("sequence"), int) and e["sequence"] >= last),
+                   key=lambda pair: pair[0])
     low = max(1, min(seqs) - 1)
     head_seq = heads[0][0] if heads else None
     high = head_seq if head_seq is not None and head_seq - low <= MAX_CHAIN_SLICE else min(max(seqs) + 1, len(chain))
