@@ -357,7 +357,13 @@ class Archive:
         log = self.root / CHAIN
         if not log.exists():
             return
-        for number, raw in enumerate(log.read_text(encoding="utf-8").splitlines(), start=1):
+        with log.open(encoding="utf-8", errors="replace") as lines:  # streamed: the log grows without bound
+            yield from self._parse_chain_lines(lines)
+
+    @staticmethod
+    def _parse_chain_lines(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+        for number, raw in enumerate(lines, start=1):
+            raw = raw.rstrip("\n")
             if not raw.strip():
                 continue
             try:
@@ -498,6 +504,7 @@ class Archive:
         except (OSError, ValueError) as exc:
             anchors = []
             problems.append(f"evidence.tsa_ca_files cannot be read: {exc}")
+        verifier = tsp.TokenVerifier(anchors)
         logged: dict[str, dict[str, Any]] = {}
         for entry in self.token_log():
             if isinstance(entry.get("path"), str):
@@ -538,7 +545,7 @@ class Archive:
             if subject == "manifest" and imprint != (now or digest_named):
                 problems.append(f"{sid}: timestamp {path} covers {imprint}, not the manifest {now or digest_named}")
                 continue
-            verdict = tsp.verify_token(data, info.imprint, anchors)
+            verdict = verifier.verify(data, info.imprint)
             if verdict.status == "unsupported":
                 why = tsp.openssl_verify(self.path(path), imprint, self.path(str(entry.get("certificates") or
                                                                                     _pem_of(path))))
