@@ -6,6 +6,9 @@ tiles, inner scrollers, DOM, text, WARC, provenance, hashes) and a bare loop of
 `page.goto` + `page.screenshot(full_page=True)`. Prints medians and captures per minute.
 Targets (issue 4): ≤ 2× the bare loop on normal pages; median ≤ 3 s per capture.
 
+Then the export of a hit with 5 snapshots (`vaern export`: copies and re-hashes, report.html with
+embedded screenshots, PDF, WACZ, chain slice, the head and SHA256SUMS stamped by a local TSA).
+
     .venv/bin/python bench/capture.py [--rounds N]
 """
 
@@ -27,7 +30,9 @@ from tests.evidence.site import fixture_site  # noqa: E402
 
 from vaern.config import Config  # noqa: E402
 from vaern.crawler.browser import launch_options  # noqa: E402
-from vaern.crawler.capture import CaptureRequest, _tool_versions, capture_one  # noqa: E402
+from vaern.crawler.capture import CaptureRequest, _tool_versions, capture_one, capture_pages  # noqa: E402
+from vaern.crawler.guardproxy import GuardProxy  # noqa: E402
+from vaern.crawler.netguard import NetGuard  # noqa: E402
 
 NORMAL = ["/post/1", "/r1", "/gz", "/lazy", "/inner"]
 TALL = ["/tall"]
@@ -42,17 +47,19 @@ async def bare(browser: Browser, url: str) -> float:
     return time.perf_counter() - start
 
 
-async def full(browser: Browser, config: Config, url: str, tools: dict[str, object]) -> float:
+async def full(browser: Browser, proxy: GuardProxy, config: Config, url: str, tools: dict[str, object]) -> float:
     start = time.perf_counter()
-    await capture_one(browser, config, CaptureRequest(url, "bench", datetime.now(UTC), "hit"), tools)
+    await capture_one(browser, proxy, config, CaptureRequest(url, "bench", datetime.now(UTC), "hit"), tools)
     return time.perf_counter() - start
 
 
 async def main(rounds: int) -> None:
     config = Config.model_validate({"organisation": "Bench", "network": {"allow_private_hosts": ["127.0.0.1"]}})
-    with fixture_site() as site:
+    proxy = GuardProxy(NetGuard(config.network.allow_private_hosts),
+                       default_limit=int(config.evidence.max_response_mb * 1024 * 1024))
+    with fixture_site() as site, proxy:
         async with async_playwright() as pw:
-            options = launch_options(config.browser)
+            options = launch_options(config.browser, proxy=proxy.start().url)
             browser = await pw.chromium.launch(**options)
             tools = _tool_versions(browser, options)
             await bare(browser, site.url("/post/1"))  # warm up
@@ -61,7 +68,7 @@ async def main(rounds: int) -> None:
                 for _ in range(rounds):
                     for path in paths:
                         times["bare"].append(await bare(browser, site.url(path)))
-                        times["vaern"].append(await full(browser, config, site.url(path), tools))
+                        times["vaern"].append(await full(browser, proxy, config, site.url(path), tools))
                 b, v = statistics.median(times["bare"]), statistics.median(times["vaern"])
                 print(f"{label} ({len(paths)} pages x {rounds} rounds):")
                 per_min = {k: 60 / statistics.mean(t) for k, t in times.items()}
@@ -71,7 +78,59 @@ async def main(rounds: int) -> None:
             await browser.close()
 
 
+def export_figure(snapshots: int = 5) -> None:
+    """Time `export_bundle` for one hit with `snapshots` real captures, a TSA configured."""
+    import tempfile
+
+    from tests.evidence.tsa import local_tsa
+
+    from vaern.app import open_services
+    from vaern.storage.archive import record_snapshot
+    from vaern.storage.db import transaction
+    from vaern.storage.export import export_bundle
+    from vaern.storage.stamping import archive_for
+    from vaern.storage.tables import HitRow, PageRow
+
+    with tempfile.TemporaryDirectory(prefix="vaern-bench-export-") as tmp, local_tsa() as tsa, \
+            fixture_site() as site:
+        config = Config.model_validate({
+            "organisation": "Bench", "network": {"allow_private_hosts": ["127.0.0.1"]},
+            "database": f"sqlite:///{tmp}/vaern.db", "archive": f"{tmp}/archive",
+            "evidence": {"tsa_urls": [tsa.url], "tsa_ca_files": [str(tsa.ca_file)]},
+        })
+        services = open_services(config)
+        url = site.url("/post/1")
+        captures = capture_pages(config, [CaptureRequest(url, "bench", datetime.now(UTC), "hit")
+                                          for _ in range(snapshots)])
+        archive = archive_for(config)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with transaction(services.sessions) as session:
+            page = PageRow(site_id="bench", url=url, first_fetched_at=now, last_fetched_at=now)
+            session.add(page)
+            session.flush()
+            hit = HitRow(person_id="rr", unit_id=None, page_id=page.id, site_id="bench", url=url, confidence="high",
+                         score=97.5, variant="exact", matched_text=["René Rosenkilde"], excerpt="René Rosenkilde",
+                         categories=[], first_seen=now, last_seen=now)
+            session.add(hit)
+            session.flush()
+            for capture in captures:
+                record_snapshot(session, archive, capture, page.id)  # type: ignore[arg-type]
+            hit_id = hit.id
+        out = Path(tmp) / "bundle.zip"
+        start = time.perf_counter()
+        with services.sessions() as session:
+            export_bundle(config, session, hit_id, out)
+            session.commit()
+        seconds = time.perf_counter() - start
+        print(f"export of a hit with {snapshots} snapshots: {seconds:6.2f} s, bundle {out.stat().st_size / 1e6:.1f} MB "
+              "(report.html with embedded screenshots, PDF, WACZ, chain slice, head and SHA256SUMS stamped)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    asyncio.run(main(parser.parse_args().rounds))
+    parser.add_argument("--export-only", action="store_true", help="only the export figure")
+    arguments = parser.parse_args()
+    if not arguments.export_only:
+        asyncio.run(main(arguments.rounds))
+    export_figure()
