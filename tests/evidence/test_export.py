@@ -512,6 +512,7 @@ def test_a_bundle_can_be_checked_by_a_third_party_alone(
                                "-untrusted", untrusted], cwd=folder, capture_output=True, text=True)
         assert "Verification: OK" in proc.stdout, (data, token, proc.stderr)
 
+    assert subprocess.run(["unzip", "-tq", str(out)], capture_output=True).returncode == 0
     assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=folder).returncode == 0
     ts_verify("SHA256SUMS", "SHA256SUMS.tsr", "SHA256SUMS.pem")
     for sid in ("s-000001", "s-000002"):
