@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway PostgreSQL cluster, a database per test, a config factory."""
+"""Shared fixtures: a throwaway PostgreSQL cluster, a database per test, a config factory; the
+run's own processes tagged, so tests count theirs and not other programs'."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ import yaml
 from vaern.config import Config
 from vaern.configcheck import load_config
 from vaern.testing.postgres import create_database, throwaway_cluster
+from vaern.testing.processes import tag_tree
 
 _db_numbers = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    tag_tree()  # before any test starts a process: its browsers are told apart from others'
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from vaern.cli import main
 from vaern.domain import Page
 from vaern.matchers import build_index
 from vaern.pipeline import PagePipeline
+from vaern.testing.processes import live_descendants
 
 
 def _invoke(config: Any, *args: str, input: str | None = None) -> Any:
@@ -92,8 +93,6 @@ def test_hits_json_has_the_contract_fields(make_config: Any) -> None:
 def test_crawl_says_which_database_it_cannot_open_and_leaves_no_crawl_process(make_config: Any) -> None:
     import socket
 
-    import psutil
-
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -106,4 +105,4 @@ def test_crawl_says_which_database_it_cannot_open_and_leaves_no_crawl_process(ma
     assert result.stderr.startswith(f"error: cannot open the database postgresql+psycopg://vaern:***@127.0.0.1:{port}/vaern")
     assert "hemmeligt" not in result.stderr
     # The crawl process started ahead (runner.prestart_crawls) went with the failed command.
-    assert not [p for p in psutil.Process().children(recursive=True) if "crawl-site" in " ".join(p.cmdline())]
+    assert not [p for p, line in live_descendants() if "crawl-site" in line]

@@ -75,12 +75,12 @@ def kill_crawl(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     try:
         _kill_group(process, grace)
     finally:
-        from vaern.crawler.browser import browser_processes, owner_alive, reap_orphaned_browsers
+        from vaern.crawler.browser import orphaned_browsers, reap_orphaned_browsers
 
         reap_orphaned_browsers()
         # A Chromium still starting up when its crawl died can show up just after the reap.
         deadline = time.monotonic() + REAP_SECONDS
-        while time.monotonic() < deadline and any(not owner_alive(m) for _p, m in browser_processes()):
+        while time.monotonic() < deadline and orphaned_browsers():
             time.sleep(0.1)
             reap_orphaned_browsers()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,20 +20,24 @@ from vaern.config import Browser
 from vaern.crawler.browser import (
     LAUNCH_ARGS,
     MARKER_ENV,
+    MARKER_PREFIX,
     NETWORK_ARGS,
     NO_NETWORK,
+    TREE_ENV,
     BrowserSession,
     browser_processes,
     find_chromium,
     kill_browsers,
     launch_options,
     marker_dir,
+    new_marker,
     owner_alive,
     reap_orphaned_browsers,
 )
 from vaern.errors import BrowserNotFound
 from vaern.testing.browsing import BrowserThread
 from vaern.testing.jssite import JsSite
+from vaern.testing.processes import live_descendants, own_browser_markers
 
 pytestmark = pytest.mark.browser
 
@@ -241,20 +246,8 @@ def test_sigkill_of_everything_then_the_service_reaps(site: JsSite, how: str) ->
     """`hold`: a BrowserSession; `hold-bare`: Playwright launched with launch_options() alone,
     as evidence capture does. Either way the leftover Chromium is found and killed."""
     child, marker = _start_holder(site, how)
-    # Freeze Chromium so it cannot notice its pipe closing, then kill the crawl's whole process
-    # group (as crawlprocess.kill_crawl does): the browser is left over, and only the sweep can help.
-    frozen = [p for p, _m in browser_processes(marker)]
-    group = os.getpgid(frozen[0].pid)
-    victims = [p for p in psutil.process_iter() if _pgid(p) == group] + frozen
-    for proc in victims:
-        proc.suspend()
-    os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
-    time.sleep(0.5)
-    assert not owner_alive(marker)
-    assert len(_alive(victims)) >= 3, "frozen Chromium survives the kill of its crawl"
-
-    # A live crawl's browser in this process must survive the sweep.
+    # A live crawl's browser in this process must survive the sweep. It is started first, so that
+    # the sweep follows the kill at once.
     bt = BrowserThread()
     try:
         async def start(session: BrowserSession) -> None:
@@ -262,6 +255,20 @@ def test_sigkill_of_everything_then_the_service_reaps(site: JsSite, how: str) ->
 
         bt.run(start)
         mine = [p for p, _m in browser_processes(bt.session.marker)]
+
+        # Freeze Chromium so it cannot notice its pipe closing, then kill the crawl's whole process
+        # group (as crawlprocess.kill_crawl does): the browser is left over, and only the sweep can help.
+        frozen = [p for p, _m in browser_processes(marker)]
+        group = os.getpgid(frozen[0].pid)
+        victims = [p for p in psutil.process_iter() if _pgid(p) == group] + frozen
+        for proc in victims:
+            proc.suspend()
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        time.sleep(0.5)
+        assert not owner_alive(marker)
+        assert len(_alive(victims)) >= 3, "frozen Chromium survives the kill of its crawl"
+
         killed = reap_orphaned_browsers()
         assert killed >= len(frozen)
         assert _alive(victims) == [], "every process of the left-over browser is gone, renderers too"
@@ -293,3 +300,61 @@ def test_kill_browsers_by_marker_only_touches_that_marker(site: JsSite) -> None:
     finally:
         a.close()
         b.close()
+
+
+# -- counting only this run's browsers ----------------------------------------------------------
+
+
+def _detached_chromium(env: dict[str, str]) -> int:
+    """A marked Chromium whose starter exits at once, so it is re-parented as a leaked one is."""
+    started = subprocess.run(
+        ["sh", "-c", f'"{find_chromium()}" --headless {" ".join(LAUNCH_ARGS)} about:blank >/dev/null 2>&1 & echo $!'],
+        env=env, capture_output=True, text=True, check=True, start_new_session=True,
+    )
+    return int(started.stdout)
+
+
+def test_a_browser_counts_as_this_runs_by_its_tag_even_re_parented_and_others_do_not() -> None:
+    theirs, ours = new_marker(), new_marker()
+    other_program = {k: v for k, v in os.environ.items() if k != TREE_ENV}
+    try:
+        their_pid = _detached_chromium({**other_program, MARKER_ENV: theirs})
+        our_pid = _detached_chromium({**os.environ, MARKER_ENV: ours})
+        deadline = time.monotonic() + 30
+        while not (browser_processes(theirs) and browser_processes(ours)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {theirs, ours} <= {m for _p, m in browser_processes()}  # machine-wide, both are there
+        assert not {their_pid, our_pid} & {p.pid for p, _line in live_descendants()}  # neither descends from us
+        counted = own_browser_markers()
+        assert ours in counted, "a browser of this run, re-parented, still counts"
+        assert theirs not in counted, "another program's browser does not"
+    finally:
+        kill_browsers(theirs)
+        kill_browsers(ours)
+
+
+def _dead_owner_marker() -> str:
+    """A marker naming a crawl process that has exited, as a killed crawl's browser carries."""
+    owner = subprocess.Popen(["sleep", "60"])
+    marker = f"{MARKER_PREFIX}{owner.pid}-{int(psutil.Process(owner.pid).create_time() * 100)}-{secrets.token_hex(4)}"
+    owner.kill()
+    owner.wait()
+    return marker
+
+
+def test_the_sweep_leaves_another_process_trees_orphans_alone() -> None:
+    """Two test runs on one machine: neither reaps the browser the other left behind to look at."""
+    theirs, ours = _dead_owner_marker(), _dead_owner_marker()
+    try:
+        _detached_chromium({**os.environ, TREE_ENV: "another-run", MARKER_ENV: theirs})
+        _detached_chromium({**os.environ, MARKER_ENV: ours})
+        deadline = time.monotonic() + 30
+        while not (browser_processes(theirs) and browser_processes(ours)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not owner_alive(theirs) and not owner_alive(ours)
+        reap_orphaned_browsers()
+        assert _wait_until_gone(ours, 5) == 0, "this run's orphan is reaped"
+        assert browser_processes(theirs), "another run's orphan is left to that run"
+    finally:
+        kill_browsers(theirs)
+        kill_browsers(ours)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from vaern.config import Config
-from vaern.crawler.browser import browser_processes
 from vaern.testing.jssite import GROUP_COMMENT_NAMES, GROUP_POST_NAMES, JsSite
+from vaern.testing.processes import own_browser_markers
 
 pytestmark = pytest.mark.browser
 
@@ -29,10 +29,6 @@ def vaern(config: Config, *args: str, timeout: float = 300) -> subprocess.Comple
         [sys.executable, "-m", "vaern", "-c", str(config.source), *args],
         capture_output=True, text=True, timeout=timeout, check=False,
     )
-
-
-def markers() -> set[str]:
-    return {m for _p, m in browser_processes()}
 
 
 def people() -> list[dict[str, Any]]:
@@ -52,10 +48,10 @@ def test_vaern_crawl_finds_the_rendered_names_and_leaves_no_chromium(
 ) -> None:
     # Evidence capture has its own tests; its browsers carry the same marker (launch_options).
     config = make_config(people=people(), sites=[js_site(site, "/group/")], evidence={"capture": False})
-    before = markers()
+    before = own_browser_markers()
     result = vaern(config, "crawl", "--no-alerts")
     assert result.returncode == 0, result.stderr
-    assert markers() <= before, "a Chromium outlived `vaern crawl`"
+    assert own_browser_markers() <= before, "a Chromium outlived `vaern crawl`"
 
     hits = json.loads(vaern(config, "hits", "--json").stdout)
     assert sorted(h["person_name"] for h in hits) == sorted(p["name"] for p in people())
@@ -72,9 +68,9 @@ def test_a_crawl_killed_for_running_too_long_leaves_no_chromium(
         crawl={"timeout": "30s"},  # long enough to reach the page on a busy machine
         evidence={"capture": False},
     )
-    before, start = markers(), len(site.requests)
+    before, start = own_browser_markers(), len(site.requests)
     result = vaern(config, "crawl", "--no-alerts")
     assert result.returncode == 1
     assert "exceeded crawl.timeout" in result.stderr, result.stderr
     assert "/stream/" in site.requests[start:], "the browser was on the page when the crawl was killed"
-    assert markers() <= before, "the killed crawl's Chromium was not reaped"
+    assert own_browser_markers() <= before, "the killed crawl's Chromium was not reaped"

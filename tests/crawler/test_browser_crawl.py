@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from vaern.config import Config, Network, Site
-from vaern.crawler.browser import browser_processes
 from vaern.crawler.posts import post_for
 from vaern.crawler.run import KnownPage
 from vaern.domain import Page
 from vaern.testing.crawling import CrawlOutcome, run_crawl
 from vaern.testing.jssite import GROUP_COMMENT_NAMES, GROUP_POST_NAMES, LEAKED, PLANTED, JsSite
+from vaern.testing.processes import own_browser_markers
 
 pytestmark = pytest.mark.browser
 
@@ -63,9 +63,9 @@ def by_url(outcome: CrawlOutcome) -> dict[str, Page]:
 @pytest.fixture(scope="module")
 def browser_crawl(site: JsSite) -> tuple[CrawlOutcome, set[str], set[str]]:
     """One render: browser crawl of the whole site, and the browser markers before and after."""
-    before = {m for _p, m in browser_processes()}
+    before = own_browser_markers()
     outcome = crawl(site, "browser")
-    after = {m for _p, m in browser_processes()}
+    after = own_browser_markers()
     return outcome, before, after
 
 

@@ -182,3 +182,16 @@ def test_stats_count_what_the_sink_heard(crawl: CrawlOutcome) -> None:
     assert stats.gone == len(crawl.gone) == 2
     assert stats.failed == len(crawl.failed) == 5  # 500, timeout, loop, 2 × too big
     assert stats.blocked == 0
+
+
+def test_cookies_need_no_public_suffix_list_from_the_internet() -> None:
+    """The cookie middleware's domain splitter uses tldextract's bundled snapshot: no URL to fetch,
+    no cache to fill, and it still knows where a Danish domain's registrable part ends."""
+    from scrapy.downloadermiddlewares import cookies
+
+    from vaern.crawler.run import _offline_public_suffixes
+
+    _offline_public_suffixes()
+    splitter = cookies._split_domain
+    assert splitter.suffix_list_urls == () and splitter.fallback_to_snapshot
+    assert splitter("forum.kommune.dk").top_domain_under_public_suffix == "kommune.dk"

@@ -130,7 +130,7 @@ def test_an_unreachable_origin_is_a_recorded_502(listener: Listener) -> None:
     assert "refused the connection" in (listener.document_problem(url, url, {}) or "")
 
 
-@pytest.mark.parametrize("path", ["/_/huge?mb=3", "/_/huge?mb=3&chunked=1", "/_/gzip-bomb?mb=500"])
+@pytest.mark.parametrize("path", ["/_/huge?mb=3", "/_/huge?mb=3&chunked=1", "/_/gzip-bomb?mb=60"])
 def test_a_body_past_the_limit_is_cut_decoded_size_counted(listener: Listener, site: SiteServer, path: str) -> None:
     answer = _exchange(listener, _get(site.url(path)))
     assert answer.startswith(b"HTTP/1.1 200")

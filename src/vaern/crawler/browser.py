@@ -21,7 +21,9 @@ No Chromium outlives its crawl. Three layers, because no single one covers every
    profile directory lives in a per-session folder named after the marker) and in its
    environment (for the crash handler, which has no profile argument). `reap_orphaned_browsers()`
    kills the marked processes whose crawl process is gone and removes their folders; the service
-   calls it after every crawl child exits and when it starts.
+   calls it after every crawl child exits and when it starts. It keeps to its own process tree
+   (`TREE_ENV`): where several test runs share a machine, none reaps the browsers another one
+   left behind on purpose to look at.
 """
 
 from __future__ import annotations
@@ -94,6 +96,10 @@ SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chr
 MARKER_PREFIX = "vaern-browser-"
 MARKER_ENV = "VAERN_BROWSER_MARKER"
 _MARKER = re.compile(re.escape(MARKER_PREFIX) + r"(\d+)-(\d+)-([0-9a-f]+)")
+# Which process tree a process belongs to: inherited by everything it starts, Chromium included,
+# and kept when a crawl dies and its browser is re-parented. Unset for the service and the
+# commands (one tree: this machine's Værn); each test run sets its own (vaern.testing.processes).
+TREE_ENV = "VAERN_TREE"
 
 
 def _playwright_chromium() -> str | None:
@@ -236,14 +242,39 @@ def browser_processes(marker: str | None = None) -> list[tuple[psutil.Process, s
     return found
 
 
+def browser_trees(found: list[tuple[psutil.Process, str]]) -> dict[str, str]:
+    """marker -> the process tree (TREE_ENV, "" when unset) its browser was started in.
+
+    Read from the processes whose environment is intact, the browser itself and its crash
+    handler: Chromium writes its helpers' new command lines over their environment. A browser
+    with none of those left belongs to no tree here; `orphaned_browsers` counts it as untagged.
+    """
+    trees: dict[str, str] = {}
+    for proc, m in found:
+        if m in trees:
+            continue
+        try:
+            env = proc.environ()
+        except psutil.Error:
+            continue
+        if env.get(MARKER_ENV) == m:
+            trees[m] = env.get(TREE_ENV, "")
+    return trees
+
+
+def orphaned_browsers() -> list[tuple[psutil.Process, str]]:
+    """Værn's Chromium processes of this process tree whose crawl process is gone."""
+    tree = os.environ.get(TREE_ENV, "")
+    orphans = [(proc, m) for proc, m in browser_processes() if not owner_alive(m)]
+    trees = browser_trees(orphans)
+    return [(proc, m) for proc, m in orphans if trees.get(m, "") == tree]
+
+
 def kill_browsers(marker: str | None = None, *, orphans_only: bool = False, wait: float = 5.0) -> int:
-    """Kill Værn's Chromium processes: those of `marker`, or all; with `orphans_only`, only those
-    whose crawl process is gone. Removes the markers' folders too. Returns how many were killed."""
-    victims = [
-        (proc, m)
-        for proc, m in browser_processes(marker)
-        if not (orphans_only and owner_alive(m))
-    ]
+    """Kill Værn's Chromium processes: those of `marker`, or all; with `orphans_only`, only this
+    tree's whose crawl process is gone. Removes the markers' folders too. Returns how many were killed."""
+    found = orphaned_browsers() if orphans_only else browser_processes(marker)
+    victims = [(proc, m) for proc, m in found if marker is None or m == marker]
     own_group = os.getpgrp()
     for proc, _m in victims:
         with contextlib.suppress(psutil.Error, OSError):
@@ -261,14 +292,17 @@ def kill_browsers(marker: str | None = None, *, orphans_only: bool = False, wait
 
 
 def reap_orphaned_browsers() -> int:
-    """Kill every Værn Chromium whose crawl process is gone and remove leftover session folders.
+    """Kill every Værn Chromium of this process tree whose crawl process is gone, and remove
+    leftover session folders of browsers no longer running.
 
-    Safe to call at any time from any process: browsers of running crawls are left alone.
+    Safe to call at any time from any process: browsers of running crawls are left alone, and so
+    are other process trees' (see TREE_ENV).
     """
     killed = kill_browsers(orphans_only=True)
+    running = {m for _proc, m in browser_processes()}
     root = Path(tempfile.gettempdir())
     for folder in root.glob(MARKER_PREFIX + "*"):
-        if _MARKER.fullmatch(folder.name) and not owner_alive(folder.name):
+        if _MARKER.fullmatch(folder.name) and not owner_alive(folder.name) and folder.name not in running:
             shutil.rmtree(folder, ignore_errors=True)
     return killed
 

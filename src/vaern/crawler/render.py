@@ -24,10 +24,10 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag
 
 from vaern import clock
@@ -131,7 +131,7 @@ async def _render(
                 raise RenderError(url, "the browser got no response")
             actions: list[Action] = []
             # The headers' round trip to the browser while the page goes on loading.
-            response_headers, cut_off = await asyncio.gather(
+            response_headers, cut_off = await _together(
                 _headers(response), _wait_for_load(page, settings, actions)
             )
             status = response.status
@@ -143,7 +143,7 @@ async def _render(
                     # Both at once, one round trip. page.content() runs in Playwright's own script
                     # world, where the page's scripts cannot change how the DOM is serialised.
                     html, (title, hrefs) = await asyncio.wait_for(
-                        asyncio.gather(page.content(), page.evaluate(_TITLE_AND_LINKS_JS)), step
+                        _together(page.content(), page.evaluate(_TITLE_AND_LINKS_JS)), step
                     )
                     break
                 except PlaywrightError as exc:
@@ -181,6 +181,14 @@ async def _render(
         cut_off=cut_off,
         blocked=tuple(record.refused_urls),
     )
+
+
+def _together(*calls: Awaitable[Any]) -> asyncio.Future[list[Any]]:
+    """`asyncio.gather`, whose outcome is always looked at: when the page is closed under it (the
+    memory ceiling, a timeout), its cancellation is not reported as an error nobody retrieved."""
+    joined = asyncio.gather(*calls)
+    joined.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return joined
 
 
 def _navigated(exc: Exception) -> bool:

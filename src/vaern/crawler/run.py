@@ -54,6 +54,17 @@ def spider_class(site: Site) -> type[SiteSpider]:
     return BrowserSpider
 
 
+def _offline_public_suffixes() -> None:
+    """Scrapy's cookie middleware asks tldextract where a domain's registrable part ends, and
+    tldextract fetches the Public Suffix List from the internet on first use (a long traceback
+    on a closed network). The snapshot bundled with tldextract is used instead, with no network
+    at run time."""
+    from scrapy.downloadermiddlewares import cookies
+    from tldextract import TLDExtract
+
+    cookies._split_domain = TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+
 def crawl_site(
     config: Config,
     site: Site,
@@ -69,6 +80,7 @@ def crawl_site(
 
     Raises whatever the sink raised if a sink call failed (the crawl stops at that point).
     """
+    _offline_public_suffixes()
     settings = build_settings(config, site)
     # Leave logging alone when the caller has configured it; otherwise let Scrapy set it up.
     settings["LOG_INSTALL_ROOT_HANDLER"] = not logging.getLogger().handlers

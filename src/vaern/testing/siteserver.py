@@ -31,6 +31,7 @@ Never binds anything but a loopback address.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import ipaddress
@@ -403,13 +404,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _gzip_bomb(self, megabytes: float) -> None:
         """An HTML page that is small on the wire and `megabytes` once decompressed."""
-        packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-        zeros = b" " * (1024 * 1024)
-        body = packer.compress(b"<!doctype html><html><body><p>")
-        for _ in range(int(megabytes)):
-            body += packer.compress(zeros)
-        body += packer.compress(b"</p></body></html>") + packer.flush()
-        self._send(200, body, headers={"Content-Encoding": "gzip"})
+        self._send(200, _gzip_bomb(int(megabytes)), headers={"Content-Encoding": "gzip"})
 
     def _search(self, text: str) -> None:
         needle = text.casefold()
@@ -422,6 +417,17 @@ class _Handler(BaseHTTPRequestHandler):
             200,
             _html(f"Søgning: {text}", f"<h1>Resultater for {html.escape(text)}</h1><ul>{''.join(links)}</ul>"),
         )
+
+
+@functools.lru_cache(maxsize=4)
+def _gzip_bomb(megabytes: int) -> bytes:
+    """Made once per size: compressing hundreds of MB takes seconds a test should not wait."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    spaces = b" " * (1024 * 1024)
+    body = packer.compress(b"<!doctype html><html><body><p>")
+    for _ in range(megabytes):
+        body += packer.compress(spaces)
+    return body + packer.compress(b"</p></body></html>") + packer.flush()
 
 
 def _html(title: str, body: str) -> bytes:
