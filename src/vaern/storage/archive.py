@@ -402,6 +402,7 @@ class Archive:
         actual_hash: dict[int, tuple[str, str]] = {}  # sequence -> (manifest path, its SHA-256 now)
         manifest_files: dict[str, dict[str, Any]] = {}
         chained_tokens: dict[str, str] = {}  # token path -> SHA-256, as the manifests name them
+        retired: set[str] = set()
         previous: dict[str, Any] | None = None
         for number, entry, raw in self._chain_lines():
             if entry is None:
@@ -417,6 +418,8 @@ class Archive:
                 )
             seen_manifests.add(path)
             chain_hash[path] = digest
+            if entry.get("retires"):  # a retention tombstone: the manifest it names was deleted on purpose
+                retired.add(str(entry["retires"]))
             found, manifest, now = self._verify_manifest(sid, path, digest, previous, hashed)
             problems.extend(found)
             if now is not None:
@@ -444,7 +447,7 @@ class Archive:
         for path, db_files in sorted((file_maps or {}).items()):
             problems.extend(file_map_problems(path, db_files, manifest_files.get(path)))
 
-        self._check_tokens(report, chain_hash, actual_hash, chained_tokens, db_tokens)
+        self._check_tokens(report, chain_hash, actual_hash, chained_tokens, db_tokens, retired)
         return report
 
     def _verify_manifest(
@@ -493,7 +496,7 @@ class Archive:
 
     def _check_tokens(
         self, report: VerifyReport, chain_hash: dict[str, str], actual_hash: dict[int, tuple[str, str]],
-        chained: dict[str, str], db_tokens: Iterable[tuple[str, str]] | None,
+        chained: dict[str, str], db_tokens: Iterable[tuple[str, str]] | None, retired: set[str] | None = None,
     ) -> None:
         """Every token: recorded (log, chain, database agree), present, unaltered, covering the
         manifest it names, signed, and anchored to a configured root. Head stamps: how far the
@@ -526,12 +529,13 @@ class Archive:
         for path, want in sorted({**recorded, **legacy}.items()):
             entry = logged.get(path, {})
             sid = PurePosixPath(path).parent.parent.name if path.startswith("snapshots/") else "chain head"
+            target = entry.get("target") or _manifest_of_token(path)
             try:
                 data = self.read(path)
             except (OSError, ArchiveError):
-                problems.append(f"{sid}: timestamp {path} is missing (deleted?)")
+                if str(target) not in (retired or set()):  # retention deletes a retired snapshot's tokens with it
+                    problems.append(f"{sid}: timestamp {path} is missing (deleted?)")
                 continue
-            target = entry.get("target") or _manifest_of_token(path)
             subject = entry.get("subject") or "manifest"
             seq = by_manifest_path.get(str(target))
             now = actual_hash[seq][1] if seq is not None and seq in actual_hash else None
