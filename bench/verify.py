@@ -8,7 +8,9 @@ every token's signature and anchor, the head stamps) in a fresh process and prin
 and peak resident memory, for N and for N/10, so that a memory that grows with the archive shows.
 Target (the evidence-trust issue): under 60 s for 10,000 snapshots on the 2-core machine, memory flat.
 
-    .venv/bin/python bench/verify.py [--snapshots N]
+    .venv/bin/python bench/verify.py [--snapshots N] [--keep DIR]
+
+`--keep DIR` builds the archives (and the TSA's root) into DIR and reuses them on the next run.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,14 +73,23 @@ def check(root: Path, anchor: Path) -> dict[str, float]:
     return result
 
 
-def main(count: int) -> None:
+def main(count: int, keep: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="vaern-bench-verify-") as tmp, local_tsa() as tsa:
+        base = keep or Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        anchor = base / "tsa-root.pem"
         for n in (max(1, count // 10), count):
-            root = Path(tmp) / f"archive-{n}"
-            print(f"building an archive of {n} snapshots (one token each, head stamped every 500) ...", flush=True)
-            built = build(root, n, tsa.url)
+            root = base / f"archive-{n}"
+            if (root / "chain.jsonl").exists() and anchor.exists():
+                built = 0.0
+            else:
+                shutil.rmtree(root, ignore_errors=True)
+                anchor.write_bytes(tsa.ca_file.read_bytes())
+                print(f"building an archive of {n} snapshots (one token each, head stamped every 500) ...",
+                      flush=True)
+                built = build(root, n, tsa.url)
             size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
-            result = check(root, tsa.ca_file)
+            result = check(root, anchor)
             assert result["problems"] == 0 and result["chain"] == n, result
             print(f"{n:>6} snapshots ({size:,.0f} MB, built in {built:.0f} s): verify {result['seconds']:6.1f} s, "
                   f"peak memory {result['peak_mb']:6.1f} MB, {result['tokens_ok']:.0f} tokens anchored, "
@@ -88,4 +100,6 @@ def main(count: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshots", type=int, default=10_000)
-    main(parser.parse_args().snapshots)
+    parser.add_argument("--keep", type=Path, default=None, help="build the archives here and reuse them")
+    arguments = parser.parse_args()
+    main(arguments.snapshots, arguments.keep)

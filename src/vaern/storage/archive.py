@@ -400,7 +400,7 @@ class Archive:
         seen_manifests: set[str] = set()
         chain_hash: dict[str, str] = {}
         actual_hash: dict[int, tuple[str, str]] = {}  # sequence -> (manifest path, its SHA-256 now)
-        manifest_files: dict[str, dict[str, Any]] = {}
+        map_problems: list[str] = []  # the database's file maps, compared as the walk reads each manifest
         chained_tokens: dict[str, str] = {}  # token path -> SHA-256, as the manifests name them
         retired: set[str] = set()
         previous: dict[str, Any] | None = None
@@ -425,7 +425,8 @@ class Archive:
             if now is not None:
                 actual_hash[int(entry["sequence"])] = (path, now)
             if manifest is not None:
-                manifest_files[path] = _dict(manifest.get("files"))
+                if file_maps is not None and path in file_maps:
+                    map_problems.extend(file_map_problems(path, file_maps[path], _dict(manifest.get("files"))))
                 for token in _list(_dict(manifest.get("tokens")).get("entries")):
                     if isinstance(token, dict) and isinstance(token.get("path"), str):
                         chained_tokens[token["path"]] = str(token.get("sha256"))
@@ -444,8 +445,7 @@ class Archive:
                 problems.append(
                     f"{path}: the database records SHA-256 {digest}, the chain {chain_hash[path]}"
                 )
-        for path, db_files in sorted((file_maps or {}).items()):
-            problems.extend(file_map_problems(path, db_files, manifest_files.get(path)))
+        problems.extend(map_problems)
 
         self._check_tokens(report, chain_hash, actual_hash, chained_tokens, db_tokens, retired)
         return report
