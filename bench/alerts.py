@@ -1,7 +1,7 @@
 """Alert delivery speed: Værn's outbox and dispatcher vs raw smtplib, same messages, same run.
 
 1,000 new `high` hits across 50 units (four people each), queued the way the pipeline queues
-them (one transaction per page, `outbox.enqueue`), then delivered by `dispatch.deliver` to a
+them (one transaction per page, `dispatch.enqueue`), then delivered by `delivery.deliver` to a
 local aiosmtpd sink. Two shapes:
 
 - per run: 20 crawl runs, each naming one person per unit -> 1,000 e-mails (one per leader per run);
@@ -36,8 +36,8 @@ from typing import Any
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
-from vaern.alerts.dispatch import deliver
-from vaern.alerts.outbox import enqueue
+from vaern.alerts.delivery import deliver
+from vaern.alerts.dispatch import enqueue
 from vaern.config import Config
 from vaern.storage.db import make_engine, migrate, session_factory
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow, PageRow, SnapshotRow

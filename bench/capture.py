@@ -1,6 +1,6 @@
 """Evidence capture speed: full captures vs a bare `goto` + full-page screenshot, same pages, same run.
 
-Serves the evidence tests' fixture pages on 127.0.0.1, launches one Chromium (warm, as the
+Serves the evidence fixture site (vaern.testing.evidencesite) on 127.0.0.1, launches one Chromium (warm, as the
 pipeline does for a batch) and times, per page: Værn's whole capture (expansion, screenshot
 tiles, inner scrollers, DOM, text, WARC, provenance, hashes) and a bare loop of
 `page.goto` + `page.screenshot(full_page=True)`. Prints medians and captures per minute.
@@ -17,22 +17,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.async_api import Browser, async_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tests.evidence.site import fixture_site  # noqa: E402
-
-from vaern.config import Config  # noqa: E402
-from vaern.crawler.browser import launch_options  # noqa: E402
-from vaern.crawler.capture import CaptureRequest, _tool_versions, capture_one, capture_pages  # noqa: E402
-from vaern.crawler.guardproxy import GuardProxy  # noqa: E402
-from vaern.crawler.netguard import NetGuard  # noqa: E402
+from vaern.config import Config
+from vaern.crawler.browser import launch_options
+from vaern.crawler.capture import CaptureRequest, _tool_versions, capture_one, capture_pages
+from vaern.crawler.guardproxy import GuardProxy
+from vaern.crawler.netguard import NetGuard
+from vaern.testing.evidencesite import fixture_site
 
 NORMAL = ["/post/1", "/r1", "/gz", "/lazy", "/inner"]
 TALL = ["/tall"]
@@ -82,14 +78,13 @@ def export_figure(snapshots: int = 5) -> None:
     """Time `export_bundle` for one hit with `snapshots` real captures, a TSA configured."""
     import tempfile
 
-    from tests.evidence.tsa import local_tsa
-
     from vaern.app import open_services
     from vaern.storage.archive import record_snapshot
     from vaern.storage.db import transaction
     from vaern.storage.export import export_bundle
     from vaern.storage.stamping import archive_for
     from vaern.storage.tables import HitRow, PageRow
+    from vaern.testing.tsa import local_tsa
 
     with tempfile.TemporaryDirectory(prefix="vaern-bench-export-") as tmp, local_tsa() as tsa, \
             fixture_site() as site:

@@ -31,8 +31,8 @@ from PIL import Image
 from sqlalchemy import insert
 
 from vaern.config import Config
-from vaern.review.app import create_app
 from vaern.review.auth import add_user
+from vaern.review.webapp import create_app
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
 from vaern.storage.tables import HitRow, PageRow, SnapshotRow
 from vaern.testing.postgres import create_database, throwaway_cluster

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from vaern.config import Config
-from vaern.configcheck import load_config
+from vaern.config import Config, load_config
 from vaern.testing.postgres import create_database, throwaway_cluster
 from vaern.testing.processes import tag_tree
 

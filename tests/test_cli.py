@@ -9,11 +9,13 @@ from typing import Any
 from click.testing import CliRunner
 
 from vaern import clock
-from vaern.app import new_run, open_services, watched_people
+from vaern.app import open_services, watched_people
 from vaern.cli import main
 from vaern.domain import Page
 from vaern.matchers import build_index
 from vaern.pipeline import PagePipeline
+from vaern.storage.db import transaction
+from vaern.storage.queries import new_run
 from vaern.testing.processes import live_descendants
 
 
@@ -64,9 +66,9 @@ def test_match_rejects_a_line_that_is_not_json(tmp_path: Path) -> None:
 def test_hits_json_has_the_contract_fields(make_config: Any) -> None:
     config = make_config(sites=[{"id": "blog", "start_urls": ["http://127.0.0.1:1/"]}])
     services = open_services(config)
-    pipeline = PagePipeline(
-        config, config.site("blog"), services.sessions, build_index(watched_people(config)), new_run(services, "blog")
-    )
+    with transaction(services.sessions) as session:
+        run_id = new_run(session, "blog")
+    pipeline = PagePipeline(config, config.site("blog"), services.sessions, build_index(watched_people(config)), run_id)
     text = "Karin Juhl har igen glemt at ringe tilbage."
     pipeline.page(Page("blog", "http://x/1", 200, clock.now(), text.encode(), text, content_hash="a"))
     services.engine.dispose()

@@ -7,11 +7,8 @@ unchanged site sends nothing.
 from __future__ import annotations
 
 import email
-import functools
-import http.server
 import subprocess
 import sys
-import threading
 import zipfile
 from collections.abc import Iterator
 from email.message import Message
@@ -20,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from vaern.demo.mailbox import Mailbox
+from vaern.testing.siteserver import SiteServer
+from vaern.testing.smtpsink import SmtpSink
 
 PAGES = {
     "index.html": '<a href="/a.html">a</a> <a href="/b.html">b</a> <a href="/c.html">c</a>',
@@ -36,13 +34,8 @@ def site(tmp_path: Path) -> Iterator[str]:
     root.mkdir()
     for name, body in PAGES.items():
         (root / name).write_text(f"<!doctype html><meta charset=utf-8><title>{name}</title>{body}", encoding="utf-8")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with SiteServer(root) as server:
+        yield server.base_url
 
 
 def _crawl(config_path: Path) -> subprocess.CompletedProcess[str]:
@@ -65,7 +58,7 @@ def _body(message: Message) -> str:
 
 
 def test_crawl_to_inbox_then_nothing_twice(make_config: Any, site: str, tmp_path: Path, db_url: str) -> None:
-    with Mailbox(tmp_path / "mail") as mailbox:
+    with SmtpSink(eml_dir=tmp_path / "mail") as mailbox:
         config = make_config(
             database=db_url,
             smtp={"host": "127.0.0.1", "port": mailbox.port, "sender": "Værn <vaern@testby.example>"},
@@ -100,9 +93,8 @@ def test_a_page_that_sends_the_evidence_browser_inward_gets_no_internal_evidence
     """The page shows Scrapy a post naming René and answers Chromium with a redirect to an
     internal service (127.0.0.2). The hit is found and the leader told, but nothing internal is
     fetched, archived or e-mailed: the capture is refused and said to be missing."""
-    from vaern.testing.siteserver import SiteServer
-
-    with SiteServer(host="127.0.0.2") as internal, SiteServer() as hostile, Mailbox(tmp_path / "mail") as mailbox:
+    mail = tmp_path / "mail"
+    with SiteServer(host="127.0.0.2") as internal, SiteServer() as hostile, SmtpSink(eml_dir=mail) as mailbox:
         internal.set_page("/admin", "<p>INTERN HEMMELIGHED</p>")
         cloak = f"/_/cloak?say=Hvorfor+f%C3%A5r+Ren%C3%A9+Rosenkilde+lov&to=http://127.0.0.2:{internal.port}/admin"
         hostile.set_page("/", f'<a href="{cloak}">opslag</a>')

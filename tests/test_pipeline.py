@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import select
 
 from vaern import clock
-from vaern.app import new_run, open_services, watched_people
-from vaern.domain import FetchFailure, Page
+from vaern.app import open_services, watched_people
+from vaern.domain import FetchFailure, Page, Post
 from vaern.matchers import build_index
 from vaern.pipeline import PagePipeline, excerpt
+from vaern.storage.db import transaction
+from vaern.storage.queries import new_run
 from vaern.storage.tables import CrawlRunRow, HitRow
 
 
@@ -28,7 +30,8 @@ def _pipeline(make_config: Any, db_url: str) -> tuple[PagePipeline, Any, list[tu
     def queue(session: Any, hits: Any, kind: str, run_id: int) -> None:
         queued.append((kind, [h.id for h in hits]))
 
-    run_id = new_run(services, "blog")
+    with transaction(services.sessions) as session:
+        run_id = new_run(session, "blog")
     index = build_index(watched_people(config))
     return PagePipeline(config, config.site("blog"), services.sessions, index, run_id, queue), services, queued
 
@@ -98,6 +101,27 @@ def test_the_title_is_matched_as_a_field_of_its_own(make_config: Any, db_url: st
         ("kj", "title", "Sandheden om Karin Juhl"),
         ("rr", "text", "René Rosenkilde er en løgner."),
     ]
+    services.engine.dispose()
+
+
+def test_a_mention_in_a_post_records_the_post(make_config: Any, db_url: str) -> None:
+    """A rendered page's posts (crawler/posts.py) are not computed for nothing: each mention in
+    one says which post it is, in the hit's `why` and in what the evidence records."""
+    pipeline, services, _ = _pipeline(make_config, db_url)
+    text = "Gruppen. Karin Juhl svarer aldrig. En kommentar om René Rosenkilde."
+    posts = (Post(9, len(text), "http://x/1/post/1", 0), Post(35, len(text), None, 1))
+    pipeline.page(replace(_page("http://x/1", text), posts=posts))
+    with services.sessions() as s:
+        hits = {h.person_id: h for h in s.scalars(select(HitRow))}
+    assert [(w["post"], w["post_index"]) for w in hits["kj"].why] == [("http://x/1/post/1", 0)]
+    assert [(w["post"], w["post_index"]) for w in hits["rr"].why] == [(None, 1)]  # the innermost: a comment
+    (need,) = pipeline.evidence
+    assert [(m["person"], m["post"]) for m in need.matches] == [("kj", "http://x/1/post/1"), ("rr", None)]
+    # A page without posts records none.
+    pipeline.page(_page("http://x/2", "Karin Juhl igen."))
+    with services.sessions() as s:
+        plain = s.scalars(select(HitRow).where(HitRow.url == "http://x/2")).one()
+    assert "post" not in plain.why[0]
     services.engine.dispose()
 
 

@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy import select
 
 from vaern.alerts.routing import scope
-from vaern.configcheck import load_config
+from vaern.config import load_config
 from vaern.demo.run import PEOPLE, UNITS, demo_site
 from vaern.storage.db import make_engine, migrate, session_factory
 from vaern.storage.tables import AlertHitRow, AlertRow, CrawlRunRow, HitRow

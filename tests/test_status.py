@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.alerts.alert_factories import CLOCK, add_hit, add_run
-from vaern.alerts.outbox import enqueue
+from vaern.alerts.dispatch import enqueue
 from vaern.cli import main
 from vaern.clock import clock_at, utcnow
 from vaern.config import Config

@@ -1,30 +1,39 @@
-"""Wiring: builds the services from the config and runs the steps of a crawl in order.
+"""The recipes: what the commands do, step by step, built from the stages and nothing else.
 
-`run_crawl` is the recipe for one crawl of one site; `runner.py` decides where it runs.
+- `open_services`: the database a command works on (migrated, the config mirrored into it).
+- `crawl_pass`: `vaern crawl` in the parent — crawl processes for the sites, then delivery.
+- `run_crawl`: one crawl of one site in its child process — pages through the pipeline, then
+  evidence (`prepare_crawl` loads the crawler before the run is known).
+- `evidence_bundle`: `vaern export` and the review app's export — the bundle and its printed PDF.
+
+`cli`, `review` and `scheduler` call these; the stages (crawler, matchers, alerts, storage) never
+import this module. `runner.py` starts and watches the crawl processes `crawl_pass` asks for.
+Heavy imports (SQLAlchemy, Scrapy, the matcher) are made where they are needed: `vaern crawl`
+starts its crawl processes before it loads the database layer.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, make_url, select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
-
-from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.domain import WatchedPerson
 from vaern.errors import DatabaseUnavailable
-from vaern.storage.db import make_engine, migrate, session_factory, transaction
-from vaern.storage.queries import sync_reference_data
-from vaern.storage.tables import CrawlRunRow, HitRow, PageRow, SiteRow
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from vaern.alerts import DeliveryReport
     from vaern.matchers import NameIndex
-    from vaern.pipeline import PagePipeline
+    from vaern.pipeline import AlertQueue, PagePipeline
+    from vaern.storage.tables import CrawlRunRow, HitRow
 
 log = logging.getLogger("vaern.app")
 
@@ -38,6 +47,12 @@ class Services:
 
 def open_services(config: Config) -> Services:
     """Connect to the database, apply migrations and mirror the config into it."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from vaern.storage.db import migrate, transaction
+    from vaern.storage.queries import sync_reference_data
+
     try:
         services = connect(config)  # creates a SQLite file's folder
         migrate(services.engine)  # the first statement: a server down, a file that cannot be opened
@@ -54,6 +69,8 @@ def open_services(config: Config) -> Services:
 def connect(config: Config) -> Services:
     """Only connect: for a crawl child, whose parent has already opened the services (migrations
     and reference data are done; repeating them would cost every crawl a second or more)."""
+    from vaern.storage.db import make_engine, session_factory
+
     engine = make_engine(config.database)
     return Services(config, engine, session_factory(engine))
 
@@ -62,12 +79,55 @@ def watched_people(config: Config) -> list[WatchedPerson]:
     return [WatchedPerson(p.id, p.name, tuple(p.aliases), p.title) for p in config.people]
 
 
-def new_run(services: Services, site_id: str) -> int:
-    with transaction(services.sessions) as session:
-        run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued")
-        session.add(run)
-        session.flush()
-        return run.id
+@dataclass(frozen=True)
+class CrawlPass:
+    """How a crawl pass went: each site's finished run, and what delivery did (None: not sent)."""
+
+    runs: list[CrawlRunRow]
+    delivery: DeliveryReport | None
+
+
+def crawl_pass(
+    config: Config,
+    site_ids: Sequence[str],
+    *,
+    send_alerts: bool,
+    on_progress: Callable[[list[CrawlRunRow]], None] | None = None,
+) -> CrawlPass:
+    """`vaern crawl` (and the demo): one pass over `site_ids` now, then the alerts it queued.
+
+    1. start the first crawl processes at once: they load the crawler while this process opens
+       the database;
+    2. open the database (migrating it, mirroring the config);
+    3. crawl, each site in a child process, at most `crawl.max_parallel_sites` at a time, telling
+       `on_progress` the runs as they go;
+    4. deliver the alerts the crawls queued, unless `send_alerts` is False (`vaern run` sends them).
+    """
+    from vaern.crawlprocess import kill_crawl, prestart_crawls
+
+    # 1.
+    prestarted = prestart_crawls(config, site_ids)  # before the database: they load meanwhile
+    # 2.
+    try:
+        from vaern.runner import run_crawls
+
+        services = open_services(config)
+    except BaseException:
+        for process in prestarted.values():
+            kill_crawl(process, grace=0)
+        raise
+    if not site_ids:
+        return CrawlPass([], None)
+    # 3.
+    runs = run_crawls(config, services.sessions, site_ids, on_progress, prestarted)
+    # 4.
+    delivery = None
+    if send_alerts:
+        from vaern.alerts import deliver
+
+        delivery = deliver(config, services.sessions)
+    services.engine.dispose()
+    return CrawlPass(runs, delivery)
 
 
 @dataclass
@@ -103,6 +163,8 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     from vaern.crawler.run import KnownPage, crawl_site
     from vaern.crawler.search import plan_searches
     from vaern.pipeline import PagePipeline
+    from vaern.storage.db import transaction
+    from vaern.storage.queries import finish_run, known_pages, remember, site_memory, start_run
 
     services = connect(config)  # the parent opened them (new_run) before starting this crawl
     site = config.site(site_id)
@@ -110,29 +172,18 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
     # 1.
     with transaction(sessions) as session:
-        run = session.get(CrawlRunRow, run_id)
-        assert run is not None, f"no crawl run {run_id}"
-        run.status, run.started_at = "running", utcnow()
-        pages = session.scalars(select(PageRow).where(PageRow.site_id == site_id, PageRow.status == "ok")).all()
-        with_open_hits = set(
-            session.scalars(
-                select(HitRow.page_id).where(HitRow.site_id == site_id, HitRow.status != "removed").distinct()
-            )
-        )
+        start_run(session, run_id)
         known = {
             p.url: KnownPage(
                 p.url, p.etag, p.last_modified, p.content_hash,
-                checked_at=p.last_fetched_at.replace(tzinfo=UTC), open_hit=p.id in with_open_hits,
+                checked_at=p.last_fetched_at.replace(tzinfo=UTC), open_hit=open_hit,
             )
-            for p in pages
+            for p, open_hit in known_pages(session, site_id)
         }
-        site_row = session.get(SiteRow, site_id)
-        cursor = site_row.search_cursor if site_row else 0
-        remembered = site_row.render_decision if site_row else None  # render: auto
+        cursor, remembered = site_memory(session, site_id)
         names = [form for p in config.people for form in (p.name, *p.aliases)]
-        queries, next_cursor = plan_searches(names, site.search_budget, cursor) if site.search_urls else ([], cursor)
-        if site_row:
-            site_row.search_cursor = next_cursor
+        searches, next_cursor = plan_searches(names, site.search_budget, cursor) if site.search_urls else ([], cursor)
+        remember(session, site_id, search_cursor=next_cursor)
 
     # 2.
     pipeline = PagePipeline(config, site, sessions, prepared.index, run_id, queue_alerts=_alert_queue(config))
@@ -140,7 +191,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     # 3.
     status, error, decision = "ok", None, None
     try:
-        stats = crawl_site(config, site, pipeline, known, queries, render_decision=remembered)
+        stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered)
         decision = stats.render_decision
         if stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
             status, error = "stopped", "stopped before the end; the pages it reached are saved"
@@ -154,24 +205,29 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
     # 5.
     with transaction(sessions) as session:
-        run = session.get(CrawlRunRow, run_id)
-        assert run is not None
-        run.status, run.error, run.finished_at = status, error, utcnow()
-        site_row = session.get(SiteRow, site_id)
-        if site_row is not None and decision is not None:
-            site_row.render_decision = decision  # the next crawl of this auto site starts there
+        finish_run(session, run_id, status, error)
+        remember(session, site_id, render_decision=decision)  # the next crawl of an auto site starts there
     services.engine.dispose()
     log.debug("run %d of site %s finished: %s", run_id, site_id, status)
 
 
-def _alert_queue(config: Config):  # type: ignore[no-untyped-def]
+def _alert_queue(config: Config) -> AlertQueue:
     """The outbox writer, called inside each page's transaction."""
-    from vaern.alerts.outbox import enqueue
+    from vaern.alerts import enqueue
 
-    def queue(session: Session, hits, kind: str, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    def queue(session: Session, hits: Sequence[HitRow], kind: str, run_id: int) -> None:
         enqueue(session, config, hits, kind, run_id)
 
     return queue
+
+
+def evidence_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path, **who: Any) -> Path:
+    """The evidence bundle of one hit (storage/export.py), its report printed to PDF by Chromium.
+    `who`: export_bundle's `exported_by`, `via` and `record_audit`."""
+    from vaern.crawler.pdf import print_pdf
+    from vaern.storage.export import export_bundle
+
+    return export_bundle(config, session, hit_id, out_path, print_pdf=functools.partial(print_pdf, config), **who)
 
 
 def secure_evidence(services: Services, pipeline: PagePipeline) -> None:
@@ -180,27 +236,20 @@ def secure_evidence(services: Services, pipeline: PagePipeline) -> None:
     Each snapshot row and its archive entry are written in one transaction. A page that cannot
     be captured is logged and the rest go on.
     """
-    from vaern.crawler.capture import CaptureRequest, capture_pages
+    from vaern.crawler.capture import capture_pages
     from vaern.domain import CaptureFailure
-    from vaern.schedules import parse_interval
     from vaern.storage.archive import record_snapshot
+    from vaern.storage.db import transaction
     from vaern.storage.stamping import archive_for
 
-    config, site = services.config, pipeline.site
-    needs = pipeline.evidence
-    requests = [
-        CaptureRequest(
-            url=need.url, site_id=site.id, detected_at=need.detected_at, reason=need.reason,
-            raw_html=need.raw_html, raw_status=need.raw_status, matches=tuple(need.matches),
-            site_settings=site.model_dump(mode="json"),
-        )
-        for need in needs
-    ]
+    config = services.config
+    requests = pipeline.evidence
     archive = archive_for(config)
-    retry_after = parse_interval(config.evidence.tsa_retry_initial)
-    for need, result in zip(needs, capture_pages(config, requests), strict=True):
+    retry_after = config.evidence.tsa_retry_initial
+    for request, result in zip(requests, capture_pages(config, requests), strict=True):
         if isinstance(result, CaptureFailure):
             log.warning("evidence capture of %s failed: %s", result.url, result.error)
             continue
+        assert request.page_id is not None, "the pipeline files every capture under its page"
         with transaction(services.sessions) as session:
-            record_snapshot(session, archive, result, need.page_id, retry_after)
+            record_snapshot(session, archive, result, request.page_id, retry_after)

@@ -5,6 +5,7 @@ Exit codes: 0 ok; 1 the work ran but something failed (named on stderr); 2 bad u
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -16,8 +17,9 @@ from typing import Any
 
 import click
 
-from vaern.config import Config
-from vaern.configcheck import load_config, summary
+from vaern import ids
+from vaern.config import Config, load_config
+from vaern.config.summary import summary
 from vaern.errors import ConfigError, VaernError
 
 
@@ -141,7 +143,7 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
     # Scrapy resets logger levels when it starts; our handlers' own level keeps its chatter (the
     # stats dump, "Spider opened") out of an operator's terminal unless -v was given.
     level = logging.getLogger().getEffectiveLevel()
-    for name in ("scrapy", "twisted", "scrapy-playwright", "asyncio"):
+    for name in ("scrapy", "twisted", "asyncio"):
         logging.getLogger(name).setLevel(level)
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)
@@ -162,19 +164,9 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
 
 
 def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
-    """Run the crawls with a progress line, send what they queued, print the summary; True if all went well."""
-    from vaern.crawlprocess import kill_crawl, prestart_crawls
+    """A crawl pass (app.crawl_pass) with a progress line, then its summary; True if all went well."""
+    from vaern.app import crawl_pass
 
-    prestarted = prestart_crawls(config, site_ids)  # before the database: they load meanwhile
-    try:
-        from vaern.app import open_services
-        from vaern.runner import run_crawls
-
-        services = open_services(config)
-    except BaseException:
-        for process in prestarted.values():
-            kill_crawl(process, grace=0)
-        raise
     interactive = sys.stderr.isatty()
     last_line = ""
 
@@ -189,18 +181,16 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
             click.echo(("\r" + line[:200]) if interactive else line, err=True, nl=not interactive)
             last_line = line
 
+    result = crawl_pass(config, site_ids, send_alerts=send_alerts, on_progress=progress)
     if not site_ids:
         click.echo("No sites in the config; nothing to crawl.")
         return True
-    runs = run_crawls(services, site_ids, progress, prestarted)
+    runs = result.runs
     if interactive:
         click.echo("", err=True)
     sent = failed = queued = 0
-    if send_alerts:
-        from vaern.alerts.dispatch import deliver
-
-        report = deliver(config, services.sessions)
-        sent, failed, queued = report.sent, report.failed, report.retrying
+    if result.delivery is not None:
+        sent, failed, queued = result.delivery.sent, result.delivery.failed, result.delivery.retrying
     ok = True
     click.echo("Site                    fetched unchanged  failed  new hits  seen   status")
     for r in runs:
@@ -211,10 +201,13 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
         if r.status != "ok":
             ok = False
             click.echo(f"  {r.site_id}: {r.error or r.status}", err=True)
+    from vaern.app import open_services
     from vaern.storage.stamping import after_crawl
 
+    services = open_services(config)
     with services.sessions() as session:
         owed = after_crawl(config, session)
+    services.engine.dispose()
     for line in owed:
         ok = False
         click.echo(f"Timestamps: {line}", err=True)
@@ -225,7 +218,6 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
             click.echo("Some e-mails were not delivered; see `vaern alerts`.", err=True)
     else:
         click.echo("Alerts queued, not sent (--no-alerts); `vaern run` delivers them.")
-    services.engine.dispose()
     return ok
 
 
@@ -243,7 +235,7 @@ def hits(obj: Context, as_json: bool, person: str | None, site: str | None, stat
          since: str | None) -> None:
     """List hits: who was named, where, and how sure we are."""
     from vaern.app import open_services
-    from vaern.storage.queries import hit_json, list_hits, people_names
+    from vaern.storage.queries import find_hits, hit_json, people_names
 
     since_at = None
     if since:
@@ -257,7 +249,7 @@ def hits(obj: Context, as_json: bool, person: str | None, site: str | None, stat
     with services.sessions() as session:
         names = people_names(session)
         rows = [hit_json(session, h, names)
-                for h in list_hits(session, person=person, site=site, status=status, since=since_at)]
+                for h in find_hits(session, person=person, site=site, status=status, since=since_at)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -318,7 +310,8 @@ def demo(directory: Path, no_serve: bool, port: int) -> None:
     """The whole pipeline on a fictional municipality: local site, local SMTP sink, one crawl."""
     from vaern.demo.run import run_demo
 
-    raise SystemExit(run_demo(directory, serve=not no_serve, port=port))
+    crawl = functools.partial(crawl_now, send_alerts=True)  # the demo's crawl is `vaern crawl`'s, as it prints
+    raise SystemExit(run_demo(directory, crawl, serve=not no_serve, port=port))
 
 
 
@@ -331,7 +324,7 @@ def demo(directory: Path, no_serve: bool, port: int) -> None:
 @pass_ctx
 def serve(obj: Context, host: str, port: int) -> None:
     """The review web app for analysts and leaders."""
-    from vaern.review.serve import serve as run_server
+    from vaern.review.webapp import serve as run_server
 
     click.echo(f"Review app on http://{host}:{port}/ (Ctrl+C stops it)")
     run_server(obj.config, host=host, port=port)
@@ -350,8 +343,7 @@ def user() -> None:
 @pass_ctx
 def user_add(obj: Context, name: str, role: str, units: tuple[str, ...], password_env: str | None) -> None:
     """Add an account; the password comes from a prompt or --password-env."""
-    from vaern.review.auth import AccountError
-    from vaern.review.serve import add_account
+    from vaern.review.auth import AccountError, add_account
 
     if password_env:
         password = os.environ.get(password_env)
@@ -410,13 +402,14 @@ def verify(obj: Context) -> None:
 @pass_ctx
 def export(obj: Context, hit_id: str, output: Path | None) -> None:
     """An evidence bundle (zip) of one hit for police, Datatilsynet or a lawyer."""
-    from vaern.app import open_services
-    from vaern.storage.export import export_bundle, parse_hit_id
+    from vaern.app import evidence_bundle, open_services
+    from vaern.storage.export import parse_hit_id
 
     number = parse_hit_id(hit_id)
     services = open_services(obj.config)
     with services.sessions() as session:
-        path = export_bundle(obj.config, session, number, output or Path(f"h-{number:06d}.zip"), via="vaern export")
+        path = evidence_bundle(obj.config, session, number, output or Path(f"{ids.hit(number)}.zip"),
+                               via="vaern export")
         session.commit()
     click.echo(str(path))
 
@@ -452,7 +445,7 @@ def status(obj: Context, as_json: bool) -> None:
 @pass_ctx
 def alerts(obj: Context, as_json: bool) -> None:
     """The alert outbox: queued, sent and failed e-mails, with their recipients."""
-    from vaern.alerts.report import alerts_json, alerts_table
+    from vaern.alerts import alerts_json, alerts_table
     from vaern.app import open_services
 
     services = open_services(obj.config)

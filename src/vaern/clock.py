@@ -16,6 +16,9 @@ their browsers) go on from the same clock instead of starting it over. `set_cloc
 same form, which is how a test's child processes (`vaern run` in a subprocess) share its clock.
 
 Durations measured with `time.monotonic()` are not the clock's business and are unaffected.
+
+`iso(moment)` is how every time is written for people and scripts (`vaern hits --json`, the
+outbox, the archive's manifests, logs): ISO 8601 in UTC, to the second, with `Z`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 ENV = "VAERN_CLOCK"
 
@@ -43,6 +47,22 @@ def now() -> datetime:
 def utcnow() -> datetime:
     """The current time, naive UTC, as stored in the database."""
     return now().replace(tzinfo=None)
+
+
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
+def iso(moment: datetime | None) -> str | None:
+    """A time as ISO 8601 in UTC to the second with `Z`, e.g. '2026-11-21T14:03:11Z' (None stays None).
+
+    A naive time is UTC, as the database stores times; an aware one is converted.
+    """
+    if moment is None:
+        return None
+    return _utc(moment).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def set_clock(start: datetime | None) -> None:
@@ -117,4 +137,4 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-__all__ = ["ENV", "clock_at", "now", "set_clock", "utcnow"]
+__all__ = ["ENV", "clock_at", "iso", "now", "set_clock", "utcnow"]

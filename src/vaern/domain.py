@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NotRequired, TypedDict
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,12 @@ class Post:
     index: int = 0
 
 
+def post_for(posts: Sequence[Post], offset: int) -> Post | None:
+    """The innermost post holding the character at `offset` (a mention's start), if any."""
+    holding = [p for p in posts if p.start <= offset < p.end]
+    return min(holding, key=lambda p: p.end - p.start) if holding else None
+
+
 @dataclass(frozen=True)
 class Page:
     """A fetched page, as the crawler hands it to the pipeline."""
@@ -90,13 +98,31 @@ class FetchFailure:
     status: int | None = None
 
 
+class MatchedName(TypedDict):
+    """One mention on a page as its evidence records it (`matches` in provenance.json): who, as
+    what text, and where: the field, the offsets into it, and the post it is in (if any)."""
+
+    person: str
+    name: str
+    matched: str
+    snippet: str
+    field: NotRequired[str]  # "title" | "text"
+    start: NotRequired[int]
+    end: NotRequired[int]
+    variant: NotRequired[str]
+    post: NotRequired[str | None]  # the post's permalink; None when it has none
+    post_index: NotRequired[int]
+
+
 @dataclass(frozen=True)
 class CaptureRequest:
-    """A page to secure as evidence, as the pipeline hands it to `crawler.capture`.
+    """A page to secure as evidence: what the pipeline owes after a crawl, and what
+    `crawler.capture` takes.
 
     `raw_html`/`raw_status` are what the crawler itself received over HTTP (kept next to what the
-    browser received); `matches` say which names matched where (person id, name, matched text,
-    snippet); `site_settings` is the site's config, recorded for provenance.
+    browser received); `matches` say which names matched where; `site_settings` is the site's
+    config, recorded for provenance; `page_id` is the page row the snapshot is filed under
+    (None for a page captured on its own).
     """
 
     url: str
@@ -105,8 +131,9 @@ class CaptureRequest:
     reason: str = "hit"  # hit | update | removed
     raw_html: bytes | None = None
     raw_status: int | None = None
-    matches: tuple[dict[str, object], ...] = ()
+    matches: tuple[MatchedName, ...] = ()
     site_settings: dict[str, object] = field(default_factory=dict)
+    page_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ its hits and their alert rows commit together or not at all, so a crash mid-craw
 the page in hand and never leaves a hit without its alert.
 
 A page's title and its text are matched as two fields (`find_mentions`); each mention records
-its field, and its offsets, excerpt and sentence are taken from that field.
+its field, and its offsets, excerpt and sentence are taken from that field. A mention in the text
+of a rendered page also records the post or comment it is in (`Page.posts`): its permalink and
+its place among the page's posts, in the hit's `why` and in the evidence's `matches`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import CursorResult, update
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
 from vaern.config import Config, Site
-from vaern.domain import FetchFailure, Mention, Page
+from vaern.domain import CaptureRequest, FetchFailure, MatchedName, Mention, Page, Post, post_for
 from vaern.matchers import NameIndex
 from vaern.storage.db import transaction
 from vaern.storage.queries import hits_on_page, page_by_url
@@ -37,26 +37,23 @@ _PAGE_COUNTERS = {"fetched": "pages_fetched", "unchanged": "pages_unchanged", "f
 AlertQueue = Callable[[Session, Sequence[HitRow], str, int], None]
 
 
-@dataclass
-class EvidenceNeed:
-    """A page to capture after the crawl, and why."""
-
-    url: str
-    reason: str  # hit | update | removed
-    raw_html: bytes | None
-    raw_status: int | None
-    matches: list[dict[str, object]] = field(default_factory=list)
-    page_id: int = 0
-    detected_at: datetime = field(default_factory=clock.now)
-
-
 class Found(NamedTuple):
     """A mention and the field of the page it is in: `field` is "title" or "text", and the
-    mention's offsets are into that field's `text`."""
+    mention's offsets are into that field's `text`; `post` is the post of the text it is in."""
 
     field: str
     text: str
     mention: Mention
+    post: Post | None = None
+
+    def where(self) -> dict[str, object]:
+        """The field and the offsets of the mention, and its post where it has one (for `why`
+        and the evidence's `matches`)."""
+        out: dict[str, object] = {"field": self.field, "start": self.mention.start, "end": self.mention.end}
+        if self.post is not None:
+            out["post"] = self.post.permalink
+            out["post_index"] = self.post.index
+        return out
 
 
 def find_mentions(index: NameIndex, page: Page) -> list[Found]:
@@ -67,7 +64,7 @@ def find_mentions(index: NameIndex, page: Page) -> list[Found]:
     one run of names. Title mentions come first, as the title comes first on the page.
     """
     return [
-        Found(name, text, m)
+        Found(name, text, m, post_for(page.posts, m.start) if name == "text" else None)
         for name, text in (("title", page.title), ("text", page.text))
         if text
         for m in index.find(text)
@@ -124,7 +121,8 @@ class PagePipeline:
         self.queue_alerts = queue_alerts
         self.units = {p.id: p.unit for p in config.people}
         self.names = {p.id: p.name for p in config.people}
-        self.evidence: list[EvidenceNeed] = []
+        # The pages to secure as evidence once the crawl is done (app.secure_evidence).
+        self.evidence: list[CaptureRequest] = []
 
     # -- PageSink -------------------------------------------------------------------------
 
@@ -150,8 +148,7 @@ class PagePipeline:
                     "matched_text": sorted({m.matched for m in mentions}),
                     "why": [
                         {"variant": f.mention.variant, "compared": list(f.mention.compared), "score": f.mention.score,
-                         "confidence": f.mention.confidence, "field": f.field, "start": f.mention.start,
-                         "end": f.mention.end}
+                         "confidence": f.mention.confidence, **f.where()}
                         for f in of_person
                     ],
                     "excerpt": excerpt(best.text, best.mention),
@@ -184,15 +181,10 @@ class PagePipeline:
             self._queue(session, new_hits, "new_hit")
             self._queue(session, updated, "update")
             self._queue(session, removed, "removed")
-            matches = [
-                {"person": f.mention.person, "name": self.names.get(f.mention.person, f.mention.person),
-                 "matched": f.mention.matched, "field": f.field, "start": f.mention.start, "end": f.mention.end,
-                 "variant": f.mention.variant, "snippet": excerpt(f.text, f.mention)}
-                for f in found
-            ]
             reason = "hit" if new_hits else "update" if updated else "removed" if removed else None
             if reason:
-                self.evidence.append(EvidenceNeed(page.url, reason, page.body, page.status, matches, row.id))
+                matches = tuple(self._matched(f) for f in found)
+                self._owe_evidence(page.url, reason, page.body, page.status, matches, row.id)
 
     def unchanged(self, url: str) -> None:
         # Plain UPDATE statements, no objects loaded: on a second crawl nearly every page comes
@@ -232,13 +224,35 @@ class PagePipeline:
             self._queue(session, removed, "removed")
             self._count(session, fetched=1)
             if removed:
-                self.evidence.append(EvidenceNeed(url, "removed", None, status, [], row.id))
+                self._owe_evidence(url, "removed", None, status, (), row.id)
 
     def failed(self, failure: FetchFailure) -> None:
         with transaction(self.sessions) as session:
             self._count(session, failed=1)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _matched(self, found: Found) -> MatchedName:
+        m = found.mention
+        matched = MatchedName(
+            person=m.person, name=self.names.get(m.person, m.person), matched=m.matched, field=found.field,
+            start=m.start, end=m.end, variant=m.variant, snippet=excerpt(found.text, m),
+        )
+        if found.post is not None:
+            matched["post"], matched["post_index"] = found.post.permalink, found.post.index
+        return matched
+
+    def _owe_evidence(
+        self, url: str, reason: str, raw_html: bytes | None, raw_status: int | None,
+        matches: tuple[MatchedName, ...], page_id: int,
+    ) -> None:
+        self.evidence.append(
+            CaptureRequest(
+                url=url, site_id=self.site.id, detected_at=clock.now(), reason=reason, raw_html=raw_html,
+                raw_status=raw_status, matches=matches, site_settings=self.site.model_dump(mode="json"),
+                page_id=page_id,
+            )
+        )
 
     def _page_row(self, session: Session, page: Page, status: str) -> PageRow:
         now = clock.utcnow()

@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from vaern.app import Services, new_run
+from sqlalchemy.orm import Session, sessionmaker
+
 from vaern.clock import utcnow
-from vaern.config import parse_interval
+from vaern.config import Config
 from vaern.crawlprocess import hand_over, kill_crawl, start_crawl_process
 from vaern.storage.db import transaction
-from vaern.storage.queries import latest_runs
+from vaern.storage.queries import latest_runs, new_run
 from vaern.storage.tables import CrawlRunRow
 
 log = logging.getLogger("vaern.runner")
@@ -37,13 +38,15 @@ class RunningCrawl:
     started: float
 
 
-def finish_abandoned(services: Services, run_id: int, status: str, error: str, *, overrule: bool = False) -> None:
+def finish_abandoned(
+    sessions: sessionmaker[Session], run_id: int, status: str, error: str, *, overrule: bool = False
+) -> None:
     """A child that died or was killed cannot mark its own run; the parent does.
 
     With `overrule`, the parent's word stands even where the child managed to mark its run in
     its grace period: a crawl stopped for running too long did not finish, whatever it wrote.
     """
-    with transaction(services.sessions) as session:
+    with transaction(sessions) as session:
         run = session.get(CrawlRunRow, run_id)
         if run is None:
             return
@@ -62,7 +65,8 @@ def _wait_for_any_exit(running: list[RunningCrawl], seconds: float) -> None:
 
 
 def run_crawls(
-    services: Services,
+    config: Config,
+    sessions: sessionmaker[Session],
     site_ids: Sequence[str],
     on_progress: Callable[[list[CrawlRunRow]], None] | None = None,
     prestarted: dict[str, subprocess.Popen[bytes]] | None = None,
@@ -71,12 +75,11 @@ def run_crawls(
 
     `prestarted` holds processes from `prestart_crawls`, used for their sites."""
     prestarted = dict(prestarted or {})
-    config = services.config
     limit = config.crawl.max_parallel_sites
-    timeout = parse_interval(config.crawl.timeout).total_seconds()
+    timeout = config.crawl.timeout.total_seconds()
     try:
         waiting = list(site_ids)
-        runs = {site_id: new_run(services, site_id) for site_id in waiting}
+        runs = {site_id: _queue_run(sessions, site_id) for site_id in waiting}
         running: list[RunningCrawl] = []
         while waiting or running:
             while waiting and len(running) < limit:
@@ -91,20 +94,25 @@ def run_crawls(
                 if code is None and time.monotonic() - crawl.started > timeout:
                     kill_crawl(crawl.process)
                     error = f"exceeded crawl.timeout ({config.crawl.timeout})"
-                    finish_abandoned(services, crawl.run_id, "killed", error, overrule=True)
+                    finish_abandoned(sessions, crawl.run_id, "killed", error, overrule=True)
                     running.remove(crawl)
                 elif code is not None:
                     log.debug("crawl process %d of site %s exited with code %d", crawl.process.pid, crawl.site_id, code)
                     # Reap any browser the child left in its group, whatever its exit.
                     kill_crawl(crawl.process, grace=0)
                     if code != 0:
-                        finish_abandoned(services, crawl.run_id, "failed", f"crawl process exited with code {code}")
+                        finish_abandoned(sessions, crawl.run_id, "failed", f"crawl process exited with code {code}")
                     running.remove(crawl)
             if on_progress is not None:
-                with services.sessions() as session:
+                with sessions() as session:
                     on_progress(latest_runs(session, list(runs.values())))
     finally:
         for process in prestarted.values():  # not handed a run (an error above): nothing to crawl
             kill_crawl(process, grace=0)
-    with services.sessions() as session:
+    with sessions() as session:
         return latest_runs(session, list(runs.values()))
+
+
+def _queue_run(sessions: sessionmaker[Session], site_id: str) -> int:
+    with transaction(sessions) as session:
+        return new_run(session, site_id)

@@ -40,19 +40,19 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
-from vaern.alerts.dispatch import deliver
-from vaern.alerts.outbox import queue_digest, queue_reminders
-from vaern.config import Config, Site, parse_interval
-from vaern.schedules import schedule_trigger
-from vaern.storage.tables import CrawlRunRow
+from vaern.alerts import deliver, queue_digest, queue_reminders
+from vaern.config import Config, Site
+from vaern.config.schedules import parse_interval, schedule_trigger
+from vaern.storage.queries import new_run
+from vaern.storage.tables import CrawlRunRow, SchedulerJobRow
 
 log = logging.getLogger("vaern.service")
 
-JOB_TABLE = "apscheduler_jobs"
+JOB_TABLE = SchedulerJobRow.__tablename__  # the job store is a table of ours: migrations own it
 STOP_GRACE = 30.0  # seconds a crawl gets to finish after SIGTERM before it is killed
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a crawl overran its timeout
 
@@ -173,7 +173,7 @@ class Service:
         self.runner = runner
         self.stop_grace = stop_grace
         self.kill_grace = kill_grace
-        self.timeout = parse_interval(config.crawl.timeout).total_seconds()
+        self.timeout = config.crawl.timeout.total_seconds()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -297,7 +297,7 @@ class Service:
             "default",
         )
         if config.evidence.tsa_urls:
-            every = parse_interval(config.evidence.tsa_retry_initial)
+            every = config.evidence.tsa_retry_initial
             wanted["timestamps"] = (
                 "vaern.scheduler:timestamps_job",
                 IntervalTrigger(seconds=max(1, int(every.total_seconds())), timezone=UTC),
@@ -314,7 +314,7 @@ class Service:
         for job_id, (func, trigger, spec, args, executor) in wanted.items():
             existing = scheduler.get_job(job_id)
             if existing is not None and existing.name == spec:
-                log.info("event=schedule.kept job=%s next=%s", job_id, _iso(existing.next_run_time))
+                log.info("event=schedule.kept job=%s next=%s", job_id, clock.iso(existing.next_run_time))
                 continue
             if existing is not None:
                 existing.remove()
@@ -331,7 +331,7 @@ class Service:
                 replace_existing=True,
                 **extra,
             )
-            log.info("event=schedule.added job=%s next=%s", job_id, _iso(job.next_run_time))
+            log.info("event=schedule.added job=%s next=%s", job_id, clock.iso(job.next_run_time))
 
     def crawl(self, site_id: str) -> CrawlOutcome:
         """Run one crawl of `site_id` in a child process, enforcing `crawl.timeout`."""
@@ -402,10 +402,7 @@ class Service:
     def _new_run(self, site_id: str) -> int:
         """The run row is the parent's: the child fills it in, the parent closes it if it cannot."""
         with self.sessions() as session, session.begin():
-            run = CrawlRunRow(site_id=site_id, started_at=clock.utcnow(), status="queued")
-            session.add(run)
-            session.flush()
-            return run.id
+            return new_run(session, site_id)
 
     def _close_run(self, run_id: int, status: str, error: str | None) -> CrawlRunRow | None:
         """Mark a run the child left unfinished (it died or was killed); return the row."""
@@ -440,7 +437,7 @@ class Service:
     def timestamps(self) -> None:
         """Owed tokens asked again when due, the chain's head stamped when due, the admins told
         when no TSA has answered for `evidence.tsa_alert_after`."""
-        from vaern.alerts.tsanotice import notify_tsa_silence
+        from vaern.alerts import notify_tsa_silence
         from vaern.storage.stamping import anchor_head, retry_pending
 
         with self.sessions() as session:
@@ -458,7 +455,7 @@ class Service:
         log.info("event=retention.done %s", " ".join(f"{k}={v}" for k, v in counts.items()))
 
     def _dispatch_loop(self) -> None:
-        every = parse_interval(self.config.alerts.dispatch_every).total_seconds()
+        every = self.config.alerts.dispatch_every.total_seconds()
         while not self._stop.is_set():
             self._wake.clear()
             try:
@@ -476,10 +473,6 @@ class Service:
                 # The database or the mail server may be away for a while; the outbox keeps.
                 log.exception("event=dispatch.error")
             self._wake.wait(every)
-
-
-def _iso(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat(timespec="seconds")
 
 
 def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
@@ -517,7 +510,7 @@ def kill_tree(proc: subprocess.Popen[bytes]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# `vaern status` and the entry point
+# Logging and the entry point
 
 
 class LogfmtFormatter(logging.Formatter):
@@ -545,16 +538,6 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
-def next_runs(engine: Engine) -> dict[str, datetime | None]:
-    """job id -> next run (naive UTC) from the job store, without starting a scheduler."""
-    out: dict[str, datetime | None] = {}
-    with engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOB_TABLE}"))  # noqa: S608 - constant
-        for job_id, ts in rows:
-            out[job_id] = None if ts is None else datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
-    return out
 
 
 def run_service(config: Config, *, runner: CrawlRunner = default_runner) -> int:

@@ -1,7 +1,7 @@
 """`vaern status`: per site the last crawl and the next one, and the state of the outbox.
 
 Reads the database only (crawl runs, the scheduler's job store, the alerts), so it works
-whether or not `vaern run` is running. Times are shown in the config's `timezone`.
+whether or not `vaern run` is running, and loads no scheduler. Times are shown in the config's `timezone`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vaern.alerts.outbox import alert_ref
-from vaern.alerts.report import iso, outbox_counts
+from vaern import ids
+from vaern.alerts import outbox_counts
+from vaern.clock import iso
 from vaern.config import Config
-from vaern.scheduler import JOB_TABLE, next_runs
+from vaern.storage.queries import next_runs
 from vaern.storage.stamping import timestamp_state
 from vaern.storage.tables import AlertRow, CrawlRunRow
 
@@ -25,7 +26,7 @@ FAILED_SHOWN = 10
 
 def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> dict[str, Any]:
     """Everything `vaern status` shows, as plain data (also what `--json` prints)."""
-    scheduled = next_runs(engine) if inspect(engine).has_table(JOB_TABLE) else {}
+    scheduled = next_runs(engine)
     sites: list[dict[str, Any]] = []
     with sessions() as session:
         for site in config.sites:
@@ -80,7 +81,7 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
             **counts,
             "oldest_queued": iso(oldest_queued),
             "failed_alerts": [
-                {"id": alert_ref(a.id), "to": a.recipient, "kind": a.kind, "last_error": a.last_error}
+                {"id": ids.alert(a.id), "to": a.recipient, "kind": a.kind, "last_error": a.last_error}
                 for a in failed
             ],
         },

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.alerts.alert_factories import add_hit, add_run
 from vaern.alerts.compose import Composer, load_evidence
-from vaern.alerts.dispatch import DeliveryReport, deliver
-from vaern.alerts.outbox import enqueue, hits_of
+from vaern.alerts.delivery import DeliveryReport, deliver
+from vaern.alerts.dispatch import enqueue, hits_of
 from vaern.config import Config
 from vaern.storage.tables import AlertRow, HitRow, SnapshotRow
 from vaern.testing.smtpsink import SmtpSink
@@ -218,7 +218,7 @@ def test_several_hits_in_one_email_and_the_other_kinds(
         removed = enqueue(s, config, hits[:1], "removed", add_run(s).id)
         hits[0].removed_at = datetime(2026, 11, 22, 8, 0)
         maybe = add_hit(s, config, "kj", confidence="possible")
-        from vaern.alerts.outbox import queue_digest
+        from vaern.alerts.dispatch import queue_digest
 
         [digest] = queue_digest(s, config)
     message = _compose(sessions, config, alert.id)

@@ -15,9 +15,9 @@ import yaml
 from sqlalchemy import select
 
 from tests.alerts.alert_factories import add_hit, add_run
-from vaern.alerts.dispatch import lease
-from vaern.alerts.outbox import enqueue
-from vaern.configcheck import load_config
+from vaern.alerts.delivery import lease
+from vaern.alerts.dispatch import enqueue
+from vaern.config import load_config
 from vaern.storage.db import make_engine, migrate, session_factory
 from vaern.storage.tables import AlertRow
 from vaern.testing.smtpsink import SmtpSink

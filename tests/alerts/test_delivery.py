@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.alerts.alert_factories import add_hit, add_run, later
-from vaern.alerts.dispatch import DeliveryReport, deliver
-from vaern.alerts.outbox import enqueue
+from vaern.alerts.delivery import DeliveryReport, deliver
+from vaern.alerts.dispatch import enqueue
 from vaern.alerts.report import alerts_json, alerts_table
 from vaern.config import Config
 from vaern.storage.tables import AlertRow

@@ -16,7 +16,7 @@ from sqlalchemy.pool import StaticPool
 
 from tests.alerts.alert_factories import add_hit, add_run
 from vaern.alerts.compose import Composer, load_evidence
-from vaern.alerts.outbox import enqueue, hits_of, queue_digest, queue_reminders
+from vaern.alerts.dispatch import enqueue, hits_of, queue_digest, queue_reminders
 from vaern.alerts.routing import recipients
 from vaern.config import Config
 from vaern.storage.tables import AlertRow, Base

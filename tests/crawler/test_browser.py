@@ -265,7 +265,7 @@ def test_sigkill_of_everything_then_the_service_reaps(site: JsSite, how: str) ->
             proc.suspend()
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
-        time.sleep(0.5)
+        assert _group_gone(child.pid, 10), "the crawl's process group outlived SIGKILL"
         assert not owner_alive(marker)
         assert len(_alive(victims)) >= 3, "frozen Chromium survives the kill of its crawl"
 
@@ -277,6 +277,16 @@ def test_sigkill_of_everything_then_the_service_reaps(site: JsSite, how: str) ->
         assert _alive(mine) == mine, "a running crawl's browser is left alone"
     finally:
         bt.close()
+
+
+def _group_gone(pgid: int, seconds: float) -> bool:
+    """Wait until no live process is left in process group `pgid` (SIGKILL is delivered, not instant)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive([p for p in psutil.process_iter() if _pgid(p) == pgid]):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def _pgid(proc: psutil.Process) -> int | None:

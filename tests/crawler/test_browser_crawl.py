@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from vaern.config import Config, Network, Site
-from vaern.crawler.posts import post_for
 from vaern.crawler.run import KnownPage
-from vaern.domain import Page
+from vaern.domain import Page, post_for
 from vaern.testing.crawling import CrawlOutcome, run_crawl
 from vaern.testing.jssite import GROUP_COMMENT_NAMES, GROUP_POST_NAMES, LEAKED, PLANTED, JsSite
 from vaern.testing.processes import own_browser_markers

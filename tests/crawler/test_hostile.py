@@ -251,7 +251,7 @@ def test_capture_records_refused_subrequests_and_keeps_the_page(hostile: SiteSer
 
 
 def test_the_report_printer_reaches_nothing(tmp_path: Path, internal: SiteServer) -> None:
-    from vaern.storage.export import _print_pdf
+    from vaern.crawler.pdf import print_pdf as _print_pdf
 
     port = internal.port
     html = tmp_path / "report.html"

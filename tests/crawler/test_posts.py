@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import lxml.html
 
-from vaern.crawler.posts import find_posts, post_for
-from vaern.domain import Post
+from vaern.crawler.posts import find_posts
+from vaern.domain import Post, post_for
 
 URL = "https://gruppe.example/g/42"
 

@@ -1,5 +1,5 @@
 """Fixtures for the review app: a seeded world, the app served by uvicorn on 127.0.0.1:0 in a
-thread, HTTP clients signed in as each role, and one Chromium for the whole session."""
+thread, HTTP clients signed in as each role, and one Chromium for the review app's browser tests."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from tests.review.seeding import PASSWORD, World, build_world
-from vaern.review.app import create_app
+from vaern.review.webapp import create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
@@ -85,9 +85,10 @@ def client_as(live: LiveServer) -> Iterator[Callable[[str], httpx.Client]]:
         c.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
-    """One real Chromium for every browser test (found as CONTRACT.md says: /usr/bin/chromium here)."""
+    """One real Chromium for every browser test of the review app (found as CONTRACT.md says:
+    /usr/bin/chromium here); closed after them, so that later tests own this thread's event loop."""
     from playwright.sync_api import sync_playwright
 
     from vaern.crawler.browser import launch_options

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vaern.config import Config
-from vaern.configcheck import load_config
+from vaern.config import Config, load_config
 from vaern.scheduler import Service, setup_logging
 from vaern.storage.db import make_engine, migrate, session_factory
 

@@ -16,12 +16,10 @@ from __future__ import annotations
 import email
 import email.policy
 import functools
-import io
 import logging
 import re
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -32,18 +30,19 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vaern import ids
 from vaern.alerts import mime
-from vaern.alerts.outbox import alert_ref, hit_ref
 from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
-from vaern.alerts.routing import DIGEST, NEW_HIT, directory, scope
-from vaern.alerts.wording import Wording
+from vaern.alerts.routing import DIGEST, NEW_HIT, routing_table, scope
 from vaern.config import Config
+from vaern.storage.archive import inside
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
+from vaern.storage.thumbnails import Thumbnails
+from vaern.words import Words
 
 log = logging.getLogger(__name__)
 
 DIGEST_MAX_HITS = 200
-THUMB_WIDTH = 480
 _MAY_HOLD_DATE = re.compile(r"\d|går|gårs|dag|siden|ago|yesterday|today", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
@@ -62,48 +61,6 @@ class Evidence:
     screenshot: Path | None = None
     text: Path | None = None
     captured_at: datetime | None = None
-
-
-@dataclass
-class Thumbnails:
-    """Thumbnails made in one dispatch pass, by screenshot path (one hit can go to several)."""
-
-    width: int = THUMB_WIDTH
-    made: dict[Path, bytes | None] = field(default_factory=dict)
-
-    def get(self, path: Path) -> bytes | None:
-        if path not in self.made:
-            self.made[path] = make_thumbnail(path, self.width)
-        return self.made[path]
-
-
-def make_thumbnail(path: Path, width: int = THUMB_WIDTH) -> bytes | None:
-    """A small JPEG of the top of a (possibly very tall) full-page screenshot, or None."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            top = min(h, int(w * 0.75))
-            # Full-page screenshots can be 60,000 px tall: decode only the rows we show.
-            region: Image.Image
-            if im.format == "PNG" and len(im.tile) == 1 and not im.info.get("interlace"):
-                im.tile = [im.tile[0]._replace(extents=(0, 0, w, top))]
-                im._size = (w, top)
-                im.load()
-                region = im
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                    region = im.crop((0, 0, w, top))
-            region = region.convert("RGB")
-            region.thumbnail((width, width))
-            out = io.BytesIO()
-            region.save(out, "JPEG", quality=72, optimize=True)
-            return out.getvalue()
-    except Exception as exc:  # a broken screenshot must not stop the alert
-        log.warning("event=thumbnail.failed path=%s error=%s", path, type(exc).__name__)
-        return None
 
 
 def load_evidence(session: Session, config: Config, hits: Sequence[HitRow]) -> dict[int, Evidence]:
@@ -136,10 +93,8 @@ def load_evidence(session: Session, config: Config, hits: Sequence[HitRow]) -> d
 def _archive_path(config: Config, entry: object) -> Path | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
         return None
-    root = Path(config.archive).resolve()
-    path = (root / entry["path"]).resolve()
-    # Paths come from the database; never read outside the archive.
-    return path if path.is_relative_to(root) and path.is_file() else None
+    path = inside(Path(config.archive), entry["path"])
+    return path if path is not None and path.is_file() else None
 
 
 @functools.cache
@@ -238,12 +193,35 @@ def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostT
     return parse_post_time(excerpt, hit.first_seen, config.timezone)
 
 
+# The order the recommended next steps are given in, most urgent first.
+CATEGORY_ORDER = ("threat", "private_info", "accusation", "insult", "criticism")
+
+
+def next_steps(words: Words, categories: Sequence[str]) -> list[str]:
+    """The recommended next steps for a hit's categories, then what is always recommended.
+
+    They follow the guidance Danish workplaces use for digital harassment of employees: threats
+    and accusations of crimes may be reported to the police (within 72 hours of the incident, a
+    condition for victim compensation); published private data is a matter for Datatilsynet and a
+    takedown request; gross insults call for a takedown request; criticism is usually lawful and
+    must be tolerated, so support the employee and keep watching.
+    """
+    return [words(f"step.{c}") for c in CATEGORY_ORDER if c in categories] + [words("step.always")]
+
+
+def deadline_of(session: Session, config: Config, hit: HitRow) -> Deadline:
+    """A hit's police deadline as its e-mails count it: 72 hours from the date the page gives the
+    post, else from when Værn first saw it (the review app shows the same)."""
+    evidence = load_evidence(session, config, [hit]).get(hit.page_id)
+    return police_deadline(hit.first_seen, posted_time(config, hit, evidence))
+
+
 class Composer:
     """Builds the e-mails of one dispatch pass (shares thumbnails between recipients)."""
 
     def __init__(self, config: Config, thumbnails: Thumbnails | None = None) -> None:
         self.config = config
-        self.words = Wording(config.language)
+        self.words = Words(config.language).section("mail")
         self.tz = ZoneInfo(config.timezone)
         self.thumbnails = thumbnails if thumbnails is not None else Thumbnails()
         self._views: dict[tuple[int, datetime, datetime, bool], HitView] = {}
@@ -285,7 +263,7 @@ class Composer:
 
     def _view(self, hit: HitRow, evidence: Evidence | None, now: datetime, with_thumbnail: bool) -> HitView:
         config, w = self.config, self.words
-        index = directory(config)
+        index = routing_table(config)
         person = index.people.get(hit.person_id)
         unit = index.units.get(person.unit) if person is not None and person.unit else None
         site = index.sites.get(hit.site_id)
@@ -294,11 +272,11 @@ class Composer:
         cid = None
         if with_thumbnail and evidence is not None and evidence.screenshot is not None:
             if self.thumbnails.get(evidence.screenshot) is not None:
-                cid = f"thumb.{hit_ref(hit.id)}@vaern"
+                cid = f"thumb.{ids.hit(hit.id)}@vaern"
         categories = [str(c) for c in hit.categories or []]
         return HitView(
-            ref=hit_ref(hit.id),
-            link=f"{config.review_url}/hits/{hit_ref(hit.id)}",
+            ref=ids.hit(hit.id),
+            link=f"{config.review_url}/hits/{ids.hit(hit.id)}",
             person=person.name if person is not None else hit.person_id,
             person_title=person.title if person is not None else None,
             unit=unit.name if unit is not None else w("unit_none"),
@@ -307,11 +285,11 @@ class Composer:
             page_title=header_safe(evidence.title, 300) if evidence and evidence.title else None,
             first_seen=self._when(hit.first_seen),
             removed_at=self._when(hit.removed_at) if hit.removed_at else None,
-            categories=[w.category(c) for c in categories],
+            categories=[w(f"category.{c}") if f"category.{c}" in w else c for c in categories],
             excerpt=mark_names(hit.excerpt or "", [str(m) for m in hit.matched_text or []]),
             confidence=w(f"confidence.{hit.confidence}") if hit.confidence in ("high", "possible") else hit.confidence,
             score=round(float(hit.score), 1),
-            steps=w.steps(categories),
+            steps=next_steps(w, categories),
             deadline=w("deadline", due=self._when(deadline.due, weekday=True)),
             deadline_basis=self._deadline_text(deadline),
             deadline_passed=deadline.due <= now,
@@ -353,7 +331,7 @@ class Composer:
         to = mime.address_header("To", header_safe(alert.recipient_name or ""), header_safe(alert.recipient))
         greeting = w("greeting", name=alert.recipient_name) if alert.recipient_name else w("greeting_anonymous")
         units = sorted(u for u in scope(config, alert.recipient) if u is not None)
-        named = directory(config).units
+        named = routing_table(config).units
         unit_names = ", ".join(named[u].name if u in named else u for u in units)
         if alert.kind == DIGEST:
             footer = w("footer.analyst", organisation=config.organisation)
@@ -369,7 +347,7 @@ class Composer:
     ) -> bytes:
         """The e-mail for `alert` as it goes on the wire; `hits` are its hits, `evidence` by page id."""
         if not hits:
-            raise ValueError(f"alert {alert_ref(alert.id)} has no hits")
+            raise ValueError(f"alert {ids.alert(alert.id)} has no hits")
         config, w = self.config, self.words
         total = len(hits)
         shown_hits = list(hits)[:DIGEST_MAX_HITS] if alert.kind == DIGEST else list(hits)
@@ -410,7 +388,7 @@ class Composer:
             headers.append(mime.raw_header("Message-ID", header_safe(alert.message_id)))
         headers += [
             mime.raw_header("Auto-Submitted", "auto-generated"),
-            mime.raw_header("X-Vaern-Alert", alert_ref(alert.id)),
+            mime.raw_header("X-Vaern-Alert", ids.alert(alert.id)),
             mime.raw_header("X-Vaern-Kind", alert.kind),
         ]
         return mime.build(headers, text, html, images)

@@ -1,462 +1,293 @@
-"""Delivery: send what the outbox holds, retry what failed, never lose an alert.
+"""Dispatch: grouping and dedup. Alert rows (the outbox) written in the same transaction as the
+hits they are about.
 
-`deliver` sends every due alert: queued, not waiting for a retry, and either its crawl run has
-finished or it has waited `alerts.group_wait` (so one e-mail per recipient per run lists all
-that run's hits). Each alert is first *claimed* (a lease recorded in its row), then composed
-and handed to SMTP, then marked sent in its own transaction.
-
-Guarantee: at least once. An alert is marked sent only after the SMTP server accepted it, so
-a crash (even SIGKILL) between the two re-sends it; the same Message-ID lets mail clients see
-it is the same message. A lease held by a dead process on this host is taken over at once;
-any other lease expires after a few SMTP timeouts. Temporary failures are retried with
-exponential backoff (`alerts.retry_initial` doubling up to `alerts.retry_max`) until
-`alerts.give_up_after`; permanent ones (5xx) are given up after `alerts.max_attempts` tries.
+`enqueue` groups a batch of hits into one alert per (recipient, crawl run, kind), skips what a
+recipient was already told (never the same hit twice in the same kind) and what is silenced.
+`queue_reminders` and `queue_digest` add the time-driven kinds; `silence` records a dismissal
+("not this person") so that (person, URL) — or (person, site) — is never alerted again.
+Nothing here sends: `delivery.deliver` does, later, from these rows. Routing is `routing.py`;
+the settings are `alerts.*` in the config.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import queue
-import socket
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, exists, not_, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy.orm import Session
 
-from vaern.alerts.compose import Composer, Evidence, load_evidence
-from vaern.alerts.outbox import alert_ref, hits_of
-from vaern.alerts.smtp import SendFailure, SmtpTransport
+from vaern import ids
+from vaern.alerts.routing import DIGEST, NEW_HIT, REMINDER, REMOVED, UPDATE, Recipient, recipients
 from vaern.clock import utcnow
-from vaern.config import Config, parse_interval
-from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
+from vaern.config import Config
+from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, SilenceRow
 
-log = logging.getLogger(__name__)
-
-BATCH = 50
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    """What one `deliver` pass did: accepted by SMTP, put back for a retry, given up."""
-
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-
-    def __add__(self, other: DeliveryReport) -> DeliveryReport:
-        return DeliveryReport(self.sent + other.sent, self.retrying + other.retrying, self.failed + other.failed)
+# Reminders look back this far past `remind_after`, so a long-forgotten hit is not dug up
+# again if its bookkeeping has been pruned by retention.
+REMINDER_WINDOW = timedelta(days=30)
 
 
-def backoff(config: Config, attempts: int) -> timedelta:
-    """Wait before try number `attempts + 1`: retry_initial, doubling, at most retry_max."""
-    first = parse_interval(config.alerts.retry_initial)
-    most = parse_interval(config.alerts.retry_max)
-    wait: timedelta = first * (2 ** max(0, min(attempts - 1, 30)))
-    return wait if wait < most else most
+def message_id(config: Config, alert: AlertRow) -> str:
+    """A Message-ID fixed when the alert is queued, so every retry carries the same one and a
+    mail client can recognise a resend after a crash as the same message."""
+    domain = parseaddr(config.smtp.sender)[1].rpartition("@")[2] or "vaern.localhost"
+    token = hashlib.sha256(
+        f"{alert.id}|{alert.recipient}|{alert.kind}|{alert.run_id}|{alert.created_at.isoformat()}".encode()
+    ).hexdigest()[:20]
+    return f"<vaern.{ids.alert(alert.id)}.{token}@{domain}>"
 
 
-def lease(config: Config) -> timedelta:
-    """How long a claim holds: enough to connect, compose and send one batch."""
-    return timedelta(seconds=max(120.0, 4 * config.smtp.timeout))
+def _round(kind: str, run_id: int | None) -> int:
+    # A page can change again and again; each change that names the person anew is news.
+    return (run_id or 0) if kind == UPDATE else 0
 
 
-def this_dispatcher() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def enqueue(session: Session, config: Config, hits: Sequence[HitRow], kind: str, run_id: int | None) -> list[AlertRow]:
+    """Queue alerts of `kind` about `hits`, in the caller's transaction; returns the alerts touched.
 
-
-def _dead_claimers(session: Session) -> list[str]:
-    """Claims held by processes on this host that no longer exist (killed mid-send)."""
-    host = socket.gethostname()
-    dead = []
-    for claimer in session.scalars(
-        select(AlertRow.claimed_by).where(AlertRow.status == "queued", AlertRow.claimed_by.is_not(None)).distinct()
-    ):
-        if claimer is None:
-            continue
-        name, _, pid = claimer.rpartition(":")
-        if name != host or not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            dead.append(claimer)
-        except PermissionError:
-            pass  # alive, someone else's
-    return dead
-
-
-def _due(now: datetime, group_wait: timedelta, dead: list[str]) -> ColumnElement[bool]:
-    finished = exists().where(CrawlRunRow.id == AlertRow.run_id, CrawlRunRow.finished_at.is_not(None))
-    known = exists().where(CrawlRunRow.id == AlertRow.run_id)
-    conds: list[ColumnElement[bool]] = [AlertRow.next_attempt_at.is_(None), AlertRow.next_attempt_at <= now]
-    if dead:
-        conds.append(AlertRow.claimed_by.in_(dead))
-    return and_(
-        AlertRow.status == "queued",
-        or_(*conds),
-        or_(AlertRow.run_id.is_(None), finished, not_(known), AlertRow.created_at <= now - group_wait),
-    )
-
-
-def _claim(sessions: sessionmaker[Session], config: Config, now: datetime, me: str, limit: int) -> list[int]:
-    group_wait = parse_interval(config.alerts.group_wait)
-    with sessions() as session, session.begin():
-        dead = _dead_claimers(session)
-        due = _due(now, group_wait, dead)
-        candidates = (
-            select(AlertRow.id)
-            .where(due)
-            .order_by(AlertRow.created_at, AlertRow.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=AlertRow)
-            .scalar_subquery()
-        )
-        # The due conditions are repeated outside the subquery: PostgreSQL re-checks them on a
-        # row another dispatcher claimed meanwhile, so each alert is claimed by one dispatcher.
-        stmt = (
-            update(AlertRow)
-            .where(AlertRow.id.in_(candidates), due)
-            .values(claimed_by=me, next_attempt_at=now + lease(config))
-            .returning(AlertRow.id)
-            .execution_options(synchronize_session=False)
-        )
-        return sorted(session.scalars(stmt))
-
-
-def _finish(sessions: sessionmaker[Session], alert_id: int, me: str, **values: object) -> None:
-    """Record a try's outcome in its own transaction, at once: what is marked sent stays sent."""
-    with sessions() as session, session.begin():
-        # Core, not ORM-enabled, execution: this runs once per e-mail.
-        session.connection().execute(
-            update(AlertRow)
-            .where(AlertRow.id == alert_id, AlertRow.claimed_by == me)
-            .values(claimed_by=None, attempts=AlertRow.attempts + 1, **values)
-        )
-
-
-class _SentLog:
-    """Marks accepted e-mails sent, committing in groups: the sender that finds no commit under
-    way writes everything accepted so far in one transaction, while the other connections go on
-    sending. A crash loses at most the group being written: those e-mails are sent again.
-
-    One database connection is kept for the pass (a session per e-mail cost more than the
-    update itself). On SQLite (WAL, synchronous=NORMAL) a commit is in the WAL before `sent`
-    returns, so it survives the process being killed; only a power cut could undo the last
-    few marks, and then those e-mails are sent again, which at-least-once allows."""
-
-    def __init__(self, sessions: sessionmaker[Session], me: str) -> None:
-        self.sessions = sessions
-        self.me = me
-        self.lock = threading.Condition()
-        self.pending: list[dict[str, object]] = []
-        self.committing = False
-        self.connection: Connection | None = None
-        self.statement = (
-            update(AlertRow)
-            .where(AlertRow.id == bindparam("b_id"), AlertRow.claimed_by == me)
-            .values(
-                status="sent",
-                sent_at=bindparam("b_sent_at"),
-                attempts=AlertRow.attempts + 1,
-                claimed_by=None,
-                last_error=None,
-                next_attempt_at=None,
-            )
-        )
-
-    def sent(self, alert_id: int, at: datetime) -> None:
-        with self.lock:
-            self.pending.append({"b_id": alert_id, "b_sent_at": at})
-            if self.committing:
-                return  # the sender writing now will take this one too
-            self.committing = True
-        while True:
-            with self.lock:
-                group, self.pending = self.pending, []
-                if not group:
-                    self.committing = False
-                    self.lock.notify_all()
-                    return
-            try:
-                self._write(group)
-            except BaseException:
-                with self.lock:
-                    self.committing = False
-                    self.lock.notify_all()
-                raise
-
-    def _write(self, group: list[dict[str, object]]) -> None:
-        # Only the one sender that set `committing` gets here: the connection is never shared.
-        if self.connection is None:
-            with self.sessions() as session:
-                engine = session.get_bind()
-            assert isinstance(engine, Engine)
-            self.connection = engine.connect()
-        try:
-            self.connection.execute(self.statement, group)
-            self.connection.commit()
-        except BaseException:
-            self.close()
-            raise
-
-    def wait(self) -> None:
-        """Until everything accepted so far is written."""
-        with self.lock:
-            self.lock.wait_for(lambda: not self.committing and not self.pending)
-
-    def close(self) -> None:
-        if self.connection is not None:
-            connection, self.connection = self.connection, None
-            connection.close()  # rolls back anything not committed
-
-
-def _release(sessions: sessionmaker[Session], alert_ids: list[int], me: str, now: datetime) -> None:
-    """Give back claims not tried (shutdown): due again at once, no attempt counted."""
-    if not alert_ids:
-        return
-    with sessions() as session, session.begin():
-        session.execute(
-            update(AlertRow)
-            .where(AlertRow.id.in_(alert_ids), AlertRow.claimed_by == me)
-            .values(claimed_by=None, next_attempt_at=now)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _failed(
-    sessions: sessionmaker[Session],
-    config: Config,
-    alert: AlertRow,
-    failure: SendFailure,
-    me: str,
-    now: datetime,
-) -> str:
-    """Record a failed try; return the alert's new status."""
-    attempts = alert.attempts + 1
-    give_up = now - parse_interval(config.alerts.give_up_after)
-    if not failure.temporary and attempts >= config.alerts.max_attempts:
-        status, note = "failed", f"{failure.reason} (permanent, gave up after {attempts} tries)"
-    elif failure.temporary and alert.created_at <= give_up:
-        status, note = "failed", f"{failure.reason} (still failing after {config.alerts.give_up_after})"
-    else:
-        status, note = "queued", failure.reason
-    _finish(
-        sessions,
-        alert.id,
-        me,
-        status=status,
-        last_error=note,
-        next_attempt_at=None if status == "failed" else now + backoff(config, attempts),
-    )
-    log.log(
-        logging.ERROR if status == "failed" else logging.WARNING,
-        "event=alert.%s alert=%s kind=%s to=%s attempts=%d error=%r",
-        "failed" if status == "failed" else "retry",
-        alert_ref(alert.id),
-        alert.kind,
-        alert.recipient,
-        attempts,
-        failure.reason,
-    )
-    return status
-
-
-class _Pass:
-    """One batch's shared state between the sending threads."""
-
-    def __init__(self, ids: list[int]) -> None:
-        self.work: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for alert_id in ids:
-            self.work.put(alert_id)
-        self.lock = threading.Lock()
-        self.report = DeliveryReport()
-        self.down: SendFailure | None = None  # the server cannot be reached: stop sending
-
-    def count(self, status: str) -> None:
-        with self.lock:
-            self.report += DeliveryReport(sent=status == "sent", retrying=status == "queued", failed=status == "failed")
-
-    def take(self) -> int | None:
-        try:
-            return self.work.get_nowait()
-        except queue.Empty:
-            return None
-
-    def left(self) -> list[int]:
-        out = []
-        while (alert_id := self.take()) is not None:
-            out.append(alert_id)
-        return out
-
-
-def deliver(
-    config: Config,
-    sessions: sessionmaker[Session],
-    now: datetime | None = None,
-    *,
-    stop: threading.Event | None = None,
-    batch: int = BATCH,
-) -> DeliveryReport:
-    """Send every due alert once; returns how many were sent, put back for retry, given up.
-
-    Up to `alerts.connections` SMTP connections send at once; each composes its next e-mail
-    while the current one is being sent.
-    `now` (naive UTC) fixes the clock for tests; `stop` ends the pass between two messages.
+    One alert per (recipient, run, kind); a recipient who was never told of a hit gets an
+    `update` about it as a `new_hit` (it is news to them), and no `removed` notice at all.
     """
-    me = this_dispatcher()
-    composer = Composer(config)
-    report = DeliveryReport()
-    sent_log = _SentLog(sessions, me)
-    transports = [SmtpTransport(config.smtp) for _ in range(config.alerts.connections)]
-    try:
-        while stop is None or not stop.is_set():
-            clock = now or utcnow()
-            ids = _claim(sessions, config, clock, me, batch)
-            if not ids:
-                break
-            with sessions() as session:
-                alerts = {a.id: a for a in session.scalars(select(AlertRow).where(AlertRow.id.in_(ids)))}
-                hits = hits_of(session, ids)
-                evidence = load_evidence(session, config, [h for hs in hits.values() for h in hs])
-                session.expunge_all()
-            state = _send_batch(
-                config, sessions, composer, transports, sent_log, alerts, hits, evidence, me, clock, stop
-            )
-            sent_log.wait()
-            report += state.report
-            if state.down is not None:
-                # The server is unreachable: the rest of the batch fails the same way.
-                for alert_id in state.left():
-                    report += _count(_failed(sessions, config, alerts[alert_id], state.down, me, clock))
-                return report
-            if stop is not None and stop.is_set():
-                _release(sessions, state.left(), me, clock)
-                return report
-    finally:
-        sent_log.close()
-        for transport in transports:
-            transport.close()
-    return report
-
-
-def _send_batch(
-    config: Config,
-    sessions: sessionmaker[Session],
-    composer: Composer,
-    transports: list[SmtpTransport],
-    sent_log: _SentLog,
-    alerts: dict[int, AlertRow],
-    hits: dict[int, list[HitRow]],
-    evidence: dict[int, Evidence],
-    me: str,
-    clock: datetime,
-    stop: threading.Event | None,
-) -> _Pass:
-    """Send a claimed batch over the connections (in parallel threads where there are several);
-    return what happened."""
-    state = _Pass(sorted(alerts))
-
-    def take() -> _Composed | None:
-        alert_id = state.take()
-        if alert_id is None:
-            return None
-        return _compose(composer, alerts[alert_id], hits[alert_id], evidence, clock)
-
-    def sender(transport: SmtpTransport) -> None:
-        current = take()
-        while current is not None:
-            if state.down is not None or (stop is not None and stop.is_set()):
-                state.work.put(current.alert.id)  # not tried: back to the batch's leftovers
-                return
-            # The next e-mail is composed while the server takes this one in: between handing it
-            # over and reading the reply. One thread does both, so nothing waits for the other.
-            status, failure, upcoming = _deliver_one(config, sessions, transport, sent_log, current, take, me, clock)
-            state.count(status)
-            if failure is not None and failure.connection:
-                state.down = failure
-            current = upcoming if upcoming is not None else take()
-
-    used = transports[: len(alerts)]
-    if len(used) == 1:
-        sender(used[0])
-        return state
-    threads = [threading.Thread(target=sender, args=(t,), daemon=True) for t in used]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return state
-
-
-def _count(status: str) -> DeliveryReport:
-    return DeliveryReport(sent=status == "sent", retrying=status == "queued", failed=status == "failed")
-
-
-@dataclass(frozen=True)
-class _Composed:
-    """An alert with its e-mail as it goes on the wire, or why there is none."""
-
-    alert: AlertRow
-    hits: list[HitRow]
-    data: bytes | None = None
-    failure: SendFailure | None = None
-
-
-def _compose(
-    composer: Composer, alert: AlertRow, hits: list[HitRow], evidence: dict[int, Evidence], clock: datetime
-) -> _Composed:
     if not hits:
-        return _Composed(alert, hits)
-    try:
-        return _Composed(alert, hits, composer.message_bytes(alert, hits, evidence, clock))
-    except Exception as exc:
-        log.exception("event=alert.compose_failed alert=%s", alert_ref(alert.id))
-        failure = SendFailure(f"could not compose the e-mail: {type(exc).__name__}", temporary=False)
-        return _Composed(alert, hits, failure=failure)
+        return []
+    session.flush()  # the hits need their ids
+    now = utcnow()
+    silenced = _active_silences(session, {h.person_id for h in hits}, now)
+    live = [h for h in hits if not _matches(silenced, h)]
+
+    # recipient key -> (recipient, kind, [hits]) ; a kind can turn into new_hit per recipient
+    groups: dict[tuple[str, str], tuple[Recipient, list[HitRow]]] = {}
+    for hit in live:
+        for rcpt in recipients(config, hit.person_id, kind, hit.confidence):
+            actual = kind
+            if kind in (UPDATE, REMOVED) and not _was_told(session, hit.id, rcpt.key, NEW_HIT):
+                if kind == REMOVED:
+                    continue
+                actual = NEW_HIT
+            groups.setdefault((rcpt.key, actual), (rcpt, []))[1].append(hit)
+
+    touched: list[AlertRow] = []
+    for (key, actual), (rcpt, group) in groups.items():
+        rnd = _round(actual, run_id)
+        already = set(
+            session.scalars(
+                select(AlertHitRow.hit_id).where(
+                    AlertHitRow.recipient == key,
+                    AlertHitRow.kind == actual,
+                    AlertHitRow.round == rnd,
+                    AlertHitRow.hit_id.in_([h.id for h in group]),
+                )
+            )
+        )
+        fresh: list[HitRow] = []
+        for h in group:
+            if h.id not in already:
+                already.add(h.id)
+                fresh.append(h)
+        if not fresh:
+            continue
+        alert = _open_alert(session, key, actual, run_id)
+        if alert is None:
+            alert = AlertRow(
+                recipient=rcpt.email,
+                recipient_name=rcpt.name,
+                kind=actual,
+                run_id=run_id,
+                status="queued",
+                attempts=0,
+                created_at=now,
+            )
+            session.add(alert)
+            session.flush()
+            alert.message_id = message_id(config, alert)
+        for h in fresh:
+            session.add(AlertHitRow(alert_id=alert.id, hit_id=h.id, recipient=key, kind=actual, round=rnd))
+        touched.append(alert)
+    session.flush()
+    return touched
 
 
-def _deliver_one(
-    config: Config,
-    sessions: sessionmaker[Session],
-    transport: SmtpTransport,
-    sent_log: _SentLog,
-    current: _Composed,
-    take: Callable[[], _Composed | None],
-    me: str,
-    clock: datetime,
-) -> tuple[str, SendFailure | None, _Composed | None]:
-    """Send and record one composed alert; returns its new status, the failure if any, and the
-    next alert if `take` was called for it while this one was with the server."""
-    alert = current.alert
-    if not current.hits:
-        # Every hit was silenced or deleted since it was queued: nothing to say.
-        _finish(sessions, alert.id, me, status="failed", last_error="no hits left to report")
-        return "failed", None, None
-    if current.data is None:
-        assert current.failure is not None
-        return _failed(sessions, config, alert, current.failure, me, clock), current.failure, None
-    upcoming = None
-    try:
-        transport.begin(alert.recipient, current.data)
-        upcoming = take()
-        transport.end()
-    except SendFailure as failure:
-        return _failed(sessions, config, alert, failure, me, clock), failure, upcoming
-    # Recorded before this connection hands over its next message (with several connections,
-    # possibly by the sender committing at the moment): a crash sends again only what was in
-    # flight on each connection and the group being written.
-    sent_log.sent(alert.id, clock)
-    log.info(
-        "event=alert.sent alert=%s kind=%s to=%s hits=%d run=%s attempts=%d",
-        alert_ref(alert.id),
-        alert.kind,
-        alert.recipient,
-        len(current.hits),
-        alert.run_id,
-        alert.attempts + 1,
+def _was_told(session: Session, hit_id: int, key: str, kind: str) -> bool:
+    return (
+        session.scalar(
+            select(AlertHitRow.id)
+            .where(AlertHitRow.hit_id == hit_id, AlertHitRow.recipient == key, AlertHitRow.kind == kind)
+            .limit(1)
+        )
+        is not None
     )
-    return "sent", None, upcoming
+
+
+def _open_alert(session: Session, key: str, kind: str, run_id: int | None) -> AlertRow | None:
+    """A queued alert for the same (recipient, run, kind) that no dispatcher has picked up yet.
+
+    Locked (FOR UPDATE on PostgreSQL) so a dispatcher claiming it waits for this transaction
+    and then composes the e-mail with every hit in it; once claimed it is never appended to.
+    """
+    run_cond = AlertRow.run_id.is_(None) if run_id is None else AlertRow.run_id == run_id
+    stmt = (
+        select(AlertRow)
+        .where(
+            AlertRow.status == "queued",
+            AlertRow.kind == kind,
+            run_cond,
+            AlertRow.attempts == 0,
+            AlertRow.claimed_by.is_(None),
+            AlertRow.next_attempt_at.is_(None),
+        )
+        .order_by(AlertRow.id)
+        .with_for_update()
+    )
+    for alert in session.scalars(stmt):
+        if alert.recipient.lower() == key:
+            return alert
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Silences
+
+
+def silence(
+    session: Session,
+    person_id: str,
+    url: str | None = None,
+    site_id: str | None = None,
+    *,
+    by: str,
+    reason: str,
+    hit_id: int | None = None,
+    expires_at: datetime | None = None,
+) -> SilenceRow:
+    """Never alert about `person_id` on `url` (or anywhere on `site_id`) again; who and why are kept.
+
+    Called when a hit is dismissed as "not this person". Alerts still waiting in the outbox
+    (not being sent right now) lose the silenced hits; an alert left empty is dropped.
+    """
+    if url is None and site_id is None:
+        raise ValueError("a silence needs a URL or a site")
+    if not by.strip() or not reason.strip():
+        raise ValueError("a silence records who set it and why")
+    row = SilenceRow(
+        person_id=person_id,
+        url=url,
+        site_id=site_id,
+        hit_id=hit_id,
+        created_by=by,
+        reason=reason,
+        created_at=utcnow(),
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+
+    where: list[ColumnElement[bool]] = []
+    if url is not None:
+        where.append(HitRow.url == url)
+    if site_id is not None:
+        where.append(HitRow.site_id == site_id)
+    matching_hits = select(HitRow.id).where(HitRow.person_id == person_id, or_(*where))
+    # Queued alerts not being sent right now; their text is composed when they are sent.
+    unsent = select(AlertRow.id).where(AlertRow.status == "queued", AlertRow.claimed_by.is_(None))
+    session.execute(delete(AlertHitRow).where(AlertHitRow.hit_id.in_(matching_hits), AlertHitRow.alert_id.in_(unsent)))
+    session.execute(
+        delete(AlertRow).where(
+            AlertRow.id.in_(unsent),
+            ~exists().where(AlertHitRow.alert_id == AlertRow.id),
+        )
+    )
+    return row
+
+
+def is_silenced(session: Session, person_id: str, url: str, site_id: str, now: datetime | None = None) -> bool:
+    """Whether alerts about `person_id` on `url` (a page of `site_id`) are silenced."""
+    silences = _active_silences(session, {person_id}, now or utcnow())
+    return any(_covers(s, person_id, url, site_id) for s in silences)
+
+
+def _active_silences(session: Session, person_ids: set[str], now: datetime) -> list[SilenceRow]:
+    if not person_ids:
+        return []
+    stmt = select(SilenceRow).where(
+        SilenceRow.person_id.in_(sorted(person_ids)),
+        or_(SilenceRow.expires_at.is_(None), SilenceRow.expires_at > now),
+    )
+    return list(session.scalars(stmt))
+
+
+def _covers(s: SilenceRow, person_id: str, url: str, site_id: str) -> bool:
+    return s.person_id == person_id and (s.url == url or (s.site_id is not None and s.site_id == site_id))
+
+
+def _matches(silences: list[SilenceRow], hit: HitRow) -> bool:
+    return any(_covers(s, hit.person_id, hit.url, hit.site_id) for s in silences)
+
+
+# ---------------------------------------------------------------------------------------------
+# Time-driven kinds
+
+
+def queue_reminders(session: Session, config: Config, now: datetime | None = None) -> list[AlertRow]:
+    """Once per hit: remind the leader of a `high` hit still neither confirmed nor dismissed
+    `alerts.remind_after` after it was found, if they were told of it in the first place."""
+    now = now or utcnow()
+    after = config.alerts.remind_after
+    told = exists().where(
+        AlertHitRow.hit_id == HitRow.id,
+        AlertHitRow.kind == NEW_HIT,
+        AlertRow.id == AlertHitRow.alert_id,
+        AlertRow.status == "sent",
+    )
+    stmt = select(HitRow).where(
+        HitRow.confidence == "high",
+        HitRow.status == "new",
+        HitRow.removed_at.is_(None),
+        HitRow.first_seen <= now - after,
+        HitRow.first_seen > now - after - REMINDER_WINDOW,
+        told,
+    )
+    return enqueue(session, config, list(session.scalars(stmt.order_by(HitRow.id))), REMINDER, None)
+
+
+def queue_digest(session: Session, config: Config, now: datetime | None = None) -> list[AlertRow]:
+    """The analysts' digest: every `possible` hit still new that no digest has listed yet."""
+    if not config.alerts.analysts:
+        return []
+    stmt = select(HitRow).where(
+        HitRow.confidence == "possible",
+        HitRow.status == "new",
+        HitRow.removed_at.is_(None),
+        ~exists().where(AlertHitRow.hit_id == HitRow.id, AlertHitRow.kind == DIGEST),
+    )
+    return enqueue(session, config, list(session.scalars(stmt.order_by(HitRow.id))), DIGEST, None)
+
+
+def hits_of(session: Session, alert_ids: Iterable[int]) -> dict[int, list[HitRow]]:
+    """alert id -> its hits (in hit order)."""
+    wanted = list(alert_ids)
+    out: dict[int, list[HitRow]] = {i: [] for i in wanted}
+    if not wanted:
+        return out
+    rows = session.execute(
+        select(AlertHitRow.alert_id, HitRow)
+        .join(HitRow, HitRow.id == AlertHitRow.hit_id)
+        .where(AlertHitRow.alert_id.in_(wanted))
+        .order_by(HitRow.id)
+    )
+    for alert_id, hit in rows:
+        out[alert_id].append(hit)
+    return out
+
+
+__all__ = [
+    "enqueue",
+    "hits_of",
+    "is_silenced",
+    "message_id",
+    "queue_digest",
+    "queue_reminders",
+    "silence",
+]

@@ -3,19 +3,14 @@ the outbox lines of `vaern status`."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vaern.alerts.outbox import alert_ref, hit_ref
+from vaern import ids
+from vaern.clock import iso
 from vaern.storage.tables import AlertHitRow, AlertRow
-
-
-def iso(when: datetime | None) -> str | None:
-    """Naive UTC from the database -> ISO 8601 with Z, to the second."""
-    return None if when is None else when.replace(microsecond=0).isoformat() + "Z"
 
 
 def alerts_json(session: Session, *, status: str | None = None) -> list[dict[str, Any]]:
@@ -31,10 +26,10 @@ def alerts_json(session: Session, *, status: str | None = None) -> list[dict[str
         )
         for alert_id, hit_id in rows:
             if alert_id in hits:
-                hits[alert_id].append(hit_ref(hit_id))
+                hits[alert_id].append(ids.hit(hit_id))
     return [
         {
-            "id": alert_ref(a.id),
+            "id": ids.alert(a.id),
             "to": a.recipient,
             "kind": a.kind,
             "hits": hits[a.id],

@@ -23,7 +23,6 @@ REMOVED = "removed"
 REMINDER = "reminder"
 DIGEST = "digest"
 UNIT_KINDS = (NEW_HIT, UPDATE, REMOVED, REMINDER)
-KINDS = (*UNIT_KINDS, DIGEST)
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class Recipient:
         return self.email.lower()
 
 
-class Directory:
+class RoutingTable:
     """The config's people, units and mailboxes indexed once (a watch list can be 50,000 long)."""
 
     def __init__(self, config: Config) -> None:
@@ -52,19 +51,18 @@ class Directory:
                 self.scopes.setdefault(email.lower(), set()).add(unit.id)
         if config.alerts.fallback:
             self.scopes.setdefault(config.alerts.fallback.lower(), set()).add(None)
-        self.analysts = {a.lower() for a in config.alerts.analysts}
 
 
-_directories: dict[int, Directory] = {}
+_tables: dict[int, RoutingTable] = {}
 
 
-def directory(config: Config) -> Directory:
-    """The index of `config` (kept for the few configs a process holds)."""
-    found = _directories.get(id(config))
+def routing_table(config: Config) -> RoutingTable:
+    """The routing table of `config` (kept for the few configs a process holds)."""
+    found = _tables.get(id(config))
     if found is None or found.config is not config:
-        if len(_directories) > 8:
-            _directories.clear()
-        found = _directories[id(config)] = Directory(config)
+        if len(_tables) > 8:
+            _tables.clear()
+        found = _tables[id(config)] = RoutingTable(config)
     return found
 
 
@@ -82,7 +80,7 @@ def recipients(config: Config, person_id: str, kind: str, confidence: str) -> li
         raise ValueError(f"unknown alert kind {kind!r}")
     if confidence != "high":
         return []
-    index = directory(config)
+    index = routing_table(config)
     person = index.people.get(person_id)
     if person is None:
         return []  # no longer watched: nobody is responsible for them any more
@@ -101,19 +99,7 @@ def scope(config: Config, address: str) -> set[str | None]:
 
     This is the invariant the tests hold routing to; the review app can use it too.
     """
-    return set(directory(config).scopes.get(address.lower(), ()))
-
-
-def may_hear_about(config: Config, address: str, person_id: str, kind: str) -> bool:
-    """Whether an e-mail of `kind` to `address` may mention `person_id`."""
-    index = directory(config)
-    if kind == DIGEST:
-        return address.lower() in index.analysts
-    person = index.people.get(person_id)
-    if person is None:
-        return False
-    unit = person.unit if person.unit in index.units else None
-    return unit in index.scopes.get(address.lower(), set())
+    return set(routing_table(config).scopes.get(address.lower(), ()))
 
 
 def _unique(found: list[Recipient]) -> list[Recipient]:

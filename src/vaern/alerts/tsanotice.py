@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from vaern import clock
 from vaern.alerts.smtp import SendFailure, SmtpTransport
 from vaern.config import Config
-from vaern.schedules import parse_interval
 from vaern.storage.stamping import timestamp_state, tsa_silent_for
 from vaern.storage.tables import AuditRow, TimestampRow
 
@@ -32,7 +31,7 @@ def recipients(config: Config) -> list[str]:
 def notify_tsa_silence(config: Config, session: Session) -> bool:
     """E-mail the admins if tokens are owed and no TSA has answered for too long; True if sent."""
     silent = tsa_silent_for(session, config)
-    if silent is None or silent < parse_interval(config.evidence.tsa_alert_after):
+    if silent is None or silent < config.evidence.tsa_alert_after:
         return False
     oldest = session.scalar(select(func.min(TimestampRow.created_at)).where(TimestampRow.status == "pending"))
     told = session.scalar(select(func.max(AuditRow.at)).where(AuditRow.action == ACTION))

@@ -3,7 +3,7 @@
 A group page or a thread holds many posts; a hit should point at the post that names the
 person, not only at the page. `find_posts(html, url, text, to_text)` finds the posts in the
 (rendered) HTML, works out each one's permalink, and locates its text in `Page.text` as
-offsets, so the pipeline can map a mention's offset to its post (`post_for`).
+offsets, so the pipeline can map a mention's offset to its post (`domain.post_for`).
 
 Controlled by `sites[].post_selector` (a CSS selector for one post on that site); without it,
 posts are found by structure: `<article>`, `role="article"`, schema.org Comment/…Posting
@@ -19,7 +19,7 @@ then records the post's position).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
@@ -94,12 +94,6 @@ def find_posts(
         link = _permalink(element, chosen, base, page_url)
         posts.append(Post(start=start, end=end, permalink=link, index=len(posts)))
     return tuple(posts)
-
-
-def post_for(posts: Sequence[Post], offset: int) -> Post | None:
-    """The innermost post holding the character at `offset` (a mention's start), if any."""
-    holding = [p for p in posts if p.start <= offset < p.end]
-    return min(holding, key=lambda p: p.end - p.start) if holding else None
 
 
 def _normalised(text: str) -> tuple[str, list[int]]:

@@ -61,7 +61,7 @@ from scrapy.exceptions import (
 from scrapy.http import HtmlResponse, Response, TextResponse
 
 from vaern import clock
-from vaern.config import Config, Site, parse_interval
+from vaern.config import Config, Site
 from vaern.crawler.extract import Extracted, decide_encoding, extract_tree
 from vaern.crawler.htmltree import parse_html
 from vaern.crawler.netguard import BlockedRequest
@@ -403,7 +403,7 @@ class SiteSpider(Spider):
             return
         self._rechecked = True
         max_depth = self.site.follow.max_depth
-        due_before = clock.now() - parse_interval(self.site.follow.recheck_after)
+        due_before = clock.now() - self.site.follow.recheck_after
         scheduled = not_due = 0
         for url, known in self.known.items():
             if url in self.seen or not self.rules.allows(url):

@@ -1,7 +1,8 @@
 """`vaern demo`: the whole pipeline on a fictional municipality, on this machine only.
 
 1. serve the embedded demo site (a hate blog, a forum thread, a page without mentions) on 127.0.0.1;
-2. start a local SMTP sink that writes every e-mail as an .eml file into the demo folder;
+2. start a local SMTP sink that writes every e-mail as an .eml file into the demo folder (the
+   site and the sink are the fixture servers of vaern.testing);
 3. write a config for "Egeby Kommune" (3 units, 12 employees) pointing at both;
 4. crawl once, capture evidence, send the alerts;
 5. print where everything is, then serve the review app with a demo login.
@@ -11,10 +12,7 @@ Nothing leaves 127.0.0.1. Everything in the demo is fictional.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -23,8 +21,9 @@ from typing import Any
 import click
 import yaml
 
-from vaern.configcheck import load_config
-from vaern.demo.mailbox import Mailbox
+from vaern.config import Config, load_config
+from vaern.testing.siteserver import SiteServer
+from vaern.testing.smtpsink import SmtpSink
 
 UNITS: list[dict[str, Any]] = [
     {
@@ -63,25 +62,12 @@ PEOPLE: list[dict[str, Any]] = [
 DEMO_USER = ("analytiker", "demo-egeby-2026")
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @contextmanager
 def demo_site() -> Iterator[str]:
-    """Serve the embedded site on 127.0.0.1 (a free port); yield its base URL."""
+    """Serve the embedded site on 127.0.0.1 (a free port) with the fixture site server; yield its base URL."""
     root = resources.files("vaern.demo").joinpath("site")
-    with resources.as_file(root) as directory:
-        handler = functools.partial(_QuietHandler, directory=str(directory))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
+    with resources.as_file(root) as directory, SiteServer(directory, record=False) as server:
+        yield server.base_url
 
 
 def write_config(directory: Path, site_url: str, smtp_port: int, review_port: int) -> Path:
@@ -118,20 +104,19 @@ def write_config(directory: Path, site_url: str, smtp_port: int, review_port: in
     return path
 
 
-def run_demo(directory: Path, serve: bool = True, port: int = 8000) -> int:
-    """Run the demo; return the exit code."""
-    from vaern.cli import crawl_now
-
+def run_demo(directory: Path, crawl: Callable[[Config, list[str]], bool], serve: bool = True, port: int = 8000) -> int:
+    """Run the demo; return the exit code. `crawl(config, site_ids)` is the crawl pass to run,
+    with its progress and summary (the CLI's `vaern crawl`); True if all went well."""
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     mail_dir = directory / "mail"
-    with demo_site() as site_url, Mailbox(mail_dir) as mailbox:
+    with demo_site() as site_url, SmtpSink(eml_dir=mail_dir) as mailbox:
         config_path = write_config(directory, site_url, mailbox.port, port)
         config = load_config(config_path)
         click.echo(f"Demo site: {site_url}/   (fictional; served from this machine)")
         click.echo(f"SMTP sink: 127.0.0.1:{mailbox.port}   (e-mails are written to {mail_dir})")
         click.echo("Crawling…")
-        ok = crawl_now(config, [s.id for s in config.sites], send_alerts=True)
+        ok = crawl(config, [s.id for s in config.sites])
         mails = sorted(mail_dir.glob("*.eml"))
     click.echo("")
     click.echo(f"Config:   {config_path}")
@@ -146,7 +131,8 @@ def run_demo(directory: Path, serve: bool = True, port: int = 8000) -> int:
 
 
 def _serve_review(config_path: Path, port: int) -> int:
-    from vaern.review.serve import ensure_user, serve
+    from vaern.review.auth import ensure_user
+    from vaern.review.webapp import serve
 
     config = load_config(config_path)
     username, password = DEMO_USER

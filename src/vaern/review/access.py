@@ -2,15 +2,17 @@
 
 Admins and analysts see every hit; a leader sees only hits whose unit (the person's unit when the
 hit was found, as alerts are routed) is one of theirs. Every query of hits in the app — the list,
-the counts, search, the overview, detail, files, export and JSON — goes through `visible_hits`, so
-a hit outside a leader's units is indistinguishable from one that does not exist.
+the counts, search, the overview, detail, files, export and JSON — goes through `visible_hits`
+(one hit: `visible_hit`), so a hit outside a leader's units is indistinguishable from one that
+does not exist.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy.orm import Session
 
 from vaern.storage.tables import HitRow, UserRow
 
@@ -47,3 +49,8 @@ def visible_hits(viewer: Viewer) -> ColumnElement[bool]:
     if viewer.role == "leader" and viewer.units:
         return HitRow.unit_id.in_(viewer.units)
     return false()
+
+
+def visible_hit(db: Session, viewer: Viewer, hit_id: int) -> HitRow | None:
+    """The hit if it exists and `viewer` may see it; None in both other cases alike."""
+    return db.scalar(select(HitRow).where(HitRow.id == hit_id, visible_hits(viewer)))

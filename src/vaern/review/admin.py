@@ -1,6 +1,6 @@
-"""The overview (everyone, scoped) and the admins' pages: audit log, accounts, people, sites.
+"""The admins' pages: the audit log, accounts, people and sites (`/admin/...`).
 
-Admin pages are a 404 for other roles, like any page one may not see.
+They are a 404 for other roles, like any page one may not see.
 """
 
 from __future__ import annotations
@@ -9,22 +9,10 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from vaern.review import audit, overview
-from vaern.review.hits import parse_hit_ref
-from vaern.review.web import Ctx, Pages
+from vaern import ids
+from vaern.review import audit
+from vaern.review.framework import Ctx, Pages
 from vaern.storage.tables import HitRow, UserRow
-
-
-def overview_page(ctx: Ctx) -> Response:
-    data = overview.build(ctx.db, ctx.config, ctx.user)
-    labels = [w.strftime("%d.%m." if ctx.config.language == "da" else "%b %d") for w in data.week_starts]
-
-    def chart(series: overview.Series, name: str) -> object:
-        return overview.bar_chart(series.weekly, labels, f"{ctx.t('New hits per week')}: {name}",
-                                  ctx.t("most in a week"))
-
-    audit.record(ctx.db, ctx.viewer, "view_overview", address=ctx.address)
-    return ctx.render("overview.html", data=data, chart=chart, labels=labels)
 
 
 def audit_page(ctx: Ctx) -> Response:
@@ -33,7 +21,7 @@ def audit_page(ctx: Ctx) -> Response:
         page = int(params.get("page") or 1)
     except ValueError:
         page = 1
-    hit_id = parse_hit_ref(params.get("hit") or "") if params.get("hit") else None
+    hit_id = ids.parse_hit(params.get("hit") or "") if params.get("hit") else None
     username = (params.get("user") or "").strip()[:100]
     entries = audit.read(ctx.db, page=page, username=username, hit_id=hit_id)
     return ctx.render("audit.html", entries=entries, user_filter=username, hit_filter=params.get("hit") or "")
@@ -57,7 +45,6 @@ def sites_page(ctx: Ctx) -> Response:
 def routes(pages: Pages) -> list[Route]:
     admin = ("admin",)
     return [
-        Route("/overview", pages.route(overview_page)),
         Route("/admin/audit", pages.route(audit_page, roles=admin)),
         Route("/admin/users", pages.route(users_page, roles=admin)),
         Route("/admin/people", pages.route(people_page, roles=admin)),

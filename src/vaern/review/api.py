@@ -10,9 +10,11 @@ from sqlalchemy import select
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from vaern import ids
 from vaern.review import audit
-from vaern.review.hits import Filters, get_hit, list_hits, parse_hit_ref
-from vaern.review.web import Ctx, Pages
+from vaern.review.access import visible_hit
+from vaern.review.framework import Ctx, Pages
+from vaern.review.hitlist import Filters, list_hits
 from vaern.storage.queries import hit_json
 from vaern.storage.tables import HitRow
 
@@ -27,8 +29,8 @@ def api_hits(ctx: Ctx) -> Response:
 
 
 def api_hit(ctx: Ctx) -> Response:
-    hit_id = parse_hit_ref(ctx.request.path_params["ref"])
-    hit = get_hit(ctx.db, ctx.user, hit_id) if hit_id is not None else None
+    hit_id = ids.parse_hit(ctx.request.path_params["ref"])
+    hit = visible_hit(ctx.db, ctx.user, hit_id) if hit_id is not None else None
     if hit is None:
         return JSONResponse({"error": "not found"}, status_code=404)
     audit.record(ctx.db, ctx.viewer, "api_hit", hit_id=hit.id, address=ctx.address)

@@ -1,10 +1,11 @@
 """Accounts, passwords, sign-in sessions, CSRF tokens and sign-in throttling for the review app.
 
-Controlled by `review.session_hours`, `review.login_max_failures` and `review.login_window` in the
-config. Passwords are hashed with argon2id; the session cookie holds a random token of which only
-the SHA-256 is stored, so a copy of the database signs nobody in. Each session has its own CSRF
-token that every form posts back. Throttling state is in the database, so it holds across
-restarts and several server processes.
+`add_account` is `vaern user add`; `ensure_user` makes the demo's login. Controlled by
+`review.session_hours`, `review.login_max_failures` and `review.login_window` in the config.
+Passwords are hashed with argon2id; the session cookie holds a random token of which only the
+SHA-256 is stored, so a copy of the database signs nobody in. Each session has its own CSRF token
+that every form posts back. Throttling state is in the database, so it holds across restarts and
+several server processes.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from vaern.app import open_services
 from vaern.clock import utcnow
-from vaern.config import Config, parse_interval
+from vaern.config import Config
 from vaern.errors import VaernError
+from vaern.storage.db import transaction
 from vaern.storage.tables import LoginFailureRow, LoginSessionRow, UserRow
 
 ROLES = ("admin", "analyst", "leader")
@@ -73,6 +76,30 @@ def add_user(
     return user
 
 
+def add_account(config: Config, username: str, role: str, units: list[str], password: str) -> None:
+    """`vaern user add`: create an account in the database named by `database`; raises
+    AccountError saying what is wrong."""
+    services = open_services(config)
+    try:
+        with transaction(services.sessions) as session:
+            add_user(session, config, username, role, units, password)
+    finally:
+        services.engine.dispose()
+
+
+def ensure_user(
+    config: Config, username: str, password: str, role: str = "analyst", units: list[str] | None = None
+) -> None:
+    """Create the account unless one of that name exists (the demo login)."""
+    services = open_services(config)
+    try:
+        with transaction(services.sessions) as session:
+            if session.scalar(select(UserRow.id).where(UserRow.username == username)) is None:
+                add_user(session, config, username, role, units or [], password)
+    finally:
+        services.engine.dispose()
+
+
 @dataclass(frozen=True)
 class SignIn:
     """The outcome of a sign-in attempt: a user, or why not."""
@@ -83,7 +110,7 @@ class SignIn:
 
 def throttled(session: Session, config: Config, username: str, address: str) -> bool:
     """Too many recent failures for this name, or (a few times more) from this address."""
-    since = utcnow() - parse_interval(config.review.login_window)
+    since = utcnow() - config.review.login_window
     limit = config.review.login_max_failures
     by_name = session.scalar(
         select(func.count()).where(LoginFailureRow.username == username, LoginFailureRow.at >= since)
@@ -159,10 +186,6 @@ def close_session(session: Session, token: str | None) -> None:
         session.execute(delete(LoginSessionRow).where(LoginSessionRow.token_sha256 == _digest(token)))
 
 
-def close_sessions_of(session: Session, user_id: int) -> None:
-    session.execute(delete(LoginSessionRow).where(LoginSessionRow.user_id == user_id))
-
-
 def same_token(expected: str | None, given: str | None) -> bool:
     """Constant-time comparison of CSRF tokens; an absent token never matches."""
     return bool(expected) and bool(given) and secrets.compare_digest(str(expected), str(given))
@@ -174,5 +197,5 @@ def new_token() -> str:
 
 def _forget_old_failures(session: Session, config: Config) -> None:
     """Old failures no longer count; dropping them keeps the table small."""
-    cutoff = utcnow() - parse_interval(config.review.login_window) * 4
+    cutoff = utcnow() - config.review.login_window * 4
     session.execute(delete(LoginFailureRow).where(LoginFailureRow.at < cutoff))

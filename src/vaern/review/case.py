@@ -2,7 +2,7 @@
 
 Each change is written together with its audit entry by the caller's transaction. Dismissing a hit
 as "not this person" can silence further alerts for that person on that URL or that whole site;
-the silence itself is the alerts package's (`vaern.alerts.outbox.silence`), so the review app
+the silence itself is the alerts package's (`vaern.alerts.silence`), so the review app
 keeps no second list of silences.
 """
 
@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern.alerts import outbox
+from vaern import alerts
 from vaern.clock import utcnow
 from vaern.storage.tables import CaseStepRow, DecisionRow, HitRow, NoteRow
 
@@ -34,7 +34,13 @@ MAX_NOTE = 10_000
 
 
 class CaseError(ValueError):
-    """A decision or case change that cannot be made as asked; the message is shown to the user."""
+    """A decision or case change that cannot be made as asked; `key` and `values` are the words
+    shown to the user (vaern.words, `case.*`)."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
 
 
 def decide(
@@ -42,11 +48,11 @@ def decide(
 ) -> DecisionRow:
     """Set a hit's status (confirmed, dismissed, or new to reopen) and record why."""
     if status not in ("confirmed", "dismissed", "new"):
-        raise CaseError("unknown decision")
+        raise CaseError("case.unknown_decision")
     if status == "dismissed" and reason not in DISMISS_REASONS:
-        raise CaseError("choose a reason to dismiss")
+        raise CaseError("case.reason_needed")
     if hit.status == "removed" and status == "new":
-        raise CaseError("a removed page cannot be reopened")
+        raise CaseError("case.removed_stays")
     comment = comment.strip()[:MAX_NOTE]
     scope = silence if status == "dismissed" and reason == "not_this_person" and silence in SILENCE_SCOPES else None
     row = DecisionRow(
@@ -64,7 +70,7 @@ def decide(
     if hit.status != "removed":
         hit.status = status
     if scope:
-        outbox.silence(
+        alerts.silence(
             db,
             hit.person_id,
             url=hit.url if scope == "url" else None,
@@ -100,7 +106,7 @@ def update_steps(
         when = wanted.get(step)
         row = current.get(step)
         if when is not None and when > today:
-            raise CaseError("a step cannot be done in the future")
+            raise CaseError("case.step_in_future")
         if when is None and row is not None:
             db.delete(row)
             changes.append((step, "undone", None))
@@ -120,9 +126,9 @@ def notes(db: Session, hit_id: int) -> list[NoteRow]:
 def add_note(db: Session, hit: HitRow, text: str, by: str) -> NoteRow:
     text = text.strip()
     if not text:
-        raise CaseError("the note is empty")
+        raise CaseError("case.note_empty")
     if len(text) > MAX_NOTE:
-        raise CaseError(f"a note may have at most {MAX_NOTE} characters")
+        raise CaseError("case.note_too_long", n=MAX_NOTE)
     row = NoteRow(hit_id=hit.id, at=utcnow(), username=by, text=text)
     db.add(row)
     return row

@@ -2,15 +2,11 @@
 
 Reads the archive folder named by `archive` in the config, never writes to it. Hashes are re-checked
 each time a hit is opened (the "verified" badge is a fresh check, not a stored flag), and the
-database's file map is checked against the sealed manifest as `vaern verify` checks it. Thumbnails
-(the alert e-mails' own) are kept in memory, keyed by the screenshot's SHA-256.
+database's file map is checked against the sealed manifest as `vaern verify` checks it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,15 +15,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern.alerts.compose import make_thumbnail
-from vaern.review.hits import snapshot_ref
-from vaern.storage.archive import check_snapshot
+from vaern import ids
+from vaern.storage.archive import check_snapshot, file_sha256, inside
 from vaern.storage.export import text_diff as export_text_diff
 from vaern.storage.stamping import snapshot_stamps
 from vaern.storage.tables import SnapshotRow
 
 MAX_TEXT = 200_000  # characters of page text shown; the archive keeps all of it
-THUMB_WIDTH = 240
 
 
 @dataclass(frozen=True)
@@ -73,31 +67,16 @@ class SnapshotView:
         return any(f.kind == kind and f.ok for f in self.files)
 
 
-def archive_path(root: Path, relative: str) -> Path | None:
-    """The file under the archive root; None for a path that would leave it."""
-    root = root.resolve()
-    path = (root / relative).resolve()
-    return path if path.is_relative_to(root) else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check(root: Path, kind: str, info: Any) -> FileCheck:
     if not isinstance(info, dict) or not isinstance(info.get("path"), str):
         return FileCheck(kind, "", "", False, "no path recorded")
     rel, expected = info["path"], str(info.get("sha256") or "")
-    path = archive_path(root, rel)
+    path = inside(root, rel)
     if path is None:
         return FileCheck(kind, rel, expected, False, "path outside the archive")
     if not path.is_file():
         return FileCheck(kind, rel, expected, False, "missing")
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if actual != expected:
         return FileCheck(kind, rel, expected, False, f"SHA-256 is {actual}, recorded {expected}")
     return FileCheck(kind, rel, expected, True)
@@ -107,7 +86,7 @@ def _read_text(root: Path, files: dict[str, Any]) -> str | None:
     info = files.get("text")
     if not isinstance(info, dict):
         return None
-    path = archive_path(root, str(info.get("path", "")))
+    path = inside(root, str(info.get("path", "")))
     if path is None or not path.is_file():
         return None
     return path.read_bytes()[: MAX_TEXT * 4].decode("utf-8", errors="replace")[:MAX_TEXT]
@@ -147,7 +126,7 @@ def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
         views.append(
             SnapshotView(
                 id=row.id,
-                ref=snapshot_ref(row.id),
+                ref=ids.snapshot(row.id),
                 captured_at=row.captured_at,
                 reason=row.reason,
                 manifest_path=row.manifest_path,
@@ -173,7 +152,7 @@ def snapshot_file(db: Session, root: Path, page_id: int, snapshot_id: int, kind:
     info = row.files.get(kind)
     if not isinstance(info, dict):
         return None
-    path = archive_path(root, str(info.get("path", "")))
+    path = inside(root, str(info.get("path", "")))
     if path is None or not path.is_file():
         return None
     return path, str(info.get("sha256") or "")
@@ -189,25 +168,3 @@ def latest_with(db: Session, page_id: int, kind: str) -> int | None:
         if isinstance(files, dict) and kind in files:
             return int(sid)
     return None
-
-
-class Thumbnails:
-    """Small JPEGs of the top of screenshots (made as for the alert e-mails), kept (bounded) in memory."""
-
-    def __init__(self, capacity: int = 2000) -> None:
-        self._cache: OrderedDict[str, bytes | None] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def get(self, path: Path, sha256: str) -> bytes | None:
-        key = sha256 or str(path)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        data = make_thumbnail(path, THUMB_WIDTH)
-        with self._lock:
-            self._cache[key] = data
-            if len(self._cache) > self._capacity:
-                self._cache.popitem(last=False)
-        return data

@@ -1,4 +1,5 @@
-"""The overview: hits over time per unit and per site, the last crawl of each site, the outbox.
+"""The overview page, `/overview`: hits over time per unit and per site, the last crawl of each
+site, the outbox.
 
 Counts go through `access.visible_hits`, so a leader's overview counts only their units' hits.
 Charts are drawn here as small inline SVGs (no script, no outside library): one bar per week.
@@ -14,10 +15,15 @@ from html import escape
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.responses import Response
+from starlette.routing import Route
 
+from vaern.alerts import outbox_counts
 from vaern.clock import utcnow
 from vaern.config import Config
+from vaern.review import audit
 from vaern.review.access import Viewer, visible_hits
+from vaern.review.framework import Ctx, Pages
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
 
 WEEKS = 12
@@ -120,9 +126,7 @@ def build(db: Session, config: Config, viewer: Viewer) -> Overview:
     failed: list[AlertRow] = []
     # The outbox names recipients and covers every unit: not for leaders.
     if viewer.sees_everything:
-        outbox = {"queued": 0, "sent": 0, "failed": 0}
-        for status, n in db.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status)):
-            outbox[status] = n
+        outbox = outbox_counts(db)
         failed = list(
             db.scalars(select(AlertRow).where(AlertRow.status == "failed").order_by(AlertRow.id.desc()).limit(10))
         )
@@ -156,3 +160,19 @@ def bar_chart(values: list[int], labels: list[str], title: str, peak_label: str 
     )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def overview_page(ctx: Ctx) -> Response:
+    data = build(ctx.db, ctx.config, ctx.user)
+    labels = [w.strftime("%d.%m." if ctx.config.language == "da" else "%b %d") for w in data.week_starts]
+
+    def chart(series: Series, name: str) -> object:
+        return bar_chart(series.weekly, labels, f"{ctx.t('page.weekly_hits')}: {name}",
+                                  ctx.t("page.most_in_a_week"))
+
+    audit.record(ctx.db, ctx.viewer, "view_overview", address=ctx.address)
+    return ctx.render("overview.html", data=data, chart=chart, labels=labels)
+
+
+def routes(pages: Pages) -> list[Route]:
+    return [Route("/overview", pages.route(overview_page))]

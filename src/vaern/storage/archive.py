@@ -27,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -41,36 +42,38 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern import clock
+from vaern import clock, ids
 from vaern.domain import Capture
 from vaern.errors import ArchiveError
 from vaern.storage import timestamps as tsp
-from vaern.storage.tables import SnapshotRow
+from vaern.storage.tables import SnapshotRow, TimestampRow
 
 MANIFEST_FORMAT = "vaern-snapshot-manifest/1"
 CHAIN = "chain.jsonl"
 TOKENS = "tokens.jsonl"
-_SNAPSHOT_ID = re.compile(r"^s-\d{6,}$")
+_log = logging.getLogger(__name__)
 
 
 def snapshot_name(snapshot_id: int | str) -> str:
     """The public id of a snapshot: the database row id as `s-000456`."""
     if isinstance(snapshot_id, int):
-        return f"s-{snapshot_id:06d}"
-    if not _SNAPSHOT_ID.match(snapshot_id):
+        return ids.snapshot(snapshot_id)
+    if not ids.is_snapshot(snapshot_id):
         raise ArchiveError(f"{snapshot_id!r} is not a snapshot id like s-000456")
     return snapshot_id
 
 
+def inside(root: Path, relative: str) -> Path | None:
+    """The file a path recorded in the database names under the archive folder `root`; None for
+    one that would leave it (`..`, an absolute path, a link out). Paths come from the database:
+    nothing outside the archive is ever read through them."""
+    root = root.resolve()
+    path = (root / relative).resolve()
+    return path if path.is_relative_to(root) else None
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def utc_iso(moment: datetime) -> str:
-    """ISO 8601 UTC with `Z`, as everywhere in the contract (naive times are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -175,10 +178,10 @@ class Archive:
                 "site": capture.site_id,
                 "reason": capture.reason,
                 "title": capture.title,
-                "detected_at": utc_iso(capture.detected_at),
-                "capture_started_at": utc_iso(capture.started_at),
-                "capture_finished_at": utc_iso(capture.finished_at),
-                "stored_at": utc_iso(clock.now()),
+                "detected_at": clock.iso(capture.detected_at),
+                "capture_started_at": clock.iso(capture.started_at),
+                "capture_finished_at": clock.iso(capture.finished_at),
+                "stored_at": clock.iso(clock.now()),
                 "files": entries,
                 "notes": list(capture.notes),
                 # Every token obtained since the manifest before this one (for it, for older
@@ -245,7 +248,7 @@ class Archive:
                 entry = {"subject": subject, "target": target, "digest": digest, "tsa": url, "path": tsr,
                          "sha256": sha256_hex(stamp.response), "certificates": pem,
                          "certificates_sha256": sha256_hex(stamp.certificates_pem),
-                         "time": utc_iso(stamp.info.gen_time), **extra}
+                         "time": clock.iso(stamp.info.gen_time), **extra}
                 with (self.root / TOKENS).open("ab") as log:
                     log.write(json.dumps(entry, sort_keys=True).encode() + b"\n")
                     log.flush()
@@ -481,7 +484,7 @@ class Archive:
             blob = item.get("path", "")
             if blob not in hashed:
                 try:
-                    hashed[blob] = _file_sha256(self.path(blob))
+                    hashed[blob] = file_sha256(self.path(blob))
                 except (OSError, ArchiveError):
                     hashed[blob] = None
             if hashed[blob] is None:
@@ -573,11 +576,11 @@ class Archive:
             if subject == "head" and seq is not None:
                 if now is not None and imprint != now:
                     problems.append(
-                        f"chain head entry {seq} ({target}) was stamped at {utc_iso(info.gen_time)} with "
+                        f"chain head entry {seq} ({target}) was stamped at {clock.iso(info.gen_time)} with "
                         f"SHA-256 {imprint}; it is now {now}: a snapshot at or before entry {seq} was "
                         "changed and the chain re-sealed after that time")
                 elif verdict.status == "ok" and seq > report.anchored_through:
-                    report.anchored_through, report.anchored_at = seq, utc_iso(info.gen_time)
+                    report.anchored_through, report.anchored_at = seq, clock.iso(info.gen_time)
         for path in self._token_files() - set(recorded) - set(legacy):
             problems.append(f"timestamp {path}: a token file recorded nowhere (added after the fact?)")
         for tsa in sorted(not_anchored):
@@ -661,7 +664,7 @@ def check_snapshot(root: Path, manifest_path: str, manifest_sha256: str, db_file
     problems += mismatched
     for kind, item in sorted(sealed.items()):
         try:
-            actual = _file_sha256(archive.path(str(_dict(item).get("path", ""))))
+            actual = file_sha256(archive.path(str(_dict(item).get("path", ""))))
         except (OSError, ArchiveError):
             problems.append(f"{kind} file {_dict(item).get('path')} is missing")
             bad.add(kind)
@@ -700,7 +703,8 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")[:60] or "tsa"
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -754,8 +758,6 @@ def record_snapshot(
     session.flush()
     stored = archive.store(capture, row.id)
     row.manifest_path, row.manifest_sha256, row.files = stored.manifest_path, stored.manifest_sha256, stored.files
-    from vaern.storage.stamping import record_stamps
-
     record_stamps(session, stored, row.id, retry_after)
     session.flush()
     return row
@@ -763,3 +765,23 @@ def record_snapshot(
 
 def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def record_stamps(session: Session, stored: StoredSnapshot, snapshot_id: int, retry: timedelta) -> None:
+    """The tokens of a freshly stored snapshot, and those still owed, as rows (same transaction)."""
+    now = _naive_utc(clock.now())
+    for stamp in stored.timestamps:
+        session.add(token_row("manifest", stamp, snapshot_id, now))
+    for url, why in stored.failed_tsas:
+        _log.warning("timestamp for %s from %s failed: %s; queued for retry", stored.id, url, why)
+        session.add(TimestampRow(subject="manifest", snapshot_id=snapshot_id, target=stored.manifest_path,
+                                 digest=stored.manifest_sha256, tsa_url=url, status="pending", attempts=1,
+                                 created_at=now, next_attempt_at=now + retry, last_error=why))
+
+
+def token_row(subject: str, stamp: dict[str, str], snapshot_id: int | None, now: datetime) -> TimestampRow:
+    """The database's record of a token the archive wrote (`stamp` as `Archive.stamp` returns it)."""
+    gen_time = _naive_utc(datetime.fromisoformat(stamp["time"].replace("Z", "+00:00"))) if stamp.get("time") else None
+    return TimestampRow(subject=subject, snapshot_id=snapshot_id, target=stamp["target"], digest=stamp["digest"],
+                        tsa_url=stamp["tsa"], status="ok", token_path=stamp["path"], token_sha256=stamp["sha256"],
+                        gen_time=gen_time, attempts=1, created_at=now)

@@ -1,29 +1,28 @@
 """Evidence bundles for police, Datatilsynet or a lawyer: `vaern export HIT_ID`.
 
-Controlled by `archive`, `timezone`, `organisation`, `language` (the report is in Danish or
-English; storage/report_words.py) and `browser` (for printing the PDF). The zip
-holds, for every snapshot of the hit's page: its files under their plain names, its
-`manifest.json` and its timestamp tokens; a `SHA256SUMS` that `sha256sum -c` accepts; a
-self-contained `report.html` (it loads nothing from other hosts: styles inline, images by
-relative path) and `report.pdf` printed from it by Chromium. The report says who was named,
-where, shows the screenshots and excerpts, gives every time in UTC and in local time, every hash,
-how to check it all without Værn, and what the hashes do not prove. A snapshot from an older or
+Controlled by `archive`, `timezone`, `organisation` and `language` (the report is in Danish or
+English: vaern.words). The zip holds, for every snapshot of the hit's page: its files
+under their plain names, its `manifest.json` and its timestamp tokens; a `SHA256SUMS` that
+`sha256sum -c` accepts; a self-contained `report.html` (it loads nothing from other hosts: styles
+inline, images by relative path) and `report.pdf` printed from it by Chromium (the printer is
+handed in by `app.evidence_bundle`: storage never drives a browser). The report says who was
+named, where, shows the screenshots and excerpts, gives every time in UTC and in local time,
+every hash, how to check it all without Værn, and what the hashes do not prove. A snapshot from an older or
 failed capture may lack its provenance, TLS details, times, screenshot or timestamps; the report
 then says so where they would be.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import difflib
 import hashlib
 import json
 import os
-import re
 import socket
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -34,16 +33,15 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vaern import clock
+from vaern import clock, ids
 from vaern.config import Config
 from vaern.errors import ArchiveError, VaernError
 from vaern.storage.archive import Archive, snapshot_name
-from vaern.storage.report_words import ReportWords
 from vaern.storage.tables import AuditRow, HitRow, PersonRow, SiteRow, SnapshotRow, UnitRow
+from vaern.words import Words
 
-_HIT_ID = re.compile(r"^(?:h-)?(\d+)$")
 MAX_DIFF_LINES = 400
-DIFF_CUT = "… (difference cut here)"
+DIFF_CUT = "report.diff_cut"  # the words that mark where a long difference is cut
 
 
 class HitNotFound(VaernError):
@@ -59,25 +57,37 @@ class Moment:
 
 
 def parse_hit_id(hit_id: str | int) -> int:
-    if isinstance(hit_id, int):
-        return hit_id
-    m = _HIT_ID.match(hit_id.strip())
-    if not m:
+    """A hit's number from its public id ('h-000123' or '123'); HitNotFound if it is none."""
+    number = hit_id if isinstance(hit_id, int) else ids.parse_hit(hit_id)
+    if number is None:
         raise HitNotFound(f"{hit_id!r} is not a hit id like h-000123")
-    return int(m.group(1))
+    return number
 
 
-def text_diff(old: str, new: str, old_label: str, new_label: str, cut: str = DIFF_CUT) -> list[str]:
-    """The text difference between two snapshots, as unified-diff lines (bounded; `cut` marks the cut)."""
+def text_diff(old: str, new: str, old_label: str, new_label: str, cut: str | None = None) -> list[str]:
+    """The text difference between two snapshots, as unified-diff lines (bounded; `cut` marks the cut,
+    in English unless given)."""
     lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), old_label, new_label, lineterm="", n=2))
-    return lines if len(lines) <= MAX_DIFF_LINES else [*lines[:MAX_DIFF_LINES], cut]
+    if len(lines) <= MAX_DIFF_LINES:
+        return lines
+    return [*lines[:MAX_DIFF_LINES], cut if cut is not None else Words("en")(DIFF_CUT)]
 
 
 def export_bundle(
-    config: Config, session: Session, hit_id: str | int, out_path: Path, *,
-    exported_by: str | None = None, via: str = "vaern export", record_audit: bool = True,
+    config: Config,
+    session: Session,
+    hit_id: str | int,
+    out_path: Path,
+    print_pdf: Callable[[Path, Path], None] | None = None,
+    *,
+    exported_by: str | None = None,
+    via: str = "vaern export",
+    record_audit: bool = True,
 ) -> Path:
     """Write the evidence bundle of one hit to `out_path` (a .zip); return its path.
+
+    `print_pdf(html, pdf)` prints the report (`app.evidence_bundle` passes Chromium's printer,
+    crawler/pdf.py); without it the bundle has no `report.pdf`.
 
     `exported_by` is who asked (the review app's user, or the OS user for the CLI): it is written
     into the bundle (`export.json`, the report) and into the audit log. With a TSA configured the
@@ -86,7 +96,7 @@ def export_bundle(
     number = parse_hit_id(hit_id)
     hit = session.get(HitRow, number)
     if hit is None:
-        raise HitNotFound(f"no hit h-{number:06d}")
+        raise HitNotFound(f"no hit {ids.hit(number)}")
     exported_by = exported_by or _os_user()
     from vaern.storage.stamping import anchor_head, archive_for
 
@@ -99,7 +109,7 @@ def export_bundle(
         anchors = []
     token_log = {str(e.get("path")): e for e in archive.token_log()}
     zone = ZoneInfo(config.timezone)
-    words = ReportWords(config.language)
+    words = Words(config.language)
     snaps = list(session.scalars(
         select(SnapshotRow).where(SnapshotRow.page_id == hit.page_id).order_by(SnapshotRow.captured_at, SnapshotRow.id)
     ))
@@ -113,7 +123,7 @@ def export_bundle(
         folder = Path(tmp) / "bundle"
         folder.mkdir()  # a hit whose capture failed altogether has no snapshot folder to make it
         snapshots = [_copy_snapshot(archive, snap, folder, zone, words, token_log, anchors) for snap in snaps]
-        _write_wacz(folder, snapshots, f"h-{hit.id:06d}: {hit.url}")
+        _write_wacz(folder, snapshots, f"{ids.hit(hit.id)}: {hit.url}")
         chain = _copy_chain_slice(archive, snapshots, folder, zone)
         cut = words(DIFF_CUT)
         for older, newer in zip(snapshots, snapshots[1:], strict=False):
@@ -125,7 +135,7 @@ def export_bundle(
         limitations = [words.limitation(text) for text in recorded]
         generated = clock.now()
         export_info = {
-            "format": "vaern-export/1", "hit": f"h-{hit.id:06d}", "exported_by": exported_by, "via": via,
+            "format": "vaern-export/1", "hit": ids.hit(hit.id), "exported_by": exported_by, "via": via,
             "exported_at": _iso_naive(generated), "host": socket.gethostname(),
             "software": f"vaern/{_version()}", "organisation": config.organisation,
             "tsa_urls": list(config.evidence.tsa_urls),
@@ -141,7 +151,7 @@ def export_bundle(
             "generated": _moment(generated, zone),
             "timezone": config.timezone,
             "hit": {
-                "id": f"h-{hit.id:06d}", "status": words.code("", hit.status),
+                "id": ids.hit(hit.id), "status": words.code("", hit.status),
                 "confidence": words.code("", hit.confidence), "score": words.number(round(hit.score, 1)),
                 "url": hit.url, "matched_text": list(hit.matched_text), "excerpt": hit.excerpt,
                 "categories": [words.code("", c) for c in hit.categories],
@@ -159,7 +169,8 @@ def export_bundle(
         env = Environment(loader=PackageLoader("vaern.storage", "templates"), autoescape=select_autoescape(["j2"]))
         env.globals["t"] = words
         (folder / "report.html").write_text(env.get_template("report.html.j2").render(**context), encoding="utf-8")
-        _print_pdf(config, folder / "report.html", folder / "report.pdf")
+        if print_pdf is not None:
+            print_pdf(folder / "report.html", folder / "report.pdf")
         _write_sums(folder)
         _stamp_sums(config, session, folder, out_path.name)
         _zip(folder, out_path)
@@ -268,7 +279,7 @@ def _read(archive: Archive, relative: str, what: str) -> bytes:
 
 
 def _copy_snapshot(
-    archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo, words: ReportWords,
+    archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo, words: Words,
     token_log: dict[str, dict[str, Any]] | None = None, anchors: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Copy one snapshot's manifest, files and tokens into the bundle; gather what the report shows.
@@ -487,34 +498,6 @@ def _write_wacz(folder: Path, snapshots: list[dict[str, Any]], title: str) -> No
                               str(snapshot["final_url"] or snapshot["url"]), captured, snapshot["title"]))
     if pages:
         write_wacz(folder / "evidence.wacz", pages, title, f"vaern/{metadata.version('vaern')}")
-
-
-def _print_pdf(config: Config, html: Path, pdf: Path) -> None:
-    """Print the report with Chromium, offline: every request that is not a local file is refused."""
-    from playwright.async_api import Route, async_playwright
-
-    from vaern.crawler.browser import launch_options
-
-    async def run() -> None:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(**launch_options(config.browser))
-            try:
-                page = await browser.new_page()
-
-                async def only_files(route: Route) -> None:
-                    if route.request.url.startswith("file://"):
-                        await route.continue_()
-                    else:
-                        await route.abort()
-
-                await page.route("**/*", only_files)
-                await page.goto(html.as_uri(), wait_until="load")
-                await page.pdf(path=str(pdf), format="A4", print_background=True,
-                               margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
-            finally:
-                await browser.close()
-
-    asyncio.run(run())
 
 
 def _write_sums(folder: Path) -> None:

@@ -1,15 +1,21 @@
-"""Reads and writes the pipeline and the commands share. The only place that knows the row shapes
-of hits, pages and runs well enough to turn them into the JSON of CONTRACT.md."""
+"""Reads and writes the pipeline, the crawl recipe and the commands share. The only place that
+knows the row shapes of hits, pages and runs well enough to turn them into the JSON of CONTRACT.md.
+
+A crawl run's row is the parent's (`new_run`); the crawl child marks it running and finished
+(`start_run`, `finish_run`) and reads what earlier crawls of the site learned (`known_pages`,
+`site_memory`), and leaves what this one learned (`remember`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
+from vaern import ids
+from vaern.clock import iso, utcnow
 from vaern.config import Config
 from vaern.storage.tables import (
     AlertHitRow,
@@ -18,29 +24,11 @@ from vaern.storage.tables import (
     HitRow,
     PageRow,
     PersonRow,
+    SchedulerJobRow,
     SiteRow,
     SnapshotRow,
     UnitRow,
 )
-
-
-def iso(moment: datetime | None) -> str | None:
-    """A stored (naive UTC) time as ISO 8601 with Z, as CONTRACT.md shows."""
-    if moment is None:
-        return None
-    return moment.replace(microsecond=0).isoformat() + "Z"
-
-
-def public_id(prefix: str, row_id: int) -> str:
-    return f"{prefix}-{row_id:06d}"
-
-
-def parse_public_id(prefix: str, text: str) -> int | None:
-    """'h-000123' or '123' -> 123; None when it is not an id of that kind."""
-    text = text.strip()
-    if text.startswith(prefix + "-"):
-        text = text[len(prefix) + 1 :]
-    return int(text) if text.isdigit() else None
 
 
 def sync_reference_data(session: Session, config: Config) -> None:
@@ -84,7 +72,7 @@ def sync_reference_data(session: Session, config: Config) -> None:
 
 def snapshot_json(snap: SnapshotRow, stamps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": public_id("s", snap.id),
+        "id": ids.snapshot(snap.id),
         "captured_at": iso(snap.captured_at),
         "manifest": snap.manifest_path,
         "manifest_sha256": snap.manifest_sha256,
@@ -116,7 +104,7 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
         .order_by(AlertRow.id)
     ).scalars()
     return {
-        "id": public_id("h", hit.id),
+        "id": ids.hit(hit.id),
         "person": hit.person_id,
         "person_name": person_name,
         "unit": hit.unit_id,
@@ -138,7 +126,7 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
     }
 
 
-def list_hits(
+def find_hits(
     session: Session,
     *,
     person: str | None = None,
@@ -146,6 +134,8 @@ def list_hits(
     status: str | None = None,
     since: datetime | None = None,
 ) -> Sequence[HitRow]:
+    """Every hit matching the filters, newest first, unscoped (`vaern hits`; the review app's
+    list, which applies the viewer's scope and pages, is `review.hitlist.list_hits`)."""
     query = select(HitRow).order_by(HitRow.first_seen.desc(), HitRow.id.desc())
     if person:
         query = query.where(HitRow.person_id == person)
@@ -168,6 +158,71 @@ def page_by_url(session: Session, site_id: str, url: str) -> PageRow | None:
 
 def hits_on_page(session: Session, page_id: int) -> list[HitRow]:
     return list(session.scalars(select(HitRow).where(HitRow.page_id == page_id)))
+
+
+def new_run(session: Session, site_id: str) -> int:
+    """Queue a crawl run of `site_id`; return its id."""
+    run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued")
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def start_run(session: Session, run_id: int) -> None:
+    """Mark a queued run running: its crawl has begun."""
+    run = session.get(CrawlRunRow, run_id)
+    assert run is not None, f"no crawl run {run_id}"
+    run.status, run.started_at = "running", utcnow()
+
+
+def finish_run(session: Session, run_id: int, status: str, error: str | None) -> None:
+    """Mark a run finished with how it went; the alert dispatcher waits for this."""
+    run = session.get(CrawlRunRow, run_id)
+    assert run is not None, f"no crawl run {run_id}"
+    run.status, run.error, run.finished_at = status, error, utcnow()
+
+
+def known_pages(session: Session, site_id: str) -> list[tuple[PageRow, bool]]:
+    """The site's pages fetched ok before, each with whether a hit on it is still open (not removed)."""
+    pages = session.scalars(select(PageRow).where(PageRow.site_id == site_id, PageRow.status == "ok")).all()
+    with_open_hits = set(
+        session.scalars(
+            select(HitRow.page_id).where(HitRow.site_id == site_id, HitRow.status != "removed").distinct()
+        )
+    )
+    return [(page, page.id in with_open_hits) for page in pages]
+
+
+def site_memory(session: Session, site_id: str) -> tuple[int, str | None]:
+    """What earlier crawls of the site left: where the name searches stopped, and what a
+    `render: auto` site needed ("http" or "browser"; None before its first crawl)."""
+    site = session.get(SiteRow, site_id)
+    return (site.search_cursor, site.render_decision) if site is not None else (0, None)
+
+
+def remember(
+    session: Session, site_id: str, *, search_cursor: int | None = None, render_decision: str | None = None
+) -> None:
+    """Leave for the next crawl of the site where its searches stopped, and what it needed."""
+    site = session.get(SiteRow, site_id)
+    if site is None:
+        return
+    if search_cursor is not None:
+        site.search_cursor = search_cursor
+    if render_decision is not None:
+        site.render_decision = render_decision
+
+
+def next_runs(engine: Engine) -> dict[str, datetime | None]:
+    """job id -> its next run (naive UTC), read from the job store of `vaern run` (APScheduler's
+    table, which migrations create); `vaern status` reads it without loading a scheduler."""
+    if not inspect(engine).has_table(SchedulerJobRow.__tablename__):
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(SchedulerJobRow.id, SchedulerJobRow.next_run_time))
+        return {
+            job_id: None if ts is None else datetime.fromtimestamp(ts, UTC).replace(tzinfo=None) for job_id, ts in rows
+        }
 
 
 def latest_runs(session: Session, run_ids: Sequence[int]) -> list[CrawlRunRow]:

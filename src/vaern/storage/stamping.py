@@ -4,8 +4,8 @@ Controlled by `evidence.tsa_urls`, `tsa_timeout`, `tsa_retry_initial`/`tsa_retry
 of the retry queue), `tsa_alert_after`/`tsa_alert_to` (the admins' e-mail when no TSA answers) and
 `anchor_every` (how often the chain's head is stamped while it grows).
 
-- `record_stamps`: after a snapshot is stored, one `ok` row per token and one `pending` row per
-  TSA that did not answer: the debt survives restarts.
+- `record_stamps` (archive.py, called by `record_snapshot`): after a snapshot is stored, one
+  `ok` row per token and one `pending` row per TSA that did not answer: the debt survives restarts.
 - `retry_pending`: asks again for each pending token that is due, doubling the wait each time up
   to `tsa_retry_max`; run by `vaern run` and at the end of `vaern crawl`.
 - `anchor_head`: a token over the newest manifest's SHA-256. Each manifest carries the hash of the
@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session
 
 from vaern import clock
 from vaern.config import Config
-from vaern.schedules import parse_interval
-from vaern.storage.archive import Archive, StoredSnapshot, utc_iso
+from vaern.storage.archive import Archive, token_row
 from vaern.storage.tables import TimestampRow
 
 log = logging.getLogger(__name__)
@@ -49,24 +48,6 @@ def _parse_time(text: str | None) -> datetime | None:
     return _naive(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
-def _ok_row(subject: str, stamp: dict[str, str], snapshot_id: int | None, now: datetime) -> TimestampRow:
-    return TimestampRow(subject=subject, snapshot_id=snapshot_id, target=stamp["target"], digest=stamp["digest"],
-                        tsa_url=stamp["tsa"], status="ok", token_path=stamp["path"], token_sha256=stamp["sha256"],
-                        gen_time=_parse_time(stamp.get("time")), attempts=1, created_at=now)
-
-
-def record_stamps(session: Session, stored: StoredSnapshot, snapshot_id: int, retry: timedelta) -> None:
-    """The tokens of a freshly stored snapshot, and those still owed, as rows (same transaction)."""
-    now = _naive(clock.now())
-    for stamp in stored.timestamps:
-        session.add(_ok_row("manifest", stamp, snapshot_id, now))
-    for url, why in stored.failed_tsas:
-        log.warning("timestamp for %s from %s failed: %s; queued for retry", stored.id, url, why)
-        session.add(TimestampRow(subject="manifest", snapshot_id=snapshot_id, target=stored.manifest_path,
-                                 digest=stored.manifest_sha256, tsa_url=url, status="pending", attempts=1,
-                                 created_at=now, next_attempt_at=now + retry, last_error=why))
-
-
 @dataclass
 class RetryResult:
     obtained: int = 0
@@ -78,7 +59,7 @@ def retry_pending(config: Config, session: Session, archive: Archive | None = No
     """Ask again for every pending token that is due; back off on failure. Commits per row."""
     archive = archive or archive_for(config)
     ev = config.evidence
-    initial, longest = parse_interval(ev.tsa_retry_initial), parse_interval(ev.tsa_retry_max)
+    initial, longest = ev.tsa_retry_initial, ev.tsa_retry_max
     result = RetryResult()
     now = _naive(clock.now())
     due = list(session.scalars(
@@ -127,12 +108,12 @@ def anchor_head(config: Config, session: Session, archive: Archive | None = None
                           .order_by(TimestampRow.id.desc()).limit(1))
     if last is not None and last.target == head["manifest"] and last.digest == head["sha256"]:
         return False  # this head is stamped (or owed) already
-    if not force and last is not None and now - last.created_at < parse_interval(config.evidence.anchor_every):
+    if not force and last is not None and now - last.created_at < config.evidence.anchor_every:
         return False
     stamps, failed = archive.stamp_head(head["manifest"], head["sha256"], archive.tsa_urls)
     for stamp in stamps:
-        session.add(_ok_row("head", stamp, None, now))
-    retry = parse_interval(config.evidence.tsa_retry_initial)
+        session.add(token_row("head", stamp, None, now))
+    retry = config.evidence.tsa_retry_initial
     for url, why in failed:
         log.warning("timestamp of the chain head (entry %s) from %s failed: %s", head["sequence"], url, why)
         session.add(TimestampRow(subject="head", snapshot_id=None, target=head["manifest"], digest=head["sha256"],
@@ -164,10 +145,10 @@ def timestamp_state(session: Session, config: Config) -> dict[str, Any]:
     return {
         "tsa_configured": bool(config.evidence.tsa_urls),
         "pending": int(pending or 0),
-        "oldest_pending": utc_iso(oldest) if oldest else None,
+        "oldest_pending": clock.iso(oldest) if oldest else None,
         "last_error": last_error,
-        "last_obtained": utc_iso(last_ok) if last_ok else None,
-        "head_stamped": {"manifest": head.target, "at": utc_iso(head.gen_time) if head.gen_time else None}
+        "last_obtained": clock.iso(last_ok) if last_ok else None,
+        "head_stamped": {"manifest": head.target, "at": clock.iso(head.gen_time) if head.gen_time else None}
         if head else None,
     }
 
@@ -183,7 +164,7 @@ def snapshot_stamps(session: Session, snapshot_ids: list[int]) -> dict[int, list
             continue
         out.setdefault(row.snapshot_id, []).append({
             "tsa": row.tsa_url, "status": row.status, "path": row.token_path, "sha256": row.token_sha256,
-            "time": utc_iso(row.gen_time) if row.gen_time else None,
+            "time": clock.iso(row.gen_time) if row.gen_time else None,
             "attempts": row.attempts, "last_error": row.last_error if row.status == "pending" else None,
         })
     return out

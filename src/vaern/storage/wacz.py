@@ -39,9 +39,7 @@ class WaczPage:
 
 
 def _iso(moment: datetime) -> str:
-    from vaern.storage.archive import utc_iso
-
-    return utc_iso(moment)
+    return clock.iso(moment)
 
 
 def cdxj_index(warcs: list[tuple[str, bytes]]) -> bytes:

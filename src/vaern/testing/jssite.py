@@ -1,6 +1,7 @@
 """A local site whose text only appears when JavaScript runs: the fixture for the browser crawl.
 
-Served on 127.0.0.1, port 0, from a thread: `with JsSite() as site: site.url("/group/")`.
+Served by a `SiteServer` (127.0.0.1, port 0, a thread) whose routes are the pages and the API
+below: `with JsSite() as site: site.url("/group/")`.
 
 Pages (HTML and JS in `jssite/`; the data comes from the JSON API below, never from the HTML):
 
@@ -25,13 +26,12 @@ the HTML). No planted name appears in any HTML or script file.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from vaern.testing.siteserver import Exchange, SiteServer
 
 PLANTED: dict[str, tuple[str, ...]] = {
     "/group/": ("Annelise Vestergaard Krogh", "Mikkel Sønderby Lund", "Hanne Østergård Dahl"),
@@ -73,6 +73,13 @@ _PAGES = {
 }
 
 
+def _plant(entries: list[str], here: bool, index: int, text: str) -> list[str]:
+    """`entries`, with the one at `index` replaced by `text` (a name the page shows late) if `here`."""
+    if here:
+        entries[index] = text
+    return entries
+
+
 class JsSite:
     """The fixture site, running until `close()` (or the end of the `with` block)."""
 
@@ -80,30 +87,45 @@ class JsSite:
         self.group_posts = group_posts
         self.batch = batch
         self.delay = delay
-        self.stopping = threading.Event()
-        self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="jssite", daemon=True)
+        self.server = SiteServer()
+        self.stopping = self.server.stopping
+        self._files = resources.files("vaern.testing") / "jssite"
+        routes = {
+            **{path: self._page(name) for path, name in _PAGES.items()},
+            "/sw.js": lambda ex: self._send(ex, 200, b"self.addEventListener('fetch', () => {});", "text/javascript"),
+            "/robots.txt": lambda ex: self._send(ex, 200, b"User-agent: *\nAllow: /\n", "text/plain"),
+            "/redirect/": lambda ex: ex.send(302, b"", "text/plain", headers={"Location": "/plain/"}),
+            "/hang": self._hang,
+            "/stream/": lambda ex: ex.stream(self._stream()),
+        }
+        for path, handler in routes.items():
+            self.server.route(path, handler)
+        self.server.route("/api/", self._api, prefix=True)
+        self.server.route("/group/post/", self._post_page, prefix=True)
+        self.server.route("/static/", self._script, prefix=True)
+        self.server.route("/", self._missing, prefix=True)
 
     def __enter__(self) -> JsSite:
-        self._thread.start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self.server.stop()
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self.server.port
+
+    @property
+    def requests(self) -> list[str]:
+        """The path (with query) of every GET that arrived, in order."""
+        return [r.path for r in self.server.requests if r.method == "GET"]
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self.server.url(path)
 
     # -- data -------------------------------------------------------------------------------
 
@@ -140,6 +162,11 @@ class JsSite:
             })
         return out
 
+    def _batch(self, key: str, n: int, last: int, entries: list[Any]) -> dict[str, Any]:
+        """Batch `n` of a listing that ends with batch `last`, after a third of `delay`."""
+        time.sleep(self.delay / 3)
+        return {key: entries, "next": n + 1 if n < last else None}
+
     def api(self, path: str, query: dict[str, str]) -> Any:
         """The JSON behind the pages; `delay` scales every answer's wait."""
         if path == "/api/group":
@@ -157,27 +184,20 @@ class JsSite:
             return {"comments": self.comments(query["post"])}
         if path == "/api/feed":
             n = int(query.get("batch", "0"))
-            time.sleep(self.delay / 3)
-            items = [
-                {"title": f"Nyhed {n}.{i}", "text": _FILLER[(n + i) % len(_FILLER)]} for i in range(3)
-            ]
+            items = [{"title": f"Nyhed {n}.{i}", "text": _FILLER[(n + i) % len(_FILLER)]} for i in range(3)]
             if n == 3:
                 items[1]["text"] = f"Torben Lykke Andersen har igen afvist en ansøgning. {items[1]['text']}"
-            return {"items": items, "next": n + 1 if n < 3 else None}
+            return self._batch("items", n, 3, items)
         if path == "/api/more":
             n = int(query.get("chunk", "0"))
-            time.sleep(self.delay / 3)
             lines = [f"Indlæg {n}.{i}: {_FILLER[(n * 2 + i) % len(_FILLER)]}" for i in range(4)]
-            if n == 3:
-                lines[2] = "Susanne Bach Winther burde fyres, skriver en anonym bruger."
-            return {"lines": lines, "next": n + 1 if n < 3 else None}
+            planted = "Susanne Bach Winther burde fyres, skriver en anonym bruger."
+            return self._batch("lines", n, 3, _plant(lines, n == 3, 2, planted))
         if path == "/api/inner":
             n = int(query.get("batch", "0"))
-            time.sleep(self.delay / 3)
             messages = [f"Besked {n}.{i}: {_FILLER[(n + i) % len(_FILLER)]}" for i in range(4)]
-            if n == 2:
-                messages[3] = "Lone Damgaard Bech bor på Strandvejen, skriver en bruger."
-            return {"messages": messages, "next": n + 1 if n < 2 else None}
+            planted = "Lone Damgaard Bech bor på Strandvejen, skriver en bruger."
+            return self._batch("messages", n, 2, _plant(messages, n == 2, 3, planted))
         if path == "/api/endless":
             time.sleep(self.delay / 3)
             return {"text": "Karsten Holm Friis er nævnt i live-tråden."}
@@ -190,74 +210,54 @@ class JsSite:
             return {"paragraphs": ["Resten af opslaget.", "Poul Erik Thygesen svarede aldrig på min klage."]}
         raise KeyError(path)
 
+    # -- routes -----------------------------------------------------------------------------
 
-def _handler(site: JsSite) -> type[BaseHTTPRequestHandler]:
-    files = resources.files("vaern.testing") / "jssite"
+    @staticmethod
+    def _send(ex: Exchange, status: int, body: bytes, kind: str) -> None:
+        ex.send(status, body, kind, headers={"Cache-Control": "no-store"})
 
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "jssite/1"
+    def _page(self, name: str) -> Any:
+        return lambda ex: self._send(ex, 200, (self._files / name).read_bytes(), "text/html; charset=utf-8")
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            pass
+    def _missing(self, ex: Exchange) -> None:
+        self._send(ex, 404, b"not found", "text/plain")
 
-        def _send(self, status: int, body: bytes, kind: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
+    def _api(self, ex: Exchange) -> None:
+        try:
+            data = self.api(ex.route, ex.query)
+        except (KeyError, ValueError):
+            self._missing(ex)
+            return
+        ex.json(data, headers={"Cache-Control": "no-store"})
 
-        def do_GET(self) -> None:  # noqa: N802 - the base class's name
-            parts = urlsplit(self.path)
-            path = parts.path
-            site.requests.append(self.path)
-            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            try:
-                if path.startswith("/api/"):
-                    data = site.api(path, query)
-                    self._send(200, json.dumps(data, ensure_ascii=False).encode(), "application/json")
-                elif path in _PAGES:
-                    self._send(200, (files / _PAGES[path]).read_bytes(), "text/html; charset=utf-8")
-                elif path.startswith("/group/post/") and path.rsplit("/", 1)[-1].isdigit():
-                    self._send(200, (files / "post.html").read_bytes(), "text/html; charset=utf-8")
-                elif path.startswith("/static/") and path.endswith(".js"):
-                    self._send(200, (files / path.rsplit("/", 1)[-1]).read_bytes(), "text/javascript")
-                elif path == "/sw.js":
-                    self._send(200, b"self.addEventListener('fetch', () => {});", "text/javascript")
-                elif path == "/robots.txt":
-                    self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
-                elif path == "/redirect/":
-                    self.send_response(302)
-                    self.send_header("Location", "/plain/")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                elif path == "/hang":
-                    site.stopping.wait()
-                elif path == "/stream/":
-                    self._stream()
-                else:
-                    self._send(404, b"not found", "text/plain")
-            except (KeyError, ValueError, FileNotFoundError):
-                self._send(404, b"not found", "text/plain")
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+    def _post_page(self, ex: Exchange) -> None:
+        """`/group/post/N`: an app shell that fetches post N."""
+        if not ex.route.rsplit("/", 1)[-1].isdigit():
+            self._missing(ex)
+            return
+        self._page("post.html")(ex)
 
-        def _stream(self) -> None:
-            """HTML that never ends: the browser must read what it has and move on."""
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(
-                b"<!doctype html><html lang='da'><head><meta charset='utf-8'><title>Stream</title>"
-                b"<script src='/static/common.js'></script></head><body><h1>Direkte</h1>"
-                b"<div id='names'></div><script>getJSON('/api/stream').then((data) => "
-                b"document.getElementById('names').append(el('p', {}, data.text)));</script>"
-            )
-            n = 0
-            while not site.stopping.wait(0.2):
-                n += 1
-                self.wfile.write(f"<p>Linje {n}</p>\n".encode())
-                self.wfile.flush()
+    def _script(self, ex: Exchange) -> None:
+        script = self._files / ex.route.rsplit("/", 1)[-1]
+        if not ex.route.endswith(".js") or not script.is_file():
+            self._missing(ex)
+            return
+        self._send(ex, 200, script.read_bytes(), "text/javascript")
 
-    return Handler
+    def _hang(self, ex: Exchange) -> None:
+        """Never answers: an image that never arrives (`/endless/`), until the site stops."""
+        self.stopping.wait()
+        ex.raw.close_connection = True
+
+    def _stream(self) -> Iterator[bytes]:
+        """HTML that never ends: the browser must read what it has and move on."""
+        yield (
+            b"<!doctype html><html lang='da'><head><meta charset='utf-8'><title>Stream</title>"
+            b"<script src='/static/common.js'></script></head><body><h1>Direkte</h1>"
+            b"<div id='names'></div><script>getJSON('/api/stream').then((data) => "
+            b"document.getElementById('names').append(el('p', {}, data.text)));</script>"
+        )
+        n = 0
+        while not self.stopping.wait(0.2):
+            n += 1
+            yield f"<p>Linje {n}</p>\n".encode()

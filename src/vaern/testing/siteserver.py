@@ -1,8 +1,11 @@
-"""A real HTTP server for tests and benchmarks: a fixture site plus misbehaving pages.
+"""The one fixture web server of tests, benchmarks and the demo: a site plus named behaviours.
 
 `SiteServer` serves a directory (and/or pages set from code) on a loopback address, port 0, in a
-background thread, and records every request it receives. Besides the files it answers these
-behaviour paths, the ways real sites make crawlers fail:
+background thread, and records every request it receives. A site built on it mounts its own
+routes (`route(path, handler)`: the JavaScript site of jssite.py, the evidence site of
+evidencesite.py, the timestamp authority of tsa.py, the demo's site); each handler gets an
+`Exchange` (the request, and ways to answer it). Besides, every server answers these named
+behaviours (as Scrapy's mock server mounts its resources), the ways real sites make crawlers fail:
 
     /_/redirect?to=URL[&status=302]   redirect to URL (absolute or relative)
     /_/redirect-loop/a                a -> b -> a -> ... forever
@@ -22,9 +25,10 @@ behaviour paths, the ways real sites make crawlers fail:
 
 Every 200 page from the directory or `set_page` carries an ETag (a hash of the body) and a
 Last-Modified, and gets 304 for a matching If-None-Match / If-Modified-Since (switch off with
-`validators=False`). A POST is answered like a GET of its path. `requests` lists what arrived,
-so a test can prove that something did NOT reach a server (the SSRF tests run a second server on
-127.0.0.2 for that).
+`validators=False`); a route answers as its handler says. A POST is answered like a GET of its
+path (a route sees its body). `requests` lists what arrived, so a test can prove that something
+did NOT reach a server (the SSRF tests run a second server on 127.0.0.2 for that). `stopping` is
+set when the server stops, so a handler that hangs on purpose can let go.
 
 Never binds anything but a loopback address.
 """
@@ -35,12 +39,13 @@ import functools
 import hashlib
 import html
 import ipaddress
+import json
 import mimetypes
 import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +77,58 @@ class RecordedRequest:
         return urlsplit(self.path).path
 
 
+class Exchange:
+    """One request to a route or behaviour, and the ways to answer it (once)."""
+
+    def __init__(self, handler: _Handler, body: bytes) -> None:
+        self._handler = handler
+        self.method = handler.command
+        self.path = handler.path  # path and query, as sent
+        parts = urlsplit(handler.path)
+        self.route = parts.path
+        self.query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        self.headers = {k: v for k, v in handler.headers.items()}
+        self.body = body
+        self.server = handler.server.site
+
+    def send(
+        self,
+        status: int,
+        body: bytes | str = b"",
+        content_type: str = "text/html; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer with `body` (and its Content-Length)."""
+        self._handler._send(status, body.encode() if isinstance(body, str) else body, content_type, headers)
+
+    def json(self, data: object, headers: dict[str, str] | None = None) -> None:
+        self.send(200, json.dumps(data, ensure_ascii=False).encode(), "application/json", headers)
+
+    def redirect(self, location: str, status: int = 302) -> None:
+        """A redirect with a small page linking to `location`."""
+        self._handler._redirect(status, location)
+
+    def stream(self, chunks: Iterable[bytes], content_type: str = "text/html; charset=utf-8") -> None:
+        """A body of unknown length: each chunk as it comes, then the connection closes."""
+        handler = self._handler
+        handler.close_connection = True
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        for chunk in chunks:
+            handler.wfile.write(chunk)
+            handler.wfile.flush()
+
+    @property
+    def raw(self) -> BaseHTTPRequestHandler:
+        """The request handler itself, for a behaviour that writes its own bytes."""
+        return self._handler
+
+
+Handler = Callable[[Exchange], None]
+
+
 @dataclass
 class _Page:
     body: bytes
@@ -101,6 +158,9 @@ class SiteServer:
         self.validators = validators
         self.record = record
         self._pages: dict[str, _Page] = {}
+        self._routes: dict[str, Handler] = {}  # exact paths
+        self._prefixes: dict[str, Handler] = {}  # paths and everything below them
+        self.stopping = threading.Event()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._server = _Server((host, port), _Handler)
@@ -115,6 +175,7 @@ class SiteServer:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -162,6 +223,12 @@ class SiteServer:
             modified = max(time.time(), previous.modified + 1) if previous else time.time()
             self._pages[path] = _Page(data, status, content_type, dict(headers or {}), modified, validators)
 
+    def route(self, path: str, handler: Handler, *, prefix: bool = False) -> None:
+        """Answer `path` (with `prefix`, every path that starts with it) by `handler(exchange)`;
+        a route comes before the files and the pages set with `set_page`."""
+        with self._lock:
+            (self._prefixes if prefix else self._routes)[path] = handler
+
     def remove_page(self, path: str) -> None:
         """Forget a page set with set_page (it is a 404 from now on unless a file exists)."""
         with self._lock:
@@ -192,6 +259,14 @@ class SiteServer:
         if self.record:
             with self._lock:
                 self._requests.append(request)
+
+    def _handler_for(self, route: str) -> Handler | None:
+        with self._lock:
+            found = self._routes.get(route)
+            if found is not None:
+                return found
+            prefixed = [(path, h) for path, h in self._prefixes.items() if route.startswith(path)]
+        return max(prefixed, key=lambda item: len(item[0]))[1] if prefixed else None  # the longest prefix
 
     def _lookup(self, route: str) -> _Page | None:
         with self._lock:
@@ -252,20 +327,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         # A form post is answered like a GET of the same path (redirects included); its body is
-        # read so the connection stays usable, and the request is recorded like any other.
+        # read so the connection stays usable (and a route sees it), and it is recorded like any other.
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        self.do_GET()
+        self._answer(self.rfile.read(length) if length else b"")
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._answer(b"")
+
+    def _answer(self, body: bytes) -> None:
         site = self.server.site
         site._record(RecordedRequest(self.command, self.path, {k: v for k, v in self.headers.items()}))
-        parts = urlsplit(self.path)
-        route, query = parts.path, parse_qs(parts.query)
+        route = urlsplit(self.path).path
         try:
-            if route.startswith("/_/"):
-                self._behaviour(route[3:], query)
+            handler = site._handler_for(route)
+            if handler is None and route.startswith("/_/"):
+                name = route[3:]
+                handler = BEHAVIOURS.get(name) or BEHAVIOURS.get(name.split("/", 1)[0] + "/", _no_behaviour)
+            if handler is not None:
+                handler(Exchange(self, body))
                 return
             page = site._lookup(route)
             if page is None:
@@ -328,99 +407,129 @@ class _Handler(BaseHTTPRequestHandler):
         body = _html("Moved", f'<p><a href="{html.escape(location)}">moved</a></p>')
         self._send(status, body, headers={"Location": location})
 
-    def _behaviour(self, name: str, query: dict[str, list[str]]) -> None:  # noqa: C901 - a flat dispatch
-        first = {k: v[0] for k, v in query.items()}
-        if name == "redirect":
-            self._redirect(int(first.get("status", "302")), first.get("to", "/"))
-        elif name.startswith("redirect-loop/"):
-            self._redirect(302, "/_/redirect-loop/b" if name.endswith("/a") else "/_/redirect-loop/a")
-        elif name.startswith("status/"):
-            code = int(name.split("/", 1)[1])
-            self._send(code, _html(f"Status {code}", f"<p>This is a {code} page.</p>"))
-        elif name == "slow":
-            time.sleep(float(first.get("seconds", "5")))
-            self._send(200, _html("Slow", "<p>Finally.</p>"))
-        elif name == "huge":
-            self._huge(float(first.get("mb", "6")), first.get("chunked") == "1")
-        elif name == "cloak":
-            # Shows crawlers a post and sends browsers elsewhere: what a page aimed at the
-            # evidence browser does.
-            if "Chrome" in (self.headers.get("User-Agent") or ""):
-                self._redirect(int(first.get("status", "302")), first.get("to", "/"))
-            else:
-                self._send(200, _html("Opslag", f"<p>{html.escape(first.get('say', DANISH))}</p>"))
-        elif name == "gzip-bomb":
-            self._gzip_bomb(float(first.get("mb", "200")))
-        elif name == "cp1252":
-            meta = '<meta charset="windows-1252">' if first.get("meta") == "1" else ""
-            body = f"<html><head>{meta}<title>Ærgerligt</title></head><body><p>{DANISH}</p></body></html>"
-            charset = "; charset=windows-1252" if first.get("header") == "1" else ""
-            self._send(200, body.encode("cp1252"), "text/html" + charset)
-        elif name == "bom":
-            body = f"<html><head><title>BOM</title></head><body><p>{DANISH}</p></body></html>"
-            content_type = f"text/html; charset={first['header']}" if "header" in first else "text/html"
-            self._send(200, b"\xef\xbb\xbf" + body.encode("utf-8"), content_type)
-        elif name.startswith("calendar/"):
-            month = int(name.split("/", 1)[1])
-            self._send(
-                200,
-                _html(
-                    f"Kalender {month}",
-                    f'<p>Ingen begivenheder i måned {month}.</p>'
-                    f'<a href="/_/calendar/{month + 1}">Næste måned</a> <a href="/_/calendar/{month - 1}">Forrige</a>',
-                ),
-            )
-        elif name == "search":
-            self._search(first.get("q", ""))
-        elif name == "image.png":
-            self._send(200, _PNG, "image/png")
-        elif name == "download":
-            self._send(200, b"%PDF-1.4\n" + b"0" * 50_000 + b"\n%%EOF\n", "application/pdf")
-        elif name == "text":
-            self._send(200, DANISH.encode("utf-8"), "text/plain; charset=utf-8")
-        else:
-            self._send(404, _html("Not found", "<p>No such behaviour.</p>"))
 
-    def _huge(self, megabytes: float, chunked: bool) -> None:
-        total = int(megabytes * 1024 * 1024)
-        chunk = (b"<p>" + b"fyld " * 200 + b"</p>\n") * 64
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+# ---------------------------------------------------------------------------------------------
+# The named behaviours under /_/: each answers one way real sites make crawlers fail.
+
+
+def _redirect(ex: Exchange) -> None:
+    ex.redirect(ex.query.get("to", "/"), int(ex.query.get("status", "302")))
+
+
+def _redirect_loop(ex: Exchange) -> None:
+    ex.redirect("/_/redirect-loop/b" if ex.route.endswith("/a") else "/_/redirect-loop/a")
+
+
+def _status(ex: Exchange) -> None:
+    code = int(ex.route.rsplit("/", 1)[1])
+    ex.send(code, _html(f"Status {code}", f"<p>This is a {code} page.</p>"))
+
+
+def _slow(ex: Exchange) -> None:
+    time.sleep(float(ex.query.get("seconds", "5")))
+    ex.send(200, _html("Slow", "<p>Finally.</p>"))
+
+
+def _huge(ex: Exchange) -> None:
+    """An N MB HTML page, with a Content-Length or chunked (length unknown)."""
+    total = int(float(ex.query.get("mb", "6")) * 1024 * 1024)
+    chunked = ex.query.get("chunked") == "1"
+    chunk = (b"<p>" + b"fyld " * 200 + b"</p>\n") * 64
+    out = ex.raw
+    out.send_response(200)
+    out.send_header("Content-Type", "text/html; charset=utf-8")
+    if chunked:
+        out.send_header("Transfer-Encoding", "chunked")
+    else:
+        out.send_header("Content-Length", str(total))
+    out.end_headers()
+    sent = 0
+    while sent < total:
+        piece = chunk[: total - sent]
         if chunked:
-            self.send_header("Transfer-Encoding", "chunked")
+            out.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
         else:
-            self.send_header("Content-Length", str(total))
-        self.end_headers()
-        sent = 0
-        while sent < total:
-            piece = chunk[: total - sent]
-            if chunked:
-                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-            else:
-                self.wfile.write(piece)
-            sent += len(piece)
-        if chunked:
-            self.wfile.write(b"0\r\n\r\n")
+            out.wfile.write(piece)
+        sent += len(piece)
+    if chunked:
+        out.wfile.write(b"0\r\n\r\n")
 
-    def _gzip_bomb(self, megabytes: float) -> None:
-        """An HTML page that is small on the wire and `megabytes` once decompressed."""
-        self._send(200, _gzip_bomb(int(megabytes)), headers={"Content-Encoding": "gzip"})
 
-    def _search(self, text: str) -> None:
-        needle = text.casefold()
-        links = [
-            f'<li><a href="{html.escape(quote(route))}">{html.escape(route)}</a></li>'
-            for route, body in self.server.site._all_pages()
-            if needle and needle in body.decode("utf-8", "replace").casefold()
-        ]
-        self._send(
-            200,
-            _html(f"Søgning: {text}", f"<h1>Resultater for {html.escape(text)}</h1><ul>{''.join(links)}</ul>"),
-        )
+def _cloak(ex: Exchange) -> None:
+    # Shows crawlers a post and sends browsers elsewhere: what a page aimed at the evidence browser does.
+    if "Chrome" in (ex.headers.get("User-Agent") or ""):
+        ex.redirect(ex.query.get("to", "/"), int(ex.query.get("status", "302")))
+    else:
+        ex.send(200, _html("Opslag", f"<p>{html.escape(ex.query.get('say', DANISH))}</p>"))
+
+
+def _gzip_bomb(ex: Exchange) -> None:
+    """An HTML page that is small on the wire and `mb` megabytes once decompressed."""
+    ex.send(200, _gzip_bomb_body(int(float(ex.query.get("mb", "200")))), headers={"Content-Encoding": "gzip"})
+
+
+def _cp1252(ex: Exchange) -> None:
+    meta = '<meta charset="windows-1252">' if ex.query.get("meta") == "1" else ""
+    body = f"<html><head>{meta}<title>Ærgerligt</title></head><body><p>{DANISH}</p></body></html>"
+    charset = "; charset=windows-1252" if ex.query.get("header") == "1" else ""
+    ex.send(200, body.encode("cp1252"), "text/html" + charset)
+
+
+def _bom(ex: Exchange) -> None:
+    body = f"<html><head><title>BOM</title></head><body><p>{DANISH}</p></body></html>"
+    content_type = f"text/html; charset={ex.query['header']}" if "header" in ex.query else "text/html"
+    ex.send(200, b"\xef\xbb\xbf" + body.encode("utf-8"), content_type)
+
+
+def _calendar(ex: Exchange) -> None:
+    month = int(ex.route.rsplit("/", 1)[1])
+    ex.send(
+        200,
+        _html(
+            f"Kalender {month}",
+            f'<p>Ingen begivenheder i måned {month}.</p>'
+            f'<a href="/_/calendar/{month + 1}">Næste måned</a> <a href="/_/calendar/{month - 1}">Forrige</a>',
+        ),
+    )
+
+
+def _search(ex: Exchange) -> None:
+    """Search results: echoes `q` and links every page of the site that contains it."""
+    text = ex.query.get("q", "")
+    needle = text.casefold()
+    links = [
+        f'<li><a href="{html.escape(quote(route))}">{html.escape(route)}</a></li>'
+        for route, body in ex.server._all_pages()
+        if needle and needle in body.decode("utf-8", "replace").casefold()
+    ]
+    ex.send(200, _html(f"Søgning: {text}", f"<h1>Resultater for {html.escape(text)}</h1><ul>{''.join(links)}</ul>"))
+
+
+def _no_behaviour(ex: Exchange) -> None:
+    ex.send(404, _html("Not found", "<p>No such behaviour.</p>"))
+
+
+# name -> behaviour; a name ending in "/" answers every path below it (/_/status/404).
+BEHAVIOURS: dict[str, Handler] = {
+    "redirect": _redirect,
+    "redirect-loop/": _redirect_loop,
+    "status/": _status,
+    "slow": _slow,
+    "huge": _huge,
+    "cloak": _cloak,
+    "gzip-bomb": _gzip_bomb,
+    "cp1252": _cp1252,
+    "bom": _bom,
+    "calendar/": _calendar,
+    "search": _search,
+    "image.png": lambda ex: ex.send(200, _PNG, "image/png"),
+    "download": lambda ex: ex.send(200, b"%PDF-1.4\n" + b"0" * 50_000 + b"\n%%EOF\n", "application/pdf"),
+    "text": lambda ex: ex.send(200, DANISH.encode("utf-8"), "text/plain; charset=utf-8"),
+}
 
 
 @functools.lru_cache(maxsize=4)
-def _gzip_bomb(megabytes: int) -> bytes:
+def _gzip_bomb_body(megabytes: int) -> bytes:
     """Made once per size: compressing hundreds of MB takes seconds a test should not wait."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     spaces = b" " * (1024 * 1024)

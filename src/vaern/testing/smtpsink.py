@@ -5,7 +5,8 @@ the port is kept across `stop()`/`start()` so a test can simulate an outage and 
 the same server). It can be told to answer every message with a temporary (4xx) or permanent
 (5xx) error, to be slow (to provoke client timeouts), to require AUTH, to offer STARTTLS or
 to speak TLS from the first byte (SMTPS). With `eml_dir` every accepted message is also
-written there as `NNNN.eml`.
+written there, once per recipient, as `NNNN-recipient.eml` (numbered on from the files already
+there: `vaern demo` uses it as the demo's mailbox).
 
 Nothing here is used by the service itself; it only stands in for a mail server.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import itertools
+import re
 import ssl
 import threading
 import time
@@ -77,8 +80,9 @@ class _Handler:
                 return behaviour.reply
             behaviour.accepted.append(item)
             if self.sink.eml_dir is not None:
-                path = self.sink.eml_dir / f"{len(behaviour.accepted):04d}.eml"
-                path.write_bytes(data)
+                for recipient in item.rcpt_tos:
+                    safe = re.sub(r"[^A-Za-z0-9@._-]", "_", recipient)
+                    (self.sink.eml_dir / f"{next(self.sink._eml_numbers):04d}-{safe}.eml").write_bytes(data)
             self.sink._arrived.notify_all()
         return "250 2.0.0 OK: queued"
 
@@ -135,6 +139,7 @@ class SmtpSink:
         self.eml_dir = Path(eml_dir) if eml_dir is not None else None
         if self.eml_dir is not None:
             self.eml_dir.mkdir(parents=True, exist_ok=True)
+        self._eml_numbers = itertools.count(len(list(self.eml_dir.glob("*.eml"))) + 1 if self.eml_dir else 1)
         self._starttls_context = starttls_context
         self._implicit_tls_context = implicit_tls_context
         self._behaviour = _Behaviour(credentials=credentials)
@@ -275,7 +280,7 @@ def self_signed_tls(directory: str | Path, host: str = "127.0.0.1") -> tuple[ssl
 def main(argv: list[str] | None = None) -> int:
     """Run a sink in its own process: prints `port N`, then serves until SIGTERM, SIGINT or EOF on stdin.
 
-    `python -m vaern.testing.smtpsink --eml-dir DIR` keeps every accepted message as DIR/NNNN.eml.
+    `python -m vaern.testing.smtpsink --eml-dir DIR` keeps every accepted message in DIR as .eml files.
     """
     import argparse
     import signal
