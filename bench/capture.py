@@ -75,13 +75,12 @@ async def main(rounds: int) -> None:
 
 
 def export_figure(snapshots: int = 5) -> None:
-    """Time `export_bundle` for one hit with `snapshots` real captures, a TSA configured."""
+    """Time `vaern export` (app.evidence_bundle) for one hit with `snapshots` real captures, a TSA configured."""
     import tempfile
 
-    from vaern.app import open_services
+    from vaern.app import evidence_bundle, open_services
     from vaern.storage.archive import record_snapshot
     from vaern.storage.db import transaction
-    from vaern.storage.export import export_bundle
     from vaern.storage.stamping import archive_for
     from vaern.storage.tables import HitRow, PageRow
     from vaern.testing.tsa import local_tsa
@@ -114,7 +113,7 @@ def export_figure(snapshots: int = 5) -> None:
         out = Path(tmp) / "bundle.zip"
         start = time.perf_counter()
         with services.sessions() as session:
-            export_bundle(config, session, hit_id, out)
+            evidence_bundle(config, session, hit_id, out)
             session.commit()
         seconds = time.perf_counter() - start
         print(f"export of a hit with {snapshots} snapshots: {seconds:6.2f} s, bundle {out.stat().st_size / 1e6:.1f} MB "

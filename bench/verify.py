@@ -27,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.evidence.conftest import make_capture  # noqa: E402
-from tests.evidence.tsa import local_tsa  # noqa: E402
+from tests.storage.conftest import make_capture  # noqa: E402
 
 from vaern.storage.archive import Archive  # noqa: E402
+from vaern.testing.tsa import local_tsa  # noqa: E402
 
 CHECK = """
 import json, resource, sys, time
