@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import threading
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,10 @@ def test_a_route_answers_its_path_and_sees_a_posted_body() -> None:
 def test_a_streamed_answer_ends_with_the_connection_and_stopping_releases_a_hang() -> None:
     from vaern.testing.siteserver import Exchange
 
+    hanging = threading.Event()
+
     def hang(ex: Exchange) -> None:
+        hanging.set()
         ex.server.stopping.wait()
         ex.send(503, "stopped")
 
@@ -105,6 +109,9 @@ def test_a_streamed_answer_ends_with_the_connection_and_stopping_releases_a_hang
         assert get(server, "/stream")[2] == b"<p>1</p><p>2</p>"
         connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
         connection.request("GET", "/hang")
+        # Stop only once the handler holds the request: a connection the
+        # server has not yet accepted is simply reset when it closes.
+        assert hanging.wait(30)
     # The server stopped: the hanging handler was let go and answered.
     assert connection.getresponse().status == 503
     connection.close()

@@ -27,6 +27,7 @@ highlighting: names are matched on our copy of the text). A failure on one page 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import platform
@@ -39,6 +40,7 @@ from importlib import metadata
 from typing import Any
 
 from playwright.async_api import Browser, Page, Response, async_playwright
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from vaern import clock
@@ -162,7 +164,17 @@ async def capture_one(
         recorder = NetworkRecorder(max_body=int(ev.max_response_mb * 1024 * 1024))
         recorder.attach(page)
         inflight = InFlight(page)
-        return await _capture_in(page, config, request, recorder, inflight, tools, listener, proxy.guard)
+        try:
+            return await _capture_in(page, config, request, recorder, inflight, tools, listener, proxy.guard)
+        except PlaywrightError:
+            # A script took the page elsewhere while it was being captured: if the guard refused
+            # where it went, that is the reason, not the browser's "context was destroyed".
+            with contextlib.suppress(PlaywrightError):
+                await page.wait_for_load_state("domcontentloaded", timeout=config.evidence.page_timeout * 1000)
+            problem = listener.document_problem(request.url, page.url, {})
+            if problem is not None:
+                raise NotTheSitesPage(f"{request.url}: {problem}") from None
+            raise
     finally:
         await context.close()
         await proxy.close_listener_async(listener)

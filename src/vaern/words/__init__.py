@@ -14,6 +14,7 @@ Templates call `t("page.police_deadline")`; code calls `Words(config.language)(.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -48,7 +49,7 @@ class Words:
         """These words with ids relative to `name.` (the e-mails use `section("mail")`)."""
         return Words(self.language, f"{self._prefix}{name}.")
 
-    @property
+    @functools.cached_property
     def labels(self) -> dict[str, str]:
         """The section's texts without placeholders, by their relative ids (for templates: `t["where"]`)."""
         start = len(self._prefix)
@@ -67,11 +68,11 @@ class Words:
 
     def when(self, local: datetime, *, weekday: bool = False, clock: bool = True) -> str:
         """'torsdag 12. november 2026 kl. 14:03' / 'Thursday 12 November 2026, 14:03'."""
-        words = Words(self.language)  # dates are the same words in every section
-        text = words("date.day", day=local.day, month=self._module.MONTHS[local.month - 1], year=local.year)
+        table, module = self._table, self._module  # dates are the same words in every section
+        text = table["date.day"].format(day=local.day, month=module.MONTHS[local.month - 1], year=local.year)
         if weekday:
-            text = words("date.weekday", weekday=self._module.DAYS[local.weekday()], date=text)
-        return words("date.at", date=text, time=f"{local:%H:%M}") if clock else text
+            text = table["date.weekday"].format(weekday=module.DAYS[local.weekday()], date=text)
+        return table["date.at"].format(date=text, time=f"{local:%H:%M}") if clock else text
 
     # -- what evidence capture recorded (in English) -------------------------------------------
 
