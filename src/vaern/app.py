@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vaern.config import Config
 from vaern.domain import WatchedPerson
@@ -109,6 +109,7 @@ class CrawlPass:
     sending_interrupted: bool = False
     failures: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     outbox: dict[str, int] = field(default_factory=dict)
+    timestamps_owed: list[str] = field(default_factory=list)
 
 
 def crawl_pass(
@@ -127,7 +128,9 @@ def crawl_pass(
        `on_progress` the runs as they go; an interruption (Ctrl-C, or SIGTERM raised as
        KeyboardInterrupt) is passed on to the crawls, which end their runs (runner.py);
     4. deliver every due alert, this pass's and earlier retries, unless `send_alerts` is False
-       (`vaern run` sends them); a second interruption leaves what is not sent queued.
+       (`vaern run` sends them); a second interruption leaves what is not sent queued;
+    5. ask again for trusted timestamps that are owed and due, stamp the chain's head if due, and
+       say what is still owed (storage/stamping.py).
     """
     from vaern.crawlprocess import kill_crawl, prestart_crawls
 
@@ -160,8 +163,13 @@ def crawl_pass(
                 delivery = deliver(config, services.sessions)
             except KeyboardInterrupt:
                 sending_interrupted = True
+        # 5.
+        from vaern.storage.stamping import after_crawl
+
+        with services.sessions() as session:
+            owed = after_crawl(config, session)
         return CrawlPass(
-            runs, delivery, interrupted, sending_interrupted, _failures(services, runs), _outbox(services)
+            runs, delivery, interrupted, sending_interrupted, _failures(services, runs), _outbox(services), owed
         )
     finally:
         services.engine.dispose()
@@ -280,12 +288,13 @@ def _alert_queue(config: Config) -> AlertQueue:
     return queue
 
 
-def evidence_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path) -> Path:
-    """The evidence bundle of one hit (storage/export.py), its report printed to PDF by Chromium."""
+def evidence_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path, **who: Any) -> Path:
+    """The evidence bundle of one hit (storage/export.py), its report printed to PDF by Chromium.
+    `who`: export_bundle's `exported_by`, `via` and `record_audit`."""
     from vaern.crawler.pdf import print_pdf
     from vaern.storage.export import export_bundle
 
-    return export_bundle(config, session, hit_id, out_path, print_pdf=functools.partial(print_pdf, config))
+    return export_bundle(config, session, hit_id, out_path, print_pdf=functools.partial(print_pdf, config), **who)
 
 
 def secure_evidence(services: Services, pipeline: PagePipeline) -> None:
@@ -296,16 +305,18 @@ def secure_evidence(services: Services, pipeline: PagePipeline) -> None:
     """
     from vaern.crawler.capture import capture_pages
     from vaern.domain import CaptureFailure
-    from vaern.storage.archive import Archive, record_snapshot
+    from vaern.storage.archive import record_snapshot
     from vaern.storage.db import transaction
+    from vaern.storage.stamping import archive_for
 
     config = services.config
     requests = pipeline.evidence
-    archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls, tsa_timeout=config.evidence.tsa_timeout)
+    archive = archive_for(config)
+    retry_after = config.evidence.tsa_retry_initial
     for request, result in zip(requests, capture_pages(config, requests), strict=True):
         if isinstance(result, CaptureFailure):
             log.warning("evidence capture of %s failed: %s", result.url, result.error)
             continue
         assert request.page_id is not None, "the pipeline files every capture under its page"
         with transaction(services.sessions) as session:
-            record_snapshot(session, archive, result, request.page_id)
+            record_snapshot(session, archive, result, request.page_id, retry_after)

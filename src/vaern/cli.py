@@ -231,6 +231,9 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
         saved_pages = sum(r.pages_fetched for r in runs)
         saved_hits = sum(r.hits_new for r in runs)
         click.echo(f"Saved before stopping: {saved_pages} pages, {saved_hits} new hits.")
+    for line in result.timestamps_owed:
+        ok = False
+        click.echo(f"Timestamps: {line}", err=True)
     if result.sending_interrupted:
         click.echo("Sending interrupted; the alerts not yet sent stay queued (`vaern send` sends them).", err=True)
         return False
@@ -503,29 +506,43 @@ def user_role(obj: Context, name: str, role: str, units: tuple[str, ...]) -> Non
 @main.command()
 @pass_ctx
 def verify(obj: Context) -> None:
-    """Check the evidence archive: every file's SHA-256, every manifest, the chain; exit 1 naming each problem."""
+    """Check the evidence archive: every file's SHA-256, every manifest, the chain, the timestamps and
+    the database's record of them; exit 1 naming each problem, and say what it cannot prove."""
     from vaern.app import open_services
-    from vaern.storage.archive import Archive, expected_manifests
+    from vaern.storage.archive import expected_manifests, snapshot_file_maps
+    from vaern.storage.stamping import archive_for, recorded_tokens
 
     services = open_services(obj.config)
     with services.sessions() as session:
         expected = expected_manifests(session)
-    archive = Archive(obj.config.archive)
-    problems = archive.verify(expected)
-    for problem in problems:
+        file_maps = snapshot_file_maps(session)
+        tokens = recorded_tokens(session)
+    services.engine.dispose()
+    archive = archive_for(obj.config)
+    report = archive.check(expected, file_maps=file_maps, db_tokens=tokens)
+    for problem in report.problems:
         click.echo(problem, err=True)
-    if problems:
-        click.echo(f"{len(problems)} problem(s) in {obj.config.archive}", err=True)
+    for line in report.unproven:
+        click.echo(f"not proven: {line}", err=True)
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s) in {obj.config.archive}", err=True)
         raise SystemExit(1)
     retired = archive.retired()
-    stored = [e for e in archive.chain() if e.get("kind") != "tombstone" and e["manifest"] not in retired]
-    click.echo(f"ok: {len(stored)} snapshot(s) in the chain, {len(expected)} in the database, "
+    stored = report.chain_length - 2 * len(retired)  # each retired snapshot: its entry and its tombstone's
+    click.echo(f"ok: {stored} snapshot(s) in the chain, {len(expected)} in the database, "
                f"every file and manifest matches its SHA-256"
                + (f"; {len(retired)} deleted, each with its tombstone in the chain:" if retired else ""))
     for path, tomb in retired.items():
         body = archive.manifest(tomb["manifest"])
         click.echo(f"  deleted {tomb['snapshot']} ({path}) at {body.get('deleted_at')}: {body.get('reason')}; "
                    f"{len(body.get('deleted_files') or {})} file(s), hashes in {tomb['manifest']}")
+    click.echo(f"timestamps: {report.tokens_ok} anchored to a configured root, "
+               f"{report.tokens_not_anchored} not anchored")
+    if report.anchored_through:
+        click.echo(f"chain: entries 1-{report.anchored_through} unchanged since the head was stamped at "
+                   f"{report.anchored_at}; {report.chain_length - report.anchored_through} newer not yet anchored")
+    else:
+        click.echo("chain: no timestamped head; the chain proves order and integrity only against outsiders")
 
 
 @main.command()
@@ -541,7 +558,9 @@ def export(obj: Context, hit_id: str, output: Path | None) -> None:
     number = parse_hit_id(hit_id)
     services = open_services(obj.config)
     with services.sessions() as session:
-        path = evidence_bundle(obj.config, session, number, output or Path(f"{ids.hit(number)}.zip"))
+        path = evidence_bundle(obj.config, session, number, output or Path(f"{ids.hit(number)}.zip"),
+                               via="vaern export")
+        session.commit()
     click.echo(str(path))
 
 

@@ -19,6 +19,7 @@ from vaern.clock import iso
 from vaern.config import Config
 from vaern.storage.failures import SHOWN, failure_json, outcome, run_failures
 from vaern.storage.queries import next_runs
+from vaern.storage.stamping import timestamp_state
 from vaern.storage.tables import AlertRow, CrawlRunRow
 
 FAILED_SHOWN = 10
@@ -75,7 +76,9 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
             )
         )
         oldest_queued = session.scalar(select(func.min(AlertRow.created_at)).where(AlertRow.status == "queued"))
+        stamps = timestamp_state(session, config)
     return {
+        "timestamps": stamps,
         "sites": sites,
         "outbox": {
             **counts,
@@ -138,5 +141,17 @@ def render(config: Config, data: dict[str, Any]) -> str:
         lines.append(f"  failed {failed['id']} {failed['kind']} to {failed['to']}: {failed['last_error']}")
     if data["digest_next"]:
         lines.append(f"Next digest: {local(data['digest_next'])}")
+    stamps = data["timestamps"]
+    if not stamps["tsa_configured"]:
+        lines.append("Timestamps: no TSA configured (evidence.tsa_urls): nothing independent proves capture times")
+    elif stamps["pending"]:
+        lines.append(
+            f"Timestamps: {stamps['pending']} owed since {local(stamps['oldest_pending'])} (retried); "
+            f"last error: {stamps['last_error']}; last obtained: {local(stamps['last_obtained'])}"
+        )
+    else:
+        lines.append(f"Timestamps: none owed; last obtained {local(stamps['last_obtained'])}")
+    if stamps["head_stamped"]:
+        lines.append(f"Chain head last stamped: {local(stamps['head_stamped']['at'])}")
     return "\n".join(lines)
 

@@ -451,6 +451,14 @@ class Evidence(_Model):
     max_height: int = Field(default=60000, ge=1000, description="cap on the full-page screenshot's height (px)")
     tsa_urls: list[str] = Field(default_factory=list, description="RFC 3161 timestamp authorities")
     tsa_timeout: float = Field(default=10.0, gt=0, description="seconds per timestamp request")
+    tsa_ca_files: list[Path] = Field(
+        default_factory=list, description="PEM files of the TSAs' roots: the trust anchors verify checks tokens against"
+    )
+    tsa_retry_initial: Duration = Field(Duration("1m"), description="first wait before a timestamp is asked again")
+    tsa_retry_max: Duration = Field(Duration("1h"), description="longest wait between two timestamp requests")
+    tsa_alert_after: Duration = Field(Duration("6h"), description="e-mail the admins when no TSA answered this long")
+    tsa_alert_to: list[Email] = Field(default=[], description="who is told (default: alerts.fallback)")
+    anchor_every: Duration = Field(Duration("1h"), description="timestamp the chain's head this often while it grows")
     viewport_width: int = Field(default=1280, ge=320, le=3840)
     viewport_height: int = Field(default=900, ge=320, le=4000)
     page_timeout: float = Field(default=30.0, gt=0, description="seconds to load one page for capture")

@@ -13,8 +13,9 @@ crawler/browser.py). For each page, in one browser per batch:
 4. the rendered DOM and its text, read before anything else happens;
 5. the full-page screenshot (tiles beyond Chromium's limit) and each inner scrolling container
    scrolled through (crawler/fullpage.py); optionally a PDF;
-6. the provenance: times (UTC), final URL and redirect chain, status, server IP, TLS details,
-   versions, user agent, viewport, actions, matches, the site's config;
+6. the provenance: times (UTC), final URL and redirect chain, status, server IP, TLS details and
+   the certificate chain (PEM), versions, user agent, viewport, actions, matches, the site's
+   config, the host's clock synchronisation, the post's author, date and id (crawler/provenance.py);
 7. one WARC holding every exchange plus our artefacts and the provenance;
 8. a SHA-256 of every file, computed here, before anything is stored.
 
@@ -48,6 +49,7 @@ from vaern.crawler import fullpage
 from vaern.crawler.browser import MARKER_ENV, NO_BYPASS, launch_options, within_memory
 from vaern.crawler.guardproxy import GuardProxy, Listener
 from vaern.crawler.netguard import NetGuard
+from vaern.crawler.provenance import clock_sync, post_metadata, tls_chain
 from vaern.crawler.warc import NetworkRecorder, Resource, write_warc
 from vaern.domain import Capture, CapturedFile, CaptureFailure, CaptureRequest
 
@@ -113,6 +115,7 @@ async def _capture_batch(
         except Exception as exc:
             return [_failure(r, exc) for r in requests]
         tools = _tool_versions(browser, options)
+        tools["clock_sync"] = clock_sync()  # once per batch: the host's account of its clock
         marker = options["env"][MARKER_ENV]
         budget = config.evidence.page_timeout * 3 + config.evidence.expand_seconds + 30
         try:
@@ -162,7 +165,7 @@ async def capture_one(
         recorder.attach(page)
         inflight = InFlight(page)
         try:
-            return await _capture_in(page, config, request, recorder, inflight, tools, listener)
+            return await _capture_in(page, config, request, recorder, inflight, tools, listener, proxy.guard)
         except PlaywrightError:
             # A script took the page elsewhere while it was being captured: if the guard refused
             # where it went, that is the reason, not the browser's "context was destroyed".
@@ -179,7 +182,7 @@ async def capture_one(
 
 async def _capture_in(
     page: Page, config: Config, request: CaptureRequest, recorder: NetworkRecorder, inflight: InFlight,
-    tools: dict[str, Any], listener: Listener,
+    tools: dict[str, Any], listener: Listener, guard: NetGuard | None = None,
 ) -> Capture:
     ev = config.evidence
     started = clock.now()
@@ -248,8 +251,10 @@ async def _capture_in(
         served = request.raw_html or b""
         if main:
             notes.append("the browser kept no body for the main document; html is what the crawler received")
-    finished = clock.now()
     final_url = page.url if navigation_error is None else request.url
+    tls_pem, tls_chain_error = (await tls_chain(final_url, guard) if guard is not None and navigation_error is None
+                                else (None, "not read"))
+    finished = clock.now()
     provenance = {
         "format": "vaern-provenance/1",
         "url": request.url,
@@ -282,6 +287,10 @@ async def _capture_in(
         "crawler": {"status": request.raw_status, "html_bytes": len(request.raw_html or b"")},
         "notes": notes,
         "limitations": list(LIMITATIONS),
+        "tls_chain": ({"file": "tls-chain.pem", "certificates": tls_pem.count(b"BEGIN CERTIFICATE")} if tls_pem
+                      else {"error": tls_chain_error}),
+        "clock_sync": tools.get("clock_sync") or clock_sync(),
+        "post": post_metadata(dom.decode("utf-8", "replace")),
     }
 
     # 7.
@@ -314,6 +323,8 @@ async def _capture_in(
         files.append(_file("pdf", "page.pdf", "application/pdf", pdf))
     if request.raw_html is not None:
         files.append(_file("crawler_html", "crawler.html", "text/html", request.raw_html))
+    if tls_pem:
+        files.append(_file("tls_chain", "tls-chain.pem", "application/x-pem-file", tls_pem))
     return Capture(
         url=request.url, site_id=request.site_id, reason=request.reason, detected_at=request.detected_at,
         started_at=started, finished_at=finished, final_url=final_url, status=main.get("status"),

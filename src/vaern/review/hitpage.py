@@ -234,7 +234,8 @@ def export(ctx: Ctx) -> Response:
     name = f"vaern-{ids.hit(hit.id)}.zip"
     out = folder / name
     try:
-        evidence_bundle(ctx.config, ctx.db, hit.id, out)
+        evidence_bundle(ctx.config, ctx.db, hit.id, out, via="review app",
+                        exported_by=ctx.viewer.username if ctx.viewer else None, record_audit=False)
     except VaernError as exc:
         # The archive does not match the database (a changed or missing file): say so, export nothing.
         shutil.rmtree(folder, ignore_errors=True)

@@ -94,14 +94,19 @@ def _move_hits(session: Session, config: Config) -> None:
         hit.unit_id = new
 
 
-def snapshot_json(snap: SnapshotRow) -> dict[str, Any]:
-    return {
+def snapshot_json(snap: SnapshotRow, stamps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "id": ids.snapshot(snap.id),
         "captured_at": iso(snap.captured_at),
         "manifest": snap.manifest_path,
         "manifest_sha256": snap.manifest_sha256,
         "files": snap.files,
     }
+    if stamps is not None:
+        # Trusted timestamps over the manifest: `ok` with the TSA's time, or `pending` (owed, retried).
+        out["timestamps"] = stamps
+        out["timestamp_pending"] = any(s["status"] == "pending" for s in stamps)
+    return out
 
 
 def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None) -> dict[str, Any]:
@@ -110,9 +115,12 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
     if person_name is None:
         person = session.get(PersonRow, hit.person_id)
         person_name = person.name if person else hit.person_id
-    snaps = session.scalars(
+    snaps = list(session.scalars(
         select(SnapshotRow).where(SnapshotRow.page_id == hit.page_id).order_by(SnapshotRow.captured_at, SnapshotRow.id)
-    )
+    ))
+    from vaern.storage.stamping import snapshot_stamps
+
+    stamps = snapshot_stamps(session, [s.id for s in snaps])
     alerts = session.execute(
         select(AlertRow)
         .join(AlertHitRow, AlertHitRow.alert_id == AlertRow.id)
@@ -135,7 +143,7 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
         "first_seen": iso(hit.first_seen),
         "last_seen": iso(hit.last_seen),
         "removed_at": iso(hit.removed_at),
-        "snapshots": [snapshot_json(s) for s in snaps],
+        "snapshots": [snapshot_json(s, stamps.get(s.id, [])) for s in snaps],
         "alerts": [
             {"to": a.recipient, "kind": a.kind, "status": a.status, "sent_at": iso(a.sent_at)} for a in alerts
         ],

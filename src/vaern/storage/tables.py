@@ -363,3 +363,25 @@ class NoteRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime)
     username: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
+
+
+class TimestampRow(Base):
+    """One RFC 3161 token owed or obtained: over a snapshot's manifest, the chain's head, or an
+    export's SHA256SUMS. `pending` rows are the retry queue (storage/stamping.py)."""
+
+    __tablename__ = "timestamps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(20))  # manifest | head | export
+    snapshot_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    target: Mapped[str] = mapped_column(String(500))  # the manifest's path, or the bundle's name
+    digest: Mapped[str] = mapped_column(String(64))  # the SHA-256 the token covers
+    tsa_url: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # ok | pending
+    token_path: Mapped[str | None] = mapped_column(String(500))
+    token_sha256: Mapped[str | None] = mapped_column(String(64))
+    gen_time: Mapped[datetime | None] = mapped_column(DateTime)  # the TSA's time
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
