@@ -74,7 +74,7 @@ def test_status_shows_the_last_crawl_the_next_one_and_the_outbox(
     code, out = _cli(config, "status")
     assert code == 0, out
     assert "  last crawl: " in out
-    assert "75.0s, ok: 40 pages fetched, 12 unchanged, 2 failed; 3 new hits, 5 seen again" in out
+    assert "75.0s, partial: 40 pages fetched, 12 unchanged, 2 failed; 3 new hits, 5 seen again" in out
     assert "  next crawl: 20" in out
     assert "Outbox: 2 queued, 0 sent, 1 failed" in out
     assert f"  failed a-{alert.id:06d} new_hit to jens@testby.example: 550 5.1.1 no such mailbox" in out

@@ -17,10 +17,10 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vaern.config import Config
 from vaern.domain import WatchedPerson
@@ -51,8 +51,7 @@ class Services:
 
 def open_services(config: Config) -> Services:
     """Connect to the database, apply migrations and mirror the config into it."""
-    from sqlalchemy import make_url
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError
 
     from vaern.storage.db import migrate, transaction
     from vaern.storage.queries import sync_reference_data
@@ -60,14 +59,30 @@ def open_services(config: Config) -> Services:
     try:
         services = connect(config)  # creates a SQLite file's folder
         migrate(services.engine)  # the first statement: a server down, a file that cannot be opened
-    except (OperationalError, OSError) as exc:
-        where = make_url(config.database).render_as_string(hide_password=True)
-        cause = exc.orig if isinstance(exc, OperationalError) else exc
-        reason = str(cause).strip().splitlines()[0]
-        raise DatabaseUnavailable(f"cannot open the database {where} (`database` in the config): {reason}") from exc
-    with transaction(services.sessions) as session:
-        sync_reference_data(session, config)
+    except (DBAPIError, OSError) as exc:
+        raise DatabaseUnavailable(database_problem(config.database, exc, "cannot open")) from exc
+    try:
+        with transaction(services.sessions) as session:
+            sync_reference_data(session, config)
+    except DBAPIError as exc:  # a read-only database, say
+        services.engine.dispose()
+        raise DatabaseUnavailable(database_problem(config.database, exc, "cannot write to")) from exc
     return services
+
+
+def database_problem(database: str, exc: BaseException, what: str = "cannot use") -> str:
+    """One line for an operator: which database (without its password), and what it said."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        where = make_url(database).render_as_string(hide_password=True)
+    except Exception:  # not a URL (the config was not read): say what the error says
+        where = ""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    reason = lines[0] if lines else type(cause).__name__
+    return f"{what} the database {where} (`database` in the config): {reason}".replace("database  (", "database (")
 
 
 def connect(config: Config) -> Services:
@@ -85,10 +100,20 @@ def watched_people(config: Config) -> list[WatchedPerson]:
 
 @dataclass(frozen=True)
 class CrawlPass:
-    """How a crawl pass went: each site's finished run, and what delivery did (None: not sent)."""
+    """How a crawl pass went: each site's finished run, and what delivery did (None: not sent).
+
+    `interrupted` names the signal that stopped the crawls (they ended their runs, what they
+    reached is saved); `sending_interrupted` says a second one stopped the e-mails, which stay
+    queued. `failures` holds, per run, the first failed URLs with their reasons, and `outbox` the
+    outbox's counts after delivery, both read before the database is let go."""
 
     runs: list[CrawlRunRow]
     delivery: DeliveryReport | None
+    interrupted: str | None = None
+    sending_interrupted: bool = False
+    failures: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    outbox: dict[str, int] = field(default_factory=dict)
+    timestamps_owed: list[str] = field(default_factory=list)
 
 
 def crawl_pass(
@@ -104,8 +129,12 @@ def crawl_pass(
        the database;
     2. open the database (migrating it, mirroring the config);
     3. crawl, each site in a child process, at most `crawl.max_parallel_sites` at a time, telling
-       `on_progress` the runs as they go;
-    4. deliver the alerts the crawls queued, unless `send_alerts` is False (`vaern run` sends them).
+       `on_progress` the runs as they go; an interruption (Ctrl-C, or SIGTERM raised as
+       KeyboardInterrupt) is passed on to the crawls, which end their runs (runner.py);
+    4. deliver every due alert, this pass's and earlier retries, unless `send_alerts` is False
+       (`vaern run` sends them); a second interruption leaves what is not sent queued;
+    5. ask again for trusted timestamps that are owed and due, stamp the chain's head if due, and
+       say what is still owed (storage/stamping.py).
     """
     from vaern.crawlprocess import kill_crawl, prestart_crawls
 
@@ -113,25 +142,59 @@ def crawl_pass(
     prestarted = prestart_crawls(config, site_ids)  # before the database: they load meanwhile
     # 2.
     try:
-        from vaern.runner import run_crawls
+        from vaern.runner import CrawlInterrupted, run_crawls
 
         services = open_services(config)
     except BaseException:
         for process in prestarted.values():
             kill_crawl(process, grace=0)
         raise
-    if not site_ids:
-        return CrawlPass([], None)
-    # 3.
-    runs = run_crawls(config, services.sessions, site_ids, on_progress, prestarted)
-    # 4.
-    delivery = None
-    if send_alerts:
-        from vaern.alerts import deliver
+    try:
+        # 3.
+        interrupted = None
+        runs: list[CrawlRunRow] = []
+        if site_ids:
+            try:
+                runs = run_crawls(config, services.sessions, site_ids, on_progress, prestarted)
+            except CrawlInterrupted as stop:
+                runs, interrupted = stop.runs, stop.signal_name
+        # 4.
+        delivery, sending_interrupted = None, False
+        if send_alerts:
+            from vaern.alerts import deliver
 
-        delivery = deliver(config, services.sessions)
-    services.engine.dispose()
-    return CrawlPass(runs, delivery)
+            try:
+                delivery = deliver(config, services.sessions)
+            except KeyboardInterrupt:
+                sending_interrupted = True
+        # 5.
+        from vaern.storage.stamping import after_crawl
+
+        with services.sessions() as session:
+            owed = after_crawl(config, session)
+        return CrawlPass(
+            runs, delivery, interrupted, sending_interrupted, _failures(services, runs), _outbox(services), owed
+        )
+    finally:
+        services.engine.dispose()
+
+
+def _failures(services: Services, runs: list[CrawlRunRow]) -> dict[int, list[tuple[str, str]]]:
+    from vaern.storage.failures import SHOWN, run_failures
+
+    with services.sessions() as session:
+        return {
+            r.id: [(f.url, f.reason) for f in run_failures(session, r.id, limit=SHOWN)]
+            for r in runs
+            if r.pages_failed
+        }
+
+
+def _outbox(services: Services) -> dict[str, int]:
+    from vaern.alerts import outbox_counts
+
+    with services.sessions() as session:
+        return dict(outbox_counts(session))
 
 
 @dataclass
@@ -173,6 +236,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     from vaern.crawler.search import plan_searches
     from vaern.pipeline import PagePipeline
     from vaern.storage.db import transaction
+    from vaern.storage.failures import start_urls_failed
     from vaern.storage.queries import finish_run, known_pages, remember, site_memory, start_run
 
     services = connect(config)  # the parent opened them (new_run) before starting this crawl
@@ -221,6 +285,9 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
     # 5.
     with transaction(sessions) as session:
+        nothing_to_start_from = start_urls_failed(session, run_id, site.start_urls)
+        if nothing_to_start_from and status == "ok":
+            status, error = "failed", nothing_to_start_from
         finish_run(session, run_id, status, error)
         remember(session, site_id, render_decision=decision)  # the next crawl of an auto site starts there
     services.engine.dispose()
@@ -237,22 +304,23 @@ def _alert_queue(config: Config) -> AlertQueue:
     return queue
 
 
-def evidence_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path) -> Path:
-    """The evidence bundle of one hit (storage/export.py), its report printed to PDF by Chromium."""
+def evidence_bundle(config: Config, session: Session, hit_id: str | int, out_path: Path, **who: Any) -> Path:
+    """The evidence bundle of one hit (storage/export.py), its report printed to PDF by Chromium.
+    `who`: export_bundle's `exported_by`, `via` and `record_audit`."""
     from vaern.crawler.pdf import print_pdf
     from vaern.storage.export import export_bundle
 
-    return export_bundle(config, session, hit_id, out_path, print_pdf=functools.partial(print_pdf, config))
+    return export_bundle(config, session, hit_id, out_path, print_pdf=functools.partial(print_pdf, config), **who)
 
 
 def evidence_desk(services: Services, pipeline: PagePipeline) -> EvidenceDesk:
     """The crawl's evidence desk, wired to the pipeline: each need it reports after a commit is
     captured at once; each result is filed in the archive and the database."""
     from vaern.crawler.desk import EvidenceDesk
-    from vaern.storage.archive import Archive
+    from vaern.storage.stamping import archive_for
 
     config, site = services.config, pipeline.site
-    archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls, tsa_timeout=config.evidence.tsa_timeout)
+    archive = archive_for(config)
 
     def store(need: CaptureRequest, result: Capture | CaptureFailure) -> None:
         file_evidence(services, archive, need, result)
@@ -285,7 +353,7 @@ def file_evidence(
                 hit.evidence_attempts += 1
                 hit.evidence_error = f"capture failed: {result.error}"
             return
-        record_snapshot(session, archive, result, need.page_id)
+        record_snapshot(session, archive, result, need.page_id, services.config.evidence.tsa_retry_initial)
         for hit in owed:
             hit.evidence_attempts += 1
             if result.complete:
@@ -355,10 +423,10 @@ def secure_evidence(services: Services, site: Site, needs: Sequence[CaptureReque
     be captured is logged and the rest go on.
     """
     from vaern.crawler.capture import capture_pages
-    from vaern.storage.archive import Archive
+    from vaern.storage.stamping import archive_for
 
     config = services.config
-    archive = Archive(config.archive, tsa_urls=config.evidence.tsa_urls, tsa_timeout=config.evidence.tsa_timeout)
+    archive = archive_for(config)
     for need, result in zip(needs, capture_pages(config, needs), strict=True):
         try:
             file_evidence(services, archive, need, result)

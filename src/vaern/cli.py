@@ -5,11 +5,14 @@ Exit codes: 0 ok; 1 the work ran but something failed (named on stderr); 2 bad u
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -49,10 +52,19 @@ class VaernGroup(click.Group):
     """Turns Værn's own errors into one clear line on stderr and exit 1, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import DBAPIError
+
         try:
             return super().invoke(ctx)
         except VaernError as exc:
             click.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from None
+        except DBAPIError as exc:  # the database went away, or refuses writes (read-only), mid-command
+            from vaern.app import database_problem
+
+            obj = ctx.find_object(Context)
+            database = obj.config.database if obj is not None and obj._config is not None else "?"
+            click.echo(f"error: {database_problem(database, exc)}", err=True)
             raise SystemExit(1) from None
 
 
@@ -101,7 +113,13 @@ def init(directory: Path) -> None:
 @pass_ctx
 def check(obj: Context) -> None:
     """Validate the configuration and print a summary, or every error as FILE:LINE: field: message."""
-    click.echo(summary(obj.config))
+    config = obj.config
+    refused: list[str] = []
+    if config.sites:
+        from vaern.crawler.netguard import refused_start_urls  # loads Scrapy: only when there are sites
+
+        refused = refused_start_urls(config.sites, config.network.allow_private_hosts)
+    click.echo(summary(config, refused))
 
 
 def _load_or_exit(path: Path) -> Config:
@@ -118,10 +136,12 @@ def _load_or_exit(path: Path) -> Config:
 
 @main.command()
 @click.option("--site", "sites", multiple=True, metavar="ID", help="Crawl only this site (repeatable).")
-@click.option("--no-alerts", is_flag=True, help="Queue the alerts but send nothing (vaern run sends them later).")
+@click.option("--no-alerts", is_flag=True,
+              help="Queue the alerts but send nothing (vaern send or vaern run sends them later).")
 @pass_ctx
 def crawl(obj: Context, sites: tuple[str, ...], no_alerts: bool) -> None:
-    """One pass now over all (or the named) sites, with progress; then send the alerts it queued."""
+    """One pass now over all (or the named) sites, with progress; then send the alerts it queued
+    and any earlier ones whose retry is due."""
     config = obj.config
     known = {s.id for s in config.sites}
     unknown = [s for s in sites if s not in known]
@@ -181,34 +201,75 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
             click.echo(("\r" + line[:200]) if interactive else line, err=True, nl=not interactive)
             last_line = line
 
-    result = crawl_pass(config, site_ids, send_alerts=send_alerts, on_progress=progress)
+    runs: list[Any] = []
     if not site_ids:
         click.echo("No sites in the config; nothing to crawl.")
-        return True
+    with _signals_as_interrupt():
+        result = crawl_pass(config, site_ids, send_alerts=send_alerts, on_progress=progress)
     runs = result.runs
-    if interactive:
+    if interactive and site_ids:
         click.echo("", err=True)
-    sent = failed = queued = 0
-    if result.delivery is not None:
-        sent, failed, queued = result.delivery.sent, result.delivery.failed, result.delivery.retrying
+    if result.interrupted:
+        click.echo(f"Interrupted by {result.interrupted}: the crawls were told to stop and have ended; "
+                   "what they reached is saved.", err=True)
     ok = True
     click.echo("Site                    fetched unchanged  failed  new hits  seen   status")
+    from vaern.storage.failures import outcome
+
     for r in runs:
         click.echo(
             f"{r.site_id:<22} {r.pages_fetched:>8} {r.pages_unchanged:>9} {r.pages_failed:>7} {r.hits_new:>9}"
-            f" {r.hits_seen:>5}   {r.status}"
+            f" {r.hits_seen:>5}   {outcome(r)}"
         )
         if r.status != "ok":
             ok = False
             click.echo(f"  {r.site_id}: {r.error or r.status}", err=True)
-    if send_alerts:
-        click.echo(f"E-mails: {sent} sent, {queued} waiting for retry, {failed} failed.")
-        if failed or queued:
-            ok = False
-            click.echo("Some e-mails were not delivered; see `vaern alerts`.", err=True)
+        for url, reason in result.failures.get(r.id, []):
+            click.echo(f"  {r.site_id}: failed {url}: {reason}", err=True)
+    if result.interrupted:
+        ok = False
+        saved_pages = sum(r.pages_fetched for r in runs)
+        saved_hits = sum(r.hits_new for r in runs)
+        click.echo(f"Saved before stopping: {saved_pages} pages, {saved_hits} new hits.")
+    for line in result.timestamps_owed:
+        ok = False
+        click.echo(f"Timestamps: {line}", err=True)
+    if result.sending_interrupted:
+        click.echo("Sending interrupted; the alerts not yet sent stay queued (`vaern send` sends them).", err=True)
+        return False
+    if result.delivery is not None:
+        ok = _delivery_summary(result.delivery, result.outbox) and ok
     else:
-        click.echo("Alerts queued, not sent (--no-alerts); `vaern run` delivers them.")
+        click.echo("Alerts queued, not sent (--no-alerts); `vaern send` or `vaern run` delivers them.")
     return ok
+
+
+def _delivery_summary(report: Any, box: dict[str, int]) -> bool:
+    """What a delivery pass did, then the outbox as `vaern alerts` shows it; False if not all went."""
+    click.echo(f"E-mails: {report.sent} sent, {report.retrying} waiting for retry, {report.failed} failed.")
+    click.echo(f"Outbox: {box['queued']} queued, {box['sent']} sent, {box['failed']} failed.")
+    if report.failed or report.retrying:
+        click.echo("Some e-mails were not delivered; see `vaern alerts`.", err=True)
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM is handled like Ctrl-C: the crawls are stopped (runner.stop_crawls), not orphaned.
+
+    The crawl processes run in sessions of their own (so a kill reaches their browsers), which
+    also means the terminal's Ctrl-C and a SIGTERM to this process never reach them: we pass it on.
+    """
+
+    def on_term(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # -- reading results ------------------------------------------------------------------------
@@ -246,8 +307,11 @@ def hits(obj: Context, as_json: bool, person: str | None, site: str | None, stat
     if not rows:
         click.echo("No hits.")
         return
+    from vaern.words import Words
+
+    word = Words(obj.config.language)  # the category names of the e-mails and the app
     for h in rows:
-        cats = ", ".join(h["categories"]) or "-"
+        cats = ", ".join(word(c) for c in h["categories"]) or "-"
         click.echo(f"{h['id']}  {h['status']:<9} {h['confidence']:<8} {h['person_name']}  ({h['site']}, {cats})")
         click.echo(f"          {h['url']}")
         click.echo(f"          {h['excerpt']}")
@@ -295,14 +359,16 @@ def match(obj: Context, people_file: Path | None, input_file: Any) -> None:
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
               show_default=True, help="Where the demo keeps its config, database, archive and e-mails.")
 @click.option("--no-serve", is_flag=True, help="Exit after the summary instead of serving the review app.")
-@click.option("--port", type=int, default=8000, show_default=True, help="Port for the review app.")
-def demo(directory: Path, no_serve: bool, port: int) -> None:
-    """The whole pipeline on a fictional municipality: local site, local SMTP sink, one crawl."""
+@click.option("--port", type=int, default=None, show_default="8000, or the next free port after it",
+              help="Port for the review app; a taken port is an error (exit 2) naming it.")
+def demo(directory: Path, no_serve: bool, port: int | None) -> None:
+    """The whole pipeline on a fictional municipality: local site, local SMTP sink, one crawl.
+
+    Each run starts clean: what an earlier demo left in --dir is removed first."""
     from vaern.demo.run import run_demo
 
     crawl = functools.partial(crawl_now, send_alerts=True)  # the demo's crawl is `vaern crawl`'s, as it prints
     raise SystemExit(run_demo(directory, crawl, serve=not no_serve, port=port))
-
 
 
 # -- review app -----------------------------------------------------------------------------
@@ -335,45 +401,152 @@ def user_add(obj: Context, name: str, role: str, units: tuple[str, ...], passwor
     """Add an account; the password comes from a prompt or --password-env."""
     from vaern.review.auth import AccountError, add_account
 
-    if password_env:
-        password = os.environ.get(password_env)
-        if password is None:
-            click.echo(f"--password-env: the environment variable {password_env} is not set", err=True)
-            raise SystemExit(2)
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_env)
     try:
         add_account(obj.config, name, role, list(units), password)
     except AccountError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
     click.echo(f"Added {role} {name}" + (f" (units: {', '.join(units)})" if units else ""))
+
+
+def _password(password_env: str | None) -> str:
+    if password_env:
+        password = os.environ.get(password_env)
+        if password is None:
+            click.echo(f"--password-env: the environment variable {password_env} is not set", err=True)
+            raise SystemExit(2)
+        return password
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _account_change(obj: Context, change: Any) -> None:
+    """Run `change(session, actor_name)` in one transaction; an AccountError is bad usage (exit 2)."""
+    from vaern.app import open_services
+    from vaern.review.auth import AccountError, cli_actor
+    from vaern.storage.db import transaction
+
+    services = open_services(obj.config)
+    try:
+        with transaction(services.sessions) as session:
+            change(session, cli_actor())
+    except AccountError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    finally:
+        services.engine.dispose()
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array: name, role, units, active, times.")
+@pass_ctx
+def user_list(obj: Context, as_json: bool) -> None:
+    """List the accounts: name, role, units, last sign-in."""
+    from vaern.app import open_services
+    from vaern.review.accounts import list_users, user_json
+
+    services = open_services(obj.config)
+    with services.sessions() as session:
+        rows = [user_json(u) for u in list_users(session)]
+    services.engine.dispose()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("No accounts. Add one: vaern user add NAME --role admin")
+        return
+    for row in rows:
+        units = f" ({', '.join(row['units'])})" if row["units"] else ""
+        last = row["last_login_at"] or "never"
+        click.echo(f"{row['name']:<20} {row['role']:<8}{units}  last sign-in: {last}"
+                   + ("" if row["active"] else "  [inactive]"))
+
+
+@user.command("remove")
+@click.argument("name")
+@pass_ctx
+def user_remove(obj: Context, name: str) -> None:
+    """Remove an account; its sign-ins end at once (the audit log keeps its actions)."""
+    from vaern.review.accounts import remove_user
+
+    _account_change(obj, lambda session, actor: remove_user(session, name, actor_name=actor))
+    click.echo(f"Removed {name}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-env", metavar="VAR", help="Read the new password from this environment variable.")
+@pass_ctx
+def user_passwd(obj: Context, name: str, password_env: str | None) -> None:
+    """Set a new password (from a prompt or --password-env); the account's sign-ins end."""
+    from vaern.review.accounts import set_password
+
+    password = _password(password_env)
+    _account_change(obj, lambda session, actor: set_password(session, name, password, actor_name=actor))
+    click.echo(f"New password set for {name}")
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["admin", "analyst", "leader"]))
+@click.option("--unit", "units", multiple=True, metavar="ID", help="A unit a leader may see (repeatable).")
+@pass_ctx
+def user_role(obj: Context, name: str, role: str, units: tuple[str, ...]) -> None:
+    """Give an account another role (a leader needs --unit); its sign-ins end."""
+    from vaern.review.accounts import set_role
+
+    _account_change(obj, lambda session, actor: set_role(session, obj.config, name, role, list(units),
+                                                         actor_name=actor))
+    click.echo(f"{name} is now {role}" + (f" (units: {', '.join(units)})" if units else ""))
+
+
 # -- evidence: verify and export ------------------------------------------------------------
 
 
 @main.command()
 @pass_ctx
 def verify(obj: Context) -> None:
-    """Check the evidence archive: every file's SHA-256, every manifest, the chain; exit 1 naming each problem."""
+    """Check the evidence archive: every file's SHA-256, every manifest, the chain, the timestamps and
+    the database's record of them; exit 1 naming each problem, and say what it cannot prove."""
     from sqlalchemy import func, select
 
     from vaern.app import open_services
-    from vaern.storage.archive import Archive, expected_manifests
+    from vaern.storage.archive import expected_manifests, snapshot_file_maps
+    from vaern.storage.stamping import archive_for, recorded_tokens
     from vaern.storage.tables import HitRow
 
     services = open_services(obj.config)
     with services.sessions() as session:
         expected = expected_manifests(session)
         owed = session.scalar(select(func.count()).select_from(HitRow).where(HitRow.evidence_owed.is_(True)))
-    archive = Archive(obj.config.archive)
-    problems = archive.verify(expected)
-    for problem in problems:
+        file_maps = snapshot_file_maps(session)
+        tokens = recorded_tokens(session)
+    services.engine.dispose()
+    archive = archive_for(obj.config)
+    report = archive.check(expected, file_maps=file_maps, db_tokens=tokens)
+    for problem in report.problems:
         click.echo(problem, err=True)
-    if problems:
-        click.echo(f"{len(problems)} problem(s) in {obj.config.archive}", err=True)
+    for line in report.unproven:
+        click.echo(f"not proven: {line}", err=True)
+    if report.problems:
+        click.echo(f"{len(report.problems)} problem(s) in {obj.config.archive}", err=True)
         raise SystemExit(1)
-    click.echo(f"ok: {len(archive.chain())} snapshot(s) in the chain, {len(expected)} in the database, "
-               f"every file and manifest matches its SHA-256")
+    retired = archive.retired()
+    stored = report.chain_length - 2 * len(retired)  # each retired snapshot: its entry and its tombstone's
+    click.echo(f"ok: {stored} snapshot(s) in the chain, {len(expected)} in the database, "
+               f"every file and manifest matches its SHA-256"
+               + (f"; {len(retired)} deleted, each with its tombstone in the chain:" if retired else ""))
+    for path, tomb in retired.items():
+        body = archive.manifest(tomb["manifest"])
+        click.echo(f"  deleted {tomb['snapshot']} ({path}) at {body.get('deleted_at')}: {body.get('reason')}; "
+                   f"{len(body.get('deleted_files') or {})} file(s), hashes in {tomb['manifest']}")
+    click.echo(f"timestamps: {report.tokens_ok} anchored to a configured root, "
+               f"{report.tokens_not_anchored} not anchored")
+    if report.anchored_through:
+        click.echo(f"chain: entries 1-{report.anchored_through} unchanged since the head was stamped at "
+                   f"{report.anchored_at}; {report.chain_length - report.anchored_through} newer not yet anchored")
+    else:
+        click.echo("chain: no timestamped head; the chain proves order and integrity only against outsiders")
     if owed:
         # Not a fault of the archive, but not evidence either: said, so that no one reads "ok" as "all secured".
         click.echo(f"note: {owed} hit(s) still have no complete evidence; `vaern status` names them", err=True)
@@ -392,7 +565,9 @@ def export(obj: Context, hit_id: str, output: Path | None) -> None:
     number = parse_hit_id(hit_id)
     services = open_services(obj.config)
     with services.sessions() as session:
-        path = evidence_bundle(obj.config, session, number, output or Path(f"{ids.hit(number)}.zip"))
+        path = evidence_bundle(obj.config, session, number, output or Path(f"{ids.hit(number)}.zip"),
+                               via="vaern export")
+        session.commit()
     click.echo(str(path))
 
 
@@ -420,6 +595,23 @@ def status(obj: Context, as_json: bool) -> None:
     data = collect(obj.config, services.engine, services.sessions)
     services.engine.dispose()
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else render(obj.config, data))
+
+
+@main.command()
+@pass_ctx
+def send(obj: Context) -> None:
+    """Deliver the queued alerts now, retries included; exit 1 if any could not be sent."""
+    from vaern.alerts import deliver, outbox_counts
+    from vaern.app import open_services
+
+    services = open_services(obj.config)
+    try:
+        report = deliver(obj.config, services.sessions, retry_now=True)
+        with services.sessions() as session:
+            ok = _delivery_summary(report, outbox_counts(session))
+    finally:
+        services.engine.dispose()
+    raise SystemExit(0 if ok else 1)
 
 
 @main.command()

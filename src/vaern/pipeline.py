@@ -33,6 +33,7 @@ from vaern.config import Config, Site
 from vaern.domain import CaptureRequest, FetchFailure, MatchedName, Mention, Page, Post, post_for
 from vaern.matchers import NameIndex
 from vaern.storage.db import transaction
+from vaern.storage.failures import record_failure
 from vaern.storage.queries import hits_on_page, page_by_url
 from vaern.storage.tables import CrawlRunRow, HitRow, PageRow
 
@@ -290,6 +291,7 @@ class PagePipeline:
     def failed(self, failure: FetchFailure) -> None:
         with transaction(self.sessions) as session:
             self._count(session, failed=1)
+            record_failure(session, self.run_id, failure, start_url=failure.url in self.site.start_urls)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -6,11 +6,18 @@ starts the child (crawlprocess.py) and reads progress back from that row: nothin
 the crawl ran on this machine beyond the process handle, which is the seam a job queue would
 replace.
 Controlled by `crawl.max_parallel_sites` and `crawl.timeout`.
+
+Interrupted (Ctrl-C, or SIGTERM turned into `KeyboardInterrupt` by `vaern crawl`), the runner
+passes the signal on: every running crawl gets SIGTERM and `STOP_GRACE` seconds to save the page
+in hand and end its run, then is killed; crawls not yet started are marked stopped. It then
+raises `CrawlInterrupted` with the runs as they stand, so the caller can say what was saved.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +35,16 @@ from vaern.storage.tables import CrawlRunRow
 log = logging.getLogger("vaern.runner")
 
 POLL_SECONDS = 0.2
+STOP_GRACE = 10.0  # seconds an interrupted crawl gets to end its run before it is killed
+
+
+class CrawlInterrupted(Exception):
+    """The crawls were stopped by a signal; `runs` are their rows after stopping."""
+
+    def __init__(self, runs: list[CrawlRunRow], signal_name: str) -> None:
+        self.runs = runs
+        self.signal_name = signal_name
+        super().__init__(f"interrupted by {signal_name}")
 
 
 @dataclass
@@ -77,10 +94,12 @@ def run_crawls(
     prestarted = dict(prestarted or {})
     limit = config.crawl.max_parallel_sites
     timeout = config.crawl.timeout.total_seconds()
+    runs: dict[str, int] = {}
+    running: list[RunningCrawl] = []
     try:
         waiting = list(site_ids)
-        runs = {site_id: _queue_run(sessions, site_id) for site_id in waiting}
-        running: list[RunningCrawl] = []
+        for site_id in site_ids:
+            runs[site_id] = _queue_run(sessions, site_id)
         while waiting or running:
             while waiting and len(running) < limit:
                 site_id = waiting.pop(0)
@@ -106,11 +125,56 @@ def run_crawls(
             if on_progress is not None:
                 with sessions() as session:
                     on_progress(latest_runs(session, list(runs.values())))
+    except KeyboardInterrupt as exc:
+        stop_crawls(sessions, running, runs, prestarted)
+        prestarted.clear()
+        with sessions() as session:
+            stopped = latest_runs(session, list(runs.values()))
+        raise CrawlInterrupted(stopped, str(exc) or "SIGINT") from None
     finally:
         for process in prestarted.values():  # not handed a run (an error above): nothing to crawl
             kill_crawl(process, grace=0)
     with sessions() as session:
         return latest_runs(session, list(runs.values()))
+
+
+def stop_crawls(
+    sessions: sessionmaker[Session],
+    running: list[RunningCrawl],
+    runs: dict[str, int],
+    prestarted: dict[str, subprocess.Popen[bytes]],
+    grace: float = STOP_GRACE,
+) -> None:
+    """Pass an interruption on: SIGTERM to every running crawl's process group, up to `grace`
+    seconds for them to end their runs, then kill what is left. Every run ends up finished, so
+    `vaern status` never shows a crawl that is no longer running as "crawling now"."""
+    # A second Ctrl-C while we wait must not leave children behind: ignore it until they are gone.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for process in prestarted.values():
+            kill_crawl(process, grace=0)
+        for crawl in running:
+            try:
+                os.killpg(crawl.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        for crawl in running:
+            try:
+                crawl.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("crawl of %s did not stop within %.0f s; killing it", crawl.site_id, grace)
+            kill_crawl(crawl.process, grace=0)
+            finish_abandoned(
+                sessions, crawl.run_id, "stopped",
+                f"interrupted; killed after {grace:.0f} s; the pages it reached are saved",
+            )
+        active = {c.run_id for c in running}
+        for run_id in runs.values():
+            if run_id not in active:
+                finish_abandoned(sessions, run_id, "stopped", "interrupted before it started")
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _queue_run(sessions: sessionmaker[Session], site_id: str) -> int:

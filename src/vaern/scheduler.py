@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -138,6 +139,11 @@ def digest_job() -> None:
 def retention_job() -> None:
     if _ACTIVE is not None:
         _ACTIVE.retention()
+
+
+def timestamps_job() -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.timestamps()
 
 
 @dataclass(frozen=True)
@@ -290,6 +296,16 @@ class Service:
             (),
             "default",
         )
+        if config.evidence.tsa_urls:
+            every = config.evidence.tsa_retry_initial
+            wanted["timestamps"] = (
+                "vaern.scheduler:timestamps_job",
+                IntervalTrigger(seconds=max(1, int(every.total_seconds())), timezone=UTC),
+                f"timestamps every {config.evidence.tsa_retry_initial}: owed tokens, the chain head "
+                f"(every {config.evidence.anchor_every})",
+                (),
+                "default",
+            )
         for job in scheduler.get_jobs():
             if job.id not in wanted:
                 log.info("event=schedule.removed job=%s", job.id)
@@ -417,6 +433,20 @@ class Service:
             alerts = queue_digest(session, self.config)
             log.info("event=digest.queued alerts=%d", len(alerts))
         self._wake.set()
+
+    def timestamps(self) -> None:
+        """Owed tokens asked again when due, the chain's head stamped when due, the admins told
+        when no TSA has answered for `evidence.tsa_alert_after`."""
+        from vaern.alerts import notify_tsa_silence
+        from vaern.storage.stamping import anchor_head, retry_pending
+
+        with self.sessions() as session:
+            result = retry_pending(self.config, session)
+            anchored = anchor_head(self.config, session)
+            told = notify_tsa_silence(self.config, session)
+        if result.obtained or result.still_pending or anchored or told:
+            log.info("event=timestamps obtained=%d pending=%d head_stamped=%s admins_told=%s",
+                     result.obtained, result.still_pending, anchored, told)
 
     def retention(self) -> None:
         from vaern.retention import apply_retention

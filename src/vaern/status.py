@@ -18,7 +18,9 @@ from vaern import ids
 from vaern.alerts import outbox_counts
 from vaern.clock import iso
 from vaern.config import Config
+from vaern.storage.failures import SHOWN, failure_json, outcome, run_failures
 from vaern.storage.queries import next_runs
+from vaern.storage.stamping import timestamp_state
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow, SnapshotRow
 
 FAILED_SHOWN = 10
@@ -57,12 +59,14 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
                         if last.finished_at
                         else None,
                         "status": last.status,
+                        "outcome": outcome(last),
                         "pages_fetched": last.pages_fetched,
                         "pages_unchanged": last.pages_unchanged,
                         "pages_failed": last.pages_failed,
                         "hits_new": last.hits_new,
                         "hits_seen": last.hits_seen,
                         "error": last.error,
+                        "failures": [failure_json(f) for f in run_failures(session, last.id)],
                     },
                     "next_crawl": iso(scheduled.get(f"crawl:{site.id}")),
                 }
@@ -75,7 +79,9 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
         )
         oldest_queued = session.scalar(select(func.min(AlertRow.created_at)).where(AlertRow.status == "queued"))
         owed = _evidence_owed(session)
+        stamps = timestamp_state(session, config)
     return {
+        "timestamps": stamps,
         "sites": sites,
         "outbox": {
             **counts,
@@ -133,12 +139,19 @@ def render(config: Config, data: dict[str, Any]) -> str:
             lines.append("  last crawl: never")
         else:
             lines.append(
-                f"  last crawl: {local(last['started_at'])}, {last['seconds']}s, {last['status']}: "
+                f"  last crawl: {local(last['started_at'])}, {last['seconds']}s, {last['outcome']}: "
                 f"{last['pages_fetched']} pages fetched, {last['pages_unchanged']} unchanged, "
                 f"{last['pages_failed']} failed; {last['hits_new']} new hits, {last['hits_seen']} seen again"
             )
             if last["error"]:
                 lines.append(f"  error: {last['error']}")
+            failures = last["failures"]
+            for failure in failures[:SHOWN]:
+                lines.append(f"  failed {failure['url']}: {failure['reason']}"
+                             + (f" ({failure['times']} times)" if failure["times"] > 1 else ""))
+            more = last["pages_failed"] - min(len(failures), SHOWN)
+            if failures and more > 0:
+                lines.append(f"  … and {more} more (`vaern status --json` lists the reasons kept)")
         lines.append(
             f"  next crawl: {local(site['next_crawl'])}"
             if site["next_crawl"]
@@ -168,5 +181,17 @@ def render(config: Config, data: dict[str, Any]) -> str:
         lines.append(f"  failed {failed['id']} {failed['kind']} to {failed['to']}: {failed['last_error']}")
     if data["digest_next"]:
         lines.append(f"Next digest: {local(data['digest_next'])}")
+    stamps = data["timestamps"]
+    if not stamps["tsa_configured"]:
+        lines.append("Timestamps: no TSA configured (evidence.tsa_urls): nothing independent proves capture times")
+    elif stamps["pending"]:
+        lines.append(
+            f"Timestamps: {stamps['pending']} owed since {local(stamps['oldest_pending'])} (retried); "
+            f"last error: {stamps['last_error']}; last obtained: {local(stamps['last_obtained'])}"
+        )
+    else:
+        lines.append(f"Timestamps: none owed; last obtained {local(stamps['last_obtained'])}")
+    if stamps["head_stamped"]:
+        lines.append(f"Chain head last stamped: {local(stamps['head_stamped']['at'])}")
     return "\n".join(lines)
 

@@ -192,6 +192,21 @@ BAD: dict[str, tuple[str, list[str]]] = {
             "(did you mean 'Europe/Copenhagen'?)"
         ],
     ),
+    "sender with a line break (it would rewrite the From header)": (
+        "sender_crlf.yaml",
+        [
+            "sender_crlf.yaml:4: smtp.sender: 'Værn <vaern@kommune.example>\\r\\nFrom: Borgmesteren "
+            "<borgmester@kommune.example>' holds a carriage return (CR); it goes into an e-mail header, "
+            "which must be one line"
+        ],
+    ),
+    "YAML aliases inside aliases (a few lines that expand to billions of values)": (
+        "alias_bomb.yaml",
+        [
+            "alias_bomb.yaml:4: (yaml): the file expands to more than 200,000 values (aliases inside aliases?); "
+            "a config needs far fewer"
+        ],
+    ),
 }
 
 
@@ -598,3 +613,23 @@ def test_config_is_frozen(in_data: Path) -> None:
     with pytest.raises(ValueError):
         config.organisation = "Andet"  # type: ignore[misc]
     assert json.loads(config.model_dump_json())["organisation"] == "Eksempel Kommune"
+
+
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_yaml_nested_100000_deep_is_a_clear_error_and_exit_2(tmp_path: Path, style: str) -> None:
+    from click.testing import CliRunner
+
+    from vaern.cli import main
+
+    path = tmp_path / "deep.yaml"
+    if style == "flow":
+        path.write_text("organisation: X\nsites: " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    else:
+        path.write_text("organisation: X\nsites:\n" + "".join(" " * i + "- \n" for i in range(3000)),
+                        encoding="utf-8")
+    result = CliRunner().invoke(main, ["-c", str(path), "check"])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    [line] = result.output.splitlines()
+    assert line.startswith(f"{path}:")
+    assert line.endswith(": (yaml): nested more than 64 levels deep; a config needs only a few")

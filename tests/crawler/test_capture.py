@@ -169,6 +169,8 @@ def test_redirects_status_server_and_matches_are_recorded(batch: dict[str, Captu
     assert prov["redirects"][0]["location"] == "/r2"
     assert prov["server"]["ipAddress"] == "127.0.0.1"
     assert prov["tls"] is None  # plain HTTP: nothing to record, and it says so
+    assert prov["tls_chain"] == {"error": "not an https page"} and capture.file("tls_chain") is None
+    assert prov["clock_sync"]["synchronized"] in (True, False, "unknown") and isinstance(prov["post"], dict)
     assert prov["detected_at"] == "2026-11-21T14:03:11.000Z"
     assert prov["capture_started_at"] <= prov["capture_finished_at"]
     assert prov["browser"]["version"] and "Chrome" in prov["browser"]["user_agent"]
@@ -197,6 +199,14 @@ def test_warc_holds_every_exchange_and_our_artefacts(batch: dict[str, Capture | 
     assert screenshot is not None and resources["screenshot"] == screenshot.data
     meta = [body for t, _, _, body in records if t == "metadata"]
     assert json.loads(meta[0])["final_url"] == capture.final_url
+    # A strict validator's request line (method, target, protocol), and our own records never at
+    # a page's URL, so that replay without a timestamp shows the page, not our metadata.
+    for t, h, http, _ in records:
+        if t == "request":
+            line = f"{http.protocol} {http.statusline}".split(" ")  # warcio splits the method off
+            assert len(line) == 3 and line[0] == "GET" and line[1].startswith("/") and line[2] == "HTTP/1.1", line
+        if t in ("metadata", "resource"):
+            assert h["WARC-Target-URI"].startswith("urn:"), h["WARC-Target-URI"]
 
 
 def test_warcio_check_and_index_accept_the_warc(batch: dict[str, Capture | CaptureFailure], tmp_path: Path) -> None:

@@ -22,6 +22,22 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture(scope="session")
 def tsa() -> Iterator[LocalTsa]:
+    """root -> intermediate -> TSA; replies carry the TSA's and the intermediate's certificates,
+    not the root (as most production TSAs do)."""
+    with local_tsa() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tsa_with_root() -> Iterator[LocalTsa]:
+    """The same shape of TSA whose replies carry the root as well."""
+    with local_tsa(include_root=True) as server:
+        yield server
+
+
+@pytest.fixture
+def flaky_tsa() -> Iterator[LocalTsa]:
+    """A TSA of its own for a test that takes it down (`down = True`) and brings it back."""
     with local_tsa() as server:
         yield server
 

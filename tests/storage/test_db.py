@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from vaern.storage.db import make_engine, migrate
+from vaern.storage.db import HEAD_REVISION, make_engine, migrate
 from vaern.storage.tables import Base
 
 
@@ -32,7 +32,7 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:  # type: ignore[no-untyped-d
 def test_head_revision_is_the_newest_migration() -> None:
     from alembic.script import ScriptDirectory
 
-    from vaern.storage.db import HEAD_REVISION, alembic_config
+    from vaern.storage.db import alembic_config
 
     assert ScriptDirectory.from_config(alembic_config(make_engine("sqlite://"))).get_current_head() == HEAD_REVISION
 

@@ -95,10 +95,11 @@ def test_export_round_trip(seeded: tuple[Config, int], tsa: LocalTsa, tmp_path: 
             "snapshots/s-000001/screenshot.png", "snapshots/s-000001/page.html", "snapshots/s-000001/capture.warc.gz",
             "snapshots/s-000002/manifest.json"} <= set(names)
 
-    # 1. sha256sum -c accepts SHA256SUMS, which covers every other file.
+    # 1. sha256sum -c accepts SHA256SUMS, which covers every other file (but the token over it).
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == len(names) - 1
+    assert {"SHA256SUMS.tsr", "SHA256SUMS.pem"} <= set(names)
+    assert check.stdout.count(": OK") == len([n for n in names if not n.startswith("SHA256SUMS")])
 
     # 2. each file matches its manifest; the second manifest chains to the first.
     for sid in ("s-000001", "s-000002"):
@@ -148,7 +149,7 @@ def test_export_round_trip(seeded: tuple[Config, int], tsa: LocalTsa, tmp_path: 
         assert english not in report, english
     for ref in re.findall(r'(?:src|href)="([^"]*)"', report):
         assert "://" not in ref and not ref.startswith("//"), ref
-        assert (folder / ref).exists(), ref
+        assert ref.startswith("data:image/png;base64,") or (folder / ref).exists(), ref
     assert (folder / "report.pdf").read_bytes().startswith(b"%PDF")
     assert _requests_made_opening(folder / "report.html") == {"file"}
 
@@ -380,7 +381,7 @@ def test_export_of_a_hit_without_snapshots(make_config: Callable[..., Config], t
     with services.sessions() as session:
         bundle = export_bundle(config, session, hit_id, tmp_path / "b.zip")
     with zipfile.ZipFile(bundle) as zf:
-        assert sorted(zf.namelist()) == ["SHA256SUMS", "report.html", "report.pdf"]
+        assert sorted(zf.namelist()) == ["SHA256SUMS", "export.json", "report.html", "report.pdf"]
         report = zf.read("report.html").decode()
     assert "Der blev ikke gemt noget øjebliksbillede af siden (sikringen kan være mislykkedes)." in report
     assert "<th>Kategorier</th><td>ingen</td>" in report and "<th>Øjebliksbilleder</th><td>0</td>" in report
@@ -420,3 +421,136 @@ def test_every_report_text_has_danish() -> None:
     actions = set(re.findall(r""""(?:action|then)": "([^"]+)\"""", source + Path(fullpage.__file__).read_text()))
     assert actions and actions <= set(ACTIONS_DA)
     assert ReportWords("en").note("the moon was full") == ("the moon was full", True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_bundle_replays_in_pywb_and_its_archives_pass_outside_checks(
+    seeded: tuple[Config, int], tmp_path: Path
+) -> None:
+    """A third party's checks: warcio check on each WARC, wacz validate on the WACZ, and pywb
+    replaying the page's URL without a timestamp shows the page that named the person."""
+    import sys
+    import time
+    import urllib.request
+
+    config, hit_id = seeded
+    services = open_services(config)
+    with services.sessions() as session:
+        bundle = export_bundle(config, session, hit_id, tmp_path / "b.zip")
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(folder)
+    bin_dir = Path(sys.executable).parent
+    for warc in sorted(folder.glob("snapshots/*/capture.warc.gz")):
+        check = subprocess.run([str(bin_dir / "warcio"), "check", "-v", str(warc)], capture_output=True, text=True)
+        assert check.returncode == 0 and "digest pass" in check.stdout and "fail" not in check.stdout, check.stdout
+    wacz = folder / "evidence.wacz"
+    assert wacz.exists()
+    with zipfile.ZipFile(wacz) as zf:
+        assert zf.testzip() is None
+        pages = [json.loads(line) for line in zf.read("pages/pages.jsonl").splitlines()]
+        assert zf.read("archive/s-000001.warc.gz") == (folder / "snapshots/s-000001/capture.warc.gz").read_bytes()
+    assert pages[0]["format"] == "json-pages-1.0" and [p["id"] for p in pages[1:]] == ["s-000001", "s-000002"]
+    page_url = pages[-1]["url"]
+    valid = subprocess.run([str(bin_dir / "wacz"), "validate", "-f", str(wacz)], capture_output=True, text=True)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+
+    root = tmp_path / "pywb"
+    root.mkdir()
+    subprocess.run([str(bin_dir / "wb-manager"), "init", "evidence"], cwd=root, check=True, capture_output=True)
+    subprocess.run([str(bin_dir / "wb-manager"), "add", "--unpack-wacz", "evidence", str(wacz)], cwd=root, check=True,
+                   capture_output=True)
+    (root / "config.yaml").write_text("framed_replay: false\n")
+    port = _free_port()
+    server = subprocess.Popen([str(bin_dir / "wayback"), "-p", str(port), "-b", "127.0.0.1"], cwd=root,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        body = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/evidence/{page_url}", timeout=10) as reply:
+                    body = reply.read().decode("utf-8", "replace")
+                    content_type = reply.headers.get("Content-Type", "")
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert "text/html" in content_type, content_type
+        assert "René Rosenkilde lov at arbejde her? Han er en skam." in body, body[:500]
+        assert '"format": "vaern-provenance/1"' not in body
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_bundle_can_be_checked_by_a_third_party_alone(
+    make_config: Callable[..., Config], site: Site, tsa: LocalTsa, tmp_path: Path
+) -> None:
+    """Only the bundle and the TSA's root: sha256sum -c, openssl ts -verify on every token and on
+    SHA256SUMS, the chain slice followed by hand, and a report.html that stands on its own."""
+    import getpass
+    import hashlib
+
+    from sqlalchemy import select
+
+    from vaern.storage.tables import AuditRow
+
+    config = make_config(evidence={"tsa_urls": [tsa.url], "tsa_ca_files": [str(tsa.ca_file)],
+                                   "settle_seconds": 0.3, "expand_steps": 2})
+    hit_id = _seed(config, site)
+    out = tmp_path / "bundle.zip"
+    done = CliRunner().invoke(main, ["-c", str(config.source), "export", f"h-{hit_id:06d}", "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(out) as zf:
+        zf.extractall(folder)
+    root = tmp_path / "root.pem"  # what the investigator fetched from the TSA, nothing else of ours
+    root.write_bytes(tsa.ca_file.read_bytes())
+
+    def ts_verify(data: str, token: str, untrusted: str) -> None:
+        proc = subprocess.run(["openssl", "ts", "-verify", "-data", data, "-in", token, "-CAfile", str(root),
+                               "-untrusted", untrusted], cwd=folder, capture_output=True, text=True)
+        assert "Verification: OK" in proc.stdout, (data, token, proc.stderr)
+
+    assert subprocess.run(["unzip", "-tq", str(out)], capture_output=True).returncode == 0
+    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=folder).returncode == 0
+    ts_verify("SHA256SUMS", "SHA256SUMS.tsr", "SHA256SUMS.pem")
+    for sid in ("s-000001", "s-000002"):
+        [token] = sorted((folder / "snapshots" / sid / "timestamps").glob("*.tsr"))
+        ts_verify(f"snapshots/{sid}/manifest.json", str(token), str(token.with_suffix(".pem")))
+
+    # The chain slice: entries with their manifests, linked by hash, up to a stamped head.
+    lines = [json.loads(line) for line in (folder / "chain/chain.jsonl").read_text().splitlines()]
+    assert [e["sequence"] for e in lines] == [1, 2] and [e["snapshot"] for e in lines] == ["s-000001", "s-000002"]
+    manifests = sorted((folder / "chain/manifests").glob("*.json"))
+    assert [m.name for m in manifests] == ["000001-s-000001.json", "000002-s-000002.json"]
+    assert json.loads(manifests[1].read_bytes())["previous"]["sha256"] == \
+        hashlib.sha256(manifests[0].read_bytes()).hexdigest()
+    assert manifests[1].read_bytes() == (folder / "snapshots/s-000002/manifest.json").read_bytes()
+    [head_token] = sorted((folder / "chain/anchors").glob("*.tsr"))
+    ts_verify("chain/manifests/000002-s-000002.json", str(head_token), str(head_token.with_suffix(".pem")))
+
+    # Who exported it: in the bundle and in the audit log, for the CLI too.
+    info = json.loads((folder / "export.json").read_bytes())
+    assert info["exported_by"].startswith(getpass.getuser()) and info["via"] == "vaern export"
+    with open_services(config).sessions() as session:
+        audit = session.scalars(select(AuditRow).where(AuditRow.action == "export")).all()
+    assert [(a.username, a.hit_id, a.detail["via"]) for a in audit] == [(info["exported_by"], hit_id, "vaern export")]
+
+    # The report names the TSA and its root, and needs nothing beside it.
+    report = (folder / "report.html").read_text(encoding="utf-8")
+    fingerprint = subprocess.run(["openssl", "x509", "-in", str(root), "-noout", "-fingerprint", "-sha256"],
+                                 capture_output=True, text=True).stdout.split("=")[1].strip().replace(":", "").lower()
+    assert tsa.url in report and "CN=Test TSA" in report and fingerprint in report
+    assert "Eksporteret af" in report and info["exported_by"] in report
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "report.html").write_bytes((folder / "report.html").read_bytes())
+    assert _requests_made_opening(alone / "report.html") == {"file"}  # every image shows, offline

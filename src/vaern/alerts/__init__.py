@@ -9,6 +9,7 @@
     compose.py    the e-mail of one alert (text and HTML), with postdate.py (when a post was
                   written: the police deadline) and mime.py (the message's bytes)
     report.py     the outbox as `vaern alerts` and `vaern status` show it
+    tsanotice.py  the admins' e-mail when no timestamp authority has answered for too long
 
 Outside this package, import from here (`from vaern.alerts import deliver`), not from the modules:
 the names below are the package's interface. Each module is loaded when one of its names is
@@ -25,13 +26,17 @@ if TYPE_CHECKING:
     from vaern.alerts.compose import deadline_of, mark_names
     from vaern.alerts.delivery import DeliveryReport, deliver
     from vaern.alerts.dispatch import enqueue, queue_digest, queue_reminders, silence
+    from vaern.alerts.postdate import POLICE_DEADLINE
     from vaern.alerts.report import alerts_json, alerts_table, outbox_counts
+    from vaern.alerts.tsanotice import notify_tsa_silence
 
 _HOMES = {
     "compose": ("deadline_of", "mark_names"),
     "delivery": ("DeliveryReport", "deliver"),
     "dispatch": ("enqueue", "queue_digest", "queue_reminders", "silence"),
+    "postdate": ("POLICE_DEADLINE",),
     "report": ("alerts_json", "alerts_table", "outbox_counts"),
+    "tsanotice": ("notify_tsa_silence",),
 }
 _HOME = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -46,6 +51,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "POLICE_DEADLINE",
     "DeliveryReport",
     "alerts_json",
     "alerts_table",
@@ -53,6 +59,7 @@ __all__ = [
     "deliver",
     "enqueue",
     "mark_names",
+    "notify_tsa_silence",
     "outbox_counts",
     "queue_digest",
     "queue_reminders",

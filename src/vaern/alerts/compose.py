@@ -249,7 +249,7 @@ class Composer:
         self.config = config
         self.words = Words(config.language).section("mail")
         self.tz = ZoneInfo(config.timezone)
-        self.thumbnails = thumbnails if thumbnails is not None else Thumbnails()
+        self.thumbnails = thumbnails if thumbnails is not None else Thumbnails(blur=config.review.safe_view)
         self._views: dict[tuple[int, datetime, datetime, bool], HitView] = {}
         sender = parseaddr(header_safe(config.smtp.sender))
         self.sender_name = sender[0] or "Værn"

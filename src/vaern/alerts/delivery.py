@@ -89,10 +89,12 @@ def _dead_claimers(session: Session) -> list[str]:
     return dead
 
 
-def _due(now: datetime, group_wait: timedelta, dead: list[str]) -> ColumnElement[bool]:
+def _due(now: datetime, group_wait: timedelta, dead: list[str], retry_now: bool = False) -> ColumnElement[bool]:
     finished = exists().where(CrawlRunRow.id == AlertRow.run_id, CrawlRunRow.finished_at.is_not(None))
     known = exists().where(CrawlRunRow.id == AlertRow.run_id)
     conds: list[ColumnElement[bool]] = [AlertRow.next_attempt_at.is_(None), AlertRow.next_attempt_at <= now]
+    if retry_now:  # `vaern send`: a retry need not wait its pause out; a claimed alert still waits
+        conds.append(AlertRow.claimed_by.is_(None))
     if dead:
         conds.append(AlertRow.claimed_by.in_(dead))
     return and_(
@@ -102,11 +104,16 @@ def _due(now: datetime, group_wait: timedelta, dead: list[str]) -> ColumnElement
     )
 
 
-def _claim(sessions: sessionmaker[Session], config: Config, now: datetime, me: str, limit: int) -> list[int]:
+def _claim(
+    sessions: sessionmaker[Session], config: Config, now: datetime, me: str, limit: int,
+    retry_now: bool = False, tried: set[int] | None = None,
+) -> list[int]:
     group_wait = config.alerts.group_wait
     with sessions() as session, session.begin():
         dead = _dead_claimers(session)
-        due = _due(now, group_wait, dead)
+        due = _due(now, group_wait, dead, retry_now)
+        if tried:  # retry_now: an alert put back for a retry in this pass is not tried again in it
+            due = and_(due, AlertRow.id.not_in(sorted(tried)))
         candidates = (
             select(AlertRow.id)
             .where(due)
@@ -300,8 +307,11 @@ def deliver(
     *,
     stop: threading.Event | None = None,
     batch: int = BATCH,
+    retry_now: bool = False,
 ) -> DeliveryReport:
     """Send every due alert once; returns how many were sent, put back for retry, given up.
+
+    `retry_now` (`vaern send`) also sends the alerts waiting out a retry pause.
 
     Up to `alerts.connections` SMTP connections send at once; each composes its next e-mail
     while the current one is being sent.
@@ -312,12 +322,14 @@ def deliver(
     report = DeliveryReport()
     sent_log = _SentLog(sessions, me)
     transports = [SmtpTransport(config.smtp) for _ in range(config.alerts.connections)]
+    tried: set[int] = set()
     try:
         while stop is None or not stop.is_set():
             clock = now or utcnow()
-            claimed = _claim(sessions, config, clock, me, batch)
+            claimed = _claim(sessions, config, clock, me, batch, retry_now, tried if retry_now else None)
             if not claimed:
                 break
+            tried.update(claimed)
             with sessions() as session:
                 alerts = {a.id: a for a in session.scalars(select(AlertRow).where(AlertRow.id.in_(claimed)))}
                 hits = hits_of(session, claimed)

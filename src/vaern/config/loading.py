@@ -5,8 +5,8 @@ validates it against the schema (`schema.py`), applies the rules that span entri
 sections (unique ids, a person's unit exists, ssl or starttls), and returns a frozen `Config`,
 or raises `ConfigError` listing every problem as `FILE:LINE: path.to.field: message`, sorted by
 file and line. A bad config never half-applies: nothing is returned until the whole file is
-valid. Relative paths (`database` for SQLite, `archive`, `people_csv`, `browser.executable`
-with a '/') are made relative to the config file here.
+valid. Relative paths (`database` for SQLite, `archive`, `evidence.tsa_ca_files`, `people_csv`,
+`browser.executable` with a '/') are made relative to the config file here.
 """
 
 from __future__ import annotations
@@ -86,6 +86,9 @@ def load_config(path: str | Path) -> Config:
             "archive": (base / config.archive.expanduser()).resolve(),
             "people_csv": Path(csv_shown).resolve() if csv_shown else None,
             "browser": config.browser.model_copy(update={"executable": executable}),
+            "evidence": config.evidence.model_copy(
+                update={"tsa_ca_files": [(base / f.expanduser()).resolve() for f in config.evidence.tsa_ca_files]}
+            ),
             "source": path.resolve(),
         }
     )

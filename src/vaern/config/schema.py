@@ -62,6 +62,21 @@ def _check_email(value: str) -> str:
     raise ValueError(f"{value!r} is not an e-mail address (like name@kommune.dk)")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
+
+
+def _one_header_line(value: str) -> str:
+    """A value that goes into an e-mail header (From, To): a line break there would end the
+    header and start another (a Bcc, a second From), so no control characters at all."""
+    found = _CONTROL.search(value)
+    if found:
+        what = {"\r": "a carriage return (CR)", "\n": "a line feed (LF)", "\t": "a tab"}.get(
+            found.group(), f"the control character U+{ord(found.group()):04X}"
+        )
+        raise ValueError(f"{value!r} holds {what}; it goes into an e-mail header, which must be one line")
+    return value
+
+
 def _check_http_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme in ("http", "https") and parts.hostname:
@@ -329,6 +344,7 @@ class Smtp(_Model):
     @field_validator("sender")
     @classmethod
     def _sender(cls, v: str) -> str:
+        _one_header_line(v)
         name, addr = parseaddr(v)
         if not (addr and _EMAIL.match(addr)):
             raise ValueError(f'{v!r} is not an e-mail address (like "Værn <vaern@kommune.dk>")')
@@ -450,6 +466,14 @@ class Evidence(_Model):
     max_height: int = Field(default=60000, ge=1000, description="cap on the full-page screenshot's height (px)")
     tsa_urls: list[str] = Field(default_factory=list, description="RFC 3161 timestamp authorities")
     tsa_timeout: float = Field(default=10.0, gt=0, description="seconds per timestamp request")
+    tsa_ca_files: list[Path] = Field(
+        default_factory=list, description="PEM files of the TSAs' roots: the trust anchors verify checks tokens against"
+    )
+    tsa_retry_initial: Duration = Field(Duration("1m"), description="first wait before a timestamp is asked again")
+    tsa_retry_max: Duration = Field(Duration("1h"), description="longest wait between two timestamp requests")
+    tsa_alert_after: Duration = Field(Duration("6h"), description="e-mail the admins when no TSA answered this long")
+    tsa_alert_to: list[Email] = Field(default=[], description="who is told (default: alerts.fallback)")
+    anchor_every: Duration = Field(Duration("1h"), description="timestamp the chain's head this often while it grows")
     viewport_width: int = Field(default=1280, ge=320, le=3840)
     viewport_height: int = Field(default=900, ge=320, le=4000)
     page_timeout: float = Field(default=30.0, gt=0, description="seconds to load one page for capture")
@@ -478,9 +502,15 @@ class Review(_Model):
     """The review web app (`vaern serve`): sign-in sessions and throttling."""
 
     session_hours: float = Field(12.0, gt=0, description="a sign-in lasts this long")
-    login_max_failures: int = Field(5, ge=1, description="failed sign-ins per name (or 4x per address) ...")
+    login_max_failures: int = Field(5, ge=1, description="failed sign-ins per user name ...")
+    login_max_failures_per_address: int = Field(
+        50, ge=1, description="failed sign-ins from one address, after which it is refused the names that failed there"
+    )
     login_window: Duration = Field(Duration("15m"), description="... within this interval before sign-in is refused")
     page_size: int = Field(50, ge=5, le=500, description="hits per page in the list")
+    safe_view: bool = Field(
+        True, description="screenshots blurred until asked for: the list's thumbnails, the detail page, the e-mails"
+    )
 
 
 class Config(_Model):

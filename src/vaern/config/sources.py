@@ -89,6 +89,8 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, Source, list[ConfigProblem]]
         return None, src, [ConfigProblem(shown, line, "(file)", problem)]
     try:
         node = _compose(text)
+    except _TooBig as exc:
+        return None, src, [ConfigProblem(shown, exc.line, "(yaml)", str(exc))]
     except yaml.MarkedYAMLError as exc:
         line, message = _syntax_message(exc, text)
         return None, src, [ConfigProblem(shown, line, "(yaml)", message)]
@@ -97,20 +99,49 @@ def read_yaml(path: Path, shown: str) -> tuple[Any, Source, list[ConfigProblem]]
         problem = f"a control character (0x{exc.character:02x}) that a config file may not hold"
         return None, src, [ConfigProblem(shown, line, "(yaml)", problem)]
     problems: list[ConfigProblem] = []
-    data = _construct(node, (), src, problems) if node is not None else {}
+    try:
+        data = _construct(node, (), src, problems, [0]) if node is not None else {}
+    except _TooBig as exc:
+        return None, src, [ConfigProblem(shown, exc.line, "(yaml)", str(exc))]
     return data, src, problems
+
+
+# A Værn config is a few levels deep and at most some thousands of values. Limits far above that
+# stop hostile files before they cost memory or time: YAML aliases inside aliases (a "billion
+# laughs" file of a few lines expands to billions of values) and nesting thousands deep (the
+# Python parser recurses once per level).
+MAX_DEPTH = 64
+MAX_VALUES = 200_000
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep; a config needs only a few"
+_TOO_MANY = (f"the file expands to more than {MAX_VALUES:,} values (aliases inside aliases?); "
+             "a config needs far fewer")
+
+
+class _TooBig(Exception):
+    """The YAML is beyond MAX_DEPTH or MAX_VALUES; carries the line and the message."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.line = line
+        super().__init__(message)
 
 
 def _compose(text: str) -> yaml.Node | None:
     # libyaml is fast but words its errors differently (and accepts a few things the Python
-    # parser does not); on any error parse again in Python so messages are the same everywhere.
+    # parser does not); on any error parse again in Python so messages are the same everywhere,
+    # except nesting beyond libyaml's own limit, which the Python parser would recurse into.
     loader = getattr(yaml, "CSafeLoader", None)
     if loader is not None:
         try:
             return yaml.compose(text, Loader=loader)
+        except yaml.MarkedYAMLError as exc:
+            if "nesting depth" in str(exc.problem or ""):
+                raise _TooBig(exc.problem_mark.line + 1 if exc.problem_mark else 1, _TOO_DEEP) from None
         except yaml.YAMLError:
             pass
-    return yaml.compose(text, Loader=yaml.SafeLoader)
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise _TooBig(1, _TOO_DEEP) from None
 
 
 def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
@@ -155,8 +186,14 @@ def _syntax_message(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
     return line, words or str(exc)
 
 
-def _construct(node: yaml.Node, loc: Loc, src: Source, problems: list[ConfigProblem]) -> Any:
-    """Turn a composed YAML node into plain data, recording each value's line."""
+def _construct(node: yaml.Node, loc: Loc, src: Source, problems: list[ConfigProblem], made: list[int]) -> Any:
+    """Turn a composed YAML node into plain data, recording each value's line. `made` counts the
+    values made so far (an alias is made again each time it is used); see MAX_VALUES."""
+    made[0] += 1
+    if made[0] > MAX_VALUES:
+        raise _TooBig(node.start_mark.line + 1, _TOO_MANY)
+    if len(loc) > MAX_DEPTH:
+        raise _TooBig(node.start_mark.line + 1, _TOO_DEEP)
     src.lines[loc] = (src.file, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -184,12 +221,12 @@ def _construct(node: yaml.Node, loc: Loc, src: Source, problems: list[ConfigProb
                     )
                 )
             first_line.setdefault(key, line)
-            out[key] = _construct(value_node, (*loc, key), src, problems)
+            out[key] = _construct(value_node, (*loc, key), src, problems, made)
             # Errors about a key (unknown, wrong type) point at the key's own line.
             src.lines[(*loc, key)] = (src.file, line)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*loc, i), src, problems) for i, item in enumerate(node.value)]
+        return [_construct(item, (*loc, i), src, problems, made) for i, item in enumerate(node.value)]
     assert isinstance(node, yaml.ScalarNode)
     if node.tag.startswith("!"):
         problems.append(

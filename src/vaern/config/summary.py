@@ -7,6 +7,7 @@ file, a password without a user name).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -50,8 +51,9 @@ def _people(n: int) -> str:
     return f"{n} {'person' if n == 1 else 'people'}"
 
 
-def summary(config: Config) -> str:
-    """What `vaern check` prints for a valid config. Never shows a password."""
+def summary(config: Config, more_warnings: Sequence[str] = ()) -> str:
+    """What `vaern check` prints for a valid config, with `more_warnings` from the stages that judge
+    it further (the SSRF guard's view of the start URLs). Never shows a password."""
     smtp = config.smtp
     security = "ssl" if smtp.ssl else "starttls" if smtp.starttls else "plain"
     login = f"login as {smtp.username}" if smtp.username else "no login"
@@ -85,5 +87,5 @@ def summary(config: Config) -> str:
             f"  site {site.id}: {len(site.start_urls)} start URL(s), {when(site.schedule)}, "
             f"render {site.render}, robots {site.robots}, max {site.follow.max_pages} pages"
         )
-    lines.extend(f"  warning: {w}" for w in warnings_for(config))
+    lines.extend(f"  warning: {w}" for w in [*warnings_for(config), *more_warnings])
     return "\n".join(lines)

@@ -16,8 +16,10 @@ its evidence without loading it again:
    (crawler/fullpage.py); optionally a PDF;
 3. the network record of the same page (crawler/warc.py): every response that built it, read
    now from the page that is still open;
-4. the provenance: times (UTC), final URL and redirect chain, status, server IP, TLS details,
-   versions, user agent, viewport, every action of readiness and expansion, matches, the site;
+4. the provenance: times (UTC), final URL and redirect chain, status, server IP, TLS details and
+   the certificate chain (PEM), versions, user agent, viewport, every action of readiness and
+   expansion, matches, the site, the host's clock synchronisation, the post's author, date and
+   id (crawler/provenance.py);
 5. one WARC holding every exchange plus our artefacts and the provenance;
 6. a SHA-256 of every file, computed here, before anything is stored.
 
@@ -56,6 +58,7 @@ from vaern.crawler.browser import BrowserSession
 from vaern.crawler.expand import Action, ExpandLimits
 from vaern.crawler.netguard import NetGuard
 from vaern.crawler.postshots import PostShot, post_shots
+from vaern.crawler.provenance import clock_sync, post_metadata, tls_chain
 from vaern.crawler.readiness import ReadyLimits
 from vaern.crawler.render import SHADOW_HTML_JS, Loaded, RenderError, load
 from vaern.crawler.warc import Resource, write_warc
@@ -272,10 +275,12 @@ async def _capture_loaded(loaded: Loaded, config: Config, request: CaptureReques
         served = request.raw_html or b""
         if main:
             notes.append("the browser kept no body for the main document; html is what the crawler received")
-    finished = clock.now()
     final_url = page.url if navigation_error is None else request.url
     session = loaded.session
     tools = await _tool_versions(session)
+    tls_pem, tls_chain_error = (await tls_chain(final_url, session.guard) if navigation_error is None
+                                else (None, "not read"))
+    finished = clock.now()
     viewport = page.viewport_size or {"width": 0, "height": 0}
 
     # 4.
@@ -327,6 +332,10 @@ async def _capture_loaded(loaded: Loaded, config: Config, request: CaptureReques
         "crawler": {"status": request.raw_status, "html_bytes": len(request.raw_html or b"")},
         "notes": notes,
         "limitations": list(LIMITATIONS),
+        "tls_chain": ({"file": "tls-chain.pem", "certificates": tls_pem.count(b"BEGIN CERTIFICATE")} if tls_pem
+                      else {"error": tls_chain_error}),
+        "clock_sync": clock_sync(),
+        "post": post_metadata(dom.decode("utf-8", "replace")),
     }
 
     # 5. The text as shown: the page's, then each frame's (the screenshot shows them in place),
@@ -378,6 +387,8 @@ async def _capture_loaded(loaded: Loaded, config: Config, request: CaptureReques
         files.append(_file("pdf", "page.pdf", "application/pdf", pdf))
     if request.raw_html is not None:
         files.append(_file("crawler_html", "crawler.html", "text/html", request.raw_html))
+    if tls_pem:
+        files.append(_file("tls_chain", "tls-chain.pem", "application/x-pem-file", tls_pem))
     return Capture(
         url=request.url, site_id=request.site_id, reason=request.reason, detected_at=request.detected_at,
         started_at=started, finished_at=finished, final_url=final_url, status=main.get("status"),

@@ -268,3 +268,31 @@ class NetGuardMiddleware:
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("netguard/blocked")
             raise BlockedRequest(str(exc)) from None
+
+
+def refused_start_urls(sites: Iterable[Any], allow_private_hosts: Iterable[str]) -> list[str]:
+    """`vaern check`'s warnings for start URLs this guard will refuse: an IP literal or
+    `localhost` in a private, loopback or link-local range that `network.allow_private_hosts`
+    does not allow. Names are not looked up here; the crawl judges every address it connects to,
+    and `vaern status` shows its refusals."""
+    candidates = []
+    for site in sites:
+        for url in site.start_urls:
+            host = (urlsplit(url).hostname or "").rstrip(".").lower()
+            if host != "localhost" and not host.endswith(".localhost"):
+                try:
+                    ipaddress.ip_address(host)
+                except ValueError:
+                    continue
+            candidates.append((site.id, url))
+    if not candidates:
+        return []
+    guard = NetGuard(allow_private_hosts)
+    out = []
+    for site_id, url in candidates:
+        try:
+            guard.check(url)
+        except BlockedAddress as exc:
+            out.append(f"site {site_id}: start URL {exc}: the crawl will not fetch it "
+                       "(add the host to network.allow_private_hosts if it is meant)")
+    return out

@@ -9,7 +9,8 @@ names no one nothing; a body Chromium no longer holds (the page navigated since)
 missing, with Chromium's reason. `write_warc` turns
 those into WARC/1.1 `request`/`response` pairs (with `WARC-IP-Address`), plus `resource` records
 for our own artefacts (screenshot, DOM, text) and a `metadata` record for the provenance, so one
-file holds both what the server sent and what we made of it.
+file holds both what the server sent and what we made of it. Our own records target `urn:` URIs,
+so that a replay tool opens the page itself at the page's URL.
 
 Playwright hands over bodies already decoded, so each response is written with the body as
 received after decoding: `Content-Encoding` and `Transfer-Encoding` are kept under
@@ -164,7 +165,13 @@ def _http_request_headers(ex: Exchange) -> StatusAndHeaders:
     headers = [(n, v) for n, v in ex.request_headers if not n.startswith(":")]  # HTTP/2 pseudo-headers
     if not any(n.lower() == "host" for n, _ in headers):
         headers.insert(0, ("Host", parts.netloc))
-    return StatusAndHeaders(f"{ex.method} {target}", headers, protocol="HTTP/1.1", is_http_request=True)
+    # The whole request line, protocol included: warcio splits the method off and writes the rest.
+    return StatusAndHeaders(f"{ex.method} {target} HTTP/1.1", headers, is_http_request=True)
+
+
+def provenance_uri(page_url: str) -> str:
+    """The WARC target of a capture's provenance record."""
+    return f"urn:provenance:{page_url}"
 
 
 def write_warc(
@@ -199,7 +206,10 @@ def write_warc(
             warc_content_type=res.media_type,
         ))
     meta = json.dumps(provenance, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    # A `urn:` target, never the page's URL: a replay tool would otherwise take this later record
+    # for the newest capture of the page and show the JSON instead of the page.
     writer.write_record(writer.create_warc_record(
-        final_url, "metadata", payload=io.BytesIO(meta), length=len(meta), warc_content_type="application/json",
+        provenance_uri(final_url), "metadata", payload=io.BytesIO(meta), length=len(meta),
+        warc_content_type="application/json",
     ))
     return out.getvalue()

@@ -1,11 +1,22 @@
 """Accounts, passwords, sign-in sessions, CSRF tokens and sign-in throttling for the review app.
 
 `add_account` is `vaern user add`; `ensure_user` makes the demo's login. Controlled by
-`review.session_hours`, `review.login_max_failures` and `review.login_window` in the config.
-Passwords are hashed with argon2id; the session cookie holds a random token of which only the
-SHA-256 is stored, so a copy of the database signs nobody in. Each session has its own CSRF token
-that every form posts back. Throttling state is in the database, so it holds across restarts and
-several server processes.
+`review.session_hours`, `review.login_max_failures`, `review.login_max_failures_per_address` and
+`review.login_window` in the config. Passwords are hashed with argon2id; the session cookie holds a
+random token of which only the SHA-256 is stored, so a copy of the database signs nobody in. Each
+session has its own CSRF token that every form posts back. Throttling state is in the database, so
+it holds across restarts and several server processes.
+
+Throttling, per window of `login_window`:
+- per account: after `login_max_failures` failed attempts at one user name (from anywhere), that
+  name is refused until the window has passed; a success clears its count;
+- per address, softer: after `login_max_failures_per_address` failures from one address, that
+  address is refused only for the names that already failed from it in the window. Colleagues
+  behind the same office address who have not failed can still sign in; a script trying names
+  from there gets one try per name.
+Each attempt is counted (one atomic UPDATE, which takes the row's lock until the request commits)
+before its password is checked, so parallel attempts cannot all pass a check made before any of
+them was recorded: at most `login_max_failures` passwords are ever checked per name and window.
 """
 
 from __future__ import annotations
@@ -17,21 +28,20 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vaern.app import open_services
 from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.errors import VaernError
+from vaern.review import audit
 from vaern.storage.db import transaction
-from vaern.storage.tables import LoginFailureRow, LoginSessionRow, UserRow
+from vaern.storage.tables import LoginCounterRow, LoginFailureRow, LoginSessionRow, UserRow
 
 ROLES = ("admin", "analyst", "leader")
 MIN_PASSWORD = 8
-# An address may fail this many times more than one name before it is throttled too: an office
-# behind one NAT address holds many people, a password-guessing script holds one.
-ADDRESS_FACTOR = 4
 
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -82,9 +92,21 @@ def add_account(config: Config, username: str, role: str, units: list[str], pass
     services = open_services(config)
     try:
         with transaction(services.sessions) as session:
-            add_user(session, config, username, role, units, password)
+            user = add_user(session, config, username, role, units, password)
+            audit.record(session, None, "user_add", username=cli_actor(), user=user.username, role=user.role,
+                         units=list(user.units))
     finally:
         services.engine.dispose()
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a change made with `vaern user`: the system user running it."""
+    import getpass
+
+    try:
+        return f"cli ({getpass.getuser()})"[:100]
+    except Exception:  # no user name for this uid (a container)
+        return "cli"
 
 
 def ensure_user(
@@ -108,17 +130,52 @@ class SignIn:
     throttled: bool = False
 
 
+def count_attempt(session: Session, key: str, window: timedelta) -> int:
+    """Count one attempt under `key` in the current window, atomically; return the count so far,
+    this attempt included. The UPDATE locks the row until the caller's transaction ends, so a
+    parallel attempt at the same key waits and then sees this one."""
+    now = utcnow()
+    fresh = LoginCounterRow.window_start < now - window
+    bump = (
+        update(LoginCounterRow)
+        .where(LoginCounterRow.key == key)
+        .values(
+            attempts=case((fresh, 1), else_=LoginCounterRow.attempts + 1),
+            window_start=case((fresh, now), else_=LoginCounterRow.window_start),
+        )
+        .returning(LoginCounterRow.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    count = session.execute(bump).scalar()
+    if count is not None:
+        return int(count)
+    try:
+        with session.begin_nested():  # a savepoint: a parallel first attempt may insert it first
+            session.add(LoginCounterRow(key=key, window_start=now, attempts=1))
+        return 1
+    except IntegrityError:
+        return int(session.execute(bump).scalar_one())
+
+
+def _forget(session: Session, key: str) -> None:
+    session.execute(delete(LoginCounterRow).where(LoginCounterRow.key == key))
+
+
 def throttled(session: Session, config: Config, username: str, address: str) -> bool:
-    """Too many recent failures for this name, or (a few times more) from this address."""
-    since = utcnow() - config.review.login_window
-    limit = config.review.login_max_failures
-    by_name = session.scalar(
-        select(func.count()).where(LoginFailureRow.username == username, LoginFailureRow.at >= since)
+    """Count this attempt; True if it is over the limit for its name, or over the softer limit for
+    its address while this name has already failed from there (see the module docstring)."""
+    window = config.review.login_window
+    if count_attempt(session, f"name:{username}", window) > config.review.login_max_failures:
+        return True
+    if count_attempt(session, f"address:{address}", window) <= config.review.login_max_failures_per_address:
+        return False
+    failed_here = session.scalar(
+        select(func.count()).where(
+            LoginFailureRow.username == username, LoginFailureRow.address == address[:100],
+            LoginFailureRow.at >= utcnow() - window,
+        )
     )
-    by_address = session.scalar(
-        select(func.count()).where(LoginFailureRow.address == address, LoginFailureRow.at >= since)
-    )
-    return (by_name or 0) >= limit or (by_address or 0) >= limit * ADDRESS_FACTOR
+    return bool(failed_here)
 
 
 def sign_in(session: Session, config: Config, username: str, password: str, address: str) -> SignIn:
@@ -140,6 +197,14 @@ def sign_in(session: Session, config: Config, username: str, password: str, addr
         user.password_hash = _hasher.hash(password)
     user.last_login_at = utcnow()
     session.execute(delete(LoginFailureRow).where(LoginFailureRow.username == username))
+    _forget(session, f"name:{username}")
+    # The address limit is about failures: a success gives its attempt back.
+    session.execute(
+        update(LoginCounterRow)
+        .where(LoginCounterRow.key == f"address:{address}", LoginCounterRow.attempts > 0)
+        .values(attempts=LoginCounterRow.attempts - 1)
+        .execution_options(synchronize_session=False)
+    )
     return SignIn(user)
 
 
@@ -184,6 +249,10 @@ def find_session(session: Session, token: str | None) -> tuple[LoginSessionRow, 
 def close_session(session: Session, token: str | None) -> None:
     if token:
         session.execute(delete(LoginSessionRow).where(LoginSessionRow.token_sha256 == _digest(token)))
+
+
+def close_sessions_of(session: Session, user_id: int) -> None:
+    session.execute(delete(LoginSessionRow).where(LoginSessionRow.user_id == user_id))
 
 
 def same_token(expected: str | None, given: str | None) -> bool:

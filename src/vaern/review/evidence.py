@@ -1,7 +1,8 @@
 """The evidence of a hit as the review app shows it: snapshots, their files, hashes, text and diffs.
 
 Reads the archive folder named by `archive` in the config, never writes to it. Hashes are re-checked
-each time a hit is opened (the "verified" badge is a fresh check, not a stored flag).
+each time a hit is opened (the "verified" badge is a fresh check, not a stored flag), and the
+database's file map is checked against the sealed manifest as `vaern verify` checks it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vaern import ids
-from vaern.storage.archive import file_sha256, inside
+from vaern.storage.archive import check_snapshot, file_sha256, inside
 from vaern.storage.export import text_diff as export_text_diff
+from vaern.storage.stamping import snapshot_stamps
 from vaern.storage.tables import SnapshotRow
 
 MAX_TEXT = 200_000  # characters of page text shown; the archive keeps all of it
@@ -45,17 +47,23 @@ class SnapshotView:
     diff: list[tuple[str, str]] = field(default_factory=list)  # (kind: add|del|ctx|hunk, line)
     complete: bool = True  # shows every mention the matcher reported
     incomplete_reason: str | None = None
+    record_problems: list[str] = field(default_factory=list)  # the database's file map vs the manifest
+    timestamps: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
-        return self.manifest_ok and all(f.ok for f in self.files)
+        return self.manifest_ok and all(f.ok for f in self.files) and not self.record_problems
+
+    @property
+    def timestamp_pending(self) -> bool:
+        return any(s["status"] == "pending" for s in self.timestamps)
 
     @property
     def problems(self) -> list[str]:
         out = [f"{f.kind}: {f.problem}" for f in self.files if not f.ok]
         if not self.manifest_ok:
             out.insert(0, "manifest.json: does not match its recorded hash")
-        return out
+        return out + [p for p in self.record_problems if p not in out]
 
     def has(self, kind: str) -> bool:
         return any(f.kind == kind and f.ok for f in self.files)
@@ -104,9 +112,16 @@ def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
     ).all()
     views: list[SnapshotView] = []
     previous: str | None = None
+    stamps = snapshot_stamps(db, [row.id for row in rows])
     for row in rows:
         files = row.files if isinstance(row.files, dict) else {}
+        # The same judgement as `vaern verify`: a file the database points at is evidence only if
+        # the sealed manifest names that very file.
+        judged = check_snapshot(root, row.manifest_path, row.manifest_sha256, files)
         checks = [_check(root, kind, info) for kind, info in sorted(files.items())]
+        checks = [c if c.kind not in judged.bad_kinds or not c.ok
+                  else FileCheck(c.kind, c.path, c.sha256, False, "not the file the manifest names")
+                  for c in checks]
         manifest = _check(root, "manifest", {"path": row.manifest_path, "sha256": row.manifest_sha256})
         text = _read_text(root, files)
         diff = text_diff(previous, text) if previous is not None and text is not None else []
@@ -124,6 +139,8 @@ def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
                 diff=diff,
                 complete=bool(row.complete),
                 incomplete_reason=row.incomplete_reason,
+                record_problems=[p.removeprefix(f"{row.manifest_path}: ") for p in judged.problems],
+                timestamps=stamps.get(row.id, []),
             )
         )
         if text is not None:

@@ -23,6 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from vaern import ids
+from vaern.alerts import POLICE_DEADLINE
+from vaern.clock import utcnow
 from vaern.config import Config
 from vaern.review import audit
 from vaern.review.access import Viewer, visible_hits
@@ -112,6 +114,12 @@ class ListRow:
     categories: tuple[str, ...]
     first_seen: datetime
     thumbnail: bool
+    excerpt: str = ""
+    matched_text: tuple[str, ...] = ()
+    deadline: datetime | None = None  # 72 hours from first seen, for hits still open
+
+    def hours_left(self, now: datetime) -> int:
+        return max(0, int(((self.deadline or now) - now).total_seconds() // 3600))
 
 
 @dataclass(frozen=True)
@@ -253,6 +261,7 @@ def _rows(db: Session, config: Config, people: PeopleIndex, hit_ids: list[int]) 
             select(
                 HitRow.id, HitRow.person_id, HitRow.unit_id, HitRow.page_id, HitRow.site_id, HitRow.url,
                 HitRow.status, HitRow.confidence, HitRow.categories, HitRow.first_seen, PageRow.title,
+                HitRow.excerpt, HitRow.matched_text,
             )
             .join(PageRow, PageRow.id == HitRow.page_id)
             .where(HitRow.id.in_(hit_ids))
@@ -285,6 +294,10 @@ def _rows(db: Session, config: Config, people: PeopleIndex, hit_ids: list[int]) 
             categories=tuple(row.categories or ()),
             first_seen=row.first_seen,
             thumbnail=row.page_id in with_screens,
+            excerpt=row.excerpt or "",
+            matched_text=tuple(row.matched_text or ()),
+            # The list counts from first seen (the detail page also reads the post's own date).
+            deadline=row.first_seen + POLICE_DEADLINE if row.status in ("new", "confirmed") else None,
         )
         for row in found
     ]
@@ -313,7 +326,7 @@ def hit_list(ctx: Ctx) -> Response:
     filters = Filters.from_query(ctx.request.query_params)
     result = list_hits(ctx.db, ctx.config, ctx.user, ctx.shared.people, filters)
     audit.record(ctx.db, ctx.viewer, "view_list", address=ctx.address, filters=filters.query())
-    return ctx.render("hits.html", result=result, f=result.filters, choices=_filter_choices(ctx))
+    return ctx.render("hits.html", result=result, f=result.filters, choices=_filter_choices(ctx), now=utcnow())
 
 
 def routes(pages: Pages) -> list[Route]:

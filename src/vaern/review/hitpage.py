@@ -25,7 +25,7 @@ from vaern.app import evidence_bundle
 from vaern.clock import utcnow
 from vaern.errors import VaernError
 from vaern.review import audit, case, evidence
-from vaern.review.access import visible_hit
+from vaern.review.access import former_hit, visible_hit
 from vaern.review.framework import ARCHIVED_CSP, Ctx, Pages
 from vaern.storage.tables import AlertHitRow, AlertRow, HitRow, PageRow
 
@@ -51,7 +51,7 @@ def _alerts(ctx: Ctx, hit: HitRow) -> list[AlertRow]:
 def hit_detail(ctx: Ctx) -> Response:
     hit = _hit(ctx)
     if hit is None:
-        return ctx.not_found()
+        return _moved_away(ctx)
     page = ctx.db.get(PageRow, hit.page_id)
     snapshots = evidence.snapshots_of(ctx.db, ctx.config.archive, hit.page_id)
     shown = next((s for s in reversed(snapshots) if s.has("screenshot")), None)
@@ -86,6 +86,24 @@ def hit_detail(ctx: Ctx) -> Response:
         today=utcnow().date(),
         error=None,
         message=ctx.request.query_params.get("done", ""),
+    )
+
+
+def _moved_away(ctx: Ctx) -> Response:
+    """A leader's view of a hit whose person moved to another unit: what their unit was told up to
+    the move, read-only, with no evidence or text from after it (access.py)."""
+    hit_id = ids.parse_hit(ctx.request.path_params["ref"])
+    former = former_hit(ctx.db, ctx.user, hit_id) if hit_id is not None else None
+    if former is None or hit_id is None:
+        return ctx.not_found()
+    hit = ctx.db.get(HitRow, hit_id)
+    assert hit is not None
+    audit.record(ctx.db, ctx.viewer, "view_moved_hit", hit_id=hit_id, address=ctx.address)
+    return ctx.render(
+        "moved.html", former=former, ref=ids.hit(hit_id), url=hit.url,
+        person=ctx.shared.people.names.get(hit.person_id, hit.person_id),
+        from_unit=ctx.shared.units.get(former.from_unit or "", former.from_unit or ""),
+        site=ctx.shared.sites.get(hit.site_id, hit.site_id), first_seen=hit.first_seen,
     )
 
 
@@ -216,7 +234,8 @@ def export(ctx: Ctx) -> Response:
     name = f"vaern-{ids.hit(hit.id)}.zip"
     out = folder / name
     try:
-        evidence_bundle(ctx.config, ctx.db, hit.id, out)
+        evidence_bundle(ctx.config, ctx.db, hit.id, out, via="review app",
+                        exported_by=ctx.viewer.username if ctx.viewer else None, record_audit=False)
     except VaernError as exc:
         # The archive does not match the database (a changed or missing file): say so, export nothing.
         shutil.rmtree(folder, ignore_errors=True)

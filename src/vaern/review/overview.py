@@ -24,6 +24,7 @@ from vaern.config import Config
 from vaern.review import audit
 from vaern.review.access import Viewer, visible_hits
 from vaern.review.framework import Ctx, Pages
+from vaern.storage.failures import SHOWN, outcome, run_failures
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
 
 WEEKS = 12
@@ -52,6 +53,7 @@ class SiteCrawl:
     pages_failed: int
     hits_new: int
     error: str | None
+    failures: tuple[tuple[str, str], ...] = ()  # (url, reason), the first few kept for the run
 
 
 @dataclass(frozen=True)
@@ -105,20 +107,32 @@ def build(db: Session, config: Config, viewer: Viewer) -> Overview:
         select(CrawlRunRow.site_id, func.max(CrawlRunRow.id).label("last")).group_by(CrawlRunRow.site_id).subquery()
     )
     runs = {r.site_id: r for r in db.scalars(select(CrawlRunRow).join(latest, CrawlRunRow.id == latest.c.last))}
+    # A run's own count covers every unit; a leader is shown only the new hits they may see.
+    found_by_run: dict[int, int] = {}
+    if not viewer.sees_everything and runs:
+        found_by_run = dict(
+            db.execute(  # type: ignore[arg-type]
+                select(HitRow.first_run_id, func.count())
+                .where(visible_hits(viewer), HitRow.first_run_id.in_([r.id for r in runs.values()]))
+                .group_by(HitRow.first_run_id)
+            ).all()
+        )
     crawls = []
     for site in config.sites:
         run = runs.get(site.id)
+        failures = tuple((f.url, f.reason) for f in run_failures(db, run.id, limit=SHOWN)) if run else ()
         crawls.append(
             SiteCrawl(
                 site.id,
                 site.label,
                 run.started_at if run else None,
                 run.finished_at if run else None,
-                run.status if run else None,
+                outcome(run) if run else None,
                 run.pages_fetched if run else 0,
                 run.pages_failed if run else 0,
-                run.hits_new if run else 0,
+                (run.hits_new if viewer.sees_everything else found_by_run.get(run.id, 0)) if run else 0,
                 run.error if run else None,
+                failures,
             )
         )
 

@@ -7,12 +7,25 @@ relative to the archive folder:
     snapshots/s-000456/manifest.json    each file's kind, name, media type, size and SHA-256;
                                         the page, times, status; the previous manifest's SHA-256
     snapshots/s-000456/timestamps/      RFC 3161 replies over the manifest hash (+ TSA certificates)
+    anchors/                            RFC 3161 replies over the chain's head (storage/anchoring.py)
     chain.jsonl                         one line per manifest, in the order they were stored
+    tokens.jsonl                        one line per token obtained: what it covers, its SHA-256
 
-Append-only: nothing is overwritten or deleted here; a second capture of an unchanged file
-stores no new bytes. Hashes are computed at capture (crawler/capture.py) and checked again
-before anything is written. The chain is global across the archive, so removing or editing any
-snapshot breaks the link from the one stored after it; `verify()` walks it.
+Tokens are part of the record: each manifest names every token logged since the manifest before
+it (`tokens`), so the chain covers them, and the database keeps them too (storage/stamping.py).
+`evidence.tsa_ca_files` are the roots a token must chain up to; verify says what it cannot prove
+without them.
+
+Append-only: nothing is overwritten; a second capture of an unchanged file stores no new bytes.
+The one deletion is `retire` (retention of dismissed hits, `retention.dismissed_days`): it deletes
+a snapshot's manifest, timestamps and the blobs no other snapshot uses, and appends a tombstone
+to the chain (`snapshots/s-000456/tombstone.json`, chain entry `"kind": "tombstone"`) saying what
+was deleted, with its hashes, when and why. `verify()` then checks the retired snapshot's place in
+the chain by its recorded hash, and reports it as retired, not missing.
+
+Hashes are computed at capture (crawler/capture.py) and checked again before anything is
+written. The chain is global across the archive, so removing or editing any snapshot breaks the
+link from the one stored after it; `verify()` walks it.
 """
 
 from __future__ import annotations
@@ -20,13 +33,14 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,10 +52,13 @@ from vaern import clock, ids
 from vaern.domain import Capture
 from vaern.errors import ArchiveError
 from vaern.storage import timestamps as tsp
-from vaern.storage.tables import SnapshotRow
+from vaern.storage.tables import SnapshotRow, TimestampRow
 
 MANIFEST_FORMAT = "vaern-snapshot-manifest/1"
+TOMBSTONE_FORMAT = "vaern-tombstone/1"
 CHAIN = "chain.jsonl"
+TOKENS = "tokens.jsonl"
+_log = logging.getLogger(__name__)
 
 
 def snapshot_name(snapshot_id: int | str) -> str:
@@ -80,17 +97,32 @@ class StoredSnapshot:
     manifest_sha256: str
     files: dict[str, dict[str, str]]  # kind -> {"path", "sha256"}
     sequence: int
-    timestamps: list[dict[str, str]] = field(default_factory=list)  # tsa, path, certificates, time
+    timestamps: list[dict[str, str]] = field(default_factory=list)  # tsa, path, certificates, sha256, time
     timestamp_errors: list[str] = field(default_factory=list)
+    failed_tsas: list[tuple[str, str]] = field(default_factory=list)  # (tsa url, why): owed, to retry
 
+
+@dataclass
+class VerifyReport:
+    """What `verify` found: problems (tampering or loss: exit 1) and what it cannot prove."""
+
+    problems: list[str] = field(default_factory=list)
+    unproven: list[str] = field(default_factory=list)
+    chain_length: int = 0
+    tokens_ok: int = 0
+    tokens_not_anchored: int = 0
+    anchored_through: int = 0  # the highest chain sequence a valid head stamp covers
+    anchored_at: str | None = None
 
 class Archive:
     """One archive folder. Safe to use from several processes at once (the chain is locked)."""
 
-    def __init__(self, root: Path, *, tsa_urls: Iterable[str] = (), tsa_timeout: float = 10.0) -> None:
+    def __init__(self, root: Path, *, tsa_urls: Iterable[str] = (), tsa_timeout: float = 10.0,
+                 tsa_ca_files: Iterable[Path] = ()) -> None:
         self.root = Path(root)
         self.tsa_urls = tuple(tsa_urls)
         self.tsa_timeout = tsa_timeout
+        self.tsa_ca_files = tuple(Path(p) for p in tsa_ca_files)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -136,6 +168,8 @@ class Archive:
             head = self._head()
             manifest_path = self._free_manifest_path(sid)
             sequence = (head["sequence"] + 1) if head else 1
+            tokens_from = int(head.get("tokens_offset", 0)) if head else 0
+            tokens_to, new_tokens = self._tokens_since(tokens_from)
             manifest = {
                 "format": MANIFEST_FORMAT,
                 "snapshot": sid,
@@ -157,18 +191,22 @@ class Archive:
                 "stored_at": clock.iso(clock.now()),
                 "files": entries,
                 "notes": list(capture.notes),
+                # Every token obtained since the manifest before this one (for it, for older
+                # snapshots whose TSA answered late, for the chain's head): sealed into the chain.
+                "tokens": {"log": TOKENS, "from_offset": tokens_from, "to_offset": tokens_to,
+                           "entries": new_tokens},
             }
             body = canonical_json(manifest)
             digest = sha256_hex(body)
             _write_new(self.path(manifest_path), body)
             line = {"sequence": sequence, "snapshot": sid, "manifest": manifest_path, "sha256": digest,
-                    "previous_sha256": head["sha256"] if head else None}
+                    "previous_sha256": head["sha256"] if head else None, "tokens_offset": tokens_to}
             with (self.root / CHAIN).open("ab") as log:
                 log.write(json.dumps(line, sort_keys=True).encode() + b"\n")
                 log.flush()
                 os.fsync(log.fileno())
 
-        stamps, errors = self.add_timestamps(manifest_path, digest) if self.tsa_urls else ([], [])
+        stamps, failed = self.add_timestamps(manifest_path, digest) if self.tsa_urls else ([], [])
         return StoredSnapshot(
             id=sid,
             manifest_path=manifest_path,
@@ -176,31 +214,157 @@ class Archive:
             files={kind: {"path": e["path"], "sha256": e["sha256"]} for kind, e in entries.items()},
             sequence=sequence,
             timestamps=stamps,
-            timestamp_errors=errors,
+            timestamp_errors=[why for _, why in failed],
+            failed_tsas=failed,
         )
 
-    def add_timestamps(self, manifest_path: str, manifest_sha256: str) -> tuple[list[dict[str, str]], list[str]]:
-        """Ask every configured TSA for a token over the manifest hash; keep each reply beside it.
+    def retired(self) -> dict[str, dict[str, Any]]:
+        """Retired manifests: path -> the chain entry of the tombstone that retired it."""
+        return {e["retires"]: e for e in self.chain() if e.get("kind") == "tombstone" and e.get("retires")}
 
-        A TSA that fails is reported, not fatal: the snapshot is stored and chained either way.
-        """
+    def retire(self, manifest_paths: Iterable[str], reason: str) -> list[dict[str, Any]]:
+        """Delete snapshots' evidence (manifest, timestamps, blobs no live snapshot shares) and
+        chain a tombstone for each, naming what was deleted (paths and SHA-256) and `reason`.
+        Paths already retired are skipped; returns the tombstone chain entries written."""
+        written: list[dict[str, Any]] = []
+        with self._chain_lock():
+            entries = {e["manifest"]: e for e in self.chain() if e.get("kind") != "tombstone"}
+            retired = self.retired()
+            wanted = [p for p in dict.fromkeys(manifest_paths) if p not in retired]
+            for path in wanted:
+                if path not in entries:
+                    raise ArchiveError(f"{path} is not a snapshot in the chain; nothing retired")
+            files_of: dict[str, dict[str, Any]] = {}
+            for path in entries:
+                if path not in retired:
+                    try:
+                        files_of[path] = self.manifest(path).get("files") or {}
+                    except (OSError, ValueError, ArchiveError):
+                        files_of[path] = {}
+            leaving = set(wanted)
+            kept_blobs = {f.get("path") for path, files in files_of.items() if path not in leaving
+                          for f in files.values()}
+            for path in wanted:
+                target = entries[path]
+                head = self._head()
+                assert head is not None
+                sid = target["snapshot"]
+                tomb_path = self._free_manifest_path(sid, "tombstone")
+                deleted = {kind: {"path": f.get("path"), "sha256": f.get("sha256"), "size": f.get("size")}
+                           for kind, f in sorted(files_of.get(path, {}).items())}
+                tomb = {
+                    "format": TOMBSTONE_FORMAT,
+                    "snapshot": sid,
+                    "sequence": head["sequence"] + 1,
+                    "previous": {"snapshot": head["snapshot"], "manifest": head["manifest"], "sha256": head["sha256"]},
+                    "hash_algorithm": "sha256",
+                    "retires": {"snapshot": sid, "manifest": path, "sha256": target["sha256"]},
+                    "deleted_files": deleted,
+                    "reason": reason,
+                    "deleted_at": clock.iso(clock.now()),
+                }
+                body = canonical_json(tomb)
+                digest = sha256_hex(body)
+                _write_new(self.path(tomb_path), body)
+                # The token log is sealed by manifests only: the next one takes up where the last left it.
+                line = {"sequence": tomb["sequence"], "snapshot": sid, "manifest": tomb_path, "sha256": digest,
+                        "previous_sha256": head["sha256"], "kind": "tombstone", "retires": path,
+                        "tokens_offset": int(head.get("tokens_offset", 0))}
+                with (self.root / CHAIN).open("ab") as log:
+                    log.write(json.dumps(line, sort_keys=True).encode() + b"\n")
+                    log.flush()
+                    os.fsync(log.fileno())
+                written.append(line)
+                # Only now, with the tombstone chained, are the files deleted.
+                for item in deleted.values():
+                    if item["path"] and item["path"] not in kept_blobs:
+                        self.path(item["path"]).unlink(missing_ok=True)
+                self.path(path).unlink(missing_ok=True)
+                stem = PurePosixPath(path).stem
+                for stamp in (self.path(path).parent / "timestamps").glob(f"{stem}--*"):
+                    stamp.unlink()
+        return written
+
+    def add_timestamps(
+        self, manifest_path: str, manifest_sha256: str, tsa_urls: Iterable[str] | None = None
+    ) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+        """Ask every configured TSA (or those given) for a token over the manifest hash; keep each
+        reply beside it and log it. A TSA that fails is returned with why, not fatal: the snapshot
+        is stored and chained either way, and the token is owed (storage/stamping.py retries it)."""
         folder = PurePosixPath(manifest_path).parent / "timestamps"
+        stem = PurePosixPath(manifest_path).stem
+        sid = PurePosixPath(manifest_path).parent.name
+        return self.stamp("manifest", manifest_path, manifest_sha256, folder, stem,
+                          self.tsa_urls if tsa_urls is None else tuple(tsa_urls), snapshot=sid)
+
+    def stamp(
+        self, subject: str, target: str, digest: str, folder: PurePosixPath, stem: str, tsa_urls: Iterable[str],
+        **extra: Any,
+    ) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+        """Tokens over `digest` from each TSA, written under `folder` and logged in tokens.jsonl."""
         stamps: list[dict[str, str]] = []
-        errors: list[str] = []
-        for n, url in enumerate(self.tsa_urls, start=1):
+        failed: list[tuple[str, str]] = []
+        self.root.mkdir(parents=True, exist_ok=True)
+        for url in tsa_urls:
             try:
-                stamp = tsp.request_timestamp(url, bytes.fromhex(manifest_sha256), self.tsa_timeout)
+                stamp = tsp.request_timestamp(url, bytes.fromhex(digest), self.tsa_timeout)
             except tsp.TimestampError as exc:
-                errors.append(str(exc))
+                failed.append((url, str(exc)))
                 continue
-            stem = f"{PurePosixPath(manifest_path).stem}--{n}-{_slug(urlsplit(url).hostname or 'tsa')}"
-            tsr, pem = str(folder / f"{stem}.tsr"), str(folder / f"{stem}.pem")
-            self.path(tsr).parent.mkdir(parents=True, exist_ok=True)
-            _write_new(self.path(tsr), stamp.response)
-            _write_new(self.path(pem), stamp.certificates_pem)
-            stamps.append({"tsa": url, "path": tsr, "certificates": pem, "sha256": sha256_hex(stamp.response),
-                           "time": clock.iso(stamp.info.gen_time)})
-        return stamps, errors
+            host = _slug(urlsplit(url).hostname or "tsa")
+            with self._chain_lock():
+                n = 1
+                while self.path(str(folder / f"{stem}--{n}-{host}.tsr")).exists():
+                    n += 1
+                tsr, pem = str(folder / f"{stem}--{n}-{host}.tsr"), str(folder / f"{stem}--{n}-{host}.pem")
+                _write_new(self.path(tsr), stamp.response)
+                _write_new(self.path(pem), stamp.certificates_pem)
+                entry = {"subject": subject, "target": target, "digest": digest, "tsa": url, "path": tsr,
+                         "sha256": sha256_hex(stamp.response), "certificates": pem,
+                         "certificates_sha256": sha256_hex(stamp.certificates_pem),
+                         "time": clock.iso(stamp.info.gen_time), **extra}
+                with (self.root / TOKENS).open("ab") as log:
+                    log.write(json.dumps(entry, sort_keys=True).encode() + b"\n")
+                    log.flush()
+                    os.fsync(log.fileno())
+            stamps.append(entry)
+        return stamps, failed
+
+    def _tokens_since(self, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """(end offset, entries) of the token log after `offset` (called under the chain lock)."""
+        log = self.root / TOKENS
+        if not log.exists():
+            return 0, []
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+        # Only whole lines: a line being written right now belongs to the next manifest.
+        whole = data[: data.rfind(b"\n") + 1] if b"\n" in data else b""
+        entries = []
+        for raw in whole.splitlines():
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                raise ArchiveError(f"{TOKENS} holds a damaged line; run `vaern verify`") from None
+            entries.append({k: entry[k] for k in ("subject", "target", "digest", "tsa", "path", "sha256",
+                                                  "certificates", "certificates_sha256", "time", "sequence")
+                            if k in entry})
+        return offset + len(whole), entries
+
+    def token_log(self) -> list[dict[str, Any]]:
+        """Every token logged, oldest first (damaged lines are reported by verify, skipped here)."""
+        log = self.root / TOKENS
+        if not log.exists():
+            return []
+        out = []
+        for raw in log.read_bytes().splitlines():
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                out.append(entry)
+        return out
 
     def _put_blob(self, data: bytes, digest: str, ext: str) -> str:
         relative = f"blobs/{digest[:2]}/{digest}{ext}"
@@ -211,12 +375,12 @@ class Archive:
         _write_new(target, data, exist_ok=True)
         return relative
 
-    def _free_manifest_path(self, sid: str) -> str:
+    def _free_manifest_path(self, sid: str, stem: str = "manifest") -> str:
         # A manifest already under this id belongs to a capture whose database transaction was
         # rolled back (SQLite hands the id out again). It stays, chained; this one goes beside it.
         n = 1
         while True:
-            name = "manifest.json" if n == 1 else f"manifest.{n}.json"
+            name = f"{stem}.json" if n == 1 else f"{stem}.{n}.json"
             relative = f"snapshots/{sid}/{name}"
             if not self.path(relative).exists():
                 return relative
@@ -230,6 +394,17 @@ class Archive:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def head(self) -> dict[str, Any] | None:
+        """The newest chain entry (sequence, snapshot, manifest, sha256), or None for an empty archive."""
+        return self._head()
+
+    def stamp_head(self, manifest_path: str, digest: str, tsa_urls: Iterable[str]
+                   ) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+        """Tokens over a chain entry's manifest hash (the head when it was asked for), under anchors/."""
+        sequence = next((int(e["sequence"]) for e in self.chain() if e["manifest"] == manifest_path), 0)
+        return self.stamp("head", manifest_path, digest, PurePosixPath("anchors"), f"head-{sequence:06d}",
+                          tsa_urls, sequence=sequence)
 
     def _head(self) -> dict[str, Any] | None:
         """The last chain entry, read from the end of the log (it grows with every snapshot)."""
@@ -259,7 +434,13 @@ class Archive:
         log = self.root / CHAIN
         if not log.exists():
             return
-        for number, raw in enumerate(log.read_text(encoding="utf-8").splitlines(), start=1):
+        with log.open(encoding="utf-8", errors="replace") as lines:  # streamed: the log grows without bound
+            yield from self._parse_chain_lines(lines)
+
+    @staticmethod
+    def _parse_chain_lines(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+        for number, raw in enumerate(lines, start=1):
+            raw = raw.rstrip("\n")
             if not raw.strip():
                 continue
             try:
@@ -279,15 +460,36 @@ class Archive:
         `expected` are (manifest_path, manifest_sha256) pairs from the database: each must be in
         the chain with that hash. An empty list means the archive is intact.
         """
-        problems: list[str] = []
+        return self.check(expected).problems
+
+    def check(
+        self, expected: Iterable[tuple[str, str]] | None = None, *,
+        file_maps: dict[str, dict[str, Any]] | None = None,
+        db_tokens: Iterable[tuple[str, str]] | None = None,
+    ) -> VerifyReport:
+        """Everything verify proves, and what it cannot: files, manifests, the chain, the tokens
+        (recorded, present, unaltered, covering what they name, signed, anchored), the head stamps,
+        and what the database says: `expected` (manifest_path, manifest_sha256), `file_maps`
+        (manifest_path -> the database's file map) and `db_tokens` ((path, sha256) of tokens)."""
+        report = VerifyReport()
+        problems = report.problems
         hashed: dict[str, str | None] = {}
         seen_manifests: set[str] = set()
         chain_hash: dict[str, str] = {}
+        actual_hash: dict[int, tuple[str, str]] = {}  # sequence -> (manifest path, its SHA-256 now)
+        map_problems: list[str] = []  # the database's file maps, compared as the walk reads each manifest
+        chained_tokens: dict[str, str] = {}  # token path -> SHA-256, as the manifests name them
+        # Retention deletes a dismissed snapshot on purpose and chains a tombstone for it (`retire`):
+        # what the walk checks of it is the hash its tombstone recorded; its tokens went with it.
+        retired_by = self.retired()
+        retired = set(retired_by)
         previous: dict[str, Any] | None = None
         for number, entry, raw in self._chain_lines():
             if entry is None:
                 problems.append(f"{CHAIN} line {number}: not a chain entry: {raw[:80]!r}")
                 continue
+            if entry.get("kind") == "tombstone":
+                problems.extend(self._verify_tombstone(entry, chain_hash))
             sid, path, digest = entry["snapshot"], entry["manifest"], entry["sha256"]
             want_seq = previous["sequence"] + 1 if previous else 1
             if entry["sequence"] != want_seq:
@@ -298,8 +500,29 @@ class Archive:
                 )
             seen_manifests.add(path)
             chain_hash[path] = digest
-            problems.extend(self._verify_manifest(sid, path, digest, previous, hashed))
+            if path in retired_by:  # deleted by retention: its place in the chain is its recorded hash
+                link = self._recorded_hash(retired_by[path])
+                if link is None:
+                    problems.append(f"{sid}: retired, but its tombstone {retired_by[path]['manifest']} cannot be read")
+                elif link != digest:
+                    problems.append(f"{sid}: the chain's hash {digest} of the retired manifest is not its tombstone's "
+                                    f"({link})")
+                else:
+                    actual_hash[int(entry["sequence"])] = (path, link)
+                previous = entry
+                continue
+            found, manifest, now = self._verify_manifest(sid, path, digest, previous, hashed)
+            problems.extend(found)
+            if now is not None:
+                actual_hash[int(entry["sequence"])] = (path, now)
+            if manifest is not None:
+                if file_maps is not None and path in file_maps:
+                    map_problems.extend(file_map_problems(path, file_maps[path], _dict(manifest.get("files"))))
+                for token in _list(_dict(manifest.get("tokens")).get("entries")):
+                    if isinstance(token, dict) and isinstance(token.get("path"), str):
+                        chained_tokens[token["path"]] = str(token.get("sha256"))
             previous = entry
+        report.chain_length = len(chain_hash)
 
         on_disk = {p.relative_to(self.root).as_posix() for p in (self.root / "snapshots").glob("*/manifest*.json")}
         for path in sorted(on_disk - seen_manifests):
@@ -313,25 +536,46 @@ class Archive:
                 problems.append(
                     f"{path}: the database records SHA-256 {digest}, the chain {chain_hash[path]}"
                 )
-        return problems
+        problems.extend(map_problems)
+
+        self._check_tokens(report, chain_hash, actual_hash, chained_tokens, db_tokens, retired)
+        return report
+
+    def _recorded_hash(self, tomb: dict[str, Any]) -> str | None:
+        """The SHA-256 a tombstone (its chain entry) recorded for the manifest it retired."""
+        try:
+            recorded = json.loads(self.read(tomb["manifest"])).get("retires") or {}
+        except (OSError, ValueError, ArchiveError):
+            return None
+        return str(recorded.get("sha256")) if recorded.get("sha256") else None
+
+    def _verify_tombstone(self, entry: dict[str, Any], chain_hash: dict[str, str]) -> list[str]:
+        """A tombstone must name a snapshot stored before it, with the hash the chain has for it."""
+        retires = entry.get("retires")
+        if retires not in chain_hash:
+            return [f"{entry['snapshot']}: tombstone {entry['manifest']} retires {retires}, "
+                    "which is not earlier in the chain"]
+        return []
 
     def _verify_manifest(
         self, sid: str, path: str, digest: str, previous: dict[str, Any] | None, hashed: dict[str, str | None]
-    ) -> list[str]:
+    ) -> tuple[list[str], dict[str, Any] | None, str | None]:
         problems: list[str] = []
         try:
             body = self.read(path)
         except (OSError, ArchiveError):
             between = f" between {previous['snapshot']} and the next snapshot" if previous else ""
-            return [f"{sid}: manifest {path} is missing (snapshot removed?); the chain is broken{between}"]
+            return [f"{sid}: manifest {path} is missing (snapshot removed?); the chain is broken{between}"], None, None
         actual = sha256_hex(body)
         if actual != digest:
             problems.append(f"{sid}: manifest {path} was changed after it was stored "
                             f"(SHA-256 {actual}, chain says {digest})")
         try:
             manifest = json.loads(body)
+            if not isinstance(manifest, dict):
+                raise ValueError
         except ValueError:
-            return [*problems, f"{sid}: manifest {path} is not valid JSON"]
+            return [*problems, f"{sid}: manifest {path} is not valid JSON"], None, actual
         link = manifest.get("previous") or {}
         want = previous["sha256"] if previous else None
         if link.get("sha256") != want:
@@ -352,28 +596,205 @@ class Archive:
             elif hashed[blob] != item.get("sha256"):
                 problems.append(f"{sid}: {kind} file {blob} has changed (SHA-256 {hashed[blob]}, "
                                 f"manifest says {item.get('sha256')})")
-        problems.extend(self._verify_timestamps(sid, path, digest))
-        return problems
+        return problems, manifest, actual
 
-    def _verify_timestamps(self, sid: str, path: str, digest: str) -> list[str]:
-        problems: list[str] = []
-        folder = self.path(path).parent / "timestamps"
-        stem = PurePosixPath(path).stem
-        for tsr in sorted(folder.glob(f"{stem}--*.tsr")):
-            shown = tsr.relative_to(self.root).as_posix()
+    def anchors(self) -> list[Any]:
+        return tsp.load_anchors(list(self.tsa_ca_files)) if self.tsa_ca_files else []
+
+    def _check_tokens(
+        self, report: VerifyReport, chain_hash: dict[str, str], actual_hash: dict[int, tuple[str, str]],
+        chained: dict[str, str], db_tokens: Iterable[tuple[str, str]] | None, retired: set[str] | None = None,
+    ) -> None:
+        """Every token: recorded (log, chain, database agree), present, unaltered, covering the
+        manifest it names, signed, and anchored to a configured root. Head stamps: how far the
+        chain is anchored, and whether anything they cover has changed since."""
+        problems, unproven = report.problems, report.unproven
+        try:
+            anchors = self.anchors()
+        except (OSError, ValueError) as exc:
+            anchors = []
+            problems.append(f"evidence.tsa_ca_files cannot be read: {exc}")
+        verifier = tsp.TokenVerifier(anchors)
+        logged: dict[str, dict[str, Any]] = {}
+        for entry in self.token_log():
+            if isinstance(entry.get("path"), str):
+                logged[entry["path"]] = entry
+        recorded: dict[str, str] = {p: str(e.get("sha256")) for p, e in logged.items()}
+        for path, digest in chained.items():
+            if path not in logged:
+                problems.append(f"timestamp {path}: named in the chain but gone from {TOKENS}")
+            recorded.setdefault(path, digest)
+        db = dict(db_tokens or ())
+        for path, digest in sorted(db.items()):
+            if path not in recorded:
+                problems.append(f"timestamp {path}: recorded in the database but not in the archive's record")
+            recorded.setdefault(path, digest)
+        by_manifest_path = {path: seq for seq, (path, _) in actual_hash.items()}
+        sealed_hash = {path: digest for path, digest in chain_hash.items()}
+        legacy = self._legacy_tokens(set(recorded))
+        not_anchored: set[str] = set()
+        for path, want in sorted({**recorded, **legacy}.items()):
+            entry = logged.get(path, {})
+            sid = PurePosixPath(path).parent.parent.name if path.startswith("snapshots/") else "chain head"
+            target = entry.get("target") or _manifest_of_token(path)
             try:
-                info = tsp.parse_token(tsp.token_from_response(tsr.read_bytes()))
+                data = self.read(path)
+            except (OSError, ArchiveError):
+                if str(target) not in (retired or set()):  # retention deletes a retired snapshot's tokens with it
+                    problems.append(f"{sid}: timestamp {path} is missing (deleted?)")
+                continue
+            subject = entry.get("subject") or "manifest"
+            seq = by_manifest_path.get(str(target))
+            now = actual_hash[seq][1] if seq is not None and seq in actual_hash else None
+            digest_named = entry.get("digest") or sealed_hash.get(str(target))
+            try:
+                info = tsp.parse_token(tsp.token_from_response(data))
             except (tsp.TimestampError, IndexError, ValueError):
-                problems.append(f"{sid}: timestamp {shown} is not a readable RFC 3161 reply")
+                problems.append(f"{sid}: timestamp {path} is not a readable RFC 3161 reply")
                 continue
-            if info.imprint.hex() != digest:
-                problems.append(f"{sid}: timestamp {shown} covers {info.imprint.hex()}, not the manifest {digest}")
+            imprint = info.imprint.hex()
+            if subject == "manifest" and imprint != (now or digest_named):
+                problems.append(f"{sid}: timestamp {path} covers {imprint}, not the manifest {now or digest_named}")
                 continue
-            pem = tsr.with_suffix(".pem")
-            why = tsp.openssl_verify(tsr, digest, pem) if pem.exists() and pem.stat().st_size else None
-            if why and "not installed" not in why:
-                problems.append(f"{sid}: timestamp {shown} does not verify: {why}")
-        return problems
+            verdict = verifier.verify(data, info.imprint)
+            if verdict.status == "unsupported":
+                why = tsp.openssl_verify(self.path(path), imprint, self.path(str(entry.get("certificates") or
+                                                                                    _pem_of(path))))
+                verdict = tsp.Verdict("not_anchored" if why is None or "not installed" in why else "invalid",
+                                      why or "")
+            if verdict.status == "invalid":
+                problems.append(f"{sid}: timestamp {path} does not verify: {verdict.reason}")
+                continue
+            if path in legacy:
+                unproven.append(f"{sid}: timestamp {path} is recorded nowhere (stored before tokens were "
+                                "recorded); a deleted token of that age would not be noticed")
+            elif sha256_hex(data) != want:
+                problems.append(f"{sid}: timestamp {path} was replaced after it was recorded "
+                                f"(SHA-256 {sha256_hex(data)}, recorded {want})")
+                continue
+            if verdict.status == "not_anchored":
+                not_anchored.add(str(entry.get("tsa") or verdict.signer))
+                report.tokens_not_anchored += 1
+            else:
+                report.tokens_ok += 1
+            if subject == "head" and seq is not None:
+                if now is not None and imprint != now:
+                    problems.append(
+                        f"chain head entry {seq} ({target}) was stamped at {clock.iso(info.gen_time)} with "
+                        f"SHA-256 {imprint}; it is now {now}: a snapshot at or before entry {seq} was "
+                        "changed and the chain re-sealed after that time")
+                elif verdict.status == "ok" and seq > report.anchored_through:
+                    report.anchored_through, report.anchored_at = seq, clock.iso(info.gen_time)
+        for path in self._token_files() - set(recorded) - set(legacy):
+            problems.append(f"timestamp {path}: a token file recorded nowhere (added after the fact?)")
+        for tsa in sorted(not_anchored):
+            unproven.append(f"tokens from {tsa} are not anchored: add the TSA's root to evidence.tsa_ca_files "
+                            "(their signatures hold, but whose key signed them is not proven)")
+        if not recorded and not legacy:
+            unproven.append("no trusted timestamps: nothing proves when the snapshots existed, only our own clock "
+                            "(set evidence.tsa_urls)")
+        elif not anchors:
+            unproven.append("no trust anchors (evidence.tsa_ca_files): the tokens' signatures are checked "
+                            "against the certificates the TSA sent, which does not prove who signed them")
+        unanchored = report.chain_length - report.anchored_through
+        if report.chain_length and unanchored:
+            unproven.append(
+                f"{unanchored} of {report.chain_length} chain entr{'y is' if unanchored == 1 else 'ies are'} newer "
+                "than the last timestamped chain head: an insider with write access could still rewrite "
+                + ("them" if report.anchored_through else "the whole chain")
+                + " undetected")
+
+    def _token_files(self) -> set[str]:
+        found = {p.relative_to(self.root).as_posix() for p in (self.root / "snapshots").glob("*/timestamps/*.tsr")}
+        found |= {p.relative_to(self.root).as_posix() for p in (self.root / "anchors").glob("*.tsr")}
+        return found
+
+    def _legacy_tokens(self, recorded: set[str]) -> dict[str, str]:
+        """Tokens of manifests sealed before tokens were recorded (no `tokens` in any manifest yet)."""
+        if (self.root / TOKENS).exists() or recorded:
+            return {}
+        return {p: "" for p in self._token_files() if p.startswith("snapshots/")}
+
+
+def file_map_problems(manifest_path: str, db_files: Any, manifest_files: dict[str, Any] | None) -> list[str]:
+    """Where the database's file map of a snapshot (`snapshots.files`, what the app shows) differs
+    from its manifest (what was sealed)."""
+    if manifest_files is None:
+        return []  # the manifest itself is reported missing or unreadable
+    db = db_files if isinstance(db_files, dict) else {}
+    out = []
+    for kind in sorted(set(db) | set(manifest_files)):
+        mine, sealed = _dict(db.get(kind)), _dict(manifest_files.get(kind))
+        if not sealed:
+            out.append(f"{manifest_path}: the database lists a {kind} file the manifest does not have")
+        elif not mine:
+            out.append(f"{manifest_path}: the database's file map lacks the manifest's {kind} file")
+        elif mine.get("path") != sealed.get("path") or mine.get("sha256") != sealed.get("sha256"):
+            out.append(f"{manifest_path}: the database points its {kind} at {mine.get('path')} "
+                       f"(SHA-256 {mine.get('sha256')}), the manifest at {sealed.get('path')} "
+                       f"(SHA-256 {sealed.get('sha256')})")
+    return out
+
+
+@dataclass(frozen=True)
+class SnapshotCheck:
+    """One snapshot as `vaern verify` judges it against the database's row: what the review app's
+    "verified" badge shows. `bad_kinds` are the files that must not be shown as evidence."""
+
+    problems: list[str]
+    bad_kinds: set[str]
+
+
+def check_snapshot(root: Path, manifest_path: str, manifest_sha256: str, db_files: Any) -> SnapshotCheck:
+    """The manifest matches the database's hash; the database's file map matches the manifest
+    (file_map_problems, as verify); every file matches its SHA-256."""
+    archive = Archive(root)
+    try:
+        body = archive.read(manifest_path)
+    except (OSError, ArchiveError):
+        return SnapshotCheck([f"manifest {manifest_path} is missing"], set(_dict(db_files)))
+    problems: list[str] = []
+    if sha256_hex(body) != manifest_sha256:
+        problems.append(f"manifest {manifest_path} does not match the SHA-256 the database records")
+    try:
+        manifest = json.loads(body)
+    except ValueError:
+        return SnapshotCheck([*problems, f"manifest {manifest_path} is not valid JSON"], set(_dict(db_files)))
+    sealed = _dict(_dict(manifest).get("files"))
+    mismatched = file_map_problems(manifest_path, db_files, sealed)
+    bad = {kind for kind in set(_dict(db_files)) | set(sealed)
+           if _dict(_dict(db_files).get(kind)).get("path") != _dict(sealed.get(kind)).get("path")
+           or _dict(_dict(db_files).get(kind)).get("sha256") != _dict(sealed.get(kind)).get("sha256")}
+    problems += mismatched
+    for kind, item in sorted(sealed.items()):
+        try:
+            actual = file_sha256(archive.path(str(_dict(item).get("path", ""))))
+        except (OSError, ArchiveError):
+            problems.append(f"{kind} file {_dict(item).get('path')} is missing")
+            bad.add(kind)
+            continue
+        if actual != _dict(item).get("sha256"):
+            problems.append(f"{kind} file {_dict(item).get('path')} has changed")
+            bad.add(kind)
+    return SnapshotCheck(problems, bad)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _manifest_of_token(path: str) -> str:
+    """snapshots/s-1/timestamps/manifest--1-host.tsr -> snapshots/s-1/manifest.json"""
+    pure = PurePosixPath(path)
+    return str(pure.parent.parent / (pure.name.split("--")[0] + ".json"))
+
+
+def _pem_of(path: str) -> str:
+    return str(PurePosixPath(path).with_suffix(".pem"))
 
 
 def _extension(name: str) -> str:
@@ -420,7 +841,15 @@ def expected_manifests(session: Session) -> list[tuple[str, str]]:
     return [(path, digest) for path, digest in rows]
 
 
-def record_snapshot(session: Session, archive: Archive, capture: Capture, page_id: int) -> SnapshotRow:
+def snapshot_file_maps(session: Session) -> dict[str, dict[str, Any]]:
+    """manifest_path -> the database's file map of that snapshot (what the review app shows)."""
+    rows = session.execute(select(SnapshotRow.manifest_path, SnapshotRow.files))
+    return {path: files if isinstance(files, dict) else {} for path, files in rows if path}
+
+
+def record_snapshot(
+    session: Session, archive: Archive, capture: Capture, page_id: int, retry_after: timedelta = timedelta(minutes=1)
+) -> SnapshotRow:
     """File a capture: insert its row (for the id), store it under that id, fill the row in.
 
     Call inside the transaction that also records the hit's change, so that the row and the
@@ -434,9 +863,30 @@ def record_snapshot(session: Session, archive: Archive, capture: Capture, page_i
     session.flush()
     stored = archive.store(capture, row.id)
     row.manifest_path, row.manifest_sha256, row.files = stored.manifest_path, stored.manifest_sha256, stored.files
+    record_stamps(session, stored, row.id, retry_after)
     session.flush()
     return row
 
 
 def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def record_stamps(session: Session, stored: StoredSnapshot, snapshot_id: int, retry: timedelta) -> None:
+    """The tokens of a freshly stored snapshot, and those still owed, as rows (same transaction)."""
+    now = _naive_utc(clock.now())
+    for stamp in stored.timestamps:
+        session.add(token_row("manifest", stamp, snapshot_id, now))
+    for url, why in stored.failed_tsas:
+        _log.warning("timestamp for %s from %s failed: %s; queued for retry", stored.id, url, why)
+        session.add(TimestampRow(subject="manifest", snapshot_id=snapshot_id, target=stored.manifest_path,
+                                 digest=stored.manifest_sha256, tsa_url=url, status="pending", attempts=1,
+                                 created_at=now, next_attempt_at=now + retry, last_error=why))
+
+
+def token_row(subject: str, stamp: dict[str, str], snapshot_id: int | None, now: datetime) -> TimestampRow:
+    """The database's record of a token the archive wrote (`stamp` as `Archive.stamp` returns it)."""
+    gen_time = _naive_utc(datetime.fromisoformat(stamp["time"].replace("Z", "+00:00"))) if stamp.get("time") else None
+    return TimestampRow(subject=subject, snapshot_id=snapshot_id, target=stamp["target"], digest=stamp["digest"],
+                        tsa_url=stamp["tsa"], status="ok", token_path=stamp["path"], token_sha256=stamp["sha256"],
+                        gen_time=gen_time, attempts=1, created_at=now)

@@ -14,9 +14,12 @@ then says so where they would be.
 
 from __future__ import annotations
 
+import base64
 import difflib
 import hashlib
 import json
+import os
+import socket
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -34,7 +37,7 @@ from vaern import clock, ids
 from vaern.config import Config
 from vaern.errors import ArchiveError, VaernError
 from vaern.storage.archive import Archive, snapshot_name
-from vaern.storage.tables import HitRow, PersonRow, SiteRow, SnapshotRow, UnitRow
+from vaern.storage.tables import AuditRow, HitRow, PersonRow, SiteRow, SnapshotRow, UnitRow
 from vaern.words import Words
 
 MAX_DIFF_LINES = 400
@@ -76,17 +79,35 @@ def export_bundle(
     hit_id: str | int,
     out_path: Path,
     print_pdf: Callable[[Path, Path], None] | None = None,
+    *,
+    exported_by: str | None = None,
+    via: str = "vaern export",
+    record_audit: bool = True,
 ) -> Path:
     """Write the evidence bundle of one hit to `out_path` (a .zip); return its path.
 
     `print_pdf(html, pdf)` prints the report (`app.evidence_bundle` passes Chromium's printer,
     crawler/pdf.py); without it the bundle has no `report.pdf`.
+
+    `exported_by` is who asked (the review app's user, or the OS user for the CLI): it is written
+    into the bundle (`export.json`, the report) and into the audit log. With a TSA configured the
+    chain's head is stamped first, and the bundle's SHA256SUMS is stamped last. The caller commits.
     """
     number = parse_hit_id(hit_id)
     hit = session.get(HitRow, number)
     if hit is None:
         raise HitNotFound(f"no hit {ids.hit(number)}")
-    archive = Archive(config.archive)
+    exported_by = exported_by or _os_user()
+    from vaern.storage.stamping import anchor_head, archive_for
+
+    archive = archive_for(config)
+    if config.evidence.tsa_urls:
+        anchor_head(config, session, archive, force=True, commit=False)  # the bundle can prove the archive's state now
+    try:
+        anchors = archive.anchors()
+    except (OSError, ValueError):
+        anchors = []
+    token_log = {str(e.get("path")): e for e in archive.token_log()}
     zone = ZoneInfo(config.timezone)
     words = Words(config.language)
     snaps = list(session.scalars(
@@ -101,7 +122,9 @@ def export_bundle(
     with tempfile.TemporaryDirectory(prefix="vaern-export-") as tmp:
         folder = Path(tmp) / "bundle"
         folder.mkdir()  # a hit whose capture failed altogether has no snapshot folder to make it
-        snapshots = [_copy_snapshot(archive, snap, folder, zone, words) for snap in snaps]
+        snapshots = [_copy_snapshot(archive, snap, folder, zone, words, token_log, anchors) for snap in snaps]
+        _write_wacz(folder, snapshots, f"{ids.hit(hit.id)}: {hit.url}")
+        chain = _copy_chain_slice(archive, snapshots, folder, zone)
         cut = words(DIFF_CUT)
         for older, newer in zip(snapshots, snapshots[1:], strict=False):
             newer["diff"] = text_diff(older["text"], newer["text"], f"{older['id']}/text.txt",
@@ -111,7 +134,18 @@ def export_bundle(
             recorded += [text for text in snapshot["limitations"] if text not in recorded]
         limitations = [words.limitation(text) for text in recorded]
         generated = clock.now()
+        export_info = {
+            "format": "vaern-export/1", "hit": ids.hit(hit.id), "exported_by": exported_by, "via": via,
+            "exported_at": _iso_naive(generated), "host": socket.gethostname(),
+            "software": f"vaern/{_version()}", "organisation": config.organisation,
+            "tsa_urls": list(config.evidence.tsa_urls),
+        }
+        (folder / "export.json").write_text(json.dumps(export_info, indent=2, ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
         context = {
+            "export": export_info,
+            "chain": chain,
+            "sums_stamped": bool(config.evidence.tsa_urls),
             "lang": words.language,
             "organisation": config.organisation,
             "generated": _moment(generated, zone),
@@ -138,8 +172,103 @@ def export_bundle(
         if print_pdf is not None:
             print_pdf(folder / "report.html", folder / "report.pdf")
         _write_sums(folder)
+        _stamp_sums(config, session, folder, out_path.name)
         _zip(folder, out_path)
+    if record_audit:  # the review app records its own, with the user's id and address
+        session.add(AuditRow(at=clock.utcnow(), user_id=None, username=exported_by, action="export",
+                             hit_id=hit.id, address=None,
+                             detail={"via": via, "bundle": out_path.name, "bytes": out_path.stat().st_size}))
+    session.flush()  # the caller commits: the rows belong to its transaction
     return out_path
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (operating-system user)"
+    except (KeyError, OSError):
+        return f"uid {os.getuid()} (operating-system user)"
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("vaern")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _stamp_sums(config: Config, session: Session, folder: Path, bundle: str) -> None:
+    """A token from each TSA over SHA256SUMS (`SHA256SUMS.tsr`, its certificates `SHA256SUMS.pem`):
+    what a third party checks with `openssl ts -verify -data SHA256SUMS`. Recorded in the database."""
+    from vaern.storage import timestamps as tsp
+    from vaern.storage.tables import TimestampRow
+
+    digest = hashlib.sha256((folder / "SHA256SUMS").read_bytes()).digest()
+    now = clock.utcnow()
+    for n, url in enumerate(config.evidence.tsa_urls, start=1):
+        stem = "SHA256SUMS" if n == 1 else f"SHA256SUMS.{n}"
+        try:
+            stamp = tsp.request_timestamp(url, digest, config.evidence.tsa_timeout)
+        except tsp.TimestampError as exc:
+            (folder / f"{stem}.tsr-failed.txt").write_text(f"{url}: {exc}\n", encoding="utf-8")
+            session.add(TimestampRow(subject="export", target=bundle, digest=digest.hex(), tsa_url=url,
+                                     status="failed", attempts=1, created_at=now, last_error=str(exc)))
+            continue
+        (folder / f"{stem}.tsr").write_bytes(stamp.response)
+        (folder / f"{stem}.pem").write_bytes(stamp.certificates_pem)
+        session.add(TimestampRow(subject="export", target=bundle, digest=digest.hex(), tsa_url=url, status="ok",
+                                 token_sha256=hashlib.sha256(stamp.response).hexdigest(),
+                                 gen_time=stamp.info.gen_time.replace(tzinfo=None), attempts=1, created_at=now))
+
+
+def _copy_chain_slice(archive: Archive, snapshots: list[dict[str, Any]], folder: Path,
+                      zone: ZoneInfo) -> dict[str, Any] | None:
+    """The chain around the snapshots: the entries from the one before the first snapshot up to
+    the first stamped head that covers the last (or the neighbour after it, if that is far), their
+    manifests, and the head's tokens. A third party can then follow the `previous` links from the
+    head token down to each snapshot without the archive."""
+    seqs = [int(s["sequence"]) for s in snapshots if isinstance(s.get("sequence"), int)]
+    if not seqs:
+        return None
+    chain = archive.chain()
+    by_seq = {int(e["sequence"]): e for e in chain}
+    last = max(seqs)
+    heads = sorted(((int(e["sequence"]), e) for e in archive.token_log()
+                    if e.get("subject") == "head" and isinstance(e.get("sequence"), int) and e["sequence"] >= last),
+                   key=lambda pair: pair[0])
+    low = max(1, min(seqs) - 1)
+    head_seq = heads[0][0] if heads else None
+    high = head_seq if head_seq is not None and head_seq - low <= MAX_CHAIN_SLICE else min(max(seqs) + 1, len(chain))
+    target = folder / "chain"
+    (target / "manifests").mkdir(parents=True)
+    lines = []
+    for seq in range(low, high + 1):
+        entry = by_seq.get(seq)
+        if entry is None:
+            continue
+        lines.append(json.dumps(entry, sort_keys=True) + "\n")
+        body = _read(archive, entry["manifest"], f"chain entry {seq}: manifest")
+        (target / "manifests" / f"{seq:06d}-{entry['snapshot']}.json").write_bytes(body)
+    (target / "chain.jsonl").write_text("".join(lines), encoding="utf-8")
+    anchors = []
+    for seq, token in heads:
+        if seq != high:
+            continue
+        (target / "anchors").mkdir(exist_ok=True)
+        for key in ("path", "certificates"):
+            name = PurePosixPath(str(token[key])).name
+            (target / "anchors" / name).write_bytes(archive.read(str(token[key])))
+        anchors.append({"file": f"chain/anchors/{PurePosixPath(str(token['path'])).name}",
+                        "certificates": f"chain/anchors/{PurePosixPath(str(token['certificates'])).name}",
+                        "tsa": token.get("tsa"), "time": _moment_iso(token.get("time"), zone),
+                        "manifest": f"chain/manifests/{high:06d}-{by_seq[high]['snapshot']}.json"})
+    return {"from": low, "to": high, "length": len(chain), "head": high if anchors else None, "anchors": anchors}
+
+
+MAX_CHAIN_SLICE = 2000
 
 
 def _read(archive: Archive, relative: str, what: str) -> bytes:
@@ -150,7 +279,8 @@ def _read(archive: Archive, relative: str, what: str) -> bytes:
 
 
 def _copy_snapshot(
-    archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo, words: Words
+    archive: Archive, snap: SnapshotRow, folder: Path, zone: ZoneInfo, words: Words,
+    token_log: dict[str, dict[str, Any]] | None = None, anchors: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Copy one snapshot's manifest, files and tokens into the bundle; gather what the report shows.
 
@@ -191,7 +321,10 @@ def _copy_snapshot(
         pem = tsr.with_suffix(".pem")
         if pem.exists():
             (target / "timestamps" / pem.name).write_bytes(pem.read_bytes())
-        stamps.append(_stamp_info(tsr, sid, zone))
+        info = _stamp_info(tsr, sid, zone)
+        _identify_tsa(info, tsr, (token_log or {}).get(tsr.relative_to(archive.root).as_posix(), {}),
+                      anchors or [], target)
+        stamps.append(info)
 
     provenance: dict[str, Any] = {}
     state = "missing"
@@ -204,7 +337,8 @@ def _copy_snapshot(
         provenance, state = (loaded, "ok") if isinstance(loaded, dict) else ({}, "unreadable")
     text_file = next((f for f in files if f["kind"] == "text"), None)
     text = (folder / text_file["path"]).read_text(encoding="utf-8", errors="replace") if text_file else ""
-    images = [f for f in files if f["media_type"] == "image/png"]
+    images = [{**f, "data_uri": "data:image/png;base64," + base64.b64encode((folder / f["path"]).read_bytes()).decode()}
+              for f in files if f["media_type"] == "image/png"]
     final_url = manifest.get("final_url")
     tls = _tls(provenance.get("tls"), zone)
     return {
@@ -214,6 +348,7 @@ def _copy_snapshot(
         "started_at": _moment_iso(manifest.get("capture_started_at"), zone),
         "finished_at": _moment_iso(manifest.get("capture_finished_at"), zone),
         "manifest_sha256": snap.manifest_sha256, "previous": _dict(manifest.get("previous")) or None,
+        "captured_iso": manifest.get("capture_started_at") or _iso_naive(snap.captured_at),
         "sequence": manifest.get("sequence"), "files": files, "images": images, "timestamps": stamps,
         "notes": [words.note(str(n)) for n in _list(manifest.get("notes"))], "provenance": state,
         "text": text, "diff": None,
@@ -224,9 +359,16 @@ def _copy_snapshot(
         "matches": [m for m in _list(provenance.get("matches")) if isinstance(m, dict)],
         "actions": [words.action(a) for a in _list(provenance.get("actions")) if isinstance(a, dict)],
         "browser": _browser(provenance.get("browser")),
+        "post": {k: v for k, v in _dict(provenance.get("post")).items()
+                 if k in ("author", "handle", "date", "id") and isinstance(v, dict)},
+        "clock_sync": _dict(provenance.get("clock_sync")) or None,
         "limitations": [str(x) for x in _list(provenance.get("limitations"))],
         "navigation_error": provenance.get("navigation_error"),
     }
+
+
+def _iso_naive(moment: datetime) -> str:
+    return moment.replace(tzinfo=UTC).isoformat() if moment.tzinfo is None else moment.isoformat()
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -269,6 +411,36 @@ def _browser(raw: Any) -> dict[str, Any] | None:
             "user_agent": browser.get("user_agent")}
 
 
+def _identify_tsa(info: dict[str, Any], tsr: Path, logged: dict[str, Any], anchors: list[Any], target: Path) -> None:
+    """Who issued a token and where its root is: the TSA's URL, the signing certificate's subject,
+    and the configured root it chains to (copied beside it, with its SHA-256 fingerprint)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from vaern.storage import timestamps as tsp
+
+    info["tsa"] = logged.get("tsa")
+    info["signer"] = info["root"] = info["root_sha256"] = info["root_file"] = None
+    if info.get("imprint") is None:
+        return
+    verdict = tsp.verify_token(tsr.read_bytes(), bytes.fromhex(str(info["imprint"])), anchors)
+    info["signer"] = verdict.signer or None
+    info["anchored"] = verdict.status == "ok"
+    if verdict.status == "ok":
+        info["root"], info["root_sha256"] = verdict.root, verdict.root_sha256
+        root = _anchor_by_fp(anchors, verdict.root_sha256)
+        if root is not None:
+            (target / "timestamps").mkdir(exist_ok=True)
+            name = f"root-{verdict.root_sha256[:16]}.pem"
+            (target / "timestamps" / name).write_bytes(root.public_bytes(serialization.Encoding.PEM))
+            info["root_file"] = f"{info['file'].rsplit('/', 1)[0]}/{name}"
+
+
+def _anchor_by_fp(anchors: list[Any], fingerprint: str) -> Any:
+    from cryptography.hazmat.primitives import hashes
+
+    return next((a for a in anchors if a.fingerprint(hashes.SHA256()).hex() == fingerprint), None)
+
+
 def _stamp_info(tsr: Path, sid: str, zone: ZoneInfo) -> dict[str, Any]:
     from vaern.storage import timestamps as tsp
 
@@ -308,6 +480,24 @@ def _moment_iso(text: Any, zone: ZoneInfo) -> Moment | None:
         return _moment(datetime.fromisoformat(str(text).replace("Z", "+00:00")), zone)
     except ValueError:
         return Moment(str(text), "")
+
+
+def _write_wacz(folder: Path, snapshots: list[dict[str, Any]], title: str) -> None:
+    """The snapshots' WARCs as one WACZ (`evidence.wacz`) that a player opens at the page."""
+    from importlib import metadata
+
+    from vaern.storage.wacz import WaczPage, write_wacz
+
+    pages = []
+    for snapshot in snapshots:
+        warc = next((f for f in snapshot["files"] if f["kind"] == "warc"), None)
+        if warc is None:
+            continue
+        captured = datetime.fromisoformat(str(snapshot["captured_iso"]).replace("Z", "+00:00"))
+        pages.append(WaczPage(snapshot["id"], (folder / warc["path"]).read_bytes(),
+                              str(snapshot["final_url"] or snapshot["url"]), captured, snapshot["title"]))
+    if pages:
+        write_wacz(folder / "evidence.wacz", pages, title, f"vaern/{metadata.version('vaern')}")
 
 
 def _write_sums(folder: Path) -> None:

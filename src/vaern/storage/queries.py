@@ -21,6 +21,7 @@ from vaern.storage.tables import (
     AlertHitRow,
     AlertRow,
     CrawlRunRow,
+    HitMoveRow,
     HitRow,
     PageRow,
     PersonRow,
@@ -47,6 +48,7 @@ def sync_reference_data(session: Session, config: Config) -> None:
             )
         )
     current = {p.id for p in config.people}
+    _move_hits(session, config)
     for person in config.people:
         session.merge(
             PersonRow(
@@ -70,8 +72,30 @@ def sync_reference_data(session: Session, config: Config) -> None:
             srow.active = False
 
 
-def snapshot_json(snap: SnapshotRow) -> dict[str, Any]:
-    return {
+def _move_hits(session: Session, config: Config) -> None:
+    """A person whose unit changed in the config: their hits become the new unit's (review app
+    access follows the person's current unit, as alerts do), and the old unit keeps a copy of
+    what it was told up to now (HitMoveRow), which is all it sees of the hit from now on."""
+    units = {p.id: p.unit for p in config.people}
+    before = dict(session.execute(select(PersonRow.id, PersonRow.unit_id).where(PersonRow.id.in_(list(units)))).all())
+    moved = {pid: (old, units[pid]) for pid, old in before.items() if old != units[pid]}
+    if not moved:
+        return
+    now = utcnow()
+    for hit in session.scalars(select(HitRow).where(HitRow.person_id.in_(list(moved)))):
+        old, new = moved[hit.person_id]
+        if hit.unit_id != old:
+            continue
+        session.add(HitMoveRow(
+            hit_id=hit.id, from_unit=old, to_unit=new, moved_at=now, status=hit.status, excerpt=hit.excerpt,
+            matched_text=list(hit.matched_text or []), categories=list(hit.categories or []),
+            last_seen=hit.last_seen,
+        ))
+        hit.unit_id = new
+
+
+def snapshot_json(snap: SnapshotRow, stamps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "id": ids.snapshot(snap.id),
         "captured_at": iso(snap.captured_at),
         "manifest": snap.manifest_path,
@@ -81,6 +105,11 @@ def snapshot_json(snap: SnapshotRow) -> dict[str, Any]:
         "complete": bool(snap.complete),
         "incomplete_reason": None if snap.complete else snap.incomplete_reason,
     }
+    if stamps is not None:
+        # Trusted timestamps over the manifest: `ok` with the TSA's time, or `pending` (owed, retried).
+        out["timestamps"] = stamps
+        out["timestamp_pending"] = any(s["status"] == "pending" for s in stamps)
+    return out
 
 
 def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None) -> dict[str, Any]:
@@ -89,9 +118,12 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
     if person_name is None:
         person = session.get(PersonRow, hit.person_id)
         person_name = person.name if person else hit.person_id
-    snaps = session.scalars(
+    snaps = list(session.scalars(
         select(SnapshotRow).where(SnapshotRow.page_id == hit.page_id).order_by(SnapshotRow.captured_at, SnapshotRow.id)
-    )
+    ))
+    from vaern.storage.stamping import snapshot_stamps
+
+    stamps = snapshot_stamps(session, [s.id for s in snaps])
     alerts = session.execute(
         select(AlertRow)
         .join(AlertHitRow, AlertHitRow.alert_id == AlertRow.id)
@@ -114,7 +146,7 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
         "first_seen": iso(hit.first_seen),
         "last_seen": iso(hit.last_seen),
         "removed_at": iso(hit.removed_at),
-        "snapshots": [snapshot_json(s) for s in snaps],
+        "snapshots": [snapshot_json(s, stamps.get(s.id, [])) for s in snaps],
         # True while no complete snapshot settles what the hit owes (pipeline.py, app.py).
         "evidence_owed": bool(hit.evidence_owed),
         "alerts": [

@@ -83,6 +83,24 @@ class CrawlRunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class CrawlFailureRow(Base):
+    """Why a URL could not be fetched in one crawl run: one row per (run, URL), bounded per run
+    (storage/failures.py), so an operator sees the reasons and not only a count."""
+
+    __tablename__ = "crawl_failures"
+    __table_args__ = (UniqueConstraint("run_id", "url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    site_id: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(2000))
+    start_url: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    times: Mapped[int] = mapped_column(Integer, default=1)
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class PageRow(Base):
     __tablename__ = "pages"
     __table_args__ = (UniqueConstraint("site_id", "url"),)
@@ -144,6 +162,25 @@ class HitRow(Base):
     absent_run_id: Mapped[int | None] = mapped_column(Integer)
 
     page: Mapped[PageRow] = relationship()
+
+
+class HitMoveRow(Base):
+    """A hit whose person moved to another unit: the unit it belonged to keeps what it was told
+    up to the move (these fields, as they were then); from the move on the hit is the new unit's.
+    See storage/queries.py `sync_reference_data` and review/access.py."""
+
+    __tablename__ = "hit_moves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hit_id: Mapped[int] = mapped_column(Integer, index=True)
+    from_unit: Mapped[str | None] = mapped_column(String(100), index=True)
+    to_unit: Mapped[str | None] = mapped_column(String(100))
+    moved_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    matched_text: Mapped[list[Any]] = mapped_column(default=list)
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    last_seen: Mapped[datetime] = mapped_column(DateTime)
 
 
 class SnapshotRow(Base):
@@ -275,6 +312,18 @@ class LoginFailureRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
+class LoginCounterRow(Base):
+    """Sign-in attempts per key ("name:<user>" or "address:<ip>") in the current window, counted
+    with one atomic UPDATE before the password is checked, so parallel attempts cannot all slip
+    under the limit (review/auth.py)."""
+
+    __tablename__ = "review_login_counters"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AuditRow(Base):
     """Who saw, exported or changed what, and when. Written in the same transaction as the action."""
 
@@ -329,3 +378,25 @@ class NoteRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime)
     username: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
+
+
+class TimestampRow(Base):
+    """One RFC 3161 token owed or obtained: over a snapshot's manifest, the chain's head, or an
+    export's SHA256SUMS. `pending` rows are the retry queue (storage/stamping.py)."""
+
+    __tablename__ = "timestamps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(20))  # manifest | head | export
+    snapshot_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    target: Mapped[str] = mapped_column(String(500))  # the manifest's path, or the bundle's name
+    digest: Mapped[str] = mapped_column(String(64))  # the SHA-256 the token covers
+    tsa_url: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # ok | pending
+    token_path: Mapped[str | None] = mapped_column(String(500))
+    token_sha256: Mapped[str | None] = mapped_column(String(64))
+    gen_time: Mapped[datetime | None] = mapped_column(DateTime)  # the TSA's time
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 TSTINFO_OID = "1.2.840.113549.1.9.16.1.4"
@@ -243,3 +244,218 @@ def openssl_verify(response_path: Path, digest_hex: str, chain_path: Path) -> st
     if proc.returncode == 0 and "Verification: OK" in proc.stdout:
         return None
     return (proc.stderr or proc.stdout).strip().splitlines()[-1] if (proc.stderr or proc.stdout) else "failed"
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking a token against trust anchors, in process (`vaern verify` checks thousands).
+
+MESSAGE_DIGEST_OID = "1.2.840.113549.1.9.4"
+CONTENT_TYPE_OID = "1.2.840.113549.1.9.3"
+TIME_STAMPING_OID = "1.3.6.1.5.5.7.3.8"
+_HASHES = {"2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384",
+           "2.16.840.1.101.3.4.2.3": "sha512", "1.3.14.3.2.26": "sha1"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a token proves: `ok` (signed, and chained to a configured root), `not_anchored` (the
+    signature holds but no configured root is above the TSA's certificate), or `invalid`."""
+
+    status: str
+    reason: str = ""
+    signer: str = ""
+    root: str = ""  # subject of the anchor it chains to
+    root_sha256: str = ""  # that anchor's fingerprint
+
+
+def load_anchors(paths: list[Path]) -> list[Any]:
+    """The trust anchors (X.509 certificates) in the given PEM files; unreadable files raise OSError/ValueError."""
+    from cryptography import x509
+
+    out: list[Any] = []
+    for path in paths:
+        out.extend(x509.load_pem_x509_certificates(Path(path).read_bytes()))
+    return out
+
+
+def _signed_parts(token: bytes) -> tuple[bytes, list[bytes], list[tuple[int, bytes]]]:
+    """(eContent TSTInfo bytes, certificate DERs, the first SignerInfo's fields)."""
+    _, content_info, _ = _read(token)
+    signed_data = _children(_children(_children(content_info)[1][1])[0][1])
+    encap = _children(signed_data[2][1])
+    econtent = _children(encap[1][1])[0][1]
+    certs: list[bytes] = []
+    signer_infos: list[tuple[int, bytes]] = []
+    for tag, value in signed_data[3:]:
+        if tag == 0xA0:
+            certs = [_tlv(0x30, c) for t, c in _children(value) if t == 0x30]
+        elif tag == 0x31:
+            signer_infos = _children(value)
+    if not signer_infos:
+        raise TimestampError("the token has no signer")
+    return econtent, certs, _children(signer_infos[0][1])
+
+
+def verify_token(response: bytes, digest: bytes, anchors: list[Any], at: datetime | None = None) -> Verdict:
+    """Check a TimeStampResp: it covers `digest`, its CMS signature holds, the signer is a TSA
+    certificate valid at the token's time, and its chain leads to one of `anchors`.
+
+    The TSA's own certificates come from the token (as `-untrusted` in `openssl ts -verify`); the
+    root need not be among them. Algorithms not handled here are left to `openssl ts -verify`.
+    """
+    return TokenVerifier(anchors).verify(response, digest, at)
+
+
+class TokenVerifier:
+    """`verify_token` for many tokens against the same anchors: certificates are parsed, and a
+    certificate's path up to an anchor is found, once per distinct certificate set."""
+
+    def __init__(self, anchors: list[Any]) -> None:
+        from cryptography.hazmat.primitives import hashes
+
+        self.anchors = anchors
+        self.anchor_fps = {a.fingerprint(hashes.SHA256()): a for a in anchors}
+        self._certs: dict[bytes, Any] = {}
+        self._paths: dict[tuple[bytes, tuple[bytes, ...]], tuple[str, list[Any], Any, str]] = {}
+
+    def _cert(self, der: bytes) -> Any:
+        from cryptography import x509
+
+        cert = self._certs.get(der)
+        if cert is None:
+            cert = self._certs[der] = x509.load_der_x509_certificate(der)
+        return cert
+
+    def verify(self, response: bytes, digest: bytes, at: datetime | None = None) -> Verdict:
+        from cryptography import x509
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+        try:
+            token = token_from_response(response)
+            info = parse_token(token)
+            econtent, cert_ders, signer = _signed_parts(token)
+        except (TimestampError, IndexError, ValueError) as exc:
+            return Verdict("invalid", f"not a readable RFC 3161 reply ({exc})")
+        if info.imprint != digest:
+            return Verdict("invalid", f"it covers {info.imprint.hex()}, not {digest.hex()}")
+        try:
+            certs = [self._cert(d) for d in cert_ders]
+            # SignerInfo: version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature
+            sid_tag, sid = signer[1]
+            digest_oid = _decode_oid(_children(signer[2][1])[0][1])
+            attrs_tag, attrs = signer[3]
+            signature = signer[-1][1] if signer[-1][0] == 0x04 else signer[-2][1]
+            if attrs_tag != 0xA0:
+                return Verdict("invalid", "the signer has no signed attributes")
+        except (TimestampError, IndexError, ValueError) as exc:
+            return Verdict("invalid", f"the signature block cannot be read ({exc})")
+        name = _HASHES.get(digest_oid)
+        if name is None:
+            return Verdict("unsupported", f"digest algorithm {digest_oid}")
+        algorithm = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
+                     "sha1": hashes.SHA1()}[name]  # noqa: S303 (only to read old tokens)
+        found = {}
+        for _, attr in _children(attrs):
+            parts = _children(attr)
+            found[_decode_oid(parts[0][1])] = _children(parts[1][1])[0][1]
+        content_hash = hashes.Hash(algorithm)
+        content_hash.update(econtent)
+        if found.get(MESSAGE_DIGEST_OID) != content_hash.finalize():
+            return Verdict("invalid", "the signed content does not match its signed digest (the token was altered)")
+        if found.get(CONTENT_TYPE_OID) is not None and _decode_oid(found[CONTENT_TYPE_OID]) != TSTINFO_OID:
+            return Verdict("invalid", "the signed content type is not a TSTInfo")
+        signer_cert = _find_signer(certs, sid_tag, sid)
+        if signer_cert is None:
+            return Verdict("invalid", "the token does not carry the certificate that signed it")
+        key = signer_cert.public_key()
+        signed = _tlv(0x31, attrs)
+        try:
+            if isinstance(key, rsa.RSAPublicKey):
+                key.verify(signature, signed, padding.PKCS1v15(), algorithm)
+            elif isinstance(key, ec.EllipticCurvePublicKey):
+                key.verify(signature, signed, ec.ECDSA(algorithm))
+            else:
+                return Verdict("unsupported", f"key type {type(key).__name__}")
+        except InvalidSignature:
+            return Verdict("invalid", "the signature does not match (the token was altered)")
+        except ValueError as exc:
+            return Verdict("unsupported", str(exc))
+        subject = signer_cert.subject.rfc4514_string()
+        try:
+            usage = signer_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            if x509.ObjectIdentifier(TIME_STAMPING_OID) not in usage:
+                return Verdict("invalid", f"{subject} is not a timestamping certificate", subject)
+        except x509.ExtensionNotFound:
+            return Verdict("invalid", f"{subject} is not a timestamping certificate", subject)
+        key_path = (signer_cert.public_bytes(_der()), tuple(sorted(cert_ders)))
+        if key_path not in self._paths:
+            self._paths[key_path] = self._path(signer_cert, certs)
+        status, path, anchor, why = self._paths[key_path]
+        moment = at or info.gen_time
+        for cert in path:
+            if not cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc:
+                return Verdict("invalid", f"certificate {cert.subject.rfc4514_string()} was not valid at the "
+                               "token's time", subject)
+        if status != "ok":
+            return Verdict(status, why, subject)
+        return Verdict("ok", "", subject, anchor.subject.rfc4514_string(), anchor.fingerprint(hashes.SHA256()).hex())
+
+    def _path(self, leaf: Any, pool: list[Any]) -> tuple[str, list[Any], Any, str]:
+        """(status, the certificates from the TSA's up to the anchor, the anchor, why not)."""
+        from cryptography.hazmat.primitives import hashes
+
+        def issued_by(cert: Any, issuer: Any) -> bool:
+            if cert.issuer != issuer.subject:
+                return False
+            try:
+                cert.verify_directly_issued_by(issuer)
+                return True
+            except Exception:
+                return False
+
+        cert, path = leaf, [leaf]
+        while len(path) <= 10:
+            fp = cert.fingerprint(hashes.SHA256())
+            if fp in self.anchor_fps:
+                return "ok", path, self.anchor_fps[fp], ""
+            for anchor in self.anchors:
+                if issued_by(cert, anchor):
+                    return "ok", [*path, anchor], anchor, ""
+            parent = next((c for c in pool if c is not cert and issued_by(cert, c)), None)
+            if parent is None:
+                return ("not_anchored", path, None, f"no configured root above {cert.issuer.rfc4514_string()}: "
+                        "add the TSA's root to evidence.tsa_ca_files")
+            if parent.subject == parent.issuer and issued_by(parent, parent) and \
+                    parent.fingerprint(hashes.SHA256()) not in self.anchor_fps:
+                return ("not_anchored", path, None, f"the TSA's root {parent.subject.rfc4514_string()} is not "
+                        "among evidence.tsa_ca_files: add the TSA's root")
+            cert = parent
+            path.append(cert)
+        return "invalid", path, None, "the certificate chain is too long"
+
+
+def _der() -> Any:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
+
+
+def _find_signer(certs: list[Any], sid_tag: int, sid: bytes) -> Any:
+    from cryptography import x509
+
+    for cert in certs:
+        if sid_tag == 0x30:  # issuerAndSerialNumber
+            parts = _children(sid)
+            if int.from_bytes(parts[1][1], "big", signed=True) == cert.serial_number and \
+                    _tlv(0x30, parts[0][1]) == cert.issuer.public_bytes():
+                return cert
+        elif sid_tag == 0x80:  # [0] subjectKeyIdentifier
+            try:
+                ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+            except x509.ExtensionNotFound:
+                continue
+            if ski == sid:
+                return cert
+    return None

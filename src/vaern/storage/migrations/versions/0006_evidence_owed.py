@@ -1,7 +1,7 @@
 """evidence: complete or not, owed until complete, absence pending a second read
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 03:00:00
 
 - snapshots.complete / incomplete_reason: whether the capture shows every reported mention;
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
