@@ -90,9 +90,9 @@ def test_group_posts_that_arrive_late_are_waited_for(site: JsSite) -> None:
     assert "Annelise Vestergaard Krogh" in text
     assert kinds(rendered.actions) == ["wait", "stop"]
     assert rendered.actions[-1].detail == "step limit (0) reached"
-    first_wait = float(rendered.actions[0].detail.split("after ")[1].split(" s")[0])
-    # The posts' fetch was under way for 1.5 s of it (after the load event, which it does not hold).
-    assert first_wait >= 1.4
+    # The posts' fetch takes 1.5 s from the page's start: the first wait ended after it, however
+    # much of that time the load event took on a busy machine.
+    assert (rendered.actions[0].at - rendered.started_at).total_seconds() >= 1.4
 
 
 def test_window_scrolls_are_recorded(browser: BrowserThread, site: JsSite) -> None:

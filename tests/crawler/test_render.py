@@ -92,6 +92,35 @@ def test_the_guard_sees_every_request(browser: BrowserThread, site: JsSite) -> N
 
 
 @pytest.mark.browser
+def test_the_context_opened_ahead_is_the_one_the_next_page_uses(site: JsSite) -> None:
+    """A crawl renders page after page with its own user agent: each page's context was opened
+    ahead, while the page before waited on the network, for that same kind of page — none is
+    opened only to be thrown away."""
+    opened: list[tuple[object, ...]] = []
+
+    async def go(session: BrowserSession) -> list[str]:
+        real = session._open
+
+        async def counting(key: tuple[object, ...]) -> object:
+            opened.append(key)
+            return await real(key)  # type: ignore[arg-type]
+
+        session._open = counting  # type: ignore[method-assign,assignment]
+        limits = ExpandLimits(max_seconds=30, step_timeout=30)
+        return [(await render(session, site.url(path), limits, user_agent="Vaern-test/1", headers={"X-T": "1"})).url
+                for path in ("/plain/", "/more/", "/plain/", "/toggle/")]
+
+    thread = BrowserThread(Browser(timeout=30, load_timeout=2, page_timeout=120))
+    try:
+        assert len(thread.run(go)) == 4
+    finally:
+        thread.close()
+    # The first page's own context, then one opened ahead for each page after it (and for one more).
+    assert len(opened) <= 5, opened
+    assert all(key[0] == "Vaern-test/1" for key in opened), opened
+
+
+@pytest.mark.browser
 def test_page_timeout_ends_a_render(site: JsSite) -> None:
     bt = BrowserThread(Browser(timeout=10, load_timeout=30, page_timeout=2))
     try:

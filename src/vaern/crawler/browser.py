@@ -432,7 +432,8 @@ class BrowserSession:
         key = _key(user_agent, headers, viewport, ignore_https_errors, max_response_bytes)
         _context, page = await self._take_spare(key) or await self._open(key)
         if ahead:
-            self.open_ahead(user_agent=user_agent, headers=headers)
+            self.open_ahead(user_agent=user_agent, headers=headers, viewport=viewport,
+                            ignore_https_errors=ignore_https_errors, max_response_bytes=max_response_bytes)
         return page
 
     def close_page(self, page: Page) -> None:
@@ -448,10 +449,15 @@ class BrowserSession:
         """The guard proxy's record of `page`'s connections: refusals and cut responses."""
         return self._listeners[page.context]
 
-    def open_ahead(self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None) -> None:
-        """Start opening the next page's context now, unless one is already open or on its way."""
+    def open_ahead(
+        self, *, user_agent: str | None = None, headers: Mapping[str, str] | None = None,
+        viewport: tuple[int, int] | None = None, ignore_https_errors: bool = False,
+        max_response_bytes: int | None = None,
+    ) -> None:
+        """Start opening the next page's context now, unless one is already open or on its way:
+        for a page like this one (the same arguments as `open_page`), or it is not used."""
         if not self._closed and self._spare is None:
-            key = _key(user_agent, headers)
+            key = _key(user_agent, headers, viewport, ignore_https_errors, max_response_bytes)
             self._spare = (key, asyncio.ensure_future(self._open(key)))
 
     async def _open(self, key: _ContextKey) -> tuple[BrowserContext, Page]:

@@ -152,6 +152,7 @@ class Loaded:
         self.navigation_error: str | None = None
         self.started_at = clock.now()
         self.agent: PageAgent | None = None
+        self.kind: dict[str, object] = {}  # how its context was opened (BrowserSession.open_page)
         self._closed = False
 
     @property
@@ -193,13 +194,13 @@ async def load(
     settings = session.settings
     limits = limits or ExpandLimits(step_timeout=settings.timeout)
     ready = ready or ReadyLimits(step_timeout=settings.timeout)
-    page = await session.open_page(
-        user_agent=user_agent, headers=headers, ahead=False, viewport=viewport,
-        ignore_https_errors=ignore_https_errors, max_response_bytes=max_response_bytes,
-    )
+    kind: dict[str, object] = {"user_agent": user_agent, "headers": headers, "viewport": viewport,
+            "ignore_https_errors": ignore_https_errors, "max_response_bytes": max_response_bytes}
+    page = await session.open_page(ahead=False, **kind)  # type: ignore[arg-type]
     recorder = NetworkRecorder(max_body=max_body_bytes or max_response_bytes or 25 * 1024 * 1024)
     recorder.attach(page)
     loaded = Loaded(session, page, url, recorder)
+    loaded.kind = kind
     try:
         await asyncio.wait_for(
             session.within_memory(_load(loaded, settings, limits, ready, load_timeout, tolerate_failure)),
@@ -254,8 +255,9 @@ async def _load(
                 # The guard proxy could not connect on the page's behalf: the page no longer answers.
                 loaded.navigation_error, loaded.response = problem, None
                 return
-        # The page now waits on its own requests: a good moment to open the next page's context.
-        session.open_ahead()
+        # The page now waits on its own requests: a good moment to open the next page's context,
+        # for a page of the same kind (a crawl's next page, say).
+        session.open_ahead(**loaded.kind)  # type: ignore[arg-type]
         check: ReadyCheck | None = None
         restless = None
         for attempt in range(SELF_NAVIGATION_READS):
