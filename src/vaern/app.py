@@ -218,6 +218,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
        whether a `render: auto` site needed the browser);
     2. build the name index once (in `prepare_crawl`);
     3. crawl: every page flows through the pipeline (match, hits, alert rows), one transaction each;
+       listing pages last, once the posts they show are read (`PagePipeline.finish`);
     4. secure evidence for every page that got a new, changed or removed hit;
     5. mark the run finished, with its counts — the alert dispatcher waits for this — and
        remember what a `render: auto` site needed.
@@ -255,7 +256,10 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     # 3.
     status, error, decision = "ok", None, None
     try:
-        stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered)
+        try:
+            stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered)
+        finally:
+            pipeline.finish()  # listing pages held until the posts they show were read
         decision = stats.render_decision
         if stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
             status, error = "stopped", "stopped before the end; the pages it reached are saved"

@@ -39,6 +39,8 @@ class CrawlStats:
     gone: int
     blocked: int
     skipped: int = 0
+    duplicates: int = 0  # pages whose content was reported under another URL this crawl (not reported again)
+    trapped: int = 0  # links refused as traps: built-in deny patterns, nested return chains, family budgets
     finish_reason: str = "finished"  # finished | max_pages | sink_error | shutdown …
     # render: auto — what the site needed this crawl ("http" | "browser"); store it in
     # sites.render_decision and pass it to the next crawl. None for http and browser sites.
@@ -113,6 +115,8 @@ def crawl_site(
         gone=counts.gone,
         blocked=counts.blocked,
         skipped=counts.skipped,
+        duplicates=counts.duplicates,
+        trapped=counts.trapped,
         finish_reason=spider.finish_reason,
         render_decision=getattr(spider, "render_decision", None),
     )

@@ -143,6 +143,7 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
         "first_seen": iso(hit.first_seen),
         "last_seen": iso(hit.last_seen),
         "removed_at": iso(hit.removed_at),
+        "also_shown_on": list(hit.shown_on or []),
         "snapshots": [snapshot_json(s, stamps.get(s.id, [])) for s in snaps],
         "alerts": [
             {"to": a.recipient, "kind": a.kind, "status": a.status, "sent_at": iso(a.sent_at)} for a in alerts

@@ -76,6 +76,7 @@ class CrawlRunRow(Base):
     pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
     pages_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     pages_failed: Mapped[int] = mapped_column(Integer, default=0)
+    dead_links: Mapped[int] = mapped_column(Integer, default=0)  # first-seen 404/410: a dead link, not a failure
     hits_new: Mapped[int] = mapped_column(Integer, default=0)
     hits_seen: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -148,6 +149,9 @@ class HitRow(Base):
     first_run_id: Mapped[int | None] = mapped_column(Integer)
     # Hash of the sentences that name the person: a change there is an `update`, elsewhere is not.
     context_hash: Mapped[str | None] = mapped_column(String(64))
+    # Listing pages (front page, archives, topic lists) that showed an excerpt of this post
+    # naming the person: provenance, not hits of their own (pipeline.py).
+    shown_on: Mapped[list[Any]] = mapped_column(default=list)
 
     page: Mapped[PageRow] = relationship()
 
