@@ -86,11 +86,13 @@ def find_mentions(index: NameIndex, page: Page) -> list[Found]:
 
 
 def _excerpt_target(page: Page, found: Found) -> str | None:
-    """The post page a mention in the page's text belongs to, when it is in an excerpt."""
-    if found.field != "text":
-        return None
+    """The post page a mention belongs to, when it is in an excerpt (or in the title of page 2 …)."""
     m = found.mention
+    if found.field == "title":
+        return next((e.target for e in page.excerpts if e.kind == "title"), None)
     for e in page.excerpts:
+        if e.kind == "title":
+            continue
         # A link whose text is just the name (a tag, a profile) is not a title of the linked page.
         if e.start <= m.start < e.end and (e.kind != "link" or (e.end - e.start) - (m.end - m.start) >= _TITLE_MORE):
             return e.target
@@ -100,12 +102,15 @@ def _excerpt_target(page: Page, found: Found) -> str | None:
 def _words_around(page: Page, found: Found, reach: int = 30) -> str:
     """The name with the whole words around it, inside its excerpt, spaces collapsed."""
     m = found.mention
-    bounds = next(((e.start, e.end) for e in page.excerpts if e.start <= m.start < e.end), (m.start, m.end))
+    text = found.text
+    bounds = (0, len(text)) if found.field == "title" else next(
+        ((e.start, e.end) for e in page.excerpts if e.kind != "title" and e.start <= m.start < e.end), (m.start, m.end)
+    )
     lo, hi = max(bounds[0], m.start - reach), min(bounds[1], m.end + reach)
-    words = page.text[lo:hi].split()
-    if lo > bounds[0] and page.text[lo - 1 : lo].strip() and words:
+    words = text[lo:hi].split()
+    if lo > bounds[0] and text[lo - 1 : lo].strip() and words:
         words = words[1:]  # cut inside a word
-    if hi < bounds[1] and page.text[hi : hi + 1].strip() and words:
+    if hi < bounds[1] and text[hi : hi + 1].strip() and words:
         words = words[:-1]
     return " ".join(w for w in words if w not in ("[…]", "…", "[...]"))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC
-from hashlib import sha256
 
 import pytest
 

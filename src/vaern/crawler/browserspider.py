@@ -66,6 +66,7 @@ if TYPE_CHECKING:
 RENDER = "vaern_render"  # request.meta: fetch this request in the browser
 RENDERED = "vaern_rendered"  # request.meta, set by the handler: the Rendered result
 PROBE = "vaern_probe"  # request.meta: the HTTP page's text, to compare with its rendering
+PROBE_HASH = "vaern_probe_hash"  # request.meta: the HTTP page's content hash (fingerprint.py)
 HANDLER = "vaern.crawler.browserspider.BrowserDownloadHandler"
 
 # Response headers that describe the bytes on the wire, not the rendered DOM we hand on.
@@ -141,8 +142,11 @@ class BrowserSpider(SiteSpider):
         revisit = self.remembered == "browser"
         if (verdict.verdict == "probe" and self.remembered is None or revisit) and not self._probed:
             self._probed = True
-            http_text = extract_tree(parse_html(response.text), response.url).text
-            return self._rerender(response, fetch, probe=http_text)
+            http = extract_tree(parse_html(response.text), response.url)
+            again = self._rerender(response, fetch, probe=http.text)
+            # Should HTTP win, the next crawl reads this page over HTTP: its hash must be that one.
+            again.meta[PROBE_HASH] = fingerprint(http.title, http.text, http.links, response.url, self.normalise)
+            return again
         if self.decision is None:
             self._decide("http", f"{response.url}: {verdict.reason}")
         return None
@@ -177,9 +181,12 @@ class BrowserSpider(SiteSpider):
         if made is None or rendered is None:
             return made
         page, extracted = made
+        http_hash = None
         if PROBE in response.meta:
             verdict = compare_renderings(response.meta[PROBE], extracted.text)
             self._decide(verdict.verdict, f"{page.url}: {verdict.reason}")
+            if verdict.verdict == "http":
+                http_hash = response.meta.get(PROBE_HASH)
         actions = tuple(str(a) for a in rendered.actions)
         posts = find_posts(
             rendered.html,
@@ -195,7 +202,7 @@ class BrowserSpider(SiteSpider):
             posts=posts,
             # The rendered HTML differs on every load (ids, timers); the title and text only when
             # the page does.
-            content_hash=fingerprint(page.title, page.text, extracted.links, page.url, self.normalise),
+            content_hash=http_hash or fingerprint(page.title, page.text, extracted.links, page.url, self.normalise),
             etag=None,
             last_modified=None,
         )

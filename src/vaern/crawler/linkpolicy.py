@@ -98,6 +98,7 @@ _RETURN = re.compile(
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d+")
+_PAGED_PATH = re.compile(r"/(?:page|side|comment-page)[-/]\d+/?$")
 
 
 class UrlNormaliser:
@@ -125,6 +126,19 @@ class UrlNormaliser:
         for pattern, replace in self.rewrites:
             out = pattern.sub(replace, out)
         return out
+
+    def first_page(self, url: str) -> str | None:
+        """For page 2, 3 … of a paged thread or list (`?page=N`, `/page/N/`, `/comment-page-N/`),
+        the URL of its first page; else None. Forums repeat a topic's title on every page."""
+        url = self(url)
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        paged = [(k, v) for k, v in query if k.lower() in FIRST_PAGE and v.isdigit()]
+        path = _PAGED_PATH.sub("/", parts.path)
+        if not paged and path == parts.path:
+            return None
+        kept = [(k, v) for k, v in query if (k, v) not in paged]
+        return urlunsplit((parts.scheme, parts.netloc, path, urlencode(kept) if paged else parts.query, ""))
 
 
 def family(url: str) -> str:

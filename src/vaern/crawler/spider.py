@@ -254,16 +254,19 @@ class SiteSpider(Spider):
             depth=fetch.depth,
         )
         if not content_type.startswith("text/plain"):
-            page = replace(page, excerpts=self.excerpts(response.text, page.url, page.text, extracted.anchors))
+            page = replace(page, excerpts=self.excerpts(
+                response.text, page.url, page.text, extracted.anchors, extracted.title
+            ))
         return page, extracted
 
     def excerpts(
-        self, html: str, url: str, text: str, anchors: Sequence[tuple[str, str]] = ()
+        self, html: str, url: str, text: str, anchors: Sequence[tuple[str, str]] = (), title: str = ""
     ) -> tuple[Excerpt, ...]:
         """The parts of a page that show another page of this site the crawl may read: posts
         (posts.py) whose permalink is another page (a listing's teasers), and the text of links
-        (a topic list's titles). The pipeline decides, once the crawl is done, whether a mention
-        there belongs to that page."""
+        (a topic list's titles), and on page 2, 3 … of a topic the title and the headings that
+        repeat it (kind "title" stands for the title field). The pipeline decides, once the
+        crawl is done, whether a mention there belongs to that page."""
         if not text:
             return ()
         own = self.normalise(url)
@@ -279,6 +282,15 @@ class SiteSpider(Spider):
             target = target_of(post.permalink) if post.permalink else None
             if target is not None:
                 out.append(Excerpt(post.start, post.end, target, "teaser"))
+        # Page 2, 3 … of a topic: the title, and headings repeating it, are the first page's.
+        first = self.normalise.first_page(url)
+        if first is not None and first != own and self.rules.allows(first):
+            out.append(Excerpt(0, 0, first, "title"))
+            at = 0
+            for line in text.split("\n"):
+                if len(line) >= 8 and line in title:
+                    out.append(Excerpt(at, at + len(line), first, "heading"))
+                at += len(line) + 1
         lo = 0
         for link, label in anchors:
             at = text.find(label, lo)

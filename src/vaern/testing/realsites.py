@@ -300,7 +300,12 @@ def mount_forum(server: SiteServer, topics: Sequence[Topic]) -> None:
             f'<form action="/search/" method="get"><input name="q"><input type="hidden" name="csrfmiddlewaretoken" value="{token}"></form>'
             f'<a href="/user/login/?next={quote(here, safe="/")}">Log ind</a> <a href="/user/register/">Opret bruger</a></header>'
         )
-        ex.send(200, f"<!doctype html><html><head>{head}</head><body>{header}<main>{main}</main></body></html>")
+        footer = (
+            "<footer><p>Borgerforum er et åbent debatforum for borgere i kommunen. Hold en god tone, og husk "
+            "at indlæg er offentlige. Moderatorerne fjerner indlæg, der bryder retningslinjerne.</p>"
+            '<a href="/">Forside</a> <a href="/category/1/generelt/">Kategorier</a></footer>'
+        )
+        ex.send(200, f"<!doctype html><html><head>{head}</head><body>{header}<main>{main}</main>{footer}</body></html>")
 
     def topic_row(t: Topic) -> str:
         return (
