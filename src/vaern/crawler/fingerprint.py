@@ -9,7 +9,8 @@ what the crawl follows instead:
   it to begin with), with the noise that text does carry replaced by placeholders: relative times
   ("for 5 minutter siden", "3 hours ago", "i går"), clock times and dates, view/read/like
   counters ("1.204 visninger") and token-like strings (long runs of letters and digits mixed);
-- the page's links to its own host (other hosts are CDNs, avatars and ads), normalised as the
+- the page's links to its own host (other hosts are CDNs, avatars and ads) that are no traps
+  (a login link carries the page's own address in `next=`; linkpolicy.py), normalised as the
   spider follows them, with token-like query values (8+ letters and digits mixed, or a parameter
   named like a nonce, token, signature, session or timestamp) blanked, as a sorted set.
 
@@ -24,6 +25,8 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from vaern.crawler.linkpolicy import trap_reason
 
 _UNITS_DA = r"sekund(?:er)?|minut(?:ter)?|min\.?|time(?:r)?|t\.|dag(?:e)?|uge(?:r)?|måned(?:er)?|år"
 _UNITS_EN = r"seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|s|m|h|d|w"
@@ -71,7 +74,11 @@ def fingerprint(
     """The SHA-256 of the page's quiet title, text and own-host links (see the module docstring)."""
     host = urlsplit(url).hostname
     own = sorted(
-        {_quiet_link(normalise(link) if normalise else link) for link in links if urlsplit(link).hostname == host}
+        {
+            _quiet_link(normalise(link) if normalise else link)
+            for link in links
+            if urlsplit(link).hostname == host and trap_reason(link) is None
+        }
     )
     digest = hashlib.sha256()
     digest.update(quiet_text(title).encode("utf-8"))

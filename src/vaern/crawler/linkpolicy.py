@@ -16,7 +16,8 @@ post itself) are caught by the spider, which reports a page's content once per c
 (fingerprint.py) and honours `rel=canonical`.
 
 Traps (`TrapGuard`): links nobody needs to read and that multiply without end —
-- `BUILTIN_DENY`: login, logout, register, reply-to, print, share and feed links, in Danish,
+- `BUILTIN_DENY`: login, logout, register, reply-to, print, share and feed links (a bare
+  `/feed/` excepted: a social site's news feed is content), in Danish,
   English, Norwegian, Swedish and German, as whole path segments or as query parameters, so a
   post whose slug merely contains such a word is still read;
 - self-nesting return chains: a URL whose `next=`/`redirect=`/`return…=` value itself carries
@@ -73,7 +74,9 @@ _PRINT = "print|udskriv|utskrift|drucken|printvenlig"
 _SHARE = (
     "share|sharer|del-?side|deling|teilen|mail-?a-?friend|email-?friend|tip-?en-?ven|send-?til-?en-?ven"
 )
-_FEED = "feed|feeds|rss|rss2|atom|rdf|comments/feed|xmlrpc|wp-json|oembed|wp-admin|trackback"
+# A bare "/feed/" may be a social site's news feed (content); a post's or the comments' feed, or
+# one in a named format, is a feed (WordPress's front-page /feed/ costs one request: not HTML).
+_FEED = "rss|rss2|atom|rdf|xmlrpc|wp-json|oembed|wp-admin|trackback|[^/]+/feed|feed/(?:rss2?|atom|rdf)"
 
 BUILTIN_DENY: dict[str, tuple[str, ...]] = {
     "login": (_SEG.format(words=_LOGIN), _ACTION.format(words="login|signin|log-?ind")),

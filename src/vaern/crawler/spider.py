@@ -180,6 +180,8 @@ class SiteSpider(Spider):
         self.traps = TrapGuard(site)
         self.counts = Counts()
         self._content_of: dict[str, str] = {}  # URL reported this crawl -> its content key
+        # Known URLs by their content hash: a page already known under another URL stays there.
+        self._known_by_hash = {k.content_hash: url for url, k in known.items() if k.content_hash}
         self._url_of: dict[str, str] = {}  # content key -> the first URL reported with it
         # Pages whose rel=canonical names another URL not yet read: they wait for it.
         self._awaiting: dict[str, list[tuple[Page, str]]] = {}
@@ -360,10 +362,6 @@ class SiteSpider(Spider):
                 page, extracted = made
                 yield from self._settle(page, extracted)
                 yield from self._follow(extracted.links, fetch.depth + 1)
-                # A listing's teasers lead to the posts their mentions belong to: read those even
-                # one level past max_depth.
-                if fetch.depth + 1 > self.site.follow.max_depth:
-                    yield from self._follow([e.target for e in page.excerpts], fetch.depth + 1, past_depth=True)
         else:
             reason = "redirect without a usable Location" if 300 <= status < 400 else f"HTTP {status}"
             self._fail(_origin(response.request) if response.request else url, reason, status)
@@ -373,14 +371,24 @@ class SiteSpider(Spider):
     # -- one page, one URL -------------------------------------------------------------------
 
     def _settle(self, page: Page, extracted: Extracted) -> Iterator[Request]:
-        """Report a page once per crawl: not when the same content was reported under another
-        URL (`?page=1`, the newest comment page of a post), and under its `rel=canonical` URL
-        when that URL says the same; a page whose canonical is not read yet waits for it."""
+        """Report a page once per crawl: not when the same content was reported under a related
+        URL (`?page=1`, the newest comment page of a post; see `related`), under the related URL
+        an earlier crawl knew the same content by, and under its `rel=canonical` URL when that
+        URL says the same; a page whose canonical is not read yet waits for it."""
         key = content_key(page)
         first = self._url_of.get(key)
-        if first is not None and first != page.url:
+        if first is not None and first != page.url and related(first, page.url):
             self._duplicate(page.url, first)
             return
+        known = self.known.get(page.url)
+        if known is None or known.content_hash != page.content_hash:
+            twin = self._known_by_hash.get(page.content_hash)
+            if twin is not None and twin != page.url and twin not in self._content_of and related(twin, page.url):
+                # Known under another URL (two links to one profile): it stays under that one.
+                self._duplicate(page.url, twin)
+                self.seen.add(twin)
+                self._deliver(replace(page, url=twin), key)
+                return
         canonical = self._canonical(page.url, extracted.canonical)
         if canonical is not None:
             if canonical in self._content_of:
@@ -446,8 +454,8 @@ class SiteSpider(Spider):
             return
         yield from self._follow(made[1].links, fetch.depth + 1)
 
-    def _follow(self, links: Sequence[str], depth: int, past_depth: bool = False) -> Iterator[Request]:
-        if (depth > self.site.follow.max_depth and not past_depth) or self.stopping:
+    def _follow(self, links: Sequence[str], depth: int) -> Iterator[Request]:
+        if depth > self.site.follow.max_depth or self.stopping:
             return
         for found in links:
             link = self.normalise(found)
@@ -648,6 +656,19 @@ class FetchPolicyMiddleware:
             request.headers[b"If-None-Match"] = known.etag.encode("latin-1", "replace")
         if known.last_modified:
             request.headers[b"If-Modified-Since"] = known.last_modified.encode("latin-1", "replace")
+
+
+def related(a: str, b: str) -> bool:
+    """Could two URLs be one page? The same host and path (the query differs), or one path inside
+    the other below the root (`/post/` and `/post/comment-page-3/`). Two unrelated pages that
+    happen to say the same are two publications, each kept."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    if pa.netloc != pb.netloc:
+        return False
+    if pa.path.rstrip("/") == pb.path.rstrip("/"):
+        return True
+    short, long = sorted((pa.path.rstrip("/"), pb.path.rstrip("/")), key=len)
+    return bool(short) and long.startswith(short + "/")
 
 
 def content_key(page: Page) -> str:
