@@ -100,7 +100,7 @@ _RETURN = re.compile(
     r"|target)=",
     re.IGNORECASE,
 )
-_DIGITS = re.compile(r"\d+")
+_DIGITS = re.compile(r"-?\d+")
 _PAGED_PATH = re.compile(r"/(?:page|side|comment-page)[-/]\d+/?$")
 
 

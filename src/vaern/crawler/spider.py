@@ -4,9 +4,11 @@ One crawl (controlled by the site's config):
 1. Start URLs (depth 0) and this crawl's search URLs (`search_urls` with `{query}` filled in; see
    search.py) are requested first. Search result pages are only used to find links: they echo
    the searched name, so they are never reported as pages (they would always "name" the person).
-2. Links on fetched pages are followed breadth-first when they pass `follow` (allow/deny regexes
-   on absolute URLs; without allow rules, the hosts of the start and search URLs) and the depth
-   stays within `follow.max_depth`.
+2. Links on fetched pages are made one URL per page (`sites[].normalise`, linkpolicy.py) and
+   followed breadth-first when they pass `follow` (allow/deny regexes on absolute URLs; without
+   allow rules, the hosts of the start and search URLs), are no trap (built-in deny patterns,
+   nested return chains, the per-family budget: linkpolicy.py) and the depth stays within
+   `follow.max_depth`.
 3. When discovery runs dry, the URLs the database knows from earlier crawls (`known`) that were
    not reached are re-checked at their known depth (or, unknown, with no links followed): those
    with an open hit every crawl (so a deletion, 404/410, is noticed at once), the others once
@@ -17,8 +19,17 @@ One crawl (controlled by the site's config):
 
 Each request is conditional when the URL is known (If-None-Match / If-Modified-Since), except
 start and search URLs, which are always fetched in full because discovery begins there. A 304, or
-a 2xx whose body has the known SHA-256, is reported as `unchanged` and its page is not matched
-again (links of a 2xx are still followed; a 304 has none, which is why step 3 exists). Outcomes:
+a 2xx whose content hash is the known one, is reported as `unchanged` and its page is not matched
+again (links of a 2xx are still followed; a 304 has none, which is why step 3 exists). The
+content hash is of what the page says and links to, without tokens, nonces, counters and
+relative times (fingerprint.py), so page noise is no change.
+
+A page is reported once per crawl (`_settle`): a page saying what a related URL already said this
+crawl (`?page=1`, WordPress's newest comment page) is a duplicate, counted, not reported; a page
+whose `rel=canonical` names another page of the site waits for it and is a duplicate when it says
+the same. Each page carries `excerpts`: the parts that show another page of the site (a listing's
+teasers, a topic list's titles, the repeated title on page 2 of a topic), so the pipeline can give
+a mention there to the post it belongs to. Outcomes:
 - 2xx HTML or plain text, new or changed → `sink.page(Page)`;
 - 304 or same content hash → `sink.unchanged(url)`;
 - 404/410 → `sink.gone(url, status)`;
