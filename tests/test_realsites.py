@@ -137,6 +137,7 @@ def test_trap_links_cost_no_requests(outcome: Outcome, site: str) -> None:
     allowed = len(PEOPLE) * 2 if site == "forum" else 0
     assert len(trapped) <= allowed, trapped
     assert outcome.runs[site][0].pages_failed == 0
+    assert "links refused as traps" in (outcome.runs[site][0].notes or ""), "the run says what it refused"
 
 
 def test_render_auto_stays_on_http_when_the_search_redirects_to_a_login_page(outcome: Outcome) -> None:

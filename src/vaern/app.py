@@ -254,13 +254,13 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     pipeline = PagePipeline(config, site, sessions, prepared.index, run_id, queue_alerts=_alert_queue(config))
 
     # 3.
-    status, error, decision = "ok", None, None
+    status, error, decision, notes = "ok", None, None, None
     try:
         try:
             stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered)
         finally:
             pipeline.finish()  # listing pages held until the posts they show were read
-        decision = stats.render_decision
+        decision, notes = stats.render_decision, stats.notes()
         if stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
             status, error = "stopped", "stopped before the end; the pages it reached are saved"
     except Exception as exc:  # the run row must say what happened; the parent reports it
@@ -276,7 +276,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
         nothing_to_start_from = start_urls_failed(session, run_id, site.start_urls)
         if nothing_to_start_from and status == "ok":
             status, error = "failed", nothing_to_start_from
-        finish_run(session, run_id, status, error)
+        finish_run(session, run_id, status, error, notes)
         remember(session, site_id, render_decision=decision)  # the next crawl of an auto site starts there
     services.engine.dispose()
     log.debug("run %d of site %s finished: %s", run_id, site_id, status)

@@ -200,11 +200,13 @@ def start_run(session: Session, run_id: int) -> None:
     run.status, run.started_at = "running", utcnow()
 
 
-def finish_run(session: Session, run_id: int, status: str, error: str | None) -> None:
-    """Mark a run finished with how it went; the alert dispatcher waits for this."""
+def finish_run(session: Session, run_id: int, status: str, error: str | None, notes: str | None = None) -> None:
+    """Mark a run finished with how it went (and what it noticed); the alert dispatcher waits for this."""
     run = session.get(CrawlRunRow, run_id)
     assert run is not None, f"no crawl run {run_id}"
     run.status, run.error, run.finished_at = status, error, utcnow()
+    if notes:
+        run.notes = notes
 
 
 def known_pages(session: Session, site_id: str) -> list[tuple[PageRow, bool]]:

@@ -77,6 +77,7 @@ class CrawlRunRow(Base):
     pages_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     pages_failed: Mapped[int] = mapped_column(Integer, default=0)
     dead_links: Mapped[int] = mapped_column(Integer, default=0)  # first-seen 404/410: a dead link, not a failure
+    notes: Mapped[str | None] = mapped_column(Text)  # what the crawl noticed, e.g. "trap suspected: …"
     hits_new: Mapped[int] = mapped_column(Integer, default=0)
     hits_seen: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)

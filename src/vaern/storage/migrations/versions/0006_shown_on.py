@@ -1,4 +1,4 @@
-"""shown on: the listing pages that also showed a hit's post; dead links counted per run
+"""shown on: the listing pages that also showed a hit's post; dead links and crawl notes per run
 
 Revision ID: 0006
 Revises: 0005
@@ -21,10 +21,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('shown_on', sa.JSON(), nullable=False, server_default='[]'))
     with op.batch_alter_table('crawl_runs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('dead_links', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('notes', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('crawl_runs', schema=None) as batch_op:
+        batch_op.drop_column('notes')
         batch_op.drop_column('dead_links')
     with op.batch_alter_table('hits', schema=None) as batch_op:
         batch_op.drop_column('shown_on')
