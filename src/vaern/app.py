@@ -222,7 +222,8 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
        whether a `render: auto` site needed the browser) and what evidence they still owe;
     2. build the name index once (in `prepare_crawl`);
     3. crawl: evidence still owed is captured first; every page flows through the pipeline
-       (match, hits, alert rows, evidence owed), one transaction each; as soon as a page's
+       (match, hits, alert rows, evidence owed), one transaction each, listing pages last, once
+       the posts they show are read (`PagePipeline.finish`); as soon as a page's
        transaction commits with a new, changed or removed hit, its
        evidence is captured (crawler/desk.py), while the crawl goes on — for a rendered page from
        the very page the matcher read — and filed; the crawl ends when that is done;
@@ -267,10 +268,16 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
         desk.owe_at_start(need, need)
 
     # 3.
-    status, error, decision = "ok", None, None
+    status, error, decision, notes = "ok", None, None, None
     try:
-        stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered, evidence=desk)
-        decision = stats.render_decision
+        try:
+            stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered, evidence=desk)
+        finally:
+            # Listing pages, held until the posts they show were read. The desk has closed with
+            # the crawl: what they owe is captured below, with whatever else it could not file.
+            pipeline.on_evidence = None
+            pipeline.finish()
+        decision, notes = stats.render_decision, stats.notes()
         if stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
             status, error = "stopped", "stopped before the end; the pages it reached are saved"
     except Exception as exc:  # the run row must say what happened; the parent reports it
@@ -288,7 +295,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
         nothing_to_start_from = start_urls_failed(session, run_id, site.start_urls)
         if nothing_to_start_from and status == "ok":
             status, error = "failed", nothing_to_start_from
-        finish_run(session, run_id, status, error)
+        finish_run(session, run_id, status, error, notes)
         remember(session, site_id, render_decision=decision)  # the next crawl of an auto site starts there
     services.engine.dispose()
     log.debug("run %d of site %s finished: %s", run_id, site_id, status)

@@ -194,7 +194,7 @@ def crawl_now(config: Config, site_ids: list[str], send_alerts: bool) -> bool:
         nonlocal last_line
         line = "  ".join(
             f"{r.site_id}: {r.pages_fetched} fetched, {r.pages_unchanged} unchanged, {r.pages_failed} failed,"
-            f" {r.hits_new} new hits [{r.status}]"
+            f"{f' {r.dead_links} dead links,' if r.dead_links else ''} {r.hits_new} new hits [{r.status}]"
             for r in runs
         )
         if line != last_line:

@@ -90,6 +90,20 @@ class Page:
     # always): only such a read may count a name's absence. `unready` says why not.
     ready: bool = True
     unready: str | None = None
+    excerpts: tuple[Excerpt, ...] = ()  # parts that show another page's post (listing pages)
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """Text on a listing page (a front page, archive, tag or topic list) that shows part of
+    another page of the site: `target`, its permalink, or a link's text (a title). `start`/`end`
+    are offsets into `Page.text`. A mention there belongs to the target page, where the whole
+    post is, when that page names the person too (pipeline.py)."""
+
+    start: int
+    end: int
+    target: str
+    kind: str = "teaser"  # "teaser": a post's excerpt; "link": the text of a link to the page (a title)
 
 
 @dataclass(frozen=True)

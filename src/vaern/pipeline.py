@@ -15,6 +15,17 @@ and expanded to the end) no longer names the person and a second whole read, on 
 confirms it. A page read too early, cut short, an error page, a timeout or a failed render
 never removes anything. A new, changed or removed hit owes evidence from its commit on
 (`HitRow.evidence_owed`), until a complete snapshot settles it (app.py).
+
+One hit per post: a listing page (front page, archive, tag, topic list) shows excerpts of posts
+(`Page.excerpts`, found by the crawler). A mention inside an excerpt belongs to the post's own
+page, which the crawl reads too. Such a listing page is held until the crawl has read everything
+(`finish`); then each of its excerpt mentions whose post page has a hit for the person adds the
+listing to that hit's `shown_on` ("also shown on") instead of making a hit, an alert and a
+snapshot of its own. A mention whose post page does not name the person (not reached, not
+readable) stays a hit on the listing, as before. A crawl that dies before `finish` has not
+written those listing pages, so the next crawl reads them again.
+
+A 404/410 for a URL never seen before is a dead link (counted as such), not a failure.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -38,6 +50,7 @@ from vaern.storage.queries import hits_on_page, page_by_url
 from vaern.storage.tables import CrawlRunRow, HitRow, PageRow
 
 EXCERPT_CHARS = 90
+_TITLE_MORE = 8  # characters a link's text must hold besides the name to be a title of its page
 # `_count`'s names for the run row's page counters (other counters are named as their columns).
 _PAGE_COUNTERS = {"fetched": "pages_fetched", "unchanged": "pages_unchanged", "failed": "pages_failed"}
 
@@ -77,6 +90,36 @@ def find_mentions(index: NameIndex, page: Page) -> list[Found]:
         if text
         for m in index.find(text)
     ]
+
+
+def _excerpt_target(page: Page, found: Found) -> str | None:
+    """The post page a mention belongs to, when it is in an excerpt (or in the title of page 2 …)."""
+    m = found.mention
+    if found.field == "title":
+        return next((e.target for e in page.excerpts if e.kind == "title"), None)
+    for e in page.excerpts:
+        if e.kind == "title":
+            continue
+        # A link whose text is just the name (a tag, a profile) is not a title of the linked page.
+        if e.start <= m.start < e.end and (e.kind != "link" or (e.end - e.start) - (m.end - m.start) >= _TITLE_MORE):
+            return e.target
+    return None
+
+
+def _words_around(page: Page, found: Found, reach: int = 30) -> str:
+    """The name with the whole words around it, inside its excerpt, spaces collapsed."""
+    m = found.mention
+    text = found.text
+    bounds = (0, len(text)) if found.field == "title" else next(
+        ((e.start, e.end) for e in page.excerpts if e.kind != "title" and e.start <= m.start < e.end), (m.start, m.end)
+    )
+    lo, hi = max(bounds[0], m.start - reach), min(bounds[1], m.end + reach)
+    words = text[lo:hi].split()
+    if lo > bounds[0] and text[lo - 1 : lo].strip() and words:
+        words = words[1:]  # cut inside a word
+    if hi < bounds[1] and text[hi : hi + 1].strip() and words:
+        words = words[:-1]
+    return " ".join(w for w in words if w not in ("[…]", "…", "[...]"))
 
 
 def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:
@@ -140,11 +183,65 @@ class PagePipeline:
                 .where(HitRow.site_id == site.id, HitRow.absent_since.is_not(None), HitRow.status != "removed")
                 .distinct()
             ))
+        self._listings: list[tuple[Page, list[Found]]] = []  # listing pages held until finish()
+        self._texts: dict[str, str] = {}  # URL -> text (spaces collapsed) of pages that named someone, this crawl
 
     # -- PageSink -------------------------------------------------------------------------
 
     def page(self, page: Page) -> None:
         found = find_mentions(self.index, page)
+        if page.excerpts and any(_excerpt_target(page, f) for f in found):
+            self._listings.append((page, found))  # decided in finish(), once the posts are read
+            return
+        if found:
+            self._texts[page.url] = " ".join(f"{page.title}\n{page.text}".split())
+        self._record(page, found)
+
+    def finish(self) -> None:
+        """After the crawl: the held listing pages (see the module docstring), one transaction each."""
+        listings, self._listings = self._listings, []
+        # A held page whose excerpt leads to another held page waits for that one to be decided
+        # (a post linking its name to a tag page that shows the post); a cycle is broken by
+        # deciding the rest as they are.
+        waiting = {page.url: (page, found) for page, found in listings}
+        while waiting:
+            ready = [
+                url for url, (page, found) in waiting.items()
+                if not any((t := _excerpt_target(page, f)) and t in waiting and t != url for f in found)
+            ]
+            for url in ready or list(waiting):
+                page, found = waiting.pop(url)
+                self._settle_listing(page, found)
+
+    def _settle_listing(self, page: Page, found: list[Found]) -> None:
+        keep: list[Found] = []
+        shown: set[str] = set()
+        with transaction(self.sessions) as session:
+            for f in found:
+                target = _excerpt_target(page, f)
+                hit = self._open_hit(session, target, f.mention.person) if target else None
+                # Read this crawl, the post must say what the excerpt says around the name (a
+                # comment on an older comment page may link to the post and name the same person).
+                said = self._texts.get(target) if target else None
+                shown_there = target is not None and (said is None or _words_around(page, f) in said)
+                if hit is None or not shown_there:
+                    keep.append(f)
+                    continue
+                shown.add(f.mention.person)
+                if page.url not in hit.shown_on:
+                    hit.shown_on = [*hit.shown_on, page.url]
+        self._record(page, keep, shown_elsewhere=shown - {f.mention.person for f in keep})
+
+    def _open_hit(self, session: Session, url: str, person: str) -> HitRow | None:
+        row = page_by_url(session, self.site.id, url)
+        if row is None:
+            return None
+        return next((h for h in hits_on_page(session, row.id) if h.person_id == person and h.status != "removed"), None)
+
+    def _record(self, page: Page, found: list[Found], shown_elsewhere: AbstractSet[str] = frozenset()) -> None:
+        """Store the page, its hits and their alert rows in one transaction. `shown_elsewhere`:
+        people this listing names only in excerpts whose posts have the hit; an earlier hit of
+        theirs here is left as it is, not reported removed."""
         by_person: dict[str, list[Found]] = defaultdict(list)
         for f in found:
             by_person[f.mention.person].append(f)
@@ -193,7 +290,10 @@ class PagePipeline:
             # A page that no longer names someone it named before. Only a whole read (ready, and
             # expanded until nothing more came) counts, and only a second one, on a later crawl,
             # removes the hit: a loading shell, a page read too early or cut short removes nothing.
-            absent = [h for pid, h in existing.items() if pid not in by_person and h.status != "removed"]
+            absent = [
+                h for pid, h in existing.items()
+                if pid not in by_person and pid not in shown_elsewhere and h.status != "removed"
+            ]
             removed = []
             if page.ready:
                 for hit in absent:
@@ -274,7 +374,7 @@ class PagePipeline:
         with transaction(self.sessions) as session:
             row = page_by_url(session, self.site.id, url)
             if row is None:
-                self._count(session, failed=1)
+                self._count(session, dead_links=1)  # a link to a page that never was: not our failure
                 return
             row.status, row.http_status, row.last_fetched_at = "gone", status, now
             removed = [h for h in hits_on_page(session, row.id) if h.status != "removed"]

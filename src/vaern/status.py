@@ -66,6 +66,8 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
                         "hits_new": last.hits_new,
                         "hits_seen": last.hits_seen,
                         "error": last.error,
+                        "notes": last.notes,
+                        "dead_links": last.dead_links,
                         "failures": [failure_json(f) for f in run_failures(session, last.id)],
                     },
                     "next_crawl": iso(scheduled.get(f"crawl:{site.id}")),
@@ -145,6 +147,10 @@ def render(config: Config, data: dict[str, Any]) -> str:
             )
             if last["error"]:
                 lines.append(f"  error: {last['error']}")
+            if last["dead_links"]:
+                lines.append(f"  dead links: {last['dead_links']} (404/410 for URLs never read before)")
+            if last["notes"]:
+                lines.append(f"  note: {last['notes']}")
             failures = last["failures"]
             for failure in failures[:SHOWN]:
                 lines.append(f"  failed {failure['url']}: {failure['reason']}"

@@ -79,6 +79,14 @@ BAD: dict[str, tuple[str, list[str]]] = {
             "expression: missing ), unterminated subpattern at position 9"
         ],
     ),
+    "bad normalisation rewrite and family budget": (
+        "bad_normalise.yaml",
+        [
+            "bad_normalise.yaml:9: sites[0].normalise.rewrite[1].pattern: '/print/(\\d+' is not a valid regular "
+            "expression: missing ), unterminated subpattern at position 7",
+            "bad_normalise.yaml:11: sites[0].follow.max_per_family: must be at least 1, not 0",
+        ],
+    ),
     "bad schedule, interval": (
         "bad_interval.yaml",
         [

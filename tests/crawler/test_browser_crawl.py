@@ -162,12 +162,18 @@ def test_render_auto_finds_every_name(site: JsSite, auto_crawl: tuple[CrawlOutco
     assert requests.count("/group/") == 2, "fetched over HTTP, then in the browser"
 
 
-def test_render_auto_goes_straight_to_the_browser_next_time(site: JsSite) -> None:
+def test_render_auto_looks_again_at_a_remembered_browser_decision_and_keeps_it(site: JsSite) -> None:
     start = len(site.requests)
     again = crawl(site, "auto", start="/group/", follow={"max_depth": 0}, render_decision="browser")
     assert [n for n in PLANTED["/group/"] if n not in all_text(again)] == []
-    assert site.requests[start:].count("/group/") == 1
+    assert site.requests[start:].count("/group/") == 2, "over HTTP once more, then in the browser"
     assert again.stats is not None and again.stats.render_decision == "browser"
+
+
+def test_render_auto_goes_back_to_http_when_the_browser_no_longer_adds_anything(site: JsSite) -> None:
+    outcome = crawl(site, "auto", start="/plain/", follow={"max_depth": 0}, render_decision="browser")
+    assert [n for n in PLANTED.get("/plain/", ()) if n not in all_text(outcome)] == []
+    assert outcome.stats is not None and outcome.stats.render_decision == "http"
 
 
 def test_render_auto_on_a_page_without_scripts_stays_on_http(site: JsSite) -> None:

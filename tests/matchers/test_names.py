@@ -68,7 +68,7 @@ VARIANTS = [
         "sn",
         "sagsbehandler Nørrelund",
         "title_surname",
-        "possible",
+        "high",  # the only watched Nørrelund, and sagsbehandler is her title (issue 21)
     ),
     ("Tage Have kommer i morgen.", "th", "Tage Have", "exact", "high"),
     ("Mette Skov kommer i morgen.", "ms", "Mette Skov", "exact", "high"),

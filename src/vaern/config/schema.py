@@ -217,6 +217,17 @@ class Follow(_Model):
         description="a known page no link led to this crawl is re-checked once its last check is this old"
         " (pages with an open hit: every crawl)",
     )
+    builtin_deny: bool = Field(
+        default=True,
+        description="skip login, logout, register, reply, print, share and feed links and nested "
+        "next=/redirect= chains (crawler/linkpolicy.py lists the patterns)",
+    )
+    max_per_family: int = Field(
+        default=100,
+        ge=1,
+        description="requests per URL family (one path shape, digits as wildcards, and the same query "
+        "parameter names) in one crawl; past it the family is a suspected trap",
+    )
 
 
 def _check_css(selector: str) -> str:
@@ -288,6 +299,23 @@ class Ready(_Model):
     )
 
 
+class Rewrite(_Model):
+    """One URL rewrite: `pattern` (a regex on the absolute URL) replaced by `replace` (re.sub)."""
+
+    pattern: Regex
+    replace: str = ""
+
+
+class Normalise(_Model):
+    """How links are made one URL per page before they are followed (crawler/linkpolicy.py)."""
+
+    drop_params: list[str] = Field(
+        default_factory=list,
+        description="extra query parameters to drop (besides replytocom, utm_*, fbclid, a page=1 …)",
+    )
+    rewrite: list[Rewrite] = Field(default_factory=list, description="regex rewrites, applied in order")
+
+
 class Site(_Model):
     """A public site to watch, crawled on its own schedule."""
 
@@ -297,6 +325,7 @@ class Site(_Model):
     schedule: Annotated[str, AfterValidator(check_schedule)] = "1h"
     render: Literal["http", "browser", "auto"] = "http"
     follow: Follow = Follow()
+    normalise: Normalise = Normalise()
     search_urls: list[SearchUrl] = []
     search_budget: int = Field(default=200, ge=0, description="searches per crawl with a long watch list")
     robots: Literal["obey", "ignore"] = "obey"

@@ -26,7 +26,13 @@ cannot tell ("probe"), the first such page of a crawl is rendered once and the t
 (`compare_renderings`). Once a page needed the browser the site's decision is "browser" and
 every later request goes straight to the browser. The decision is reported back
 (`BrowserSpider.render_decision`) so the next crawl starts on the right path; a remembered
-"browser" renders everything, a remembered "http" skips the probe (clear shells are still caught).
+"http" skips the probe (clear shells are still caught); a remembered "browser" is revisited: the
+first content page is probed again and the comparison decides anew.
+
+Only content pages judge (`judges`): a page reached through a redirect (a search URL that sends
+anonymous users to log in), a login or sign-up page (by its URL or a password field) and search
+results are read over HTTP and decide nothing; a 125-character login form with scripts would
+otherwise switch a whole forum to the browser.
 
 Why our own download handler rather than scrapy-playwright: a page's lifetime must be one fresh
 context that is always closed, with expansion and a hard time bound between navigation and
@@ -39,7 +45,7 @@ killed crawl's browser can be found and reaped (browser.py). The handler is ~60 
 
 from __future__ import annotations
 
-import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -51,7 +57,9 @@ from scrapy.http import Headers, HtmlResponse, Response
 from vaern.crawler.browser import BrowserSession
 from vaern.crawler.expand import ExpandLimits
 from vaern.crawler.extract import Extracted, extract_html, extract_tree
+from vaern.crawler.fingerprint import fingerprint
 from vaern.crawler.htmltree import parse_html
+from vaern.crawler.linkpolicy import trap_reason
 from vaern.crawler.netguard import NetGuard
 from vaern.crawler.posts import find_posts
 from vaern.crawler.readiness import ReadyLimits
@@ -66,9 +74,11 @@ if TYPE_CHECKING:
 RENDER = "vaern_render"  # request.meta: fetch this request in the browser
 RENDERED = "vaern_rendered"  # request.meta, set by the handler: the Rendered result
 PROBE = "vaern_probe"  # request.meta: the HTTP page's text, to compare with its rendering
+PROBE_HASH = "vaern_probe_hash"  # request.meta: the HTTP page's content hash (fingerprint.py)
 HANDLER = "vaern.crawler.browserspider.BrowserDownloadHandler"
 
 # Response headers that describe the bytes on the wire, not the rendered DOM we hand on.
+_PASSWORD_FIELD = re.compile(rb"<input[^>]*type\s*=\s*[\"']?password", re.IGNORECASE)
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "content-type"})
 
 
@@ -79,7 +89,12 @@ class BrowserSpider(SiteSpider):
         super().__init__(**kwargs)
         self.mode = self.site.render
         self.remembered = render_decision if render_decision in ("http", "browser") else None
-        self.decision: str | None = "browser" if self.mode == "browser" else self.remembered
+        # A remembered "browser" is a reason to look again, not a verdict: the first content page
+        # is fetched over HTTP and compared with its rendering (the site may have changed, or a
+        # login page fooled an earlier crawl).
+        self.decision: str | None = (
+            "browser" if self.mode == "browser" else "http" if self.remembered == "http" else None
+        )
         self.decision_reason = "render: browser" if self.mode == "browser" else "remembered from the last crawl"
         self._probed = False
 
@@ -131,17 +146,34 @@ class BrowserSpider(SiteSpider):
         fetch: Fetch = response.meta[FETCH]
         if self.decision == "browser":  # decided after this request was queued
             return self._rerender(response, fetch)
+        if not self.judges(response):
+            return None  # read over HTTP; it decides nothing
         verdict = needs_browser(response.body)
         if verdict.verdict == "browser":
             self._decide("browser", f"{response.url}: {verdict.reason}")
             return self._rerender(response, fetch)
-        if verdict.verdict == "probe" and self.remembered is None and not self._probed:
+        revisit = self.remembered == "browser"
+        if (verdict.verdict == "probe" and self.remembered is None or revisit) and not self._probed:
             self._probed = True
-            http_text = extract_tree(parse_html(response.text), response.url).text
-            return self._rerender(response, fetch, probe=http_text)
+            http = extract_tree(parse_html(response.text), response.url)
+            again = self._rerender(response, fetch, probe=http.text)
+            # Should HTTP win, the next crawl reads this page over HTTP: its hash must be that one.
+            again.meta[PROBE_HASH] = fingerprint(http.title, http.text, http.links, response.url, self.normalise)
+            return again
         if self.decision is None:
             self._decide("http", f"{response.url}: {verdict.reason}")
         return None
+
+    def judges(self, response: Response) -> bool:
+        """May this response decide the site's render mode? Not a page reached by a redirect (a
+        search or a member page sending us to log in), not a login or sign-up page, not a search
+        result: they say nothing about how the site's content pages are built."""
+        fetch: Fetch = response.meta[FETCH]
+        if fetch.kind == "search" or response.meta.get("redirect_urls"):
+            return False
+        if trap_reason(response.url) in ("login", "register", "logout"):
+            return False
+        return not _PASSWORD_FIELD.search(response.body)
 
     def _rerender(self, response: Response, fetch: Fetch, probe: str | None = None) -> Request:
         meta: dict[str, Any] = {FETCH: fetch, RENDER: True}
@@ -169,9 +201,12 @@ class BrowserSpider(SiteSpider):
         if made is None or rendered is None:
             return made
         page, extracted = made
+        http_hash = None
         if PROBE in response.meta:
             verdict = compare_renderings(response.meta[PROBE], extracted.text)
             self._decide(verdict.verdict, f"{page.url}: {verdict.reason}")
+            if verdict.verdict == "http":
+                http_hash = response.meta.get(PROBE_HASH)
         actions = tuple(str(a) for a in rendered.actions)
         posts = find_posts(
             rendered.html,
@@ -196,7 +231,7 @@ class BrowserSpider(SiteSpider):
             unready=rendered.unready,
             # The rendered HTML differs on every load (ids, timers); the title and text only when
             # the page does.
-            content_hash=hashlib.sha256(f"{page.title}\n{text}".encode()).hexdigest(),
+            content_hash=http_hash or fingerprint(page.title, text, extracted.links, page.url, self.normalise),
             etag=None,
             last_modified=None,
         )

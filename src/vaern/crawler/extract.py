@@ -19,6 +19,9 @@ Links are the `href`s of `<a>` and `<area>` and the target of a `<meta http-equi
 against the page URL (or `<base>`), without fragments, http(s) only, and without links to files
 that are not pages (images, archives, office documents, media — Scrapy's IGNORED_EXTENSIONS).
 
+`canonical` is the page's `<link rel="canonical">` (absolute), which the spider uses to tell one
+page under two URLs.
+
 The HTML is parsed by htmltree.py, so no nesting depth hides the text after it.
 
 No configuration; used by the spider and usable on browser-rendered HTML (`extract_html`).
@@ -90,6 +93,9 @@ class Extracted:
     text: str
     title: str
     links: tuple[str, ...]
+    canonical: str | None = None  # the page's `<link rel="canonical">`, absolute
+    # (absolute URL, visible text) of each link with text, in page order (listings: spider.py)
+    anchors: tuple[tuple[str, str], ...] = ()
 
 
 class _Lines:
@@ -133,9 +139,11 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
     titled = False
     base = base_url
     hrefs: list[str] = []
+    canonical: str | None = None
+    anchored: list[tuple[str, str]] = []
 
     def start(el: Any, tag: str) -> None:
-        nonlocal base
+        nonlocal base, canonical
         if tag in _BLOCK:
             out.open_block()
         tooltip = el.get("title")
@@ -145,12 +153,18 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
             href = el.get("href")
             if href:
                 hrefs.append(href)
+                if tag == "a":
+                    label = _SPACE.sub(" ", "".join(el.itertext())).strip()
+                    if label:
+                        anchored.append((href, label))
         elif tag == "br":
             out.end_line()
         elif tag == "meta" and "refresh" in (el.get("http-equiv") or "").lower():
             refresh = _REFRESH.match(el.get("content") or "")
             if refresh:
                 hrefs.append(refresh.group("url").strip(" \"'"))
+        elif tag == "link" and canonical is None and "canonical" in (el.get("rel") or "").lower().split():
+            canonical = el.get("href")
         elif tag == "base" and base == base_url and el.get("href"):
             base = urljoin(base_url, el.get("href").strip())
         if tag in _ALT_TAGS:
@@ -193,7 +207,12 @@ def extract_tree(root: Any, base_url: str) -> Extracted:
         start(child, child_tag)
         stack.append((child, child_tag, iter(child)))
     out.close_block()
-    return Extracted(text="\n".join(out.lines), title=title, links=_absolute_links(hrefs, base))
+    canonical_url = _absolute_links([canonical], base) if canonical else ()
+    anchors = tuple((url[0], label) for href, label in anchored if (url := _absolute_links([href], base)))
+    return Extracted(
+        text="\n".join(out.lines), title=title, links=_absolute_links(hrefs, base),
+        canonical=canonical_url[0] if canonical_url else None, anchors=anchors,
+    )
 
 
 def extract_html(html: str | bytes, base_url: str) -> Extracted:

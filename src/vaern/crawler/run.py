@@ -43,6 +43,18 @@ class CrawlStats:
     gone: int
     blocked: int
     skipped: int = 0
+    duplicates: int = 0  # pages whose content was reported under another URL this crawl (not reported again)
+    trapped: int = 0  # links refused as traps: built-in deny patterns, nested return chains, family budgets
+    traps_suspected: tuple[str, ...] = ()  # URL families that ran out of follow.max_per_family
+
+    def notes(self) -> str | None:
+        """The run's note on traps, for `crawl_runs.notes` (None when nothing was refused)."""
+        if not self.trapped:
+            return None
+        note = f"{self.trapped} links refused as traps"
+        if self.traps_suspected:
+            note += f"; trap suspected: {', '.join(self.traps_suspected)}"
+        return note
     finish_reason: str = "finished"  # finished | max_pages | sink_error | shutdown …
     # render: auto — what the site needed this crawl ("http" | "browser"); store it in
     # sites.render_decision and pass it to the next crawl. None for http and browser sites.
@@ -122,6 +134,9 @@ def crawl_site(
         gone=counts.gone,
         blocked=counts.blocked,
         skipped=counts.skipped,
+        duplicates=counts.duplicates,
+        trapped=counts.trapped,
+        traps_suspected=tuple(spider.traps.suspected),
         finish_reason=spider.finish_reason,
         render_decision=getattr(spider, "render_decision", None),
     )

@@ -4,9 +4,11 @@ One crawl (controlled by the site's config):
 1. Start URLs (depth 0) and this crawl's search URLs (`search_urls` with `{query}` filled in; see
    search.py) are requested first. Search result pages are only used to find links: they echo
    the searched name, so they are never reported as pages (they would always "name" the person).
-2. Links on fetched pages are followed breadth-first when they pass `follow` (allow/deny regexes
-   on absolute URLs; without allow rules, the hosts of the start and search URLs) and the depth
-   stays within `follow.max_depth`.
+2. Links on fetched pages are made one URL per page (`sites[].normalise`, linkpolicy.py) and
+   followed breadth-first when they pass `follow` (allow/deny regexes on absolute URLs; without
+   allow rules, the hosts of the start and search URLs), are no trap (built-in deny patterns,
+   nested return chains, the per-family budget: linkpolicy.py) and the depth stays within
+   `follow.max_depth`.
 3. When discovery runs dry, the URLs the database knows from earlier crawls (`known`) that were
    not reached are re-checked at their known depth (or, unknown, with no links followed): those
    with an open hit every crawl (so a deletion, 404/410, is noticed at once), the others once
@@ -17,8 +19,17 @@ One crawl (controlled by the site's config):
 
 Each request is conditional when the URL is known (If-None-Match / If-Modified-Since), except
 start and search URLs, which are always fetched in full because discovery begins there. A 304, or
-a 2xx whose body has the known SHA-256, is reported as `unchanged` and its page is not matched
-again (links of a 2xx are still followed; a 304 has none, which is why step 3 exists). Outcomes:
+a 2xx whose content hash is the known one, is reported as `unchanged` and its page is not matched
+again (links of a 2xx are still followed; a 304 has none, which is why step 3 exists). The
+content hash is of what the page says and links to, without tokens, nonces, counters and
+relative times (fingerprint.py), so page noise is no change.
+
+A page is reported once per crawl (`_settle`): a page saying what a related URL already said this
+crawl (`?page=1`, WordPress's newest comment page) is a duplicate, counted, not reported; a page
+whose `rel=canonical` names another page of the site waits for it and is a duplicate when it says
+the same. Each page carries `excerpts`: the parts that show another page of the site (a listing's
+teasers, a topic list's titles, the repeated title on page 2 of a topic), so the pipeline can give
+a mention there to the post it belongs to. Outcomes:
 - 2xx HTML or plain text, new or changed → `sink.page(Page)`;
 - 304 or same content hash → `sink.unchanged(url)`;
 - 404/410 → `sink.gone(url, status)`;
@@ -44,7 +55,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -62,10 +73,13 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 
 from vaern import clock
 from vaern.config import Config, Site
-from vaern.crawler.extract import Extracted, decide_encoding, extract_tree
+from vaern.crawler.extract import Extracted, decide_encoding, extract_html, extract_tree
+from vaern.crawler.fingerprint import fingerprint, quiet_text
 from vaern.crawler.htmltree import parse_html
+from vaern.crawler.linkpolicy import TrapGuard, UrlNormaliser, trap_reason
 from vaern.crawler.netguard import BlockedRequest
-from vaern.domain import FetchFailure, Page
+from vaern.crawler.posts import find_posts
+from vaern.domain import Excerpt, FetchFailure, Page
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -124,6 +138,8 @@ class Counts:
     gone: int = 0
     blocked: int = 0
     skipped: int = 0
+    duplicates: int = 0  # pages whose content this crawl had already reported under another URL
+    trapped: int = 0  # links refused as traps (linkpolicy.py)
 
 
 class FollowRules:
@@ -176,7 +192,15 @@ class SiteSpider(Spider):
         self.known = known
         self.search_urls = list(search_urls)
         self.rules = FollowRules(site)
+        self.normalise = UrlNormaliser(site)
+        self.traps = TrapGuard(site)
         self.counts = Counts()
+        self._content_of: dict[str, str] = {}  # URL reported this crawl -> its content key
+        # Known URLs by their content hash: a page already known under another URL stays there.
+        self._known_by_hash = {k.content_hash: url for url, k in known.items() if k.content_hash}
+        self._url_of: dict[str, str] = {}  # content key -> the first URL reported with it
+        # Pages whose rel=canonical names another URL not yet read: they wait for it.
+        self._awaiting: dict[str, list[tuple[Page, str]]] = {}
         self.finish_reason = "not started"
         self.sink_error: BaseException | None = None
         self.seen: set[str] = set()  # every URL requested (redirect targets too): nothing is fetched twice
@@ -243,10 +267,59 @@ class SiteSpider(Spider):
             headers=headers,
             etag=_header(response, b"ETag"),
             last_modified=_header(response, b"Last-Modified"),
-            content_hash=hashlib.sha256(response.body).hexdigest(),
+            # What the page says and links to, without its noise (fingerprint.py): a fresh
+            # token or avatar host in the bytes is no change.
+            content_hash=fingerprint(extracted.title, extracted.text, extracted.links, response.url, self.normalise),
             depth=fetch.depth,
         )
+        if not content_type.startswith("text/plain"):
+            page = replace(page, excerpts=self.excerpts(
+                response.text, page.url, page.text, extracted.anchors, extracted.title
+            ))
         return page, extracted
+
+    def excerpts(
+        self, html: str, url: str, text: str, anchors: Sequence[tuple[str, str]] = (), title: str = ""
+    ) -> tuple[Excerpt, ...]:
+        """The parts of a page that show another page of this site the crawl may read: posts
+        (posts.py) whose permalink is another page (a listing's teasers), and the text of links
+        (a topic list's titles), and on page 2, 3 … of a topic the title and the headings that
+        repeat it (kind "title" stands for the title field). The pipeline decides, once the
+        crawl is done, whether a mention there belongs to that page."""
+        if not text:
+            return ()
+        own = self.normalise(url)
+        host = _host(url)
+
+        def target_of(link: str) -> str | None:
+            target = self.normalise(link)
+            return target if target != own and _host(target) == host and self.rules.allows(target) else None
+
+        out: list[Excerpt] = []
+        posts = find_posts(html, url, text, lambda f: extract_html(f, url).text, selector=self.site.post_selector)
+        for post in posts:
+            target = target_of(post.permalink) if post.permalink else None
+            if target is not None:
+                out.append(Excerpt(post.start, post.end, target, "teaser"))
+        # Page 2, 3 … of a topic: the title, and headings repeating it, are the first page's.
+        first = self.normalise.first_page(url)
+        if first is not None and first != own and self.rules.allows(first):
+            out.append(Excerpt(0, 0, first, "title"))
+            at = 0
+            for line in text.split("\n"):
+                if len(line) >= 8 and line in title:
+                    out.append(Excerpt(at, at + len(line), first, "heading"))
+                at += len(line) + 1
+        lo = 0
+        for link, label in anchors:
+            at = text.find(label, lo)
+            if at < 0:
+                continue
+            lo = at + len(label)
+            target = target_of(link)
+            if target is not None:
+                out.append(Excerpt(at, lo, target, "link"))
+        return tuple(out)
 
     # -- crawl -------------------------------------------------------------------------------
 
@@ -292,6 +365,7 @@ class SiteSpider(Spider):
         elif status in (404, 410):
             self._emit(self.sink.gone, url, status)
             self.counts.gone += 1
+            self._release(url)
         elif 200 <= status < 300:
             try:
                 made = self.page_from_response(response, fetch)
@@ -303,20 +377,95 @@ class SiteSpider(Spider):
             if made is None:
                 self.counts.skipped += 1
                 self._stat("vaern/skipped_not_a_page")
+                self._release(url)
             else:
                 page, extracted = made
-                known = self.known.get(url)
-                if known is not None and known.content_hash == page.content_hash:
-                    self._emit(self.sink.unchanged, url)
-                    self.counts.unchanged += 1
-                else:
-                    self._emit(self.sink.page, page)
-                    self.counts.fetched += 1
+                yield from self._settle(page, extracted)
                 yield from self._follow(extracted.links, fetch.depth + 1)
         else:
             reason = "redirect without a usable Location" if 300 <= status < 400 else f"HTTP {status}"
             self._fail(_origin(response.request) if response.request else url, reason, status)
+            self._release(url)
         self._check_budget()
+
+    # -- one page, one URL -------------------------------------------------------------------
+
+    def _settle(self, page: Page, extracted: Extracted) -> Iterator[Request]:
+        """Report a page once per crawl: not when the same content was reported under a related
+        URL (`?page=1`, the newest comment page of a post; see `related`), under the related URL
+        an earlier crawl knew the same content by, and under its `rel=canonical` URL when that
+        URL says the same; a page whose canonical is not read yet waits for it."""
+        key = content_key(page)
+        first = self._url_of.get(key)
+        if first is not None and first != page.url and related(first, page.url):
+            self._duplicate(page.url, first)
+            return
+        known = self.known.get(page.url)
+        if known is None or known.content_hash != page.content_hash:
+            twin = self._known_by_hash.get(page.content_hash)
+            if twin is not None and twin != page.url and twin not in self._content_of and related(twin, page.url):
+                # Known under another URL (two links to one profile): it stays under that one.
+                self._duplicate(page.url, twin)
+                self.seen.add(twin)
+                self._deliver(replace(page, url=twin), key)
+                return
+        canonical = self._canonical(page.url, extracted.canonical)
+        if canonical is not None:
+            if canonical in self._content_of:
+                if self._content_of[canonical] == key:
+                    self._duplicate(page.url, canonical)
+                    return
+            elif not self.stopping:
+                self._awaiting.setdefault(canonical, []).append((page, key))
+                request = self._schedule(canonical, Fetch("link", page.depth))
+                if request is not None:
+                    yield request
+                return
+        self._deliver(page, key)
+
+    def _deliver(self, page: Page, key: str) -> None:
+        self._url_of.setdefault(key, page.url)
+        self._content_of[page.url] = key
+        self._reported.add(page.url)
+        known = self.known.get(page.url)
+        if known is not None and known.content_hash == page.content_hash:
+            self._emit(self.sink.unchanged, page.url)
+            self.counts.unchanged += 1
+        else:
+            self._emit(self.sink.page, page)
+            self.counts.fetched += 1
+        self._release(page.url)
+
+    def _release(self, url: str) -> None:
+        """`url` has been read (or cannot be): the pages waiting for it as their canonical."""
+        for page, key in self._awaiting.pop(url, []):
+            if self._content_of.get(url) == key:
+                self._duplicate(page.url, url)
+            elif page.url not in self._content_of:
+                self._deliver(page, key)
+
+    def _release_all(self) -> None:
+        for url in list(self._awaiting):
+            self._release(url)
+
+    def _duplicate(self, url: str, of: str) -> None:
+        self.counts.duplicates += 1
+        self._stat("vaern/duplicate_pages")
+        log.debug("%s says what %s says; reported once, there", url, of)
+
+    def _canonical(self, url: str, declared: str | None) -> str | None:
+        """The page's rel=canonical, when it names another page of this site the crawl may read
+        (not the site's front page or a start URL: some themes name those on every page)."""
+        if not declared:
+            return None
+        canonical = self.normalise(declared)
+        if canonical == url or _host(canonical) != _host(url) or not self.rules.allows(canonical):
+            return None
+        if urlsplit(canonical).path in ("", "/") or canonical in self.site.start_urls:
+            return None
+        if self.traps.refuses(canonical) is not None:
+            return None
+        return canonical
 
     def _parse_search(self, response: Response, fetch: Fetch) -> Iterator[Request]:
         made = self.page_from_response(response, fetch) if 200 <= response.status < 300 else None
@@ -328,11 +477,17 @@ class SiteSpider(Spider):
     def _follow(self, links: Sequence[str], depth: int) -> Iterator[Request]:
         if depth > self.site.follow.max_depth or self.stopping:
             return
-        for link in links:
-            if link not in self.seen and self.rules.allows(link):
-                request = self._schedule(link, Fetch("link", depth))
-                if request is not None:
-                    yield request
+        for found in links:
+            link = self.normalise(found)
+            if link in self.seen or not self.rules.allows(link):
+                continue
+            if self.traps.refuses(link) is not None:
+                self.seen.add(link)  # refused once is enough; counted once
+                self.counts.trapped += 1
+                continue
+            request = self._schedule(link, Fetch("link", depth))
+            if request is not None:
+                yield request
 
     def errback(self, failure: Failure) -> None:
         request: Request = failure.request  # type: ignore[attr-defined]
@@ -352,6 +507,7 @@ class SiteSpider(Spider):
             # A known page that now redirects to one this crawl has read already: it is gone.
             reasons = request.meta.get("redirect_reasons") or []
             self._report_moved(request, request.url, next((r for r in reasons if isinstance(r, int)), 301))
+            self._release(url)
             return
         if isinstance(exc, IgnoreRequest) and "robots.txt" in str(exc):
             if fetch.kind == "start":
@@ -374,6 +530,7 @@ class SiteSpider(Spider):
             return
         self._count_attempt()
         self._fail(url, reason, None)
+        self._release(url)
         self._check_budget()
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -433,7 +590,11 @@ class SiteSpider(Spider):
 
     def _on_idle(self, **_: Any) -> None:
         """Discovery has run dry: re-check known URLs this crawl did not reach (once)."""
-        if self._rechecked or self.stopping:
+        if self.stopping:
+            return
+        if self._awaiting:
+            self._release_all()
+        if self._rechecked:
             return
         self._rechecked = True
         max_depth = self.site.follow.max_depth
@@ -469,6 +630,17 @@ class SiteSpider(Spider):
 
     def _on_closed(self, reason: str, **_: Any) -> None:
         self.finish_reason = reason
+        if self.sink_error is None and self._awaiting:
+            try:
+                self._release_all()
+            except CloseSpider:
+                pass  # the sink failed; sink_error says so
+        if self.traps.suspected or self.counts.trapped:
+            log.info(
+                "site %s: %d links refused as traps (%s)%s", self.site.id, self.counts.trapped,
+                ", ".join(f"{k} {v}" for k, v in sorted(self.traps.refused.items())),
+                f"; trap suspected in {', '.join(self.traps.suspected)}" if self.traps.suspected else "",
+            )
 
     async def _drain_evidence(self, **_: Any) -> None:
         """The crawl is over; the evidence still being captured is not: wait for it (Scrapy
@@ -491,7 +663,8 @@ class FetchPolicyMiddleware:
     - once the crawl is stopping (max_pages, a failed sink), nothing more is sent;
     - a redirect back into its own chain fails at once as a redirect loop (Scrapy's duplicate
       filter would drop it silently, scrapy#1225, and we switch that filter off per request);
-    - a redirect to a URL this crawl already requested is dropped (it is fetched once, there);
+    - a redirect to a URL this crawl already requested is dropped (it is fetched once, there), and
+      so is a followed link's redirect into a trap (a reply link that sends us to log in);
     - If-None-Match / If-Modified-Since are set from what the crawl knows about the URL, after
       removing any copied from the URL a redirect came from.
     """
@@ -517,6 +690,9 @@ class FetchPolicyMiddleware:
                 raise RedirectLoop("redirect loop")
             if request.url in spider.seen:
                 raise AlreadyReached("already requested in this crawl")
+            if fetch.kind == "link" and trap_reason(request.url, spider.site.follow.builtin_deny) is not None:
+                spider.counts.trapped += 1  # a reply or search link that sends us to log in
+                raise AlreadyReached("redirected into a trap (linkpolicy.py)")
             spider.seen.add(request.url)
             request.meta["vaern_admitted"] = request.url  # a retry of this request passes again
         request.headers.pop(b"If-None-Match", None)
@@ -531,6 +707,24 @@ class FetchPolicyMiddleware:
             request.headers[b"If-None-Match"] = known.etag.encode("latin-1", "replace")
         if known.last_modified:
             request.headers[b"If-Modified-Since"] = known.last_modified.encode("latin-1", "replace")
+
+
+def related(a: str, b: str) -> bool:
+    """Could two URLs be one page? The same host and path (the query differs), or one path inside
+    the other below the root (`/post/` and `/post/comment-page-3/`). Two unrelated pages that
+    happen to say the same are two publications, each kept."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    if pa.netloc != pb.netloc:
+        return False
+    if pa.path.rstrip("/") == pb.path.rstrip("/"):
+        return True
+    short, long = sorted((pa.path.rstrip("/"), pb.path.rstrip("/")), key=len)
+    return bool(short) and long.startswith(short + "/")
+
+
+def content_key(page: Page) -> str:
+    """What a page says (quiet title and text), to tell one page served under two URLs."""
+    return hashlib.sha256(f"{quiet_text(page.title)}\x00{quiet_text(page.text)}".encode()).hexdigest()
 
 
 def _content_type(response: Response) -> str:

@@ -86,6 +86,17 @@ def load_titles(extra: Iterable[str] = ()) -> Titles:
     return Titles(frozenset(words), tuple(sorted(set(suffixes))))
 
 
+def load_title_synonyms(extra: Iterable[str] = ()) -> dict[str, frozenset[str]]:
+    """Folded title -> the folded titles that name the same kind of job (itself included), from
+    `data/title_synonyms.da.txt`; `extra` are more groups, comma-separated."""
+    groups: dict[str, set[str]] = {}
+    for line in [*read_data("title_synonyms.da.txt"), *extra]:
+        group = {fold(w).replace(" ", "") for w in line.split(",") if w.strip()}
+        for word in group:
+            groups.setdefault(word, set()).update(group)
+    return {word: frozenset(group) for word, group in groups.items()}
+
+
 def zipf_of(zipf: Mapping[str, float], raw: str) -> float:
     """How common `raw` is as a Danish word (0 when wordfreq has never seen it)."""
     return zipf.get(raw.casefold(), 0.0)

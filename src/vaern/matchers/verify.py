@@ -8,7 +8,12 @@ A mention needs, from the *same* form (name or alias) of a person, in order:
   by spaces, one line break or hyphens (a spaced dash joins parts too, but is punctuation at a
   name's ends: "Skandalen – René Rosenkilde" is René Rosenkilde);
 - surname-first: "Rosenkilde, René" (the surname block, a comma, the given name);
-- title + surname: "sagsbehandler Rosenkilde" — weak, and resolved against the rest of the text.
+- title + surname: "sagsbehandler Rosenkilde" — weak, and resolved against the rest of the text;
+  `high` only where exactly one watched person has that surname and the title is theirs or one
+  of its synonyms (data/title_synonyms.da.txt: "rådgiver Aaskov" for a watched sagsbehandler);
+- all the surnames without the given name: "Brix Frølund" for Signe Brix Frølund (two or more
+  surnames, capitalised, not run on from another given name or into another surname); `high`
+  where only one watched person has that sequence of surnames.
 
 A name whose surname goes on ("J. Krogh-Ravn", "M. Kristiansen Møller") names someone else,
 and a hyphenated surname is one name: neither loses a part.
@@ -21,11 +26,13 @@ form), a variant label, reasons in words, and whether it can only be `possible`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from vaern.config import Matching
+from vaern.matchers.lexicon import load_title_synonyms
 from vaern.matchers.vocab import Form, Part, Tok, Vocabulary, budget
 
 MAX_SPAN = 6  # tokens from a given name to its surname: given + 2 middles + 2 inserted + surname
@@ -41,6 +48,7 @@ _LOWER = frozenset(("lower",))
 # Variant labels, most telling first: a mention is labelled with the first that applies.
 VARIANTS = (
     "title_surname",
+    "surnames",
     "nickname",
     "alias",
     "typo",
@@ -158,6 +166,12 @@ class Verifier:
                     self.cands.append(Cand(form, toks[j].start, toks[j].end, 80.0, {"nickname"}, why, True))
             if t.title and j + 1 < n and seps[j] in ("space", "dot"):
                 self._title(toks, seps, j)
+            if t.rest and j + 1 < n and seps[j] in ("space", "hyphen") and toks[j + 1].tok.forms:
+                for f, at in t.rest.items():
+                    if 1 in at and len(vocab.forms[f].parts) >= 3:
+                        c = self._surnames(toks, seps, vocab.forms[f], j)
+                        if c is not None:
+                            self.cands.append(c)
         for f, i in sorted(pairs):
             c = self._given_first(toks, seps, vocab.forms[f], i)
             if c is not None:
@@ -367,7 +381,9 @@ class Verifier:
             options.append(((*skels[:-1], skels[-1][:-1]), True))
         title = toks[j].tok
         for key, possessive in options:
-            for f in self.vocab.surnames.get(key, ()):
+            found = self.vocab.surnames.get(key, ())
+            people = {self.vocab.forms[f].person for f in found}
+            for f in found:
                 why = [f"job title {title.raw!r} before the surname"]
                 variants = {"title_surname"}
                 if possessive:
@@ -375,7 +391,65 @@ class Verifier:
                     variants.add("possessive")
                 form = self.vocab.forms[f]
                 start, end = toks[j].start, toks[chain[-1]].end
-                self.cands.append(Cand(form, start, end, 78.0, variants, why, True, "title", title.folded))
+                if len(people) == 1 and same_title(form.title, title.folded):
+                    why.append("the only watched person with this surname, and the title is theirs")
+                    score, possible = 92.0 - possessive, False
+                else:
+                    score, possible = 78.0, True
+                self.cands.append(Cand(form, start, end, score, variants, why, possible, "title", title.folded))
+
+    def _surnames(self, toks: list[Spot], seps: list[str], form: Form, j: int) -> Cand | None:
+        """All of the form's surnames from toks[j] on, without its given name ("Brix Frølund")."""
+        parts = form.parts[1:]
+        end = j + len(parts) - 1
+        if end >= len(toks) or any(p.initial for p in parts):
+            return None
+        # A middle given name is no surname: "Marie Steffensen" does not name Karin Marie Steffensen.
+        if any(self.vocab.tok(p.raw).given_name for p in parts[:-1]):
+            return None
+        variants = {"surnames"}
+        why = ["all the surnames, without the given name"]
+        for k, part in enumerate(parts):
+            t = toks[j + k].tok
+            if k and seps[j + k - 1] not in ("space", "hyphen"):
+                return None
+            if t.shape not in ("cap", "upper"):
+                return None
+            if t.skel == part.skel:
+                if t.raw != part.raw and "folded" not in variants:
+                    variants.add("folded")
+                    why.append("folded spelling (case, accents, æ/ø/å)")
+            elif k == len(parts) - 1 and t.skel == part.possessive:
+                variants.add("possessive")
+                why.append(f"possessive {t.raw!r}")
+            else:
+                return None
+        if j > 0 and seps[j - 1] in _OUTWARD:
+            before = toks[j - 1].tok
+            # "Anne Brix Frølund" is someone else; the person's own given name is the whole name.
+            if before.shape in ("cap", "upper") and not before.title and (
+                before.known or before.given_name or before.zipf < 4.0
+            ):
+                return None
+        after = end + 1
+        if after < len(toks) and seps[end] in _OUTWARD:
+            nxt = toks[after].tok
+            if nxt.shape in ("cap", "upper") and not nxt.title:
+                return None  # the surname goes on: "Brix Frølund Hansen"
+        key = tuple(p.skel for p in parts)
+        people = {self.vocab.forms[f].person for f in self.vocab.surnames.get(key, ())}
+        possible = len(people) > 1
+        if possible:
+            why.append(f"{len(people)} watched people have these surnames")
+        common = [
+            toks[j + k].tok.raw for k in range(len(parts)) if toks[j + k].tok.zipf >= self.settings.common_word_zipf
+        ]
+        if common:
+            possible = True
+            why.append(", ".join(repr(c) for c in common) + " common words")
+        score = 92.0 - ("possessive" in variants) - 2 * ("folded" in variants)
+        weak = "initial" if possible else ""  # shared: settled like an initial + surname
+        return Cand(form, toks[j].start, toks[end].end, score, variants, why, possible, weak)
 
     # -- grading ---------------------------------------------------------------------------
 
@@ -509,6 +583,18 @@ class Verifier:
         if score < s.possible_score:
             return None
         return Cand(form, span[0].start, span[-1].end, score, variants, why, possible, weak)
+
+
+def same_title(recorded: str, written: str) -> bool:
+    """Is the folded title `written` the person's `recorded` one, or a common synonym of it?"""
+    if not recorded:
+        return False
+    return recorded == written or written in _synonyms().get(recorded, frozenset())
+
+
+@functools.lru_cache(maxsize=1)
+def _synonyms() -> dict[str, frozenset[str]]:
+    return load_title_synonyms()
 
 
 def separator(gap: str) -> str:

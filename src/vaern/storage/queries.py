@@ -146,6 +146,7 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
         "first_seen": iso(hit.first_seen),
         "last_seen": iso(hit.last_seen),
         "removed_at": iso(hit.removed_at),
+        "also_shown_on": list(hit.shown_on or []),
         "snapshots": [snapshot_json(s, stamps.get(s.id, [])) for s in snaps],
         # True while no complete snapshot settles what the hit owes (pipeline.py, app.py).
         "evidence_owed": bool(hit.evidence_owed),
@@ -204,11 +205,13 @@ def start_run(session: Session, run_id: int) -> None:
     run.status, run.started_at = "running", utcnow()
 
 
-def finish_run(session: Session, run_id: int, status: str, error: str | None) -> None:
-    """Mark a run finished with how it went; the alert dispatcher waits for this."""
+def finish_run(session: Session, run_id: int, status: str, error: str | None, notes: str | None = None) -> None:
+    """Mark a run finished with how it went (and what it noticed); the alert dispatcher waits for this."""
     run = session.get(CrawlRunRow, run_id)
     assert run is not None, f"no crawl run {run_id}"
     run.status, run.error, run.finished_at = status, error, utcnow()
+    if notes:
+        run.notes = notes
 
 
 def known_pages(session: Session, site_id: str) -> list[tuple[PageRow, bool]]:

@@ -78,6 +78,8 @@ class CrawlRunRow(Base):
     pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
     pages_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     pages_failed: Mapped[int] = mapped_column(Integer, default=0)
+    dead_links: Mapped[int] = mapped_column(Integer, default=0)  # first-seen 404/410: a dead link, not a failure
+    notes: Mapped[str | None] = mapped_column(Text)  # what the crawl noticed, e.g. "trap suspected: …"
     hits_new: Mapped[int] = mapped_column(Integer, default=0)
     hits_seen: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -160,6 +162,9 @@ class HitRow(Base):
     # later crawl's whole read confirms it (pipeline.py).
     absent_since: Mapped[datetime | None] = mapped_column(DateTime)
     absent_run_id: Mapped[int | None] = mapped_column(Integer)
+    # Listing pages (front page, archives, topic lists) that showed an excerpt of this post
+    # naming the person: provenance, not hits of their own (pipeline.py).
+    shown_on: Mapped[list[Any]] = mapped_column(default=list)
 
     page: Mapped[PageRow] = relationship()
 

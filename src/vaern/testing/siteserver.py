@@ -470,7 +470,9 @@ def _gzip_bomb(ex: Exchange) -> None:
 
 def _cp1252(ex: Exchange) -> None:
     meta = '<meta charset="windows-1252">' if ex.query.get("meta") == "1" else ""
-    body = f"<html><head>{meta}<title>Ærgerligt</title></head><body><p>{DANISH}</p></body></html>"
+    # The title names the variant: three URLs that said exactly the same would be one page.
+    variant = "meta" if meta else "header" if ex.query.get("header") == "1" else "undeclared"
+    body = f"<html><head>{meta}<title>Ærgerligt ({variant})</title></head><body><p>{DANISH}</p></body></html>"
     charset = "; charset=windows-1252" if ex.query.get("header") == "1" else ""
     ex.send(200, body.encode("cp1252"), "text/html" + charset)
 
