@@ -22,8 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("the config", {"config"}),
     ("stages others build on: matching (pure), storage", {"matchers", "storage"}),
     ("stages", {"crawler", "alerts", "pipeline", "retention"}),
-    ("a crawl's process", {"crawlprocess"}),
-    ("the crawl supervisor", {"runner"}),
+    ("the crawl supervisor", {"supervisor"}),
     ("the recipes, and the local stand-ins tests and the demo run against", {"app", "testing"}),
     ("entry points", {"review", "scheduler", "status"}),
     ("the demo", {"demo"}),
@@ -160,4 +159,4 @@ def test_an_import_up_the_layers_or_a_circle_is_found() -> None:
     assert circles(graph) == [["vaern.cli", "vaern.demo.run", "vaern.cli"]]
     # What the real code imports is read from every kind of import statement.
     found = {t for t, _ in _imports(SRC / "app.py")}
-    assert {"vaern.config", "vaern.runner", "vaern.alerts", "vaern.storage.queries"} <= found
+    assert {"vaern.config", "vaern.supervisor", "vaern.alerts", "vaern.storage.queries"} <= found

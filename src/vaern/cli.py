@@ -168,7 +168,7 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)
     prepared = prepare_crawl(obj.config)
-    if run_id is None:  # started ahead by crawlprocess.prestart_crawls: the parent sends the run when it has one
+    if run_id is None:  # started ahead by supervisor.prestart_crawls: the parent sends the run when it has one
         line = sys.stdin.readline().strip()
         if not line:
             return  # the parent closed the pipe without a run: it gave up (its database would not open)
@@ -256,7 +256,7 @@ def _delivery_summary(report: Any, box: dict[str, int]) -> bool:
 
 @contextlib.contextmanager
 def _signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM is handled like Ctrl-C: the crawls are stopped (runner.stop_crawls), not orphaned.
+    """SIGTERM is handled like Ctrl-C: the crawls are stopped (Supervisor.stop), not orphaned.
 
     The crawl processes run in sessions of their own (so a kill reaches their browsers), which
     also means the terminal's Ctrl-C and a SIGTERM to this process never reach them: we pass it on.
