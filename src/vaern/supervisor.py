@@ -143,6 +143,22 @@ def kill_crawl(process: subprocess.Popen[bytes], grace: float = KILL_GRACE) -> N
             reap_orphaned_browsers()
 
 
+def exit_with_supervisor(every: float = 1.0) -> None:
+    """In a crawl process: end it, with its process group (its browser), when the process that
+    supervises it is gone. A supervisor that is SIGKILLed (a `vaern worker` on a machine that
+    is shut down hard) cannot stop its crawls; without this they would go on crawling beside the
+    retry of their job, writing to a run already closed as abandoned."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        log.warning("event=crawl.orphaned reason=supervisor_gone parent=%d", parent)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="vaern-supervisor-watch", daemon=True).start()
+
+
 def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
     """Signal the child's process group (it was started in a session of its own)."""
     try:
@@ -155,13 +171,32 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
 # Runs
 
 
-def open_run(sessions: sessionmaker[Session], site_id: str) -> int:
-    """A new run row for `site_id`: the parent's, filled in by the child."""
+def open_run(
+    sessions: sessionmaker[Session], site_id: str, *, job_id: int | None = None, worker: str | None = None
+) -> int:
+    """A new run row for `site_id`: the parent's, filled in by the child. A queued crawl's run
+    names its job and worker; an earlier attempt of the same job still open is closed here: the
+    job is only run again when the worker of that attempt stopped (queue: postgres)."""
+    from vaern.clock import utcnow
     from vaern.storage.db import transaction
     from vaern.storage.queries import new_run
+    from vaern.storage.tables import CrawlRunRow
 
     with transaction(sessions) as session:
-        return new_run(session, site_id)
+        run_id = new_run(session, site_id)
+        if job_id is None:
+            return run_id
+        run = session.get(CrawlRunRow, run_id)
+        assert run is not None
+        run.job_id, run.worker = job_id, worker
+        for earlier in session.query(CrawlRunRow).filter(
+            CrawlRunRow.job_id == job_id, CrawlRunRow.id != run_id, CrawlRunRow.finished_at.is_(None)
+        ):
+            earlier.status, earlier.finished_at = "abandoned", utcnow()
+            earlier.error = (
+                f"its worker ({earlier.worker}) stopped during the crawl; run {run_id} crawls the site again"
+            )
+        return run_id
 
 
 def finish_abandoned(
@@ -206,7 +241,7 @@ class CrawlInterrupted(Exception):
 class CrawlOutcome:
     site_id: str
     run_id: int | None
-    status: str  # ok | failed | killed | stopped | skipped
+    status: str  # ok | failed | killed | stopped | skipped; queued (queue: postgres, scheduler.py)
     seconds: float
     exit_code: int | None = None
 
@@ -255,11 +290,18 @@ class Supervisor:
             return list(self._running)
 
     def crawl(
-        self, site_id: str, *, run_id: int | None = None, process: subprocess.Popen[bytes] | None = None
+        self,
+        site_id: str,
+        *,
+        run_id: int | None = None,
+        process: subprocess.Popen[bytes] | None = None,
+        job_id: int | None = None,
+        worker: str | None = None,
     ) -> CrawlOutcome:
-        """One crawl of `site_id`, in this thread: open its run (unless given), start its process
-        (unless one started ahead is given; it is handed the run), wait for it, enforcing
-        `crawl.timeout`, and close the run if the child did not."""
+        """One crawl of `site_id`, in this thread: open its run (unless given; for a queued job,
+        naming the job and the worker), start its process (unless one started ahead is given; it
+        is handed the run), wait for it, enforcing `crawl.timeout`, and close the run if the child
+        did not."""
         if self.stopping:
             if process is not None:
                 kill_crawl(process, grace=0)
@@ -267,7 +309,8 @@ class Supervisor:
                 finish_abandoned(self.sessions, run_id, "stopped", "interrupted before it started")
             return CrawlOutcome(site_id, run_id, "skipped", 0.0)
         began = time.monotonic()
-        run_id = open_run(self.sessions, site_id) if run_id is None else run_id
+        if run_id is None:
+            run_id = open_run(self.sessions, site_id, job_id=job_id, worker=worker)
         log.info("event=crawl.started site=%s run=%d", site_id, run_id)
         try:
             if process is None:
