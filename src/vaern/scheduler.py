@@ -11,7 +11,12 @@
    once (coalesced), not once per missed slot; unchanged jobs keep their next run time.
 4. A dispatcher thread sends the outbox every `alerts.dispatch_every` (and right after a crawl)
    and queues reminders; the digest runs daily at `alerts.digest_at`, retention at `retention.at`.
-5. SIGTERM (or SIGINT) stops gracefully: no new crawls; running crawls get SIGTERM and
+5. With `queue: postgres` this is the control node: a site's crawl, when due, is queued
+   (crawlqueue.py) for the `vaern worker`s instead of run here, and every `STALLED_SECONDS / 2`
+   the crawls of workers that stopped sending heartbeats are queued again. The schedule, the
+   dispatcher, the digest and retention stay here. A restarted control node queues nothing twice:
+   the schedule is coalesced and a site has at most one waiting job (its queueing lock).
+6. SIGTERM (or SIGINT) stops gracefully: no new crawls; running crawls get SIGTERM and
    `STOP_GRACE` seconds to finish their current page; the dispatcher finishes the message it is
    sending; nothing is left half-written (hits and alerts are written in transactions).
 
@@ -26,7 +31,7 @@ import signal
 import sys
 import threading
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -45,6 +50,9 @@ from vaern.config import Config, Site
 from vaern.config.schedules import parse_interval, schedule_trigger
 from vaern.storage.tables import SchedulerJobRow
 from vaern.supervisor import KILL_GRACE, CrawlOutcome, StartCrawl, Supervisor, start_crawl_process
+
+if TYPE_CHECKING:
+    from vaern.crawlqueue import QueueClient
 
 log = logging.getLogger("vaern.service")
 
@@ -131,6 +139,11 @@ def timestamps_job() -> None:
         _ACTIVE.timestamps()
 
 
+def stalled_job() -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.requeue_stalled()
+
+
 class Service:
     """The scheduler, the dispatcher and the children they start, for one config."""
 
@@ -157,6 +170,7 @@ class Service:
         self._wake = threading.Event()
         self._dispatcher: threading.Thread | None = None
         self.scheduler: BackgroundScheduler | None = None
+        self.queue: QueueClient | None = None  # queue: postgres
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -166,6 +180,12 @@ class Service:
             raise RuntimeError("one service per process")
         _ACTIVE = self
         self._close_stale_runs()
+        if self.config.queue == "postgres":
+            from vaern.crawlqueue import QueueClient, ensure_schema, setup_lock
+
+            with setup_lock(self.config):
+                ensure_schema(self.config)
+            self.queue = QueueClient(self.config)
         tz = ZoneInfo(self.config.timezone)
         scheduler = _Scheduler(
             timezone=tz,
@@ -224,6 +244,9 @@ class Service:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.scheduler = None
+        if self.queue is not None:
+            self.queue.close()
+            self.queue = None
         if _ACTIVE is self:
             _ACTIVE = None
         log.info("event=service.stopped")
@@ -272,6 +295,17 @@ class Service:
                 (),
                 "default",
             )
+        if config.queue == "postgres":
+            from vaern.crawlqueue import STALLED_SECONDS
+
+            every_stalled = max(1, int(STALLED_SECONDS / 2))
+            wanted["stalled"] = (
+                "vaern.scheduler:stalled_job",
+                IntervalTrigger(seconds=every_stalled, timezone=UTC),
+                f"queue again the crawls of workers silent for {STALLED_SECONDS:.0f}s, every {every_stalled}s",
+                (),
+                "default",
+            )
         for job in scheduler.get_jobs():
             if job.id not in wanted:
                 log.info("event=schedule.removed job=%s", job.id)
@@ -300,9 +334,13 @@ class Service:
             log.info("event=schedule.added job=%s next=%s", job_id, clock.iso(job.next_run_time))
 
     def crawl(self, site_id: str) -> CrawlOutcome:
-        """Run one crawl of `site_id` in a child process (the supervisor), then wake the dispatcher."""
+        """Run one crawl of `site_id` in a child process (the supervisor), then wake the dispatcher;
+        with `queue: postgres`, queue it for the workers."""
         if self.stopping:
             return CrawlOutcome(site_id, None, "skipped", 0.0)
+        if self.queue is not None:
+            job_id = self.queue.defer_crawl(site_id)
+            return CrawlOutcome(site_id, None, "queued" if job_id is not None else "skipped", 0.0)
         outcome = self.supervisor.crawl(site_id)
         self._wake.set()  # its alerts can go now
         return outcome
@@ -310,6 +348,10 @@ class Service:
     def _close_stale_runs(self) -> None:
         """Runs left `running` by a service that died: nothing can still be working on them."""
         self.supervisor.close_stale_runs(self.supervisor.timeout + KILL_GRACE + 60)
+
+    def requeue_stalled(self) -> None:
+        if self.queue is not None:
+            self.queue.retry_stalled()
 
     def digest(self) -> None:
         with self.sessions() as session, session.begin():
@@ -394,7 +436,13 @@ def run_service(config: Config, *, runner: StartCrawl = start_crawl_process) -> 
     from vaern.app import open_services
 
     setup_logging()
-    services = open_services(config)
+    if config.queue == "postgres":
+        from vaern.crawlqueue import setup_lock
+
+        with setup_lock(config):  # workers starting at the same time wait
+            services = open_services(config)
+    else:
+        services = open_services(config)
     service = Service(config, services.engine, services.sessions, runner=runner)
     try:
         return service.run()
