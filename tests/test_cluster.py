@@ -232,6 +232,13 @@ def test_a_control_node_and_three_workers_crawl_every_site_once_and_survive_kill
     assert len(mailbox.messages) == before_mail
     assert _sent_twice(c) == []
 
+    # SIGTERM stops a worker cleanly: no job in hand, so it exits at once.
+    for name in ("w1", "w2", "w3"):
+        if name != victim:
+            os.killpg(c.processes[name].pid, signal.SIGTERM)
+            assert c.processes[name].wait(30) == 0, c.log(name)
+            assert "event=worker.stopped" in c.log(name)
+
 
 def _all_sent(c: Cluster) -> bool:
     with c.sessions() as session:

@@ -364,7 +364,7 @@ class Supervisor:
         run = found[0] if found else None
         log.log(
             logging.INFO if status == "ok" else logging.WARNING,
-            "event=crawl.finished site=%s run=%d status=%s seconds=%.1f exit=%s pages=%d unchanged=%d "
+            "event=crawl.finished site=%s run=%d status=%s seconds=%.3f exit=%s pages=%d unchanged=%d "
             "failed_pages=%d hits_new=%d hits_seen=%d",
             entry.site_id, entry.run_id, run.status if run is not None else status, seconds, code,
             run.pages_fetched if run else 0, run.pages_unchanged if run else 0, run.pages_failed if run else 0,
