@@ -109,5 +109,5 @@ def test_crawl_says_which_database_it_cannot_open_and_leaves_no_crawl_process(ma
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: cannot open the database postgresql+psycopg://vaern:***@127.0.0.1:{port}/vaern")
     assert "hemmeligt" not in result.stderr
-    # The crawl process started ahead (runner.prestart_crawls) went with the failed command.
+    # The crawl process started ahead (supervisor.prestart_crawls) went with the failed command.
     assert not [p for p, line in live_descendants() if "crawl-site" in line]

@@ -22,10 +22,11 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("the config", {"config"}),
     ("stages others build on: matching (pure), storage", {"matchers", "storage"}),
     ("stages", {"crawler", "alerts", "pipeline", "retention"}),
-    ("a crawl's process", {"crawlprocess"}),
-    ("the crawl supervisor", {"runner"}),
-    ("the recipes, and the local stand-ins tests and the demo run against", {"app", "testing"}),
+    ("the crawl supervisor", {"supervisor"}),
+    ("the recipes, the crawl queue, and the local stand-ins tests and the demo run against",
+     {"app", "crawlqueue", "testing"}),
     ("entry points", {"review", "scheduler", "status"}),
+    ("the queue's worker (it logs as the service does)", {"worker"}),
     ("the demo", {"demo"}),
     ("the command line", {"cli"}),
     ("python -m vaern", {"__main__"}),
@@ -160,4 +161,4 @@ def test_an_import_up_the_layers_or_a_circle_is_found() -> None:
     assert circles(graph) == [["vaern.cli", "vaern.demo.run", "vaern.cli"]]
     # What the real code imports is read from every kind of import statement.
     found = {t for t, _ in _imports(SRC / "app.py")}
-    assert {"vaern.config", "vaern.runner", "vaern.alerts", "vaern.storage.queries"} <= found
+    assert {"vaern.config", "vaern.supervisor", "vaern.alerts", "vaern.storage.queries"} <= found

@@ -255,7 +255,7 @@ def test_a_crawl_past_its_timeout_is_killed_with_its_browser(harness: Callable[.
     with h.sessions() as s:
         run = s.get(CrawlRunRow, outcome.run_id)
     assert run is not None and run.status == "killed" and run.finished_at is not None
-    assert run.error == "killed after crawl.timeout (3s)"
+    assert run.error == "killed after it exceeded crawl.timeout (3s)"
 
 
 def test_a_crawl_stopped_for_its_timeout_stays_killed_though_it_marked_itself(
@@ -269,7 +269,7 @@ def test_a_crawl_stopped_for_its_timeout_stays_killed_though_it_marked_itself(
     assert "term" in [e["event"] for e in _events(h.log)], "the crawl saw the SIGTERM and marked its run"
     with h.sessions() as s:
         run = s.get(CrawlRunRow, outcome.run_id)
-    assert run is not None and run.status == "killed" and run.error == "killed after crawl.timeout (2s)"
+    assert run is not None and run.status == "killed" and run.error == "killed after it exceeded crawl.timeout (2s)"
 
 
 def test_a_crawl_that_fails_is_recorded(harness: Callable[..., Harness]) -> None:

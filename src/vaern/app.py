@@ -7,7 +7,7 @@
 - `evidence_bundle`: `vaern export` and the review app's export — the bundle and its printed PDF.
 
 `cli`, `review` and `scheduler` call these; the stages (crawler, matchers, alerts, storage) never
-import this module. `runner.py` starts and watches the crawl processes `crawl_pass` asks for.
+import this module. `supervisor.py` starts and watches the crawl processes `crawl_pass` asks for.
 Heavy imports (SQLAlchemy, Scrapy, the matcher) are made where they are needed: `vaern crawl`
 starts its crawl processes before it loads the database layer.
 """
@@ -130,19 +130,19 @@ def crawl_pass(
     2. open the database (migrating it, mirroring the config);
     3. crawl, each site in a child process, at most `crawl.max_parallel_sites` at a time, telling
        `on_progress` the runs as they go; an interruption (Ctrl-C, or SIGTERM raised as
-       KeyboardInterrupt) is passed on to the crawls, which end their runs (runner.py);
+       KeyboardInterrupt) is passed on to the crawls, which end their runs (supervisor.py);
     4. deliver every due alert, this pass's and earlier retries, unless `send_alerts` is False
        (`vaern run` sends them); a second interruption leaves what is not sent queued;
     5. ask again for trusted timestamps that are owed and due, stamp the chain's head if due, and
        say what is still owed (storage/stamping.py).
     """
-    from vaern.crawlprocess import kill_crawl, prestart_crawls
+    from vaern.supervisor import kill_crawl, prestart_crawls
 
     # 1.
     prestarted = prestart_crawls(config, site_ids)  # before the database: they load meanwhile
     # 2.
     try:
-        from vaern.runner import CrawlInterrupted, run_crawls
+        from vaern.supervisor import CrawlInterrupted, Supervisor
 
         services = open_services(config)
     except BaseException:
@@ -155,7 +155,7 @@ def crawl_pass(
         runs: list[CrawlRunRow] = []
         if site_ids:
             try:
-                runs = run_crawls(config, services.sessions, site_ids, on_progress, prestarted)
+                runs = Supervisor(config, services.sessions).crawl_all(site_ids, on_progress, prestarted)
             except CrawlInterrupted as stop:
                 runs, interrupted = stop.runs, stop.signal_name
         # 4.

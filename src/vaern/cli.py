@@ -159,7 +159,9 @@ def crawl(obj: Context, sites: tuple[str, ...], no_alerts: bool) -> None:
 def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
     """Internal: the child process that crawls one site for one run."""
     from vaern.app import prepare_crawl, run_crawl
+    from vaern.supervisor import exit_with_supervisor
 
+    exit_with_supervisor()
     # Scrapy resets logger levels when it starts; our handlers' own level keeps its chatter (the
     # stats dump, "Spider opened") out of an operator's terminal unless -v was given.
     level = logging.getLogger().getEffectiveLevel()
@@ -168,7 +170,7 @@ def crawl_site_command(obj: Context, site_id: str, run_id: int | None) -> None:
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)
     prepared = prepare_crawl(obj.config)
-    if run_id is None:  # started ahead by crawlprocess.prestart_crawls: the parent sends the run when it has one
+    if run_id is None:  # started ahead by supervisor.prestart_crawls: the parent sends the run when it has one
         line = sys.stdin.readline().strip()
         if not line:
             return  # the parent closed the pipe without a run: it gave up (its database would not open)
@@ -256,7 +258,7 @@ def _delivery_summary(report: Any, box: dict[str, int]) -> bool:
 
 @contextlib.contextmanager
 def _signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM is handled like Ctrl-C: the crawls are stopped (runner.stop_crawls), not orphaned.
+    """SIGTERM is handled like Ctrl-C: the crawls are stopped (Supervisor.stop), not orphaned.
 
     The crawl processes run in sessions of their own (so a kill reaches their browsers), which
     also means the terminal's Ctrl-C and a SIGTERM to this process never reach them: we pass it on.
@@ -581,6 +583,22 @@ def run(obj: Context) -> None:
     from vaern.scheduler import run_service
 
     raise SystemExit(run_service(obj.config))
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Crawls run at once on this machine (default: crawl.max_parallel_sites).")
+@click.option("--name", default=None, help="This worker's name in the runs (default: HOST-PID).")
+@pass_ctx
+def worker(obj: Context, concurrency: int | None, name: str | None) -> None:
+    """Run queued crawls on this machine (queue: postgres); start one per machine, as many as needed."""
+    if obj.config.queue != "postgres":
+        click.echo("error: vaern worker runs queued crawls; set `queue: postgres` (and a PostgreSQL "
+                   "database) in the config, then start `vaern run` on one machine and workers on others", err=True)
+        raise SystemExit(2)
+    from vaern.worker import run_worker
+
+    raise SystemExit(run_worker(obj.config, concurrency=concurrency, name=name))
 
 
 @main.command()

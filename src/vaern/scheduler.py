@@ -4,13 +4,19 @@
    with a little jitter so sites sharing a schedule do not start in the same second.
 2. At most one crawl per site at a time (`max_instances=1`), at most `crawl.max_parallel_sites`
    at once (the size of the crawl thread pool); each crawl is a child process in its own
-   process group, killed with everything it started (the browser too) after `crawl.timeout`.
+   process group, started and watched by the crawl supervisor (supervisor.py), killed with
+   everything it started (the browser too) after `crawl.timeout`.
 3. The schedule lives in the database (APScheduler's SQLAlchemy job store, table
    `apscheduler_jobs`): after a restart a site that was due while the service was down runs
    once (coalesced), not once per missed slot; unchanged jobs keep their next run time.
 4. A dispatcher thread sends the outbox every `alerts.dispatch_every` (and right after a crawl)
    and queues reminders; the digest runs daily at `alerts.digest_at`, retention at `retention.at`.
-5. SIGTERM (or SIGINT) stops gracefully: no new crawls; running crawls get SIGTERM and
+5. With `queue: postgres` this is the control node: a site's crawl, when due, is queued
+   (crawlqueue.py) for the `vaern worker`s instead of run here, and every `STALLED_SECONDS / 2`
+   the crawls of workers that stopped sending heartbeats are queued again. The schedule, the
+   dispatcher, the digest and retention stay here. A restarted control node queues nothing twice:
+   the schedule is coalesced and a site has at most one waiting job (its queueing lock).
+6. SIGTERM (or SIGINT) stops gracefully: no new crawls; running crawls get SIGTERM and
    `STOP_GRACE` seconds to finish their current page; the dispatcher finishes the message it is
    sending; nothing is left half-written (hits and alerts are written in transactions).
 
@@ -22,17 +28,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import psutil
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -40,31 +41,23 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
 from vaern.alerts import deliver, queue_digest, queue_reminders
 from vaern.config import Config, Site
 from vaern.config.schedules import parse_interval, schedule_trigger
-from vaern.storage.queries import new_run
-from vaern.storage.tables import CrawlRunRow, SchedulerJobRow
+from vaern.storage.tables import SchedulerJobRow
+from vaern.supervisor import KILL_GRACE, CrawlOutcome, StartCrawl, Supervisor, start_crawl_process
+
+if TYPE_CHECKING:
+    from vaern.crawlqueue import QueueClient
 
 log = logging.getLogger("vaern.service")
 
 JOB_TABLE = SchedulerJobRow.__tablename__  # the job store is a table of ours: migrations own it
 STOP_GRACE = 30.0  # seconds a crawl gets to finish after SIGTERM before it is killed
-KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL when a crawl overran its timeout
-
-# Starts one crawl run `(site, run id)` as a child process in a session (process group) of its own.
-CrawlRunner = Callable[[Config, str, int], subprocess.Popen[bytes]]
-
-
-def default_runner(config: Config, site_id: str, run_id: int) -> subprocess.Popen[bytes]:
-    """The local runner's child process (`vaern crawl-site SITE --run-id N`)."""
-    from vaern.crawlprocess import start_crawl_process
-
-    return start_crawl_process(config, site_id, run_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,12 +139,9 @@ def timestamps_job() -> None:
         _ACTIVE.timestamps()
 
 
-@dataclass(frozen=True)
-class CrawlOutcome:
-    site_id: str
-    run_id: int | None
-    status: str  # ok | failed | killed | stopped | skipped
-    seconds: float
+def stalled_job() -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.requeue_stalled()
 
 
 class Service:
@@ -163,7 +153,7 @@ class Service:
         engine: Engine,
         sessions: sessionmaker[Session],
         *,
-        runner: CrawlRunner = default_runner,
+        runner: StartCrawl = start_crawl_process,
         stop_grace: float = STOP_GRACE,
         kill_grace: float = KILL_GRACE,
     ) -> None:
@@ -172,14 +162,15 @@ class Service:
         self.sessions = sessions
         self.runner = runner
         self.stop_grace = stop_grace
-        self.kill_grace = kill_grace
-        self.timeout = config.crawl.timeout.total_seconds()
+        # `runner` may be replaced after construction (tests do): looked up at each start.
+        self.supervisor = Supervisor(
+            config, sessions, start=lambda c, site, run: self.runner(c, site, run), kill_grace=kill_grace
+        )
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._children: dict[str, subprocess.Popen[bytes]] = {}
-        self._children_lock = threading.Lock()
         self._dispatcher: threading.Thread | None = None
         self.scheduler: BackgroundScheduler | None = None
+        self.queue: QueueClient | None = None  # queue: postgres
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -189,6 +180,12 @@ class Service:
             raise RuntimeError("one service per process")
         _ACTIVE = self
         self._close_stale_runs()
+        if self.config.queue == "postgres":
+            from vaern.crawlqueue import QueueClient, ensure_schema, setup_lock
+
+            with setup_lock(self.config):
+                ensure_schema(self.config)
+            self.queue = QueueClient(self.config)
         tz = ZoneInfo(self.config.timezone)
         scheduler = _Scheduler(
             timezone=tz,
@@ -240,24 +237,16 @@ class Service:
         self._wake.set()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.pause()
-        with self._children_lock:
-            children = dict(self._children)
-        for site_id, proc in children.items():
-            log.info("event=crawl.stopping site=%s pid=%d", site_id, proc.pid)
-            _signal_group(proc, signal.SIGTERM)
-        deadline = time.monotonic() + self.stop_grace
-        for site_id, proc in children.items():
-            try:
-                proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("event=crawl.killed site=%s pid=%d reason=stop", site_id, proc.pid)
-                kill_tree(proc)
+        self.supervisor.stop(self.stop_grace)
         if self._dispatcher is not None:
             self._dispatcher.join()
             self._dispatcher = None
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         self.scheduler = None
+        if self.queue is not None:
+            self.queue.close()
+            self.queue = None
         if _ACTIVE is self:
             _ACTIVE = None
         log.info("event=service.stopped")
@@ -306,6 +295,17 @@ class Service:
                 (),
                 "default",
             )
+        if config.queue == "postgres":
+            from vaern.crawlqueue import STALLED_SECONDS
+
+            every_stalled = max(1, int(STALLED_SECONDS / 2))
+            wanted["stalled"] = (
+                "vaern.scheduler:stalled_job",
+                IntervalTrigger(seconds=every_stalled, timezone=UTC),
+                f"queue again the crawls of workers silent for {STALLED_SECONDS:.0f}s, every {every_stalled}s",
+                (),
+                "default",
+            )
         for job in scheduler.get_jobs():
             if job.id not in wanted:
                 log.info("event=schedule.removed job=%s", job.id)
@@ -334,99 +334,24 @@ class Service:
             log.info("event=schedule.added job=%s next=%s", job_id, clock.iso(job.next_run_time))
 
     def crawl(self, site_id: str) -> CrawlOutcome:
-        """Run one crawl of `site_id` in a child process, enforcing `crawl.timeout`."""
+        """Run one crawl of `site_id` in a child process (the supervisor), then wake the dispatcher;
+        with `queue: postgres`, queue it for the workers."""
         if self.stopping:
             return CrawlOutcome(site_id, None, "skipped", 0.0)
-        began = time.monotonic()
-        run_id = self._new_run(site_id)
-        log.info("event=crawl.started site=%s run=%d", site_id, run_id)
-        try:
-            proc = self.runner(self.config, site_id, run_id)
-        except Exception as exc:
-            log.exception("event=crawl.failed site=%s run=%d reason=cannot_start", site_id, run_id)
-            self._close_run(run_id, "failed", f"the crawl process could not start: {type(exc).__name__}")
-            return CrawlOutcome(site_id, run_id, "failed", 0.0)
-        with self._children_lock:
-            self._children[site_id] = proc
-        status = "ok"
-        try:
-            try:
-                code = proc.wait(self.timeout)
-                status = "ok" if code == 0 else "stopped" if self.stopping else "failed"
-            except subprocess.TimeoutExpired:
-                status = "killed"
-                log.warning(
-                    "event=crawl.timeout site=%s run=%d pid=%d timeout=%s",
-                    site_id,
-                    run_id,
-                    proc.pid,
-                    self.config.crawl.timeout,
-                )
-                _signal_group(proc, signal.SIGTERM)
-                try:
-                    proc.wait(self.kill_grace)
-                except subprocess.TimeoutExpired:
-                    pass
-            # Whatever the exit, nothing the crawl started (a browser) may outlive it.
-            kill_tree(proc)
-        finally:
-            with self._children_lock:
-                self._children.pop(site_id, None)
-        errors = {
-            "ok": "the crawl process ended without recording its result",
-            "killed": f"killed after crawl.timeout ({self.config.crawl.timeout})",
-            "stopped": "stopped with the service",
-            "failed": f"the crawl process exited with code {proc.returncode}",
-        }
-        # Only a run the child left open is closed here (it died, was killed, or said nothing).
-        run = self._close_run(run_id, "killed" if status == "killed" else "failed", errors[status])
-        seconds = time.monotonic() - began
-        log.log(
-            logging.INFO if status == "ok" else logging.WARNING,
-            "event=crawl.finished site=%s run=%d status=%s seconds=%.1f exit=%s pages=%d unchanged=%d "
-            "failed_pages=%d hits_new=%d hits_seen=%d",
-            site_id,
-            run_id,
-            run.status if run is not None else status,
-            seconds,
-            proc.returncode,
-            run.pages_fetched if run else 0,
-            run.pages_unchanged if run else 0,
-            run.pages_failed if run else 0,
-            run.hits_new if run else 0,
-            run.hits_seen if run else 0,
-        )
+        if self.queue is not None:
+            job_id = self.queue.defer_crawl(site_id)
+            return CrawlOutcome(site_id, None, "queued" if job_id is not None else "skipped", 0.0)
+        outcome = self.supervisor.crawl(site_id)
         self._wake.set()  # its alerts can go now
-        return CrawlOutcome(site_id, run_id, status, seconds)
-
-    def _new_run(self, site_id: str) -> int:
-        """The run row is the parent's: the child fills it in, the parent closes it if it cannot."""
-        with self.sessions() as session, session.begin():
-            return new_run(session, site_id)
-
-    def _close_run(self, run_id: int, status: str, error: str | None) -> CrawlRunRow | None:
-        """Mark a run the child left unfinished (it died or was killed); return the row."""
-        with self.sessions() as session, session.begin():
-            run = session.get(CrawlRunRow, run_id)
-            if run is not None and run.finished_at is None:
-                run.status, run.finished_at = status, clock.utcnow()
-                run.error = run.error or error
-            elif run is not None and status == "killed":
-                # It marked itself in its grace period, but it did not finish: the timeout stands.
-                run.status, run.error = status, error
-            session.flush()
-            session.expunge_all()
-            return run
+        return outcome
 
     def _close_stale_runs(self) -> None:
         """Runs left `running` by a service that died: nothing can still be working on them."""
-        cutoff = clock.utcnow() - timedelta(seconds=self.timeout + KILL_GRACE + 60)
-        with self.sessions() as session, session.begin():
-            session.execute(
-                update(CrawlRunRow)
-                .where(CrawlRunRow.finished_at.is_(None), CrawlRunRow.started_at < cutoff)
-                .values(status="failed", finished_at=clock.utcnow(), error="the service stopped during the crawl")
-            )
+        self.supervisor.close_stale_runs(self.supervisor.timeout + KILL_GRACE + 60)
+
+    def requeue_stalled(self) -> None:
+        if self.queue is not None:
+            self.queue.retry_stalled()
 
     def digest(self) -> None:
         with self.sessions() as session, session.begin():
@@ -475,40 +400,6 @@ class Service:
             self._wake.wait(every)
 
 
-def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
-    """Signal the child's process group (it was started in a session of its own)."""
-    try:
-        if os.getpgid(proc.pid) == proc.pid:
-            os.killpg(proc.pid, signum)
-        else:
-            proc.send_signal(signum)
-    except ProcessLookupError:
-        pass
-
-
-def kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a crawl child, its process group and every descendant (a browser included)."""
-    try:
-        descendants = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        descendants = []
-    _signal_group(proc, signal.SIGKILL)
-    for child in descendants:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        log.error("event=crawl.unkillable pid=%d", proc.pid)
-    psutil.wait_procs(descendants, timeout=5)
-    # A browser that had already left the tree (its driver died first) is found by its marker.
-    from vaern.crawler.browser import reap_orphaned_browsers
-
-    reap_orphaned_browsers()
-
-
 # ---------------------------------------------------------------------------------------------
 # Logging and the entry point
 
@@ -540,12 +431,18 @@ def setup_logging(level: int = logging.INFO) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-def run_service(config: Config, *, runner: CrawlRunner = default_runner) -> int:
+def run_service(config: Config, *, runner: StartCrawl = start_crawl_process) -> int:
     """`vaern run`: open the database (migrating it, mirroring the config), serve until stopped."""
     from vaern.app import open_services
 
     setup_logging()
-    services = open_services(config)
+    if config.queue == "postgres":
+        from vaern.crawlqueue import setup_lock
+
+        with setup_lock(config):  # workers starting at the same time wait
+            services = open_services(config)
+    else:
+        services = open_services(config)
     service = Service(config, services.engine, services.sessions, runner=runner)
     try:
         return service.run()

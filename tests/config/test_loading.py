@@ -200,6 +200,13 @@ BAD: dict[str, tuple[str, list[str]]] = {
             "(did you mean 'Europe/Copenhagen'?)"
         ],
     ),
+    "the postgres queue on a SQLite database (workers on other machines cannot share it)": (
+        "queue_on_sqlite.yaml",
+        [
+            "queue_on_sqlite.yaml:3: queue: the postgres queue keeps its jobs in the database, which must then "
+            "be PostgreSQL (database: postgresql+psycopg://USER:PASSWORD@HOST/DATABASE), not SQLite"
+        ],
+    ),
     "sender with a line break (it would rewrite the From header)": (
         "sender_crlf.yaml",
         [

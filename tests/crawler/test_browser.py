@@ -219,7 +219,7 @@ def test_a_failing_crawl_closes_its_browser(site: JsSite) -> None:
 
 
 def _start_holder(site: JsSite, how: str = "hold") -> tuple[subprocess.Popen[str], str]:
-    """A stand-in crawl process, in its own session as the runner starts crawls, mid-page."""
+    """A stand-in crawl process, in its own session as the supervisor starts crawls, mid-page."""
     child = subprocess.Popen(
         [sys.executable, "-m", "vaern.testing.browsing", how, site.url("/endless/")],
         stdout=subprocess.PIPE,
@@ -257,7 +257,7 @@ def test_sigkill_of_everything_then_the_service_reaps(site: JsSite, how: str) ->
         mine = [p for p, _m in browser_processes(bt.session.marker)]
 
         # Freeze Chromium so it cannot notice its pipe closing, then kill the crawl's whole process
-        # group (as crawlprocess.kill_crawl does): the browser is left over, and only the sweep can help.
+        # group (as supervisor.kill_crawl does): the browser is left over, and only the sweep can help.
         frozen = [p for p, _m in browser_processes(marker)]
         group = os.getpgid(frozen[0].pid)
         victims = [p for p in psutil.process_iter() if _pgid(p) == group] + frozen

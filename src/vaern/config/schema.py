@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_serializer,
     field_validator,
     model_validator,
@@ -549,6 +550,10 @@ class Config(_Model):
     timezone: str = "Europe/Copenhagen"
     language: Literal["da", "en"] = "da"
     database: str = "sqlite:///var/vaern.db"
+    # Where crawls run: `local`, child processes of `vaern crawl`/`vaern run` on this machine; or
+    # `postgres`, jobs in a queue in the PostgreSQL database that `vaern worker`s on any number of
+    # machines take (crawlqueue.py).
+    queue: Literal["local", "postgres"] = "local"
     archive: Path = Path("var/archive")
     review_url: str = "http://127.0.0.1:8000"
     smtp: Smtp = Smtp()
@@ -593,6 +598,17 @@ class Config(_Model):
             return v
         shown = f"a {scheme!r} URL" if scheme else "not a database URL"
         raise ValueError(f"{shown}; use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DATABASE")
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, v: str, info: ValidationInfo) -> str:
+        database = info.data.get("database")
+        if v == "postgres" and isinstance(database, str) and not database.startswith("postgres"):
+            raise ValueError(
+                "the postgres queue keeps its jobs in the database, which must then be PostgreSQL "
+                "(database: postgresql+psycopg://USER:PASSWORD@HOST/DATABASE), not SQLite"
+            )
+        return v
 
     @field_serializer("database", when_used="json")
     def _database_json(self, v: str) -> str:

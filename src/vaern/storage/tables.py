@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -74,7 +75,8 @@ class CrawlRunRow(Base):
     site_id: Mapped[str] = mapped_column(String(100), index=True)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
-    status: Mapped[str] = mapped_column(String(20), default="running")  # queued|running|ok|stopped|failed|killed
+    # queued|running|ok|stopped|failed|killed|abandoned (its queue worker stopped; the job ran again)
+    status: Mapped[str] = mapped_column(String(20), default="running")
     pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
     pages_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     pages_failed: Mapped[int] = mapped_column(Integer, default=0)
@@ -83,6 +85,10 @@ class CrawlRunRow(Base):
     hits_new: Mapped[int] = mapped_column(Integer, default=0)
     hits_seen: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # With `queue: postgres`: the queue's job this run is an attempt of (a retried job's runs share
+    # it), and the worker that ran it. Both null for a crawl run on this machine.
+    job_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    worker: Mapped[str | None] = mapped_column(String(200))
 
 
 class CrawlFailureRow(Base):

@@ -51,6 +51,7 @@ DA: dict[str, str] = {
     "crawl_failed": "fejlet",
     "crawl_killed": "stoppet (for lang)",
     "crawl_stopped": "stoppet",
+    "crawl_abandoned": "opgivet (dens worker stoppede)",
     "done_confirm": "Bekræftet.",
     "done_dismiss": "Afvist.",
     "done_reopen": "Genåbnet.",

@@ -51,6 +51,7 @@ EN: dict[str, str] = {
     "crawl_failed": "failed",
     "crawl_killed": "stopped (too long)",
     "crawl_stopped": "stopped",
+    "crawl_abandoned": "abandoned (its worker stopped)",
     "done_confirm": "Confirmed.",
     "done_dismiss": "Dismissed.",
     "done_reopen": "Reopened.",
