@@ -37,6 +37,10 @@ class Mention:
     categories: tuple[str, ...] = ()
     # Why it matched, in words an analyst can check ("misspelt 'Gusav' for 'Gustav' (1 edit)").
     why: tuple[str, ...] = ()
+    # How it was found (CONTRACT.md `mentions[].found`): "text" (the name written out),
+    # "context" (a later reference in a post that names the person; matchers/assess/context.py)
+    # or "image" (text read from a picture on the page).
+    found: str = "text"
 
     def as_row(self) -> dict[str, object]:
         """The mention as `vaern match` prints it (and as the dev corpus's scorer reads it)."""

@@ -25,6 +25,8 @@ from vaern import clock
 from vaern.config import Config, Site
 from vaern.domain import CaptureRequest, FetchFailure, MatchedName, Mention, Page, Post, post_for
 from vaern.matchers import NameIndex
+from vaern.matchers.assess import Assessor, PersonAssessment, merge
+from vaern.matchers.assess.dating import StatedDate, date_for, stated_dates
 from vaern.storage.db import transaction
 from vaern.storage.failures import record_failure
 from vaern.storage.queries import hits_on_page, page_by_url
@@ -48,9 +50,13 @@ class Found(NamedTuple):
     post: Post | None = None
 
     def where(self) -> dict[str, object]:
-        """The field and the offsets of the mention, and its post where it has one (for `why`
-        and the evidence's `matches`)."""
-        out: dict[str, object] = {"field": self.field, "start": self.mention.start, "end": self.mention.end}
+        """The field and the offsets of the mention, how it was found, and its post where it has
+        one (for `why` and the evidence's `matches`)."""
+        out: dict[str, object] = {
+            "field": self.field, "start": self.mention.start, "end": self.mention.end, "found": self.mention.found,
+        }
+        if self.mention.why:
+            out["reason"] = list(self.mention.why)
         if self.post is not None:
             out["post"] = self.post.permalink
             out["post_index"] = self.post.index
@@ -72,6 +78,22 @@ def find_mentions(index: NameIndex, page: Page) -> list[Found]:
     ]
 
 
+def assess_page(index: NameIndex, assessor: Assessor, page: Page) -> tuple[list[Found], dict[str, PersonAssessment]]:
+    """The page's mentions (those found by context included) and, per person, what the page
+    says about them: each field read on its own, the gravest reading of the two kept."""
+    found: list[Found] = []
+    judged: dict[str, PersonAssessment] = {}
+    for name, text in (("title", page.title), ("text", page.text)):
+        if not text:
+            continue
+        posts = page.posts if name == "text" else ()
+        result = assessor.assess(text, posts, index.find(text))
+        found += [Found(name, text, m, post_for(posts, m.start) if posts else None) for m in result.mentions]
+        for person, reading in result.of_person.items():
+            judged[person] = merge(judged[person], reading) if person in judged else reading
+    return found, judged
+
+
 def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:
     """The words around a mention, on one line, cut at word boundaries, with … where cut."""
     start = max(0, mention.start - width)
@@ -84,6 +106,28 @@ def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:
         end = space if space != -1 else end
     body = " ".join(text[start:end].split())
     return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
+
+
+def _assessed(reading: PersonAssessment | None) -> dict[str, Any]:
+    """A hit's fields from the page's reading of its person."""
+    if reading is None:
+        return {"categories": [], "severity": "none", "passage": None, "private_data": []}
+    passage = (
+        {"text": reading.passage, "category": reading.passage_category} if reading.passage is not None else None
+    )
+    return {
+        "categories": list(reading.categories), "severity": reading.severity, "passage": passage,
+        "private_data": reading.private_rows(),
+    }
+
+
+def _dated(dates: Sequence[StatedDate], text: str, of_person: Sequence[Found]) -> dict[str, Any]:
+    """The date the page's markup states for the post that names the person, and its source."""
+    in_text = [f.mention.start for f in of_person if f.field == "text"]
+    stated = date_for(list(dates), text, min(in_text)) if in_text and dates else None
+    if stated is None:
+        return {"posted_at": None, "posted_source": None}
+    return {"posted_at": stated.when, "posted_source": stated.source}
 
 
 def text_hash(text: str) -> str:
@@ -122,13 +166,15 @@ class PagePipeline:
         self.queue_alerts = queue_alerts
         self.units = {p.id: p.unit for p in config.people}
         self.names = {p.id: p.name for p in config.people}
+        self.assessor = Assessor(index)
         # The pages to secure as evidence once the crawl is done (app.secure_evidence).
         self.evidence: list[CaptureRequest] = []
 
     # -- PageSink -------------------------------------------------------------------------
 
     def page(self, page: Page) -> None:
-        found = find_mentions(self.index, page)
+        found, judged = assess_page(self.index, self.assessor, page)
+        dates = stated_dates(page.body, self.config.timezone)
         by_person: dict[str, list[Found]] = defaultdict(list)
         for f in found:
             by_person[f.mention.person].append(f)
@@ -153,8 +199,10 @@ class PagePipeline:
                         for f in of_person
                     ],
                     "excerpt": excerpt(best.text, best.mention),
-                    "categories": sorted({c for m in mentions for c in m.categories}),
                     "context_hash": text_hash("\n".join(sorted({sentence(f.text, f.mention) for f in of_person}))),
+                    "found": sorted({m.found for m in mentions}),
+                    **_assessed(judged.get(person_id)),
+                    **_dated(dates, page.text, of_person),
                 }
                 if hit is None:
                     hit = HitRow(

@@ -342,7 +342,7 @@ class Network(_Model):
     allow_private_hosts: list[str] = []
 
 
-CATEGORIES = ("threat", "private_info", "insult", "accusation", "criticism")
+CATEGORIES = ("threat", "private_info", "incitement", "insult", "accusation", "criticism")
 
 
 class Matching(_Model):
@@ -390,6 +390,11 @@ class Matching(_Model):
         return v
 
 
+SEVERITIES = ("critical", "high", "medium", "low", "none")
+POLICY_ACTIONS = ("immediate", "digest", "none")
+DEFAULT_POLICY = {"critical": "immediate", "high": "immediate", "medium": "immediate", "low": "digest", "none": "none"}
+
+
 class Alerts(_Model):
     """Who is told, when, and how hard delivery tries (alerts/ and the dispatcher in `vaern run`)."""
 
@@ -405,6 +410,25 @@ class Alerts(_Model):
     give_up_after: Duration = Field(Duration("3d"), description="a temporary failure is retried until this old")
     thumbnails: bool = Field(default=True, description="attach a small picture of the screenshot to each hit")
     connections: int = Field(default=1, ge=1, le=10, description="SMTP connections sending at once (remote relays)")
+    policy: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_POLICY),
+        description="what each severity of a high hit sets off: immediate (the leader at once), digest (the "
+        "analysts' daily digest) or none; severities not named keep their default",
+    )
+
+    @field_validator("policy")
+    @classmethod
+    def _policy(cls, v: dict[str, str]) -> dict[str, str]:
+        for severity, action in v.items():
+            if severity not in SEVERITIES:
+                raise ValueError(f"unknown severity {severity!r} (severities: {', '.join(SEVERITIES)})")
+            if action not in POLICY_ACTIONS:
+                raise ValueError(f"{severity}: unknown action {action!r} (actions: {', '.join(POLICY_ACTIONS)})")
+        return {**DEFAULT_POLICY, **v}
+
+    def action(self, severity: str | None) -> str:
+        """What a high hit of `severity` sets off; a hit never assessed (None) is told at once."""
+        return "immediate" if severity is None else self.policy.get(severity, "immediate")
 
     @field_validator("digest_at")
     @classmethod

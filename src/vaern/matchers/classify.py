@@ -1,6 +1,7 @@
 """What kind of harassment surrounds a mention: categories of the sentence that holds it.
 
-Categories (CONTRACT.md): `threat`, `private_info` (an address, a phone number, a CPR number, an
+Categories (CONTRACT.md): `threat`, `incitement` (calling on others to act against the person),
+`private_info` (an address, a phone number, a CPR number, an
 e-mail, health/family/private-life details), `insult`, `accusation` (of crimes or misconduct),
 `criticism` (lawful opinion). A sentence may get several, or none.
 
@@ -114,7 +115,7 @@ class Classifier:
                     found.add(category)
         if "private_info" not in found and _private_data(sentence):
             found.add("private_info")
-        if found & {"threat", "insult", "accusation"}:
+        if found & {"threat", "insult", "accusation", "incitement"}:
             found.discard("criticism")
         return tuple(c for c in CATEGORIES if c in found)
 
@@ -175,6 +176,28 @@ def _private_data(sentence: str) -> bool:
     if _PHONE.search(sentence):
         return True
     return bool(_POSTCODE.search(sentence) and re.search(r"\bbor\b", sentence))
+
+
+def sentence_spans(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int]]:
+    """The sentences of text[lo:hi], as (start, end) offsets, cut where `sentence_bounds` cuts
+    them; white space around a sentence is left out, empty ones are skipped."""
+    hi = len(text) if hi is None else hi
+    out: list[tuple[int, int]] = []
+    begin = lo
+    for m in _END.finditer(text, lo, hi):
+        if _is_end(text, m):
+            out.append((begin, m.end()))
+            begin = m.end()
+    out.append((begin, hi))
+    spans: list[tuple[int, int]] = []
+    for s, e in out:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
 
 
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:

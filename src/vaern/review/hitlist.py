@@ -34,7 +34,7 @@ from vaern.storage.tables import HitRow, PageRow, SnapshotRow
 
 STATUSES = ("new", "confirmed", "dismissed", "removed")
 CONFIDENCES = ("high", "possible")
-CATEGORIES = ("threat", "private_info", "insult", "accusation", "criticism")
+CATEGORIES = ("threat", "private_info", "incitement", "insult", "accusation", "criticism")
 MAX_PERSON_CHOICES = 300
 
 

@@ -148,6 +148,16 @@ class HitRow(Base):
     first_run_id: Mapped[int | None] = mapped_column(Integer)
     # Hash of the sentences that name the person: a change there is an `update`, elsewhere is not.
     context_hash: Mapped[str | None] = mapped_column(String(64))
+    # The assessment (matchers/assess): how bad the post is for the person, the passage that
+    # says so, the private data it publishes (kinds only, never the items), the mentions found by
+    # context or in images, and the post's own date where the page states one. Null severity:
+    # a hit from before assessments, alerted as it always was.
+    severity: Mapped[str | None] = mapped_column(String(20), index=True)
+    passage: Mapped[dict[str, Any] | None] = mapped_column()  # {"text", "category"}
+    private_data: Mapped[list[Any]] = mapped_column(default=list)  # [{"kind", "masked"}]
+    found: Mapped[list[Any]] = mapped_column(default=list)  # how mentions were found: text | context | image
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    posted_source: Mapped[str | None] = mapped_column(String(40))  # json-ld | time | meta | header
 
     page: Mapped[PageRow] = relationship()
 

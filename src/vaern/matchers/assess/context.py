@@ -1,0 +1,186 @@
+"""Mentions found by context: later references to a person a post has already named in full.
+
+Once a post (or a page without posts) names a watched person by a whole-name mention (the
+anchor), later in the same post these count as mentions of that person too, marked
+`found="context"`:
+
+- the surname alone, or the given name alone, capitalised or in capitals ("Rosenkilde",
+  "RENÉ"), where no other person anchored in the post shares it;
+- a personal pronoun (han, hun, ham, hende, hans, hendes) in the sentences right after a
+  mention (`PRONOUN_REACH`), given to the person mentioned last before it.
+
+A surname alone with no anchor in the post (`lone_surnames`) is `possible`, unless exactly one
+watched person has that surname and the sentence around it is harassing (a threat, an insult,
+an accusation, incitement or private data): then it is `high`, and the reason says so. It is
+not read at all where the post writes the surname after another given name ("Jens Dahl"), a
+person nobody watches: the post is about someone else. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from vaern.domain import Mention, WatchedPerson
+from vaern.matchers.classify import sentence_spans
+from vaern.matchers.normalise import fold
+
+PRONOUN_REACH = 3  # sentences after a mention in which a pronoun still refers to that person
+_PRONOUNS = frozenset(("han", "hun", "ham", "hende", "hans", "hendes"))
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_HARASSING = frozenset(("threat", "insult", "accusation", "incitement", "private_info"))
+
+
+@dataclass(frozen=True)
+class NameParts:
+    """The folded given names and surnames of the watched people, and who has each."""
+
+    given: dict[str, tuple[str, ...]]
+    surname: dict[str, tuple[str, ...]]
+
+
+def name_parts(people: Sequence[WatchedPerson]) -> NameParts:
+    given: dict[str, list[str]] = {}
+    surname: dict[str, list[str]] = {}
+    for p in people:
+        words = _WORD.findall(p.name)
+        if len(words) < 2:
+            continue
+        given.setdefault(fold(words[0]), []).append(p.id)
+        for part in re.split(r"[-]", words[-1]):
+            if len(part) >= 3:
+                surname.setdefault(fold(part), []).append(p.id)
+    return NameParts(
+        given={k: tuple(dict.fromkeys(v)) for k, v in given.items()},
+        surname={k: tuple(dict.fromkeys(v)) for k, v in surname.items()},
+    )
+
+
+def _capitalised(word: str) -> bool:
+    return word[:1].isupper()
+
+
+def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts,
+               people: dict[str, WatchedPerson]) -> list[Mention]:
+    """The context mentions of text[lo:hi] (one post), given its mentions found as text."""
+    anchors = [m for m in mentions if lo <= m.start < hi and m.found == "text"]
+    if not anchors:
+        return []
+    anchored = {m.person for m in anchors}
+    first_anchor = min(m.start for m in anchors)
+    taken = [(m.start, m.end) for m in mentions]
+    # Which anchored person each given name and surname may stand for.
+    owners: dict[str, set[str]] = {}
+    for pid in anchored:
+        person = people.get(pid)
+        if person is None:
+            continue
+        words = _WORD.findall(person.name)
+        if len(words) < 2:
+            continue
+        owners.setdefault(fold(words[0]), set()).add(pid)
+        for part in re.split(r"[-]", words[-1]):
+            if len(part) >= 3:
+                owners.setdefault(fold(part), set()).add(pid)
+    best = {m.person: m for m in sorted(anchors, key=lambda m: (m.confidence != "high", -m.score))}
+    sentences = sentence_spans(text, lo, hi)
+    found: list[Mention] = []
+    for m in _WORD.finditer(text, first_anchor, hi):
+        word = m.group()
+        if any(s < m.end() and m.start() < e for s, e in taken):
+            continue
+        key = fold(word)
+        if key in _PRONOUNS:
+            continue
+        who = owners.get(key)
+        if who is None or len(who) != 1 or not _capitalised(word):
+            continue
+        pid = next(iter(who))
+        anchor = best[pid]
+        if m.start() < anchor.start:
+            continue
+        kind = "surname" if key in parts.surname and pid in parts.surname[key] else "given name"
+        found.append(_context_mention(anchor, m.start(), m.end(), word, f"{kind} alone after the full name"))
+    # Pronouns: to the person mentioned last, within PRONOUN_REACH sentences of that mention.
+    everyone = sorted([*anchors, *found], key=lambda x: x.start)
+    for m in _WORD.finditer(text, first_anchor, hi):
+        if fold(m.group()) not in _PRONOUNS:
+            continue
+        before = [x for x in everyone if x.end <= m.start()]
+        if not before:
+            continue
+        last = before[-1]
+        if _sentences_between(sentences, last.end, m.start()) > PRONOUN_REACH:
+            continue
+        pronoun_anchor = best.get(last.person)
+        if pronoun_anchor is None:
+            continue
+        found.append(_context_mention(pronoun_anchor, m.start(), m.end(), m.group(), "pronoun after the full name"))
+    return sorted(found, key=lambda x: x.start)
+
+
+def _sentences_between(sentences: Sequence[tuple[int, int]], a: int, b: int) -> int:
+    return sum(1 for s, _ in sentences if a < s <= b)
+
+
+def _context_mention(anchor: Mention, start: int, end: int, matched: str, why: str) -> Mention:
+    return replace(
+        anchor, start=start, end=end, matched=matched, variant="context", compared=(matched, anchor.matched),
+        found="context", why=(f"{why} '{anchor.matched}'",),
+    )
+
+
+def lone_surnames(
+    text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts,
+    sentence_categories: Callable[[int], tuple[str, ...]],
+) -> list[Mention]:
+    """Surnames written alone in text[lo:hi] (a post naming nobody in full): capitalised not at
+    the start of a sentence, or in capitals. `sentence_categories(offset)` gives the categories
+    of the sentence at an offset."""
+    if any(lo <= m.start < hi for m in mentions):
+        return []
+    starts = {s for s, _ in sentence_spans(text, lo, hi)}
+    candidates: list[tuple[re.Match[str], tuple[str, ...]]] = []
+    for m in _WORD.finditer(text, lo, hi):
+        word = m.group()
+        if not _capitalised(word):
+            continue
+        key = fold(word)
+        who = parts.surname.get(key)
+        if who is None:
+            continue
+        before = _word_before(text, lo, m.start())
+        if before and _capitalised(before) and fold(before) not in _PRONOUNS and m.start() not in starts:
+            return []  # "Jens Dahl": a whole name of someone nobody here watches
+        caps = word.isupper() and len(word) >= 3
+        if not caps and m.start() in starts:
+            continue  # capitalised only because a sentence starts there
+        candidates.append((m, who))
+    found: list[Mention] = []
+    for m, who in candidates:
+        if len(who) > 3:
+            continue  # a surname many watched people share says nothing about which one
+        harassing = bool(set(sentence_categories(m.start())) & _HARASSING)
+        for pid in who:
+            high = len(who) == 1 and harassing
+            reason = (
+                "surname alone, no full name in the post; one watched person has it and the text around it is harassing"
+                if high else "surname alone, no full name in the post"
+            )
+            found.append(Mention(
+                person=pid, start=m.start(), end=m.end(), matched=m.group(), score=80.0 if high else 60.0,
+                confidence="high" if high else "possible", variant="surname_alone",
+                compared=(m.group(), m.group()), found="context", why=(reason,),
+            ))
+    return found
+
+
+def _word_before(text: str, lo: int, at: int) -> str:
+    i = at
+    while i > lo and text[i - 1] in " \t":
+        i -= 1
+    j = i
+    while j > lo and (text[j - 1].isalnum() or text[j - 1] in "-'’"):
+        j -= 1
+    return text[j:i]
