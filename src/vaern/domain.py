@@ -71,6 +71,16 @@ def post_for(posts: Sequence[Post], offset: int) -> Post | None:
 
 
 @dataclass(frozen=True)
+class ImageText:
+    """The text read in one image of a page (crawler/ocr.py): its address, the text, the
+    SHA-256 of the image's bytes as fetched."""
+
+    url: str
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Page:
     """A fetched page, as the crawler hands it to the pipeline."""
 
@@ -90,6 +100,7 @@ class Page:
     rendered: bool = False
     actions: tuple[str, ...] = ()
     posts: tuple[Post, ...] = ()
+    images: tuple[ImageText, ...] = ()  # text read in the page's images, where `ocr` is on
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,8 @@ class MatchedName(TypedDict):
     name: str
     matched: str
     snippet: str
-    field: NotRequired[str]  # "title" | "text"
+    field: NotRequired[str]  # "title" | "text" | "image"
+    image: NotRequired[str]  # the image's address, for a mention found in an image
     start: NotRequired[int]
     end: NotRequired[int]
     variant: NotRequired[str]

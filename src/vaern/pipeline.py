@@ -4,14 +4,18 @@
 its hits and their alert rows commit together or not at all, so a crash mid-crawl loses at most
 the page in hand and never leaves a hit without its alert.
 
-A page's title and its text are matched as two fields (`find_mentions`); each mention records
-its field, and its offsets, excerpt and sentence are taken from that field. A mention in the text
+A page's title, its text and the text read in its images are matched as fields of their own
+(`assess_page`); each mention records its field, and its offsets, excerpt and sentence are taken
+from that field. The assessment (matchers/assess) adds the mentions found in context and gives
+each person's hit its categories, severity, gravest passage and private data; the post's date,
+where the page's markup states one, is kept on the hit for the police deadline. A mention in the text
 of a rendered page also records the post or comment it is in (`Page.posts`): its permalink and
 its place among the page's posts, in the hit's `why` and in the evidence's `matches`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections import defaultdict
@@ -48,6 +52,7 @@ class Found(NamedTuple):
     text: str
     mention: Mention
     post: Post | None = None
+    image: str | None = None  # the image's address, for a mention in text read from an image
 
     def where(self) -> dict[str, object]:
         """The field and the offsets of the mention, how it was found, and its post where it has
@@ -57,6 +62,8 @@ class Found(NamedTuple):
         }
         if self.mention.why:
             out["reason"] = list(self.mention.why)
+        if self.image is not None:
+            out["image"] = self.image
         if self.post is not None:
             out["post"] = self.post.permalink
             out["post_index"] = self.post.index
@@ -89,6 +96,16 @@ def assess_page(index: NameIndex, assessor: Assessor, page: Page) -> tuple[list[
         posts = page.posts if name == "text" else ()
         result = assessor.assess(text, posts, index.find(text))
         found += [Found(name, text, m, post_for(posts, m.start) if posts else None) for m in result.mentions]
+        for person, reading in result.of_person.items():
+            judged[person] = merge(judged[person], reading) if person in judged else reading
+    # Text read in the page's images (crawler/ocr.py): matched like the page's text, each
+    # mention marked as found in an image and holding the image's address.
+    for image in page.images:
+        result = assessor.assess(image.text, (), index.find(image.text))
+        found += [
+            Found("image", image.text, dataclasses.replace(m, found="image"), None, image.url)
+            for m in result.mentions
+        ]
         for person, reading in result.of_person.items():
             judged[person] = merge(judged[person], reading) if person in judged else reading
     return found, judged
@@ -290,6 +307,8 @@ class PagePipeline:
         )
         if found.post is not None:
             matched["post"], matched["post_index"] = found.post.permalink, found.post.index
+        if found.image is not None:
+            matched["image"] = found.image
         return matched
 
     def _owe_evidence(

@@ -35,6 +35,7 @@ from vaern.alerts import mime
 from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
 from vaern.alerts.routing import DIGEST, NEW_HIT, routing_table, scope
 from vaern.config import Config
+from vaern.matchers.assess.severity import police_fits, rank
 from vaern.storage.archive import inside
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
 from vaern.storage.thumbnails import Thumbnails
@@ -132,6 +133,13 @@ class HitView:
     deadline_basis: str
     deadline_passed: bool
     thumbnail_cid: str | None
+    severity: str = ""  # in words ("KRITISK"); empty for a hit from before assessments
+    severity_code: str = ""
+    passage: str | None = None  # the gravest passage about the person, private data masked
+    passage_category: str | None = None
+    private_data: tuple[str, ...] = ()  # "adresse: L••••••• ••"
+    found_by: tuple[str, ...] = ()  # how mentions other than the written name were found
+    police: bool = True  # does a report to the police (and so the deadline) fit?
 
 
 def mark_names(excerpt: str, matched: Sequence[str]) -> list[tuple[str, bool]]:
@@ -194,7 +202,7 @@ def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostT
 
 
 # The order the recommended next steps are given in, most urgent first.
-CATEGORY_ORDER = ("threat", "private_info", "accusation", "insult", "criticism")
+CATEGORY_ORDER = ("threat", "private_info", "incitement", "accusation", "insult", "criticism")
 
 
 def next_steps(words: Words, categories: Sequence[str]) -> list[str]:
@@ -213,7 +221,16 @@ def deadline_of(session: Session, config: Config, hit: HitRow) -> Deadline:
     """A hit's police deadline as its e-mails count it: 72 hours from the date the page gives the
     post, else from when Værn first saw it (the review app shows the same)."""
     evidence = load_evidence(session, config, [hit]).get(hit.page_id)
-    return police_deadline(hit.first_seen, posted_time(config, hit, evidence))
+    return police_deadline(hit.first_seen, posted_time(config, hit, evidence), hit.posted_at, hit.posted_source)
+
+
+def police_fits_hit(hit: HitRow) -> bool:
+    """Does a report to the police fit this hit? A hit from before assessments is given the
+    deadline as it always was."""
+    if hit.severity is None:
+        return True
+    kinds = [str(item.get("kind")) for item in hit.private_data or [] if isinstance(item, dict)]
+    return police_fits([str(c) for c in hit.categories or []], kinds)
 
 
 class Composer:
@@ -244,6 +261,10 @@ class Composer:
 
     def _deadline_text(self, deadline: Deadline) -> str:
         w = self.words
+        if deadline.basis == "stated":
+            source_key = f"deadline.source.{deadline.source}"
+            source = w(source_key) if source_key in w else (deadline.source or "")
+            return w("deadline.stated", since=self._when(deadline.since), source=source)
         if deadline.basis == "posted":
             local = self._local(deadline.since)
             day_only = local.hour == 0 and local.minute == 0 and ":" not in (deadline.source_text or "")
@@ -268,7 +289,9 @@ class Composer:
         unit = index.units.get(person.unit) if person is not None and person.unit else None
         site = index.sites.get(hit.site_id)
         site_label = site.label if site is not None else hit.site_id
-        deadline = police_deadline(hit.first_seen, posted_time(config, hit, evidence))
+        deadline = police_deadline(hit.first_seen, posted_time(config, hit, evidence), hit.posted_at, hit.posted_source)
+        passage = hit.passage if isinstance(hit.passage, dict) else None
+        passage_category = str(passage.get("category")) if passage and passage.get("category") else None
         cid = None
         if with_thumbnail and evidence is not None and evidence.screenshot is not None:
             if self.thumbnails.get(evidence.screenshot) is not None:
@@ -294,9 +317,31 @@ class Composer:
             deadline_basis=self._deadline_text(deadline),
             deadline_passed=deadline.due <= now,
             thumbnail_cid=cid,
+            severity=w(f"severity.{hit.severity}") if hit.severity else "",
+            severity_code=hit.severity or "",
+            passage=str(passage["text"]) if passage and passage.get("text") else None,
+            passage_category=w(f"category.{passage_category}") if passage_category else None,
+            private_data=tuple(
+                f"{w('private.' + str(item.get('kind')))}: {item.get('masked')}"
+                if item.get("masked") != item.get("kind") and item.get("kind") not in ("whereabouts", "family", "photo")
+                else w("private." + str(item.get("kind")))
+                for item in hit.private_data or []
+                if isinstance(item, dict) and f"private.{item.get('kind')}" in w
+            ),
+            found_by=tuple(w(f"found.{f}") for f in hit.found or [] if f != "text" and f"found.{f}" in w),
+            police=police_fits_hit(hit),
         )
 
     def subject(self, alert: AlertRow, views: list[HitView]) -> str:
+        """The subject line: for a leader's alert it starts with the gravest severity in words."""
+        subject = self._subject(alert, views)
+        graded = [v for v in views if v.severity_code]
+        if alert.kind == DIGEST or not graded:
+            return subject
+        gravest = min(graded, key=lambda v: rank(v.severity_code))
+        return f"{gravest.severity}: {subject}"
+
+    def _subject(self, alert: AlertRow, views: list[HitView]) -> str:
         w = self.words
         first = views[0]
         if alert.kind == DIGEST:

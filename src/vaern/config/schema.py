@@ -522,6 +522,16 @@ class Review(_Model):
     )
 
 
+class Ocr(_Model):
+    """Reading text in a page's images (crawler/ocr.py): Tesseract, bounded per page."""
+
+    enabled: bool = Field(default=False, description="fetch and read a page's images (needs tesseract-ocr)")
+    languages: str = Field(default="dan", description="Tesseract language data, e.g. dan or dan+eng")
+    max_images: int = Field(default=5, ge=0, le=50, description="images read per page at most")
+    seconds_per_image: float = Field(default=10.0, gt=0, description="time one image may take")
+    seconds_per_page: float = Field(default=30.0, gt=0, description="time a page's images may take in all")
+
+
 class Config(_Model):
     """The whole of `vaern.yaml`; build it with `load_config`, which also checks across sections."""
 
@@ -544,6 +554,7 @@ class Config(_Model):
     evidence: Evidence = Evidence()
     crawl: Crawl = Crawl()
     review: Review = Review()
+    ocr: Ocr = Ocr()
     # Where the config was read from; set by load_config, not by the user.
     source: Path | None = Field(None, exclude=True)
 

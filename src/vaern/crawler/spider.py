@@ -40,6 +40,7 @@ settings switch off file/ftp/s3/data there). `run.spider_class(site)` picks the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -62,10 +63,11 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 
 from vaern import clock
 from vaern.config import Config, Site
+from vaern.crawler import ocr
 from vaern.crawler.extract import Extracted, decide_encoding, extract_tree
 from vaern.crawler.htmltree import parse_html
 from vaern.crawler.netguard import BlockedRequest
-from vaern.domain import FetchFailure, Page
+from vaern.domain import FetchFailure, ImageText, Page
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FETCH = "vaern_fetch"  # request.meta key holding the Fetch record
+_IMAGES = "vaern_images"  # request.meta key of an image request: the page's _ImageRound
 _PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 
 
@@ -92,6 +95,16 @@ class KnownPage:
     depth: int | None = None
     checked_at: datetime | None = None  # UTC; None: re-check whenever it is not reached
     open_hit: bool = False  # someone is named there and the hit is not removed: re-check every crawl
+
+
+@dataclass
+class _ImageRound:
+    """A page waiting for its images to be read: the addresses left, the texts read so far."""
+
+    page: Page
+    urls: list[str]
+    texts: list[ImageText]
+    budget: ocr.PageBudget
 
 
 class PageSink(Protocol):
@@ -179,6 +192,7 @@ class SiteSpider(Spider):
         self._attempts = 0  # fetches counted against max_pages
         self.stopping = False  # max_pages reached or the sink failed: no more requests
         self._rechecked = False
+        self._reading: dict[str, _ImageRound] = {}  # pages whose images are being read, by URL
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
@@ -301,13 +315,67 @@ class SiteSpider(Spider):
                     self._emit(self.sink.unchanged, url)
                     self.counts.unchanged += 1
                 else:
-                    self._emit(self.sink.page, page)
-                    self.counts.fetched += 1
+                    first_image = self._first_image(page)
+                    if first_image is None:
+                        self._emit(self.sink.page, page)
+                        self.counts.fetched += 1
+                    else:
+                        yield first_image  # the page goes to the sink once its images are read
                 yield from self._follow(extracted.links, fetch.depth + 1)
         else:
             reason = "redirect without a usable Location" if 300 <= status < 400 else f"HTTP {status}"
             self._fail(_origin(response.request) if response.request else url, reason, status)
         self._check_budget()
+
+    # -- text in images (config `ocr`, crawler/ocr.py) -----------------------------------------
+
+    def _first_image(self, page: Page) -> Request | None:
+        """The request for the page's first image worth reading, or None (OCR off, no images)."""
+        settings = self.config.ocr
+        if not settings.enabled or settings.max_images == 0 or ocr.tesseract() is None:
+            return None
+        urls = ocr.image_urls(page.body, page.url, settings.max_images)
+        if not urls:
+            return None
+        state = _ImageRound(page, urls, [], ocr.PageBudget(self._ocr_settings()))
+        self._reading[page.url] = state
+        return self._image_request(state)
+
+    def _ocr_settings(self) -> ocr.OcrSettings:
+        o = self.config.ocr
+        return ocr.OcrSettings(o.languages, o.max_images, o.seconds_per_image, o.seconds_per_page)
+
+    def _image_request(self, state: _ImageRound) -> Request:
+        url = state.urls.pop(0)
+        return Request(
+            url, callback=self._image_read, errback=self._image_failed, meta={_IMAGES: state},
+            dont_filter=True, priority=100,  # before new pages: the page waits for its images
+        )
+
+    def _image_read(self, response: Response) -> Iterator[Request]:
+        state: _ImageRound = response.meta[_IMAGES]
+        body = response.body
+        text = ocr.read_image(body, self._ocr_settings(), state.budget.left())
+        if text and text.strip():
+            state.texts.append(ImageText(response.url, text, hashlib.sha256(body).hexdigest()))
+        yield from self._next_image(state)
+
+    def _image_failed(self, failure: Failure) -> Iterator[Request]:
+        request: Request = failure.request  # type: ignore[attr-defined]
+        log.info("OCR: image %s not fetched: %s", request.url, failure.value)
+        yield from self._next_image(request.meta[_IMAGES])
+
+    def _next_image(self, state: _ImageRound) -> Iterator[Request]:
+        if state.urls and state.budget.left() > 0 and not self.stopping:
+            yield self._image_request(state)
+        else:
+            self._page_with_images(state)
+
+    def _page_with_images(self, state: _ImageRound) -> None:
+        if self._reading.pop(state.page.url, None) is None:
+            return  # already handed over
+        self._emit(self.sink.page, dataclasses.replace(state.page, images=tuple(state.texts)))
+        self.counts.fetched += 1
 
     def _parse_search(self, response: Response, fetch: Fetch) -> Iterator[Request]:
         made = self.page_from_response(response, fetch) if 200 <= response.status < 300 else None
@@ -435,6 +503,13 @@ class SiteSpider(Spider):
 
     def _on_closed(self, reason: str, **_: Any) -> None:
         self.finish_reason = reason
+        # A page whose images were still being read when the crawl ended goes to the sink with
+        # what was read: the page itself must not be lost.
+        for state in list(self._reading.values()):
+            try:
+                self._page_with_images(state)
+            except CloseSpider:
+                break
 
 
 class RedirectLoop(IgnoreRequest):

@@ -96,8 +96,10 @@ class Classifier:
         pieces.append(text[pos:end])
         return self.classify("".join(pieces))
 
-    def classify(self, sentence: str) -> tuple[str, ...]:
-        """Categories of one sentence (names already masked, or none there)."""
+    def classify(self, sentence: str, patterns: bool = True) -> tuple[str, ...]:
+        """Categories of one sentence (names already masked, or none there). `patterns`: also
+        look for phone numbers, CPR numbers, e-mail and street addresses (the assessment has its
+        own, finer detector for those: matchers/assess/privatedata.py)."""
         found: set[str] = set()
         tried: set[int] = set(self.anywhere)
         seen = self.seen
@@ -113,7 +115,7 @@ class Classifier:
                 category, pattern = self.phrases[i]
                 if category not in found and _phrase_in(pattern, folded):
                     found.add(category)
-        if "private_info" not in found and _private_data(sentence):
+        if patterns and "private_info" not in found and _private_data(sentence):
             found.add("private_info")
         if found & {"threat", "insult", "accusation", "incitement"}:
             found.discard("criticism")

@@ -15,18 +15,19 @@ context), `reading` (categories per sentence, with negation, quotes and question
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from vaern.config import CATEGORIES
 from vaern.domain import Mention, Post, WatchedPerson
-from vaern.matchers.assess.context import NameParts, in_context, lone_surnames, name_parts
+from vaern.matchers.assess.context import NameParts, in_context, is_pronoun, lone_surnames, name_parts
 from vaern.matchers.assess.privatedata import PrivateItem, mask
 from vaern.matchers.assess.reading import Sentence, read
 from vaern.matchers.assess.severity import category_rank, police_fits, severity_of
 from vaern.matchers.names import NameIndex
 
 PASSAGE_CHARS = 300
+COMMON_ZIPF = 4.5  # wordfreq's Zipf scale: "skov" 4.7, "sommer" 5.0; "dahl" 4.3, "bech" 4.1
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ class Assessor:
         self.classifier = index.classifier
         self.people: dict[str, WatchedPerson] = {p.id: p for p in index.people}
         self.parts: NameParts = name_parts(index.people)
+        # A surname that is also a very common word ("Skov", "Sommer", "Have") is not read alone
+        # at the start of a sentence unless the sentence harasses (context.lone_surnames).
+        zipf = index.vocab.zipf
+        self.common: Callable[[str], bool] = lambda word: zipf.get(word.casefold(), 0.0) >= COMMON_ZIPF
 
     def assess(self, text: str, posts: Sequence[Post], mentions: Sequence[Mention]) -> Assessment:
         units = _units(text, posts)
@@ -64,7 +69,8 @@ class Assessor:
 
         def read_unit(unit: tuple[int, int], spans: Sequence[Mention]) -> list[Sentence]:
             if unit not in sentences:
-                marks = [(m.start, m.end, m.variant == "possessive") for m in spans]
+                # Pronouns stay as they are: the lexicon's phrases read "hun", "hans" themselves.
+                marks = [(m.start, m.end, m.variant == "possessive") for m in spans if not is_pronoun(m)]
                 sentences[unit] = read(self.classifier, text, unit[0], unit[1], marks)
             return sentences[unit]
 
@@ -77,7 +83,7 @@ class Assessor:
                 def at(offset: int, plain: list[Sentence] = plain) -> tuple[str, ...]:
                     return next((s.categories for s in plain if s.start <= offset < s.end), ())
 
-                added = lone_surnames(text, unit[0], unit[1], everything, self.parts, at)
+                added = lone_surnames(text, unit[0], unit[1], everything, self.parts, at, self.common)
             everything.extend(added)
         everything.sort(key=lambda m: (m.start, m.end, m.person))
 

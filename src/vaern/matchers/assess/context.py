@@ -102,8 +102,11 @@ def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: 
             continue
         kind = "surname" if key in parts.surname and pid in parts.surname[key] else "given name"
         found.append(_context_mention(anchor, m.start(), m.end(), word, f"{kind} alone after the full name"))
-    # Pronouns: to the person mentioned last, within PRONOUN_REACH sentences of that mention.
+    # Pronouns: to the person mentioned last (a pronoun itself counts), within PRONOUN_REACH
+    # sentences of that mention where the post names several people; anywhere after the name
+    # where it names one.
     everyone = sorted([*anchors, *found], key=lambda x: x.start)
+    names_one = len({x.person for x in mentions if lo <= x.start < hi}) == 1
     for m in _WORD.finditer(text, first_anchor, hi):
         if fold(m.group()) not in _PRONOUNS:
             continue
@@ -111,12 +114,14 @@ def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: 
         if not before:
             continue
         last = before[-1]
-        if _sentences_between(sentences, last.end, m.start()) > PRONOUN_REACH:
+        if not names_one and _sentences_between(sentences, last.end, m.start()) > PRONOUN_REACH:
             continue
         pronoun_anchor = best.get(last.person)
         if pronoun_anchor is None:
             continue
-        found.append(_context_mention(pronoun_anchor, m.start(), m.end(), m.group(), "pronoun after the full name"))
+        pronoun = _context_mention(pronoun_anchor, m.start(), m.end(), m.group(), "pronoun after the full name")
+        found.append(pronoun)
+        everyone.append(pronoun)
     return sorted(found, key=lambda x: x.start)
 
 
@@ -131,13 +136,17 @@ def _context_mention(anchor: Mention, start: int, end: int, matched: str, why: s
     )
 
 
+def is_pronoun(mention: Mention) -> bool:
+    return mention.found == "context" and fold(mention.matched) in _PRONOUNS
+
+
 def lone_surnames(
     text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts,
-    sentence_categories: Callable[[int], tuple[str, ...]],
+    sentence_categories: Callable[[int], tuple[str, ...]], common: Callable[[str], bool],
 ) -> list[Mention]:
-    """Surnames written alone in text[lo:hi] (a post naming nobody in full): capitalised not at
-    the start of a sentence, or in capitals. `sentence_categories(offset)` gives the categories
-    of the sentence at an offset."""
+    """Surnames written alone in text[lo:hi] (a post naming nobody in full): capitalised, or in
+    capitals; at the start of a sentence only when the surname is no common word (`common`).
+    `sentence_categories(offset)` gives the categories of the sentence at an offset."""
     if any(lo <= m.start < hi for m in mentions):
         return []
     starts = {s for s, _ in sentence_spans(text, lo, hi)}
@@ -154,8 +163,10 @@ def lone_surnames(
         if before and _capitalised(before) and fold(before) not in _PRONOUNS and m.start() not in starts:
             return []  # "Jens Dahl": a whole name of someone nobody here watches
         caps = word.isupper() and len(word) >= 3
-        if not caps and m.start() in starts:
-            continue  # capitalised only because a sentence starts there
+        if not caps and m.start() in starts and common(word) and not set(sentence_categories(m.start())) & _HARASSING:
+            # Capitalised perhaps only because a sentence starts there ("Skov er smuk"); a
+            # sentence that harasses is about a person ("Skov er en idiot").
+            continue
         candidates.append((m, who))
     found: list[Mention] = []
     for m, who in candidates:

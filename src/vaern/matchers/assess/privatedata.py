@@ -59,19 +59,17 @@ _WHEREABOUTS = re.compile(
     + r" (?:bor|holder til|sover|parkerer|handler)"
     r"|(?:hun|han|navn) bor (?:lige |på |i |ved |over for |ovre )"
     r"(?:på |ved )?(?:[A-ZÆØÅ]\w*|nummer|nr\.?|\d)"
-    r"|(?:hendes|hans|navns) (?:adresse|hjemmeadresse|privatadresse|bopæl|nummerplade|telefonnummer|mobilnummer)"
-    r" (?:er|:)"
-    r"|(?:hun|han) kører (?:rundt )?i en\b"
     r"|(?:vi|jeg) (?:har )?(?:set|fulgt) (?:hende|ham) (?:hjemme|ved hendes|ved hans|uden for))",
     re.IGNORECASE,
 )
+_NAME = r"[A-ZÆØÅ][a-zæøå]+"
+_INSTITUTION = r"(?:[Ss]kole|[Bb]ørnehave|[Vv]uggestue|SFO|[Ii]nstitution|[Ff]ritidsklub|[Gg]ymnasium|[Ee]fterskole)"
 _FAMILY = re.compile(
-    r"\b(?:(?:[Hh]endes|[Hh]ans|navns) (?:\w+ )?(?:børn|barn|datter|døtre|søn|sønner|unger|mand|kone|kæreste|ægtefælle)"
-    r"(?:,)? (?:hedder|går (?:på|i)|er \d|bor|[A-ZÆØÅ][a-zæøå]+ og [A-ZÆØÅ])"
-    r"|(?:[Hh]endes|[Hh]ans|navns) (?:\w+ )?(?:børn|barn|datter|søn|unger) ([A-ZÆØÅ][a-zæøå]+)"
-    r"|(?:[Bb]ørnene|[Uu]ngerne|[Dd]atteren|[Ss]ønnen) (?:går på|går i|hedder)"
-    r"|går (?:på|i) [A-ZÆØÅ]\w+ (?:[Ss]kole|[Bb]ørnehave|[Vv]uggestue|SFO|[Ii]nstitution)\w*"
-    r"|(?:[Hh]endes|[Hh]ans) (?:\w+ )?(?:skole|børnehave|vuggestue|institution|fritidsklub) (?:er|hedder|ligger))",
+    r"\b(?:[Hh]endes|[Hh]ans|navns|[Dd]eres) (?:\w+ )?(?:børn|barn|datter|døtre|søn|sønner|unger|mand|kone|kæreste)"
+    r"(?:,)? (?:hedder |er )?" + _NAME + r"(?:(?:,| og) " + _NAME + r")*"
+    r"|\b(?:[Hh]endes|[Hh]ans|navns|[Dd]eres) (?:\w+ )?(?:børn|barn|datter|døtre|søn|sønner|unger)"
+    r" (?:går|gå) (?:på|i) (?:" + _NAME + r" )+" + _INSTITUTION + r"\w*"
+    r"|\b(?:[Bb]ørnene|[Uu]ngerne|[Dd]atteren|[Ss]ønnen) (?:går på|går i|hedder) " + _NAME + r"(?: \w+)?"
 )
 _PHOTO = re.compile(
     r"\b(?:(?:her|se) (?:er )?(?:et )?(?:billede|billedet|foto|fotoet|billeder) (?:af|fra)"

@@ -26,7 +26,10 @@ from vaern.config import CATEGORIES
 from vaern.matchers.assess.privatedata import PrivateItem, find_private
 from vaern.matchers.classify import Classifier, sentence_spans
 
-_NEGATION = re.compile(r"\b(?:ikke|aldrig|ingen|intet|hverken|ik)\b((?:\s+[\w'’-]+){1,4})", re.IGNORECASE)
+# The words a negation governs: up to four, after an optional "at"/"om" ("ikke at hun er en svindler").
+_NEGATION = re.compile(
+    r"\b(?:ikke|aldrig|ingen|intet|hverken|ik)\b,?((?:\s+(?:at|om))?(?:\s+[\w'’-]+){1,4})", re.IGNORECASE
+)
 _QUOTE = re.compile(r"[\"“”„»«]([^\"“”„»«]{1,400})[\"“”„»«]|(?<!\w)'([^'\n]{1,200})'(?!\w)")
 _REPORTING = re.compile(
     r"\b(?:skrev|skriver|skrevet|sagde|siger|sagt|kaldte|kalder|kaldt|påstod|påstår|påstået|citat|citerer|"
@@ -35,11 +38,12 @@ _REPORTING = re.compile(
     re.IGNORECASE,
 )
 _YES_NO = re.compile(
-    r"^\W*(?:er|var|har|havde|kan|kunne|skal|skulle|vil|ville|må|gør|gjorde|bliver|blev|"
+    r"(?:^|[:;,]\s)\W*(?:er|var|har|havde|kan|kunne|skal|skulle|vil|ville|må|gør|gjorde|bliver|blev|"
     r"passer|stemmer|hvem|hvad|hvordan|mon|monstro)\b",
     re.IGNORECASE,
 )
 _GRAVE = frozenset(("threat", "insult", "accusation", "incitement"))
+_FIRST_PERSON = re.compile(r"(?:vi|jeg)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -58,14 +62,17 @@ def read(
     """The sentences of text[lo:hi] with their categories; `spans` (start, end, possessive) are
     the mentions in the text, masked as the lexicon expects ("navn")."""
     out: list[Sentence] = []
+    # Private data is looked for in the whole stretch at once: "Sagsnr. 24 55 18 90" is cut into
+    # two sentences, and the second alone would read as a phone number.
+    all_items = [PrivateItem(i.kind, i.start + lo, i.end + lo, i.text) for i in find_private(text[lo:hi])]
     for start, end in sentence_spans(text, lo, hi):
         masked = _masked(text, start, end, spans)
         found = set(categories(classifier, masked))
-        items = tuple(
-            PrivateItem(i.kind, i.start + start, i.end + start, i.text) for i in find_private(text[start:end])
-        )
+        items = tuple(i for i in all_items if start <= i.start < end)
         if items:
             found.add("private_info")
+        if any(i.kind == "whereabouts" and _FIRST_PERSON.match(i.text) for i in items):
+            found.add("threat")  # "vi ved hvor han bor": telling someone you know where they live
         if found & _GRAVE:
             found.discard("criticism")
         out.append(Sentence(start, end, tuple(c for c in CATEGORIES if c in found), items))
@@ -75,7 +82,7 @@ def read(
 def categories(classifier: Classifier, sentence: str) -> tuple[str, ...]:
     """The categories of one sentence (mentions already masked), with negation, quotes and
     questions read as the module doc says."""
-    found = set(classifier.classify(sentence))
+    found = set(classifier.classify(sentence, patterns=False))
     if not found:
         return ()
     if found & _GRAVE:
@@ -94,14 +101,18 @@ def categories(classifier: Classifier, sentence: str) -> tuple[str, ...]:
 def _without_negated(classifier: Classifier, sentence: str, found: set[str]) -> set[str]:
     for m in _NEGATION.finditer(sentence):
         scope = m.group(1)
-        only_scope = set(classifier.classify(scope))
-        with_negation = set(classifier.classify(sentence[m.start() : m.end()]))
-        rest = set(classifier.classify(sentence[: m.start()] + " " + sentence[m.end() :]))
+        only_scope = set(classifier.classify(scope, patterns=False))
+        with_negation = set(classifier.classify(sentence[m.start() : m.end()], patterns=False))
+        rest = set(classifier.classify(sentence[: m.start()] + " " + sentence[m.end() :], patterns=False))
+        dropped = False
         for category in list(found & _GRAVE):
             if category in rest:
                 continue  # said elsewhere in the sentence too
             if category in only_scope and category not in _phrase_needs_negation(with_negation, only_scope):
                 found.discard(category)
+                dropped = True
+        if dropped:
+            found |= rest  # what the rest of the sentence says (criticism hidden by the graver word)
     return found
 
 
@@ -117,8 +128,8 @@ def _without_quoted(classifier: Classifier, sentence: str, found: set[str]) -> s
     outside = sentence
     for m in reversed(quotes):
         outside = outside[: m.start()] + " " + outside[m.end() :]
-    kept = set(classifier.classify(outside))
-    return {c for c in found if c not in _GRAVE or c in kept}
+    kept = set(classifier.classify(outside, patterns=False))
+    return {c for c in found if c not in _GRAVE or c in kept} | kept
 
 
 def _is_yes_no_question(sentence: str) -> bool:
