@@ -30,6 +30,7 @@ from vaern.config import Config, Site
 from vaern.domain import CaptureRequest, FetchFailure, MatchedName, Mention, Page, Post, post_for
 from vaern.matchers import NameIndex
 from vaern.matchers.assess import Assessor, PersonAssessment, merge
+from vaern.matchers.assess.context import is_pronoun
 from vaern.matchers.assess.dating import StatedDate, date_for, stated_dates
 from vaern.storage.db import transaction
 from vaern.storage.failures import record_failure
@@ -138,10 +139,14 @@ def _assessed(reading: PersonAssessment | None) -> dict[str, Any]:
     }
 
 
-def _dated(dates: Sequence[StatedDate], text: str, of_person: Sequence[Found]) -> dict[str, Any]:
-    """The date the page's markup states for the post that names the person, and its source."""
+def _dated(
+    dates: Sequence[StatedDate], text: str, of_person: Sequence[Found], reading: PersonAssessment | None
+) -> dict[str, Any]:
+    """The date the page's markup states for the post with the gravest passage about the person
+    (else the post that first names them), and its source."""
     in_text = [f.mention.start for f in of_person if f.field == "text"]
-    stated = date_for(list(dates), text, min(in_text)) if in_text and dates else None
+    at = reading.passage_at if reading is not None and reading.passage_at is not None else min(in_text, default=None)
+    stated = date_for(list(dates), text, at) if at is not None and dates else None
     if stated is None:
         return {"posted_at": None, "posted_source": None}
     return {"posted_at": stated.when, "posted_source": stated.source}
@@ -209,7 +214,8 @@ class PagePipeline:
                     "confidence": "high" if any(m.confidence == "high" for m in mentions) else "possible",
                     "score": best.mention.score,
                     "variant": best.mention.variant,
-                    "matched_text": sorted({m.matched for m in mentions}),
+                    # The forms of the name itself; pronouns found in context are in `why` only.
+                    "matched_text": sorted({m.matched for m in mentions if not is_pronoun(m)}),
                     "why": [
                         {"variant": f.mention.variant, "compared": list(f.mention.compared), "score": f.mention.score,
                          "confidence": f.mention.confidence, **f.where()}
@@ -219,7 +225,7 @@ class PagePipeline:
                     "context_hash": text_hash("\n".join(sorted({sentence(f.text, f.mention) for f in of_person}))),
                     "found": sorted({m.found for m in mentions}),
                     **_assessed(judged.get(person_id)),
-                    **_dated(dates, page.text, of_person),
+                    **_dated(dates, page.text, of_person, judged.get(person_id)),
                 }
                 if hit is None:
                     hit = HitRow(

@@ -182,14 +182,15 @@ def _mark_with_re(excerpt: str, forms: list[str]) -> list[tuple[str, bool]]:
 
 
 def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostTime | None:
-    """The date the page gives for the post: from the snapshot's text near the name, else the excerpt."""
+    """The date the page gives for the post: from the snapshot's text near the gravest passage
+    (the incident), else near the name, else from the excerpt."""
     if evidence is not None and evidence.text is not None and evidence.captured_at is not None:
         try:
             text = evidence.text.read_text(encoding="utf-8", errors="replace")
         except OSError:
             text = ""
         lowered = text.lower()
-        for form in hit.matched_text or []:
+        for form in _passage_forms(hit):
             at = lowered.find(str(form).lower()) if form else -1
             if at >= 0:
                 found = find_posted_at(text, at, at + len(form), evidence.captured_at, config.timezone)
@@ -199,6 +200,18 @@ def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostT
     if not _MAY_HOLD_DATE.search(excerpt):
         return None  # most excerpts name no time at all: skip the date patterns
     return parse_post_time(excerpt, hit.first_seen, config.timezone)
+
+
+def _passage_forms(hit: HitRow) -> list[str]:
+    """What to look for in the page's text to find the post: the start of the gravest passage
+    (up to its first masked item), then each written form of the name."""
+    forms: list[str] = []
+    passage = hit.passage if isinstance(hit.passage, dict) else None
+    if passage and isinstance(passage.get("text"), str):
+        start = passage["text"].split("•", 1)[0].rstrip("…").strip()
+        if len(start) >= 12:
+            forms.append(start[:80])
+    return forms + [str(f) for f in hit.matched_text or []]
 
 
 # The order the recommended next steps are given in, most urgent first.

@@ -40,6 +40,7 @@ class PersonAssessment:
     passage_category: str | None
     private: tuple[PrivateItem, ...]
     police: bool  # does a report to the police fit?
+    passage_at: int | None = None  # where the passage starts in the text read (None: not in the page text)
 
     def private_rows(self) -> list[dict[str, str]]:
         return [{"kind": i.kind, "masked": i.masked()} for i in self.private]
@@ -91,17 +92,30 @@ class Assessor:
         for m in everything:
             by_person.setdefault(m.person, []).append(m)
         of_person: dict[str, PersonAssessment] = {}
+        about: dict[tuple[int, int], list[tuple[Sentence, set[str]]]] = {}
         for pid, own in by_person.items():
             chosen: list[Sentence] = []
             for unit in {_unit_of(units, m.start) for m in own}:
-                in_unit = [m for m in everything if unit[0] <= m.start < unit[1]]
-                for s in read_unit(unit, in_unit):
-                    named = {m.person for m in in_unit if s.start <= m.start < s.end}
-                    if named and pid not in named:
-                        continue  # a sentence about someone else
-                    chosen.append(s)
+                if unit not in about:
+                    in_unit = [m for m in everything if unit[0] <= m.start < unit[1]]
+                    about[unit] = _subjects(read_unit(unit, in_unit), in_unit)
+                chosen += [s for s, subjects in about[unit] if pid in subjects]
             of_person[pid] = _judge(text, chosen, own)
         return Assessment(tuple(everything), of_person)
+
+
+def _subjects(sentences: list[Sentence], mentions: list[Mention]) -> list[tuple[Sentence, set[str]]]:
+    """Whom each sentence is about: the people it mentions; a sentence that mentions nobody is
+    about whoever the sentence before it was about (at the start: whoever is mentioned first)."""
+    named = [{m.person for m in mentions if s.start <= m.start < s.end} for s in sentences]
+    first = next((n for n in named if n), set())
+    out: list[tuple[Sentence, set[str]]] = []
+    current = first
+    for sentence, people in zip(sentences, named, strict=True):
+        if people:
+            current = people
+        out.append((sentence, current))
+    return out
 
 
 def _judge(text: str, chosen: list[Sentence], own: list[Mention]) -> PersonAssessment:
@@ -132,6 +146,7 @@ def _judge(text: str, chosen: list[Sentence], own: list[Mention]) -> PersonAsses
         passage_category=passage_category,
         private=private,
         police=police_fits(categories, (i.kind for i in private)),
+        passage_at=best.start if graded else None,
     )
 
 
@@ -148,7 +163,7 @@ def merge(a: PersonAssessment, b: PersonAssessment) -> PersonAssessment:
     return PersonAssessment(
         categories=categories, severity=severity_of(categories), passage=best.passage,
         passage_category=best.passage_category, private=private,
-        police=police_fits(categories, (i.kind for i in private)),
+        police=police_fits(categories, (i.kind for i in private)), passage_at=best.passage_at if best is b else None,
     )
 
 

@@ -6,8 +6,9 @@ anchor), later in the same post these count as mentions of that person too, mark
 
 - the surname alone, or the given name alone, capitalised or in capitals ("Rosenkilde",
   "RENÉ"), where no other person anchored in the post shares it;
-- a personal pronoun (han, hun, ham, hende, hans, hendes) in the sentences right after a
-  mention (`PRONOUN_REACH`), given to the person mentioned last before it.
+- a personal pronoun (han, hun, ham, hende, hans, hendes) after a mention, given to the person
+  mentioned last before it whom it fits (by the given name's gender, `given_name_gender.txt`);
+  where the post names several people, only within `PRONOUN_REACH` sentences.
 
 A surname alone with no anchor in the post (`lone_surnames`) is `possible`, unless exactly one
 watched person has that surname and the sentence around it is harassing (a threat, an insult,
@@ -18,16 +19,40 @@ person nobody watches: the post is about someone else. Pure.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from vaern.domain import Mention, WatchedPerson
 from vaern.matchers.classify import sentence_spans
+from vaern.matchers.lexicon import read_data
 from vaern.matchers.normalise import fold
 
 PRONOUN_REACH = 3  # sentences after a mention in which a pronoun still refers to that person
 _PRONOUNS = frozenset(("han", "hun", "ham", "hende", "hans", "hendes"))
+_PRONOUN_GENDER = {"han": "m", "ham": "m", "hans": "m", "hun": "f", "hende": "f", "hendes": "f"}
+
+
+@functools.cache
+def _genders() -> dict[str, str]:
+    """Folded given name -> "m" or "f" (package data; names given to both are not in it)."""
+    out: dict[str, str] = {}
+    for line in read_data("given_name_gender.txt"):
+        name, _, gender = line.rpartition(" ")
+        out[name] = gender
+    return out
+
+
+def gender_of(person: WatchedPerson | None) -> str | None:
+    """"m", "f" or None (not known) for a watched person, by their first given name."""
+    if person is None:
+        return None
+    words = _WORD.findall(person.name)
+    if not words:
+        return None
+    first = fold(re.split(r"[-]", words[0])[0])
+    return _genders().get(first)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _HARASSING = frozenset(("threat", "insult", "accusation", "incitement", "private_info"))
 
@@ -83,7 +108,13 @@ def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: 
         for part in re.split(r"[-]", words[-1]):
             if len(part) >= 3:
                 owners.setdefault(fold(part), set()).add(pid)
-    best = {m.person: m for m in sorted(anchors, key=lambda m: (m.confidence != "high", -m.score))}
+    # Each person's strongest whole-name mention lends its confidence; references count only
+    # after the person's first whole-name mention in the post.
+    best: dict[str, Mention] = {}
+    first: dict[str, int] = {}
+    for a in sorted(anchors, key=lambda m: (m.confidence != "high", -m.score, m.start)):
+        best.setdefault(a.person, a)
+        first[a.person] = min(first.get(a.person, a.start), a.start)
     sentences = sentence_spans(text, lo, hi)
     found: list[Mention] = []
     for m in _WORD.finditer(text, first_anchor, hi):
@@ -98,7 +129,7 @@ def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: 
             continue
         pid = next(iter(who))
         anchor = best[pid]
-        if m.start() < anchor.start:
+        if m.start() < first[pid]:
             continue
         kind = "surname" if key in parts.surname and pid in parts.surname[key] else "given name"
         found.append(_context_mention(anchor, m.start(), m.end(), word, f"{kind} alone after the full name"))
@@ -110,7 +141,11 @@ def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: 
     for m in _WORD.finditer(text, first_anchor, hi):
         if fold(m.group()) not in _PRONOUNS:
             continue
-        before = [x for x in everyone if x.end <= m.start()]
+        wanted = _PRONOUN_GENDER[fold(m.group())]
+        # The last person mentioned whom the pronoun fits ("han" never refers to a Mette).
+        before = [
+            x for x in everyone if x.end <= m.start() and gender_of(people.get(x.person)) in (None, wanted)
+        ]
         if not before:
             continue
         last = before[-1]

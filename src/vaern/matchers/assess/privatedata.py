@@ -29,8 +29,8 @@ _STREET_WORDS = (
 )
 _ADDRESS = re.compile(
     r"\b(?:[A-ZÆØÅ][a-zæøåéü]+[ -])?[A-ZÆØÅ][a-zæøåéü]*(?:" + _STREET_WORDS + r")"
-    r"\s+\d{1,4}\s?[A-Za-z]?\b"
-    r"(?:,?\s*(?:st\.?|kl\.?|\d{1,2}\.?)(?:\s*(?:sal\.?|th\.?|tv\.?|mf\.?|\d{1,3}))?)?"
+    r"\s+\d{1,4}(?:\s?[A-Z]|[a-z])?\b"
+    r"(?:,?\s*(?:st\.?|kl\.?|\d{1,2}\.)(?:\s*(?:sal\.?|th\.?|tv\.?|mf\.?|\d{1,3}))?)?"
     r"(?:,?\s*(?:DK-)?[1-9]\d{3}\s+[A-ZÆØÅ][a-zæøå]+(?:\s+[A-ZÆØÅ]\w*)?)?"
 )
 # "Søndergade 12" is an address; "Side 12", "Afsnit 4" are not: the street words above are the
@@ -39,7 +39,7 @@ _POSTCODE_TOWN = re.compile(r"\b(?:bor|adresse|adressen|bopæl)\b[^.!?\n]{0,30}?
 _PHONE = re.compile(
     r"(?<![\w+,.:/-])(?:(?:\+|00)45[ \-]?)?"
     r"(?:\d{2}[ \-.]?\d{2}[ \-.]?\d{2}[ \-.]?\d{2}|\d{4}[ \-]\d{4}|\d{3}[ \-]\d{2}[ \-]\d{3})"
-    r"(?![\w,/-]|\.\d|:\d)"
+    r"(?![\w/-]|[.,:]\d)"
 )
 _PHONE_CUE = re.compile(r"(?:tlf|telefon|mobil|nummer|ring|sms|ringe|nr)\w*\.?\s*:?\s*$", re.IGNORECASE)
 _CPR = re.compile(r"(?<![\w-])([0-3]\d)([01]\d)(\d{2})[ \-]?(\d{4})(?![\w-])")
@@ -52,15 +52,14 @@ _NOT_PHONE_BEFORE = re.compile(
 _NOT_PHONE_AFTER = re.compile(r"^\s*(?:kr\b|dkk\b|kroner\b|,-)", re.IGNORECASE)
 
 _PRONOUN = r"(?:hun|han|navn|den|de|kællingen|svinet|\w+en)"
+# Words in either case; what must be a capital (a street name) stays case-sensitive.
 _WHEREABOUTS = re.compile(
-    r"\b(?:(?:vi|jeg|alle|folk|man) (?:\w+ )?(?:ved|kender|har|fandt|fundet|finder)"
+    r"\b(?i:(?:vi|jeg|alle|folk|man) (?:\w+ )?(?:ved|kender|har|fandt|fundet|finder)"
     r"(?: godt| præcis| nu| jo| også| da)* (?:hvor|adressen på hvor|ud af hvor) (?:\w+ )?"
     + _PRONOUN
-    + r" (?:bor|holder til|sover|parkerer|handler)"
-    r"|(?:hun|han|navn) bor (?:lige |på |i |ved |over for |ovre )"
-    r"(?:på |ved )?(?:[A-ZÆØÅ]\w*|nummer|nr\.?|\d)"
-    r"|(?:vi|jeg) (?:har )?(?:set|fulgt) (?:hende|ham) (?:hjemme|ved hendes|ved hans|uden for))",
-    re.IGNORECASE,
+    + r" (?:bor|holder til|sover|parkerer|handler))"
+    r"|\b(?i:hun|han|navn) bor (?:lige |på |i |ved |over for |ovre )(?:på |ved )?(?:[A-ZÆØÅ]\w*|nummer|nr\.?|\d)"
+    r"|\b(?i:(?:vi|jeg) (?:har )?(?:set|fulgt) (?:hende|ham) (?:hjemme|ved hendes|ved hans|uden for))",
 )
 _NAME = r"[A-ZÆØÅ][a-zæøå]+"
 _INSTITUTION = r"(?:[Ss]kole|[Bb]ørnehave|[Vv]uggestue|SFO|[Ii]nstitution|[Ff]ritidsklub|[Gg]ymnasium|[Ee]fterskole)"
