@@ -35,6 +35,7 @@ from vaern.alerts import mime
 from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
 from vaern.alerts.routing import DIGEST, NEW_HIT, routing_table, scope
 from vaern.config import Config
+from vaern.matchers.assess.privatedata import mask
 from vaern.matchers.assess.severity import police_fits, rank
 from vaern.storage.archive import inside
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
@@ -190,10 +191,19 @@ def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostT
         except OSError:
             text = ""
         lowered = text.lower()
-        for form in _passage_forms(hit):
-            at = lowered.find(str(form).lower()) if form else -1
+        for form, is_passage in _passage_forms(hit):
+            if is_passage:
+                # The passage's white space was made single spaces; the page's text has line breaks.
+                spaced = re.search(r"\s+".join(re.escape(w) for w in form.split()), text, re.IGNORECASE)
+                at, end = (spaced.start(), spaced.end()) if spaced else (-1, -1)
+            else:
+                at = lowered.find(form.lower()) if form else -1
+                end = at + len(form)
             if at >= 0:
-                found = find_posted_at(text, at, at + len(form), evidence.captured_at, config.timezone)
+                # A passage may open with its post's header ("x skrev 19/11/2026 13:01: …"):
+                # a date inside the passage's start is its post's own.
+                begin = end if is_passage else at
+                found = find_posted_at(text, begin, end, evidence.captured_at, config.timezone)
                 if found is not None:
                     return found
     excerpt = hit.excerpt or ""
@@ -202,16 +212,17 @@ def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostT
     return parse_post_time(excerpt, hit.first_seen, config.timezone)
 
 
-def _passage_forms(hit: HitRow) -> list[str]:
-    """What to look for in the page's text to find the post: the start of the gravest passage
-    (up to its first masked item), then each written form of the name."""
-    forms: list[str] = []
+def _passage_forms(hit: HitRow) -> list[tuple[str, bool]]:
+    """What to look for in the page's text to find the post, each with whether it is the
+    passage: the start of the gravest passage (up to its first masked item), then each written
+    form of the name."""
+    forms: list[tuple[str, bool]] = []
     passage = hit.passage if isinstance(hit.passage, dict) else None
     if passage and isinstance(passage.get("text"), str):
         start = passage["text"].split("•", 1)[0].rstrip("…").strip()
         if len(start) >= 12:
-            forms.append(start[:80])
-    return forms + [str(f) for f in hit.matched_text or []]
+            forms.append((start[:80], True))
+    return forms + [(str(f), False) for f in hit.matched_text or []]
 
 
 # The order the recommended next steps are given in, most urgent first.
@@ -322,7 +333,8 @@ class Composer:
             first_seen=self._when(hit.first_seen),
             removed_at=self._when(hit.removed_at) if hit.removed_at else None,
             categories=[w(f"category.{c}") if f"category.{c}" in w else c for c in categories],
-            excerpt=mark_names(hit.excerpt or "", [str(m) for m in hit.matched_text or []]),
+            # Private data is never repeated in an e-mail: the excerpt is masked like the passage.
+            excerpt=mark_names(mask(hit.excerpt or ""), [str(m) for m in hit.matched_text or []]),
             confidence=w(f"confidence.{hit.confidence}") if hit.confidence in ("high", "possible") else hit.confidence,
             score=round(float(hit.score), 1),
             steps=next_steps(w, categories),
