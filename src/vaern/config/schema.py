@@ -390,9 +390,11 @@ class Matching(_Model):
         return v
 
 
-SEVERITIES = ("critical", "high", "medium", "low", "none")
-POLICY_ACTIONS = ("immediate", "digest", "none")
-DEFAULT_POLICY = {"critical": "immediate", "high": "immediate", "medium": "immediate", "low": "digest", "none": "none"}
+Severity = Literal["critical", "high", "medium", "low", "none"]
+PolicyAction = Literal["immediate", "digest", "none"]
+DEFAULT_POLICY: dict[Severity, PolicyAction] = {
+    "critical": "immediate", "high": "immediate", "medium": "immediate", "low": "digest", "none": "none",
+}
 
 
 class Alerts(_Model):
@@ -410,7 +412,7 @@ class Alerts(_Model):
     give_up_after: Duration = Field(Duration("3d"), description="a temporary failure is retried until this old")
     thumbnails: bool = Field(default=True, description="attach a small picture of the screenshot to each hit")
     connections: int = Field(default=1, ge=1, le=10, description="SMTP connections sending at once (remote relays)")
-    policy: dict[str, str] = Field(
+    policy: dict[Severity, PolicyAction] = Field(
         default_factory=lambda: dict(DEFAULT_POLICY),
         description="what each severity of a high hit sets off: immediate (the leader at once), digest (the "
         "analysts' daily digest) or none; severities not named keep their default",
@@ -418,17 +420,14 @@ class Alerts(_Model):
 
     @field_validator("policy")
     @classmethod
-    def _policy(cls, v: dict[str, str]) -> dict[str, str]:
-        for severity, action in v.items():
-            if severity not in SEVERITIES:
-                raise ValueError(f"unknown severity {severity!r} (severities: {', '.join(SEVERITIES)})")
-            if action not in POLICY_ACTIONS:
-                raise ValueError(f"{severity}: unknown action {action!r} (actions: {', '.join(POLICY_ACTIONS)})")
-        return {**DEFAULT_POLICY, **v}
+    def _policy(cls, v: dict[Severity, PolicyAction]) -> dict[Severity, PolicyAction]:
+        return {**DEFAULT_POLICY, **v}  # the severities not named keep their default
 
     def action(self, severity: str | None) -> str:
         """What a high hit of `severity` sets off; a hit never assessed (None) is told at once."""
-        return "immediate" if severity is None else self.policy.get(severity, "immediate")
+        if severity is None:
+            return "immediate"
+        return next((action for named, action in self.policy.items() if named == severity), "immediate")
 
     @field_validator("digest_at")
     @classmethod

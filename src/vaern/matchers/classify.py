@@ -121,6 +121,12 @@ class Classifier:
             found.discard("criticism")
         return tuple(c for c in CATEGORIES if c in found)
 
+    def marked(self, text: str) -> set[str]:
+        """The chunks of `text` (between white space) the lexicon says something of: a sentence
+        with none of them has no category from the lexicon (`classify` gives it nothing)."""
+        chunks = set(text.split()) - self.plain
+        return {c for c in chunks if any(self.seen.get(c) or self._look_up(c))}
+
     def _look_up(self, chunk: str) -> tuple[frozenset[str], tuple[int, ...]]:
         """What the lexicon says of the words of one chunk of text (between white space): their
         categories (as words or by their beginnings) and the phrases that may hold them.
@@ -200,6 +206,30 @@ def sentence_spans(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[
         if e > s:
             spans.append((s, e))
     return spans
+
+
+def sentences_around(
+    text: str, lo: int, hi: int, first: int, last: int, before: int, after: int
+) -> list[tuple[int, int]]:
+    """The sentences of text[lo:hi] from `before` sentences before the one holding offset
+    `first` to `after` sentences after the one holding offset `last`, cut as `sentence_spans`
+    cuts them, without cutting the rest of a long text."""
+    start = max(lo, sentence_bounds(text, first, first)[0])
+    for _ in range(before):
+        if start <= lo:
+            break
+        start = max(lo, sentence_bounds(text, start - 1, start - 1)[0])
+    stop = sentence_bounds(text, last, last)[1]
+    found = 0
+    for m in _END.finditer(text, stop, hi):
+        if found >= after:
+            break
+        if _is_end(text, m):
+            stop = m.end()
+            found += 1
+    else:
+        stop = hi if found < after else stop
+    return sentence_spans(text, start, min(hi, max(stop, last + 1)))
 
 
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:

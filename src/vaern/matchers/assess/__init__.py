@@ -24,9 +24,13 @@ from vaern.matchers.assess.context import NameParts, in_context, is_pronoun, lon
 from vaern.matchers.assess.privatedata import PrivateItem, mask
 from vaern.matchers.assess.reading import Sentence, read
 from vaern.matchers.assess.severity import category_rank, police_fits, severity_of
+from vaern.matchers.classify import sentence_spans, sentences_around
 from vaern.matchers.names import NameIndex
 
 PASSAGE_CHARS = 300
+# Sentences read around the mentions of a text (`_near_mentions`): a threat two or three
+# sentences after the name is about the person named.
+BEFORE, AFTER = 2, 6
 COMMON_ZIPF = 4.5  # wordfreq's Zipf scale: "skov" 4.7, "sommer" 5.0; "dahl" 4.3, "bech" 4.1
 
 
@@ -67,22 +71,45 @@ class Assessor:
     def assess(self, text: str, posts: Sequence[Post], mentions: Sequence[Mention]) -> Assessment:
         units = _units(text, posts)
         sentences: dict[tuple[int, int], list[Sentence]] = {}
+        cut: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+        def spans_of(unit: tuple[int, int]) -> list[tuple[int, int]]:
+            """The unit's sentences in reach of its mentions (`BEFORE`, `AFTER`); all of them
+            where it has none."""
+            if unit not in cut:
+                lo, hi = unit
+                inside = [m.start for m in mentions if lo <= m.start < hi]
+                cut[unit] = (
+                    sentences_around(text, lo, hi, min(inside), max(inside), BEFORE, AFTER)
+                    if inside else sentence_spans(text, lo, hi)
+                )
+            return cut[unit]
 
         def read_unit(unit: tuple[int, int], spans: Sequence[Mention]) -> list[Sentence]:
             if unit not in sentences:
                 # Pronouns stay as they are: the lexicon's phrases read "hun", "hans" themselves.
                 marks = [(m.start, m.end, m.variant == "possessive") for m in spans if not is_pronoun(m)]
-                sentences[unit] = read(self.classifier, text, unit[0], unit[1], marks)
+                near = _near_mentions(spans_of(unit), spans)
+                lo, hi = (near[0][0], near[-1][1]) if near else unit
+                sentences[unit] = read(self.classifier, text, lo, hi, marks, near)
             return sentences[unit]
 
         everything: list[Mention] = list(mentions)
         for unit in units:
-            added = in_context(text, unit[0], unit[1], everything, self.parts, self.people)
-            if not added and not any(unit[0] <= m.start < unit[1] for m in everything):
-                plain = read_unit(unit, ())
-
-                def at(offset: int, plain: list[Sentence] = plain) -> tuple[str, ...]:
-                    return next((s.categories for s in plain if s.start <= offset < s.end), ())
+            has_mention = any(unit[0] <= m.start < unit[1] for m in everything)
+            added = (
+                in_context(text, unit[0], unit[1], everything, self.parts, self.people, spans_of(unit))
+                if has_mention else []
+            )
+            if not has_mention:
+                # Read only if a surname is written there alone (most texts name nobody), and
+                # only the sentence it is in.
+                def at(offset: int, unit: tuple[int, int] = unit) -> tuple[str, ...]:
+                    holding = [(a, b) for a, b in spans_of(unit) if a <= offset < b]
+                    if not holding:
+                        return ()
+                    [sentence] = read(self.classifier, text, holding[0][0], holding[0][1], (), holding)
+                    return sentence.categories
 
                 added = lone_surnames(text, unit[0], unit[1], everything, self.parts, at, self.common)
             everything.extend(added)
@@ -102,6 +129,20 @@ class Assessor:
                 chosen += [s for s, subjects in about[unit] if pid in subjects]
             of_person[pid] = _judge(text, chosen, own)
         return Assessment(tuple(everything), of_person)
+
+
+def _near_mentions(cut: list[tuple[int, int]], mentions: Sequence[Mention]) -> list[tuple[int, int]]:
+    """The sentences worth reading for the people a text names: from `BEFORE` sentences before
+    the first that mentions someone to `AFTER` sentences after the last such one, where a
+    harmful sentence may still be about them. A post is short and read whole this way; a long
+    page without posts is not read to its far ends."""
+    if not mentions:
+        return cut
+    starts = sorted(m.start for m in mentions)
+    holding = [i for i, (a, b) in enumerate(cut) if any(a <= x < b for x in starts[:1] + starts[-1:])]
+    if not holding:
+        return cut
+    return cut[max(0, holding[0] - BEFORE) : holding[-1] + AFTER + 1]
 
 
 def _subjects(sentences: list[Sentence], mentions: list[Mention]) -> list[tuple[Sentence, set[str]]]:

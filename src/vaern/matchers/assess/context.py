@@ -19,10 +19,11 @@ person nobody watches: the post is about someone else. Pure.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from vaern.domain import Mention, WatchedPerson
 from vaern.matchers.classify import sentence_spans
@@ -54,6 +55,10 @@ def gender_of(person: WatchedPerson | None) -> str | None:
     first = fold(re.split(r"[-]", words[0])[0])
     return _genders().get(first)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_REFERENCE = re.compile(
+    r"(?<![\w'’-])(?:[A-ZÆØÅÉÜÖÄ][\w'’-]*|han|hun|ham|hende|hans|hendes)(?![\w'’-])"
+)
+_CAPITALISED = re.compile(r"(?<![\w'’-])[A-ZÆØÅÉÜÖÄ][\w'’-]*")
 _HARASSING = frozenset(("threat", "insult", "accusation", "incitement", "private_info"))
 
 
@@ -63,6 +68,16 @@ class NameParts:
 
     given: dict[str, tuple[str, ...]]
     surname: dict[str, tuple[str, ...]]
+    # A word as written -> who has it as surname (remembered: texts repeat their words).
+    seen: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def surname_of(self, word: str) -> tuple[str, ...]:
+        found = self.seen.get(word)
+        if found is None:
+            if len(self.seen) > 200_000:
+                self.seen.clear()
+            found = self.seen[word] = self.surname.get(fold(word), ())
+        return found
 
 
 def name_parts(people: Sequence[WatchedPerson]) -> NameParts:
@@ -86,15 +101,21 @@ def _capitalised(word: str) -> bool:
     return word[:1].isupper()
 
 
+def _covered(taken: Sequence[tuple[int, int]], start: int, end: int) -> bool:
+    """Does [start, end) overlap one of `taken` (sorted by start)?"""
+    i = bisect.bisect_left(taken, (end, -1))
+    return any(s < end and start < e for s, e in taken[max(0, i - 8) : i])
+
+
 def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts,
-               people: dict[str, WatchedPerson]) -> list[Mention]:
+               people: dict[str, WatchedPerson], sentences: list[tuple[int, int]] | None = None) -> list[Mention]:
     """The context mentions of text[lo:hi] (one post), given its mentions found as text."""
     anchors = [m for m in mentions if lo <= m.start < hi and m.found == "text"]
     if not anchors:
         return []
     anchored = {m.person for m in anchors}
     first_anchor = min(m.start for m in anchors)
-    taken = [(m.start, m.end) for m in mentions]
+    taken = sorted((m.start, m.end) for m in mentions)
     # Which anchored person each given name and surname may stand for.
     owners: dict[str, set[str]] = {}
     for pid in anchored:
@@ -115,17 +136,20 @@ def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: 
     for a in sorted(anchors, key=lambda m: (m.confidence != "high", -m.score, m.start)):
         best.setdefault(a.person, a)
         first[a.person] = min(first.get(a.person, a.start), a.start)
-    sentences = sentence_spans(text, lo, hi)
+    sentences = sentence_spans(text, lo, hi) if sentences is None else sentences
     found: list[Mention] = []
-    for m in _WORD.finditer(text, first_anchor, hi):
+    pronouns: list[re.Match[str]] = []
+    # Later references are looked for as far as the text is read (assess: the sentences cut).
+    reach = min(hi, sentences[-1][1]) if sentences else hi
+    # Only capitalised words (a name written alone is capitalised, or in capitals) and pronouns.
+    for m in _REFERENCE.finditer(text, first_anchor, reach):
         word = m.group()
-        if any(s < m.end() and m.start() < e for s, e in taken):
+        if word.lower() in _PRONOUNS:
+            pronouns.append(m)
             continue
         key = fold(word)
-        if key in _PRONOUNS:
-            continue
         who = owners.get(key)
-        if who is None or len(who) != 1 or not _capitalised(word):
+        if who is None or len(who) != 1 or _covered(taken, m.start(), m.end()):
             continue
         pid = next(iter(who))
         anchor = best[pid]
@@ -138,10 +162,10 @@ def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: 
     # where it names one.
     everyone = sorted([*anchors, *found], key=lambda x: x.start)
     names_one = len({x.person for x in mentions if lo <= x.start < hi}) == 1
-    for m in _WORD.finditer(text, first_anchor, hi):
-        if fold(m.group()) not in _PRONOUNS:
-            continue
-        wanted = _PRONOUN_GENDER[fold(m.group())]
+    for m in pronouns:
+        if _covered(taken, m.start(), m.end()):
+            continue  # part of a name ("Hans Jensen")
+        wanted = _PRONOUN_GENDER[m.group().lower()]
         # The last person mentioned whom the pronoun fits ("han" never refers to a Mette).
         before = [
             x for x in everyone if x.end <= m.start() and gender_of(people.get(x.person)) in (None, wanted)
@@ -184,21 +208,23 @@ def lone_surnames(
     `sentence_categories(offset)` gives the categories of the sentence at an offset."""
     if any(lo <= m.start < hi for m in mentions):
         return []
-    starts = {s for s, _ in sentence_spans(text, lo, hi)}
+    # Cheap first: the distinct capitalised words of the stretch that are some watched person's
+    # surname at all (each looked up once); only then where they are.
+    known = {w: who for w in set(_CAPITALISED.findall(text, lo, hi)) if (who := parts.surname_of(w))}
+    if not known:
+        return []
+    spotted = [(m, known[m.group()]) for m in _CAPITALISED.finditer(text, lo, hi) if m.group() in known]
+    if not spotted:
+        return []
     candidates: list[tuple[re.Match[str], tuple[str, ...]]] = []
-    for m in _WORD.finditer(text, lo, hi):
+    for m, who in spotted:
         word = m.group()
-        if not _capitalised(word):
-            continue
-        key = fold(word)
-        who = parts.surname.get(key)
-        if who is None:
-            continue
+        at_start = _starts_sentence(text, lo, m.start())
         before = _word_before(text, lo, m.start())
-        if before and _capitalised(before) and fold(before) not in _PRONOUNS and m.start() not in starts:
+        if before and _capitalised(before) and fold(before) not in _PRONOUNS and not at_start:
             return []  # "Jens Dahl": a whole name of someone nobody here watches
         caps = word.isupper() and len(word) >= 3
-        if not caps and m.start() in starts and common(word) and not set(sentence_categories(m.start())) & _HARASSING:
+        if not caps and at_start and common(word) and not set(sentence_categories(m.start())) & _HARASSING:
             # Capitalised perhaps only because a sentence starts there ("Skov er smuk"); a
             # sentence that harasses is about a person ("Skov er en idiot").
             continue
@@ -220,6 +246,15 @@ def lone_surnames(
                 compared=(m.group(), m.group()), found="context", why=(reason,),
             ))
     return found
+
+
+def _starts_sentence(text: str, lo: int, at: int) -> bool:
+    """Is text[at] the first letter of a sentence: nothing but white space, quotes or a dash
+    since the last end of sentence (or the start of the stretch)?"""
+    i = at
+    while i > lo and text[i - 1] in " \t\r\"'»«“”-–(":
+        i -= 1
+    return i == lo or text[i - 1] in ".!?…:\n"
 
 
 def _word_before(text: str, lo: int, at: int) -> str:

@@ -44,6 +44,7 @@ _PHONE = re.compile(
 _PHONE_CUE = re.compile(r"(?:tlf|telefon|mobil|nummer|ring|sms|ringe|nr)\w*\.?\s*:?\s*$", re.IGNORECASE)
 _CPR = re.compile(r"(?<![\w-])([0-3]\d)([01]\d)(\d{2})[ \-]?(\d{4})(?![\w-])")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b")
+_DIGIT = re.compile(r"\d")
 _PLATE = re.compile(r"(?<![\w-])[A-Z]{2}[ \-]?\d{2}[ \-]?\d{3}(?![\w-])")
 # A number that is an amount, a year, a time or a case: not a phone.
 _NOT_PHONE_BEFORE = re.compile(
@@ -77,6 +78,14 @@ _PHOTO = re.compile(
     r" (?:hende|ham|navn|hendes hus|hans hus|hendes bil|hans bil)"
     r"|(?:jeg|vi) (?:har )?(?:fotograferet|filmet|taget billeder af) (?:hende|ham|navn))",
     re.IGNORECASE,
+)
+
+
+# Each phrase pattern with words one of which every match holds: most texts hold none of them.
+_PHRASES = (
+    ("whereabouts", _WHEREABOUTS, ("bor", "holder til", "sover", "parkerer", "handler", "set", "fulgt")),
+    ("family", _FAMILY, ("børn", "barn", "datter", "døtre", "søn", "unger", "mand", "kone", "kæreste")),
+    ("photo", _PHOTO, ("billed", "foto", "video", "filmet")),
 )
 
 
@@ -138,7 +147,7 @@ def find_private(text: str) -> list[PrivateItem]:
     if "@" in text:
         for m in _EMAIL.finditer(text):
             add("email", m.start(), m.end())
-    has_digit = any(c.isdigit() for c in text)
+    has_digit = _DIGIT.search(text) is not None
     if has_digit:
         for m in _CPR.finditer(text):
             if valid_cpr_date(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)):
@@ -152,9 +161,11 @@ def find_private(text: str) -> list[PrivateItem]:
         for m in _PHONE.finditer(text):
             if _is_phone(text, m):
                 add("phone", m.start(), m.end())
-    for kind, pattern in (("whereabouts", _WHEREABOUTS), ("family", _FAMILY), ("photo", _PHOTO)):
-        for m in pattern.finditer(text):
-            add(kind, m.start(), m.end())
+    lowered = text.lower()
+    for kind, pattern, needs in _PHRASES:
+        if any(word in lowered for word in needs):
+            for m in pattern.finditer(text):
+                add(kind, m.start(), m.end())
     return sorted(found, key=lambda item: item.start)
 
 

@@ -57,18 +57,25 @@ class Sentence:
 
 
 def read(
-    classifier: Classifier, text: str, lo: int, hi: int, spans: Sequence[tuple[int, int, bool]] = ()
+    classifier: Classifier, text: str, lo: int, hi: int, spans: Sequence[tuple[int, int, bool]] = (),
+    sentences: Sequence[tuple[int, int]] | None = None,
 ) -> list[Sentence]:
     """The sentences of text[lo:hi] with their categories; `spans` (start, end, possessive) are
-    the mentions in the text, masked as the lexicon expects ("navn")."""
+    the mentions in the text, masked as the lexicon expects ("navn"); `sentences` are the
+    sentences' offsets where the caller has them (`sentence_spans`)."""
     out: list[Sentence] = []
     # Private data is looked for in the whole stretch at once: "Sagsnr. 24 55 18 90" is cut into
     # two sentences, and the second alone would read as a phone number.
     all_items = [PrivateItem(i.kind, i.start + lo, i.end + lo, i.text) for i in find_private(text[lo:hi])]
-    for start, end in sentence_spans(text, lo, hi):
+    # Most sentences hold no word the lexicon knows: they are not read one by one.
+    marked = classifier.marked(text[lo:hi])
+    for start, end in sentence_spans(text, lo, hi) if sentences is None else sentences:
+        items = tuple(i for i in all_items if start <= i.start < end)
+        if not items and (not marked or marked.isdisjoint(text[start:end].split())):
+            out.append(Sentence(start, end, ()))
+            continue
         masked = _masked(text, start, end, spans)
         found = set(categories(classifier, masked))
-        items = tuple(i for i in all_items if start <= i.start < end)
         if items:
             found.add("private_info")
         if any(i.kind == "whereabouts" and _FIRST_PERSON.match(i.text) for i in items):
