@@ -15,7 +15,7 @@ context), `reading` (categories per sentence, with negation, quotes and question
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from vaern.config import CATEGORIES
@@ -31,7 +31,6 @@ PASSAGE_CHARS = 300
 # Sentences read around the mentions of a text (`_near_mentions`): a threat two or three
 # sentences after the name is about the person named.
 BEFORE, AFTER = 2, 6
-COMMON_ZIPF = 4.5  # wordfreq's Zipf scale: "skov" 4.7, "sommer" 5.0; "dahl" 4.3, "bech" 4.1
 
 
 @dataclass(frozen=True)
@@ -63,10 +62,6 @@ class Assessor:
         self.classifier = index.classifier
         self.people: dict[str, WatchedPerson] = {p.id: p for p in index.people}
         self.parts: NameParts = name_parts(index.people)
-        # A surname that is also a very common word ("Skov", "Sommer", "Have") is not read alone
-        # at the start of a sentence unless the sentence harasses (context.lone_surnames).
-        zipf = index.vocab.zipf
-        self.common: Callable[[str], bool] = lambda word: zipf.get(word.casefold(), 0.0) >= COMMON_ZIPF
 
     def assess(self, text: str, posts: Sequence[Post], mentions: Sequence[Mention]) -> Assessment:
         units = _units(text, posts)
@@ -111,7 +106,7 @@ class Assessor:
                     [sentence] = read(self.classifier, text, holding[0][0], holding[0][1], (), holding)
                     return sentence.categories
 
-                added = lone_surnames(text, unit[0], unit[1], everything, self.parts, at, self.common)
+                added = lone_surnames(text, unit[0], unit[1], everything, self.parts, at)
             everything.extend(added)
         everything.sort(key=lambda m: (m.start, m.end, m.person))
 

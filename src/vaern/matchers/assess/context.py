@@ -201,10 +201,11 @@ def is_pronoun(mention: Mention) -> bool:
 
 def lone_surnames(
     text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts,
-    sentence_categories: Callable[[int], tuple[str, ...]], common: Callable[[str], bool],
+    sentence_categories: Callable[[int], tuple[str, ...]],
 ) -> list[Mention]:
-    """Surnames written alone in text[lo:hi] (a post naming nobody in full): capitalised, or in
-    capitals; at the start of a sentence only when the surname is no common word (`common`).
+    """Surnames written alone in text[lo:hi] (a post naming nobody in full): in capitals, or
+    capitalised inside a sentence (Danish writes common nouns in lower case, so a capital there
+    marks a name); at the start of a sentence only where the sentence harasses.
     `sentence_categories(offset)` gives the categories of the sentence at an offset."""
     if any(lo <= m.start < hi for m in mentions):
         return []
@@ -224,9 +225,9 @@ def lone_surnames(
         if before and _capitalised(before) and fold(before) not in _PRONOUNS and not at_start:
             return []  # "Jens Dahl": a whole name of someone nobody here watches
         caps = word.isupper() and len(word) >= 3
-        if not caps and at_start and common(word) and not set(sentence_categories(m.start())) & _HARASSING:
-            # Capitalised perhaps only because a sentence starts there ("Skov er smuk"); a
-            # sentence that harasses is about a person ("Skov er en idiot").
+        if not caps and at_start and not set(sentence_categories(m.start())) & _HARASSING:
+            # Capitalised perhaps only because a sentence starts there ("Skov er smuk"): only a
+            # sentence that harasses is taken to be about a person ("Skov er en idiot").
             continue
         candidates.append((m, who))
     found: list[Mention] = []
