@@ -8,19 +8,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench chromium postgres-binaries install clean
+.PHONY: demo test lint bench chromium postgres-binaries tesseract install clean
 
 demo: install chromium
 	$(BIN)/vaern demo $(DEMO_ARGS)
 
-test: install chromium postgres-binaries lint
+test: install chromium postgres-binaries tesseract lint
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-bench: install chromium
+bench: install chromium tesseract
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 install: $(STAMP)
@@ -56,6 +56,18 @@ postgres-binaries:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	else \
 	  echo "The tests need PostgreSQL's server binaries (initdb, pg_ctl): sudo apt-get install postgresql" >&2; \
+	  exit 1; \
+	fi
+
+# Text in images (ocr.enabled) is read by Tesseract with its Danish data; the tests read images.
+tesseract:
+	@if command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx dan; then \
+	  true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Tesseract with its Danish language data"; \
+	  (apt-get install -y -qq tesseract-ocr tesseract-ocr-dan >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-dan >/dev/null)); \
+	else \
+	  echo "Reading text in images needs Tesseract: sudo apt-get install tesseract-ocr tesseract-ocr-dan" >&2; \
 	  exit 1; \
 	fi
 

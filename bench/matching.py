@@ -10,6 +10,8 @@ one run and for 10,000 and for 100 watched names:
 - vaern's matcher (`index.find(page)` per page), MB/s;
 - an exact whole-word Aho-Corasick scan (pyahocorasick) of the lower-cased names over the same
   lower-cased pages, MB/s — the physical ceiling of exact multi-pattern search;
+- the matcher with the assessment after it (`Assessor.assess`: mentions in context, categories
+  per post, severity, private data), at 10,000 names, as a share of the matcher alone;
 - a naive rapidfuzz loop (`fuzz.partial_ratio` of every name against every page), measured on a
   sample of pages and extrapolated, MB/s;
 
@@ -51,6 +53,7 @@ from rapidfuzz import fuzz
 
 from vaern.domain import WatchedPerson
 from vaern.matchers import NameIndex, build_index
+from vaern.matchers.assess import Assessor
 
 NAME_RATE = 0.01  # share of sentences that name a watched person (one name per ~8 kB)
 FIRST = sorted(set(DanishNames.first_names_male) | set(DanishNames.first_names_female))
@@ -146,6 +149,14 @@ def vaern_pass(index: NameIndex, pages: list[str]) -> tuple[float, int]:
     return time.process_time() - t0, found
 
 
+def assess_pass(index: NameIndex, assessor: Assessor, pages: list[str]) -> tuple[float, int]:
+    """The matcher and the assessment (context mentions, categories per post, severity, private
+    data) over every page, as the pipeline runs them: CPU seconds, mentions."""
+    t0 = time.process_time()
+    found = sum(len(assessor.assess(page, (), index.find(page)).mentions) for page in pages)
+    return time.process_time() - t0, found
+
+
 def aho_automaton(people: list[WatchedPerson]) -> ahocorasick.Automaton:
     automaton = ahocorasick.Automaton()
     for p in people:
@@ -225,6 +236,8 @@ def main() -> None:
     # take turns, so that a busy machine slows all alike.
     runs = [(system, lists, "10,000") for lists in systems for system in ("vaern", "aho")]
     runs += [("vaern", lists, "100") for lists in systems]
+    runs += [("assess", "10,000", "10,000")]
+    assessor = Assessor(systems["10,000"][1])
     first: dict[str, float] = {}
     best: dict[tuple[str, str, str], float] = {}
     found: dict[tuple[str, str, str], int] = {}
@@ -232,7 +245,10 @@ def main() -> None:
         for key in runs:
             system, lists, text = key
             _, index, automaton, _ = systems[lists]
-            pass_ = vaern_pass(index, texts[text]) if system == "vaern" else aho_pass(automaton, texts[text])
+            if system == "assess":
+                pass_ = assess_pass(index, assessor, texts[text])
+            else:
+                pass_ = vaern_pass(index, texts[text]) if system == "vaern" else aho_pass(automaton, texts[text])
             seconds, found[key] = pass_
             if round_ == 0:
                 if text == "10,000" and system == "vaern":
@@ -259,6 +275,14 @@ def main() -> None:
             f"{100 * mb10 / mb100:5.1f} %  ({mb10:.2f} vs {mb100:.2f} MB/s; "
             f"{found[k10]} and {found[k100]} mentions)"
         )
+
+    plain, assessed = best[("vaern", "10,000", "10,000")], best[("assess", "10,000", "10,000")]
+    print(
+        f"\nwith the assessment (matchers/assess), 10,000 names, on the text naming them: "
+        f"{size / assessed:.2f} MB/s vs {size / plain:.2f} MB/s for the matcher alone = "
+        f"{100 * plain / assessed:.1f} %  (target >= 70 %; {found[('assess', '10,000', '10,000')]} mentions "
+        f"with those found in context)"
+    )
 
     print("\nthroughput at 10,000 names vs 100 names (target >= 70 %; see the module doc):")
     print(f"  same text, same mentions:    {share('100', '100')}")

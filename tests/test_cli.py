@@ -86,9 +86,13 @@ def test_hits_json_has_the_contract_fields(make_config: Any) -> None:
         "id", "person", "person_name", "unit", "site", "url", "status", "confidence", "score", "matched_text",
         "excerpt", "categories", "first_seen", "last_seen", "removed_at", "snapshots", "alerts", "evidence_owed",
         "also_shown_on",  # added: the listing pages that showed the post (issue 21)
+        # Added by the assessment (CONTRACT.md, Additions): severity, passage, mentions[].found.
+        "severity", "passage", "mentions",
     }
     assert hit["evidence_owed"] is True  # the contract's added field: no complete snapshot yet
     assert hit["also_shown_on"] == []
+    assert (hit["severity"], hit["categories"], hit["passage"]) == ("none", [], None)
+    assert hit["mentions"] == [{"text": "Karin Juhl", "found": "text", "confidence": "high"}]
     assert json.loads(_invoke(config, "hits", "--json", "--person", "rr").output) == []
     assert len(json.loads(_invoke(config, "hits", "--json", "--since", "2000-01-01T00:00:00Z").output)) == 1
     bad = _invoke(config, "hits", "--since", "yesterday")

@@ -22,8 +22,9 @@ from vaern.testing.smtpsink import SmtpSink
 
 PAGES = {
     "index.html": '<a href="/a.html">a</a> <a href="/b.html">b</a> <a href="/c.html">c</a>',
-    "a.html": "<p>Hvorfor får <b>René</b> Rosenkilde lov at behandle folk sådan?</p>",
-    "b.html": "<p>Karin Juhl på jobcentret svarer aldrig.</p>",
+    # Harsh enough for the leader to be told at once (alerts.policy: insults and worse).
+    "a.html": "<p>Hvorfor får <b>René</b> Rosenkilde lov at behandle folk sådan? Han er en løgner.</p>",
+    "b.html": "<p>Karin Juhl på jobcentret er en klam idiot.</p>",
     "c.html": "<p>Her står ingen navne, kun vejret.</p>",
 }
 
@@ -96,7 +97,7 @@ def test_a_page_that_sends_the_evidence_browser_inward_gets_no_internal_evidence
     mail = tmp_path / "mail"
     with SiteServer(host="127.0.0.2") as internal, SiteServer() as hostile, SmtpSink(eml_dir=mail) as mailbox:
         internal.set_page("/admin", "<p>INTERN HEMMELIGHED</p>")
-        cloak = f"/_/cloak?say=Hvorfor+f%C3%A5r+Ren%C3%A9+Rosenkilde+lov&to=http://127.0.0.2:{internal.port}/admin"
+        cloak = f"/_/cloak?say=Ren%C3%A9+Rosenkilde+er+en+idiot&to=http://127.0.0.2:{internal.port}/admin"
         hostile.set_page("/", f'<a href="{cloak}">opslag</a>')
         config = make_config(
             database=db_url,

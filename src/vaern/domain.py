@@ -37,6 +37,10 @@ class Mention:
     categories: tuple[str, ...] = ()
     # Why it matched, in words an analyst can check ("misspelt 'Gusav' for 'Gustav' (1 edit)").
     why: tuple[str, ...] = ()
+    # How it was found (CONTRACT.md `mentions[].found`): "text" (the name written out),
+    # "context" (a later reference in a post that names the person; matchers/assess/context.py)
+    # or "image" (text read from a picture on the page).
+    found: str = "text"
 
     def as_row(self) -> dict[str, object]:
         """The mention as `vaern match` prints it (and as the dev corpus's scorer reads it)."""
@@ -67,6 +71,16 @@ def post_for(posts: Sequence[Post], offset: int) -> Post | None:
 
 
 @dataclass(frozen=True)
+class ImageText:
+    """The text read in one image of a page (crawler/ocr.py): its address, the text, the
+    SHA-256 of the image's bytes as fetched."""
+
+    url: str
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Page:
     """A fetched page, as the crawler hands it to the pipeline."""
 
@@ -91,6 +105,7 @@ class Page:
     ready: bool = True
     unready: str | None = None
     excerpts: tuple[Excerpt, ...] = ()  # parts that show another page's post (listing pages)
+    images: tuple[ImageText, ...] = ()  # text read in the page's images, where `ocr` is on
 
 
 @dataclass(frozen=True)
@@ -124,7 +139,8 @@ class MatchedName(TypedDict):
     name: str
     matched: str
     snippet: str
-    field: NotRequired[str]  # "title" | "text"
+    field: NotRequired[str]  # "title" | "text" | "image"
+    image: NotRequired[str]  # the image's address, for a mention found in an image
     start: NotRequired[int]
     end: NotRequired[int]
     variant: NotRequired[str]

@@ -4,8 +4,11 @@
 its hits and their alert rows commit together or not at all, so a crash mid-crawl loses at most
 the page in hand and never leaves a hit without its alert.
 
-A page's title and its text are matched as two fields (`find_mentions`); each mention records
-its field, and its offsets, excerpt and sentence are taken from that field. A mention in the text
+A page's title, its text and the text read in its images are matched as fields of their own
+(`assess_page`); each mention records its field, and its offsets, excerpt and sentence are taken
+from that field. The assessment (matchers/assess) adds the mentions found in context and gives
+each person's hit its categories, severity, gravest passage and private data; the post's date,
+where the page's markup states one, is kept on the hit for the police deadline. A mention in the text
 of a rendered page also records the post or comment it is in (`Page.posts`): its permalink and
 its place among the page's posts, in the hit's `why` and in the evidence's `matches`.
 
@@ -30,6 +33,7 @@ A 404/410 for a URL never seen before is a dead link (counted as such), not a fa
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections import defaultdict
@@ -44,6 +48,9 @@ from vaern import clock
 from vaern.config import Config, Site
 from vaern.domain import CaptureRequest, FetchFailure, MatchedName, Mention, Page, Post, post_for
 from vaern.matchers import NameIndex
+from vaern.matchers.assess import Assessor, PersonAssessment, merge
+from vaern.matchers.assess.context import is_pronoun
+from vaern.matchers.assess.dating import StatedDate, date_for, stated_dates
 from vaern.storage.db import transaction
 from vaern.storage.failures import record_failure
 from vaern.storage.queries import hits_on_page, page_by_url
@@ -66,11 +73,18 @@ class Found(NamedTuple):
     text: str
     mention: Mention
     post: Post | None = None
+    image: str | None = None  # the image's address, for a mention in text read from an image
 
     def where(self) -> dict[str, object]:
-        """The field and the offsets of the mention, and its post where it has one (for `why`
-        and the evidence's `matches`)."""
-        out: dict[str, object] = {"field": self.field, "start": self.mention.start, "end": self.mention.end}
+        """The field and the offsets of the mention, how it was found, and its post where it has
+        one (for `why` and the evidence's `matches`)."""
+        out: dict[str, object] = {
+            "field": self.field, "start": self.mention.start, "end": self.mention.end, "found": self.mention.found,
+        }
+        if self.mention.why:
+            out["reason"] = list(self.mention.why)
+        if self.image is not None:
+            out["image"] = self.image
         if self.post is not None:
             out["post"] = self.post.permalink
             out["post_index"] = self.post.index
@@ -122,6 +136,32 @@ def _words_around(page: Page, found: Found, reach: int = 30) -> str:
     return " ".join(w for w in words if w not in ("[…]", "…", "[...]"))
 
 
+def assess_page(index: NameIndex, assessor: Assessor, page: Page) -> tuple[list[Found], dict[str, PersonAssessment]]:
+    """The page's mentions (those found by context included) and, per person, what the page
+    says about them: each field read on its own, the gravest reading of the two kept."""
+    found: list[Found] = []
+    judged: dict[str, PersonAssessment] = {}
+    for name, text in (("title", page.title), ("text", page.text)):
+        if not text:
+            continue
+        posts = page.posts if name == "text" else ()
+        result = assessor.assess(text, posts, index.find(text))
+        found += [Found(name, text, m, post_for(posts, m.start) if posts else None) for m in result.mentions]
+        for person, reading in result.of_person.items():
+            judged[person] = merge(judged[person], reading) if person in judged else reading
+    # Text read in the page's images (crawler/ocr.py): matched like the page's text, each
+    # mention marked as found in an image and holding the image's address.
+    for image in page.images:
+        result = assessor.assess(image.text, (), index.find(image.text))
+        found += [
+            Found("image", image.text, dataclasses.replace(m, found="image"), None, image.url)
+            for m in result.mentions
+        ]
+        for person, reading in result.of_person.items():
+            judged[person] = merge(judged[person], reading) if person in judged else reading
+    return found, judged
+
+
 def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:
     """The words around a mention, on one line, cut at word boundaries, with … where cut."""
     start = max(0, mention.start - width)
@@ -134,6 +174,32 @@ def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:
         end = space if space != -1 else end
     body = " ".join(text[start:end].split())
     return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
+
+
+def _assessed(reading: PersonAssessment | None) -> dict[str, Any]:
+    """A hit's fields from the page's reading of its person."""
+    if reading is None:
+        return {"categories": [], "severity": "none", "passage": None, "private_data": []}
+    passage = (
+        {"text": reading.passage, "category": reading.passage_category} if reading.passage is not None else None
+    )
+    return {
+        "categories": list(reading.categories), "severity": reading.severity, "passage": passage,
+        "private_data": reading.private_rows(),
+    }
+
+
+def _dated(
+    dates: Sequence[StatedDate], text: str, of_person: Sequence[Found], reading: PersonAssessment | None
+) -> dict[str, Any]:
+    """The date the page's markup states for the post with the gravest passage about the person
+    (else the post that first names them), and its source."""
+    in_text = [f.mention.start for f in of_person if f.field == "text"]
+    at = reading.passage_at if reading is not None and reading.passage_at is not None else min(in_text, default=None)
+    stated = date_for(list(dates), text, at) if at is not None and dates else None
+    if stated is None:
+        return {"posted_at": None, "posted_source": None}
+    return {"posted_at": stated.when, "posted_source": stated.source}
 
 
 def text_hash(text: str) -> str:
@@ -172,6 +238,7 @@ class PagePipeline:
         self.queue_alerts = queue_alerts
         self.units = {p.id: p.unit for p in config.people}
         self.names = {p.id: p.name for p in config.people}
+        self.assessor = Assessor(index)
         # The pages whose evidence is owed, each handed on (`on_evidence`, app.py: the evidence
         # desk) right after its page's transaction commits, so the capture starts at once.
         self.evidence: list[CaptureRequest] = []
@@ -183,19 +250,20 @@ class PagePipeline:
                 .where(HitRow.site_id == site.id, HitRow.absent_since.is_not(None), HitRow.status != "removed")
                 .distinct()
             ))
-        self._listings: list[tuple[Page, list[Found]]] = []  # listing pages held until finish()
+        # Listing pages held until finish(), with what they say about each person.
+        self._listings: list[tuple[Page, list[Found], dict[str, PersonAssessment]]] = []
         self._texts: dict[str, str] = {}  # URL -> text (spaces collapsed) of pages that named someone, this crawl
 
     # -- PageSink -------------------------------------------------------------------------
 
     def page(self, page: Page) -> None:
-        found = find_mentions(self.index, page)
+        found, judged = assess_page(self.index, self.assessor, page)
         if page.excerpts and any(_excerpt_target(page, f) for f in found):
-            self._listings.append((page, found))  # decided in finish(), once the posts are read
+            self._listings.append((page, found, judged))  # decided in finish(), once the posts are read
             return
         if found:
             self._texts[page.url] = " ".join(f"{page.title}\n{page.text}".split())
-        self._record(page, found)
+        self._record(page, found, judged)
 
     def finish(self) -> None:
         """After the crawl: the held listing pages (see the module docstring), one transaction each."""
@@ -203,17 +271,17 @@ class PagePipeline:
         # A held page whose excerpt leads to another held page waits for that one to be decided
         # (a post linking its name to a tag page that shows the post); a cycle is broken by
         # deciding the rest as they are.
-        waiting = {page.url: (page, found) for page, found in listings}
+        waiting = {page.url: (page, found, judged) for page, found, judged in listings}
         while waiting:
             ready = [
-                url for url, (page, found) in waiting.items()
+                url for url, (page, found, _judged) in waiting.items()
                 if not any((t := _excerpt_target(page, f)) and t in waiting and t != url for f in found)
             ]
             for url in ready or list(waiting):
-                page, found = waiting.pop(url)
-                self._settle_listing(page, found)
+                page, found, judged = waiting.pop(url)
+                self._settle_listing(page, found, judged)
 
-    def _settle_listing(self, page: Page, found: list[Found]) -> None:
+    def _settle_listing(self, page: Page, found: list[Found], judged: dict[str, PersonAssessment]) -> None:
         keep: list[Found] = []
         shown: set[str] = set()
         with transaction(self.sessions) as session:
@@ -230,7 +298,7 @@ class PagePipeline:
                 shown.add(f.mention.person)
                 if page.url not in hit.shown_on:
                     hit.shown_on = [*hit.shown_on, page.url]
-        self._record(page, keep, shown_elsewhere=shown - {f.mention.person for f in keep})
+        self._record(page, keep, judged, shown_elsewhere=shown - {f.mention.person for f in keep})
 
     def _open_hit(self, session: Session, url: str, person: str) -> HitRow | None:
         row = page_by_url(session, self.site.id, url)
@@ -238,10 +306,15 @@ class PagePipeline:
             return None
         return next((h for h in hits_on_page(session, row.id) if h.person_id == person and h.status != "removed"), None)
 
-    def _record(self, page: Page, found: list[Found], shown_elsewhere: AbstractSet[str] = frozenset()) -> None:
+    def _record(
+        self, page: Page, found: list[Found], judged: dict[str, PersonAssessment],
+        shown_elsewhere: AbstractSet[str] = frozenset(),
+    ) -> None:
         """Store the page, its hits and their alert rows in one transaction. `shown_elsewhere`:
         people this listing names only in excerpts whose posts have the hit; an earlier hit of
-        theirs here is left as it is, not reported removed."""
+        theirs here is left as it is, not reported removed. `judged`: what the page says about
+        each person (the assessment)."""
+        dates = stated_dates(page.body, self.config.timezone)
         by_person: dict[str, list[Found]] = defaultdict(list)
         for f in found:
             by_person[f.mention.person].append(f)
@@ -259,15 +332,18 @@ class PagePipeline:
                     "confidence": "high" if any(m.confidence == "high" for m in mentions) else "possible",
                     "score": best.mention.score,
                     "variant": best.mention.variant,
-                    "matched_text": sorted({m.matched for m in mentions}),
+                    # The forms of the name itself; pronouns found in context are in `why` only.
+                    "matched_text": sorted({m.matched for m in mentions if not is_pronoun(m)}),
                     "why": [
                         {"variant": f.mention.variant, "compared": list(f.mention.compared), "score": f.mention.score,
                          "confidence": f.mention.confidence, **f.where(), "matched": f.mention.matched}
                         for f in of_person
                     ],
                     "excerpt": excerpt(best.text, best.mention),
-                    "categories": sorted({c for m in mentions for c in m.categories}),
                     "context_hash": text_hash("\n".join(sorted({sentence(f.text, f.mention) for f in of_person}))),
+                    "found": sorted({m.found for m in mentions}),
+                    **_assessed(judged.get(person_id)),
+                    **_dated(dates, page.text, of_person, judged.get(person_id)),
                 }
                 if hit is None:
                     hit = HitRow(
@@ -410,6 +486,8 @@ class PagePipeline:
         )
         if found.post is not None:
             matched["post"], matched["post_index"] = found.post.permalink, found.post.index
+        if found.image is not None:
+            matched["image"] = found.image
         return matched
 
     def _need(

@@ -103,3 +103,23 @@ def test_the_cheap_hints_never_skip_a_date(monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.setattr(postdate, name, everything)
     assert [postdate._candidates(text, FETCHED, tz) for text in texts] == hinted
     assert sum(bool(found) for found in hinted) > 300  # the texts do hold dates
+
+
+def test_a_stated_date_on_the_post_wins_over_relative_words_in_its_body() -> None:
+    text = (
+        "Skrevet 20. november 2026 kl. 10:00\n"
+        "I går ringede jeg igen. René Rosenkilde svarede ikke."
+    )
+    at = text.index("René")
+    found = find_posted_at(text, at, at + 15, FETCHED, TZ)
+    assert found is not None and not found.relative
+    assert found.text == "20. november 2026 kl. 10:00"
+
+
+def test_a_date_the_markup_states_wins_and_says_its_source() -> None:
+    first_seen = datetime(2026, 11, 21, 13, 0)
+    stated = datetime(2026, 11, 20, 9, 0)
+    relative = find_posted_at("i går René Rosenkilde", 6, 21, first_seen, TZ)
+    deadline = police_deadline(first_seen, relative, stated, "json-ld")
+    assert (deadline.basis, deadline.since, deadline.source) == ("stated", stated, "json-ld")
+    assert deadline.due == stated + timedelta(hours=72)

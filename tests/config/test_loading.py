@@ -94,6 +94,10 @@ BAD: dict[str, tuple[str, list[str]]] = {
             "(30s, 15m, 2h, 1d) nor a 5-field cron expression"
         ],
     ),
+    "alerts.policy: an unknown action": (
+        "bad_policy.yaml",
+        ["bad_policy.yaml:5: alerts.policy.low: must be 'immediate', 'digest' or 'none', not 'weekly'"],
+    ),
     "bad schedule, cron": (
         "bad_cron.yaml",
         [

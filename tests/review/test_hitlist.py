@@ -20,6 +20,9 @@ from vaern.storage.db import make_engine, migrate, session_factory, transaction
 from vaern.storage.tables import HitRow, PageRow
 
 STATUSES = ["new", "new", "confirmed", "dismissed", "new", "removed", "confirmed"]
+# None: a hit from before assessments, sorted with "none" (last) when the list goes by severity.
+SEVERITY = ["low", "critical", None, "medium", "high", "none", "critical", "low"]
+RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "none": 4, None: 4}
 ANALYST = Viewer(1, "analytiker", "analyst")
 LENE = Viewer(2, "lene", "leader", ("boern",))
 
@@ -43,10 +46,11 @@ def _seed(config: Config) -> list[dict[str, Any]]:
             hit = HitRow(person_id=person, unit_id=unit, page_id=page.id, site_id=site, url=page.url,
                          status=STATUSES[i % len(STATUSES)], confidence="high", score=97.0, variant="full_name",
                          matched_text=[], why=[], excerpt=excerpt, categories=[],
-                         first_seen=now - timedelta(hours=i), last_seen=now)
+                         first_seen=now - timedelta(hours=i), last_seen=now, severity=SEVERITY[i % len(SEVERITY)])
             db.add(hit)
             db.flush()
             hits.append({"id": hit.id, "unit": unit, "person": person, "site": site, "status": hit.status,
+                         "severity": hit.severity,
                          "text": f"{page.url} {page.title} {excerpt}", "age": i})
     engine.dispose()
     return hits  # newest first
@@ -160,3 +164,17 @@ def test_a_leader_searches_and_counts_only_their_units(
     nobody = Viewer(3, "ny", "leader", ())
     _check(run(nobody), _expect(hits, lambda h: False))
     _check(run(nobody, q="skandale"), _expect(hits, lambda h: False))
+
+
+@pytest.mark.postgres
+def test_the_list_filters_and_sorts_by_severity(listing: tuple[Callable[..., HitList], list[dict[str, Any]]]) -> None:
+    run, hits = listing
+    _check(run(severity="critical"), _expect(hits, lambda h: h["severity"] == "critical"))
+    assert {r.severity for r in run(severity="critical").rows} == {"critical"}
+    # Gravest first, newest first within a severity; paging and counts as ever; search too.
+    gravest = sorted(hits, key=lambda h: (RANK[h["severity"]], h["age"]))
+    _check(run(sort="severity"), _expect(gravest, lambda h: True))
+    _check(run(sort="severity", page="3"), _expect(gravest, lambda h: True, page=3))
+    _check(run(sort="severity", q="skandale", status="new"),
+           _expect(gravest, lambda h: "skandale" in h["text"], "new"))
+    assert run(sort="bogus").filters.sort == ""

@@ -23,7 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vaern.alerts.compose import deadline_of, mark_names
+    from vaern.alerts.compose import deadline_of, mark_names, police_fits_hit
     from vaern.alerts.delivery import DeliveryReport, deliver
     from vaern.alerts.dispatch import enqueue, queue_digest, queue_reminders, silence
     from vaern.alerts.postdate import POLICE_DEADLINE
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from vaern.alerts.tsanotice import notify_tsa_silence
 
 _HOMES = {
-    "compose": ("deadline_of", "mark_names"),
+    "compose": ("deadline_of", "mark_names", "police_fits_hit"),
     "delivery": ("DeliveryReport", "deliver"),
     "dispatch": ("enqueue", "queue_digest", "queue_reminders", "silence"),
     "postdate": ("POLICE_DEADLINE",),
@@ -61,6 +61,7 @@ __all__ = [
     "mark_names",
     "notify_tsa_silence",
     "outbox_counts",
+    "police_fits_hit",
     "queue_digest",
     "queue_reminders",
     "silence",

@@ -35,6 +35,8 @@ from vaern.alerts import mime
 from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
 from vaern.alerts.routing import DIGEST, NEW_HIT, routing_table, scope
 from vaern.config import Config
+from vaern.matchers.assess.privatedata import mask
+from vaern.matchers.assess.severity import police_fits, rank
 from vaern.storage.archive import inside
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
 from vaern.storage.thumbnails import Thumbnails
@@ -158,6 +160,13 @@ class HitView:
     thumbnail_cid: str | None
     evidence_state: str = "missing"  # secured | incomplete | missing (never said to be secured unless it is)
     evidence: str = ""  # the sentence about it
+    severity: str = ""  # in words ("KRITISK"); empty for a hit from before assessments
+    severity_code: str = ""
+    passage: str | None = None  # the gravest passage about the person, private data masked
+    passage_category: str | None = None
+    private_data: tuple[str, ...] = ()  # "adresse: L••••••• ••"
+    found_by: tuple[str, ...] = ()  # how mentions other than the written name were found
+    police: bool = True  # does a report to the police (and so the deadline) fit?
 
 
 def mark_names(excerpt: str, matched: Sequence[str]) -> list[tuple[str, bool]]:
@@ -200,17 +209,27 @@ def _mark_with_re(excerpt: str, forms: list[str]) -> list[tuple[str, bool]]:
 
 
 def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostTime | None:
-    """The date the page gives for the post: from the snapshot's text near the name, else the excerpt."""
+    """The date the page gives for the post: from the snapshot's text near the gravest passage
+    (the incident), else near the name, else from the excerpt."""
     if evidence is not None and evidence.text is not None and evidence.captured_at is not None:
         try:
             text = evidence.text.read_text(encoding="utf-8", errors="replace")
         except OSError:
             text = ""
         lowered = text.lower()
-        for form in hit.matched_text or []:
-            at = lowered.find(str(form).lower()) if form else -1
+        for form, is_passage in _passage_forms(hit):
+            if is_passage:
+                # The passage's white space was made single spaces; the page's text has line breaks.
+                spaced = re.search(r"\s+".join(re.escape(w) for w in form.split()), text, re.IGNORECASE)
+                at, end = (spaced.start(), spaced.end()) if spaced else (-1, -1)
+            else:
+                at = lowered.find(form.lower()) if form else -1
+                end = at + len(form)
             if at >= 0:
-                found = find_posted_at(text, at, at + len(form), evidence.captured_at, config.timezone)
+                # A passage may open with its post's header ("x skrev 19/11/2026 13:01: …"):
+                # a date inside the passage's start is its post's own.
+                begin = end if is_passage else at
+                found = find_posted_at(text, begin, end, evidence.captured_at, config.timezone)
                 if found is not None:
                     return found
     excerpt = hit.excerpt or ""
@@ -219,8 +238,21 @@ def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostT
     return parse_post_time(excerpt, hit.first_seen, config.timezone)
 
 
+def _passage_forms(hit: HitRow) -> list[tuple[str, bool]]:
+    """What to look for in the page's text to find the post, each with whether it is the
+    passage: the start of the gravest passage (up to its first masked item), then each written
+    form of the name."""
+    forms: list[tuple[str, bool]] = []
+    passage = hit.passage if isinstance(hit.passage, dict) else None
+    if passage and isinstance(passage.get("text"), str):
+        start = passage["text"].split("•", 1)[0].rstrip("…").strip()
+        if len(start) >= 12:
+            forms.append((start[:80], True))
+    return forms + [(str(f), False) for f in hit.matched_text or []]
+
+
 # The order the recommended next steps are given in, most urgent first.
-CATEGORY_ORDER = ("threat", "private_info", "accusation", "insult", "criticism")
+CATEGORY_ORDER = ("threat", "private_info", "incitement", "accusation", "insult", "criticism")
 
 
 def next_steps(words: Words, categories: Sequence[str]) -> list[str]:
@@ -239,7 +271,16 @@ def deadline_of(session: Session, config: Config, hit: HitRow) -> Deadline:
     """A hit's police deadline as its e-mails count it: 72 hours from the date the page gives the
     post, else from when Værn first saw it (the review app shows the same)."""
     evidence = load_evidence(session, config, [hit]).get(hit.page_id)
-    return police_deadline(hit.first_seen, posted_time(config, hit, evidence))
+    return police_deadline(hit.first_seen, posted_time(config, hit, evidence), hit.posted_at, hit.posted_source)
+
+
+def police_fits_hit(hit: HitRow) -> bool:
+    """Does a report to the police fit this hit? A hit from before assessments is given the
+    deadline as it always was."""
+    if hit.severity is None:
+        return True
+    kinds = [str(item.get("kind")) for item in hit.private_data or [] if isinstance(item, dict)]
+    return police_fits([str(c) for c in hit.categories or []], kinds)
 
 
 class Composer:
@@ -270,6 +311,10 @@ class Composer:
 
     def _deadline_text(self, deadline: Deadline) -> str:
         w = self.words
+        if deadline.basis == "stated":
+            source_key = f"deadline.source.{deadline.source}"
+            source = w(source_key) if source_key in w else (deadline.source or "")
+            return w("deadline.stated", since=self._when(deadline.since), source=source)
         if deadline.basis == "posted":
             local = self._local(deadline.since)
             day_only = local.hour == 0 and local.minute == 0 and ":" not in (deadline.source_text or "")
@@ -294,7 +339,9 @@ class Composer:
         unit = index.units.get(person.unit) if person is not None and person.unit else None
         site = index.sites.get(hit.site_id)
         site_label = site.label if site is not None else hit.site_id
-        deadline = police_deadline(hit.first_seen, posted_time(config, hit, evidence))
+        deadline = police_deadline(hit.first_seen, posted_time(config, hit, evidence), hit.posted_at, hit.posted_source)
+        passage = hit.passage if isinstance(hit.passage, dict) else None
+        passage_category = str(passage.get("category")) if passage and passage.get("category") else None
         cid = None
         if with_thumbnail and evidence is not None and evidence.screenshot is not None:
             if self.thumbnails.get(evidence.screenshot) is not None:
@@ -314,7 +361,8 @@ class Composer:
             first_seen=self._when(hit.first_seen),
             removed_at=self._when(hit.removed_at) if hit.removed_at else None,
             categories=[w(f"category.{c}") if f"category.{c}" in w else c for c in categories],
-            excerpt=mark_names(hit.excerpt or "", [str(m) for m in hit.matched_text or []]),
+            # Private data is never repeated in an e-mail: the excerpt is masked like the passage.
+            excerpt=mark_names(mask(hit.excerpt or ""), [str(m) for m in hit.matched_text or []]),
             confidence=w(f"confidence.{hit.confidence}") if hit.confidence in ("high", "possible") else hit.confidence,
             score=round(float(hit.score), 1),
             steps=next_steps(w, categories),
@@ -324,9 +372,31 @@ class Composer:
             thumbnail_cid=cid,
             evidence_state=state,
             evidence=w(f"evidence.{state}", reason=why_short),
+            severity=w(f"severity.{hit.severity}") if hit.severity else "",
+            severity_code=hit.severity or "",
+            passage=str(passage["text"]) if passage and passage.get("text") else None,
+            passage_category=w(f"category.{passage_category}") if passage_category else None,
+            private_data=tuple(
+                f"{w('private.' + str(item.get('kind')))}: {item.get('masked')}"
+                if item.get("masked") != item.get("kind") and item.get("kind") not in ("whereabouts", "family", "photo")
+                else w("private." + str(item.get("kind")))
+                for item in hit.private_data or []
+                if isinstance(item, dict) and f"private.{item.get('kind')}" in w
+            ),
+            found_by=tuple(w(f"found.{f}") for f in hit.found or [] if f != "text" and f"found.{f}" in w),
+            police=police_fits_hit(hit),
         )
 
     def subject(self, alert: AlertRow, views: list[HitView]) -> str:
+        """The subject line: for a leader's alert it starts with the gravest severity in words."""
+        subject = self._subject(alert, views)
+        graded = [v for v in views if v.severity_code]
+        if alert.kind == DIGEST or not graded:
+            return subject
+        gravest = min(graded, key=lambda v: rank(v.severity_code))
+        return f"{gravest.severity}: {subject}"
+
+    def _subject(self, alert: AlertRow, views: list[HitView]) -> str:
         w = self.words
         first = views[0]
         if alert.kind == DIGEST:

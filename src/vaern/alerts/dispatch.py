@@ -57,6 +57,10 @@ def enqueue(session: Session, config: Config, hits: Sequence[HitRow], kind: str,
     now = utcnow()
     silenced = _active_silences(session, {h.person_id for h in hits}, now)
     live = [h for h in hits if not _matches(silenced, h)]
+    if kind in (NEW_HIT, UPDATE):
+        # `alerts.policy`: a high hit whose severity is not told at once waits for the digest
+        # (queue_digest) or for nobody; a possible hit goes to the digest as always.
+        live = [h for h in live if h.confidence != "high" or config.alerts.action(h.severity) == "immediate"]
 
     # recipient key -> (recipient, kind, [hits]) ; a kind can turn into new_hit per recipient
     groups: dict[tuple[str, str], tuple[Recipient, list[HitRow]]] = {}
@@ -253,11 +257,13 @@ def queue_reminders(session: Session, config: Config, now: datetime | None = Non
 
 
 def queue_digest(session: Session, config: Config, now: datetime | None = None) -> list[AlertRow]:
-    """The analysts' digest: every `possible` hit still new that no digest has listed yet."""
+    """The analysts' digest: every `possible` hit still new that no digest has listed yet, and
+    every `high` one whose severity `alerts.policy` sends to the digest."""
     if not config.alerts.analysts:
         return []
+    to_digest = [s for s, action in config.alerts.policy.items() if action == "digest"]
     stmt = select(HitRow).where(
-        HitRow.confidence == "possible",
+        or_(HitRow.confidence == "possible", (HitRow.confidence == "high") & HitRow.severity.in_(to_digest)),
         HitRow.status == "new",
         HitRow.removed_at.is_(None),
         ~exists().where(AlertHitRow.hit_id == HitRow.id, AlertHitRow.kind == DIGEST),

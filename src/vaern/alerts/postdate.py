@@ -84,10 +84,13 @@ class Deadline:
     """The police deadline for one hit and what it counts from."""
 
     due: datetime  # naive UTC
-    basis: str  # "posted" (a date on the page) | "first_seen" (when Værn first saw it)
+    # "stated" (the page's markup dates the post) | "posted" (a date in the page's text) |
+    # "first_seen" (when Værn first saw it)
+    basis: str
     since: datetime  # naive UTC: the time the 72 hours count from
     source_text: str | None  # the page's own words for the date, where there was one
     relative: bool = False  # the page said "i går", "3 timer siden": counted from the fetch
+    source: str | None = None  # for "stated": json-ld | meta | time
 
 
 def _to_utc(local: datetime, tz: ZoneInfo) -> datetime:
@@ -191,6 +194,11 @@ def find_posted_at(
     window = text[lo : min(len(text), end + after)]
     found = _candidates(window, fetched_at, ZoneInfo(timezone))
     mention = start - lo
+    # A date the post states outright wins over relative words ("i går") in its body: the body
+    # may speak of another day, and relative words count from the fetch, not from the post.
+    absolute = [p for p in found if not p.relative]
+    if absolute:
+        found = absolute
     preceding = [p for p in found if p.start < mention]
     if preceding:
         best = max(preceding, key=lambda p: p.start)
@@ -202,8 +210,14 @@ def find_posted_at(
     return PostTime(best.when, best.text, best.start + lo, best.relative)
 
 
-def police_deadline(first_seen: datetime, posted: PostTime | None) -> Deadline:
-    """72 hours from the earliest time known for the post."""
+def police_deadline(
+    first_seen: datetime, posted: PostTime | None, stated: datetime | None = None, stated_source: str | None = None
+) -> Deadline:
+    """72 hours from the earliest time known for the post. A date the page's markup states for
+    the post (`stated`, from JSON-LD, a meta tag or a `<time>` element) wins over its text."""
+    if stated is not None and stated <= first_seen + timedelta(minutes=5):
+        since = min(stated, first_seen)
+        return Deadline(since + POLICE_DEADLINE, "stated", since, None, False, stated_source)
     if posted is not None and posted.when <= first_seen:
         return Deadline(posted.when + POLICE_DEADLINE, "posted", posted.when, posted.text, posted.relative)
     return Deadline(first_seen + POLICE_DEADLINE, "first_seen", first_seen, None)

@@ -73,8 +73,7 @@ def recipients(config: Config, person_id: str, kind: str, confidence: str) -> li
     analysts and is built from `possible` hits.
     """
     if kind == DIGEST:
-        if confidence != "possible":
-            return []
+        # High hits reach the digest only where `alerts.policy` sends them (dispatch.queue_digest).
         return _unique([Recipient(a, None, "analyst") for a in config.alerts.analysts])
     if kind not in UNIT_KINDS:
         raise ValueError(f"unknown alert kind {kind!r}")

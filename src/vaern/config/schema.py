@@ -387,7 +387,7 @@ class Network(_Model):
     allow_private_hosts: list[str] = []
 
 
-CATEGORIES = ("threat", "private_info", "insult", "accusation", "criticism")
+CATEGORIES = ("threat", "private_info", "incitement", "insult", "accusation", "criticism")
 
 
 class Matching(_Model):
@@ -435,6 +435,13 @@ class Matching(_Model):
         return v
 
 
+Severity = Literal["critical", "high", "medium", "low", "none"]
+PolicyAction = Literal["immediate", "digest", "none"]
+DEFAULT_POLICY: dict[Severity, PolicyAction] = {
+    "critical": "immediate", "high": "immediate", "medium": "immediate", "low": "digest", "none": "none",
+}
+
+
 class Alerts(_Model):
     """Who is told, when, and how hard delivery tries (alerts/ and the dispatcher in `vaern run`)."""
 
@@ -450,6 +457,22 @@ class Alerts(_Model):
     give_up_after: Duration = Field(Duration("3d"), description="a temporary failure is retried until this old")
     thumbnails: bool = Field(default=True, description="attach a small picture of the screenshot to each hit")
     connections: int = Field(default=1, ge=1, le=10, description="SMTP connections sending at once (remote relays)")
+    policy: dict[Severity, PolicyAction] = Field(
+        default_factory=lambda: dict(DEFAULT_POLICY),
+        description="what each severity of a high hit sets off: immediate (the leader at once), digest (the "
+        "analysts' daily digest) or none; severities not named keep their default",
+    )
+
+    @field_validator("policy")
+    @classmethod
+    def _policy(cls, v: dict[Severity, PolicyAction]) -> dict[Severity, PolicyAction]:
+        return {**DEFAULT_POLICY, **v}  # the severities not named keep their default
+
+    def action(self, severity: str | None) -> str:
+        """What a high hit of `severity` sets off; a hit never assessed (None) is told at once."""
+        if severity is None:
+            return "immediate"
+        return next((action for named, action in self.policy.items() if named == severity), "immediate")
 
     @field_validator("digest_at")
     @classmethod
@@ -543,6 +566,16 @@ class Review(_Model):
     )
 
 
+class Ocr(_Model):
+    """Reading text in a page's images (crawler/ocr.py): Tesseract, bounded per page."""
+
+    enabled: bool = Field(default=False, description="fetch and read a page's images (needs tesseract-ocr)")
+    languages: str = Field(default="dan", description="Tesseract language data, e.g. dan or dan+eng")
+    max_images: int = Field(default=5, ge=0, le=50, description="images read per page at most")
+    seconds_per_image: float = Field(default=10.0, gt=0, description="time one image may take")
+    seconds_per_page: float = Field(default=30.0, gt=0, description="time a page's images may take in all")
+
+
 class Config(_Model):
     """The whole of `vaern.yaml`; build it with `load_config`, which also checks across sections."""
 
@@ -569,6 +602,7 @@ class Config(_Model):
     evidence: Evidence = Evidence()
     crawl: Crawl = Crawl()
     review: Review = Review()
+    ocr: Ocr = Ocr()
     # Where the config was read from; set by load_config, not by the user.
     source: Path | None = Field(None, exclude=True)
 

@@ -51,6 +51,7 @@ settings switch off file/ftp/s3/data there). `run.spider_class(site)` picks the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -73,13 +74,14 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 
 from vaern import clock
 from vaern.config import Config, Site
+from vaern.crawler import ocr
 from vaern.crawler.extract import Extracted, decide_encoding, extract_html, extract_tree
 from vaern.crawler.fingerprint import fingerprint, quiet_text
 from vaern.crawler.htmltree import parse_html
 from vaern.crawler.linkpolicy import TrapGuard, UrlNormaliser, trap_reason
 from vaern.crawler.netguard import BlockedRequest
 from vaern.crawler.posts import find_posts
-from vaern.domain import Excerpt, FetchFailure, Page
+from vaern.domain import Excerpt, FetchFailure, ImageText, Page
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -90,6 +92,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FETCH = "vaern_fetch"  # request.meta key holding the Fetch record
+_IMAGES = "vaern_images"  # request.meta key of an image request: the page's _ImageRound
 _PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 
 
@@ -108,6 +111,17 @@ class KnownPage:
     depth: int | None = None
     checked_at: datetime | None = None  # UTC; None: re-check whenever it is not reached
     open_hit: bool = False  # someone is named there and the hit is not removed: re-check every crawl
+
+
+@dataclass
+class _ImageRound:
+    """A page waiting for its images to be read: the addresses left, the texts read so far."""
+
+    page: Page
+    urls: list[str]
+    texts: list[ImageText]
+    budget: ocr.PageBudget
+    extracted: Extracted  # the page's links and canonical, for settling it once its images are read
 
 
 class PageSink(Protocol):
@@ -208,6 +222,7 @@ class SiteSpider(Spider):
         self._attempts = 0  # fetches counted against max_pages
         self.stopping = False  # max_pages reached or the sink failed: no more requests
         self._rechecked = False
+        self._reading: dict[str, _ImageRound] = {}  # pages whose images are being read, by URL
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
@@ -380,7 +395,13 @@ class SiteSpider(Spider):
                 self._release(url)
             else:
                 page, extracted = made
-                yield from self._settle(page, extracted)
+                known = self.known.get(url)
+                changed = known is None or known.content_hash != page.content_hash
+                first_image = self._first_image(page, extracted) if changed else None
+                if first_image is None:
+                    yield from self._settle(page, extracted)
+                else:
+                    yield first_image  # the page is settled once its images are read
                 yield from self._follow(extracted.links, fetch.depth + 1)
         else:
             reason = "redirect without a usable Location" if 300 <= status < 400 else f"HTTP {status}"
@@ -466,6 +487,55 @@ class SiteSpider(Spider):
         if self.traps.refuses(canonical) is not None:
             return None
         return canonical
+
+    # -- text in images (config `ocr`, crawler/ocr.py) -----------------------------------------
+
+    def _first_image(self, page: Page, extracted: Extracted) -> Request | None:
+        """The request for the page's first image worth reading, or None (OCR off, no images)."""
+        settings = self.config.ocr
+        if not settings.enabled or settings.max_images == 0 or ocr.tesseract() is None:
+            return None
+        urls = ocr.image_urls(page.body, page.url, settings.max_images)
+        if not urls:
+            return None
+        state = _ImageRound(page, urls, [], ocr.PageBudget(self._ocr_settings()), extracted)
+        self._reading[page.url] = state
+        return self._image_request(state)
+
+    def _ocr_settings(self) -> ocr.OcrSettings:
+        o = self.config.ocr
+        return ocr.OcrSettings(o.languages, o.max_images, o.seconds_per_image, o.seconds_per_page)
+
+    def _image_request(self, state: _ImageRound) -> Request:
+        url = state.urls.pop(0)
+        return Request(
+            url, callback=self._image_read, errback=self._image_failed, meta={_IMAGES: state},
+            dont_filter=True, priority=100,  # before new pages: the page waits for its images
+        )
+
+    def _image_read(self, response: Response) -> Iterator[Request]:
+        state: _ImageRound = response.meta[_IMAGES]
+        body = response.body
+        text = ocr.read_image(body, self._ocr_settings(), state.budget.left())
+        if text and text.strip():
+            state.texts.append(ImageText(response.url, text, hashlib.sha256(body).hexdigest()))
+        yield from self._next_image(state)
+
+    def _image_failed(self, failure: Failure) -> Iterator[Request]:
+        request: Request = failure.request  # type: ignore[attr-defined]
+        log.info("OCR: image %s not fetched: %s", request.url, failure.value)
+        yield from self._next_image(request.meta[_IMAGES])
+
+    def _next_image(self, state: _ImageRound) -> Iterator[Request]:
+        if state.urls and state.budget.left() > 0 and not self.stopping:
+            yield self._image_request(state)
+        else:
+            yield from self._page_with_images(state)
+
+    def _page_with_images(self, state: _ImageRound) -> Iterator[Request]:
+        if self._reading.pop(state.page.url, None) is None:
+            return  # already handed over
+        yield from self._settle(dataclasses.replace(state.page, images=tuple(state.texts)), state.extracted)
 
     def _parse_search(self, response: Response, fetch: Fetch) -> Iterator[Request]:
         made = self.page_from_response(response, fetch) if 200 <= response.status < 300 else None
@@ -630,6 +700,14 @@ class SiteSpider(Spider):
 
     def _on_closed(self, reason: str, **_: Any) -> None:
         self.finish_reason = reason
+        # A page whose images were still being read when the crawl ended goes to the sink with
+        # what was read: the page itself must not be lost.
+        for state in list(self._reading.values()):
+            try:
+                for _request in self._page_with_images(state):
+                    pass  # the crawl is over: nothing more is fetched
+            except CloseSpider:
+                break
         if self.sink_error is None and self._awaiting:
             try:
                 self._release_all()

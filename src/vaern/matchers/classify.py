@@ -1,6 +1,7 @@
 """What kind of harassment surrounds a mention: categories of the sentence that holds it.
 
-Categories (CONTRACT.md): `threat`, `private_info` (an address, a phone number, a CPR number, an
+Categories (CONTRACT.md): `threat`, `incitement` (calling on others to act against the person),
+`private_info` (an address, a phone number, a CPR number, an
 e-mail, health/family/private-life details), `insult`, `accusation` (of crimes or misconduct),
 `criticism` (lawful opinion). A sentence may get several, or none.
 
@@ -95,8 +96,10 @@ class Classifier:
         pieces.append(text[pos:end])
         return self.classify("".join(pieces))
 
-    def classify(self, sentence: str) -> tuple[str, ...]:
-        """Categories of one sentence (names already masked, or none there)."""
+    def classify(self, sentence: str, patterns: bool = True) -> tuple[str, ...]:
+        """Categories of one sentence (names already masked, or none there). `patterns`: also
+        look for phone numbers, CPR numbers, e-mail and street addresses (the assessment has its
+        own, finer detector for those: matchers/assess/privatedata.py)."""
         found: set[str] = set()
         tried: set[int] = set(self.anywhere)
         seen = self.seen
@@ -112,11 +115,17 @@ class Classifier:
                 category, pattern = self.phrases[i]
                 if category not in found and _phrase_in(pattern, folded):
                     found.add(category)
-        if "private_info" not in found and _private_data(sentence):
+        if patterns and "private_info" not in found and _private_data(sentence):
             found.add("private_info")
-        if found & {"threat", "insult", "accusation"}:
+        if found & {"threat", "insult", "accusation", "incitement"}:
             found.discard("criticism")
         return tuple(c for c in CATEGORIES if c in found)
+
+    def marked(self, text: str) -> set[str]:
+        """The chunks of `text` (between white space) the lexicon says something of: a sentence
+        with none of them has no category from the lexicon (`classify` gives it nothing)."""
+        chunks = set(text.split()) - self.plain
+        return {c for c in chunks if any(self.seen.get(c) or self._look_up(c))}
 
     def _look_up(self, chunk: str) -> tuple[frozenset[str], tuple[int, ...]]:
         """What the lexicon says of the words of one chunk of text (between white space): their
@@ -175,6 +184,52 @@ def _private_data(sentence: str) -> bool:
     if _PHONE.search(sentence):
         return True
     return bool(_POSTCODE.search(sentence) and re.search(r"\bbor\b", sentence))
+
+
+def sentence_spans(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[int, int]]:
+    """The sentences of text[lo:hi], as (start, end) offsets, cut where `sentence_bounds` cuts
+    them; white space around a sentence is left out, empty ones are skipped."""
+    hi = len(text) if hi is None else hi
+    out: list[tuple[int, int]] = []
+    begin = lo
+    for m in _END.finditer(text, lo, hi):
+        if _is_end(text, m):
+            out.append((begin, m.end()))
+            begin = m.end()
+    out.append((begin, hi))
+    spans: list[tuple[int, int]] = []
+    for s, e in out:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
+
+
+def sentences_around(
+    text: str, lo: int, hi: int, first: int, last: int, before: int, after: int
+) -> list[tuple[int, int]]:
+    """The sentences of text[lo:hi] from `before` sentences before the one holding offset
+    `first` to `after` sentences after the one holding offset `last`, cut as `sentence_spans`
+    cuts them, without cutting the rest of a long text."""
+    start = max(lo, sentence_bounds(text, first, first)[0])
+    for _ in range(before):
+        if start <= lo:
+            break
+        start = max(lo, sentence_bounds(text, start - 1, start - 1)[0])
+    stop = sentence_bounds(text, last, last)[1]
+    found = 0
+    for m in _END.finditer(text, stop, hi):
+        if found >= after:
+            break
+        if _is_end(text, m):
+            stop = m.end()
+            found += 1
+    else:
+        stop = hi if found < after else stop
+    return sentence_spans(text, start, min(hi, max(stop, last + 1)))
 
 
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, String, cast, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import ColumnElement, String, case, cast, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import QueryableAttribute, Session
 from starlette.responses import Response
 from starlette.routing import Route
@@ -34,7 +34,9 @@ from vaern.storage.tables import HitRow, PageRow, SnapshotRow
 
 STATUSES = ("new", "confirmed", "dismissed", "removed")
 CONFIDENCES = ("high", "possible")
-CATEGORIES = ("threat", "private_info", "insult", "accusation", "criticism")
+CATEGORIES = ("threat", "private_info", "incitement", "insult", "accusation", "criticism")
+SEVERITIES = ("critical", "high", "medium", "low", "none")
+SORTS = ("newest", "severity")
 MAX_PERSON_CHOICES = 300
 
 
@@ -49,6 +51,8 @@ class Filters:
     status: str = ""
     confidence: str = ""
     category: str = ""
+    severity: str = ""
+    sort: str = ""  # "" (newest first) | "severity" (gravest first, then newest)
     since: date | None = None
     until: date | None = None
     page: int = 1
@@ -78,6 +82,8 @@ class Filters:
             status=text("status", STATUSES),
             confidence=text("confidence", CONFIDENCES),
             category=text("category", CATEGORIES),
+            severity=text("severity", SEVERITIES),
+            sort=text("sort", SORTS[1:]),
             since=day("since"),
             until=day("until"),
             page=page,
@@ -114,6 +120,7 @@ class ListRow:
     categories: tuple[str, ...]
     first_seen: datetime
     thumbnail: bool
+    severity: str | None = None
     excerpt: str = ""
     matched_text: tuple[str, ...] = ()
     deadline: datetime | None = None  # 72 hours from first seen, for hits still open
@@ -183,6 +190,8 @@ def _where(viewer: Viewer, people: PeopleIndex, f: Filters, dialect: str) -> lis
     if f.category:
         # Categories are a JSON list of plain words; as text they appear quoted.
         clauses.append(cast(HitRow.categories, String).like(_like(f'"{f.category}"'), escape="\\"))
+    if f.severity:
+        clauses.append(HitRow.severity == f.severity)
     if f.since:
         clauses.append(HitRow.first_seen >= datetime.combine(f.since, time.min))
     if f.until:
@@ -200,43 +209,52 @@ def list_hits(
     # A search scans the hits (LIKE '%…%' cannot use an index); without one, the counts and the
     # page are read from indexes.
     page_of = _searched_page if f.q else _filtered_page
-    found, hit_ids = page_of(db, base, f.status, size, f.page)
+    by_severity = f.sort == "severity"
+    found, hit_ids = page_of(db, base, f.status, size, f.page, by_severity)
     counts.update(found)
     total = counts.get(f.status, 0) if f.status else sum(counts.values())
     pages = max(1, -(-total // size))
     page = min(f.page, pages)
     if page != f.page:  # asked for a page past the end: the last one
-        _, hit_ids = page_of(db, base, f.status, size, page)
-    return HitList(_rows(db, config, people, hit_ids), total, counts, page, pages, replace(f, page=page))
+        _, hit_ids = page_of(db, base, f.status, size, page, by_severity)
+    return HitList(
+        _rows(db, config, people, hit_ids, by_severity), total, counts, page, pages, replace(f, page=page)
+    )
 
 
 NEWEST_FIRST = (HitRow.first_seen.desc(), HitRow.id.desc())
 
 
+def severity_rank(column: Any) -> ColumnElement[int]:
+    """0 for critical … 4 for none; a hit never assessed (null) sorts with `none`, last."""
+    return case({s: i for i, s in enumerate(SEVERITIES)}, value=column, else_=len(SEVERITIES) - 1)
+
+
 def _filtered_page(
-    db: Session, base: list[ColumnElement[bool]], status: str, size: int, page: int
+    db: Session, base: list[ColumnElement[bool]], status: str, size: int, page: int, by_severity: bool = False
 ) -> tuple[dict[str, int], list[int]]:
     """Counts per status (every filter but status applied) in one grouped query, then one page of ids."""
     counts = {s: n for s, n in db.execute(select(HitRow.status, func.count()).where(*base).group_by(HitRow.status))}
     where = [*base, HitRow.status == status] if status else base
-    hit_ids = db.scalars(select(HitRow.id).where(*where).order_by(*NEWEST_FIRST).limit(size).offset((page - 1) * size))
+    order = (severity_rank(HitRow.severity), *NEWEST_FIRST) if by_severity else NEWEST_FIRST
+    hit_ids = db.scalars(select(HitRow.id).where(*where).order_by(*order).limit(size).offset((page - 1) * size))
     return counts, list(hit_ids)
 
 
 def _searched_page(
-    db: Session, base: list[ColumnElement[bool]], status: str, size: int, page: int
+    db: Session, base: list[ColumnElement[bool]], status: str, size: int, page: int, by_severity: bool = False
 ) -> tuple[dict[str, int], list[int]]:
     """The same as `_filtered_page` in one statement, so that the table is scanned once, not twice
     (the count, and a LIMITed select that for a rare word also reads to the end): the matches are
     a CTE, which SQLite and PostgreSQL both materialise when it is read twice; the statement returns
     the counts as (status, count, 0) and the page as (status, id, 1)."""
-    matches = select(HitRow.id, HitRow.status, HitRow.first_seen).where(*base).cte("matches")
+    matches = select(HitRow.id, HitRow.status, HitRow.first_seen, HitRow.severity).where(*base).cte("matches")
     listed = select(matches.c.status, matches.c.id)
     if status:
         listed = listed.where(matches.c.status == status)
-    page_rows = (
-        listed.order_by(matches.c.first_seen.desc(), matches.c.id.desc()).limit(size).offset((page - 1) * size)
-    ).subquery()
+    newest = (matches.c.first_seen.desc(), matches.c.id.desc())
+    order = (severity_rank(matches.c.severity), *newest) if by_severity else newest
+    page_rows = (listed.order_by(*order).limit(size).offset((page - 1) * size)).subquery()
     statement = union_all(
         select(matches.c.status, func.count(), literal_column("0")).group_by(matches.c.status),
         select(page_rows.c.status, page_rows.c.id, literal_column("1")),
@@ -251,7 +269,9 @@ def _searched_page(
     return counts, hit_ids
 
 
-def _rows(db: Session, config: Config, people: PeopleIndex, hit_ids: list[int]) -> list[ListRow]:
+def _rows(
+    db: Session, config: Config, people: PeopleIndex, hit_ids: list[int], by_severity: bool = False
+) -> list[ListRow]:
     """The list's rows for `hit_ids` (already filtered by scope), newest first: one joined select of
     the columns the list shows, and one for which of their pages have a screenshot."""
     if not hit_ids:
@@ -261,7 +281,7 @@ def _rows(db: Session, config: Config, people: PeopleIndex, hit_ids: list[int]) 
             select(
                 HitRow.id, HitRow.person_id, HitRow.unit_id, HitRow.page_id, HitRow.site_id, HitRow.url,
                 HitRow.status, HitRow.confidence, HitRow.categories, HitRow.first_seen, PageRow.title,
-                HitRow.excerpt, HitRow.matched_text,
+                HitRow.excerpt, HitRow.matched_text, HitRow.severity,
             )
             .join(PageRow, PageRow.id == HitRow.page_id)
             .where(HitRow.id.in_(hit_ids))
@@ -269,6 +289,8 @@ def _rows(db: Session, config: Config, people: PeopleIndex, hit_ids: list[int]) 
         key=lambda row: (row.first_seen, row.id),
         reverse=True,
     )
+    if by_severity:
+        found.sort(key=lambda row: SEVERITIES.index(row.severity) if row.severity in SEVERITIES else 4)
     page_ids = {row.page_id for row in found}
     with_screens = {
         pid
@@ -296,6 +318,7 @@ def _rows(db: Session, config: Config, people: PeopleIndex, hit_ids: list[int]) 
             thumbnail=row.page_id in with_screens,
             excerpt=row.excerpt or "",
             matched_text=tuple(row.matched_text or ()),
+            severity=row.severity,
             # The list counts from first seen (the detail page also reads the post's own date).
             deadline=row.first_seen + POLICE_DEADLINE if row.status in ("new", "confirmed") else None,
         )
@@ -319,6 +342,7 @@ def _filter_choices(ctx: Ctx) -> dict[str, Any]:
         "statuses": STATUSES,
         "confidences": CONFIDENCES,
         "categories": CATEGORIES,
+        "severities": [(s, ctx.t(f"severity.{s}")) for s in SEVERITIES],
     }
 
 

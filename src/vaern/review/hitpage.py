@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from vaern import ids
-from vaern.alerts import deadline_of
+from vaern.alerts import deadline_of, police_fits_hit
 from vaern.app import evidence_bundle
 from vaern.clock import utcnow
 from vaern.errors import VaernError
@@ -76,6 +76,8 @@ def hit_detail(ctx: Ctx) -> Response:
         page_text=text_of,
         alerts=_alerts(ctx, hit),
         deadline=deadline,
+        police=police_fits_hit(hit),
+        passage=hit.passage if isinstance(hit.passage, dict) else None,
         deadline_passed=deadline.due <= utcnow(),
         hours_left=max(0, int((deadline.due - utcnow()).total_seconds() // 3600)),
         decisions=case.decisions(ctx.db, hit.id),

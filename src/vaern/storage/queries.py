@@ -143,6 +143,13 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
         "matched_text": list(hit.matched_text),
         "excerpt": hit.excerpt,
         "categories": list(hit.categories),
+        "severity": hit.severity or "none",
+        "passage": hit.passage,
+        "mentions": [
+            {"text": str(w.get("compared", [""])[0]) if isinstance(w.get("compared"), list) else "",
+             "found": w.get("found", "text"), "confidence": w.get("confidence")}
+            for w in hit.why or [] if isinstance(w, dict)
+        ],
         "first_seen": iso(hit.first_seen),
         "last_seen": iso(hit.last_seen),
         "removed_at": iso(hit.removed_at),

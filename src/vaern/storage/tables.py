@@ -171,6 +171,16 @@ class HitRow(Base):
     # Listing pages (front page, archives, topic lists) that showed an excerpt of this post
     # naming the person: provenance, not hits of their own (pipeline.py).
     shown_on: Mapped[list[Any]] = mapped_column(default=list)
+    # The assessment (matchers/assess): how bad the post is for the person, the passage that
+    # says so, the private data it publishes (kinds only, never the items), the mentions found by
+    # context or in images, and the post's own date where the page states one. Null severity:
+    # a hit from before assessments, alerted as it always was.
+    severity: Mapped[str | None] = mapped_column(String(20), index=True)
+    passage: Mapped[dict[str, Any] | None] = mapped_column()  # {"text", "category"}
+    private_data: Mapped[list[Any]] = mapped_column(default=list)  # [{"kind", "masked"}]
+    found: Mapped[list[Any]] = mapped_column(default=list)  # how mentions were found: text | context | image
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    posted_source: Mapped[str | None] = mapped_column(String(40))  # json-ld | time | meta | header
 
     page: Mapped[PageRow] = relationship()
 

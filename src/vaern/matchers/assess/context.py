@@ -1,0 +1,268 @@
+"""Mentions found by context: later references to a person a post has already named in full.
+
+Once a post (or a page without posts) names a watched person by a whole-name mention (the
+anchor), later in the same post these count as mentions of that person too, marked
+`found="context"`:
+
+- the surname alone, or the given name alone, capitalised or in capitals ("Rosenkilde",
+  "RENÉ"), where no other person anchored in the post shares it;
+- a personal pronoun (han, hun, ham, hende, hans, hendes) after a mention, given to the person
+  mentioned last before it whom it fits (by the given name's gender, `given_name_gender.txt`);
+  where the post names several people, only within `PRONOUN_REACH` sentences.
+
+A surname alone with no anchor in the post (`lone_surnames`) is `possible`, unless exactly one
+watched person has that surname and the sentence around it is harassing (a threat, an insult,
+an accusation, incitement or private data): then it is `high`, and the reason says so. It is
+not read at all where the post writes the surname after another given name ("Jens Dahl"), a
+person nobody watches: the post is about someone else. Pure.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from vaern.domain import Mention, WatchedPerson
+from vaern.matchers.classify import sentence_spans
+from vaern.matchers.lexicon import read_data
+from vaern.matchers.normalise import fold
+
+PRONOUN_REACH = 3  # sentences after a mention in which a pronoun still refers to that person
+_PRONOUNS = frozenset(("han", "hun", "ham", "hende", "hans", "hendes"))
+_PRONOUN_GENDER = {"han": "m", "ham": "m", "hans": "m", "hun": "f", "hende": "f", "hendes": "f"}
+
+
+@functools.cache
+def _genders() -> dict[str, str]:
+    """Folded given name -> "m" or "f" (package data; names given to both are not in it)."""
+    out: dict[str, str] = {}
+    for line in read_data("given_name_gender.txt"):
+        name, _, gender = line.rpartition(" ")
+        out[name] = gender
+    return out
+
+
+def gender_of(person: WatchedPerson | None) -> str | None:
+    """"m", "f" or None (not known) for a watched person, by their first given name."""
+    if person is None:
+        return None
+    words = _WORD.findall(person.name)
+    if not words:
+        return None
+    first = fold(re.split(r"[-]", words[0])[0])
+    return _genders().get(first)
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_REFERENCE = re.compile(
+    r"(?<![\w'’-])(?:[A-ZÆØÅÉÜÖÄ][\w'’-]*|han|hun|ham|hende|hans|hendes)(?![\w'’-])"
+)
+_CAPITALISED = re.compile(r"(?<![\w'’-])[A-ZÆØÅÉÜÖÄ][\w'’-]*")
+_HARASSING = frozenset(("threat", "insult", "accusation", "incitement", "private_info"))
+
+
+@dataclass(frozen=True)
+class NameParts:
+    """The folded given names and surnames of the watched people, and who has each."""
+
+    given: dict[str, tuple[str, ...]]
+    surname: dict[str, tuple[str, ...]]
+    # A word as written -> who has it as surname (remembered: texts repeat their words).
+    seen: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def surname_of(self, word: str) -> tuple[str, ...]:
+        found = self.seen.get(word)
+        if found is None:
+            if len(self.seen) > 200_000:
+                self.seen.clear()
+            found = self.seen[word] = self.surname.get(fold(word), ())
+        return found
+
+
+def name_parts(people: Sequence[WatchedPerson]) -> NameParts:
+    given: dict[str, list[str]] = {}
+    surname: dict[str, list[str]] = {}
+    for p in people:
+        words = _WORD.findall(p.name)
+        if len(words) < 2:
+            continue
+        given.setdefault(fold(words[0]), []).append(p.id)
+        for part in re.split(r"[-]", words[-1]):
+            if len(part) >= 3:
+                surname.setdefault(fold(part), []).append(p.id)
+    return NameParts(
+        given={k: tuple(dict.fromkeys(v)) for k, v in given.items()},
+        surname={k: tuple(dict.fromkeys(v)) for k, v in surname.items()},
+    )
+
+
+def _capitalised(word: str) -> bool:
+    return word[:1].isupper()
+
+
+def _covered(taken: Sequence[tuple[int, int]], start: int, end: int) -> bool:
+    """Does [start, end) overlap one of `taken` (sorted by start)?"""
+    i = bisect.bisect_left(taken, (end, -1))
+    return any(s < end and start < e for s, e in taken[max(0, i - 8) : i])
+
+
+def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts,
+               people: dict[str, WatchedPerson], sentences: list[tuple[int, int]] | None = None) -> list[Mention]:
+    """The context mentions of text[lo:hi] (one post), given its mentions found as text."""
+    anchors = [m for m in mentions if lo <= m.start < hi and m.found == "text"]
+    if not anchors:
+        return []
+    anchored = {m.person for m in anchors}
+    first_anchor = min(m.start for m in anchors)
+    taken = sorted((m.start, m.end) for m in mentions)
+    # Which anchored person each given name and surname may stand for.
+    owners: dict[str, set[str]] = {}
+    for pid in anchored:
+        person = people.get(pid)
+        if person is None:
+            continue
+        words = _WORD.findall(person.name)
+        if len(words) < 2:
+            continue
+        owners.setdefault(fold(words[0]), set()).add(pid)
+        for part in re.split(r"[-]", words[-1]):
+            if len(part) >= 3:
+                owners.setdefault(fold(part), set()).add(pid)
+    # Each person's strongest whole-name mention lends its confidence; references count only
+    # after the person's first whole-name mention in the post.
+    best: dict[str, Mention] = {}
+    first: dict[str, int] = {}
+    for a in sorted(anchors, key=lambda m: (m.confidence != "high", -m.score, m.start)):
+        best.setdefault(a.person, a)
+        first[a.person] = min(first.get(a.person, a.start), a.start)
+    sentences = sentence_spans(text, lo, hi) if sentences is None else sentences
+    found: list[Mention] = []
+    pronouns: list[re.Match[str]] = []
+    # Later references are looked for as far as the text is read (assess: the sentences cut).
+    reach = min(hi, sentences[-1][1]) if sentences else hi
+    # Only capitalised words (a name written alone is capitalised, or in capitals) and pronouns.
+    for m in _REFERENCE.finditer(text, first_anchor, reach):
+        word = m.group()
+        if word.lower() in _PRONOUNS:
+            pronouns.append(m)
+            continue
+        key = fold(word)
+        who = owners.get(key)
+        if who is None or len(who) != 1 or _covered(taken, m.start(), m.end()):
+            continue
+        pid = next(iter(who))
+        anchor = best[pid]
+        if m.start() < first[pid]:
+            continue
+        kind = "surname" if key in parts.surname and pid in parts.surname[key] else "given name"
+        found.append(_context_mention(anchor, m.start(), m.end(), word, f"{kind} alone after the full name"))
+    # Pronouns: to the person mentioned last (a pronoun itself counts), within PRONOUN_REACH
+    # sentences of that mention where the post names several people; anywhere after the name
+    # where it names one.
+    everyone = sorted([*anchors, *found], key=lambda x: x.start)
+    names_one = len({x.person for x in mentions if lo <= x.start < hi}) == 1
+    for m in pronouns:
+        if _covered(taken, m.start(), m.end()):
+            continue  # part of a name ("Hans Jensen")
+        wanted = _PRONOUN_GENDER[m.group().lower()]
+        # The last person mentioned whom the pronoun fits ("han" never refers to a Mette).
+        before = [
+            x for x in everyone if x.end <= m.start() and gender_of(people.get(x.person)) in (None, wanted)
+        ]
+        if not before:
+            continue
+        last = before[-1]
+        if not names_one and _sentences_between(sentences, last.end, m.start()) > PRONOUN_REACH:
+            continue
+        pronoun_anchor = best.get(last.person)
+        if pronoun_anchor is None:
+            continue
+        pronoun = _context_mention(pronoun_anchor, m.start(), m.end(), m.group(), "pronoun after the full name")
+        found.append(pronoun)
+        everyone.append(pronoun)
+    return sorted(found, key=lambda x: x.start)
+
+
+def _sentences_between(sentences: Sequence[tuple[int, int]], a: int, b: int) -> int:
+    return sum(1 for s, _ in sentences if a < s <= b)
+
+
+def _context_mention(anchor: Mention, start: int, end: int, matched: str, why: str) -> Mention:
+    return replace(
+        anchor, start=start, end=end, matched=matched, variant="context", compared=(matched, anchor.matched),
+        found="context", why=(f"{why} '{anchor.matched}'",),
+    )
+
+
+def is_pronoun(mention: Mention) -> bool:
+    return mention.found == "context" and fold(mention.matched) in _PRONOUNS
+
+
+def lone_surnames(
+    text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts,
+    sentence_categories: Callable[[int], tuple[str, ...]],
+) -> list[Mention]:
+    """Surnames written alone in text[lo:hi] (a post naming nobody in full): in capitals, or
+    capitalised inside a sentence (Danish writes common nouns in lower case, so a capital there
+    marks a name); at the start of a sentence only where the sentence harasses.
+    `sentence_categories(offset)` gives the categories of the sentence at an offset."""
+    if any(lo <= m.start < hi for m in mentions):
+        return []
+    # Cheap first: the distinct capitalised words of the stretch that are some watched person's
+    # surname at all (each looked up once); only then where they are.
+    known = {w: who for w in set(_CAPITALISED.findall(text, lo, hi)) if (who := parts.surname_of(w))}
+    if not known:
+        return []
+    spotted = [(m, known[m.group()]) for m in _CAPITALISED.finditer(text, lo, hi) if m.group() in known]
+    if not spotted:
+        return []
+    candidates: list[tuple[re.Match[str], tuple[str, ...]]] = []
+    for m, who in spotted:
+        word = m.group()
+        at_start = _starts_sentence(text, lo, m.start())
+        before = _word_before(text, lo, m.start())
+        if before and _capitalised(before) and fold(before) not in _PRONOUNS and not at_start:
+            return []  # "Jens Dahl": a whole name of someone nobody here watches
+        caps = word.isupper() and len(word) >= 3
+        if not caps and at_start and not set(sentence_categories(m.start())) & _HARASSING:
+            # Capitalised perhaps only because a sentence starts there ("Skov er smuk"): only a
+            # sentence that harasses is taken to be about a person ("Skov er en idiot").
+            continue
+        candidates.append((m, who))
+    found: list[Mention] = []
+    for m, who in candidates:
+        if len(who) > 3:
+            continue  # a surname many watched people share says nothing about which one
+        harassing = bool(set(sentence_categories(m.start())) & _HARASSING)
+        for pid in who:
+            high = len(who) == 1 and harassing
+            reason = (
+                "surname alone, no full name in the post; one watched person has it and the text around it is harassing"
+                if high else "surname alone, no full name in the post"
+            )
+            found.append(Mention(
+                person=pid, start=m.start(), end=m.end(), matched=m.group(), score=80.0 if high else 60.0,
+                confidence="high" if high else "possible", variant="surname_alone",
+                compared=(m.group(), m.group()), found="context", why=(reason,),
+            ))
+    return found
+
+
+def _starts_sentence(text: str, lo: int, at: int) -> bool:
+    """Is text[at] the first letter of a sentence: nothing but white space, quotes or a dash
+    since the last end of sentence (or the start of the stretch)?"""
+    i = at
+    while i > lo and text[i - 1] in " \t\r\"'»«“”-–(":
+        i -= 1
+    return i == lo or text[i - 1] in ".!?…:\n"
+
+
+def _word_before(text: str, lo: int, at: int) -> str:
+    i = at
+    while i > lo and text[i - 1] in " \t":
+        i -= 1
+    j = i
+    while j > lo and (text[j - 1].isalnum() or text[j - 1] in "-'’"):
+        j -= 1
+    return text[j:i]
