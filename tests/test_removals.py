@@ -38,6 +38,8 @@ def test_late_content_and_loading_shells_remove_nothing_and_a_real_absence_is_co
             people=[{"id": "ak", "name": "Annelise Vestergaard Krogh", "unit": "boern"}],
             sites=[{"id": "gruppe", "start_urls": [site.url("/late/")], "render": "browser", "delay": 0,
                     "autothrottle": False, "robots": "ignore", "follow": {"max_depth": 0}}],
+            # Every hit told at once, whatever its severity: this test is about removals.
+            alerts={"policy": {"low": "immediate", "none": "immediate"}},
         )
         site.late_ms = 200
         _vaern(config, "crawl", "--no-alerts")
