@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vaern.config import Config
 from vaern.review import audit
 from vaern.review.access import Viewer
-from vaern.review.auth import MIN_PASSWORD, ROLES, AccountError, _hasher, close_sessions_of
-from vaern.storage.tables import LoginSessionRow, UserRow
+from vaern.review.auth import MIN_PASSWORD, AccountError, _hasher, check_role, close_sessions_of
+from vaern.storage.tables import UserRow
 
 
 def list_users(session: Session) -> list[UserRow]:
@@ -58,7 +58,7 @@ def remove_user(session: Session, username: str, *, actor: Viewer | None = None,
     """Delete the account and end its sign-ins; its past actions stay in the audit log by name."""
     user = _user(session, username)
     _keep_an_admin(session, user)
-    session.execute(delete(LoginSessionRow).where(LoginSessionRow.user_id == user.id))
+    close_sessions_of(session, user.id)
     session.delete(user)
     _record(session, actor, actor_name, "user_remove", user=user.username, role=user.role)
 
@@ -81,16 +81,7 @@ def set_role(
 ) -> None:
     """A new role (and, for a leader, units); the account's sign-ins end so it signs in anew."""
     user = _user(session, username)
-    if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    known = {u.id for u in config.units}
-    unknown = [u for u in units if u not in known]
-    if unknown:
-        raise AccountError(
-            f"unknown unit(s) {', '.join(unknown)} (units: {', '.join(sorted(known)) or 'none defined'})"
-        )
-    if role == "leader" and not units:
-        raise AccountError("a leader needs at least one unit: leaders see only their units' people")
+    check_role(config, role, units)
     if role != "admin":
         _keep_an_admin(session, user)
     before = (user.role, list(user.units or []))

@@ -52,13 +52,9 @@ class AccountError(VaernError):
     """An account cannot be created as asked (bad role, unknown unit, short password, taken name)."""
 
 
-def add_user(
-    session: Session, config: Config, username: str, role: str, units: list[str], password: str
-) -> UserRow:
-    """Create an account; raise AccountError naming what is wrong."""
-    username = username.strip()
-    if not username or len(username) > 100 or any(c.isspace() for c in username):
-        raise AccountError(f"{username!r} is not a usable user name (no spaces, at most 100 characters)")
+def check_role(config: Config, role: str, units: list[str], *, unit: str = "unit") -> None:
+    """A role and its units as an account may have them; raise AccountError naming what is wrong.
+    `unit`: what the refusal calls a unit (`--unit` on the command line)."""
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     known = {u.id for u in config.units}
@@ -68,7 +64,17 @@ def add_user(
             f"unknown unit(s) {', '.join(unknown)} (units: {', '.join(sorted(known)) or 'none defined'})"
         )
     if role == "leader" and not units:
-        raise AccountError("a leader needs at least one --unit: leaders see only their units' people")
+        raise AccountError(f"a leader needs at least one {unit}: leaders see only their units' people")
+
+
+def add_user(
+    session: Session, config: Config, username: str, role: str, units: list[str], password: str
+) -> UserRow:
+    """Create an account; raise AccountError naming what is wrong."""
+    username = username.strip()
+    if not username or len(username) > 100 or any(c.isspace() for c in username):
+        raise AccountError(f"{username!r} is not a usable user name (no spaces, at most 100 characters)")
+    check_role(config, role, units, unit="--unit")
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
     if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
