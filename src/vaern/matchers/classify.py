@@ -82,19 +82,7 @@ class Classifier:
 
         `spans` are (start, end, possessive) of the mentions in the text.
         """
-        start, end = bounds
-        pieces: list[str] = []
-        pos = start
-        for s, e, possessive in sorted(spans):
-            if e <= start or s >= end or s < pos:
-                continue
-            pieces.append(text[pos:s])
-            # The name becomes a neutral word, so that a name like "Storm" or "Have" is no
-            # lexicon word, and patterns can say "navn"; a possessive keeps its -s.
-            pieces.append(" navns " if possessive else " navn ")
-            pos = e
-        pieces.append(text[pos:end])
-        return self.classify("".join(pieces))
+        return self.classify(mask_names(text, bounds[0], bounds[1], spans))
 
     def classify(self, sentence: str, patterns: bool = True) -> tuple[str, ...]:
         """Categories of one sentence (names already masked, or none there). `patterns`: also
@@ -509,3 +497,19 @@ def _class_end(pattern: str, i: int) -> int:
     while j < len(pattern) and pattern[j] != "]":
         j += 2 if pattern[j] == "\\" else 1
     return j
+
+
+def mask_names(text: str, start: int, end: int, spans: Sequence[tuple[int, int, bool]]) -> str:
+    """text[start:end] with every mention span in it (start, end, possessive) masked: the name
+    becomes a neutral word, so that a name like "Storm" or "Have" is no lexicon word, and patterns
+    can say "navn"; a possessive keeps its -s."""
+    pieces: list[str] = []
+    pos = start
+    for s, e, possessive in sorted(spans):
+        if e <= start or s >= end or s < pos:
+            continue
+        pieces.append(text[pos:s])
+        pieces.append(" navns " if possessive else " navn ")
+        pos = e
+    pieces.append(text[pos:end])
+    return "".join(pieces)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from vaern.config import CATEGORIES
 from vaern.matchers.assess.privatedata import PrivateItem, find_private
-from vaern.matchers.classify import Classifier, sentence_spans
+from vaern.matchers.classify import Classifier, mask_names, sentence_spans
 
 # The words a negation governs: up to four, after an optional "at"/"om" ("ikke at hun er en svindler").
 _NEGATION = re.compile(
@@ -74,7 +74,7 @@ def read(
         if not items and (not marked or marked.isdisjoint(text[start:end].split())):
             out.append(Sentence(start, end, ()))
             continue
-        masked = _masked(text, start, end, spans)
+        masked = mask_names(text, start, end, spans)
         found = set(categories(classifier, masked))
         if items:
             found.add("private_info")
@@ -142,16 +142,3 @@ def _without_quoted(classifier: Classifier, sentence: str, found: set[str]) -> s
 def _is_yes_no_question(sentence: str) -> bool:
     stripped = sentence.rstrip(" \"'»”)")
     return stripped.endswith("?") and bool(_YES_NO.search(sentence))
-
-
-def _masked(text: str, start: int, end: int, spans: Sequence[tuple[int, int, bool]]) -> str:
-    pieces: list[str] = []
-    pos = start
-    for s, e, possessive in sorted(spans):
-        if e <= start or s >= end or s < pos:
-            continue
-        pieces.append(text[pos:s])
-        pieces.append(" navns " if possessive else " navn ")
-        pos = e
-    pieces.append(text[pos:end])
-    return "".join(pieces)
