@@ -62,6 +62,26 @@ class Post:
     end: int
     permalink: str | None = None
     index: int = 0
+    # Who wrote it, as the page marks it up (crawler/posts.py), and where that was read.
+    author: str | None = None
+    author_source: str | None = None
+
+
+@dataclass(frozen=True)
+class Byline:
+    """Who wrote a stretch of `Page.text`: a post's author, or (0, len(text)) for the page's own
+    author where the page states one. The innermost byline holding a mention names its author."""
+
+    start: int
+    end: int
+    author: str
+    source: str  # json-ld | microdata | h-entry | rel-author | selector | meta
+
+
+def byline_for(bylines: Sequence[Byline], offset: int) -> Byline | None:
+    """The innermost byline holding the character at `offset`, if any."""
+    holding = [b for b in bylines if b.start <= offset < max(b.end, b.start + 1)]
+    return min(holding, key=lambda b: b.end - b.start) if holding else None
 
 
 def post_for(posts: Sequence[Post], offset: int) -> Post | None:
@@ -106,6 +126,7 @@ class Page:
     unready: str | None = None
     excerpts: tuple[Excerpt, ...] = ()  # parts that show another page's post (listing pages)
     images: tuple[ImageText, ...] = ()  # text read in the page's images, where `ocr` is on
+    bylines: tuple[Byline, ...] = ()  # who wrote which post (crawler/posts.py `bylines`)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
 from vaern.config import Config, Site
-from vaern.domain import CaptureRequest, FetchFailure, MatchedName, Mention, Page, Post, post_for
+from vaern.domain import (
+    Byline,
+    CaptureRequest,
+    FetchFailure,
+    MatchedName,
+    Mention,
+    Page,
+    Post,
+    byline_for,
+    post_for,
+)
 from vaern.matchers import NameIndex
 from vaern.matchers.assess import Assessor, PersonAssessment, merge
 from vaern.matchers.assess.context import is_pronoun
@@ -202,6 +212,19 @@ def _dated(
     return {"posted_at": stated.when, "posted_source": stated.source}
 
 
+def _authored(
+    bylines: Sequence[Byline], of_person: Sequence[Found], reading: PersonAssessment | None
+) -> dict[str, Any]:
+    """Who wrote the post with the gravest passage about the person (else the post that first
+    names them), as the page marks it up (crawler/posts.py); None where it does not say."""
+    in_text = [f.mention.start for f in of_person if f.field == "text"]
+    at = reading.passage_at if reading is not None and reading.passage_at is not None else min(in_text, default=None)
+    line = byline_for(bylines, at) if at is not None else None
+    if line is None and bylines and not in_text:  # named only in the title or an image: the page's author
+        line = max(bylines, key=lambda b: b.end - b.start)
+    return {"author": line.author if line else None, "author_source": line.source if line else None}
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -344,6 +367,7 @@ class PagePipeline:
                     "found": sorted({m.found for m in mentions}),
                     **_assessed(judged.get(person_id)),
                     **_dated(dates, page.text, of_person, judged.get(person_id)),
+                    **_authored(page.bylines, of_person, judged.get(person_id)),
                 }
                 if hit is None:
                     hit = HitRow(

@@ -317,6 +317,31 @@ class Normalise(_Model):
     rewrite: list[Rewrite] = Field(default_factory=list, description="regex rewrites, applied in order")
 
 
+class Feeds(_Model):
+    """A site's feeds and sitemaps (crawler/feeds.py): polled on their own short interval with
+    conditional GET, each new entry crawled at once through the normal pipeline. Written as a
+    list of URLs, or as this section."""
+
+    urls: list[HttpUrl] = Field(
+        default_factory=list, description="RSS/Atom feeds and sitemaps; empty: detected on the site"
+    )
+    every: Duration = Field(Duration("2m"), description="how often the feeds are polled")
+    detect: bool = Field(
+        default=True,
+        description="find feeds on the site (<link rel=alternate>, /feed/, /comments/feed/, robots.txt "
+        "Sitemap: lines, /sitemap.xml) when `urls` is empty",
+    )
+    enabled: bool = True
+    max_new: int = Field(default=50, ge=1, le=1000, description="new entries crawled per poll at most")
+
+    @field_validator("every")
+    @classmethod
+    def _not_too_often(cls, v: Duration) -> Duration:
+        if v.total_seconds() < 1:
+            raise ValueError("must be at least 1s")
+        return v
+
+
 class Site(_Model):
     """A public site to watch, crawled on its own schedule."""
 
@@ -346,13 +371,24 @@ class Site(_Model):
     post_selector: str | None = Field(
         default=None, description="CSS selector of one post/comment on this site; default: found by structure"
     )
+    feeds: Feeds = Feeds()
+    author_selector: str | None = Field(
+        default=None,
+        description="CSS selector of a post's author or handle, inside the post, where the page has no author "
+        "markup (JSON-LD, microdata, h-entry, rel=author)",
+    )
 
-    @field_validator("post_selector")
+    @field_validator("post_selector", "author_selector")
     @classmethod
     def _post_selector(cls, v: str | None) -> str | None:
         if v is not None:
             _check_css(v)
         return v
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feeds_as_list(cls, v: Any) -> Any:
+        return {"urls": v} if isinstance(v, list) else v
 
     @property
     def label(self) -> str:

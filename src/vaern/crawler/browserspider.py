@@ -61,7 +61,7 @@ from vaern.crawler.fingerprint import fingerprint
 from vaern.crawler.htmltree import parse_html
 from vaern.crawler.linkpolicy import trap_reason
 from vaern.crawler.netguard import NetGuard
-from vaern.crawler.posts import find_posts
+from vaern.crawler.posts import bylines
 from vaern.crawler.readiness import ReadyLimits
 from vaern.crawler.render import Rendered, compare_renderings, load, needs_browser
 from vaern.crawler.spider import FETCH, Fetch, SiteSpider
@@ -208,12 +208,13 @@ class BrowserSpider(SiteSpider):
             if verdict.verdict == "http":
                 http_hash = response.meta.get(PROBE_HASH)
         actions = tuple(str(a) for a in rendered.actions)
-        posts = find_posts(
+        posts, lines = bylines(
             rendered.html,
             page.url,
             page.text,
             lambda fragment: extract_html(fragment, page.url).text,
             selector=self.site.post_selector,
+            author_selector=self.site.author_selector,
         )
         # What the page showed beyond its own DOM: its frames, and what a virtualised feed
         # dropped while it was expanded. After the page's own text, so its posts keep their offsets.
@@ -227,6 +228,7 @@ class BrowserSpider(SiteSpider):
             rendered=True,
             actions=actions,
             posts=posts,
+            bylines=lines,
             ready=rendered.ready,
             unready=rendered.unready,
             # The rendered HTML differs on every load (ids, timers); the title and text only when

@@ -14,6 +14,14 @@ a nested post) marked as one: `rel="bookmark"`, class `permalink`, `itemprop="ur
 around a `<time>` (how forums and social sites link a post's timestamp), or a link to the
 post's own anchor; else the page's URL with the post's `id` as fragment; else none (the hit
 then records the post's position).
+
+A post's author or handle (`Post.author`), the first of: JSON-LD (`author.name`, or the author
+as text) of the item whose `url`/`@id` is the post's permalink; microdata `itemprop="author"`
+(its `itemprop="name"`, else its text); microformats `h-entry` (`p-author`, its `p-name`, else
+its text); a `rel="author"` link's text; the site's `author_selector` (`sites[].author_selector`),
+read inside the post. Markup inside a nested post is that post's. `bylines(...)` turns the posts
+into `Byline`s for the pipeline, with the page's own author (its main JSON-LD item, markup
+outside any post, `<meta name="author">`) covering the whole text.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-from vaern.domain import Post
+from vaern.domain import Byline, Post
 
 POST_CLASSES = ("post", "comment", "entry", "hentry", "reply", "tweet", "forum-post", "status-update")
 
@@ -44,12 +52,42 @@ def find_posts(
     text: str,
     to_text: Callable[[str], str],
     selector: str | None = None,
+    author_selector: str | None = None,
 ) -> tuple[Post, ...]:
     """The posts in `html` (the page at `url`), located in `text`, the page's extracted text.
 
     `to_text(fragment_html)` must be the extractor that made `text`, so a post's text can be
     found in the page's. Posts whose text cannot be found are left out.
     """
+    posts, _ = _posts_and_page_author(html, url, text, to_text, selector, author_selector)
+    return posts
+
+
+def bylines(
+    html: str | bytes,
+    url: str,
+    text: str,
+    to_text: Callable[[str], str],
+    selector: str | None = None,
+    author_selector: str | None = None,
+) -> tuple[tuple[Post, ...], tuple[Byline, ...]]:
+    """The posts (as `find_posts`) and who wrote what: a byline per post with an author, and
+    the page's own author over the whole text where it states one."""
+    posts, page_author = _posts_and_page_author(html, url, text, to_text, selector, author_selector)
+    lines = [Byline(p.start, p.end, p.author, p.author_source or "") for p in posts if p.author]
+    if page_author is not None:
+        lines.append(Byline(0, len(text), *page_author))
+    return posts, tuple(lines)
+
+
+def _posts_and_page_author(
+    html: str | bytes,
+    url: str,
+    text: str,
+    to_text: Callable[[str], str],
+    selector: str | None,
+    author_selector: str | None,
+) -> tuple[tuple[Post, ...], tuple[str, str] | None]:
     import lxml.etree
     import lxml.html
 
@@ -58,11 +96,11 @@ def find_posts(
     if isinstance(html, bytes):
         html = html.decode("utf-8", "replace")
     if not html.strip() or not text:
-        return ()
+        return (), None
     try:
         doc = parse_html(html)  # at any nesting depth, as the page's text was extracted
     except (ValueError, lxml.etree.ParserError):
-        return ()
+        return (), None
     base = doc.xpath("string(//base/@href)") or url
     base = urljoin(url, base)
     page_url = urldefrag(url).url
@@ -76,6 +114,7 @@ def find_posts(
     candidates = [c for c in candidates if isinstance(c.tag, str)]
     chosen = {id(c) for c in candidates}
 
+    ld_authors, ld_main = _json_ld_authors(doc, base)
     norm, where = _normalised(text)
     found: list[tuple[Any, int, int]] = []  # (element, start, end) in norm
     posts: list[Post] = []
@@ -92,8 +131,97 @@ def find_posts(
         found.append((element, *span))
         start, end = where[span[0]], where[span[1] - 1] + 1
         link = _permalink(element, chosen, base, page_url)
-        posts.append(Post(start=start, end=end, permalink=link, index=len(posts)))
-    return tuple(posts)
+        by = ld_authors.get(link or "") or _marked_author(element, chosen, author_selector)
+        posts.append(Post(start=start, end=end, permalink=link, index=len(posts),
+                          author=by[0] if by else None, author_source=by[1] if by else None))
+    page_author = ld_main or _marked_author(doc, chosen, author_selector) or _meta_author(doc)
+    return tuple(posts), page_author
+
+
+# -- authors ------------------------------------------------------------------------------------
+
+_AUTHOR_CHARS = 200  # a name or handle; longer is not a byline
+_LD_POSTS = {"article", "newsarticle", "blogposting", "socialmediaposting", "discussionforumposting",
+             "comment", "posting", "answer", "question", "review"}
+
+
+def _clean_author(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = _SPACE.sub(" ", value).strip()
+    return value if 0 < len(value) <= _AUTHOR_CHARS else None
+
+
+def _json_ld_authors(doc: Any, base: str) -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
+    """From JSON-LD: each post item's author by the item's URL (`url` or `@id`), and the page's
+    main item's author (the first post item)."""
+    import json
+
+    from vaern.crawler.provenance import json_ld_items
+
+    by_url: dict[str, tuple[str, str]] = {}
+    main: tuple[str, str] | None = None
+    for script in doc.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text_content())
+        except ValueError:
+            continue
+        for item in json_ld_items(data):
+            kind = item.get("@type")
+            kinds = {str(k).lower() for k in (kind if isinstance(kind, list) else [kind])}
+            if not kinds & _LD_POSTS:
+                continue
+            author = item.get("author")
+            author = author[0] if isinstance(author, list) and author else author
+            name = _clean_author(author.get("name") or author.get("alternateName")
+                                 if isinstance(author, dict) else author)
+            if name is None:
+                continue
+            found = (name, "json-ld")
+            main = main or found
+            for key in ("url", "@id"):
+                where = item.get(key)
+                if isinstance(where, str) and where.strip():
+                    by_url.setdefault(urljoin(base, where.strip()), found)
+    return by_url, main
+
+
+def _own(nodes: list[Any], element: Any, chosen: set[int]) -> list[Any]:
+    """The nodes that belong to `element` itself, not to a post nested in it."""
+    return [n for n in nodes if isinstance(n.tag, str) and (n is element or not _inside_nested(n, element, chosen))]
+
+
+def _marked_author(element: Any, chosen: set[int], author_selector: str | None) -> tuple[str, str] | None:
+    """The author the markup inside `element` names: microdata, h-entry, rel=author, the site's selector."""
+    for node in _own(element.xpath('descendant-or-self::*[@itemprop="author"]'), element, chosen):
+        names = node.xpath('.//*[@itemprop="name"]')
+        value = (names[0].get("content") or names[0].text_content()) if names else (
+            node.get("content") or node.text_content())
+        if (name := _clean_author(value)) is not None:
+            return name, "microdata"
+    p_author = "descendant-or-self::*[contains(concat(' ', normalize-space(@class), ' '), ' p-author ')]"
+    for node in _own(element.xpath(p_author), element, chosen):
+        names = node.xpath(".//*[contains(concat(' ', normalize-space(@class), ' '), ' p-name ')]")
+        if (name := _clean_author(names[0].text_content() if names else node.text_content())) is not None:
+            return name, "h-entry"
+    for node in _own(element.xpath(".//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"),
+                     element, chosen):
+        if (name := _clean_author(node.text_content())) is not None:
+            return name, "rel-author"
+    if author_selector:
+        from lxml.cssselect import CSSSelector
+
+        for node in _own(CSSSelector(author_selector)(element), element, chosen):
+            if (name := _clean_author(node.text_content())) is not None:
+                return name, "selector"
+    return None
+
+
+def _meta_author(doc: Any) -> tuple[str, str] | None:
+    for node in doc.xpath('//meta[@name="author" or @property="article:author"]'):
+        if (name := _clean_author(node.get("content"))) is not None:
+            return name, "meta"
+    return None
 
 
 def _normalised(text: str) -> tuple[str, list[int]]:

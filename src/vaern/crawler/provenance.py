@@ -119,7 +119,7 @@ def post_metadata(dom: str) -> dict[str, Any]:
             data = json.loads(script.text_content())
         except ValueError:
             continue
-        for item in _ld_items(data):
+        for item in json_ld_items(data):
             kind = item.get("@type")
             kinds = {str(k).lower() for k in (kind if isinstance(kind, list) else [kind])}
             if not kinds & _POST_TYPES:
@@ -159,7 +159,7 @@ def post_metadata(dom: str) -> dict[str, Any]:
     return found
 
 
-def _ld_items(data: Any) -> list[dict[str, Any]]:
+def json_ld_items(data: Any) -> list[dict[str, Any]]:
     """Every object of a JSON-LD document, @graph and nesting included (bounded)."""
     out: list[dict[str, Any]] = []
     stack = [data]

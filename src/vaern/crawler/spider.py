@@ -80,8 +80,8 @@ from vaern.crawler.fingerprint import fingerprint, quiet_text
 from vaern.crawler.htmltree import parse_html
 from vaern.crawler.linkpolicy import TrapGuard, UrlNormaliser, trap_reason
 from vaern.crawler.netguard import BlockedRequest
-from vaern.crawler.posts import find_posts
-from vaern.domain import Excerpt, FetchFailure, ImageText, Page
+from vaern.crawler.posts import bylines, find_posts
+from vaern.domain import Excerpt, FetchFailure, ImageText, Page, Post
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -288,13 +288,16 @@ class SiteSpider(Spider):
             depth=fetch.depth,
         )
         if not content_type.startswith("text/plain"):
-            page = replace(page, excerpts=self.excerpts(
-                response.text, page.url, page.text, extracted.anchors, extracted.title
+            posts, lines = bylines(response.text, page.url, page.text, lambda f: extract_html(f, page.url).text,
+                                   self.site.post_selector, self.site.author_selector)
+            page = replace(page, bylines=lines, excerpts=self.excerpts(
+                response.text, page.url, page.text, extracted.anchors, extracted.title, posts
             ))
         return page, extracted
 
     def excerpts(
-        self, html: str, url: str, text: str, anchors: Sequence[tuple[str, str]] = (), title: str = ""
+        self, html: str, url: str, text: str, anchors: Sequence[tuple[str, str]] = (), title: str = "",
+        posts: Sequence[Post] | None = None,
     ) -> tuple[Excerpt, ...]:
         """The parts of a page that show another page of this site the crawl may read: posts
         (posts.py) whose permalink is another page (a listing's teasers), and the text of links
@@ -311,7 +314,8 @@ class SiteSpider(Spider):
             return target if target != own and _host(target) == host and self.rules.allows(target) else None
 
         out: list[Excerpt] = []
-        posts = find_posts(html, url, text, lambda f: extract_html(f, url).text, selector=self.site.post_selector)
+        if posts is None:
+            posts = find_posts(html, url, text, lambda f: extract_html(f, url).text, selector=self.site.post_selector)
         for post in posts:
             target = target_of(post.permalink) if post.permalink else None
             if target is not None:

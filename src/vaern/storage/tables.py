@@ -89,6 +89,8 @@ class CrawlRunRow(Base):
     # it), and the worker that ran it. Both null for a crawl run on this machine.
     job_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     worker: Mapped[str | None] = mapped_column(String(200))
+    # "full": the site's scheduled crawl; "feed": a poll of its feeds, crawling only new entries.
+    kind: Mapped[str] = mapped_column(String(10), default="full", server_default="full")
 
 
 class CrawlFailureRow(Base):
@@ -181,6 +183,11 @@ class HitRow(Base):
     found: Mapped[list[Any]] = mapped_column(default=list)  # how mentions were found: text | context | image
     posted_at: Mapped[datetime | None] = mapped_column(DateTime)
     posted_source: Mapped[str | None] = mapped_column(String(40))  # json-ld | time | meta | header
+    # Who wrote the post that names the person, as the page marks it up (crawler/posts.py), and
+    # where that was read (json-ld | microdata | h-entry | rel-author | selector | meta). An author
+    # is known per site; the same name on two sites is one person only where an analyst linked them.
+    author: Mapped[str | None] = mapped_column(String(200), index=True)
+    author_source: Mapped[str | None] = mapped_column(String(20))
 
     page: Mapped[PageRow] = relationship()
 
@@ -421,3 +428,51 @@ class TimestampRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class FeedRow(Base):
+    """A feed or sitemap of a site (crawler/feeds.py): where it came from and what the last poll
+    learned, so the next poll asks conditionally (If-None-Match / If-Modified-Since)."""
+
+    __tablename__ = "feeds"
+    __table_args__ = (UniqueConstraint("site_id", "url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    origin: Mapped[str] = mapped_column(String(20))  # config | detected
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    polled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[int | None] = mapped_column(Integer)  # the last answer's HTTP status
+    error: Mapped[str | None] = mapped_column(Text)  # why the last poll failed; null when it did not
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # in a row
+
+
+class FeedEntryRow(Base):
+    """An entry of a site's feeds already seen (its id, or link and date): never crawled twice."""
+
+    __tablename__ = "feed_entries"
+    __table_args__ = (UniqueConstraint("site_id", "key_sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(String(100), index=True)
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2000))
+    seen_at: Mapped[datetime] = mapped_column(DateTime)
+    run_id: Mapped[int | None] = mapped_column(Integer)  # the feed run that crawled it; null: a baseline
+
+
+class AuthorLinkRow(Base):
+    """Authors an analyst confirmed to be one person across sites: rows sharing `group_key` are
+    one person. Never made automatically (review/authors.py; the audit log says who and when)."""
+
+    __tablename__ = "author_links"
+    __table_args__ = (UniqueConstraint("site_id", "author"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_key: Mapped[str] = mapped_column(String(40), index=True)
+    site_id: Mapped[str] = mapped_column(String(100))
+    author: Mapped[str] = mapped_column(String(200))
+    linked_by: Mapped[str] = mapped_column(String(100))
+    linked_at: Mapped[datetime] = mapped_column(DateTime)
