@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from vaern import clock
 from vaern.app import open_services, watched_people
 from vaern.cli import main
-from vaern.domain import Page
+from vaern.domain import Byline, Page
 from vaern.matchers import build_index
 from vaern.pipeline import PagePipeline
 from vaern.storage.db import transaction
@@ -70,7 +70,8 @@ def test_hits_json_has_the_contract_fields(make_config: Any) -> None:
         run_id = new_run(session, "blog")
     pipeline = PagePipeline(config, config.site("blog"), services.sessions, build_index(watched_people(config)), run_id)
     text = "Karin Juhl har igen glemt at ringe tilbage."
-    pipeline.page(Page("blog", "http://x/1", 200, clock.now(), text.encode(), text, content_hash="a"))
+    pipeline.page(Page("blog", "http://x/1", 200, clock.now(), text.encode(), text, content_hash="a",
+                       bylines=(Byline(0, len(text), "Vred Borger", "json-ld"),)))
     services.engine.dispose()
 
     result = _invoke(config, "hits", "--json")
@@ -88,7 +89,9 @@ def test_hits_json_has_the_contract_fields(make_config: Any) -> None:
         "also_shown_on",  # added: the listing pages that showed the post (issue 21)
         # Added by the assessment (CONTRACT.md, Additions): severity, passage, mentions[].found.
         "severity", "passage", "mentions",
+        "author",  # added: who wrote the post, where the page says (issue 19)
     }
+    assert hit["author"] == "Vred Borger"
     assert hit["evidence_owed"] is True  # the contract's added field: no complete snapshot yet
     assert hit["also_shown_on"] == []
     assert (hit["severity"], hit["categories"], hit["passage"]) == ("none", [], None)

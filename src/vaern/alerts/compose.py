@@ -19,7 +19,7 @@ import functools
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -38,6 +38,7 @@ from vaern.config import Config
 from vaern.matchers.assess.privatedata import mask
 from vaern.matchers.assess.severity import police_fits, rank
 from vaern.storage.archive import inside
+from vaern.storage.authors import AuthoredHit
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
 from vaern.storage.thumbnails import Thumbnails
 from vaern.words import Words
@@ -167,6 +168,8 @@ class HitView:
     private_data: tuple[str, ...] = ()  # "adresse: L••••••• ••"
     found_by: tuple[str, ...] = ()  # how mentions other than the written name were found
     police: bool = True  # does a report to the police (and so the deadline) fit?
+    author: str | None = None  # who wrote the post, where the page says
+    author_history: str | None = None  # how often they named the staff before, as the recipient may know
 
 
 def mark_names(excerpt: str, matched: Sequence[str]) -> list[tuple[str, bool]]:
@@ -299,6 +302,7 @@ class Composer:
         self._from: bytes | None = None
         self._date: tuple[datetime, bytes] | None = None
         self._recipients: dict[tuple[str, str | None, str], tuple[bytes, str, str]] = {}
+        self._earlier: dict[int, list[AuthoredHit]] = {}
         env = _templates()
         self._text = env.get_template("alert.txt.j2")
         self._html = env.get_template("alert.html.j2")
@@ -385,7 +389,24 @@ class Composer:
             ),
             found_by=tuple(w(f"found.{f}") for f in hit.found or [] if f != "text" and f"found.{f}" in w),
             police=police_fits_hit(hit),
+            author=header_safe(hit.author, 200) if hit.author else None,
         )
+
+    def remember_authors(self, earlier: dict[int, list[AuthoredHit]]) -> None:
+        """What each hit's author wrote before it (storage/authors.py `earlier_hits`), for the
+        e-mails of this pass; each recipient is told only of hits in units they may hear about."""
+        self._earlier.update(earlier)
+
+    def _author_history(self, hit: HitRow, view: HitView, recipient: str) -> str | None:
+        if view.author is None:
+            return None
+        units = scope(self.config, recipient)
+        seen = [h for h in self._earlier.get(hit.id, []) if h.unit_id in units]
+        if not seen:
+            return None
+        last = self._when(max(h.first_seen for h in seen))
+        key = "author_history.one" if len(seen) == 1 else "author_history.many"
+        return self.words(key, author=view.author, n=len(seen), people=len({h.person_id for h in seen}), last=last)
 
     def subject(self, alert: AlertRow, views: list[HitView]) -> str:
         """The subject line: for a leader's alert it starts with the gravest severity in words."""
@@ -453,6 +474,8 @@ class Composer:
         shown_hits = list(hits)[:DIGEST_MAX_HITS] if alert.kind == DIGEST else list(hits)
         thumbs = config.alerts.thumbnails and alert.kind != DIGEST
         views = [self.view(h, evidence.get(h.page_id), now, thumbs) for h in shown_hits]
+        views = [replace(v, author_history=self._author_history(h, v, alert.recipient))
+                 for v, h in zip(views, shown_hits, strict=True)]
 
         to, greeting, footer = self._recipient(alert)
         intro_key = f"intro.{alert.kind}" + (".one" if alert.kind == NEW_HIT and total == 1 else "")

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import ids
 from vaern.alerts.compose import Composer, Evidence, load_evidence
+from vaern.storage.authors import earlier_hits
 from vaern.alerts.dispatch import hits_of
 from vaern.alerts.smtp import SendFailure, SmtpTransport
 from vaern.clock import utcnow
@@ -334,6 +335,7 @@ def deliver(
                 alerts = {a.id: a for a in session.scalars(select(AlertRow).where(AlertRow.id.in_(claimed)))}
                 hits = hits_of(session, claimed)
                 evidence = load_evidence(session, config, [h for hs in hits.values() for h in hs])
+                composer.remember_authors(earlier_hits(session, [h for hs in hits.values() for h in hs]))
                 session.expunge_all()
             state = _send_batch(
                 config, sessions, composer, transports, sent_log, alerts, hits, evidence, me, clock, stop

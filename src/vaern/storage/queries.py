@@ -145,6 +145,7 @@ def hit_json(session: Session, hit: HitRow, people: dict[str, str] | None = None
         "categories": list(hit.categories),
         "severity": hit.severity or "none",
         "passage": hit.passage,
+        "author": hit.author,  # who wrote the post, where the page says (null: it does not)
         "mentions": [
             {"text": str(w.get("compared", [""])[0]) if isinstance(w.get("compared"), list) else "",
              "found": w.get("found", "text"), "confidence": w.get("confidence")}
