@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import ids
 from vaern.alerts.compose import Composer, Evidence, load_evidence
-from vaern.storage.authors import earlier_hits
 from vaern.alerts.dispatch import hits_of
 from vaern.alerts.smtp import SendFailure, SmtpTransport
 from vaern.clock import utcnow
 from vaern.config import Config
+from vaern.storage.authors import earlier_hits
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from vaern.app import database_problem, open_services
 from vaern.config import Config
 from vaern.errors import DatabaseUnavailable, VaernError
-from vaern.review import admin, api, hitlist, hitpage, overview, signin
+from vaern.review import admin, api, authors, hitlist, hitpage, overview, signin
 from vaern.review.framework import STATIC, Ctx, Pages, SecurityHeaders, Shared, make_templates
 from vaern.review.people import PeopleIndex
 from vaern.storage.thumbnails import Thumbnails
@@ -71,6 +71,7 @@ def create_app(config: Config) -> Starlette:
             *api.routes(pages),
             *overview.routes(pages),
             *admin.routes(pages),
+            *authors.routes(pages),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders, https=https)],
