@@ -178,7 +178,7 @@ def test_a_site_due_during_downtime_runs_once_after_restart_and_the_schedule_is_
     job.next_run_time = clock.now().astimezone(tz) - timedelta(minutes=59, seconds=30)
     store.update_job(job)
     before = next_runs(h.engine)
-    assert set(before) == {"crawl:a", "digest", "retention"}
+    assert set(before) == {"crawl:a", "feeds:a", "digest", "retention"}
 
     caplog.clear()
     second = h.service(0)

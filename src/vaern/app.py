@@ -219,7 +219,9 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     """One crawl of one site, in this process (`prepared` if `prepare_crawl` ran already). The steps:
 
     1. mark the run started and read what earlier crawls learned (ETags, hashes, search cursor,
-       whether a `render: auto` site needed the browser) and what evidence they still owe;
+       whether a `render: auto` site needed the browser) and what evidence they still owe; a
+       feed run (kind "feed") polls the site's feeds (`poll_feeds`) and crawls only their new
+       entries, as its start pages, following no links (none new: the run ends here);
     2. build the name index once (in `prepare_crawl`);
     3. crawl: evidence still owed is captured first; every page flows through the pipeline
        (match, hits, alert rows, evidence owed), one transaction each, listing pages last, once
@@ -238,7 +240,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     from vaern.pipeline import PagePipeline
     from vaern.storage.db import transaction
     from vaern.storage.failures import start_urls_failed
-    from vaern.storage.queries import finish_run, known_pages, remember, site_memory, start_run
+    from vaern.storage.queries import finish_run, known_pages, remember, run_kind, site_memory, start_run
 
     services = connect(config)  # the parent opened them (new_run) before starting this crawl
     site = config.site(site_id)
@@ -247,6 +249,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     # 1.
     with transaction(sessions) as session:
         start_run(session, run_id)
+        kind = run_kind(session, run_id)
         known = {
             p.url: KnownPage(
                 p.url, p.etag, p.last_modified, p.content_hash,
@@ -257,7 +260,22 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
         cursor, remembered = site_memory(session, site_id)
         names = [form for p in config.people for form in (p.name, *p.aliases)]
         searches, next_cursor = plan_searches(names, site.search_budget, cursor) if site.search_urls else ([], cursor)
-        remember(session, site_id, search_cursor=next_cursor)
+        if kind == "full":  # a feed run searches nothing: the cursor stays for the full crawl
+            remember(session, site_id, search_cursor=next_cursor)
+    feed_notes = None
+    if kind == "feed":
+        entries, feed_notes = poll_feeds(config, site, sessions, run_id, set(known))
+        if not entries:
+            with transaction(sessions) as session:
+                finish_run(session, run_id, "ok", None, feed_notes)
+            services.engine.dispose()
+            return
+        # Only the new entries, as start pages: no links followed, nothing else re-checked.
+        site = site.model_copy(update={
+            "start_urls": entries, "search_urls": [], "follow": site.follow.model_copy(update={"max_depth": 0}),
+        })
+        known = {url: page for url, page in known.items() if url in entries}
+        searches = []
 
     # 2.
     pipeline = PagePipeline(config, site, sessions, prepared.index, run_id, queue_alerts=_alert_queue(config))
@@ -295,10 +313,52 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
         nothing_to_start_from = start_urls_failed(session, run_id, site.start_urls)
         if nothing_to_start_from and status == "ok":
             status, error = "failed", nothing_to_start_from
-        finish_run(session, run_id, status, error, notes)
+        finish_run(session, run_id, status, error, "; ".join(n for n in (feed_notes, notes) if n) or None)
         remember(session, site_id, render_decision=decision)  # the next crawl of an auto site starts there
     services.engine.dispose()
     log.debug("run %d of site %s finished: %s", run_id, site_id, status)
+
+
+def poll_feeds(
+    config: Config, site: Site, sessions: sessionmaker[Session], run_id: int, known_pages: set[str]
+) -> tuple[list[str], str]:
+    """A feed run's poll: the site's feeds (configured; else detected, looked for again daily
+    while none are found), each fetched conditionally through the SSRF guard; their validators
+    and failures remembered; the pages of entries not seen before returned (on the site's own
+    hosts, at most `feeds.max_new`), with a note for the run."""
+    from urllib.parse import urlsplit
+
+    from vaern.crawler.feedpoll import FeedState, PollResult, detect, poll
+    from vaern.crawler.netguard import NetGuard
+    from vaern.storage.db import transaction
+    from vaern.storage.feeds import PolledFeed, detection_due, feeds_of, record_polls, remember_detected, take_new
+
+    guard = NetGuard(config.network.allow_private_hosts)
+    with transaction(sessions) as session:
+        rows = feeds_of(session, site.id, list(site.feeds.urls))
+        states = [FeedState(r.url, r.origin, r.etag, r.last_modified) for r in rows]
+        look = not states and site.feeds.detect and detection_due(session, site.id)
+    detection = PollResult()
+    if look:
+        found = detect(config, site, guard, detection)
+        with transaction(sessions) as session:
+            remember_detected(session, site.id, found)
+        states = [FeedState(url, "detected") for url in found]
+    result = poll(config, site, states, guard)
+    hosts = {urlsplit(u).hostname for u in site.start_urls}
+    with transaction(sessions) as session:
+        first = record_polls(session, site.id, [
+            PolledFeed(o.url, o.origin, o.status, o.etag, o.last_modified, o.error) for o in result.outcomes
+        ])
+        entries = [(e.key, e.url, o.url in first) for o in result.outcomes for e in o.entries
+                   if urlsplit(e.url).hostname in hosts]
+        new = take_new(session, site.id, entries, run_id, known_pages, site.feeds.max_new)
+    failed = [o for o in result.outcomes if o.error]
+    note = (f"feeds: {len(result.outcomes)} polled ({sum(o.not_modified for o in result.outcomes)} not modified, "
+            f"{len(failed)} failed), {len(new)} new entries, {result.requests + detection.requests} requests")
+    if failed:
+        note += "; " + "; ".join(o.error or "" for o in failed[:3])
+    return new, note
 
 
 def _alert_queue(config: Config) -> AlertQueue:

@@ -62,9 +62,9 @@ def make_app(config: Config) -> procrastinate.App:
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(config.database)))
 
     @app.task(name=TASK, queue=QUEUE, pass_context=True)
-    def crawl_site(context: procrastinate.JobContext, site_id: str) -> str:
+    def crawl_site(context: procrastinate.JobContext, site_id: str, kind: str = "full") -> str:
         supervisor: Supervisor = context.additional_context["supervisor"]
-        outcome = supervisor.crawl(site_id, job_id=context.job.id, worker=context.worker_name)
+        outcome = supervisor.crawl(site_id, job_id=context.job.id, worker=context.worker_name, kind=kind)
         return outcome.status
 
     return app
@@ -122,12 +122,16 @@ class QueueClient:
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
-    def defer_crawl(self, site_id: str) -> int | None:
-        """Queue a crawl of `site_id`; the job's id, or None when one is already waiting."""
+    def defer_crawl(self, site_id: str, kind: str = "full") -> int | None:
+        """Queue a crawl of `site_id` (`kind` "feed": a poll of its feeds); the job's id, or None
+        when one of that kind is already waiting. Both kinds share the site's lock: they never run
+        at the same time."""
         lock = site_lock(site_id)
-        deferrer = self.app.configure_task(TASK, lock=lock, queueing_lock=lock)
+        waiting = lock if kind == "full" else f"{lock}:{kind}"
+        deferrer = self.app.configure_task(TASK, lock=lock, queueing_lock=waiting)
+        args: dict[str, Any] = {"site_id": site_id} if kind == "full" else {"site_id": site_id, "kind": kind}
         try:
-            job_id = self._call(deferrer.defer_async(site_id=site_id))
+            job_id = self._call(deferrer.defer_async(**args))
         except AlreadyEnqueued:
             log.info("event=crawl.already_queued site=%s", site_id)
             return None

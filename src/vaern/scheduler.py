@@ -2,6 +2,10 @@
 
 1. Each site is crawled on its `schedule` (interval like 30m, or 5-field cron, in `timezone`),
    with a little jitter so sites sharing a schedule do not start in the same second.
+   Each site's feeds (`sites[].feeds`) are polled every `feeds.every` (2 min by default) in a
+   feed run of their own: new entries are crawled at once through the normal pipeline
+   (app.py `poll_feeds`), and the dispatcher is woken so their alerts go without delay. A feed
+   run is skipped while a crawl of the site is running.
 2. At most one crawl per site at a time (`max_instances=1`), at most `crawl.max_parallel_sites`
    at once (the size of the crawl thread pool); each crawl is a child process in its own
    process group, started and watched by the crawl supervisor (supervisor.py), killed with
@@ -124,6 +128,11 @@ def crawl_job(site_id: str) -> None:
         _ACTIVE.crawl(site_id)
 
 
+def feeds_job(site_id: str) -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.poll_feeds(site_id)
+
+
 def digest_job() -> None:
     if _ACTIVE is not None:
         _ACTIVE.digest()
@@ -192,6 +201,8 @@ class Service:
             jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename=JOB_TABLE)},
             executors={
                 "crawls": ThreadPoolExecutor(max_workers=self.config.crawl.max_parallel_sites),
+                # Feed polls have their own pool: a long full crawl never holds up a site's feeds.
+                "feeds": ThreadPoolExecutor(max_workers=self.config.crawl.max_parallel_sites),
                 "default": ThreadPoolExecutor(max_workers=2),
             },
             # Coalesce: after downtime, run once. No grace limit: a late crawl still runs.
@@ -271,6 +282,15 @@ class Service:
                 (site.id,),
                 "crawls",
             )
+            if site.feeds.enabled:
+                every = max(1, int(site.feeds.every.total_seconds()))
+                wanted[f"feeds:{site.id}"] = (
+                    "vaern.scheduler:feeds_job",
+                    IntervalTrigger(seconds=every, timezone=UTC),
+                    f"feeds of {site.id}: every {site.feeds.every}",
+                    (site.id,),
+                    "feeds",
+                )
         wanted["digest"] = (
             "vaern.scheduler:digest_job",
             daily_trigger(config.alerts.digest_at, config.timezone),
@@ -343,6 +363,19 @@ class Service:
             return CrawlOutcome(site_id, None, "queued" if job_id is not None else "skipped", 0.0)
         outcome = self.supervisor.crawl(site_id)
         self._wake.set()  # its alerts can go now
+        return outcome
+
+    def poll_feeds(self, site_id: str) -> CrawlOutcome:
+        """A feed run of `site_id` (app.py `poll_feeds`): its feeds polled, new entries crawled at
+        once, in a child process like any crawl; skipped while a crawl of the site is running.
+        With `queue: postgres` it is queued for the workers."""
+        if self.stopping or self.supervisor.crawling(site_id):
+            return CrawlOutcome(site_id, None, "skipped", 0.0)
+        if self.queue is not None:
+            job_id = self.queue.defer_crawl(site_id, kind="feed")
+            return CrawlOutcome(site_id, None, "queued" if job_id is not None else "skipped", 0.0)
+        outcome = self.supervisor.crawl(site_id, kind="feed")
+        self._wake.set()  # a new entry's alert goes at once
         return outcome
 
     def _close_stale_runs(self) -> None:

@@ -172,7 +172,8 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
 
 
 def open_run(
-    sessions: sessionmaker[Session], site_id: str, *, job_id: int | None = None, worker: str | None = None
+    sessions: sessionmaker[Session], site_id: str, *, job_id: int | None = None, worker: str | None = None,
+    kind: str = "full",
 ) -> int:
     """A new run row for `site_id`: the parent's, filled in by the child. A queued crawl's run
     names its job and worker; an earlier attempt of the same job still open is closed here: the
@@ -183,7 +184,7 @@ def open_run(
     from vaern.storage.tables import CrawlRunRow
 
     with transaction(sessions) as session:
-        run_id = new_run(session, site_id)
+        run_id = new_run(session, site_id, kind)
         if job_id is None:
             return run_id
         run = session.get(CrawlRunRow, run_id)
@@ -289,6 +290,11 @@ class Supervisor:
         with self._lock:
             return list(self._running)
 
+    def crawling(self, site_id: str) -> bool:
+        """Is a crawl (full or feed) of `site_id` running in this supervisor?"""
+        with self._lock:
+            return any(r.site_id == site_id for r in self._running.values())
+
     def crawl(
         self,
         site_id: str,
@@ -297,11 +303,12 @@ class Supervisor:
         process: subprocess.Popen[bytes] | None = None,
         job_id: int | None = None,
         worker: str | None = None,
+        kind: str = "full",
     ) -> CrawlOutcome:
         """One crawl of `site_id`, in this thread: open its run (unless given; for a queued job,
-        naming the job and the worker), start its process (unless one started ahead is given; it
-        is handed the run), wait for it, enforcing `crawl.timeout`, and close the run if the child
-        did not."""
+        naming the job and the worker; `kind` "feed" for a poll of the site's feeds), start its
+        process (unless one started ahead is given; it is handed the run), wait for it, enforcing
+        `crawl.timeout`, and close the run if the child did not."""
         if self.stopping:
             if process is not None:
                 kill_crawl(process, grace=0)
@@ -310,8 +317,8 @@ class Supervisor:
             return CrawlOutcome(site_id, run_id, "skipped", 0.0)
         began = time.monotonic()
         if run_id is None:
-            run_id = open_run(self.sessions, site_id, job_id=job_id, worker=worker)
-        log.info("event=crawl.started site=%s run=%d", site_id, run_id)
+            run_id = open_run(self.sessions, site_id, job_id=job_id, worker=worker, kind=kind)
+        log.info("event=crawl.started site=%s run=%d kind=%s", site_id, run_id, kind)
         try:
             if process is None:
                 process = self.start(self.config, site_id, run_id)

@@ -20,7 +20,8 @@ can slip past there; closing that means pinning Scrapy's connection to the check
 the download handler. Until then, run Værn where the resolver is trusted.
 
 `NetGuard.check()` / `NetGuard.check_async()` are usable outside Scrapy too; the guard proxy asks
-`connect_address()` about every connection a browser makes.
+`connect_address()` about every connection a browser makes, and the feed poll connects to the
+address `connect_address_blocking()` judged.
 """
 
 from __future__ import annotations
@@ -187,6 +188,20 @@ class NetGuard:
             return literal
         if host not in self._resolved:
             self._resolved[host] = _addresses(await _getaddrinfo(host))
+            if unjudged is not None:
+                self._judge(url, host, self._resolved[host])
+        if not self._resolved[host]:
+            raise BlockedAddress(f"refused {url}: {host} does not resolve")
+        return self._resolved[host][0]
+
+    def connect_address_blocking(self, url: str) -> IPAddress:
+        """`connect_address` for code outside an event loop (the feed poll, crawler/feedpoll.py)."""
+        unjudged = self._judged_without_lookup(url)
+        host, literal = self._split(url)
+        if literal is not None:
+            return literal
+        if host not in self._resolved:
+            self._resolved[host] = _addresses(_getaddrinfo_blocking(host))
             if unjudged is not None:
                 self._judge(url, host, self._resolved[host])
         if not self._resolved[host]:

@@ -198,12 +198,19 @@ def hits_on_page(session: Session, page_id: int) -> list[HitRow]:
     return list(session.scalars(select(HitRow).where(HitRow.page_id == page_id)))
 
 
-def new_run(session: Session, site_id: str) -> int:
-    """Queue a crawl run of `site_id`; return its id."""
-    run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued")
+def new_run(session: Session, site_id: str, kind: str = "full") -> int:
+    """Queue a crawl run of `site_id` (`kind`: "full", or "feed": a poll of its feeds); return its id."""
+    run = CrawlRunRow(site_id=site_id, started_at=utcnow(), status="queued", kind=kind)
     session.add(run)
     session.flush()
     return run.id
+
+
+def run_kind(session: Session, run_id: int) -> str:
+    """"full" (the site's scheduled crawl) or "feed" (a poll of its feeds; app.py)."""
+    run = session.get(CrawlRunRow, run_id)
+    assert run is not None, f"no crawl run {run_id}"
+    return run.kind or "full"
 
 
 def start_run(session: Session, run_id: int) -> None:
