@@ -283,10 +283,10 @@ class Service:
                 "crawls",
             )
             if site.feeds.enabled:
-                every = max(1, int(site.feeds.every.total_seconds()))
+                poll_every = max(1, int(site.feeds.every.total_seconds()))
                 wanted[f"feeds:{site.id}"] = (
                     "vaern.scheduler:feeds_job",
-                    IntervalTrigger(seconds=every, timezone=UTC),
+                    IntervalTrigger(seconds=poll_every, timezone=UTC),
                     f"feeds of {site.id}: every {site.feeds.every}",
                     (site.id,),
                     "feeds",

@@ -20,7 +20,8 @@ def _read(html: str, author_selector: str | None = None) -> tuple[str, list[tupl
 def test_json_ld_names_the_author_of_the_item_with_the_posts_address() -> None:
     html = """<html><head><script type="application/ld+json">
     {"@context": "https://schema.org", "@graph": [
-      {"@type": "BlogPosting", "url": "https://blog.example/post/7", "author": {"@type": "Person", "name": "Bo Blogger"}},
+      {"@type": "BlogPosting", "url": "https://blog.example/post/7",
+       "author": {"@type": "Person", "name": "Bo Blogger"}},
       {"@type": "Comment", "url": "https://blog.example/post/7#c1", "author": {"name": "Vred Borger"}}]}
     </script></head><body>
     <article id="c1"><p>René Rosenkilde burde skamme sig over sagen.</p><a href="#c1" rel="bookmark">link</a></article>
@@ -36,7 +37,8 @@ def test_json_ld_names_the_author_of_the_item_with_the_posts_address() -> None:
 def test_microdata_author_name() -> None:
     html = """<html><body>
     <div itemscope itemtype="https://schema.org/Comment" class="comment">
-      <span itemprop="author" itemscope itemtype="https://schema.org/Person"><span itemprop="name">Hans Hader</span></span>
+      <span itemprop="author" itemscope itemtype="https://schema.org/Person">
+        <span itemprop="name">Hans Hader</span></span>
       <p itemprop="text">Karin Juhl lyver om alt.</p></div></body></html>"""
     assert _read(html)[1] == [("Hans Hader", "microdata")]
 
