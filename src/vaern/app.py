@@ -326,7 +326,7 @@ def poll_feeds(
     while none are found), each fetched conditionally through the SSRF guard; their validators
     and failures remembered; the pages of entries not seen before returned (on the site's own
     hosts, at most `feeds.max_new`), with a note for the run."""
-    from urllib.parse import urlsplit
+    from urllib.parse import urldefrag, urlsplit
 
     from vaern.crawler.feedpoll import FeedState, PollResult, detect, poll
     from vaern.crawler.netguard import NetGuard
@@ -350,7 +350,8 @@ def poll_feeds(
         first = record_polls(session, site.id, [
             PolledFeed(o.url, o.origin, o.status, o.etag, o.last_modified, o.error) for o in result.outcomes
         ])
-        entries = [(e.key, e.url, o.url in first) for o in result.outcomes for e in o.entries
+        # The page of each entry (a comment's link is its post's page with an anchor).
+        entries = [(e.key, urldefrag(e.url).url, o.url in first) for o in result.outcomes for e in o.entries
                    if urlsplit(e.url).hostname in hosts]
         new = take_new(session, site.id, entries, run_id, known_pages, site.feeds.max_new)
     failed = [o for o in result.outcomes if o.error]
