@@ -94,6 +94,15 @@ BAD: dict[str, tuple[str, list[str]]] = {
             "(30s, 15m, 2h, 1d) nor a 5-field cron expression"
         ],
     ),
+    "feeds: a URL that is not http(s), an interval in words; a broken author selector": (
+        "bad_feeds.yaml",
+        [
+            "bad_feeds.yaml:5: sites[0].feeds.urls[1]: 'ftp://blog.example/sitemap.xml' is not an http(s) URL",
+            "bad_feeds.yaml:9: sites[1].feeds.every: '2 minutter' is not an interval like 30s, 15m, 2h or 1d",
+            "bad_feeds.yaml:10: sites[1].author_selector: 'div[[' is not a valid CSS selector: Expected ident or "
+            "'*', got <DELIM '[' at 4>",
+        ],
+    ),
     "alerts.policy: an unknown action": (
         "bad_policy.yaml",
         ["bad_policy.yaml:5: alerts.policy.low: must be 'immediate', 'digest' or 'none', not 'weekly'"],
