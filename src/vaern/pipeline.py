@@ -217,8 +217,10 @@ def _authored(
 ) -> dict[str, Any]:
     """Who wrote the post with the gravest passage about the person (else the post that first
     names them), as the page marks it up (crawler/posts.py); None where it does not say."""
-    in_text = [f.mention.start for f in of_person if f.field == "text"]
-    at = reading.passage_at if reading is not None and reading.passage_at is not None else min(in_text, default=None)
+    in_text = sorted(f.mention.start for f in of_person if f.field == "text")
+    # The mention in the gravest passage (a passage may begin before the post that names them).
+    after = [m for m in in_text if reading is not None and reading.passage_at is not None and m >= reading.passage_at]
+    at = after[0] if after else (in_text[0] if in_text else None)
     line = byline_for(bylines, at) if at is not None else None
     if line is None and bylines and not in_text:  # named only in the title or an image: the page's author
         line = max(bylines, key=lambda b: b.end - b.start)

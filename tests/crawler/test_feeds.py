@@ -17,7 +17,7 @@ from vaern.testing.siteserver import SiteServer
 
 BASE = "https://blog.example/feed/"
 POSTS = [("skandalen", "Skandalen i kommunen", "Bo Blogger", "Sagsbehandlingen er en skandale."),
-         ("svar", "Intet svar", "Bo Blogger", "Ingen svarer på mails.")]
+         ("ventetid", "Intet svar", "Bo Blogger", "Ingen svarer på mails.")]
 
 
 def test_rss_with_guids_dates_and_comment_feeds() -> None:
@@ -122,7 +122,7 @@ def test_polls_are_conditional_and_a_sitemap_index_leads_to_its_sitemaps(blog: F
     by_url = {o.url: o for o in first.outcomes}
     assert set(by_url) == {blog.url("/comments/feed/"), blog.url("/sitemap.xml"), blog.url("/sitemap-posts.xml")}
     assert [e.url for e in by_url[blog.url("/sitemap-posts.xml")].entries] == [blog.url("/skandalen/"),
-                                                                                blog.url("/svar/")]
+                                                                                blog.url("/ventetid/")]
     assert by_url[blog.url("/comments/feed/")].entries == ()  # no comments yet
     # Polled again with what the first poll learned: nothing changed, every answer a 304.
     again = [FeedState(o.url, o.origin, o.etag, o.last_modified) for o in first.outcomes]
