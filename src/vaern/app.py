@@ -323,7 +323,8 @@ def poll_feeds(
     config: Config, site: Site, sessions: sessionmaker[Session], run_id: int, known_pages: set[str]
 ) -> tuple[list[str], str]:
     """A feed run's poll: the site's feeds (configured; else detected, looked for again daily
-    while none are found), each fetched conditionally through the SSRF guard; their validators
+    while none are found; sitemaps at most every 30 minutes), each fetched conditionally through
+    the SSRF guard; their validators
     and failures remembered; the pages of entries not seen before returned (on the site's own
     hosts, at most `feeds.max_new`), with a note for the run."""
     from urllib.parse import urldefrag, urlsplit
@@ -331,13 +332,21 @@ def poll_feeds(
     from vaern.crawler.feedpoll import FeedState, PollResult, detect, poll
     from vaern.crawler.netguard import NetGuard
     from vaern.storage.db import transaction
-    from vaern.storage.feeds import PolledFeed, detection_due, feeds_of, record_polls, remember_detected, take_new
+    from vaern.storage.feeds import (
+        PolledFeed,
+        detection_due,
+        due,
+        feeds_of,
+        record_polls,
+        remember_detected,
+        take_new,
+    )
 
     guard = NetGuard(config.network.allow_private_hosts)
     with transaction(sessions) as session:
         rows = feeds_of(session, site.id, list(site.feeds.urls))
-        states = [FeedState(r.url, r.origin, r.etag, r.last_modified) for r in rows]
-        look = not states and site.feeds.detect and detection_due(session, site.id)
+        states = [FeedState(r.url, r.origin, r.etag, r.last_modified) for r in due(rows)]
+        look = not rows and site.feeds.detect and detection_due(session, site.id)
     detection = PollResult()
     if look:
         found = detect(config, site, guard, detection)
@@ -348,7 +357,7 @@ def poll_feeds(
     hosts = {urlsplit(u).hostname for u in site.start_urls}
     with transaction(sessions) as session:
         first = record_polls(session, site.id, [
-            PolledFeed(o.url, o.origin, o.status, o.etag, o.last_modified, o.error) for o in result.outcomes
+            PolledFeed(o.url, o.origin, o.kind, o.status, o.etag, o.last_modified, o.error) for o in result.outcomes
         ])
         # The page of each entry (a comment's link is its post's page with an anchor).
         entries = [(e.key, urldefrag(e.url).url, o.url in first) for o in result.outcomes for e in o.entries

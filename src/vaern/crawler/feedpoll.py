@@ -8,7 +8,8 @@ across polls, entries already seen) is storage/feeds.py.
 - `fetch(url, guard, ...)`: one GET with If-None-Match / If-Modified-Since from the last poll;
   every hop (redirects included, at most `MAX_REDIRECTS`) is judged by the guard and the
   connection goes to the very address it judged; the body is read up to `MAX_FEED_BYTES`.
-- `poll(...)`: each feed in turn; a feed that fails (refused, unreachable, an error status,
+- `poll(...)`: each feed it is given (app.py leaves out sitemaps polled in the last 30 minutes,
+  storage/feeds.py `due`) in turn; a feed that fails (refused, unreachable, an error status,
   malformed, too large) is a failure of that feed, with its reason; the others go on. A sitemap
   index's sitemaps, and the comment feeds a post feed names (`wfw:commentRss`, where the site has
   no comment feed of its own), are polled too, up to `MAX_FEEDS` in all.
@@ -78,6 +79,7 @@ class FeedOutcome:
     url: str
     origin: str
     status: int | None = None
+    kind: str | None = None  # what it turned out to be (rss | atom | rdf | sitemap | sitemapindex)
     etag: str | None = None
     last_modified: str | None = None
     entries: tuple[FeedEntry, ...] = ()
@@ -181,14 +183,16 @@ def poll(config: Config, site: Site, states: list[FeedState], guard: NetGuard) -
             got = fetch(state.url, guard, agent=agent, timeout=site.timeout, etag=state.etag,
                         last_modified=state.last_modified, counter=result)
             if got.status == 304:
-                result.outcomes.append(FeedOutcome(state.url, state.origin, 304, got.etag, got.last_modified))
+                result.outcomes.append(FeedOutcome(state.url, state.origin, 304, etag=got.etag,
+                                                   last_modified=got.last_modified))
                 continue
             parsed = parse_feed(got.body, got.url)
         except FeedError as exc:
             log.warning("feed %s of site %s failed: %s", state.url, site.id, exc)
             result.outcomes.append(FeedOutcome(state.url, state.origin, error=str(exc)))
             continue
-        result.outcomes.append(FeedOutcome(state.url, state.origin, 200, got.etag, got.last_modified, parsed.entries))
+        result.outcomes.append(FeedOutcome(state.url, state.origin, 200, parsed.kind, got.etag, got.last_modified,
+                                           parsed.entries))
         more = parsed.feeds if parsed.kind != "rss" or not has_comment_feed else ()
         for child in more:
             if child not in known and len(known) < MAX_FEEDS:

@@ -26,6 +26,7 @@ class PolledFeed:
 
     url: str
     origin: str
+    kind: str | None
     status: int | None
     etag: str | None
     last_modified: str | None
@@ -47,6 +48,17 @@ def feeds_of(session: Session, site_id: str, configured: Sequence[str]) -> list[
             session.add(rows[url])
     session.flush()
     return list(rows.values())
+
+
+# Sitemaps list every page and change slowly: polled at most this often, feeds every poll.
+SITEMAP_EVERY = timedelta(minutes=30)
+SITEMAPS = ("sitemap", "sitemapindex")
+
+
+def due(rows: Sequence[FeedRow]) -> list[FeedRow]:
+    """The feeds to poll now: every feed; a sitemap once `SITEMAP_EVERY` has passed since its last poll."""
+    since = utcnow() - SITEMAP_EVERY
+    return [r for r in rows if r.kind not in SITEMAPS or r.polled_at is None or r.polled_at <= since]
 
 
 # A site where detection found nothing: one marker row, so it is looked for again only after
@@ -95,6 +107,7 @@ def record_polls(session: Session, site_id: str, polled: Iterable[PolledFeed]) -
         if row.polled_at is None:
             first.add(p.url)
         row.polled_at, row.status, row.error, row.failures = now, p.status, None, 0
+        row.kind = p.kind or row.kind
         row.etag, row.last_modified = (p.etag or None), (p.last_modified or None)
     session.flush()
     return first

@@ -441,6 +441,7 @@ class FeedRow(Base):
     site_id: Mapped[str] = mapped_column(String(100), index=True)
     url: Mapped[str] = mapped_column(String(2000))
     origin: Mapped[str] = mapped_column(String(20))  # config | detected
+    kind: Mapped[str | None] = mapped_column(String(20))  # rss | atom | rdf | sitemap | sitemapindex, once read
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
     polled_at: Mapped[datetime | None] = mapped_column(DateTime)

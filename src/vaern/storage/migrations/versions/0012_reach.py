@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column('site_id', sa.String(length=100), nullable=False),
         sa.Column('url', sa.String(length=2000), nullable=False),
         sa.Column('origin', sa.String(length=20), nullable=False),
+        sa.Column('kind', sa.String(length=20), nullable=True),
         sa.Column('etag', sa.String(length=500), nullable=True),
         sa.Column('last_modified', sa.String(length=100), nullable=True),
         sa.Column('polled_at', sa.DateTime(), nullable=True),
