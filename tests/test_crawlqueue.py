@@ -54,3 +54,31 @@ def test_the_connection_string_keeps_the_password_for_libpq() -> None:
     assert conninfo("postgresql+psycopg://vaern:hemmeligt@db.example:5433/vaern") == (
         "postgresql://vaern:hemmeligt@db.example:5433/vaern"
     )
+
+
+def test_a_feed_run_waits_beside_the_sites_crawl_on_the_same_lock(
+    make_config: Callable[..., Config], pg_server: str
+) -> None:
+    """A site's feed run is a job of its own kind: one may wait beside its full crawl (their
+    queueing locks differ), and both hold the site's lock, so they never run at once."""
+    config = make_config(database=create_database(pg_server, f"queue_{os.getpid()}_{next(_numbers)}"),
+                         queue="postgres")
+    with setup_lock(config):
+        ensure_schema(config)
+    client = QueueClient(config)
+    try:
+        assert client.defer_crawl("a") is not None
+        assert client.defer_crawl("a", kind="feed") is not None
+        assert client.defer_crawl("a", kind="feed") is None  # one waiting feed run per site
+    finally:
+        client.close()
+    engine = make_engine(config.database)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT args->>'site_id', coalesce(args->>'kind', 'full'), lock, queueing_lock"
+                " FROM procrastinate_jobs ORDER BY id"
+            )).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [("a", "full", "site:a", "site:a"), ("a", "feed", "site:a", "site:a:feed")]
