@@ -35,7 +35,16 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
         for site in config.sites:
             last = session.scalar(
                 select(CrawlRunRow)
-                .where(CrawlRunRow.site_id == site.id, CrawlRunRow.finished_at.is_not(None))
+                .where(CrawlRunRow.site_id == site.id, CrawlRunRow.finished_at.is_not(None),
+                       CrawlRunRow.kind == "full")
+                .order_by(CrawlRunRow.id.desc())
+                .limit(1)
+            )
+            # Feed runs come every few minutes: shown apart, so they never hide the full crawl.
+            last_feed = session.scalar(
+                select(CrawlRunRow)
+                .where(CrawlRunRow.site_id == site.id, CrawlRunRow.finished_at.is_not(None),
+                       CrawlRunRow.kind == "feed")
                 .order_by(CrawlRunRow.id.desc())
                 .limit(1)
             )
@@ -71,6 +80,11 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
                         "failures": [failure_json(f) for f in run_failures(session, last.id)],
                     },
                     "next_crawl": iso(scheduled.get(f"crawl:{site.id}")),
+                    "last_feed_run": None if last_feed is None else {
+                        "run": last_feed.id, "finished_at": iso(last_feed.finished_at), "status": last_feed.status,
+                        "hits_new": last_feed.hits_new, "notes": last_feed.notes,
+                    },
+                    "next_feed_run": iso(scheduled.get(f"feeds:{site.id}")),
                 }
             )
         counts = outbox_counts(session)
