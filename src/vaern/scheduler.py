@@ -52,6 +52,7 @@ from vaern import clock
 from vaern.alerts import deliver, queue_digest, queue_reminders
 from vaern.config import Config, Site
 from vaern.config.schedules import parse_interval, schedule_trigger
+from vaern.storage.feeds import worth_polling
 from vaern.storage.tables import SchedulerJobRow
 from vaern.supervisor import KILL_GRACE, CrawlOutcome, StartCrawl, Supervisor, start_crawl_process
 
@@ -371,6 +372,11 @@ class Service:
         With `queue: postgres` it is queued for the workers."""
         if self.stopping or self.supervisor.crawling(site_id):
             return CrawlOutcome(site_id, None, "skipped", 0.0)
+        site = self.config.site(site_id)
+        with self.sessions() as session:
+            if not site.feeds.detect and not site.feeds.urls or not worth_polling(
+                    session, site_id, bool(site.feeds.urls)):
+                return CrawlOutcome(site_id, None, "skipped", 0.0)  # no feeds: no process started
         if self.queue is not None:
             job_id = self.queue.defer_crawl(site_id, kind="feed")
             return CrawlOutcome(site_id, None, "queued" if job_id is not None else "skipped", 0.0)

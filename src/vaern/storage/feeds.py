@@ -72,6 +72,15 @@ def detection_due(session: Session, site_id: str) -> bool:
     return last is None or last < utcnow() - DETECT_AGAIN
 
 
+def worth_polling(session: Session, site_id: str, configured: bool) -> bool:
+    """Has the site feeds to poll (configured, or detected), or is it time to look for them? A
+    site where detection found nothing starts no feed run until it is looked at again."""
+    if configured:
+        return True
+    found = session.scalar(select(FeedRow.id).where(FeedRow.site_id == site_id, FeedRow.origin != SEARCHED).limit(1))
+    return found is not None or detection_due(session, site_id)
+
+
 def remember_detected(session: Session, site_id: str, urls: Sequence[str]) -> None:
     """The feeds detection found, or (none) when it looked, so that it waits before it looks again."""
     rows = {r.url: r for r in session.scalars(select(FeedRow).where(FeedRow.site_id == site_id))}
