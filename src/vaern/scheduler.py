@@ -362,6 +362,12 @@ class Service:
         if self.queue is not None:
             job_id = self.queue.defer_crawl(site_id)
             return CrawlOutcome(site_id, None, "queued" if job_id is not None else "skipped", 0.0)
+        # A feed run of the site may be under way (a full crawl never is: one job instance):
+        # it ends within seconds; the two never read the same pages at once.
+        while self.supervisor.crawling(site_id) and not self._stop.wait(0.5):
+            pass
+        if self.stopping:
+            return CrawlOutcome(site_id, None, "skipped", 0.0)
         outcome = self.supervisor.crawl(site_id)
         self._wake.set()  # its alerts can go now
         return outcome
