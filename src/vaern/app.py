@@ -165,6 +165,10 @@ def crawl_pass(
 
             try:
                 delivery = deliver(config, services.sessions)
+                from vaern.alerts import notify_needs_login
+
+                with services.sessions() as session:
+                    notify_needs_login(config, session)  # once per lapse (alerts/loginnotice.py)
             except KeyboardInterrupt:
                 sending_interrupted = True
         # 5.
@@ -238,7 +242,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     from vaern.pipeline import PagePipeline
     from vaern.storage.db import transaction
     from vaern.storage.failures import start_urls_failed
-    from vaern.storage.queries import finish_run, known_pages, remember, site_memory, start_run
+    from vaern.storage.queries import finish_run, known_pages, record_login, remember, site_memory, start_run
 
     services = connect(config)  # the parent opened them (new_run) before starting this crawl
     site = config.site(site_id)
@@ -268,7 +272,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
         desk.owe_at_start(need, need)
 
     # 3.
-    status, error, decision, notes = "ok", None, None, None
+    status, error, decision, notes, login_lost = "ok", None, None, None, None
     try:
         try:
             stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered, evidence=desk)
@@ -277,8 +281,10 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
             # the crawl: what they owe is captured below, with whatever else it could not file.
             pipeline.on_evidence = None
             pipeline.finish()
-        decision, notes = stats.render_decision, stats.notes()
-        if stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
+        decision, notes, login_lost = stats.render_decision, stats.notes(), stats.needs_login
+        if login_lost is not None:
+            status, error = "failed", f"needs login: {login_lost} (export a new session: README, Logged-in sources)"
+        elif stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
             status, error = "stopped", "stopped before the end; the pages it reached are saved"
     except Exception as exc:  # the run row must say what happened; the parent reports it
         log.exception("crawl of %s failed", site_id)
@@ -297,6 +303,8 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
             status, error = "failed", nothing_to_start_from
         finish_run(session, run_id, status, error, notes)
         remember(session, site_id, render_decision=decision)  # the next crawl of an auto site starts there
+        if site.session is not None and status in ("ok", "failed"):
+            record_login(session, site_id, login_lost)  # a stopped crawl says nothing either way
     services.engine.dispose()
     log.debug("run %d of site %s finished: %s", run_id, site_id, status)
 

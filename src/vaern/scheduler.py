@@ -387,6 +387,10 @@ class Service:
                 with self.sessions() as session, session.begin():
                     queue_reminders(session, self.config)
                 report = deliver(self.config, self.sessions, stop=self._stop)
+                from vaern.alerts import notify_needs_login
+
+                with self.sessions() as session:
+                    notify_needs_login(self.config, session)  # logged-in sites whose session lapsed
                 if report.sent or report.retrying or report.failed:
                     log.info(
                         "event=dispatch sent=%d retrying=%d failed=%d",

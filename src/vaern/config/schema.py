@@ -452,6 +452,9 @@ class Alerts(_Model):
 
     fallback: Email | None = Field(default=None, description="address told of hits about people without a unit")
     analysts: list[Email] = Field(default=[], description="addresses that receive the daily digest of possible hits")
+    admins: list[Email] = Field(
+        default=[], description="addresses told when a logged-in site needs a new session (default: fallback)"
+    )
     remind_after: Duration = Field(Duration("24h"), description="remind the leader once of a high hit still unhandled")
     digest_at: str = Field(default="07:30", description="local time (HH:MM) of the daily digest")
     group_wait: Duration = Field(Duration("5m"), description="send a running crawl's alerts after this anyway")

@@ -338,6 +338,8 @@ DA: dict[str, str] = {
     "report.limitations_quoted": "Øvrige forbehold, citeret på engelsk, som sikringen registrerede dem (provenance.json):",
 
     # -- The alert e-mails
+    "mail.needs_login.subject": "Værn: {site} kræver nyt login",
+    "mail.needs_login.body": "{organisation}: Værn kan ikke længere se siden {site} ({id}) som logget ind. Sessionen er udløbet eller logget ud: {reason} (siden {since}).\n\nIndtil en ny session er eksporteret, bliver siden ikke gennemgået, og intet på den tælles som fjernet. Sådan eksporterer du en ny session: se afsnittet 'Sider bag login' i README (vaern login-session). Status: vaern status eller {review}/sites.\n",
     "mail.greeting": "Kære {name}",
     "mail.greeting_anonymous": "Hej",
     "mail.intro.new_hit": "Værn har fundet {n_hits} nye omtaler af medarbejdere i din enhed på de sider, vi holder øje med. Ved hvert fund står, om beviset er sikret.",

@@ -338,6 +338,8 @@ EN: dict[str, str] = {
     "report.limitations_quoted": "Quoted as the capture recorded them (provenance.json):",
 
     # -- The alert e-mails
+    "mail.needs_login.subject": "Værn: {site} needs a new login",
+    "mail.needs_login.body": "{organisation}: Værn can no longer see the site {site} ({id}) as logged in. The session has expired or was logged out: {reason} (since {since}).\n\nUntil a new session is exported, the site is not crawled and nothing on it counts as removed. How to export a new session: see 'Logged-in sources' in the README (vaern login-session). Status: vaern status or {review}/sites.\n",
     "mail.greeting": "Dear {name}",
     "mail.greeting_anonymous": "Hello",
     "mail.intro.new_hit": "Værn has found {n_hits} new mentions of employees in your unit on the sites it watches. Each hit says whether its evidence has been secured.",
