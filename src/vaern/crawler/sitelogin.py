@@ -35,7 +35,8 @@ from vaern.crawler.linkpolicy import trap_reason
 
 __all__ = ["REDACTED", "SessionCookie", "SessionFileError", "SiteLogin", "login_of", "login_wall", "site_hosts"]
 
-REDACTED = "[redacted by Værn]"
+# ASCII: header values are Latin-1 on the wire and warcio percent-encodes anything else.
+REDACTED = "[redacted by Vaern]"
 _COOKIE_HEADERS = ("cookie", "set-cookie")
 _PASSWORD_FIELD = re.compile(r"<input[^>]*type\s*=\s*[\"']?password", re.IGNORECASE)
 
