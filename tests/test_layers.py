@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("stages", {"crawler", "alerts", "pipeline", "retention"}),
     ("the crawl supervisor", {"supervisor"}),
     ("the recipes, the crawl queue, and the local stand-ins tests and the demo run against",
-     {"app", "crawlqueue", "testing"}),
+     {"app", "oneoff", "crawlqueue", "testing"}),
     ("entry points", {"review", "scheduler", "status"}),
     ("the queue's worker (it logs as the service does)", {"worker"}),
     ("the demo", {"demo"}),

@@ -573,6 +573,35 @@ def export(obj: Context, hit_id: str, output: Path | None) -> None:
     click.echo(str(path))
 
 
+@main.command()
+@click.argument("url")
+@click.option("--person", "person", default=None, help="The watched person (id) the page is about.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was secured as JSON.")
+@pass_ctx
+def capture(obj: Context, url: str, person: str | None, as_json: bool) -> None:
+    """Secure one page now: screenshot, HTML, WARC and hashes through the evidence path, filed
+    with a hit for each watched person it names (and for --person) or as a case record."""
+    from vaern.oneoff import CaptureRefused, capture_once
+
+    try:
+        secured = capture_once(obj.config, url, person=person, requested_by="cli", via="cli")
+    except CaptureRefused as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2 if exc.bad_input else 1) from None
+    if as_json:
+        click.echo(json.dumps(secured.as_json(), indent=2, ensure_ascii=False))
+        return
+    state = "complete" if secured.complete else f"INCOMPLETE: {secured.incomplete_reason}"
+    click.echo(f"secured {secured.url} as {secured.snapshot} ({state})")
+    click.echo(f"  manifest {secured.manifest} sha256 {secured.manifest_sha256}")
+    for kind, entry in sorted(secured.files.items()):
+        click.echo(f"  {kind}: {entry.get('path')}")
+    if secured.hits:
+        click.echo(f"  hits: {', '.join(secured.hits)} (people named: {', '.join(secured.people) or 'none'})")
+    else:
+        click.echo(f"  no watched person named; filed as case record {secured.record}")
+
+
 # -- the service and its outbox -------------------------------------------------------------
 
 

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from vaern.alerts.compose import deadline_of, mark_names, police_fits_hit
     from vaern.alerts.delivery import DeliveryReport, deliver
     from vaern.alerts.dispatch import enqueue, queue_digest, queue_reminders, silence
+    from vaern.alerts.loginnotice import notify_needs_login
     from vaern.alerts.postdate import POLICE_DEADLINE
     from vaern.alerts.report import alerts_json, alerts_table, outbox_counts
-    from vaern.alerts.loginnotice import notify_needs_login
     from vaern.alerts.tsanotice import notify_tsa_silence
 
 _HOMES = {

@@ -134,7 +134,8 @@ def _added_sites(
             continue
         if site.id in taken:
             file, line = src.where(("sites", taken[site.id], "id"))
-            problems.append(added_src.problem(("sites", i, "id"), f"duplicate id {site.id!r} (already used at {file}:{line})"))
+            why = f"duplicate id {site.id!r} (already used at {file}:{line})"
+            problems.append(added_src.problem(("sites", i, "id"), why))
             continue
         _check_session(site, path.parent,
                        lambda msg, i=i: problems.append(added_src.problem(("sites", i, "session"), msg)))
@@ -163,7 +164,8 @@ def _check_session(site: Site, base: Path, report: Any) -> None:
         return
     hosts = {(urlsplit(u).hostname or "").lower() for u in site.start_urls}
     if not any(c.covers(h) for c in cookies for h in hosts):
-        report(f"{path}: holds no cookie for {', '.join(sorted(hosts))} (was it exported while logged in to this site?)")
+        report(f"{path}: holds no cookie for {', '.join(sorted(hosts))} "
+               "(was it exported while logged in to this site?)")
 
 
 def _problems(exc: ValidationError, prefix: Loc, src: Source) -> list[ConfigProblem]:

@@ -45,9 +45,10 @@ def read_cookies(path: Path) -> list[SessionCookie]:
     for i, raw in enumerate(data["cookies"]):
         if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in ("name", "value", "domain")):
             raise SessionFileError(f"{path}: cookies[{i}] needs name, value and domain as text")
+        path_of = raw.get("path")
         out.append(SessionCookie(
             name=raw["name"], value=raw["value"], domain=raw["domain"].lstrip(".").lower(),
-            path=raw.get("path") if isinstance(raw.get("path"), str) and raw["path"] else "/",
+            path=path_of if isinstance(path_of, str) and path_of else "/",
             secure=bool(raw.get("secure", False)), http_only=bool(raw.get("httpOnly", False)),
             expires=float(raw["expires"]) if isinstance(raw.get("expires"), int | float) else -1,
         ))

@@ -36,7 +36,9 @@ THREADS = {
 class MembersForum:
     """Mount on a `SiteServer`: `MembersForum(server, elsewhere=other_server)`."""
 
-    def __init__(self, server: SiteServer, *, elsewhere: SiteServer | None = None, lifetime: float | None = None) -> None:
+    def __init__(
+        self, server: SiteServer, *, elsewhere: SiteServer | None = None, lifetime: float | None = None
+    ) -> None:
         self.server = server
         self.elsewhere = elsewhere
         self.lifetime = lifetime
@@ -93,8 +95,9 @@ class MembersForum:
     # -- pages ---------------------------------------------------------------------------------
 
     def _page(self, title: str, body: str) -> str:
-        return (f"<!doctype html><html lang=da><head><meta charset=utf-8><title>{html.escape(title)}</title></head>"
-                f"<body><header><a href='/'>Testby Forum</a> · <a href='/login'>Log ind</a></header>{body}</body></html>")
+        head = f"<!doctype html><html lang=da><head><meta charset=utf-8><title>{html.escape(title)}</title></head>"
+        nav = "<header><a href='/'>Testby Forum</a> · <a href='/login'>Log ind</a></header>"
+        return f"{head}<body>{nav}{body}</body></html>"
 
     def _to_login(self, ex: Exchange) -> None:
         ex.redirect(f"/login?next={quote(ex.path)}")
