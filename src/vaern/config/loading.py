@@ -36,8 +36,10 @@ __all__ = ["load_config"]
 # Loading
 
 
-def load_config(path: str | Path) -> Config:
-    """Read, substitute and validate a config file; raise ConfigError listing every problem."""
+def load_config(path: str | Path, *, sites_file: Path | None = None) -> Config:
+    """Read, substitute and validate a config file; raise ConfigError listing every problem.
+    `sites_file`: read the added sites from this file instead of the config's `sites_file` (to
+    check a new version of it before it replaces the old one: config/addedsites.py)."""
     path = Path(path)
     shown = str(path)
     data, src, problems = read_yaml(path, shown)
@@ -62,7 +64,7 @@ def load_config(path: str | Path) -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(_problems(exc, (), src))
-    added_sites = _added_sites(base, data, config, src, problems)
+    added_sites = _added_sites(base, config, src, problems, sites_file)
 
     csv_people: list[Person] = []
     for row, line, i in csv_rows:
@@ -105,7 +107,7 @@ def load_config(path: str | Path) -> Config:
 
 
 def _added_sites(
-    base: Path, data: dict[str, Any], config: Config | None, src: Source, problems: list[ConfigProblem]
+    base: Path, config: Config | None, src: Source, problems: list[ConfigProblem], instead: Path | None
 ) -> list[Site]:
     """The sites of `sites_file`, if it exists, with their session files read; each problem is
     named by its own file and line. Also reads the session files of vaern.yaml's own sites."""
@@ -114,7 +116,7 @@ def _added_sites(
         return out
     for i, site in enumerate(config.sites):
         _check_session(site, base, lambda msg, i=i: problems.append(src.problem(("sites", i, "session"), msg)))
-    path = (base / config.sites_file.expanduser()).resolve()
+    path = instead or (base / config.sites_file.expanduser()).resolve()
     if not path.exists():
         return out
     shown = str(path)
