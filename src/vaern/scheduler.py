@@ -139,6 +139,11 @@ def timestamps_job() -> None:
         _ACTIVE.timestamps()
 
 
+def discovery_job() -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.discovery()
+
+
 def stalled_job() -> None:
     if _ACTIVE is not None:
         _ACTIVE.requeue_stalled()
@@ -295,6 +300,16 @@ class Service:
                 (),
                 "default",
             )
+        if config.discovery.providers:
+            every_check = max(1, int(config.discovery.check_every.total_seconds()))
+            wanted["discovery"] = (
+                "vaern.scheduler:discovery_job",
+                IntervalTrigger(seconds=every_check, timezone=UTC),
+                f"discovery every {config.discovery.check_every}: each name once per {config.discovery.every} "
+                f"per provider, at most {config.discovery.budget_per_day} queries a day",
+                (),
+                "default",
+            )
         if config.queue == "postgres":
             from vaern.crawlqueue import STALLED_SECONDS
 
@@ -372,6 +387,18 @@ class Service:
         if result.obtained or result.still_pending or anchored or told:
             log.info("event=timestamps obtained=%d pending=%d head_stamped=%s admins_told=%s",
                      result.obtained, result.still_pending, anchored, told)
+
+    def discovery(self) -> None:
+        """The searches due now, within the day's budget (discovery/searches.py); what they find
+        waits in the review app's inbox, never crawled by itself."""
+        from vaern.discovery.providers import providers_of
+        from vaern.discovery.searches import run_due
+
+        with self.sessions() as session:
+            report = run_due(self.config, session, providers_of(self.config.discovery.providers))
+        if report.queries:
+            log.info("event=discovery queries=%d errors=%d kept=%d budget_left=%d",
+                     report.queries, len(report.errors), report.kept, report.budget_left)
 
     def retention(self) -> None:
         from vaern.retention import apply_retention
