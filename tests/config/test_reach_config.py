@@ -112,4 +112,5 @@ def test_discovery_errors_name_the_field(tmp_path: Path, discovery: dict[str, An
 
 def test_discovery_defaults(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, {"organisation": "X"}))
-    assert (config.discovery.budget_per_day, config.discovery.providers, config.discovery.query) == (100, [], '"{name}"')
+    found = config.discovery
+    assert (found.budget_per_day, found.providers, found.query) == (100, [], '"{name}"')
