@@ -171,3 +171,37 @@ def test_an_expired_session_marks_the_site_needs_login_tells_the_admins_once_and
         assert status["sites"][0]["needs_login"] is None
         hits = json.loads(_vaern(config.source, "hits", "--json").stdout)
         assert [h["status"] for h in hits] == ["new"]
+
+
+def test_login_session_saves_the_sites_cookies_after_a_login_in_the_browser(
+    make_config: Any, forum: tuple[MembersForum, SiteServer, SiteServer], tmp_path: Path
+) -> None:
+    """`vaern login-session`'s export, with the person's login done by a script in the window."""
+    from vaern.crawler.loginsession import NoSessionCookies, export_session
+    from vaern.testing.membersite import PASSWORD
+
+    members, server, _elsewhere = forum
+    config = make_config(sites=[{"id": "forum", "start_urls": [server.url("/")]}])
+    site = config.site("forum")
+
+    def log_in(page: Any) -> None:
+        page.fill("input[name=username]", "vaern-konto")
+        page.fill("input[type=password]", PASSWORD)
+        page.click("button")
+        page.wait_for_url(server.url("/"))
+
+    path = tmp_path / "saved" / "forum-state.json"
+    assert export_session(config, site, path, log_in, headless=True) == ["forum_sid"]
+    assert path.stat().st_mode & 0o777 == 0o600
+    state = json.loads(path.read_text(encoding="utf-8"))
+    assert [c["value"] for c in state["cookies"]] == [members.sessions[-1]]
+    # The file is a session the crawler accepts, for this site.
+    assert load_config_with_session(make_config, server, path).sites[0].session == path.resolve()
+
+    with pytest.raises(NoSessionCookies, match="log in to the site in the window"):
+        export_session(config, site, tmp_path / "none.json", lambda page: None, headless=True)
+    assert not (tmp_path / "none.json").exists()
+
+
+def load_config_with_session(make_config: Any, server: SiteServer, path: Path) -> Any:
+    return make_config(sites=[{"id": "forum", "start_urls": [server.url("/")], "session": str(path)}])

@@ -602,6 +602,37 @@ def capture(obj: Context, url: str, person: str | None, as_json: bool) -> None:
         click.echo(f"  no watched person named; filed as case record {secured.record}")
 
 
+@main.command("login-session")
+@click.argument("site_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The session file to write (default: the site's `session`, else SITE-session.json).")
+@pass_ctx
+def login_session(obj: Context, site_id: str, output: Path | None) -> None:
+    """Log in to a members-only site in a browser window and save its session file (sites[].session)."""
+    from vaern.crawler.loginsession import NoSessionCookies, export_session
+
+    site = next((s for s in obj.config.sites if s.id == site_id), None)
+    if site is None:
+        click.echo(f"error: no site {site_id!r} in the config (sites: "
+                   f"{', '.join(s.id for s in obj.config.sites) or 'none'})", err=True)
+        raise SystemExit(2)
+    path = output or site.session or Path(f"{site.id}-session.json")
+
+    def wait(_page: object) -> None:
+        click.echo(f"A browser window shows {site.start_urls[0]}. Log in there with the site's Værn account,")
+        click.echo("open a page only members can see to check it worked, then come back here.")
+        click.prompt("Press Enter when you are logged in", default="", show_default=False)
+
+    try:
+        names = export_session(obj.config, site, path, wait)
+    except NoSessionCookies as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"saved the session ({', '.join(names)}) to {path}; only you can read it.")
+    if site.session is None or site.session.resolve() != path.resolve():
+        click.echo(f"add `session: {path}` to site {site.id} in the config, then `vaern check`.")
+
+
 # -- the service and its outbox -------------------------------------------------------------
 
 
