@@ -162,6 +162,7 @@ def test_an_expired_session_marks_the_site_needs_login_tells_the_admins_once_and
         assert [m["To"] for m in told] == ["it@testby.example"], [m["Subject"] for m in told]
         assert told[0]["Subject"] == "Værn: Testby Forum kræver nyt login"
         assert third.returncode == 1
+        assert "Kræver nyt login siden" in _sites_page(config)
 
         # A new session: the next crawl gets in again and the mark goes.
         members.storage_state(state)
@@ -205,3 +206,22 @@ def test_login_session_saves_the_sites_cookies_after_a_login_in_the_browser(
 
 def load_config_with_session(make_config: Any, server: SiteServer, path: Path) -> Any:
     return make_config(sites=[{"id": "forum", "start_urls": [server.url("/")], "session": str(path)}])
+
+
+def _sites_page(config: Any) -> str:
+    """The review app's sites page as an admin sees it."""
+    from tests.review.conftest import LiveServer, sign_in
+    from vaern.review.auth import add_user
+    from vaern.review.webapp import create_app
+    from vaern.storage.db import make_engine, session_factory, transaction
+
+    engine = make_engine(config.database)
+    with transaction(session_factory(engine)) as db:
+        add_user(db, config, "admin", "admin", [], "correct horse battery")
+    engine.dispose()
+    with LiveServer(create_app(config)) as live:
+        client = sign_in(live.url, "admin", "correct horse battery")
+        try:
+            return client.get("/admin/sites").text
+        finally:
+            client.close()
