@@ -51,6 +51,9 @@ def test_a_page_naming_a_watched_person_is_secured_with_a_hit(make_config: Any, 
     assert "Mette Sørensen" in hits[0]["excerpt"]
     verified = _vaern(config.source, "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    bundle = Path(config.archive).parent / "bundle.zip"
+    exported = _vaern(config.source, "export", "h-000001", "-o", str(bundle))
+    assert exported.returncode == 0 and bundle.stat().st_size > 0, exported.stderr
 
     # The human form says what it secured.
     again = _vaern(config.source, "capture", site.url("/opslag"))
