@@ -129,15 +129,16 @@ def test_a_members_only_forum_is_read_with_the_session_and_the_cookie_is_stored_
     assert provenance["session"]["headers_redacted"] >= 1
 
 
+@pytest.mark.parametrize("render", ["http", "browser"])
 def test_an_expired_session_marks_the_site_needs_login_tells_the_admins_once_and_removes_nothing(
-    make_config: Any, forum: tuple[MembersForum, SiteServer, SiteServer], tmp_path: Path
+    make_config: Any, forum: tuple[MembersForum, SiteServer, SiteServer], tmp_path: Path, render: str
 ) -> None:
     members, server, _elsewhere = forum
     state = tmp_path / "forum-state.json"
     members.storage_state(state)
     mail = tmp_path / "mail"
     with SmtpSink(eml_dir=mail) as mailbox:
-        config = _config(make_config, server, state, mailbox.port)
+        config = _config(make_config, server, state, mailbox.port, render)
         first = _vaern(config.source, "crawl")
         assert first.returncode == 0, first.stdout + first.stderr
         leaders_told = len(_mails(mail))

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.review.conftest import LiveServer, sign_in
+from tests.review.conftest import LiveServer, csrf_of, sign_in
 from tests.review.seeding import PASSWORD
 from vaern.clock import clock_at
 from vaern.config import load_config
@@ -139,6 +139,9 @@ def test_leaders_get_a_404_and_a_form_without_its_token_is_refused(world: dict[s
     assert analyst.get("/discovered").status_code == 200
     refused = analyst.post("/capture", data={"url": world["blog"].url("/indsat")})
     assert refused.status_code in (400, 403), refused.status_code
+    form = analyst.get("/capture").text
+    bad = analyst.post("/capture", data={"url": "forum.example/t/1", "csrf": csrf_of(form)})
+    assert bad.status_code == 400 and "is not an http(s) URL" in bad.text
     with world["sessions"]() as db:
         assert db.scalars(select(OneOffCaptureRow)).all() == []
     for client in (leader, analyst):
