@@ -15,6 +15,7 @@ import yaml
 
 from vaern.config import load_config
 from vaern.config.addedsites import add_site, new_site_entry
+from vaern.config.summary import summary
 from vaern.errors import ConfigError
 
 STATE = {"cookies": [{"name": "sid", "value": "abc", "domain": ".forum.example", "path": "/"}], "origins": []}
@@ -41,8 +42,13 @@ def _site(session: str | None = None, **extra: Any) -> dict[str, Any]:
 
 def test_a_good_session_file_is_resolved_beside_the_config(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text(json.dumps(STATE), encoding="utf-8")
-    config = load_config(_write(tmp_path, {"organisation": "X", "sites": [_site("state.json")]}))
+    config = load_config(_write(tmp_path, {"organisation": "X", "sites": [_site("state.json")],
+                                           "discovery": {"providers": [{"kind": "brave", "api_key": "k"}]}}))
     assert config.sites[0].session == (tmp_path / "state.json").resolve()
+    shown = summary(config)
+    assert f"logged in with {(tmp_path / 'state.json').resolve()}" in shown
+    assert "  discovery: brave; at most 100 queries a day, each name every 1d" in shown
+    assert "added sites" not in shown  # no such file yet
 
 
 @pytest.mark.parametrize(("content", "words"), [
@@ -68,6 +74,7 @@ def test_added_sites_are_merged_and_their_errors_name_their_own_file(tmp_path: P
     added.write_text("sites:\n  - id: blog\n    start_urls: [https://blog.example/]\n", encoding="utf-8")
     config = load_config(path)
     assert [s.id for s in config.sites] == ["forum", "blog"] and config.sites_file == added.resolve()
+    assert f"  added sites: {added.resolve()} (merged into sites)" in summary(config)
 
     added.write_text("sites:\n  - id: forum\n    start_urls: [https://x.example/]\n"
                      "  - id: ok\n    start_urls: [nope]\n", encoding="utf-8")
