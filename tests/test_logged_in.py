@@ -226,3 +226,10 @@ def _sites_page(config: Any) -> str:
             return client.get("/admin/sites").text
         finally:
             client.close()
+
+
+def test_login_session_for_an_unknown_site_is_a_usage_error(make_config: Any) -> None:
+    config = make_config(sites=[{"id": "forum", "start_urls": ["https://forum.example/"]}])
+    result = _vaern(config.source, "login-session", "nope")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: no site 'nope' in the config (sites: forum)"
