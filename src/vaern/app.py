@@ -272,7 +272,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
         desk.owe_at_start(need, need)
 
     # 3.
-    status, error, decision, notes, login_lost = "ok", None, None, None, None
+    status, error, decision, notes, login_lost, got_in = "ok", None, None, None, None, False
     try:
         try:
             stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered, evidence=desk)
@@ -282,6 +282,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
             pipeline.on_evidence = None
             pipeline.finish()
         decision, notes, login_lost = stats.render_decision, stats.notes(), stats.needs_login
+        got_in = login_lost is None and stats.fetched + stats.unchanged > 0
         if login_lost is not None:
             status, error = "failed", f"needs login: {login_lost} (export a new session: README, Logged-in sources)"
         elif stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
@@ -303,8 +304,9 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
             status, error = "failed", nothing_to_start_from
         finish_run(session, run_id, status, error, notes)
         remember(session, site_id, render_decision=decision)  # the next crawl of an auto site starts there
-        if site.session is not None and status in ("ok", "failed"):
-            record_login(session, site_id, login_lost)  # a stopped crawl says nothing either way
+        if site.session is not None and (login_lost is not None or got_in):
+            # Lost, or pages read as a member: a crawl that reached nothing says nothing either way.
+            record_login(session, site_id, login_lost)
     services.engine.dispose()
     log.debug("run %d of site %s finished: %s", run_id, site_id, status)
 
