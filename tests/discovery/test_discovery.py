@@ -136,3 +136,22 @@ def test_the_budget_holds_errors_are_recorded_and_only_unwatched_hosts_wait(
         assert people[4:6] == ["kj", "kj"]
         # Nothing was crawled or captured: discovery only lists.
         assert session.scalars(select(PageRow)).all() == [] and session.scalars(select(SnapshotRow)).all() == []
+
+
+def test_every_failure_is_recorded_with_its_query_and_the_round_goes_on(
+    make_config: Any, fake: FakeSearch, tmp_path: Path
+) -> None:
+    config, sessions = _world(make_config, fake, tmp_path, budget=100)
+    searxng = [p for p in providers_of(config.discovery.providers) if p.name == "searxng"]
+    fake.script(RENE, "403")
+    fake.script(METTE, "malformed")
+    fake.script(KARIN, "empty")
+    with clock_at(datetime(2026, 12, 7, 9, 0, tzinfo=UTC)), sessions() as session:
+        report = run_due(config, session, searxng)
+        rows = session.scalars(select(DiscoverySearchRow).order_by(DiscoverySearchRow.id)).all()
+        assert (report.queries, len(report.errors), report.kept) == (3, 2, 0)
+        assert [(r.person_id, r.status, r.results) for r in rows] == [("rr", "error", 0), ("ms", "error", 0),
+                                                                       ("kj", "ok", 0)]
+        assert "refused the query (HTTP 403): enable JSON on the instance" in (rows[0].error or "")
+        assert "did not answer with JSON" in (rows[1].error or "")
+        assert waiting(session, config) == []
