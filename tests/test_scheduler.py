@@ -330,3 +330,30 @@ def test_log_lines_are_one_event_each() -> None:
 
 def test_stand_in_crawl_exists() -> None:
     assert FAKE_CRAWL.is_file() and os.access(sys.executable, os.X_OK)
+
+
+def test_discovery_runs_in_the_service_within_its_budget(harness: Callable[..., Harness]) -> None:
+    """`vaern run` asks the providers on its own schedule (here every second), and stops at the
+    day's budget; nothing it finds is crawled."""
+    from vaern.storage.tables import DiscoverySearchRow
+    from vaern.testing.searchprovider import FakeSearch
+    from vaern.testing.siteserver import SiteServer
+
+    with SiteServer() as server:
+        fake = FakeSearch(server, addresses={"site": "http://a.test", "site2": "http://b.test",
+                                             "watched": "http://c.test"})
+        h = harness(discovery={"budget_per_day": 2, "check_every": "1s", "providers": [
+            {"kind": "searxng", "base_url": server.base_url}]})
+        service = h.service(0)
+        service.start()
+        assert service.scheduler is not None and service.scheduler.get_job("discovery") is not None
+
+        def searched() -> int:
+            with h.sessions() as s:
+                return len(s.scalars(select(DiscoverySearchRow)).all())
+
+        _wait(lambda: searched() >= 2, 20, "two discovery queries")
+        time.sleep(2.5)  # two more rounds of the job: the budget is spent
+        service.stop()
+    assert searched() == 2 and len(fake.queries) == 2
+    assert _runs(h) == []

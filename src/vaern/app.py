@@ -165,6 +165,10 @@ def crawl_pass(
 
             try:
                 delivery = deliver(config, services.sessions)
+                from vaern.alerts import notify_needs_login
+
+                with services.sessions() as session:
+                    notify_needs_login(config, session)  # once per lapse (alerts/loginnotice.py)
             except KeyboardInterrupt:
                 sending_interrupted = True
         # 5.
@@ -240,7 +244,15 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
     from vaern.pipeline import PagePipeline
     from vaern.storage.db import transaction
     from vaern.storage.failures import start_urls_failed
-    from vaern.storage.queries import finish_run, known_pages, remember, run_kind, site_memory, start_run
+    from vaern.storage.queries import (
+        finish_run,
+        known_pages,
+        record_login,
+        remember,
+        run_kind,
+        site_memory,
+        start_run,
+    )
 
     services = connect(config)  # the parent opened them (new_run) before starting this crawl
     site = config.site(site_id)
@@ -286,7 +298,7 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
         desk.owe_at_start(need, need)
 
     # 3.
-    status, error, decision, notes = "ok", None, None, None
+    status, error, decision, notes, login_lost, got_in = "ok", None, None, None, None, False
     try:
         try:
             stats = crawl_site(config, site, pipeline, known, searches, render_decision=remembered, evidence=desk)
@@ -295,8 +307,11 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
             # the crawl: what they owe is captured below, with whatever else it could not file.
             pipeline.on_evidence = None
             pipeline.finish()
-        decision, notes = stats.render_decision, stats.notes()
-        if stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
+        decision, notes, login_lost = stats.render_decision, stats.notes(), stats.needs_login
+        got_in = login_lost is None and stats.fetched + stats.unchanged > 0
+        if login_lost is not None:
+            status, error = "failed", f"needs login: {login_lost} (export a new session: README, Logged-in sources)"
+        elif stats.finish_reason == "shutdown":  # a signal stopped it (the service, or crawl.timeout)
             status, error = "stopped", "stopped before the end; the pages it reached are saved"
     except Exception as exc:  # the run row must say what happened; the parent reports it
         log.exception("crawl of %s failed", site_id)
@@ -315,6 +330,9 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
             status, error = "failed", nothing_to_start_from
         finish_run(session, run_id, status, error, "; ".join(n for n in (feed_notes, notes) if n) or None)
         remember(session, site_id, render_decision=decision)  # the next crawl of an auto site starts there
+        if site.session is not None and (login_lost is not None or got_in):
+            # Lost, or pages read as a member: a crawl that reached nothing says nothing either way.
+            record_login(session, site_id, login_lost)
     services.engine.dispose()
     log.debug("run %d of site %s finished: %s", run_id, site_id, status)
 

@@ -573,6 +573,66 @@ def export(obj: Context, hit_id: str, output: Path | None) -> None:
     click.echo(str(path))
 
 
+@main.command()
+@click.argument("url")
+@click.option("--person", "person", default=None, help="The watched person (id) the page is about.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was secured as JSON.")
+@pass_ctx
+def capture(obj: Context, url: str, person: str | None, as_json: bool) -> None:
+    """Secure one page now: screenshot, HTML, WARC and hashes through the evidence path, filed
+    with a hit for each watched person it names (and for --person) or as a case record."""
+    from vaern.oneoff import CaptureRefused, capture_once
+
+    try:
+        secured = capture_once(obj.config, url, person=person, requested_by="cli", via="cli")
+    except CaptureRefused as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2 if exc.bad_input else 1) from None
+    if as_json:
+        click.echo(json.dumps(secured.as_json(), indent=2, ensure_ascii=False))
+        return
+    state = "complete" if secured.complete else f"INCOMPLETE: {secured.incomplete_reason}"
+    click.echo(f"secured {secured.url} as {secured.snapshot} ({state})")
+    click.echo(f"  manifest {secured.manifest} sha256 {secured.manifest_sha256}")
+    for kind, entry in sorted(secured.files.items()):
+        click.echo(f"  {kind}: {entry.get('path')}")
+    if secured.hits:
+        click.echo(f"  hits: {', '.join(secured.hits)} (people named: {', '.join(secured.people) or 'none'})")
+    else:
+        click.echo(f"  no watched person named; filed as case record {secured.record}")
+
+
+@main.command("login-session")
+@click.argument("site_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The session file to write (default: the site's `session`, else SITE-session.json).")
+@pass_ctx
+def login_session(obj: Context, site_id: str, output: Path | None) -> None:
+    """Log in to a members-only site in a browser window and save its session file (sites[].session)."""
+    from vaern.crawler.loginsession import NoSessionCookies, export_session
+
+    site = next((s for s in obj.config.sites if s.id == site_id), None)
+    if site is None:
+        click.echo(f"error: no site {site_id!r} in the config (sites: "
+                   f"{', '.join(s.id for s in obj.config.sites) or 'none'})", err=True)
+        raise SystemExit(2)
+    path = output or site.session or Path(f"{site.id}-session.json")
+
+    def wait(_page: object) -> None:
+        click.echo(f"A browser window shows {site.start_urls[0]}. Log in there with the site's Værn account,")
+        click.echo("open a page only members can see to check it worked, then come back here.")
+        click.prompt("Press Enter when you are logged in", default="", show_default=False)
+
+    try:
+        names = export_session(obj.config, site, path, wait)
+    except NoSessionCookies as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"saved the session ({', '.join(names)}) to {path}; only you can read it.")
+    if site.session is None or site.session.resolve() != path.resolve():
+        click.echo(f"add `session: {path}` to site {site.id} in the config, then `vaern check`.")
+
+
 # -- the service and its outbox -------------------------------------------------------------
 
 

@@ -149,6 +149,11 @@ def timestamps_job() -> None:
         _ACTIVE.timestamps()
 
 
+def discovery_job() -> None:
+    if _ACTIVE is not None:
+        _ACTIVE.discovery()
+
+
 def stalled_job() -> None:
     if _ACTIVE is not None:
         _ACTIVE.requeue_stalled()
@@ -316,6 +321,16 @@ class Service:
                 (),
                 "default",
             )
+        if config.discovery.providers:
+            every_check = max(1, int(config.discovery.check_every.total_seconds()))
+            wanted["discovery"] = (
+                "vaern.scheduler:discovery_job",
+                IntervalTrigger(seconds=every_check, timezone=UTC),
+                f"discovery every {config.discovery.check_every}: each name once per {config.discovery.every} "
+                f"per provider, at most {config.discovery.budget_per_day} queries a day",
+                (),
+                "default",
+            )
         if config.queue == "postgres":
             from vaern.crawlqueue import STALLED_SECONDS
 
@@ -418,6 +433,18 @@ class Service:
             log.info("event=timestamps obtained=%d pending=%d head_stamped=%s admins_told=%s",
                      result.obtained, result.still_pending, anchored, told)
 
+    def discovery(self) -> None:
+        """The searches due now, within the day's budget (discovery/searches.py); what they find
+        waits in the review app's inbox, never crawled by itself."""
+        from vaern.discovery.providers import providers_of
+        from vaern.discovery.searches import run_due
+
+        with self.sessions() as session:
+            report = run_due(self.config, session, providers_of(self.config.discovery.providers))
+        if report.queries:
+            log.info("event=discovery queries=%d errors=%d kept=%d budget_left=%d",
+                     report.queries, len(report.errors), report.kept, report.budget_left)
+
     def retention(self) -> None:
         from vaern.retention import apply_retention
 
@@ -432,6 +459,10 @@ class Service:
                 with self.sessions() as session, session.begin():
                     queue_reminders(session, self.config)
                 report = deliver(self.config, self.sessions, stop=self._stop)
+                from vaern.alerts import notify_needs_login
+
+                with self.sessions() as session:
+                    notify_needs_login(self.config, session)  # logged-in sites whose session lapsed
                 if report.sent or report.retrying or report.failed:
                     log.info(
                         "event=dispatch sent=%d retrying=%d failed=%d",

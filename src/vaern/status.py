@@ -21,7 +21,7 @@ from vaern.config import Config
 from vaern.storage.failures import SHOWN, failure_json, outcome, run_failures
 from vaern.storage.queries import next_runs
 from vaern.storage.stamping import timestamp_state
-from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow, SnapshotRow
+from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow, SiteRow, SnapshotRow
 
 FAILED_SHOWN = 10
 OWED_SHOWN = 20
@@ -53,11 +53,18 @@ def collect(config: Config, engine: Engine, sessions: sessionmaker[Session]) -> 
                 .select_from(CrawlRunRow)
                 .where(CrawlRunRow.site_id == site.id, CrawlRunRow.finished_at.is_(None))
             )
+            row = session.get(SiteRow, site.id)
             sites.append(
                 {
                     "site": site.id,
                     "schedule": site.schedule,
                     "running": bool(running),
+                    # A logged-in site whose session stopped working: why, and since when.
+                    "logged_in": site.session is not None,
+                    "needs_login": None if row is None or row.needs_login is None else {
+                        "reason": row.needs_login, "since": iso(row.needs_login_since),
+                        "admins_told_at": iso(row.needs_login_told_at),
+                    },
                     "last_crawl": None
                     if last is None
                     else {
@@ -151,6 +158,10 @@ def render(config: Config, data: dict[str, Any]) -> str:
     for site in data["sites"]:
         last = site["last_crawl"]
         lines.append(f"{site['site']}  (every {site['schedule']}){'  — crawling now' if site['running'] else ''}")
+        if site.get("needs_login"):
+            lapse = site["needs_login"]
+            lines.append(f"  needs_login since {local(lapse['since'])}: {lapse['reason']} "
+                         "(export a new session file: README, Logged-in sources)")
         if last is None:
             lines.append("  last crawl: never")
         else:

@@ -10,6 +10,7 @@
                   written: the police deadline) and mime.py (the message's bytes)
     report.py     the outbox as `vaern alerts` and `vaern status` show it
     tsanotice.py  the admins' e-mail when no timestamp authority has answered for too long
+    loginnotice.py  the admins' e-mail when a logged-in site's session stopped working
 
 Outside this package, import from here (`from vaern.alerts import deliver`), not from the modules:
 the names below are the package's interface. Each module is loaded when one of its names is
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from vaern.alerts.compose import deadline_of, mark_names, police_fits_hit
     from vaern.alerts.delivery import DeliveryReport, deliver
     from vaern.alerts.dispatch import enqueue, queue_digest, queue_reminders, silence
+    from vaern.alerts.loginnotice import notify_needs_login
     from vaern.alerts.postdate import POLICE_DEADLINE
     from vaern.alerts.report import alerts_json, alerts_table, outbox_counts
     from vaern.alerts.tsanotice import notify_tsa_silence
@@ -37,6 +39,7 @@ _HOMES = {
     "postdate": ("POLICE_DEADLINE",),
     "report": ("alerts_json", "alerts_table", "outbox_counts"),
     "tsanotice": ("notify_tsa_silence",),
+    "loginnotice": ("notify_needs_login",),
 }
 _HOME = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -59,6 +62,7 @@ __all__ = [
     "deliver",
     "enqueue",
     "mark_names",
+    "notify_needs_login",
     "notify_tsa_silence",
     "outbox_counts",
     "police_fits_hit",

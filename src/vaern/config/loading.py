@@ -6,7 +6,13 @@ sections (unique ids, a person's unit exists, ssl or starttls), and returns a fr
 or raises `ConfigError` listing every problem as `FILE:LINE: path.to.field: message`, sorted by
 file and line. A bad config never half-applies: nothing is returned until the whole file is
 valid. Relative paths (`database` for SQLite, `archive`, `evidence.tsa_ca_files`, `people_csv`,
-`browser.executable` with a '/') are made relative to the config file here.
+`browser.executable` with a '/', `sites[].session`, `sites_file`) are made relative to the config
+file here.
+
+`sites_file` (default `added-sites.yaml` beside the config) holds the sites added from the review
+app (`sites: [...]`, the same entries as in vaern.yaml); when it exists its sites join `sites`,
+checked like them, errors naming that file and line. A site's `session` file is read here too, so
+a missing or malformed one is an error of the config, not of a crawl hours later.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from vaern.config.messages import Loc, dotted, message, suggest
-from vaern.config.schema import Config, Person
+from vaern.config.schema import Config, Person, Site
+from vaern.config.sessionfile import SessionFileError, read_cookies
 from vaern.config.sources import CsvRows, Source, read_people_csv, read_yaml
 from vaern.errors import ConfigError, ConfigProblem
 
@@ -29,8 +36,10 @@ __all__ = ["load_config"]
 # Loading
 
 
-def load_config(path: str | Path) -> Config:
-    """Read, substitute and validate a config file; raise ConfigError listing every problem."""
+def load_config(path: str | Path, *, sites_file: Path | None = None) -> Config:
+    """Read, substitute and validate a config file; raise ConfigError listing every problem.
+    `sites_file`: read the added sites from this file instead of the config's `sites_file` (to
+    check a new version of it before it replaces the old one: config/addedsites.py)."""
     path = Path(path)
     shown = str(path)
     data, src, problems = read_yaml(path, shown)
@@ -55,6 +64,7 @@ def load_config(path: str | Path) -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(_problems(exc, (), src))
+    added_sites = _added_sites(base, config, src, problems, sites_file)
 
     csv_people: list[Person] = []
     for row, line, i in csv_rows:
@@ -82,6 +92,8 @@ def load_config(path: str | Path) -> Config:
     return config.model_copy(
         update={
             "people": people,
+            "sites": [*(_with_session_path(s, base) for s in config.sites), *added_sites],
+            "sites_file": (base / config.sites_file.expanduser()).resolve(),
             "database": _resolve_database(config.database, base),
             "archive": (base / config.archive.expanduser()).resolve(),
             "people_csv": Path(csv_shown).resolve() if csv_shown else None,
@@ -92,6 +104,70 @@ def load_config(path: str | Path) -> Config:
             "source": path.resolve(),
         }
     )
+
+
+def _added_sites(
+    base: Path, config: Config | None, src: Source, problems: list[ConfigProblem], instead: Path | None
+) -> list[Site]:
+    """The sites of `sites_file`, if it exists, with their session files read; each problem is
+    named by its own file and line. Also reads the session files of vaern.yaml's own sites."""
+    out: list[Site] = []
+    if config is None:
+        return out
+    for i, site in enumerate(config.sites):
+        _check_session(site, base, lambda msg, i=i: problems.append(src.problem(("sites", i, "session"), msg)))
+    path = instead or (base / config.sites_file.expanduser()).resolve()
+    if not path.exists():
+        return out
+    shown = str(path)
+    added, added_src, added_problems = read_yaml(path, shown)
+    problems.extend(added_problems)
+    if added is None:
+        return out
+    if not isinstance(added, dict) or not isinstance(added.get("sites", []), list) or set(added) - {"sites"}:
+        problems.append(ConfigProblem(shown, 1, "(top)", "the file must hold one key, sites: a list of site entries"))
+        return out
+    taken = {s.id: n for n, s in enumerate(config.sites)}
+    for i, entry in enumerate(added.get("sites") or []):
+        try:
+            site = Site.model_validate(entry)
+        except ValidationError as exc:
+            problems.extend(_problems(exc, ("sites", i), added_src))
+            continue
+        if site.id in taken:
+            file, line = src.where(("sites", taken[site.id], "id"))
+            why = f"duplicate id {site.id!r} (already used at {file}:{line})"
+            problems.append(added_src.problem(("sites", i, "id"), why))
+            continue
+        _check_session(site, path.parent,
+                       lambda msg, i=i: problems.append(added_src.problem(("sites", i, "session"), msg)))
+        taken[site.id] = -1
+        out.append(site)
+    return [_with_session_path(s, path.parent) for s in out]
+
+
+def _with_session_path(site: Site, base: Path) -> Site:
+    if site.session is None:
+        return site
+    return site.model_copy(update={"session": (base / site.session.expanduser()).resolve()})
+
+
+def _check_session(site: Site, base: Path, report: Any) -> None:
+    """A site's session file must be a storage state with a cookie for one of the site's hosts."""
+    if site.session is None:
+        return
+    from urllib.parse import urlsplit
+
+    path = (base / site.session.expanduser()).resolve()
+    try:
+        cookies = read_cookies(path)
+    except SessionFileError as exc:
+        report(str(exc))
+        return
+    hosts = {(urlsplit(u).hostname or "").lower() for u in site.start_urls}
+    if not any(c.covers(h) for c in cookies for h in hosts):
+        report(f"{path}: holds no cookie for {', '.join(sorted(hosts))} "
+               "(was it exported while logged in to this site?)")
 
 
 def _problems(exc: ValidationError, prefix: Loc, src: Source) -> list[ConfigProblem]:

@@ -377,6 +377,11 @@ class Site(_Model):
         description="CSS selector of a post's author or handle, inside the post, where the page has no author "
         "markup (JSON-LD, microdata, h-entry, rel=author)",
     )
+    # A logged-in source (crawler/sitelogin.py): the dedicated account's cookies, sent to this
+    # site's hosts only, redacted from every record; read and checked by load_config.
+    session: Path | None = Field(
+        default=None, description="a Playwright storage-state file (JSON) of the account that sees the posts"
+    )
 
     @field_validator("post_selector", "author_selector")
     @classmethod
@@ -483,6 +488,9 @@ class Alerts(_Model):
 
     fallback: Email | None = Field(default=None, description="address told of hits about people without a unit")
     analysts: list[Email] = Field(default=[], description="addresses that receive the daily digest of possible hits")
+    admins: list[Email] = Field(
+        default=[], description="addresses told when a logged-in site needs a new session (default: fallback)"
+    )
     remind_after: Duration = Field(Duration("24h"), description="remind the leader once of a high hit still unhandled")
     digest_at: str = Field(default="07:30", description="local time (HH:MM) of the daily digest")
     group_wait: Duration = Field(Duration("5m"), description="send a running crawl's alerts after this anyway")
@@ -612,6 +620,45 @@ class Ocr(_Model):
     seconds_per_page: float = Field(default=30.0, gt=0, description="time a page's images may take in all")
 
 
+class DiscoveryProvider(_Model):
+    """One search service discovery asks (vaern/discovery/providers.py)."""
+
+    kind: Literal["brave", "searxng"]
+    base_url: HttpUrl | None = Field(
+        default=None, description="brave: https://api.search.brave.com (default); searxng: your instance's address"
+    )
+    api_key: SecretStr | None = Field(default=None, description="brave: the subscription token, as ${VAR}")
+    timeout: float = Field(default=15.0, gt=0, description="seconds per query")
+    count: int = Field(default=20, ge=1, le=50, description="results asked for per query")
+
+    @model_validator(mode="after")
+    def _needs(self) -> DiscoveryProvider:
+        if self.kind == "brave" and self.api_key is None:
+            raise ValueError("the brave provider needs api_key (e.g. api_key: ${BRAVE_SEARCH_KEY})")
+        if self.kind == "searxng" and self.base_url is None:
+            raise ValueError("the searxng provider needs base_url (your instance, e.g. http://searx.internal:8080)")
+        return self
+
+
+class Discovery(_Model):
+    """Finding pages that name watched people on sites nobody listed (vaern/discovery/): each
+    watched name is searched on each provider once per `every`, within `budget_per_day` queries
+    in all; results on sites not watched wait in the review app's "Fundet andre steder"."""
+
+    providers: list[DiscoveryProvider] = []
+    budget_per_day: int = Field(default=100, ge=0, description="queries per day, all providers together")
+    every: Duration = Field(Duration("1d"), description="how often one name is searched again on one provider")
+    check_every: Duration = Field(Duration("15m"), description="how often `vaern run` looks for searches that are due")
+    query: str = Field(default='"{name}"', description="the query; {name} becomes each watched name")
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, v: str) -> str:
+        if "{name}" not in v:
+            raise ValueError(f"{v!r} has no {{name}} placeholder")
+        return v
+
+
 class Config(_Model):
     """The whole of `vaern.yaml`; build it with `load_config`, which also checks across sections."""
 
@@ -631,6 +678,11 @@ class Config(_Model):
     people: list[Person] = []
     people_csv: Path | None = None
     sites: list[Site] = []
+    # Sites added from the review app ("Fundet andre steder" -> watch the site): a YAML list of
+    # site entries in a file of its own, merged into `sites` at load (loading.py), never edited
+    # into vaern.yaml by a program. Absent file: no added sites.
+    sites_file: Path = Path("added-sites.yaml")
+    discovery: Discovery = Discovery()
     matching: Matching = Matching()
     alerts: Alerts = Alerts()
     retention: Retention = Retention()

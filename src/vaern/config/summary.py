@@ -86,6 +86,13 @@ def summary(config: Config, more_warnings: Sequence[str] = ()) -> str:
         lines.append(
             f"  site {site.id}: {len(site.start_urls)} start URL(s), {when(site.schedule)}, "
             f"render {site.render}, robots {site.robots}, max {site.follow.max_pages} pages"
+            + (f", logged in with {site.session}" if site.session is not None else "")
         )
+    if config.sites_file.exists():
+        lines.append(f"  added sites: {config.sites_file} (merged into sites)")
+    if config.discovery.providers:
+        kinds = ", ".join(p.kind for p in config.discovery.providers)
+        lines.append(f"  discovery: {kinds}; at most {config.discovery.budget_per_day} queries a day, "
+                     f"each name every {config.discovery.every}")
     lines.extend(f"  warning: {w}" for w in [*warnings_for(config), *more_warnings])
     return "\n".join(lines)

@@ -48,6 +48,7 @@ import psutil
 from vaern.config import Browser
 from vaern.crawler.guardproxy import GuardProxy, Listener
 from vaern.crawler.netguard import NetGuard
+from vaern.crawler.sitelogin import SiteLogin
 from vaern.errors import BrowserNotFound
 
 if TYPE_CHECKING:
@@ -324,9 +325,13 @@ class BrowserSession:
     """
 
     def __init__(
-        self, settings: Browser | None = None, *, guard: NetGuard | None = None, max_response_mb: float = 5.0
+        self, settings: Browser | None = None, *, guard: NetGuard | None = None, max_response_mb: float = 5.0,
+        login: SiteLogin | None = None,
     ) -> None:
         self.settings = settings or Browser()
+        # A logged-in site's session (sitelogin.py): every context gets its cookies, host-only,
+        # so Chromium sends them to the site's hosts and nowhere else; records redact them.
+        self.login = login
         self.marker = new_marker()
         self._timeout = self.settings.timeout
         # Every connection of this session's Chromium is judged by `guard` (default: no private
@@ -496,6 +501,8 @@ class BrowserSession:
         self._listeners[context] = listener
         try:
             await asyncio.wait_for(context.add_init_script(timer_probe_script(self.probe)), self._timeout)
+            if self.login is not None and self.login.cookies:
+                await asyncio.wait_for(context.add_cookies(self.login.browser_cookies()), self._timeout)  # type: ignore[arg-type]
             context.set_default_timeout(self._timeout * 1000)
             context.set_default_navigation_timeout(self._timeout * 1000)
             page = await asyncio.wait_for(context.new_page(), self._timeout)

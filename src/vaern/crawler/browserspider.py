@@ -264,7 +264,8 @@ class BrowserDownloadHandler(HTTP11DownloadHandler):
             await desk.room()
         else:
             if self._session is None:
-                self._session = BrowserSession(config.browser, guard=self._guard, max_response_mb=site.max_response_mb)
+                self._session = BrowserSession(config.browser, guard=self._guard, max_response_mb=site.max_response_mb,
+                                               login=spider.login)
             session = self._session
         agent = request.headers.get(b"User-Agent")
         step = config.browser.timeout

@@ -61,6 +61,7 @@ from vaern.crawler.postshots import PostShot, post_shots
 from vaern.crawler.provenance import clock_sync, post_metadata, tls_chain
 from vaern.crawler.readiness import ReadyLimits
 from vaern.crawler.render import SHADOW_HTML_JS, Loaded, RenderError, load
+from vaern.crawler.sitelogin import SiteLogin, login_of
 from vaern.crawler.warc import Resource, write_warc
 from vaern.domain import Capture, CapturedFile, CaptureFailure, CaptureRequest
 
@@ -125,15 +126,26 @@ def capture_pages(config: Config, requests: Sequence[CaptureRequest]) -> list[Ca
     return box[0]
 
 
-def evidence_session(config: Config) -> BrowserSession:
-    """The browser session for captures outside a crawl: the crawl's guard, evidence's size limit."""
+def evidence_session(config: Config, login: SiteLogin | None = None) -> BrowserSession:
+    """The browser session for captures outside a crawl: the crawl's guard, evidence's size limit,
+    and the site's login session if it has one."""
     return BrowserSession(config.browser, guard=NetGuard(config.network.allow_private_hosts),
-                          max_response_mb=config.evidence.max_response_mb)
+                          max_response_mb=config.evidence.max_response_mb, login=login)
+
+
+def login_for(config: Config, site_ids: Sequence[str]) -> SiteLogin | None:
+    """The login session of the one watched site these captures are of (None: none, or several
+    sites: a session is never used for another site's pages)."""
+    ids = set(site_ids)
+    if len(ids) != 1:
+        return None
+    site = next((s for s in config.sites if s.id in ids), None)
+    return login_of(site) if site is not None else None
 
 
 async def _capture_all(config: Config, requests: Sequence[CaptureRequest]) -> list[Capture | CaptureFailure]:
     results: list[Capture | CaptureFailure] = []
-    async with evidence_session(config) as session:
+    async with evidence_session(config, login_for(config, [r.site_id for r in requests])) as session:
         for request in requests:
             try:
                 results.append(await capture_anew(session, config, request))
@@ -285,6 +297,11 @@ async def _capture_loaded(loaded: Loaded, config: Config, request: CaptureReques
 
     # 4.
     readiness = loaded.readiness
+    main_headers = [(str(n), str(v)) for n, v in main.get("headers", [])]
+    login = session.login
+    if login is not None:
+        main_headers, redacted = login.redact_pairs(main_headers)
+        redacted += loaded.recorder.redacted
     provenance = {
         "format": "vaern-provenance/1",
         "url": request.url,
@@ -301,7 +318,8 @@ async def _capture_loaded(loaded: Loaded, config: Config, request: CaptureReques
         "title": title,
         "server": main.get("server"),
         "tls": main.get("tls"),
-        "response_headers": main.get("headers", []),
+        "response_headers": [list(h) for h in main_headers],
+        "session": login.provenance(redacted) if login is not None else {"logged_in": False},
         "browser": {**tools["browser"], "user_agent": await page.evaluate("() => navigator.userAgent"),
                     "viewport": {"width": viewport["width"], "height": viewport["height"]},
                     "service_workers": "blocked",

@@ -41,6 +41,7 @@ from vaern.crawler.browser import BrowserSession
 from vaern.crawler.capture import capture_anew, capture_loaded, failure, mark_incomplete, missing_mentions
 from vaern.crawler.netguard import NetGuard
 from vaern.crawler.render import Loaded
+from vaern.crawler.sitelogin import login_of
 from vaern.domain import Capture, CaptureFailure, CaptureRequest
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class EvidenceDesk:
         if self._session is None:
             self._session = BrowserSession(
                 self.config.browser, guard=NetGuard(self.config.network.allow_private_hosts),
-                max_response_mb=self.site.max_response_mb,
+                max_response_mb=self.site.max_response_mb, login=login_of(self.site),
             )
         return self._session
 

@@ -197,7 +197,8 @@ async def load(
     kind: dict[str, object] = {"user_agent": user_agent, "headers": headers, "viewport": viewport,
             "ignore_https_errors": ignore_https_errors, "max_response_bytes": max_response_bytes}
     page = await session.open_page(ahead=False, **kind)  # type: ignore[arg-type]
-    recorder = NetworkRecorder(max_body=max_body_bytes or max_response_bytes or 25 * 1024 * 1024)
+    recorder = NetworkRecorder(max_body=max_body_bytes or max_response_bytes or 25 * 1024 * 1024,
+                               login=session.login)
     recorder.attach(page)
     loaded = Loaded(session, page, url, recorder)
     loaded.kind = kind
@@ -248,6 +249,8 @@ async def _load(
         response_headers, cut_off = await _together(
             _headers(response), _wait_for_load(page, wait_load, actions)
         )
+        if session.login is not None:
+            response_headers = session.login.redact_mapping(response_headers)
         status = response.status
         if tolerate_failure:
             problem = record.document_problem(url, page.url, response_headers)

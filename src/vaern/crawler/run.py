@@ -59,6 +59,9 @@ class CrawlStats:
     # render: auto — what the site needed this crawl ("http" | "browser"); store it in
     # sites.render_decision and pass it to the next crawl. None for http and browser sites.
     render_decision: str | None = None
+    # A logged-in site (sitelogin.py): why its session no longer works, if this crawl found so;
+    # the crawl stopped there and reported nothing after it.
+    needs_login: str | None = None
 
 
 def spider_class(site: Site) -> type[SiteSpider]:
@@ -139,4 +142,5 @@ def crawl_site(
         traps_suspected=tuple(spider.traps.suspected),
         finish_reason=spider.finish_reason,
         render_decision=getattr(spider, "render_decision", None),
+        needs_login=spider.login_lost,
     )

@@ -98,6 +98,9 @@ def build_settings(config: Config, site: Site) -> dict[str, Any]:
         "DOWNLOADER_MIDDLEWARES": {
             "vaern.crawler.netguard.NetGuardMiddleware": NETGUARD_ORDER,
             "vaern.crawler.spider.FetchPolicyMiddleware": NETGUARD_ORDER + 10,
+            # A logged-in site's session cookies, to its own hosts only (sitelogin.py); after
+            # Scrapy's cookie middleware (700), which keeps what the site sets during the crawl.
+            "vaern.crawler.sitelogin.SessionCookieMiddleware": 710,
             # Redirects and meta refreshes to javascript:, mailto: and the like are ignored, as
             # browsers ignore them, instead of failing the page (redirects.py); Scrapy's places.
             **{f"scrapy.downloadermiddlewares.redirect.{name}": None for name in _REDIRECTS},

@@ -81,6 +81,7 @@ from vaern.crawler.htmltree import parse_html
 from vaern.crawler.linkpolicy import TrapGuard, UrlNormaliser, trap_reason
 from vaern.crawler.netguard import BlockedRequest
 from vaern.crawler.posts import bylines, find_posts
+from vaern.crawler.sitelogin import SiteLogin, login_of, login_wall
 from vaern.domain import Excerpt, FetchFailure, ImageText, Page, Post
 
 if TYPE_CHECKING:
@@ -223,6 +224,11 @@ class SiteSpider(Spider):
         self.stopping = False  # max_pages reached or the sink failed: no more requests
         self._rechecked = False
         self._reading: dict[str, _ImageRound] = {}  # pages whose images are being read, by URL
+        # A logged-in source (sitelogin.py): its cookies go to the site's own hosts only. Once a
+        # response shows the session no longer works, the crawl stops and reports nothing more:
+        # a login page is not the page, so nothing may count as removed.
+        self.login: SiteLogin | None = login_of(site)
+        self.login_lost: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
@@ -270,6 +276,8 @@ class SiteSpider(Spider):
             extracted = extract_tree(parse_html(response.text), response.url)
         # Header names in lower case (HTTP names are case-insensitive); repeated headers joined by ",".
         headers = {str(k).lower(): str(v) for k, v in response.headers.to_unicode_dict().items()}
+        if self.login is not None:
+            headers = self.login.redact_mapping(headers)  # a Set-Cookie may carry the session
         page = Page(
             site_id=self.site.id,
             url=response.url,
@@ -365,6 +373,8 @@ class SiteSpider(Spider):
         if self.stopping:
             return
         self.seen.add(response.url)
+        if self.login is not None:
+            self._check_login(response)
         if fetch.kind == "start" and response.request is not None:
             if _host(response.url) != _host(_origin(response.request)):
                 self.rules.add_host(response.url)
@@ -412,6 +422,23 @@ class SiteSpider(Spider):
             self._fail(_origin(response.request) if response.request else url, reason, status)
             self._release(url)
         self._check_budget()
+
+    def _check_login(self, response: Response) -> None:
+        """Stop the crawl if this response shows the site's session has expired (sitelogin.py)."""
+        assert self.login is not None
+        redirected = response.request is not None and _origin(response.request) != response.url
+        body = response.body if 200 <= response.status < 300 and isinstance(response, TextResponse) else None
+        reason = login_wall(response.status, response.url, redirected, body)
+        if reason is not None:
+            self.lose_login(reason)
+            raise CloseSpider("needs_login")
+
+    def lose_login(self, reason: str) -> None:
+        """The session no longer works: nothing more is fetched or reported this crawl."""
+        if self.login_lost is None:
+            self.login_lost = reason
+            log.warning("site %s needs a new login session: %s", self.site.id, reason)
+        self.stopping = True
 
     # -- one page, one URL -------------------------------------------------------------------
 
@@ -767,6 +794,11 @@ class FetchPolicyMiddleware:
             # Scrapy lets requests already handed to the downloader run on after CloseSpider.
             raise IgnoreRequest("the crawl is stopping")
         chain = request.meta.get("redirect_urls")
+        if chain and spider.login is not None and trap_reason(request.url) == "login":
+            # A logged-in site sending us to its login page: the session expired. Not a move of
+            # the page (that would count as its removal): the crawl stops here.
+            spider.lose_login(f"redirected to the login page {request.url}")
+            raise IgnoreRequest("the site's login session has expired")
         if chain and request.meta.get("vaern_admitted") != request.url:
             if request.url in chain:
                 raise RedirectLoop("redirect loop")

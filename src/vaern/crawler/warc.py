@@ -33,6 +33,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from vaern import clock
+from vaern.crawler.sitelogin import SiteLogin
 
 _RENAMED = {"content-encoding", "transfer-encoding", "content-length"}
 
@@ -61,6 +62,10 @@ class NetworkRecorder:
     """Notes every response a page receives; attach before navigating, `finish()` before closing."""
 
     max_body: int
+    # A logged-in site's session: its cookie headers are redacted as they are recorded, so the
+    # WARC never holds them; `redacted` counts the headers replaced.
+    login: SiteLogin | None = None
+    redacted: int = 0
     exchanges: list[Exchange] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     _seen: list[tuple[Response, datetime]] = field(default_factory=list)
@@ -108,6 +113,10 @@ class NetworkRecorder:
         except Exception:  # the page or context closed under us; keep what the event carried
             request_headers = list(request.headers.items())
             response_headers = list(response.headers.items())
+        if self.login is not None:
+            request_headers, n_request = self.login.redact_pairs(request_headers)
+            response_headers, n_response = self.login.redact_pairs(response_headers)
+            self.redacted += n_request + n_response
         self.exchanges.append(Exchange(
             url=response.url, method=request.method, request_headers=request_headers,
             request_body=request.post_data_buffer, status=response.status, status_text=response.status_text,

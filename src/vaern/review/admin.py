@@ -18,7 +18,7 @@ from vaern import ids
 from vaern.review import accounts, audit
 from vaern.review.auth import ROLES, AccountError, add_user
 from vaern.review.framework import Ctx, Pages
-from vaern.storage.tables import HitRow, UserRow
+from vaern.storage.tables import HitRow, SiteRow, UserRow
 
 
 def audit_page(ctx: Ctx) -> Response:
@@ -84,7 +84,9 @@ def people_page(ctx: Ctx) -> Response:
 
 def sites_page(ctx: Ctx) -> Response:
     counts = dict(ctx.db.execute(select(HitRow.site_id, func.count()).group_by(HitRow.site_id)).all())
-    return ctx.render("sites.html", sites=ctx.config.sites, counts=counts)
+    # A logged-in site whose session stopped working says so here (crawler/sitelogin.py).
+    rows = {r.id: r for r in ctx.db.scalars(select(SiteRow))}
+    return ctx.render("sites.html", sites=ctx.config.sites, counts=counts, rows=rows)
 
 
 def routes(pages: Pages) -> list[Route]:

@@ -2,7 +2,8 @@
 
 Its pages, each module named for what it serves: signin.py (/login, /logout), hitlist.py (/hits),
 hitpage.py (/hits/{id} and its files, decisions and export), overview.py (/overview),
-admin.py (/admin/...), api.py (/api/hits, JSON); /healthz and / are here.
+admin.py (/admin/...), api.py (/api/hits, JSON), reach.py (/capture and the /discovered inbox);
+/healthz and / are here.
 
 Controlled by `database`, `archive`, `language`, `timezone`, `review_url` (https there makes the
 cookies Secure) and `review.*` in the config. Nothing happens at import time: the engine, the
@@ -28,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from vaern.app import database_problem, open_services
 from vaern.config import Config
 from vaern.errors import DatabaseUnavailable, VaernError
-from vaern.review import admin, api, authors, hitlist, hitpage, overview, signin
+from vaern.review import admin, api, authors, hitlist, hitpage, overview, reach, signin
 from vaern.review.framework import STATIC, Ctx, Pages, SecurityHeaders, Shared, make_templates
 from vaern.review.people import PeopleIndex
 from vaern.storage.thumbnails import Thumbnails
@@ -72,6 +73,7 @@ def create_app(config: Config) -> Starlette:
             *overview.routes(pages),
             *admin.routes(pages),
             *authors.routes(pages),
+            *reach.routes(pages),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders, https=https)],

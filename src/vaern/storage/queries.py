@@ -260,6 +260,18 @@ def remember(
         site.render_decision = render_decision
 
 
+def record_login(session: Session, site_id: str, lost: str | None) -> None:
+    """After a crawl of a logged-in site: `lost` says why its session no longer works (the site
+    then needs a new login; the first lapse is kept with its time), None that the crawl got in."""
+    site = session.get(SiteRow, site_id)
+    if site is None:
+        return
+    if lost is None:
+        site.needs_login = site.needs_login_since = site.needs_login_told_at = None
+    elif site.needs_login is None:
+        site.needs_login, site.needs_login_since = lost, utcnow()
+
+
 def next_runs(engine: Engine) -> dict[str, datetime | None]:
     """job id -> its next run (naive UTC), read from the job store of `vaern run` (APScheduler's
     table, which migrations create); `vaern status` reads it without loading a scheduler."""

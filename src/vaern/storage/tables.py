@@ -66,6 +66,11 @@ class SiteRow(Base):
     search_cursor: Mapped[int] = mapped_column(Integer, default=0)
     # render: auto remembers what the site needed ("http" or "browser").
     render_decision: Mapped[str | None] = mapped_column(String(20))
+    # A logged-in source whose session stopped working (crawler/sitelogin.py): why, since when,
+    # and when the admins were told (once per lapse; cleared when a crawl gets in again).
+    needs_login: Mapped[str | None] = mapped_column(Text)
+    needs_login_since: Mapped[datetime | None] = mapped_column(DateTime)
+    needs_login_told_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class CrawlRunRow(Base):
@@ -477,3 +482,69 @@ class AuthorLinkRow(Base):
     author: Mapped[str] = mapped_column(String(200))
     linked_by: Mapped[str] = mapped_column(String(100))
     linked_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OneOffCaptureRow(Base):
+    """A page secured on request (`vaern capture`, the review app's "Sikr denne side"): the case
+    record that says who asked for which page, when, and what was filed (its snapshot, and the
+    hit when a watched person was named)."""
+
+    __tablename__ = "one_off_captures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    requested_by: Mapped[str] = mapped_column(String(100))  # a review-app user, or "cli"
+    via: Mapped[str] = mapped_column(String(20))  # cli | review | discovery
+    person_id: Mapped[str | None] = mapped_column(String(100))
+    page_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    snapshot_id: Mapped[int | None] = mapped_column(Integer)
+    hit_id: Mapped[int | None] = mapped_column(Integer)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)  # why it is incomplete, or what failed
+
+
+class DiscoverySearchRow(Base):
+    """One query sent to a discovery provider, and how it went (the day's budget counts these)."""
+
+    __tablename__ = "discovery_searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    provider: Mapped[str] = mapped_column(String(50))
+    person_id: Mapped[str] = mapped_column(String(100), index=True)
+    query: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))  # ok | error
+    error: Mapped[str | None] = mapped_column(Text)
+    results: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DiscoveredRow(Base):
+    """A page a provider found naming a watched person on a site nobody watches: one row per URL,
+    waiting in "Fundet andre steder" until an analyst watches its site, secures it or ignores it."""
+
+    __tablename__ = "discovered"
+    __table_args__ = (UniqueConstraint("url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    host: Mapped[str] = mapped_column(String(300), index=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    snippet: Mapped[str] = mapped_column(Text, default="")
+    provider: Mapped[str] = mapped_column(String(50))
+    person_id: Mapped[str] = mapped_column(String(100))
+    first_found: Mapped[datetime] = mapped_column(DateTime)
+    last_found: Mapped[datetime] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(20), default="new", index=True)  # new | watched | secured | ignored
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class IgnoredHostRow(Base):
+    """A host an analyst ignored in "Fundet andre steder": its results are kept out from then on."""
+
+    __tablename__ = "discovery_ignored_hosts"
+
+    host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime)
