@@ -29,9 +29,10 @@ Hashes are computed at capture (crawler/capture.py) and checked again before any
 written. The chain is global across the archive, so removing or editing any snapshot breaks the
 link from the one stored after it; `verify()` walks it.
 
-Appending to the chain is serialised: by a file lock among the processes of one machine, and,
-where workers on several machines share a PostgreSQL database, by an advisory lock in it
-(storage/chainlock.py, passed in as `chain_lock`), so that no two writers chain to the same head.
+Appending to the chain is serialised, so that no two writers chain to the same head: where the
+database is PostgreSQL (workers on several machines), by an advisory lock in it
+(storage/chainlock.py, passed in as `chain_lock`); else by a file lock among the processes of one
+machine. On S3 a conditional put backs this up: a line is never written twice (blobstore.py).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -409,12 +410,9 @@ class Archive:
 
     @contextmanager
     def _chain_lock(self) -> Iterator[None]:
-        # The database's lock first (across machines), then the store's (this machine): always in
-        # that order, so two writers cannot each hold one and wait for the other.
-        with ExitStack() as held:
-            if self.chain_lock is not None:
-                held.enter_context(self.chain_lock())
-            held.enter_context(self.blobs.lock())
+        # The database's lock where there is one (it spans machines, so it serialises this
+        # machine's processes too); else the store's file lock, for the processes of one machine.
+        with self.chain_lock() if self.chain_lock is not None else self.blobs.lock():
             yield
 
     def head(self) -> dict[str, Any] | None:

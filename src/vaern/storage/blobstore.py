@@ -20,6 +20,7 @@ of forking the chain. Read in key order, the objects are byte for byte the file 
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import hashlib
 import os
@@ -259,12 +260,12 @@ class S3Store:
         if self.lock_mode and self.retain_days:
             extra["ObjectLockMode"] = self.lock_mode
             extra["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(days=self.retain_days)
-        checksum = hashlib.sha256(data).digest()
-        import base64
-
+        # The service checks the bytes it received against their SHA-256 (Object Lock requires a
+        # checksum, and evidence should not be stored damaged in transit anyway).
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*",
-                                   ChecksumSHA256=base64.b64encode(checksum).decode(), **extra)
+                                   ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, **extra)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
