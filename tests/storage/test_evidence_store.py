@@ -9,7 +9,6 @@ import itertools
 import json
 import multiprocessing
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from vaern.storage.archive import Archive, sha256_hex
 from vaern.storage.blobstore import FolderStore, S3Store
 from vaern.storage.chainlock import PostgresChainLock
 from vaern.testing.postgres import create_database
-from vaern.testing.s3 import ACCESS_KEY, SECRET_KEY, S3StandIn, s3_stand_in
+from vaern.testing.s3 import ACCESS_KEY, SECRET_KEY, S3StandIn
 from vaern.testing.tsa import LocalTsa
 
 from .conftest import make_capture
@@ -29,10 +28,9 @@ from .conftest import make_capture
 _buckets = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3StandIn]:
-    with s3_stand_in() as server:
-        yield server
+@pytest.fixture
+def s3(s3_server: S3StandIn) -> S3StandIn:
+    return s3_server
 
 
 @dataclass
