@@ -835,15 +835,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")[:60] or "tsa"
 
 
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def expected_manifests(session: Session) -> list[tuple[str, str]]:
     """(manifest_path, manifest_sha256) of every snapshot the database knows, for `verify()`."""
     rows = session.execute(select(SnapshotRow.manifest_path, SnapshotRow.manifest_sha256).order_by(SnapshotRow.id))
