@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from vaern.errors import ArchiveError
+from vaern.errors import ArchiveError, EvidenceStoreUnavailable
 from vaern.storage.archive import Archive, sha256_hex
 from vaern.storage.blobstore import FolderStore, S3Store
 from vaern.storage.chainlock import PostgresChainLock
-from vaern.testing.postgres import create_database
+from vaern.testing.postgres import create_database, free_port
 from vaern.testing.s3 import ACCESS_KEY, SECRET_KEY, S3StandIn
 from vaern.testing.tsa import LocalTsa
 
@@ -296,6 +296,19 @@ def test_s3_object_lock_holds_every_object(s3: S3StandIn) -> None:
         with pytest.raises(client.exceptions.ClientError):
             client.delete_object(Bucket=bucket.bucket, Key=key, VersionId=version)
     assert Archive(store).verify([(stored.manifest_path, stored.manifest_sha256)]) == []
+
+
+def test_an_unreachable_or_wrong_store_is_named_not_taken_for_missing_evidence(s3: S3StandIn) -> None:
+    closed = S3Store(bucket="vaern-evidence", endpoint_url=f"http://127.0.0.1:{free_port()}",
+                     access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY)
+    with pytest.raises(EvidenceStoreUnavailable, match=r"the evidence store s3://vaern-evidence/ cannot be reached"):
+        Archive(closed).verify()
+    nobucket = S3Store(bucket="no-such-bucket", endpoint_url=s3.endpoint_url, access_key_id=ACCESS_KEY,
+                       secret_access_key=SECRET_KEY)
+    with pytest.raises(EvidenceStoreUnavailable) as refused:
+        Archive(nobucket).store(make_capture(), 1)
+    assert str(refused.value).startswith("the evidence store s3://no-such-bucket/ refused ")
+    assert "NoSuchBucket" in str(refused.value) and SECRET_KEY not in str(refused.value)
 
 
 # -- the chain across machines ---------------------------------------------------------------------

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vaern.errors import ArchiveError
+from vaern.errors import ArchiveError, EvidenceStoreUnavailable
 
 if TYPE_CHECKING:
     from vaern.config.schema import EvidenceStore
@@ -200,8 +200,8 @@ class S3Store:
         self.client = client or boto3.client(
             "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
-            config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"},
-                              s3={"addressing_style": "path"}),
+            config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10,
+                              read_timeout=60, s3={"addressing_style": "path"}),
         )
         # Log lines are immutable once written: their bytes are kept to count offsets without
         # fetching the whole log for every snapshot (verify reads them afresh).
@@ -212,50 +212,51 @@ class S3Store:
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key).as_posix()
 
-    def _missing(self, exc: Exception) -> bool:
-        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-        return code in ("NoSuchKey", "404", "NotFound")
-
-    def read(self, key: str) -> bytes:
-        from botocore.exceptions import ClientError
+    @contextmanager
+    def _speaking(self, what: str) -> Iterator[None]:
+        """S3's answers as the archive's: a missing key is FileNotFoundError, a key already taken
+        (a conditional put refused) _Taken, anything else (no network, no bucket, wrong keys)
+        EvidenceStoreUnavailable, naming the store and never the credentials."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            yield
         except ClientError as exc:
-            if self._missing(exc):
-                raise FileNotFoundError(f"{self.where}{key}") from None
-            raise
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            if code in ("NoSuchKey", "404", "NotFound"):
+                raise FileNotFoundError(f"{self.where}{what}") from None
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                raise _Taken(what) from None
+            raise EvidenceStoreUnavailable(
+                f"the evidence store {self.where} refused {what}: {code} {error.get('Message', '')}".rstrip()
+            ) from None
+        except BotoCoreError as exc:
+            raise EvidenceStoreUnavailable(f"the evidence store {self.where} cannot be reached: {exc}") from None
+
+    def read(self, key: str) -> bytes:
+        with self._speaking(key):
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         return body
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
-
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if self._missing(exc):
-                return False
-            raise
+            with self._speaking(key):
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except FileNotFoundError:
+            return False
         return True
 
     def sha256(self, key: str) -> str:
-        from botocore.exceptions import ClientError
-
         digest = hashlib.sha256()
-        try:
+        with self._speaking(key):
             body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
-        except ClientError as exc:
-            if self._missing(exc):
-                raise FileNotFoundError(f"{self.where}{key}") from None
-            raise
-        for chunk in iter(lambda: body.read(1 << 20), b""):
-            digest.update(chunk)
+            for chunk in iter(lambda: body.read(1 << 20), b""):
+                digest.update(chunk)
         return digest.hexdigest()
 
     def _put(self, key: str, data: bytes) -> bool:
         """Put an object unless one is there already (conditional put); False if one was."""
-        from botocore.exceptions import ClientError
-
         extra: dict[str, Any] = {}
         if self.lock_mode and self.retain_days:
             extra["ObjectLockMode"] = self.lock_mode
@@ -264,13 +265,11 @@ class S3Store:
         # checksum, and evidence should not be stored damaged in transit anyway).
         checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*",
-                                   ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, **extra)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                return False
-            raise
+            with self._speaking(key.removeprefix(self.prefix)):
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*",
+                                       ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, **extra)
+        except _Taken:
+            return False
         return True
 
     def write_new(self, key: str, data: bytes, *, exist_ok: bool = False) -> None:
@@ -278,14 +277,22 @@ class S3Store:
             raise ArchiveError(f"{self.where}{key} exists already; the archive is append-only")
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        with self._speaking(key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def _get(self, full_key: str) -> bytes:
+        with self._speaking(full_key.removeprefix(self.prefix)):
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=full_key)["Body"].read()
+        return body
 
     def _list(self, prefix: str, after: str = "") -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         args = {"Bucket": self.bucket, "Prefix": prefix}
         if after:
             args["StartAfter"] = after
-        for page in paginator.paginate(**args):
+        with self._speaking(f"the list of {prefix.removeprefix(self.prefix) or '/'}"):
+            pages = list(paginator.paginate(**args))
+        for page in pages:
             for item in page.get("Contents", []):
                 yield str(item["Key"])
 
@@ -300,7 +307,7 @@ class S3Store:
         """The log's lines, those already read from memory, newer ones fetched."""
         known = self._lines.setdefault(name, [])
         for key in self._list(self._line_prefix(name), known[-1][0] if known else ""):
-            known.append((key, self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()))
+            known.append((key, self._get(key)))
         return known
 
     def log_exists(self, name: str) -> bool:
@@ -309,7 +316,7 @@ class S3Store:
     def log_lines(self, name: str) -> Iterator[bytes]:
         # Read afresh: verify must see what the bucket holds now, not what this process read before.
         for key in self._list(self._line_prefix(name)):
-            yield self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            yield self._get(key)
 
     def log_last(self, name: str) -> bytes | None:
         lines = self._fresh_lines(name)
@@ -334,6 +341,10 @@ class S3Store:
         # Among processes of this machine; across machines the PostgreSQL chain lock (chainlock.py).
         with _flock(self._lock_file):
             yield
+
+
+class _Taken(Exception):
+    """A conditional put found the key taken."""
 
 
 @contextmanager
