@@ -133,7 +133,7 @@ class VerifyReport:
 
 class Archive:
     """One archive, in a folder or a bucket (`root` is a folder or a BlobStore). Safe to use from
-    several processes at once (the chain is locked: `chain_lock`, where given, and the store's)."""
+    several processes at once (the chain is locked: by `chain_lock` where given, else by the store)."""
 
     def __init__(self, root: Path | str | BlobStore, *, tsa_urls: Iterable[str] = (), tsa_timeout: float = 10.0,
                  tsa_ca_files: Iterable[Path] = (),
