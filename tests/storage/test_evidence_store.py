@@ -10,6 +10,7 @@ import json
 import multiprocessing
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -352,3 +353,40 @@ def test_two_appenders_on_postgres_never_fork_the_chain(backend: Backend, pg_ser
     assert {e["snapshot"] for e in chain} == {f"s-{n:06d}" for start in (1, 101)
                                               for n in range(start, start + PER_WRITER)}
     assert archive.verify() == []
+
+
+# -- `vaern verify` on an archive in S3 --------------------------------------------------------------
+
+def test_vaern_verify_reads_the_bucket_the_config_names(
+    make_config: Any, s3_bucket: S3StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from vaern.app import open_services
+    from vaern.cli import main
+    from vaern.storage.archive import record_snapshot
+    from vaern.storage.db import transaction
+    from vaern.storage.stamping import archive_for
+    from vaern.storage.tables import PageRow
+
+    monkeypatch.setenv("VAERN_TEST_S3_SECRET", SECRET_KEY)
+    config = make_config(evidence={"store": s3_bucket.store_config(prefix="v/", secret="${VAERN_TEST_S3_SECRET}")})
+    services = open_services(config)
+    with transaction(services.sessions) as db:
+        seen = datetime(2026, 11, 21, 14, 3, 15)
+        page = PageRow(site_id="hadeside", url="http://127.0.0.1:1/post/1", status="ok", first_fetched_at=seen,
+                       last_fetched_at=seen)
+        db.add(page)
+        db.flush()
+        row = record_snapshot(db, archive_for(config), make_capture(), page.id)
+        screenshot = row.files["screenshot"]["path"]
+    services.engine.dispose()
+
+    ok = CliRunner().invoke(main, ["-c", str(config.source), "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "ok: 1 snapshot(s) in the chain, 1 in the database" in ok.output
+    s3_bucket.client().put_object(Bucket=s3_bucket.bucket, Key="v/" + screenshot, Body=b"forged")
+    bad = CliRunner().invoke(main, ["-c", str(config.source), "verify"])
+    assert bad.exit_code == 1
+    assert f"s-000001: screenshot file {screenshot} has changed" in bad.output
+    assert f"1 problem(s) in s3://{s3_bucket.bucket}/v/" in bad.output
