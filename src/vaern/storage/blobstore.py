@@ -188,7 +188,7 @@ class S3Store:
     def __init__(self, *, bucket: str, prefix: str = "", endpoint_url: str | None = None,
                  region: str | None = None, access_key_id: str | None = None,
                  secret_access_key: str | None = None, lock_mode: str | None = None,
-                 retain_days: int | None = None, client: Any = None) -> None:
+                 retain_days: int | None = None) -> None:
         import boto3
         from botocore.config import Config as BotoConfig
 
@@ -197,7 +197,7 @@ class S3Store:
         self.where = f"s3://{bucket}/{self.prefix}"
         self.lock_mode = lock_mode.upper() if lock_mode else None
         self.retain_days = retain_days
-        self.client = client or boto3.client(
+        self.client = boto3.client(
             "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
             config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10,
@@ -272,8 +272,14 @@ class S3Store:
             return False
         return True
 
+    def _landed(self, full_key: str, data: bytes) -> bool:
+        # boto3 retries a put whose answer was lost; if the first attempt landed, the retry finds
+        # the key taken by our own bytes. That is a write done, not a second writer.
+        return self._get(full_key) == data
+
     def write_new(self, key: str, data: bytes, *, exist_ok: bool = False) -> None:
-        if not self._put(self._key(key), data) and not exist_ok:
+        full = self._key(key)
+        if not self._put(full, data) and not exist_ok and not self._landed(full, data):
             raise ArchiveError(f"{self.where}{key} exists already; the archive is append-only")
 
     def delete(self, key: str) -> None:
@@ -330,7 +336,7 @@ class S3Store:
         lines = self._fresh_lines(name)
         number = len(lines) + 1
         key = f"{self._line_prefix(name)}{number:0{LINE_DIGITS}d}"
-        if not self._put(key, line):
+        if not self._put(key, line) and not self._landed(key, line):
             raise ArchiveError(
                 f"{self.where}{name}: line {number} was written by another writer at the same moment; the chain "
                 "lock is not shared between the machines (use a PostgreSQL database for them all)")
