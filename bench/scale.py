@@ -13,10 +13,14 @@ Printed per N: pages, seconds, pages per minute, the speed-up over one worker (t
 minus the time the crawl supervisor took for the crawl (start of the run to the process reaped,
 as the worker logs it), and the gap between a worker's jobs (target: overhead < 50 ms per job).
 
-Not measured here: evidence writes to S3 against the local directory (the S3 archive backend is
-not built yet).
+Then, in the same process, evidence write throughput side by side: the same synthetic snapshots
+(a screenshot, the HTML, the text and a WARC of incompressible bytes, new for every snapshot) stored
+by the archive in the local directory, in the S3 stand-in (moto's server on 127.0.0.1), and in the
+S3 stand-in with the chain lock in PostgreSQL, as workers on many machines store them. Printed:
+snapshots per second, MB per second, milliseconds per snapshot. The stand-in is a Python server
+on the same two cores; a real MinIO on its own machine answers faster, over a real network slower.
 
-    .venv/bin/python bench/scale.py [--sites 12] [--pages 25]
+    .venv/bin/python bench/scale.py [--sites 12] [--pages 25] [--snapshots 40] [--evidence-only]
 """
 
 from __future__ import annotations
@@ -36,9 +40,14 @@ from statistics import mean
 import yaml
 from sqlalchemy import select, text
 
+from vaern.domain import Capture, CapturedFile
+from vaern.storage.archive import Archive, sha256_hex
+from vaern.storage.blobstore import FolderStore, S3Store
+from vaern.storage.chainlock import PostgresChainLock
 from vaern.storage.db import make_engine, session_factory
 from vaern.storage.tables import CrawlRunRow
 from vaern.testing.postgres import create_database, throwaway_cluster
+from vaern.testing.s3 import ACCESS_KEY, SECRET_KEY, s3_stand_in
 from vaern.testing.siteserver import Exchange, SiteServer
 
 RESPONSE_DELAY = 0.2
@@ -149,14 +158,74 @@ def one_round(server_url: str, server: SiteServer, workers: int, sites: int, pag
             "overhead_ms": mean(overheads) * 1000, "gap_ms": mean(gaps) * 1000 if gaps else 0.0}
 
 
+SNAPSHOT_FILES = (("screenshot", "screenshot.png", "image/png", 900_000), ("html", "page.html", "text/html", 120_000),
+                  ("text", "text.txt", "text/plain", 8_000), ("warc", "capture.warc.gz", "application/warc", 400_000))
+
+
+def synthetic_captures(count: int) -> list[Capture]:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    captures = []
+    for n in range(count):
+        files = []
+        for kind, name, media, size in SNAPSHOT_FILES:
+            data = os.urandom(size)  # new bytes each time: no snapshot shares a blob with another
+            files.append(CapturedFile(kind, name, media, data, sha256_hex(data)))
+        captures.append(Capture(url=f"http://127.0.0.1:9/post/{n}", site_id="bench", reason="hit", detected_at=now,
+                                started_at=now, finished_at=now + timedelta(seconds=1), final_url=None, status=200,
+                                title="Bench", files=tuple(files)))
+    return captures
+
+
+def evidence_writes(server_url: str, count: int) -> list[tuple[str, float, float]]:
+    """(store, seconds, megabytes) for storing `count` snapshots in each store."""
+    captures = synthetic_captures(count)
+    megabytes = sum(len(f.data) for c in captures for f in c.files) / 1e6
+    database = create_database(server_url, f"evidence_{os.getpid()}")
+    results = []
+    with s3_stand_in("bench-evidence") as s3:
+        def s3_store(prefix: str) -> S3Store:
+            return S3Store(bucket=s3.bucket, prefix=prefix, endpoint_url=s3.endpoint_url,
+                           access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY)
+
+        locked = s3_store("locked")
+        archives = [
+            ("local directory", Archive(FolderStore(Path(tempfile.mkdtemp(prefix="vaern-evidence-"))))),
+            ("S3 stand-in", Archive(s3_store("plain"))),
+            ("S3 stand-in, PostgreSQL chain lock",
+             Archive(locked, chain_lock=PostgresChainLock(database, locked.where))),
+        ]
+        for name, archive in archives:
+            archive.store(synthetic_captures(1)[0], 999_999)  # connections opened, not timed
+            began = time.perf_counter()
+            for n, capture in enumerate(captures, 1):
+                archive.store(capture, n)
+            results.append((name, time.perf_counter() - began, megabytes))
+            assert archive.verify() == [], name
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sites", type=int, default=12)
     parser.add_argument("--pages", type=int, default=25)
+    parser.add_argument("--snapshots", type=int, default=40)
+    parser.add_argument("--evidence-only", action="store_true", help="only the evidence write throughput")
     args = parser.parse_args()
     with throwaway_cluster() as server_url, SiteServer(record=False) as server:
+        writes = evidence_writes(server_url, args.snapshots)
         serve(server, args.sites, args.pages)
-        results = {w: one_round(server_url, server, w, args.sites, args.pages, w) for w in (1, 2, 3)}
+        results = {} if args.evidence_only else {
+            w: one_round(server_url, server, w, args.sites, args.pages, w) for w in (1, 2, 3)}
+    size = sum(size for *_, size in SNAPSHOT_FILES) / 1e6
+    print(f"evidence writes: {args.snapshots} snapshots of {size:.1f} MB (4 files each), {os.cpu_count()} cores")
+    print("store                                snapshots/s    MB/s  ms/snapshot")
+    for name, seconds, megabytes in writes:
+        print(f"{name:<36} {args.snapshots / seconds:>12.1f}  {megabytes / seconds:>6.1f}  "
+              f"{seconds / args.snapshots * 1000:>11.0f}")
+    if not results:
+        return
     base = results[1]["per_minute"]
     print(f"{args.sites} sites x {args.pages + 1} pages, {RESPONSE_DELAY * 1000:.0f} ms per response, "
           f"{os.cpu_count()} cores")

@@ -14,8 +14,10 @@ import yaml
 from vaern.config import Config, load_config
 from vaern.testing.postgres import create_database, throwaway_cluster
 from vaern.testing.processes import tag_tree
+from vaern.testing.s3 import S3StandIn, s3_stand_in
 
 _db_numbers = itertools.count(1)
+_bucket_numbers = itertools.count(1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,6 +29,19 @@ def pg_server() -> Iterator[str]:
     """One PostgreSQL cluster for the whole run; each test gets its own database on it."""
     with throwaway_cluster() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3StandIn]:
+    """One S3 stand-in (moto's server on 127.0.0.1) for the whole run; tests make their own buckets."""
+    with s3_stand_in() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3StandIn) -> S3StandIn:
+    """A fresh bucket on the S3 stand-in for one test."""
+    return s3_server.new_bucket(f"evidence-{next(_bucket_numbers)}")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

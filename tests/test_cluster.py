@@ -1,11 +1,14 @@
 """Many machines on one: `queue: postgres` with a control node (`vaern run`) and three workers
-(`vaern worker`) as separate processes, sharing a throwaway PostgreSQL, over ten local sites, one
-of them slow. Every site is crawled once in its slot, the work is spread, nothing is e-mailed
-twice; a worker SIGKILLed mid-crawl has its site crawled again by another (its run closed as
-abandoned, no alert twice); a control node SIGKILLed and restarted queues nothing twice.
+(`vaern worker`) as separate processes, sharing a throwaway PostgreSQL and an S3 stand-in (moto's
+server) for the evidence, over ten local sites, one of them slow. Every site is crawled once in
+its slot, the work is spread, nothing is e-mailed twice; every hit's evidence is in the bucket and
+verifies, the chain unbroken; a worker SIGKILLed mid-crawl has its site crawled again by another
+(its run closed as abandoned, no alert twice, no evidence lost); a control node SIGKILLed and
+restarted queues nothing twice.
 
-What this does not prove: machines apart (one loopback, one clock, one file system for the
-archive), PostgreSQL failing over, or a network partition between a worker and the database.
+What this does not prove: machines apart (one loopback, one clock), PostgreSQL failing over, a
+real MinIO or AWS (moto speaks their protocol, conditional puts included, but is not them), or a
+network partition between a worker and the database or the bucket.
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from vaern.config import Config
+from vaern.storage.archive import expected_manifests, snapshot_file_maps
+from vaern.storage.blobstore import S3Store
 from vaern.storage.db import make_engine, session_factory
-from vaern.storage.tables import AlertHitRow, AlertRow, CrawlRunRow
+from vaern.storage.stamping import archive_for
+from vaern.storage.tables import AlertHitRow, AlertRow, CrawlRunRow, HitRow, SnapshotRow
 from vaern.testing.postgres import create_database
+from vaern.testing.s3 import SECRET_KEY, S3StandIn
 from vaern.testing.siteserver import SiteServer
 from vaern.testing.smtpsink import SmtpSink
 
@@ -119,8 +126,12 @@ class Cluster:
 
 @pytest.fixture
 def cluster(
-    make_config: Callable[..., Config], pg_server: str, sites: SiteServer, tmp_path: Path
+    make_config: Callable[..., Config], pg_server: str, sites: SiteServer, tmp_path: Path, s3_bucket: S3StandIn,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[Cluster, SmtpSink]]:
+    # The bucket's secret as an operator gives it: ${VAR} in the config, the value in the environment
+    # the control node and the workers inherit.
+    monkeypatch.setenv("VAERN_TEST_S3_SECRET", SECRET_KEY)
     with SmtpSink() as mailbox:
         site_configs: list[dict[str, Any]] = [
             {"id": s, "start_urls": [sites.url(f"/{s}/")], "schedule": "1h", "delay": 0, "autothrottle": False,
@@ -134,7 +145,7 @@ def cluster(
             smtp={"host": "127.0.0.1", "port": mailbox.port, "sender": "Værn <vaern@testby.example>"},
             # Every hit told at once, whatever its severity: this test is about the queue.
             alerts={"dispatch_every": "1s", "policy": {"low": "immediate", "none": "immediate"}},
-            evidence={"capture": False},
+            evidence={"store": s3_bucket.store_config(prefix="cluster/", secret="${VAERN_TEST_S3_SECRET}")},
             crawl={"max_parallel_sites": 2},
         )
         made = Cluster(config, tmp_path)
@@ -184,7 +195,7 @@ def test_a_control_node_and_three_workers_crawl_every_site_once_and_survive_kill
         crawled = all(any(r.site_id == s and r.status == "ok" for r in runs) for s in SITES)
         return crawled and {status for _, _, status, _ in jobs} == {"succeeded"}
 
-    c.wait(settled, 150, "every site crawled, the slow one again by another worker")
+    c.wait(settled, 300, "every site crawled, the slow one again by another worker")
     runs = c.runs()
     # Once per slot: one job per site. A job runs again only if its worker died with it (at least
     # once): the slow site's first attempt is closed as abandoned; a quick site the dead worker had
@@ -207,6 +218,8 @@ def test_a_control_node_and_three_workers_crawl_every_site_once_and_survive_kill
     assert len(jobs) == len(SITES) and {status for _, _, status, _ in jobs} == {"succeeded"}, jobs
     assert [attempts for _, site, _, attempts in jobs if site == "slow"] == [2]
     assert all(attempts == len([r for r in runs if r.job_id == job]) for job, _, _, attempts in jobs), jobs
+
+    _evidence_is_all_in_the_bucket(c, c.logs.parent)
 
     # Everyone is told of every hit once: ten pages name René, his leader and the unit's notify list hear.
     c.wait(lambda: _all_sent(c) and len(mailbox.messages) >= 1, 60, "the alerts to be sent")
@@ -245,3 +258,28 @@ def _all_sent(c: Cluster) -> bool:
     with c.sessions() as session:
         statuses = session.scalars(select(AlertRow.status)).all()
     return bool(statuses) and set(statuses) == {"sent"}
+
+
+def _evidence_is_all_in_the_bucket(c: Cluster, tmp_path: Path) -> None:
+    """Every hit has complete evidence (none lost with the killed worker), every file of it is in
+    the bucket and none in a local folder, and verify passes: files, manifests, one unbroken chain."""
+    archive = archive_for(c.config)
+    assert isinstance(archive.blobs, S3Store)
+    with c.sessions() as session:
+        hits = session.scalars(select(HitRow)).all()
+        snapshots = session.scalars(select(SnapshotRow)).all()
+        expected, maps = expected_manifests(session), snapshot_file_maps(session)
+    assert len(hits) == len(SITES) and not any(h.evidence_owed for h in hits), [(h.url, h.evidence_reason)
+                                                                               for h in hits if h.evidence_owed]
+    complete = {s.page_id for s in snapshots if s.complete}
+    assert {h.page_id for h in hits} <= complete
+    keys = {k for folder in ("blobs", "snapshots") for k in archive.blobs.keys(folder)}
+    for snap in snapshots:
+        assert snap.manifest_path in keys
+        assert {f["path"] for f in snap.files.values()} <= keys
+    assert not (tmp_path / "archive").exists()
+    report = archive.check(expected, file_maps=maps)
+    assert report.problems == [], report.problems
+    chain = archive.chain()
+    assert [e["sequence"] for e in chain] == list(range(1, len(chain) + 1))
+    assert len(chain) >= len(snapshots)

@@ -32,13 +32,13 @@ FULL_DISK = '''
 import errno, os
 _marker = os.environ.get("VAERN_TEST_DISK_FULL")
 if _marker:
-    import vaern.storage.archive as _archive
-    _write_new = _archive._write_new
-    def _full(target, data, exist_ok=False):
+    from vaern.storage.blobstore import FolderStore
+    _write_new = FolderStore.write_new
+    def _full(self, key, data, *, exist_ok=False):
         if os.path.exists(_marker):
-            raise OSError(errno.ENOSPC, "No space left on device", str(target))
-        return _write_new(target, data, exist_ok)
-    _archive._write_new = _full
+            raise OSError(errno.ENOSPC, "No space left on device", str(key))
+        return _write_new(self, key, data, exist_ok=exist_ok)
+    FolderStore.write_new = _full
 '''
 
 

@@ -531,7 +531,7 @@ def verify(obj: Context) -> None:
     for line in report.unproven:
         click.echo(f"not proven: {line}", err=True)
     if report.problems:
-        click.echo(f"{len(report.problems)} problem(s) in {obj.config.archive}", err=True)
+        click.echo(f"{len(report.problems)} problem(s) in {archive.where}", err=True)
         raise SystemExit(1)
     retired = archive.retired()
     stored = report.chain_length - 2 * len(retired)  # each retired snapshot: its entry and its tombstone's

@@ -5,6 +5,7 @@
     ├── BrowserNotFound      no Chromium to drive; says what to install
     ├── BlockedAddress       the SSRF guard refused a URL
     ├── ArchiveError         the evidence archive is inconsistent
+    ├── EvidenceStoreUnavailable  the evidence store (S3) cannot be reached or refuses us
     └── DatabaseUnavailable  the database in the config cannot be opened
 """
 
@@ -46,6 +47,11 @@ class BlockedAddress(VaernError):
 
 class ArchiveError(VaernError):
     """The evidence archive is missing or inconsistent."""
+
+
+class EvidenceStoreUnavailable(VaernError):
+    """The S3-compatible evidence store cannot be reached, or refuses the bucket or the keys; says
+    which store (without its credentials). Not an ArchiveError: nothing is known to be missing."""
 
 
 class DatabaseUnavailable(VaernError):

@@ -79,13 +79,13 @@ def apply_retention(
 def retire_dismissed(config: Config, sessions: sessionmaker[Session], now: datetime) -> int:
     """Delete the evidence of pages whose hits were all dismissed `dismissed_days` ago; return how
     many snapshots were retired."""
-    from vaern.storage.archive import Archive
+    from vaern.storage.stamping import archive_for
 
     days = config.retention.dismissed_days
     cutoff = now - timedelta(days=days)
     reason = (f"retention: every hit on the page was dismissed more than {days} days ago "
               "(retention.dismissed_days)")
-    archive = Archive(config.archive)
+    archive = archive_for(config)
     retired = 0
     with sessions() as session, session.begin():
         pages_with_evidence = select(SnapshotRow.page_id).distinct()

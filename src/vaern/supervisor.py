@@ -202,8 +202,9 @@ def open_run(
 
 def finish_abandoned(
     sessions: sessionmaker[Session], run_id: int, status: str, error: str, *, overrule: bool = False
-) -> None:
-    """A child that died or was killed cannot mark its own run; the parent does.
+) -> CrawlRunRow | None:
+    """A child that died or was killed cannot mark its own run; the parent does. Returns the run
+    as it stands after (read in the same transaction: a queued job's end waits on this).
 
     With `overrule`, the parent's word stands even where the child managed to mark its run in
     its grace period: a crawl stopped for running too long did not finish, whatever it wrote.
@@ -215,11 +216,12 @@ def finish_abandoned(
     with transaction(sessions) as session:
         run = session.get(CrawlRunRow, run_id)
         if run is None:
-            return
+            return None
         if run.finished_at is None:
             run.status, run.error, run.finished_at = status, error, utcnow()
         elif overrule:
             run.status, run.error = status, error
+    return run
 
 
 def read_runs(sessions: sessionmaker[Session], run_ids: Sequence[int]) -> list[CrawlRunRow]:
@@ -356,19 +358,19 @@ class Supervisor:
 
     def _finish(self, entry: _Running, status: str, seconds: float) -> CrawlOutcome:
         code = entry.process.returncode
+        # One transaction closes the run if the child did not and reads it for the log: one
+        # round of the database per crawl, not two, in what a queued job spends after its crawl.
         if status == "killed":
             error = f"killed after it exceeded crawl.timeout ({self.config.crawl.timeout})"
-            finish_abandoned(self.sessions, entry.run_id, "killed", error, overrule=True)
+            run = finish_abandoned(self.sessions, entry.run_id, "killed", error, overrule=True)
         elif status == "stopped":
-            finish_abandoned(self.sessions, entry.run_id, "stopped",
-                             "interrupted; stopped before it ended its run; the pages it reached are saved")
+            run = finish_abandoned(self.sessions, entry.run_id, "stopped",
+                                   "interrupted; stopped before it ended its run; the pages it reached are saved")
         elif status == "failed":
-            finish_abandoned(self.sessions, entry.run_id, "failed", f"the crawl process exited with code {code}")
+            run = finish_abandoned(self.sessions, entry.run_id, "failed", f"the crawl process exited with code {code}")
         else:
             error = "the crawl process ended without recording its result"
-            finish_abandoned(self.sessions, entry.run_id, "failed", error)
-        found = read_runs(self.sessions, [entry.run_id])
-        run = found[0] if found else None
+            run = finish_abandoned(self.sessions, entry.run_id, "failed", error)
         log.log(
             logging.INFO if status == "ok" else logging.WARNING,
             "event=crawl.finished site=%s run=%d status=%s seconds=%.3f exit=%s pages=%d unchanged=%d "

@@ -220,6 +220,34 @@ BAD: dict[str, tuple[str, list[str]]] = {
             "be PostgreSQL (database: postgresql+psycopg://USER:PASSWORD@HOST/DATABASE), not SQLite"
         ],
     ),
+    "evidence in S3 without a bucket": (
+        "store_s3_without_bucket.yaml",
+        ["store_s3_without_bucket.yaml:3: evidence.store: kind: s3 needs a bucket"],
+    ),
+    "S3 settings on the local evidence store (they would silently do nothing)": (
+        "store_s3_fields_on_local.yaml",
+        ["store_s3_fields_on_local.yaml:3: evidence.store: bucket, prefix: only for kind: s3 "
+         "(kind: local keeps evidence in `archive`)"],
+    ),
+    "S3 values that cannot work": (
+        "store_s3_bad_values.yaml",
+        [
+            "store_s3_bad_values.yaml:5: evidence.store.endpoint_url: 'minio.kommune.example:9000' is not an "
+            "http(s) URL",
+            "store_s3_bad_values.yaml:6: evidence.store.bucket: 'Vaern_Evidence' is not an S3 bucket name "
+            "(3-63 characters: a-z, 0-9, '.', '-')",
+            "store_s3_bad_values.yaml:7: evidence.store.prefix: '../other' is not a folder in the bucket "
+            "(no leading '/', no '..')",
+            "store_s3_bad_values.yaml:8: evidence.store.object_lock.mode: must be 'governance' or 'compliance', "
+            "not 'forever'",
+            "store_s3_bad_values.yaml:8: evidence.store.object_lock.retain_days: must be at least 1, not 0",
+        ],
+    ),
+    "an S3 key without its secret": (
+        "store_s3_half_credentials.yaml",
+        ["store_s3_half_credentials.yaml:3: evidence.store: give both access_key_id and secret_access_key, or "
+         "neither (then boto3 finds credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or its config files)"],
+    ),
     "sender with a line break (it would rewrite the From header)": (
         "sender_crlf.yaml",
         [
@@ -330,6 +358,30 @@ def test_secret_never_appears_in_summary_or_repr(in_data: Path, monkeypatch: pyt
     for shown in (summary(config), repr(config), str(config), repr(config.smtp), config.model_dump_json()):
         assert SECRET not in shown
     assert "database: postgresql+psycopg://vaern:***@db.kommune.example/vaern" in summary(config)
+
+
+def test_s3_secret_comes_from_the_environment_and_is_never_shown(
+    in_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaern.storage.blobstore import S3Store
+    from vaern.storage.chainlock import PostgresChainLock
+    from vaern.storage.stamping import archive_for
+
+    monkeypatch.setenv("VAERN_TEST_SECRET", SECRET)
+    config = load_config("store_s3_valid.yaml")
+    store = config.evidence.store
+    assert store.secret_access_key is not None and store.secret_access_key.get_secret_value() == SECRET
+    assert store.object_lock is not None and (store.object_lock.mode, store.object_lock.retain_days) == (
+        "compliance", 3650)
+    for shown in (summary(config), repr(config), config.model_dump_json()):
+        assert SECRET not in shown
+    archive = archive_for(config)  # builds a client; nothing is sent until evidence is stored
+    assert isinstance(archive.blobs, S3Store)
+    assert archive.where == "s3://vaern-evidence/vaern/"
+    assert (archive.blobs.lock_mode, archive.blobs.retain_days) == ("COMPLIANCE", 3650)
+    assert isinstance(archive.chain_lock, PostgresChainLock)
+    assert ("  archive: s3://vaern-evidence/vaern/ at https://minio.kommune.example:9000, Object Lock compliance "
+            "3650 days") in summary(config).splitlines()
 
 
 # ---------------------------------------------------------------------------------------------

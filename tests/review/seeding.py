@@ -21,8 +21,9 @@ from vaern import clock
 from vaern.config import Config
 from vaern.domain import Capture, CapturedFile
 from vaern.review.auth import add_user
-from vaern.storage.archive import Archive, record_snapshot, sha256_hex
+from vaern.storage.archive import record_snapshot, sha256_hex
 from vaern.storage.db import make_engine, migrate, session_factory, transaction
+from vaern.storage.stamping import archive_for
 from vaern.storage.tables import AlertHitRow, AlertRow, CrawlRunRow, HitRow, PageRow, SnapshotRow
 
 PASSWORD = "correct horse battery"
@@ -102,7 +103,7 @@ def add_snapshot(
         files=tuple(CapturedFile(kind, name, media, data, sha256_hex(data))
                     for kind, (name, media, data) in parts.items()),
     )
-    return record_snapshot(db, Archive(config.archive), capture, page.id)
+    return record_snapshot(db, archive_for(config), capture, page.id)
 
 
 @dataclass
@@ -115,8 +116,9 @@ def _now() -> datetime:
     return clock.utcnow().replace(microsecond=0)
 
 
-def build_world(root: Path, language: str = "da", database: str | None = None) -> World:
-    config = make_config(root, language, database)
+def build_world(root: Path, language: str = "da", database: str | None = None, **extra: Any) -> World:
+    """`extra`: more config, e.g. `evidence={"store": ...}` to keep the evidence in S3."""
+    config = make_config(root, language, database, **extra)
     engine = make_engine(config.database)
     migrate(engine)
     factory = session_factory(engine)

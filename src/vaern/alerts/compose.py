@@ -8,7 +8,7 @@ Plain text and HTML parts, in `language` (da default, en). Header values are str
 control characters, so a page title or a name holding CR/LF cannot add headers.
 
 Controlled by `language`, `timezone`, `review_url`, `organisation`, `smtp.sender`,
-`alerts.thumbnails` and `archive` (where screenshots are read from).
+`alerts.thumbnails` and `archive`/`evidence.store` (screenshots are read through the archive).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -35,9 +34,10 @@ from vaern.alerts import mime
 from vaern.alerts.postdate import Deadline, PostTime, find_posted_at, parse_post_time, police_deadline
 from vaern.alerts.routing import DIGEST, NEW_HIT, routing_table, scope
 from vaern.config import Config
+from vaern.errors import ArchiveError
 from vaern.matchers.assess.privatedata import mask
 from vaern.matchers.assess.severity import police_fits, rank
-from vaern.storage.archive import inside
+from vaern.storage.archive import Archive, ArchivedFile
 from vaern.storage.authors import AuthoredHit
 from vaern.storage.tables import AlertRow, HitRow, PageRow, SnapshotRow
 from vaern.storage.thumbnails import Thumbnails
@@ -61,8 +61,8 @@ class Evidence:
     """What compose needs to know about a hit's page besides the hit row."""
 
     title: str | None = None
-    screenshot: Path | None = None
-    text: Path | None = None
+    screenshot: ArchivedFile | None = None
+    text: ArchivedFile | None = None
     captured_at: datetime | None = None
     # The newest snapshot that should show the mention (not a removal's): complete or not, and
     # why not. None: there is none.
@@ -70,11 +70,17 @@ class Evidence:
     incomplete_reason: str | None = None
 
 
-def load_evidence(session: Session, config: Config, hits: Sequence[HitRow]) -> dict[int, Evidence]:
-    """page id -> the newest snapshot's screenshot and text, and the page title."""
+def load_evidence(session: Session, config: Config, hits: Sequence[HitRow],
+                  archive: Archive | None = None) -> dict[int, Evidence]:
+    """page id -> the newest snapshot's screenshot and text (read through the archive when
+    needed), and the page title."""
     page_ids = sorted({h.page_id for h in hits})
     if not page_ids:
         return {}
+    if archive is None:
+        from vaern.storage.stamping import archive_for
+
+        archive = archive_for(config)
     titles = {
         page_id: title
         for page_id, title in session.execute(select(PageRow.id, PageRow.title).where(PageRow.id.in_(page_ids)))
@@ -94,8 +100,8 @@ def load_evidence(session: Session, config: Config, hits: Sequence[HitRow]) -> d
         shows = showing.get(page_id)
         out[page_id] = Evidence(
             title=titles.get(page_id),
-            screenshot=_archive_path(config, files.get("screenshot")),
-            text=_archive_path(config, files.get("text")),
+            screenshot=ArchivedFile.of(archive, files.get("screenshot")),
+            text=ArchivedFile.of(archive, files.get("text")),
             captured_at=found.captured_at if found is not None else None,
             complete=bool(shows.complete) if shows is not None else None,
             incomplete_reason=shows.incomplete_reason if shows is not None else None,
@@ -115,13 +121,6 @@ def evidence_state(hit: HitRow, evidence: Evidence | None) -> tuple[str, str | N
     if hit.evidence_owed and hit.evidence_reason != "removed":
         return "missing", None
     return "secured", None
-
-
-def _archive_path(config: Config, entry: object) -> Path | None:
-    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-        return None
-    path = inside(Path(config.archive), entry["path"])
-    return path if path is not None and path.is_file() else None
 
 
 @functools.cache
@@ -216,8 +215,8 @@ def posted_time(config: Config, hit: HitRow, evidence: Evidence | None) -> PostT
     (the incident), else near the name, else from the excerpt."""
     if evidence is not None and evidence.text is not None and evidence.captured_at is not None:
         try:
-            text = evidence.text.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            text = evidence.text.read().decode("utf-8", errors="replace")
+        except (OSError, ArchiveError):
             text = ""
         lowered = text.lower()
         for form, is_passage in _passage_forms(hit):
@@ -348,7 +347,7 @@ class Composer:
         passage_category = str(passage.get("category")) if passage and passage.get("category") else None
         cid = None
         if with_thumbnail and evidence is not None and evidence.screenshot is not None:
-            if self.thumbnails.get(evidence.screenshot) is not None:
+            if self.thumbnails.get(evidence.screenshot.read, evidence.screenshot.sha256) is not None:
                 cid = f"thumb.{ids.hit(hit.id)}@vaern"
         categories = [str(c) for c in hit.categories or []]
         state, why = evidence_state(hit, evidence)
@@ -498,7 +497,7 @@ class Composer:
         for view, hit in zip(views, shown_hits, strict=True):
             ev = evidence.get(hit.page_id)
             if view.thumbnail_cid and ev is not None and ev.screenshot is not None:
-                data = self.thumbnails.get(ev.screenshot)
+                data = self.thumbnails.get(ev.screenshot.read, ev.screenshot.sha256)
                 if data is not None:
                     images.append(mime.InlineImage(view.thumbnail_cid, data, f"{view.ref}.jpg"))
         headers = [

@@ -33,7 +33,9 @@ from vaern.alerts.dispatch import hits_of
 from vaern.alerts.smtp import SendFailure, SmtpTransport
 from vaern.clock import utcnow
 from vaern.config import Config
+from vaern.storage.archive import Archive
 from vaern.storage.authors import earlier_hits
+from vaern.storage.stamping import archive_for
 from vaern.storage.tables import AlertRow, CrawlRunRow, HitRow
 
 log = logging.getLogger(__name__)
@@ -324,6 +326,7 @@ def deliver(
     sent_log = _SentLog(sessions, me)
     transports = [SmtpTransport(config.smtp) for _ in range(config.alerts.connections)]
     tried: set[int] = set()
+    archive: Archive | None = None  # opened with the first batch: most passes find nothing to send
     try:
         while stop is None or not stop.is_set():
             clock = now or utcnow()
@@ -334,7 +337,8 @@ def deliver(
             with sessions() as session:
                 alerts = {a.id: a for a in session.scalars(select(AlertRow).where(AlertRow.id.in_(claimed)))}
                 hits = hits_of(session, claimed)
-                evidence = load_evidence(session, config, [h for hs in hits.values() for h in hs])
+                archive = archive or archive_for(config)
+                evidence = load_evidence(session, config, [h for hs in hits.values() for h in hs], archive)
                 composer.remember_authors(earlier_hits(session, [h for hs in hits.values() for h in hs]))
                 session.expunge_all()
             state = _send_batch(

@@ -555,8 +555,68 @@ class Browser(_Model):
     )
 
 
+class ObjectLock(_Model):
+    """S3 Object Lock (WORM): every evidence object is written with a retention the bucket enforces.
+    The bucket must have been created with Object Lock enabled."""
+
+    mode: Literal["governance", "compliance"] = Field(
+        description="compliance: no one, not even the bucket's root account, can delete or overwrite an object "
+        "before its retention ends; governance: only users with a special permission can")
+    retain_days: int = Field(ge=1, le=36500, description="how long each object is held after it is written")
+
+
+class EvidenceStore(_Model):
+    """Where evidence files are kept (storage/blobstore.py): the `archive` folder, or an
+    S3-compatible bucket (MinIO, Ceph, AWS S3) when workers on several machines capture evidence."""
+
+    kind: Literal["local", "s3"] = "local"
+    endpoint_url: str | None = Field(None, description="the S3 service, e.g. https://minio.kommune.example:9000")
+    bucket: str | None = None
+    prefix: str = Field("", description="keys start with this (a folder in the bucket)")
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    object_lock: ObjectLock | None = None
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        return _check_http_url(v) if v is not None else None
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", v):
+            raise ValueError(f"{v!r} is not an S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')")
+        return v
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if v.startswith("/") or ".." in v.split("/") or "\\" in v:
+            raise ValueError(f"{v!r} is not a folder in the bucket (no leading '/', no '..')")
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self) -> EvidenceStore:
+        s3_only = [name for name in ("endpoint_url", "bucket", "region", "access_key_id", "secret_access_key",
+                                     "object_lock") if getattr(self, name) is not None]
+        if self.prefix:
+            s3_only.append("prefix")
+        if self.kind == "local" and s3_only:
+            raise ValueError(f"{', '.join(s3_only)}: only for kind: s3 (kind: local keeps evidence in `archive`)")
+        if self.kind == "s3" and self.bucket is None:
+            raise ValueError("kind: s3 needs a bucket")
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("give both access_key_id and secret_access_key, or neither (then boto3 finds "
+                             "credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or its config files)")
+        return self
+
+
 class Evidence(_Model):
     """How evidence is captured (crawler/capture.py) and sealed (storage/archive.py)."""
+
+    store: EvidenceStore = Field(EvidenceStore(), description="where evidence files are kept: the archive folder or S3")
 
     capture: bool = True
     pdf: bool = Field(default=False, description="also print each captured page to PDF")

@@ -62,7 +62,7 @@ def summary(config: Config, more_warnings: Sequence[str] = ()) -> str:
         f"  organisation: {config.organisation} (time zone {config.timezone}, language {config.language})",
         f"  units: {len(config.units)}, people: {len(config.people)}, sites: {len(config.sites)}",
         f"  database: {redact_url(config.database)}",
-        f"  archive: {config.archive}",
+        f"  archive: {_archive(config)}",
         f"  review app: {config.review_url}",
         f"  e-mail: via {smtp.host}:{smtp.port} ({security}, {login}), from {smtp.sender}",
     ]
@@ -96,3 +96,12 @@ def summary(config: Config, more_warnings: Sequence[str] = ()) -> str:
                      f"each name every {config.discovery.every}")
     lines.extend(f"  warning: {w}" for w in [*warnings_for(config), *more_warnings])
     return "\n".join(lines)
+
+
+def _archive(config: Config) -> str:
+    store = config.evidence.store
+    if store.kind == "local":
+        return str(config.archive)
+    prefix = store.prefix.strip("/") + "/" if store.prefix.strip("/") else ""
+    lock = f", Object Lock {store.object_lock.mode} {store.object_lock.retain_days} days" if store.object_lock else ""
+    return f"s3://{store.bucket}/{prefix} at {store.endpoint_url or 'AWS'}{lock}"

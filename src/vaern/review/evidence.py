@@ -1,6 +1,6 @@
 """The evidence of a hit as the review app shows it: snapshots, their files, hashes, text and diffs.
 
-Reads the archive folder named by `archive` in the config, never writes to it. Hashes are re-checked
+Reads the archive (storage/archive.py: its folder or bucket), never writes to it. Hashes are re-checked
 each time a hit is opened (the "verified" badge is a fresh check, not a stored flag), and the
 database's file map is checked against the sealed manifest as `vaern verify` checks it.
 """
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vaern import ids
-from vaern.storage.archive import check_snapshot, file_sha256, inside
+from vaern.errors import ArchiveError
+from vaern.storage.archive import Archive, check_snapshot
 from vaern.storage.export import text_diff as export_text_diff
 from vaern.storage.stamping import snapshot_stamps
 from vaern.storage.tables import SnapshotRow
@@ -69,29 +69,30 @@ class SnapshotView:
         return any(f.kind == kind and f.ok for f in self.files)
 
 
-def _check(root: Path, kind: str, info: Any) -> FileCheck:
+def _check(archive: Archive, kind: str, info: Any) -> FileCheck:
     if not isinstance(info, dict) or not isinstance(info.get("path"), str):
         return FileCheck(kind, "", "", False, "no path recorded")
     rel, expected = info["path"], str(info.get("sha256") or "")
-    path = inside(root, rel)
-    if path is None:
+    try:
+        actual = archive.sha256_of(rel)
+    except ArchiveError:
         return FileCheck(kind, rel, expected, False, "path outside the archive")
-    if not path.is_file():
+    except OSError:
         return FileCheck(kind, rel, expected, False, "missing")
-    actual = file_sha256(path)
     if actual != expected:
         return FileCheck(kind, rel, expected, False, f"SHA-256 is {actual}, recorded {expected}")
     return FileCheck(kind, rel, expected, True)
 
 
-def _read_text(root: Path, files: dict[str, Any]) -> str | None:
+def _read_text(archive: Archive, files: dict[str, Any]) -> str | None:
     info = files.get("text")
     if not isinstance(info, dict):
         return None
-    path = inside(root, str(info.get("path", "")))
-    if path is None or not path.is_file():
+    try:
+        data = archive.read(str(info.get("path", "")))
+    except (OSError, ArchiveError):
         return None
-    return path.read_bytes()[: MAX_TEXT * 4].decode("utf-8", errors="replace")[:MAX_TEXT]
+    return data[: MAX_TEXT * 4].decode("utf-8", errors="replace")[:MAX_TEXT]
 
 
 def text_diff(before: str, after: str) -> list[tuple[str, str]]:
@@ -105,7 +106,7 @@ def text_diff(before: str, after: str) -> list[tuple[str, str]]:
     return out
 
 
-def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
+def snapshots_of(db: Session, archive: Archive, page_id: int) -> list[SnapshotView]:
     """All snapshots of a page, oldest first, each re-verified, each with the diff to the one before."""
     rows = db.scalars(
         select(SnapshotRow).where(SnapshotRow.page_id == page_id).order_by(SnapshotRow.captured_at, SnapshotRow.id)
@@ -117,13 +118,13 @@ def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
         files = row.files if isinstance(row.files, dict) else {}
         # The same judgement as `vaern verify`: a file the database points at is evidence only if
         # the sealed manifest names that very file.
-        judged = check_snapshot(root, row.manifest_path, row.manifest_sha256, files)
-        checks = [_check(root, kind, info) for kind, info in sorted(files.items())]
+        judged = check_snapshot(archive, row.manifest_path, row.manifest_sha256, files)
+        checks = [_check(archive, kind, info) for kind, info in sorted(files.items())]
         checks = [c if c.kind not in judged.bad_kinds or not c.ok
                   else FileCheck(c.kind, c.path, c.sha256, False, "not the file the manifest names")
                   for c in checks]
-        manifest = _check(root, "manifest", {"path": row.manifest_path, "sha256": row.manifest_sha256})
-        text = _read_text(root, files)
+        manifest = _check(archive, "manifest", {"path": row.manifest_path, "sha256": row.manifest_sha256})
+        text = _read_text(archive, files)
         diff = text_diff(previous, text) if previous is not None and text is not None else []
         views.append(
             SnapshotView(
@@ -148,18 +149,20 @@ def snapshots_of(db: Session, root: Path, page_id: int) -> list[SnapshotView]:
     return views
 
 
-def snapshot_file(db: Session, root: Path, page_id: int, snapshot_id: int, kind: str) -> tuple[Path, str] | None:
-    """(path, sha256) of one file of a snapshot of this page, or None if there is none."""
+def snapshot_file(db: Session, archive: Archive, page_id: int, snapshot_id: int, kind: str) -> tuple[bytes, str] | None:
+    """(bytes, sha256) of one file of a snapshot of this page, read through the archive, or None if
+    there is none (or its path would leave the archive)."""
     row = db.get(SnapshotRow, snapshot_id)
     if row is None or row.page_id != page_id or not isinstance(row.files, dict):
         return None
     info = row.files.get(kind)
     if not isinstance(info, dict):
         return None
-    path = inside(root, str(info.get("path", "")))
-    if path is None or not path.is_file():
+    try:
+        data = archive.read(str(info.get("path", "")))
+    except (OSError, ArchiveError):
         return None
-    return path, str(info.get("sha256") or "")
+    return data, str(info.get("sha256") or "")
 
 
 def latest_with(db: Session, page_id: int, kind: str) -> int | None:

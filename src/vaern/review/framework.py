@@ -31,6 +31,7 @@ from vaern.config import Config
 from vaern.review import auth
 from vaern.review.access import Viewer
 from vaern.review.people import PeopleIndex
+from vaern.storage.archive import Archive
 from vaern.storage.thumbnails import Thumbnails
 from vaern.words import Words
 
@@ -100,6 +101,7 @@ class Shared:
     sites: dict[str, str]  # site id -> label
     thumbnails: Thumbnails
     https: bool
+    archive: Archive  # the only way to the evidence files (a folder or a bucket)
 
 
 @dataclass

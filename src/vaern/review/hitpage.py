@@ -53,7 +53,7 @@ def hit_detail(ctx: Ctx) -> Response:
     if hit is None:
         return _moved_away(ctx)
     page = ctx.db.get(PageRow, hit.page_id)
-    snapshots = evidence.snapshots_of(ctx.db, ctx.config.archive, hit.page_id)
+    snapshots = evidence.snapshots_of(ctx.db, ctx.shared.archive, hit.page_id)
     shown = next((s for s in reversed(snapshots) if s.has("screenshot")), None)
     wanted = ctx.request.query_params.get("snapshot")
     if wanted:
@@ -175,14 +175,14 @@ def add_note(ctx: Ctx) -> Response:
 # -- files --------------------------------------------------------------------------------------
 
 
-def _viewed_file(ctx: Ctx, kind: str, action: str) -> Path | None:
+def _viewed_file(ctx: Ctx, kind: str, action: str) -> bytes | None:
     """The file of `kind` of the snapshot in the address, its viewing written to the audit log;
     None when the hit or the file is not there for this viewer."""
     hit = _hit(ctx)
     sid = ids.parse_snapshot(ctx.request.path_params["sid"])
     found = None
     if hit is not None and sid is not None:
-        found = evidence.snapshot_file(ctx.db, ctx.config.archive, hit.page_id, sid, kind)
+        found = evidence.snapshot_file(ctx.db, ctx.shared.archive, hit.page_id, sid, kind)
     if hit is None or found is None:
         return None
     audit.record(ctx.db, ctx.viewer, action, hit_id=hit.id, address=ctx.address,
@@ -191,19 +191,19 @@ def _viewed_file(ctx: Ctx, kind: str, action: str) -> Path | None:
 
 
 def screenshot(ctx: Ctx) -> Response:
-    path = _viewed_file(ctx, "screenshot", "view_screenshot")
-    if path is None:
+    data = _viewed_file(ctx, "screenshot", "view_screenshot")
+    if data is None:
         return ctx.not_found()
-    return FileResponse(path, media_type="image/png", headers={"cache-control": "private, no-store"})
+    return Response(data, media_type="image/png", headers={"cache-control": "private, no-store"})
 
 
 def archived_html(ctx: Ctx) -> Response:
     """The archived HTML, inert: sandboxed by CSP (opaque origin, no scripts, no requests)."""
-    path = _viewed_file(ctx, "html", "view_archived_html")
-    if path is None:
+    data = _viewed_file(ctx, "html", "view_archived_html")
+    if data is None:
         return ctx.not_found()
     return Response(
-        path.read_bytes(),
+        data,
         media_type="text/html",
         headers={
             "content-security-policy": ARCHIVED_CSP,
@@ -218,7 +218,7 @@ def thumbnail(ctx: Ctx) -> Response:
     if hit is None:
         return ctx.not_found()
     sid = evidence.latest_with(ctx.db, hit.page_id, "screenshot")
-    found = evidence.snapshot_file(ctx.db, ctx.config.archive, hit.page_id, sid, "screenshot") if sid else None
+    found = evidence.snapshot_file(ctx.db, ctx.shared.archive, hit.page_id, sid, "screenshot") if sid else None
     if found is None:
         return ctx.not_found()
     data = ctx.shared.thumbnails.get(*found)

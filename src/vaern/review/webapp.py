@@ -32,6 +32,7 @@ from vaern.errors import DatabaseUnavailable, VaernError
 from vaern.review import admin, api, authors, hitlist, hitpage, overview, reach, signin
 from vaern.review.framework import STATIC, Ctx, Pages, SecurityHeaders, Shared, make_templates
 from vaern.review.people import PeopleIndex
+from vaern.storage.stamping import archive_for
 from vaern.storage.thumbnails import Thumbnails
 from vaern.words import Words
 
@@ -60,6 +61,7 @@ def create_app(config: Config) -> Starlette:
         sites={s.id: s.label for s in config.sites},
         thumbnails=Thumbnails(width=THUMBNAIL_WIDTH, readable=True),
         https=https,
+        archive=archive_for(config),
     )
     pages = Pages(shared)
     app = Starlette(

@@ -1,7 +1,9 @@
 """The evidence archive: content-addressed blobs, one manifest per snapshot, a hash chain.
 
-Controlled by `archive` (the folder) and `evidence.tsa_urls` in the config. Layout, all paths
-relative to the archive folder:
+Controlled by `archive` (the folder), `evidence.store` (that folder, or an S3-compatible bucket:
+storage/blobstore.py) and `evidence.tsa_urls` in the config. The archive is the only reader and
+writer of evidence: the review app, the e-mails, the export and verify all go through it. Layout,
+all paths relative to the archive folder or the bucket's prefix:
 
     blobs/ab/<sha256>.<ext>             every captured file, named by its SHA-256, written once
     snapshots/s-000456/manifest.json    each file's kind, name, media type, size and SHA-256;
@@ -26,19 +28,23 @@ the chain by its recorded hash, and reports it as retired, not missing.
 Hashes are computed at capture (crawler/capture.py) and checked again before anything is
 written. The chain is global across the archive, so removing or editing any snapshot breaks the
 link from the one stored after it; `verify()` walks it.
+
+Appending to the chain is serialised, so that no two writers chain to the same head: where the
+database is PostgreSQL (workers on several machines), by an advisory lock in it
+(storage/chainlock.py, passed in as `chain_lock`); else by a file lock among the processes of one
+machine. On S3 a conditional put backs this up: a line is never written twice (blobstore.py).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -52,6 +58,7 @@ from vaern import clock, ids
 from vaern.domain import Capture
 from vaern.errors import ArchiveError
 from vaern.storage import timestamps as tsp
+from vaern.storage.blobstore import BlobStore, FolderStore, check_key
 from vaern.storage.tables import SnapshotRow, TimestampRow
 
 MANIFEST_FORMAT = "vaern-snapshot-manifest/1"
@@ -68,15 +75,6 @@ def snapshot_name(snapshot_id: int | str) -> str:
     if not ids.is_snapshot(snapshot_id):
         raise ArchiveError(f"{snapshot_id!r} is not a snapshot id like s-000456")
     return snapshot_id
-
-
-def inside(root: Path, relative: str) -> Path | None:
-    """The file a path recorded in the database names under the archive folder `root`; None for
-    one that would leave it (`..`, an absolute path, a link out). Paths come from the database:
-    nothing outside the archive is ever read through them."""
-    root = root.resolve()
-    path = (root / relative).resolve()
-    return path if path.is_relative_to(root) else None
 
 
 def sha256_hex(data: bytes) -> str:
@@ -102,6 +100,25 @@ class StoredSnapshot:
     failed_tsas: list[tuple[str, str]] = field(default_factory=list)  # (tsa url, why): owed, to retry
 
 
+@dataclass(frozen=True)
+class ArchivedFile:
+    """One evidence file named by the database, read through its archive when asked."""
+
+    archive: Archive
+    path: str
+    sha256: str
+
+    @classmethod
+    def of(cls, archive: Archive, entry: object) -> ArchivedFile | None:
+        """The file a snapshot's file-map entry ({"path", "sha256"}) names, or None for no entry."""
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            return None
+        return cls(archive, entry["path"], str(entry.get("sha256") or ""))
+
+    def read(self) -> bytes:
+        return self.archive.read(self.path)
+
+
 @dataclass
 class VerifyReport:
     """What `verify` found: problems (tampering or loss: exit 1) and what it cannot prove."""
@@ -115,26 +132,49 @@ class VerifyReport:
     anchored_at: str | None = None
 
 class Archive:
-    """One archive folder. Safe to use from several processes at once (the chain is locked)."""
+    """One archive, in a folder or a bucket (`root` is a folder or a BlobStore). Safe to use from
+    several processes at once (the chain is locked: by `chain_lock` where given, else by the store)."""
 
-    def __init__(self, root: Path, *, tsa_urls: Iterable[str] = (), tsa_timeout: float = 10.0,
-                 tsa_ca_files: Iterable[Path] = ()) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | str | BlobStore, *, tsa_urls: Iterable[str] = (), tsa_timeout: float = 10.0,
+                 tsa_ca_files: Iterable[Path] = (),
+                 chain_lock: Callable[[], AbstractContextManager[object]] | None = None) -> None:
+        self.blobs: BlobStore = FolderStore(Path(root)) if isinstance(root, (str, os.PathLike)) else root
         self.tsa_urls = tuple(tsa_urls)
         self.tsa_timeout = tsa_timeout
         self.tsa_ca_files = tuple(Path(p) for p in tsa_ca_files)
+        self.chain_lock = chain_lock
+
+    @property
+    def where(self) -> str:
+        return self.blobs.where
+
+    @property
+    def root(self) -> Path:
+        """The archive folder (only an archive kept in a folder has one)."""
+        if not isinstance(self.blobs, FolderStore):
+            raise ArchiveError(f"the archive is in {self.blobs.where}, not in a folder")
+        return self.blobs.root
 
     # -- reading -------------------------------------------------------------------------------
 
     def path(self, relative: str) -> Path:
-        """The absolute path of an archive-relative path; refuses anything that leaves the folder."""
-        pure = PurePosixPath(relative)
-        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-            raise ArchiveError(f"{relative!r} is not a path inside the archive")
-        return self.root.joinpath(*pure.parts)
+        """The absolute path of an archive-relative path in a folder archive; refuses anything that
+        leaves the folder."""
+        check_key(relative)
+        return self.root.joinpath(*PurePosixPath(relative).parts)
 
     def read(self, relative: str) -> bytes:
-        return self.path(relative).read_bytes()
+        """An evidence file's bytes. A path from the database that would leave the archive is
+        refused (ArchiveError); a missing file raises FileNotFoundError."""
+        return self.blobs.read(relative)
+
+    def exists(self, relative: str) -> bool:
+        check_key(relative)
+        return self.blobs.exists(relative)
+
+    def sha256_of(self, relative: str) -> str:
+        """The SHA-256 of an evidence file as stored now, read in blocks."""
+        return self.blobs.sha256(relative)
 
     def manifest(self, relative: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.read(relative))
@@ -149,7 +189,6 @@ class Archive:
     def store(self, capture: Capture, snapshot_id: int | str) -> StoredSnapshot:
         """Store a capture as snapshot `snapshot_id`: blobs, manifest, chain link, timestamps."""
         sid = snapshot_name(snapshot_id)
-        self.root.mkdir(parents=True, exist_ok=True)
         entries: dict[str, dict[str, Any]] = {}
         for item in capture.files:
             if sha256_hex(item.data) != item.sha256:
@@ -198,13 +237,10 @@ class Archive:
             }
             body = canonical_json(manifest)
             digest = sha256_hex(body)
-            _write_new(self.path(manifest_path), body)
+            self.blobs.write_new(manifest_path, body)
             line = {"sequence": sequence, "snapshot": sid, "manifest": manifest_path, "sha256": digest,
                     "previous_sha256": head["sha256"] if head else None, "tokens_offset": tokens_to}
-            with (self.root / CHAIN).open("ab") as log:
-                log.write(json.dumps(line, sort_keys=True).encode() + b"\n")
-                log.flush()
-                os.fsync(log.fileno())
+            self.blobs.append(CHAIN, json.dumps(line, sort_keys=True).encode() + b"\n")
 
         stamps, failed = self.add_timestamps(manifest_path, digest) if self.tsa_urls else ([], [])
         return StoredSnapshot(
@@ -265,24 +301,22 @@ class Archive:
                 }
                 body = canonical_json(tomb)
                 digest = sha256_hex(body)
-                _write_new(self.path(tomb_path), body)
+                self.blobs.write_new(tomb_path, body)
                 # The token log is sealed by manifests only: the next one takes up where the last left it.
                 line = {"sequence": tomb["sequence"], "snapshot": sid, "manifest": tomb_path, "sha256": digest,
                         "previous_sha256": head["sha256"], "kind": "tombstone", "retires": path,
                         "tokens_offset": int(head.get("tokens_offset", 0))}
-                with (self.root / CHAIN).open("ab") as log:
-                    log.write(json.dumps(line, sort_keys=True).encode() + b"\n")
-                    log.flush()
-                    os.fsync(log.fileno())
+                self.blobs.append(CHAIN, json.dumps(line, sort_keys=True).encode() + b"\n")
                 written.append(line)
                 # Only now, with the tombstone chained, are the files deleted.
                 for item in deleted.values():
                     if item["path"] and item["path"] not in kept_blobs:
-                        self.path(item["path"]).unlink(missing_ok=True)
-                self.path(path).unlink(missing_ok=True)
+                        self.blobs.delete(item["path"])
+                self.blobs.delete(path)
                 stem = PurePosixPath(path).stem
-                for stamp in (self.path(path).parent / "timestamps").glob(f"{stem}--*"):
-                    stamp.unlink()
+                for stamp in list(self.blobs.keys(str(PurePosixPath(path).parent / "timestamps"))):
+                    if PurePosixPath(stamp).name.startswith(f"{stem}--"):
+                        self.blobs.delete(stamp)
         return written
 
     def add_timestamps(
@@ -304,7 +338,6 @@ class Archive:
         """Tokens over `digest` from each TSA, written under `folder` and logged in tokens.jsonl."""
         stamps: list[dict[str, str]] = []
         failed: list[tuple[str, str]] = []
-        self.root.mkdir(parents=True, exist_ok=True)
         for url in tsa_urls:
             try:
                 stamp = tsp.request_timestamp(url, bytes.fromhex(digest), self.tsa_timeout)
@@ -314,30 +347,24 @@ class Archive:
             host = _slug(urlsplit(url).hostname or "tsa")
             with self._chain_lock():
                 n = 1
-                while self.path(str(folder / f"{stem}--{n}-{host}.tsr")).exists():
+                while self.blobs.exists(str(folder / f"{stem}--{n}-{host}.tsr")):
                     n += 1
                 tsr, pem = str(folder / f"{stem}--{n}-{host}.tsr"), str(folder / f"{stem}--{n}-{host}.pem")
-                _write_new(self.path(tsr), stamp.response)
-                _write_new(self.path(pem), stamp.certificates_pem)
+                self.blobs.write_new(tsr, stamp.response)
+                self.blobs.write_new(pem, stamp.certificates_pem)
                 entry = {"subject": subject, "target": target, "digest": digest, "tsa": url, "path": tsr,
                          "sha256": sha256_hex(stamp.response), "certificates": pem,
                          "certificates_sha256": sha256_hex(stamp.certificates_pem),
                          "time": clock.iso(stamp.info.gen_time), **extra}
-                with (self.root / TOKENS).open("ab") as log:
-                    log.write(json.dumps(entry, sort_keys=True).encode() + b"\n")
-                    log.flush()
-                    os.fsync(log.fileno())
+                self.blobs.append(TOKENS, json.dumps(entry, sort_keys=True).encode() + b"\n")
             stamps.append(entry)
         return stamps, failed
 
     def _tokens_since(self, offset: int) -> tuple[int, list[dict[str, Any]]]:
         """(end offset, entries) of the token log after `offset` (called under the chain lock)."""
-        log = self.root / TOKENS
-        if not log.exists():
-            return 0, []
-        with log.open("rb") as handle:
-            handle.seek(offset)
-            data = handle.read()
+        data = self.blobs.log_from(TOKENS, offset)
+        if not data:
+            return offset if self.blobs.log_exists(TOKENS) else 0, []
         # Only whole lines: a line being written right now belongs to the next manifest.
         whole = data[: data.rfind(b"\n") + 1] if b"\n" in data else b""
         entries = []
@@ -353,11 +380,8 @@ class Archive:
 
     def token_log(self) -> list[dict[str, Any]]:
         """Every token logged, oldest first (damaged lines are reported by verify, skipped here)."""
-        log = self.root / TOKENS
-        if not log.exists():
-            return []
         out = []
-        for raw in log.read_bytes().splitlines():
+        for raw in b"".join(self.blobs.log_lines(TOKENS)).splitlines():
             try:
                 entry = json.loads(raw)
             except ValueError:
@@ -368,11 +392,9 @@ class Archive:
 
     def _put_blob(self, data: bytes, digest: str, ext: str) -> str:
         relative = f"blobs/{digest[:2]}/{digest}{ext}"
-        target = self.path(relative)
-        if target.exists():
+        if self.blobs.exists(relative):
             return relative  # same bytes already stored: nothing new is written
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _write_new(target, data, exist_ok=True)
+        self.blobs.write_new(relative, data, exist_ok=True)
         return relative
 
     def _free_manifest_path(self, sid: str, stem: str = "manifest") -> str:
@@ -382,18 +404,16 @@ class Archive:
         while True:
             name = f"{stem}.json" if n == 1 else f"{stem}.{n}.json"
             relative = f"snapshots/{sid}/{name}"
-            if not self.path(relative).exists():
+            if not self.blobs.exists(relative):
                 return relative
             n += 1
 
     @contextmanager
     def _chain_lock(self) -> Iterator[None]:
-        with (self.root / "chain.lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        # The database's lock where there is one (it spans machines, so it serialises this
+        # machine's processes too); else the store's file lock, for the processes of one machine.
+        with self.chain_lock() if self.chain_lock is not None else self.blobs.lock():
+            yield
 
     def head(self) -> dict[str, Any] | None:
         """The newest chain entry (sequence, snapshot, manifest, sha256), or None for an empty archive."""
@@ -408,34 +428,18 @@ class Archive:
 
     def _head(self) -> dict[str, Any] | None:
         """The last chain entry, read from the end of the log (it grows with every snapshot)."""
-        log = self.root / CHAIN
-        if not log.exists():
+        raw = self.blobs.log_last(CHAIN)
+        if raw is None:
             return None
-        with log.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            chunk = 1 << 16
-            while True:
-                start = max(0, size - chunk)
-                handle.seek(start)
-                lines = handle.read(size - start).splitlines()
-                complete = lines if start == 0 else lines[1:]  # the first may be cut
-                for raw in reversed(complete):
-                    if raw.strip():
-                        try:
-                            entry: dict[str, Any] = json.loads(raw)
-                            return entry
-                        except ValueError:
-                            raise ArchiveError(f"{CHAIN} ends in a damaged line; run `vaern verify`") from None
-                if start == 0:
-                    return None
-                chunk *= 4
+        try:
+            entry: dict[str, Any] = json.loads(raw)
+        except ValueError:
+            raise ArchiveError(f"{CHAIN} ends in a damaged line; run `vaern verify`") from None
+        return entry
 
     def _chain_lines(self) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-        log = self.root / CHAIN
-        if not log.exists():
-            return
-        with log.open(encoding="utf-8", errors="replace") as lines:  # streamed: the log grows without bound
-            yield from self._parse_chain_lines(lines)
+        lines = (raw.decode("utf-8", errors="replace") for raw in self.blobs.log_lines(CHAIN))
+        yield from self._parse_chain_lines(lines)  # streamed: the log grows without bound
 
     @staticmethod
     def _parse_chain_lines(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
@@ -524,13 +528,14 @@ class Archive:
             previous = entry
         report.chain_length = len(chain_hash)
 
-        on_disk = {p.relative_to(self.root).as_posix() for p in (self.root / "snapshots").glob("*/manifest*.json")}
+        on_disk = {key for key in self.blobs.keys("snapshots")
+                   if re.fullmatch(r"snapshots/[^/]+/manifest[^/]*\.json", key)}
         for path in sorted(on_disk - seen_manifests):
             problems.append(f"{path}: a manifest that is not in the chain ({CHAIN})")
 
         for path, digest in expected or ():
             if path not in chain_hash:
-                where = "is missing from the archive" if not self.path(path).exists() else "is not in the chain"
+                where = "is missing from the archive" if not self._exists(path) else "is not in the chain"
                 problems.append(f"{path}: recorded in the database but {where}")
             elif chain_hash[path] != digest:
                 problems.append(
@@ -588,7 +593,7 @@ class Archive:
             blob = item.get("path", "")
             if blob not in hashed:
                 try:
-                    hashed[blob] = file_sha256(self.path(blob))
+                    hashed[blob] = self.blobs.sha256(blob)
                 except (OSError, ArchiveError):
                     hashed[blob] = None
             if hashed[blob] is None:
@@ -658,8 +663,7 @@ class Archive:
                 continue
             verdict = verifier.verify(data, info.imprint)
             if verdict.status == "unsupported":
-                why = tsp.openssl_verify(self.path(path), imprint, self.path(str(entry.get("certificates") or
-                                                                                    _pem_of(path))))
+                why = self._openssl_verify(path, imprint, str(entry.get("certificates") or _pem_of(path)))
                 verdict = tsp.Verdict("not_anchored" if why is None or "not installed" in why else "invalid",
                                       why or "")
             if verdict.status == "invalid":
@@ -704,14 +708,39 @@ class Archive:
                 + ("them" if report.anchored_through else "the whole chain")
                 + " undetected")
 
+    def _exists(self, path: str) -> bool:
+        try:
+            return self.exists(path)
+        except ArchiveError:
+            return False
+
+    def _openssl_verify(self, token: str, imprint: str, certificates: str) -> str | None:
+        """`openssl ts -verify` needs files: the token and its certificates, copied out of the store."""
+        with tempfile.TemporaryDirectory(prefix="vaern-token-") as tmp:
+            tsr, pem = Path(tmp) / "token.tsr", Path(tmp) / "chain.pem"
+            tsr.write_bytes(self.read(token))
+            try:
+                pem.write_bytes(self.read(certificates))
+            except (OSError, ArchiveError):
+                pem.write_bytes(b"")
+            return tsp.openssl_verify(tsr, imprint, pem)
+
+    def timestamp_files(self, manifest_path: str) -> list[str]:
+        """The token files (.tsr) kept beside a manifest, in name order."""
+        folder = PurePosixPath(manifest_path).parent / "timestamps"
+        stem = PurePosixPath(manifest_path).stem
+        return sorted(key for key in self.blobs.keys(str(folder))
+                      if PurePosixPath(key).name.startswith(f"{stem}--") and key.endswith(".tsr"))
+
     def _token_files(self) -> set[str]:
-        found = {p.relative_to(self.root).as_posix() for p in (self.root / "snapshots").glob("*/timestamps/*.tsr")}
-        found |= {p.relative_to(self.root).as_posix() for p in (self.root / "anchors").glob("*.tsr")}
+        found = {key for key in self.blobs.keys("snapshots")
+                 if re.fullmatch(r"snapshots/[^/]+/timestamps/[^/]+\.tsr", key)}
+        found |= {key for key in self.blobs.keys("anchors") if re.fullmatch(r"anchors/[^/]+\.tsr", key)}
         return found
 
     def _legacy_tokens(self, recorded: set[str]) -> dict[str, str]:
         """Tokens of manifests sealed before tokens were recorded (no `tokens` in any manifest yet)."""
-        if (self.root / TOKENS).exists() or recorded:
+        if self.blobs.log_exists(TOKENS) or recorded:
             return {}
         return {p: "" for p in self._token_files() if p.startswith("snapshots/")}
 
@@ -745,10 +774,9 @@ class SnapshotCheck:
     bad_kinds: set[str]
 
 
-def check_snapshot(root: Path, manifest_path: str, manifest_sha256: str, db_files: Any) -> SnapshotCheck:
+def check_snapshot(archive: Archive, manifest_path: str, manifest_sha256: str, db_files: Any) -> SnapshotCheck:
     """The manifest matches the database's hash; the database's file map matches the manifest
     (file_map_problems, as verify); every file matches its SHA-256."""
-    archive = Archive(root)
     try:
         body = archive.read(manifest_path)
     except (OSError, ArchiveError):
@@ -768,7 +796,7 @@ def check_snapshot(root: Path, manifest_path: str, manifest_sha256: str, db_file
     problems += mismatched
     for kind, item in sorted(sealed.items()):
         try:
-            actual = file_sha256(archive.path(str(_dict(item).get("path", ""))))
+            actual = archive.sha256_of(str(_dict(item).get("path", "")))
         except (OSError, ArchiveError):
             problems.append(f"{kind} file {_dict(item).get('path')} is missing")
             bad.add(kind)
@@ -805,34 +833,6 @@ def _extension(name: str) -> str:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")[:60] or "tsa"
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _write_new(target: Path, data: bytes, exist_ok: bool = False) -> None:
-    """Write a file whole or not at all (temp file, fsync, link into place), read-only after."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o444)
-        try:
-            os.link(tmp, target)  # fails if the target exists: nothing is ever overwritten
-        except FileExistsError:
-            if not exist_ok:
-                raise ArchiveError(f"{target} exists already; the archive is append-only") from None
-    finally:
-        os.unlink(tmp)
 
 
 def expected_manifests(session: Session) -> list[tuple[str, str]]:

@@ -1,7 +1,8 @@
 """Evidence bundles for police, Datatilsynet or a lawyer: `vaern export HIT_ID`.
 
-Controlled by `archive`, `timezone`, `organisation` and `language` (the report is in Danish or
-English: vaern.words). The zip holds, for every snapshot of the hit's page: its files
+Controlled by `archive` and `evidence.store` (everything is read through the archive), `timezone`,
+`organisation` and `language` (the report is in Danish or English: vaern.words). The zip holds,
+for every snapshot of the hit's page: its files
 under their plain names, its `manifest.json` and its timestamp tokens; a `SHA256SUMS` that
 `sha256sum -c` accepts; a self-contained `report.html` (it loads nothing from other hosts: styles
 inline, images by relative path) and `report.pdf` printed from it by Chromium (the printer is
@@ -313,17 +314,15 @@ def _copy_snapshot(
                       "size": len(data), "sha256": item["sha256"],
                       "media_type": item.get("media_type") or "application/octet-stream"})
     stamps = []
-    stem = PurePosixPath(snap.manifest_path).stem
-    source = archive.path(snap.manifest_path).parent / "timestamps"
-    for tsr in sorted(source.glob(f"{stem}--*.tsr")):
+    for key in archive.timestamp_files(snap.manifest_path):
         (target / "timestamps").mkdir(exist_ok=True)
-        (target / "timestamps" / tsr.name).write_bytes(tsr.read_bytes())
-        pem = tsr.with_suffix(".pem")
-        if pem.exists():
-            (target / "timestamps" / pem.name).write_bytes(pem.read_bytes())
+        tsr = target / "timestamps" / PurePosixPath(key).name
+        tsr.write_bytes(_read(archive, key, f"{sid}: timestamp"))
+        pem = str(PurePosixPath(key).with_suffix(".pem"))
+        if archive.exists(pem):
+            (target / "timestamps" / PurePosixPath(pem).name).write_bytes(archive.read(pem))
         info = _stamp_info(tsr, sid, zone)
-        _identify_tsa(info, tsr, (token_log or {}).get(tsr.relative_to(archive.root).as_posix(), {}),
-                      anchors or [], target)
+        _identify_tsa(info, tsr, (token_log or {}).get(key, {}), anchors or [], target)
         stamps.append(info)
 
     provenance: dict[str, Any] = {}

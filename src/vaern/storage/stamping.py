@@ -32,8 +32,15 @@ log = logging.getLogger(__name__)
 
 
 def archive_for(config: Config) -> Archive:
+    """The archive the config names: its store (`archive` folder or `evidence.store`), its TSAs, and,
+    with a PostgreSQL database, the chain lock shared by every machine (storage/chainlock.py)."""
+    from vaern.storage.blobstore import open_store
+    from vaern.storage.chainlock import chain_lock_for
+
     ev = config.evidence
-    return Archive(config.archive, tsa_urls=ev.tsa_urls, tsa_timeout=ev.tsa_timeout, tsa_ca_files=ev.tsa_ca_files)
+    store = open_store(ev.store, config.archive)
+    return Archive(store, tsa_urls=ev.tsa_urls, tsa_timeout=ev.tsa_timeout, tsa_ca_files=ev.tsa_ca_files,
+                   chain_lock=chain_lock_for(config.database, store.where))
 
 
 def _naive(moment: datetime) -> datetime:

@@ -10,6 +10,7 @@ switches them off), one for the review app (its hit list's width).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import threading
@@ -41,13 +42,26 @@ class Thumbnails:
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def get(self, path: Path, sha256: str = "") -> bytes | None:
-        """The thumbnail of the screenshot at `path`, or None when it cannot be read."""
-        key = sha256 or str(path)
+    def get(self, path: Path | bytes | Callable[[], bytes], sha256: str = "") -> bytes | None:
+        """The thumbnail of a screenshot (its file, its bytes, or how to read them from the archive:
+        read only when not made before), or None when it cannot be read."""
+        if callable(path) and not sha256:
+            try:
+                path = path()
+            except Exception as exc:  # a screenshot gone from the archive must not stop the alert
+                log.warning("event=thumbnail.unreadable error=%s", type(exc).__name__)
+                return None
+        key = sha256 or (hashlib.sha256(path).hexdigest() if isinstance(path, bytes) else str(path))
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
+        if callable(path):
+            try:
+                path = path()
+            except Exception as exc:  # a screenshot gone from the archive must not stop the alert
+                log.warning("event=thumbnail.unreadable sha256=%s error=%s", sha256, type(exc).__name__)
+                path = b""
         if self.readable:
             data = readable_thumbnail(path, (self.width, self.width * 5 // 8))
         else:
@@ -59,11 +73,11 @@ class Thumbnails:
         return data
 
 
-def _top(path: Path, rows: Callable[[int, int], int]) -> Image.Image:
+def _top(path: Path | bytes, rows: Callable[[int, int], int]) -> Image.Image:
     """The top `rows(width, height)` rows of a screenshot as RGB, decoding only those rows."""
     from PIL import Image
 
-    with Image.open(path) as im:
+    with Image.open(io.BytesIO(path) if isinstance(path, bytes) else path) as im:
         w, h = im.size
         top = rows(w, h)
         region: Image.Image
@@ -79,7 +93,7 @@ def _top(path: Path, rows: Callable[[int, int], int]) -> Image.Image:
         return region
 
 
-def make_thumbnail(path: Path, width: int, *, blur: bool = False) -> bytes | None:
+def make_thumbnail(path: Path | bytes, width: int, *, blur: bool = False) -> bytes | None:
     """A small JPEG of the top of a (possibly very tall) full-page screenshot, or None. `blur`
     (safe view) blurs it so that it shows the page's layout but no words or faces."""
     try:
@@ -93,14 +107,15 @@ def make_thumbnail(path: Path, width: int, *, blur: bool = False) -> bytes | Non
         region.save(out, "JPEG", quality=72, optimize=True)
         return out.getvalue()
     except Exception as exc:  # a broken screenshot must not stop the alert
-        log.warning("event=thumbnail.failed path=%s error=%s", path, type(exc).__name__)
+        log.warning("event=thumbnail.failed path=%s error=%s", "<bytes>" if isinstance(path, bytes) else path,
+                    type(exc).__name__)
         return None
 
 
 READABLE_ZOOM = 2  # page pixels per thumbnail pixel: about 8 px for a 16 px line of text, readable
 
 
-def readable_thumbnail(path: Path, size: tuple[int, int]) -> bytes | None:
+def readable_thumbnail(path: Path | bytes, size: tuple[int, int]) -> bytes | None:
     """A readable crop of a screenshot for the review app's list: where the page's content starts
     (the margin of background colour left and above is skipped), at a zoom where its text can be
     read, rather than the whole width of the page shrunk to a grey box. None if it cannot be read."""
@@ -121,5 +136,6 @@ def readable_thumbnail(path: Path, size: tuple[int, int]) -> bytes | None:
         crop.save(out, "JPEG", quality=80, optimize=True)
         return out.getvalue()
     except Exception as exc:  # a broken screenshot shows no thumbnail; the detail page says why
-        log.warning("event=thumbnail.failed path=%s error=%s", path, type(exc).__name__)
+        log.warning("event=thumbnail.failed path=%s error=%s", "<bytes>" if isinstance(path, bytes) else path,
+                    type(exc).__name__)
         return None

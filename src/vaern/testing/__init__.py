@@ -7,6 +7,7 @@
     tsa.py           a local RFC 3161 timestamp authority on it
     smtpsink.py      the one SMTP sink (aiosmtpd): collects, misbehaves on request, writes .eml files
     postgres.py      a throwaway PostgreSQL cluster
+    s3.py            an S3 stand-in (moto server) on 127.0.0.1
     crawling.py      a crawl run in a child process, what it found handed back
     browsing.py      a real Chromium driven from synchronous code
     processes.py     the processes a test run owns, told apart from other programs'
