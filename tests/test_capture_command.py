@@ -3,9 +3,10 @@
 Against a local site: a page naming a watched person gets a hit and a complete snapshot that
 `vaern verify` accepts; a page naming nobody is a case record; `--person` attaches a hit for a
 page the matcher does not see the person on; a bad URL, a refused address and an unreachable
-host are each a clear error. A captured hit is read as a crawled one (severity, categories, the
-passage, the police deadline, the author) and told as one is: `alerts.policy` decides, the
-person's leader gets the e-mail at once where it says so, and the output says who is told.
+host are each a clear error (the filing tests run on SQLite and PostgreSQL). A captured hit is
+read as a crawled one (severity, categories, the passage, the police deadline, the author) and
+told as one is: `alerts.policy` decides, the person's leader gets the e-mail at once where it
+says so, and the output says who is told.
 """
 
 from __future__ import annotations
@@ -78,8 +79,10 @@ def test_a_page_naming_a_watched_person_is_secured_with_a_hit(
     assert "hits: h-000001" in again.stdout  # the same hit, a second snapshot
 
 
-def test_a_page_naming_nobody_is_a_case_record_and_person_attaches_a_hit(make_config: Any, site: SiteServer) -> None:
-    config = make_config()
+def test_a_page_naming_nobody_is_a_case_record_and_person_attaches_a_hit(
+    make_config: Any, site: SiteServer, db_url: str
+) -> None:
+    config = make_config(database=db_url)
     plain = _vaern(config.source, "capture", site.url("/billede"))
     assert plain.returncode == 0, plain.stderr
     assert "no watched person named; filed as case record 1" in plain.stdout
@@ -108,9 +111,10 @@ def test_bad_url_refused_address_and_unreachable_host_are_clear_errors(make_conf
 
 
 def test_a_critical_captured_hit_is_read_as_a_crawled_one_and_its_leader_told_at_once(
-    make_config: Any, site: SiteServer, smtp: SmtpSink
+    make_config: Any, site: SiteServer, smtp: SmtpSink, db_url: str
 ) -> None:
-    config = make_config(smtp={"host": "127.0.0.1", "port": smtp.port, "sender": "Værn <vaern@testby.example>"})
+    config = make_config(database=db_url,
+                         smtp={"host": "127.0.0.1", "port": smtp.port, "sender": "Værn <vaern@testby.example>"})
     secured = _vaern(config.source, "capture", site.url("/trussel"))
     assert secured.returncode == 0, secured.stderr
     out = secured.stdout
