@@ -15,6 +15,7 @@ import json
 import socket
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,9 @@ def test_a_page_naming_a_watched_person_is_secured_with_a_hit(
     bundle = Path(config.archive).parent / "bundle.zip"
     exported = _vaern(config.source, "export", "h-000001", "-o", str(bundle))
     assert exported.returncode == 0 and bundle.stat().st_size > 0, exported.stderr
+    with zipfile.ZipFile(bundle) as zf:  # the page does not say who wrote it: no author, no row
+        assert json.loads(zf.read("export.json"))["author"] is None
+        assert "<th>Forfatter</th>" not in zf.read("report.html").decode("utf-8")
 
     # The human form says what it secured.
     again = _vaern(config.source, "capture", site.url("/opslag"))
@@ -131,6 +135,15 @@ def test_a_critical_captured_hit_is_read_as_a_crawled_one_and_its_leader_told_at
     assert hit["author"] == "Vred Borger"
     assert sorted((a["to"], a["kind"], a["status"]) for a in hit["alerts"]) == [
         ("amr@testby.example", "new_hit", "sent"), ("lene@testby.example", "new_hit", "sent")]
+
+    # The evidence bundle names the author, as the page marked it up.
+    bundle = Path(config.archive).parent / "bundle.zip"
+    exported = _vaern(config.source, "export", "h-000001", "-o", str(bundle))
+    assert exported.returncode == 0, exported.stderr
+    with zipfile.ZipFile(bundle) as zf:
+        report = zf.read("report.html").decode("utf-8")
+        assert json.loads(zf.read("export.json"))["author"] == {"name": "Vred Borger", "source": "meta"}
+    assert "<th>Forfatter</th><td>Vred Borger (læst fra sidens markering meta)</td>" in report
 
     # A second capture of the same page is one more snapshot of the same hit: nobody is told again.
     again = _vaern(config.source, "capture", site.url("/trussel"))

@@ -2,14 +2,15 @@
 
 Anyone without a valid session is sent to `/login?next=…` (a form with a password field); a POST
 there with the right password sets the `forum_sid` cookie (a fresh random value) and goes back.
-Members see the front page (a list of threads), the threads, whose posts name a watched
-person, and `/feed/`, an RSS feed of the threads; `add_thread(title, text)` publishes one more. The thread page also loads a picture from, and links to, the `elsewhere` server (another
-loopback host), so a test can prove that session cookies never go there.
+Members see the front page (a list of threads), the threads, whose posts name a watched person, and
+`/feed/`, an RSS feed of the threads; `add_thread(title, text)` publishes one more. The thread page
+also loads a picture from, and links to, the `elsewhere` server (another loopback host), so a test
+can prove that session cookies never go there.
 
-A session is valid until `expire()` (what an expiring cookie does to a dedicated account), or
-until it is older than `lifetime` seconds when one is given. `storage_state(path)` writes a
-Playwright storage-state file holding a fresh session, as `playwright codegen --save-storage`
-would after logging in; `sessions` are the values handed out, for tests that grep for them.
+A session is valid until `expire()` (what an expiring cookie does to a dedicated account), or until
+it is older than `lifetime` seconds when one is given. `storage_state(path)` writes a Playwright
+storage-state file holding a fresh session, as `playwright codegen --save-storage` would after
+logging in; `sessions` are the values handed out, for tests that grep for them.
 """
 
 from __future__ import annotations
