@@ -130,7 +130,6 @@ def capture_once(
 
 def _capture(services: Any, url: str, person: str | None, requested_by: str, via: str, user_id: int | None) -> OneOff:
     from vaern.alerts import enqueue
-    from vaern.alerts.routing import NEW_HIT
     from vaern.app import watched_people
     from vaern.crawler.capture import capture_pages
     from vaern.domain import CaptureFailure, CaptureRequest
@@ -204,7 +203,7 @@ def _capture(services: Any, url: str, person: str | None, requested_by: str, via
         session.flush()
         # A new hit is told as any hit is (alerts.policy, routing): the leader at once where its
         # severity says so, the analysts' digest, or nobody. The person who asked knows already.
-        told = sorted({a.recipient for a in enqueue(session, config, new_hits, NEW_HIT, None)})
+        told = sorted({a.recipient for a in enqueue(session, config, new_hits, "new_hit", None)})
         read = [_reading(session, config, hit) for hit in hits]
         session.flush()
         record = OneOffCaptureRow(url=url, at=now, requested_by=requested_by, via=via, person_id=person,
