@@ -160,3 +160,12 @@ def test_a_captured_hit_the_policy_tells_nobody_is_queued_for_nobody(make_config
     assert [(r["person"], r["severity"], r["categories"], r["policy"]) for r in named["read"]] == [
         ("kj", "none", [], "none")]
     assert json.loads(_vaern(config.source, "alerts", "--json").stdout) == []
+
+    # --no-alerts: a hit the policy tells at once is queued for its leader, and nothing is sent.
+    queued = _vaern(config.source, "capture", site.url("/opslag"), "--no-alerts")
+    assert queued.returncode == 0, queued.stdout + queued.stderr
+    assert "told of the new hits at once: amr@testby.example, lene@testby.example" in queued.stdout
+    assert "Alerts queued, not sent (--no-alerts)" in queued.stdout
+    outbox = json.loads(_vaern(config.source, "alerts", "--json").stdout)
+    assert sorted((a["to"], a["kind"], a["status"]) for a in outbox) == [
+        ("amr@testby.example", "new_hit", "queued"), ("lene@testby.example", "new_hit", "queued")]

@@ -594,6 +594,9 @@ def capture(obj: Context, url: str, person: str | None, as_json: bool, no_alerts
         click.echo(json.dumps(secured.as_json(), indent=2, ensure_ascii=False))
     else:
         _capture_summary(secured)
+    if secured.told and no_alerts:
+        click.echo("Alerts queued, not sent (--no-alerts); `vaern send` or `vaern run` delivers them.",
+                   err=as_json)
     if secured.told and not no_alerts:
         from vaern.alerts import deliver, outbox_counts
         from vaern.app import open_services
