@@ -4,7 +4,8 @@ The session file's cookie lets Værn read the members' posts over HTTP and in Ch
 evidence is complete, so the browser was logged in too); the cookie value is found in no stored
 artefact (archive files, WARC records decompressed, database, the command's output, the export
 bundle); the other loopback host gets no session cookie (a redirect, a picture, a link). An expired
-session marks the site `needs_login`, tells the admins once, and removes nothing.
+session marks the site `needs_login`, tells the admins once, and removes nothing. Both run on
+SQLite and on PostgreSQL (`db_url`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import email.policy
 import gzip
 import io
 import json
-import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -59,8 +59,9 @@ def forum(tmp_path: Path) -> Iterator[tuple[MembersForum, SiteServer, SiteServer
         yield MembersForum(server, elsewhere=elsewhere), server, elsewhere
 
 
-def _config(make_config: Any, server: SiteServer, state: Path, smtp_port: int, render: str = "http") -> Any:
+def _config(make_config: Any, server: SiteServer, state: Path, smtp_port: int, render: str, db_url: str) -> Any:
     return make_config(
+        database=db_url,
         smtp={"host": "127.0.0.1", "port": smtp_port, "sender": "Værn <vaern@testby.example>"},
         network={"allow_private_hosts": ["127.0.0.1", "127.0.0.2"]},
         alerts={"admins": ["it@testby.example"]},
@@ -71,13 +72,13 @@ def _config(make_config: Any, server: SiteServer, state: Path, smtp_port: int, r
 
 @pytest.mark.parametrize("render", ["http", "browser"])
 def test_a_members_only_forum_is_read_with_the_session_and_the_cookie_is_stored_nowhere(
-    make_config: Any, forum: tuple[MembersForum, SiteServer, SiteServer], tmp_path: Path, render: str
+    make_config: Any, forum: tuple[MembersForum, SiteServer, SiteServer], tmp_path: Path, render: str, db_url: str
 ) -> None:
     members, server, elsewhere = forum
     state = tmp_path / "forum-state.json"
     cookie = members.storage_state(state)
     with SmtpSink(eml_dir=tmp_path / "mail") as mailbox:
-        config = _config(make_config, server, state, mailbox.port, render)
+        config = _config(make_config, server, state, mailbox.port, render, db_url)
         crawled = _vaern(config.source, "crawl")
         assert crawled.returncode == 0, crawled.stdout + crawled.stderr
         hits = json.loads(_vaern(config.source, "hits", "--json").stdout)
@@ -101,12 +102,12 @@ def test_a_members_only_forum_is_read_with_the_session_and_the_cookie_is_stored_
     # Every stored artefact, inside its compressions: the value appears in none of them.
     artefacts: dict[str, bytes] = {f"archive/{p.relative_to(config.archive)}": p.read_bytes()
                                    for p in Path(config.archive).rglob("*") if p.is_file()}
-    database = Path(config.database.removeprefix("sqlite:///"))
-    for extra in (database, database.with_name(database.name + "-wal")):
-        if extra.exists():
-            artefacts[extra.name] = extra.read_bytes()
-    with sqlite3.connect(database) as db:
-        artefacts["database dump"] = "\n".join(db.iterdump()).encode()
+    if config.database.startswith("sqlite:///"):  # the files themselves, free pages included
+        database = Path(config.database.removeprefix("sqlite:///"))
+        for extra in (database, database.with_name(database.name + "-wal")):
+            if extra.exists():
+                artefacts[extra.name] = extra.read_bytes()
+    artefacts["database dump"] = _dump(config.database)
     artefacts["bundle.zip"] = (tmp_path / "bundle.zip").read_bytes()
     artefacts["crawl output"] = (crawled.stdout + crawled.stderr).encode()
     artefacts["status"] = status.stdout.encode()
@@ -131,14 +132,14 @@ def test_a_members_only_forum_is_read_with_the_session_and_the_cookie_is_stored_
 
 @pytest.mark.parametrize("render", ["http", "browser"])
 def test_an_expired_session_marks_the_site_needs_login_tells_the_admins_once_and_removes_nothing(
-    make_config: Any, forum: tuple[MembersForum, SiteServer, SiteServer], tmp_path: Path, render: str
+    make_config: Any, forum: tuple[MembersForum, SiteServer, SiteServer], tmp_path: Path, render: str, db_url: str
 ) -> None:
     members, server, _elsewhere = forum
     state = tmp_path / "forum-state.json"
     members.storage_state(state)
     mail = tmp_path / "mail"
     with SmtpSink(eml_dir=mail) as mailbox:
-        config = _config(make_config, server, state, mailbox.port, render)
+        config = _config(make_config, server, state, mailbox.port, render, db_url)
         first = _vaern(config.source, "crawl")
         assert first.returncode == 0, first.stdout + first.stderr
         leaders_told = len(_mails(mail))
@@ -203,6 +204,25 @@ def test_login_session_saves_the_sites_cookies_after_a_login_in_the_browser(
     with pytest.raises(NoSessionCookies, match="log in to the site in the window"):
         export_session(config, site, tmp_path / "none.json", lambda page: None, headless=True)
     assert not (tmp_path / "none.json").exists()
+
+
+def _dump(database: str) -> bytes:
+    """Every row of every table, as text (SQLite or PostgreSQL)."""
+    from sqlalchemy import MetaData
+
+    from vaern.storage.db import make_engine
+
+    engine = make_engine(database)
+    try:
+        tables = MetaData()
+        tables.reflect(engine)
+        with engine.connect() as conn:
+            rows = [f"{table.name}: {tuple(row)!r}" for table in tables.sorted_tables
+                    for row in conn.execute(table.select())]
+    finally:
+        engine.dispose()
+    assert any(r.startswith("hits: ") for r in rows), "the dump holds the database's rows"
+    return "\n".join(rows).encode()
 
 
 def load_config_with_session(make_config: Any, server: SiteServer, path: Path) -> Any:

@@ -276,7 +276,14 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
             remember(session, site_id, search_cursor=next_cursor)
     feed_notes = None
     if kind == "feed":
-        entries, feed_notes = poll_feeds(config, site, sessions, run_id, set(known))
+        entries, feed_notes, feed_login_lost = poll_feeds(config, site, sessions, run_id, set(known))
+        if feed_login_lost is not None:  # as a crawl's login wall: the site needs a login, nothing removed
+            with transaction(sessions) as session:
+                finish_run(session, run_id, "failed", f"needs login: {feed_login_lost} (export a new session: "
+                           "README, Logged-in sources)", feed_notes)
+                record_login(session, site_id, feed_login_lost)
+            services.engine.dispose()
+            return
         if not entries:
             with transaction(sessions) as session:
                 finish_run(session, run_id, "ok", None, feed_notes)
@@ -339,16 +346,18 @@ def run_crawl(config: Config, site_id: str, run_id: int, prepared: PreparedCrawl
 
 def poll_feeds(
     config: Config, site: Site, sessions: sessionmaker[Session], run_id: int, known_pages: set[str]
-) -> tuple[list[str], str]:
+) -> tuple[list[str], str, str | None]:
     """A feed run's poll: the site's feeds (configured; else detected, looked for again daily
     while none are found; sitemaps at most every 30 minutes), each fetched conditionally through
-    the SSRF guard; their validators
+    the SSRF guard, with a logged-in site's session cookies to its own hosts; their validators
     and failures remembered; the pages of entries not seen before returned (on the site's own
-    hosts, at most `feeds.max_new`), with a note for the run."""
+    hosts, at most `feeds.max_new`), with a note for the run, and why the session no longer
+    works where a login wall stopped the poll (then nothing is taken as new)."""
     from urllib.parse import urldefrag, urlsplit
 
-    from vaern.crawler.feedpoll import FeedState, PollResult, detect, poll
+    from vaern.crawler.feedpoll import FeedState, LoginWall, PollResult, detect, poll
     from vaern.crawler.netguard import NetGuard
+    from vaern.crawler.sitelogin import login_of
     from vaern.storage.db import transaction
     from vaern.storage.feeds import (
         PolledFeed,
@@ -365,13 +374,21 @@ def poll_feeds(
         rows = feeds_of(session, site.id, list(site.feeds.urls))
         states = [FeedState(r.url, r.origin, r.etag, r.last_modified) for r in due(rows)]
         look = not rows and site.feeds.detect and detection_due(session, site.id)
+    login = login_of(site)
     detection = PollResult()
     if look:
-        found = detect(config, site, guard, detection)
+        try:
+            found = detect(config, site, guard, detection, login)
+        except LoginWall as wall:
+            return [], f"feeds: not detected, {detection.requests} requests; needs login", wall.reason
         with transaction(sessions) as session:
             remember_detected(session, site.id, found)
         states = [FeedState(url, "detected") for url in found]
-    result = poll(config, site, states, guard)
+    result = poll(config, site, states, guard, login)
+    if result.login_lost is not None:
+        # Nothing of this poll is remembered (validators, entries, failures): a wall is no fault of
+        # the feeds, and what they list is read by the first poll that gets in again.
+        return [], f"feeds: the login wall stopped the poll after {result.requests} requests", result.login_lost
     hosts = {urlsplit(u).hostname for u in site.start_urls}
     with transaction(sessions) as session:
         first = record_polls(session, site.id, [
@@ -386,7 +403,7 @@ def poll_feeds(
             f"{len(failed)} failed), {len(new)} new entries, {result.requests + detection.requests} requests")
     if failed:
         note += "; " + "; ".join(o.error or "" for o in failed[:3])
-    return new, note
+    return new, note, None
 
 
 def _alert_queue(config: Config) -> AlertQueue:

@@ -577,10 +577,12 @@ def export(obj: Context, hit_id: str, output: Path | None) -> None:
 @click.argument("url")
 @click.option("--person", "person", default=None, help="The watched person (id) the page is about.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was secured as JSON.")
+@click.option("--no-alerts", is_flag=True, help="Queue the e-mails of new hits, send nothing (`vaern send` does).")
 @pass_ctx
-def capture(obj: Context, url: str, person: str | None, as_json: bool) -> None:
+def capture(obj: Context, url: str, person: str | None, as_json: bool, no_alerts: bool) -> None:
     """Secure one page now: screenshot, HTML, WARC and hashes through the evidence path, filed
-    with a hit for each watched person it names (and for --person) or as a case record."""
+    with a hit for each watched person it names (and for --person) or as a case record; a new
+    hit is read and told as a crawled one is (alerts.policy), and its e-mails are sent now."""
     from vaern.oneoff import CaptureRefused, capture_once
 
     try:
@@ -590,16 +592,53 @@ def capture(obj: Context, url: str, person: str | None, as_json: bool) -> None:
         raise SystemExit(2 if exc.bad_input else 1) from None
     if as_json:
         click.echo(json.dumps(secured.as_json(), indent=2, ensure_ascii=False))
-        return
+    else:
+        _capture_summary(secured)
+    if secured.told and no_alerts:
+        click.echo("Alerts queued, not sent (--no-alerts); `vaern send` or `vaern run` delivers them.",
+                   err=as_json)
+    if secured.told and not no_alerts:
+        from vaern.alerts import deliver, outbox_counts
+        from vaern.app import open_services
+
+        services = open_services(obj.config)
+        try:
+            report = deliver(obj.config, services.sessions)
+            with services.sessions() as session:
+                box = outbox_counts(session)
+        finally:
+            services.engine.dispose()
+        if as_json:  # stdout is the JSON; what delivery did goes to stderr
+            with contextlib.redirect_stdout(sys.stderr):
+                ok = _delivery_summary(report, box)
+        else:
+            ok = _delivery_summary(report, box)
+        if not ok:
+            raise SystemExit(1)
+
+
+def _capture_summary(secured: Any) -> None:
+    """What `vaern capture` secured, what each hit says, and who is told."""
     state = "complete" if secured.complete else f"INCOMPLETE: {secured.incomplete_reason}"
     click.echo(f"secured {secured.url} as {secured.snapshot} ({state})")
     click.echo(f"  manifest {secured.manifest} sha256 {secured.manifest_sha256}")
     for kind, entry in sorted(secured.files.items()):
         click.echo(f"  {kind}: {entry.get('path')}")
-    if secured.hits:
-        click.echo(f"  hits: {', '.join(secured.hits)} (people named: {', '.join(secured.people) or 'none'})")
-    else:
+    if not secured.hits:
         click.echo(f"  no watched person named; filed as case record {secured.record}")
+        return
+    click.echo(f"  hits: {', '.join(secured.hits)} (people named: {', '.join(secured.people) or 'none'})")
+    for read in secured.read:
+        categories = ", ".join(read["categories"]) or "no category"
+        click.echo(f"  {read['hit']} {read['person']}: severity {read['severity']} ({categories}); "
+                   f"police deadline {read['police_deadline']} ({read['deadline_basis']}); "
+                   f"alerts.policy: {read['policy']}")
+        if read["passage"]:
+            click.echo(f"    passage: {read['passage']['text']}")
+    if secured.told:
+        click.echo(f"  told of the new hits at once: {', '.join(secured.told)}")
+    else:
+        click.echo("  nobody is e-mailed at once (no new hit the policy tells at once)")
 
 
 @main.command("login-session")

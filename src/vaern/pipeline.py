@@ -243,6 +243,34 @@ def sentence(text: str, mention: Mention) -> str:
     return " ".join(text[start:end].split())
 
 
+def hit_fields(
+    page: Page, dates: Sequence[StatedDate], of_person: Sequence[Found], reading: PersonAssessment | None
+) -> dict[str, Any]:
+    """A hit's fields from what the page says of its person: the mentions (`of_person`, at least
+    one), the assessment (`reading`), the post's stated date (`dates`: `stated_dates` of the
+    page's markup) and its author. The crawl and a one-off capture (oneoff.py) both read a hit so."""
+    mentions = [f.mention for f in of_person]
+    best = max(of_person, key=lambda f: (f.mention.confidence == "high", f.mention.score))
+    return {
+        "confidence": "high" if any(m.confidence == "high" for m in mentions) else "possible",
+        "score": best.mention.score,
+        "variant": best.mention.variant,
+        # The forms of the name itself; pronouns found in context are in `why` only.
+        "matched_text": sorted({m.matched for m in mentions if not is_pronoun(m)}),
+        "why": [
+            {"variant": f.mention.variant, "compared": list(f.mention.compared), "score": f.mention.score,
+             "confidence": f.mention.confidence, **f.where(), "matched": f.mention.matched}
+            for f in of_person
+        ],
+        "excerpt": excerpt(best.text, best.mention),
+        "context_hash": text_hash("\n".join(sorted({sentence(f.text, f.mention) for f in of_person}))),
+        "found": sorted({m.found for m in mentions}),
+        **_assessed(reading),
+        **_dated(dates, page.text, of_person, reading),
+        **_authored(page.bylines, of_person, reading),
+    }
+
+
 class PagePipeline:
     """Receives pages from one site's crawl and records what they mean."""
 
@@ -351,26 +379,7 @@ class PagePipeline:
             updated: list[HitRow] = []
             for person_id, of_person in by_person.items():
                 hit = existing.get(person_id)
-                mentions = [f.mention for f in of_person]
-                best = max(of_person, key=lambda f: (f.mention.confidence == "high", f.mention.score))
-                fields = {
-                    "confidence": "high" if any(m.confidence == "high" for m in mentions) else "possible",
-                    "score": best.mention.score,
-                    "variant": best.mention.variant,
-                    # The forms of the name itself; pronouns found in context are in `why` only.
-                    "matched_text": sorted({m.matched for m in mentions if not is_pronoun(m)}),
-                    "why": [
-                        {"variant": f.mention.variant, "compared": list(f.mention.compared), "score": f.mention.score,
-                         "confidence": f.mention.confidence, **f.where(), "matched": f.mention.matched}
-                        for f in of_person
-                    ],
-                    "excerpt": excerpt(best.text, best.mention),
-                    "context_hash": text_hash("\n".join(sorted({sentence(f.text, f.mention) for f in of_person}))),
-                    "found": sorted({m.found for m in mentions}),
-                    **_assessed(judged.get(person_id)),
-                    **_dated(dates, page.text, of_person, judged.get(person_id)),
-                    **_authored(page.bylines, of_person, judged.get(person_id)),
-                }
+                fields = hit_fields(page, dates, of_person, judged.get(person_id))
                 if hit is None:
                     hit = HitRow(
                         person_id=person_id, unit_id=self.units.get(person_id), page_id=row.id,

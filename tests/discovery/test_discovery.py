@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,8 +84,9 @@ def test_empty_answers_a_wrong_key_and_an_unreachable_provider(fake: FakeSearch)
         down.search(RENE)
 
 
-def _world(make_config: Any, fake: FakeSearch, tmp_path: Path, budget: int) -> tuple[Any, Any]:
+def _world(make_config: Any, fake: FakeSearch, db_url: str, budget: int) -> tuple[Any, Any]:
     config = make_config(
+        database=db_url,
         sites=[{"id": "forum", "start_urls": ["http://forum.watched.test/"]}],
         discovery={"budget_per_day": budget, "providers": [
             {"kind": "brave", "base_url": fake.server.base_url, "api_key": "test-key"},
@@ -99,9 +99,9 @@ def _world(make_config: Any, fake: FakeSearch, tmp_path: Path, budget: int) -> t
 
 
 def test_the_budget_holds_errors_are_recorded_and_only_unwatched_hosts_wait(
-    make_config: Any, fake: FakeSearch, tmp_path: Path
+    make_config: Any, fake: FakeSearch, db_url: str
 ) -> None:
-    config, sessions = _world(make_config, fake, tmp_path, budget=4)
+    config, sessions = _world(make_config, fake, db_url, budget=4)
     providers = providers_of(config.discovery.providers)
     fake.script(METTE, "429")
     day = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -139,9 +139,9 @@ def test_the_budget_holds_errors_are_recorded_and_only_unwatched_hosts_wait(
 
 
 def test_every_failure_is_recorded_with_its_query_and_the_round_goes_on(
-    make_config: Any, fake: FakeSearch, tmp_path: Path
+    make_config: Any, fake: FakeSearch, db_url: str
 ) -> None:
-    config, sessions = _world(make_config, fake, tmp_path, budget=100)
+    config, sessions = _world(make_config, fake, db_url, budget=100)
     searxng = [p for p in providers_of(config.discovery.providers) if p.name == "searxng"]
     fake.script(RENE, "403")
     fake.script(METTE, "malformed")

@@ -17,8 +17,14 @@ across polls, entries already seen) is storage/feeds.py.
   the usual places (`/feed/`, `/comments/feed/`, `/sitemap.xml`), each kept only if it reads as
   a feed; with `robots: obey`, feeds robots.txt disallows are left out.
 
+A logged-in site (`sites[].session`, crawler/sitelogin.py) is polled as it is crawled: each hop
+to one of the site's hosts carries its session cookies, a hop to any other host (a feed elsewhere,
+a redirect away) none; nothing here writes a header down. A login wall on a poll (401/403, a
+redirect to a login page, a login form) raises `LoginWall`: the poll stops there and the feed run
+marks the site `needs_login` as a crawl does, and counts nothing as removed.
+
 Controlled by `sites[].feeds` (urls, every, detect, max_new), `sites[].robots`, `sites[].timeout`,
-`sites[].user_agent` and `network.allow_private_hosts`.
+`sites[].user_agent`, `sites[].session` and `network.allow_private_hosts`.
 """
 
 from __future__ import annotations
@@ -44,12 +50,21 @@ from vaern.crawler.feeds import (
 )
 from vaern.crawler.netguard import NetGuard
 from vaern.crawler.settings import user_agent
+from vaern.crawler.sitelogin import SiteLogin, login_wall
 from vaern.errors import BlockedAddress
 
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 MAX_FEEDS = 25  # feeds polled per site, detected ones and their children included
+
+
+class LoginWall(FeedError):
+    """A logged-in site's poll met its login wall: the session no longer works (the message says how)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,7 @@ class FeedOutcome:
 class PollResult:
     outcomes: list[FeedOutcome] = field(default_factory=list)
     requests: int = 0  # HTTP requests made, redirects included
+    login_lost: str | None = None  # a logged-in site's login wall stopped the poll: why
 
 
 class _PinnedHTTP(http.client.HTTPConnection):
@@ -126,8 +142,11 @@ def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
     counter: PollResult | None = None,
+    login: SiteLogin | None = None,
 ) -> Fetched:
-    """GET `url` conditionally; FeedError (with the reason) for anything but 200 or 304."""
+    """GET `url` conditionally; FeedError (with the reason) for anything but 200 or 304;
+    LoginWall where `login` (the site's session, sent to its hosts only) no longer gets in."""
+    redirected = False
     for _hop in range(MAX_REDIRECTS + 1):
         try:
             address = guard.connect_address_blocking(url)
@@ -142,6 +161,9 @@ def fetch(
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        cookie = login.cookie_header(url) if login is not None else None
+        if cookie:
+            headers["Cookie"] = cookie
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if counter is not None:
             counter.requests += 1
@@ -157,8 +179,14 @@ def fetch(
             location = response.getheader("Location")
             if not location:
                 raise FeedError(f"{url}: HTTP {response.status} without a Location")
-            url = urljoin(url, location)
+            url, redirected = urljoin(url, location), True
+            if login is not None and login.applies_to(url) and (wall := login_wall(200, url, True, None)):
+                raise LoginWall(wall)
             continue
+        if login is not None and login.applies_to(url):
+            wall = login_wall(response.status, url, redirected, body if response.status == 200 else None)
+            if wall is not None:
+                raise LoginWall(wall)
         if response.status == 304:
             return Fetched(url, 304, etag=response.getheader("ETag") or etag,
                            last_modified=response.getheader("Last-Modified") or last_modified)
@@ -170,8 +198,11 @@ def fetch(
     raise FeedError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
 
-def poll(config: Config, site: Site, states: list[FeedState], guard: NetGuard) -> PollResult:
-    """Poll every feed in `states` (and the sitemaps and comment feeds they lead to)."""
+def poll(
+    config: Config, site: Site, states: list[FeedState], guard: NetGuard, login: SiteLogin | None = None
+) -> PollResult:
+    """Poll every feed in `states` (and the sitemaps and comment feeds they lead to); a login
+    wall ends the poll (`login_lost`), the feeds not reached keep their state for the next."""
     result = PollResult()
     agent = user_agent(config, site)
     queue = list(states)
@@ -181,12 +212,16 @@ def poll(config: Config, site: Site, states: list[FeedState], guard: NetGuard) -
         state = queue.pop(0)
         try:
             got = fetch(state.url, guard, agent=agent, timeout=site.timeout, etag=state.etag,
-                        last_modified=state.last_modified, counter=result)
+                        last_modified=state.last_modified, counter=result, login=login)
             if got.status == 304:
                 result.outcomes.append(FeedOutcome(state.url, state.origin, 304, etag=got.etag,
                                                    last_modified=got.last_modified))
                 continue
             parsed = parse_feed(got.body, got.url)
+        except LoginWall as wall:
+            log.warning("feed %s of site %s: the session no longer works: %s", state.url, site.id, wall.reason)
+            result.login_lost = wall.reason
+            break
         except FeedError as exc:
             log.warning("feed %s of site %s failed: %s", state.url, site.id, exc)
             result.outcomes.append(FeedOutcome(state.url, state.origin, error=str(exc)))
@@ -205,17 +240,23 @@ def _is_comment_feed(url: str) -> bool:
     return urlsplit(url).path.rstrip("/").endswith("comments/feed")
 
 
-def detect(config: Config, site: Site, guard: NetGuard, counter: PollResult | None = None) -> list[str]:
+def detect(
+    config: Config, site: Site, guard: NetGuard, counter: PollResult | None = None, login: SiteLogin | None = None
+) -> list[str]:
     """The feeds and sitemaps of `site`, found on its start pages, in robots.txt and in the usual
-    places; each kept only if it reads as a feed or sitemap."""
+    places; each kept only if it reads as a feed or sitemap. LoginWall where a start page shows
+    that the session no longer works."""
     agent = user_agent(config, site)
     candidates: list[str] = []
     roots = list(dict.fromkeys(site_root(u) for u in site.start_urls))
     robots: dict[str, RobotFileParser] = {}
     for root in roots:
         try:
-            got = fetch(urljoin(root, "robots.txt"), guard, agent=agent, timeout=site.timeout, counter=counter)
+            got = fetch(urljoin(root, "robots.txt"), guard, agent=agent, timeout=site.timeout, counter=counter,
+                        login=login)
             text = got.body.decode("utf-8", "replace")
+        except LoginWall:
+            text = ""  # robots.txt behind the wall: the start pages say whether the session works
         except FeedError:
             text = ""
         parser = RobotFileParser()
@@ -224,8 +265,10 @@ def detect(config: Config, site: Site, guard: NetGuard, counter: PollResult | No
         candidates += sitemaps_in_robots(text, root)
     for start in site.start_urls:
         try:
-            candidates += feeds_in_html(fetch(start, guard, agent=agent, timeout=site.timeout, counter=counter).body,
-                                        start)
+            candidates += feeds_in_html(
+                fetch(start, guard, agent=agent, timeout=site.timeout, counter=counter, login=login).body, start)
+        except LoginWall:
+            raise
         except FeedError as exc:
             log.info("feed detection: start page %s unreadable: %s", start, exc)
     for start in site.start_urls:
@@ -238,8 +281,8 @@ def detect(config: Config, site: Site, guard: NetGuard, counter: PollResult | No
         if site.robots == "obey" and rules is not None and not rules.can_fetch(agent, url):
             continue
         try:
-            parse_feed(fetch(url, guard, agent=agent, timeout=site.timeout, counter=counter).body, url)
-        except FeedError:
+            parse_feed(fetch(url, guard, agent=agent, timeout=site.timeout, counter=counter, login=login).body, url)
+        except FeedError:  # a login wall here too: not a feed a member reads, so not kept
             continue
         found.append(url)
     return found

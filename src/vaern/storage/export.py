@@ -2,15 +2,15 @@
 
 Controlled by `archive` and `evidence.store` (everything is read through the archive), `timezone`,
 `organisation` and `language` (the report is in Danish or English: vaern.words). The zip holds,
-for every snapshot of the hit's page: its files
-under their plain names, its `manifest.json` and its timestamp tokens; a `SHA256SUMS` that
-`sha256sum -c` accepts; a self-contained `report.html` (it loads nothing from other hosts: styles
-inline, images by relative path) and `report.pdf` printed from it by Chromium (the printer is
-handed in by `app.evidence_bundle`: storage never drives a browser). The report says who was
-named, where, shows the screenshots and excerpts, gives every time in UTC and in local time,
-every hash, how to check it all without Værn, and what the hashes do not prove. A snapshot from an older or
-failed capture may lack its provenance, TLS details, times, screenshot or timestamps; the report
-then says so where they would be.
+for every snapshot of the hit's page: its files under their plain names, its `manifest.json` and
+its timestamp tokens; a `SHA256SUMS` that `sha256sum -c` accepts; a self-contained `report.html`
+(it loads nothing from other hosts: styles inline, images by relative path) and `report.pdf`
+printed from it by Chromium (the printer is handed in by `app.evidence_bundle`: storage never
+drives a browser). The report says who was named, where, who wrote it where the page marked up its
+author (also in `export.json`), shows the screenshots and excerpts, gives every time in UTC and in
+local time, every hash, how to check it all without Værn, and what the hashes do not prove. A
+snapshot from an older or failed capture may lack its provenance, TLS details, times, screenshot or
+timestamps; the report then says so where they would be.
 """
 
 from __future__ import annotations
@@ -140,6 +140,8 @@ def export_bundle(
             "exported_at": _iso_naive(generated), "host": socket.gethostname(),
             "software": f"vaern/{_version()}", "organisation": config.organisation,
             "tsa_urls": list(config.evidence.tsa_urls),
+            # Who wrote the post, as the page marked it up (null where it did not say).
+            "author": {"name": hit.author, "source": hit.author_source} if hit.author else None,
         }
         (folder / "export.json").write_text(json.dumps(export_info, indent=2, ensure_ascii=False) + "\n",
                                             encoding="utf-8")
@@ -156,6 +158,7 @@ def export_bundle(
                 "confidence": words.code("", hit.confidence), "score": words.number(round(hit.score, 1)),
                 "url": hit.url, "matched_text": list(hit.matched_text), "excerpt": hit.excerpt,
                 "categories": [words.code("", c) for c in hit.categories],
+                "author": export_info["author"],
                 "first_seen": _moment(hit.first_seen, zone), "last_seen": _moment(hit.last_seen, zone),
                 "removed_at": _moment(hit.removed_at, zone) if hit.removed_at else None,
             },

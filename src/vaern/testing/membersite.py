@@ -2,14 +2,15 @@
 
 Anyone without a valid session is sent to `/login?next=…` (a form with a password field); a POST
 there with the right password sets the `forum_sid` cookie (a fresh random value) and goes back.
-Members see the front page (a list of threads) and the threads, whose posts name a watched
-person. The thread page also loads a picture from, and links to, the `elsewhere` server (another
-loopback host), so a test can prove that session cookies never go there.
+Members see the front page (a list of threads), the threads, whose posts name a watched person, and
+`/feed/`, an RSS feed of the threads; `add_thread(title, text)` publishes one more. The thread page
+also loads a picture from, and links to, the `elsewhere` server (another loopback host), so a test
+can prove that session cookies never go there.
 
-A session is valid until `expire()` (what an expiring cookie does to a dedicated account), or
-until it is older than `lifetime` seconds when one is given. `storage_state(path)` writes a
-Playwright storage-state file holding a fresh session, as `playwright codegen --save-storage`
-would after logging in; `sessions` are the values handed out, for tests that grep for them.
+A session is valid until `expire()` (what an expiring cookie does to a dedicated account), or until
+it is older than `lifetime` seconds when one is given. `storage_state(path)` writes a Playwright
+storage-state file holding a fresh session, as `playwright codegen --save-storage` would after
+logging in; `sessions` are the values handed out, for tests that grep for them.
 """
 
 from __future__ import annotations
@@ -45,13 +46,22 @@ class MembersForum:
         self._valid: dict[str, float] = {}  # session value -> when it was handed out
         self._lock = threading.Lock()
         self.sessions: list[str] = []
+        self.threads = dict(THREADS)
         server.route("/", self._front)
+        server.route("/feed/", self._feed)
         server.route("/login", self._login)
         server.route("/thread/", self._thread, prefix=True)
         server.route("/ud", self._out)
         if elsewhere is not None:
             elsewhere.set_page("/andet", "<!doctype html><title>Andet sted</title><p>En anden side.</p>")
         server.route("/robots.txt", lambda ex: ex.send(200, "User-agent: *\nAllow: /\n", "text/plain"))
+
+    def add_thread(self, title: str, text: str) -> str:
+        """Publish a thread (the front page and the feed list it at once); its URL."""
+        with self._lock:
+            number = str(len(self.threads) + 1)
+            self.threads[number] = (title, text)
+        return self.server.url(f"/thread/{number}")
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -106,7 +116,8 @@ class MembersForum:
         if not self._member(ex):
             self._to_login(ex)
             return
-        items = "".join(f"<li><a href='/thread/{n}'>{html.escape(t)}</a></li>" for n, (t, _b) in THREADS.items())
+        items = "".join(f"<li><a href='/thread/{n}'>{html.escape(t)}</a></li>"
+                        for n, (t, _b) in list(self.threads.items()))
         out = "<p><a href='/ud'>Et link ud af forummet</a></p>" if self.elsewhere is not None else ""
         ex.send(200, self._page("Testby Forum", f"<h1>Tråde for medlemmer</h1><ul>{items}</ul>{out}"))
 
@@ -117,19 +128,32 @@ class MembersForum:
 
     def _thread(self, ex: Exchange) -> None:
         number = ex.route.rsplit("/", 1)[-1]
-        if number not in THREADS:
+        if number not in self.threads:
             ex.send(404, self._page("Ikke fundet", "<p>Ingen sådan tråd.</p>"))
             return
         if not self._member(ex):
             self._to_login(ex)
             return
-        title, text = THREADS[number]
+        title, text = self.threads[number]
         extra = ""
         if self.elsewhere is not None:
             extra = (f"<p><img src='{self.elsewhere.url('/_/image.png')}' alt='billede'> "
                      f"<a href='{self.elsewhere.url('/andet')}'>Mere et andet sted</a></p>")
         ex.send(200, self._page(title, f"<article class='post'><h1>{html.escape(title)}</h1>"
                                        f"<p>{html.escape(text)}</p></article>{extra}"))
+
+    def _feed(self, ex: Exchange) -> None:
+        """RSS 2.0 of the threads, newest first: members only, like the threads."""
+        if not self._member(ex):
+            self._to_login(ex)
+            return
+        items = "".join(
+            f"<item><title>{html.escape(t)}</title><link>{self.server.url(f'/thread/{n}')}</link>"
+            f"<guid>{self.server.url(f'/thread/{n}')}</guid></item>"
+            for n, (t, _b) in reversed(list(self.threads.items()))
+        )
+        ex.send(200, f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Testby Forum"
+                     f"</title><link>{self.server.url('/')}</link>{items}</channel></rss>", "application/rss+xml")
 
     def _login(self, ex: Exchange) -> None:
         if ex.method == "POST":

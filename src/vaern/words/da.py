@@ -300,6 +300,7 @@ DA: dict[str, str] = {
     "report.summary": "Sammendrag",
     "report.person_named": "Nævnt person",
     "report.where": "Hvor",
+    "report.author_source": "læst fra sidens markering",
     "report.matched_text": "Navnet, som det stod på siden",
     "report.score": "score",
     "report.none": "ingen",

@@ -300,6 +300,7 @@ EN: dict[str, str] = {
     "report.summary": "Summary",
     "report.person_named": "Person named",
     "report.where": "Where",
+    "report.author_source": "as the page marks it up:",
     "report.matched_text": "Matched text",
     "report.score": "score",
     "report.none": "none",
