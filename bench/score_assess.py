@@ -61,7 +61,7 @@ def main() -> None:
     started = time.process_time()
     for row in rows:
         text, pid = row["text"], row["person"]
-        result = assessor.assess(text, (), index.find(text))
+        result = assessor.read(text)
         if row["someone_else"]:
             highs = [m for m in result.mentions if m.confidence == "high"]
             else_high += len(highs)

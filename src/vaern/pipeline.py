@@ -145,14 +145,14 @@ def assess_page(index: NameIndex, assessor: Assessor, page: Page) -> tuple[list[
         if not text:
             continue
         posts = page.posts if name == "text" else ()
-        result = assessor.assess(text, posts, index.find(text))
+        result = assessor.read(text, posts)
         found += [Found(name, text, m, post_for(posts, m.start) if posts else None) for m in result.mentions]
         for person, reading in result.of_person.items():
             judged[person] = merge(judged[person], reading) if person in judged else reading
     # Text read in the page's images (crawler/ocr.py): matched like the page's text, each
     # mention marked as found in an image and holding the image's address.
     for image in page.images:
-        result = assessor.assess(image.text, (), index.find(image.text))
+        result = assessor.read(image.text)
         found += [
             Found("image", image.text, dataclasses.replace(m, found="image"), None, image.url)
             for m in result.mentions

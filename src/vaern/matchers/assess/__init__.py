@@ -16,6 +16,7 @@ context), `reading` (categories per sentence, with negation, quotes and question
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from vaern.config import CATEGORIES
@@ -24,7 +25,7 @@ from vaern.matchers.assess.context import NameParts, in_context, is_pronoun, lon
 from vaern.matchers.assess.privatedata import PrivateItem, mask
 from vaern.matchers.assess.reading import Sentence, read
 from vaern.matchers.assess.severity import category_rank, police_fits, severity_of
-from vaern.matchers.classify import sentence_spans, sentences_around
+from vaern.matchers.classify import sentence_bounds, sentence_spans, sentences_around
 from vaern.matchers.names import NameIndex
 
 PASSAGE_CHARS = 300
@@ -59,12 +60,28 @@ class Assessor:
     """The name index's people and lexicon, ready to read texts."""
 
     def __init__(self, index: NameIndex) -> None:
+        self.index = index
         self.classifier = index.classifier
         self.people: dict[str, WatchedPerson] = {p.id: p for p in index.people}
         self.parts: NameParts = name_parts(index.people)
 
-    def assess(self, text: str, posts: Sequence[Post], mentions: Sequence[Mention]) -> Assessment:
+    def read(self, text: str, posts: Sequence[Post] = ()) -> Assessment:
+        """The name index's mentions in `text` and their assessment, as `assess(text, posts,
+        index.find(text))` gives them, with the text's words cut once for both."""
+        # The chunks holding a part of a watched name are all the matcher needs, and all that
+        # can hold a surname written alone.
+        named = self.index.vocab.named_chunks(set(text.split())).keys()
+        return self.assess(text, posts, self.index.find(text, named), named)
+
+    def assess(
+        self, text: str, posts: Sequence[Post], mentions: Sequence[Mention], chunks: AbstractSet[str] | None = None
+    ) -> Assessment:
+        """`mentions`: index.find(text); `chunks`: the text's distinct whitespace-separated
+        chunks, or only those holding a part of a watched name, where the caller has them."""
         units = _units(text, posts)
+        # A surname written alone is looked for in the posts naming nobody in full, and only
+        # where the text holds some watched person's surname at all (most texts hold none).
+        surnames = bool(self.parts.surnames_among(set(text.split()) if chunks is None else chunks))
         sentences: dict[tuple[int, int], list[Sentence]] = {}
         cut: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
@@ -96,11 +113,25 @@ class Assessor:
                 in_context(text, unit[0], unit[1], everything, self.parts, self.people, spans_of(unit))
                 if has_mention else []
             )
-            if not has_mention:
+            if not has_mention and surnames:
                 # Read only if a surname is written there alone (most texts name nobody), and
                 # only the sentence it is in.
-                def at(offset: int, unit: tuple[int, int] = unit) -> tuple[str, ...]:
-                    holding = [(a, b) for a, b in spans_of(unit) if a <= offset < b]
+                read_at: dict[int, tuple[str, ...]] = {}  # lone_surnames asks twice of a sentence
+
+                def at(
+                    offset: int, unit: tuple[int, int] = unit, done: dict[int, tuple[str, ...]] = read_at
+                ) -> tuple[str, ...]:
+                    if offset not in done:
+                        done[offset] = read_sentence_at(offset, unit)
+                    return done[offset]
+
+                def read_sentence_at(offset: int, unit: tuple[int, int]) -> tuple[str, ...]:
+                    # The sentence around the offset, cut as the whole unit would be cut.
+                    begin, end = sentence_bounds(text, offset, offset)
+                    holding = [
+                        (a, b) for a, b in sentence_spans(text, max(begin, unit[0]), min(end, unit[1]))
+                        if a <= offset < b
+                    ]
                     if not holding:
                         return ()
                     [sentence] = read(self.classifier, text, holding[0][0], holding[0][1], (), holding)

@@ -23,6 +23,7 @@ import bisect
 import functools
 import re
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
 from vaern.domain import Mention, WatchedPerson
@@ -70,6 +71,21 @@ class NameParts:
     surname: dict[str, tuple[str, ...]]
     # A word as written -> who has it as surname (remembered: texts repeat their words).
     seen: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    # Chunks of text (between white space) known to hold no capitalised word that is a watched
+    # surname, and those known to hold some (-> those words): a text's chunks are sorted out
+    # against them with one set operation at C speed.
+    plain: set[str] = field(default_factory=set, compare=False, repr=False)
+    folds: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    holding: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def folded(self, word: str) -> str:
+        """fold(word), remembered (in `seen`'s company: texts repeat their words)."""
+        found = self.folds.get(word)
+        if found is None:
+            if len(self.folds) > 200_000:
+                self.folds.clear()
+            found = self.folds[word] = fold(word)
+        return found
 
     def surname_of(self, word: str) -> tuple[str, ...]:
         found = self.seen.get(word)
@@ -78,6 +94,26 @@ class NameParts:
                 self.seen.clear()
             found = self.seen[word] = self.surname.get(fold(word), ())
         return found
+
+    def surnames_among(self, chunks: AbstractSet[str]) -> dict[str, tuple[str, ...]]:
+        """The distinct capitalised words in `chunks` (a text's whitespace-separated chunks) that
+        are some watched person's surname, and who has each. The same words `_CAPITALISED` finds
+        in the text: no such word spans white space, and a chunk starts after white space."""
+        if len(self.plain) + len(self.holding) > 200_000:
+            self.plain.clear()
+            self.holding.clear()
+        known: dict[str, tuple[str, ...]] = {}
+        for chunk in chunks - self.plain:
+            words = self.holding.get(chunk)
+            if words is None:
+                words = tuple(w for w in _CAPITALISED.findall(chunk) if self.surname_of(w))
+                if not words:
+                    self.plain.add(chunk)
+                    continue
+                self.holding[chunk] = words
+            for word in words:
+                known[word] = self.surname_of(word)
+        return known
 
 
 def name_parts(people: Sequence[WatchedPerson]) -> NameParts:
@@ -147,7 +183,7 @@ def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: 
         if word.lower() in _PRONOUNS:
             pronouns.append(m)
             continue
-        key = fold(word)
+        key = parts.folded(word)
         who = owners.get(key)
         if who is None or len(who) != 1 or _covered(taken, m.start(), m.end()):
             continue
@@ -211,30 +247,29 @@ def lone_surnames(
         return []
     # Cheap first: the distinct capitalised words of the stretch that are some watched person's
     # surname at all (each looked up once); only then where they are.
-    known = {w: who for w in set(_CAPITALISED.findall(text, lo, hi)) if (who := parts.surname_of(w))}
+    known = parts.surnames_among(set(text[lo:hi].split()))
     if not known:
         return []
-    spotted = [(m, known[m.group()]) for m in _CAPITALISED.finditer(text, lo, hi) if m.group() in known]
+    spotted = _places(text, lo, hi, known)
     if not spotted:
         return []
-    candidates: list[tuple[re.Match[str], tuple[str, ...]]] = []
-    for m, who in spotted:
-        word = m.group()
-        at_start = _starts_sentence(text, lo, m.start())
-        before = _word_before(text, lo, m.start())
+    candidates: list[tuple[int, int, str, tuple[str, ...]]] = []
+    for start, end, word, who in spotted:
+        at_start = _starts_sentence(text, lo, start)
+        before = _word_before(text, lo, start)
         if before and _capitalised(before) and fold(before) not in _PRONOUNS and not at_start:
             return []  # "Jens Dahl": a whole name of someone nobody here watches
         caps = word.isupper() and len(word) >= 3
-        if not caps and at_start and not set(sentence_categories(m.start())) & _HARASSING:
+        if not caps and at_start and not set(sentence_categories(start)) & _HARASSING:
             # Capitalised perhaps only because a sentence starts there ("Skov er smuk"): only a
             # sentence that harasses is taken to be about a person ("Skov er en idiot").
             continue
-        candidates.append((m, who))
+        candidates.append((start, end, word, who))
     found: list[Mention] = []
-    for m, who in candidates:
+    for start, end, word, who in candidates:
         if len(who) > 3:
             continue  # a surname many watched people share says nothing about which one
-        harassing = bool(set(sentence_categories(m.start())) & _HARASSING)
+        harassing = bool(set(sentence_categories(start)) & _HARASSING)
         for pid in who:
             high = len(who) == 1 and harassing
             reason = (
@@ -242,11 +277,32 @@ def lone_surnames(
                 if high else "surname alone, no full name in the post"
             )
             found.append(Mention(
-                person=pid, start=m.start(), end=m.end(), matched=m.group(), score=80.0 if high else 60.0,
+                person=pid, start=start, end=end, matched=word, score=80.0 if high else 60.0,
                 confidence="high" if high else "possible", variant="surname_alone",
-                compared=(m.group(), m.group()), found="context", why=(reason,),
+                compared=(word, word), found="context", why=(reason,),
             ))
     return found
+
+
+def _places(
+    text: str, lo: int, hi: int, words: dict[str, tuple[str, ...]]
+) -> list[tuple[int, int, str, tuple[str, ...]]]:
+    """Where in text[lo:hi] `_CAPITALISED` finds each of `words` whole: (start, end, word, its
+    value), in text order. A search per word, not the pattern tried at every position."""
+    out: list[tuple[int, int, str, tuple[str, ...]]] = []
+    for word, who in words.items():
+        at = text.find(word, lo, hi)
+        while at >= 0:
+            end = at + len(word)
+            if (at == 0 or not _word_char(text[at - 1])) and (end >= hi or not _word_char(text[end])):
+                out.append((at, end, word, who))
+            at = text.find(word, end, hi)
+    return sorted(out)
+
+
+def _word_char(c: str) -> bool:
+    """Does `c` go on a word `_CAPITALISED` finds (a letter, digit, _, ' or -)?"""
+    return c.isalnum() or c in "_'’-"
 
 
 def _starts_sentence(text: str, lo: int, at: int) -> bool:
