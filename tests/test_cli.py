@@ -51,8 +51,24 @@ def test_match_reads_json_lines_and_writes_mentions(tmp_path: Path) -> None:
     (mention,) = out[0]["mentions"]
     assert mention["person"] == "rr" and mention["confidence"] == "high"
     assert "Hvorfor får René Rosenkilde lov?"[mention["start"] : mention["end"]] == "René Rosenkilde"
-    assert set(mention) == {"person", "start", "end", "score", "confidence", "variant", "categories"}
+    assert set(mention) == {"person", "start", "end", "score", "confidence", "variant", "categories", "found"}
+    assert mention["found"] == "text"
     assert out[1]["mentions"] == []
+
+
+def test_match_gives_later_references_found_in_context_as_a_crawl_does(tmp_path: Path) -> None:
+    people = tmp_path / "people.json"
+    people.write_text(json.dumps([{"id": "rr", "name": "René Rosenkilde", "aliases": []}]), encoding="utf-8")
+    text = "René Rosenkilde har lukket sagen. Rosenkilde er en idiot. Han skal have tæsk."
+    result = CliRunner().invoke(main, ["match", "--people", str(people)], input=json.dumps({"id": "d", "text": text}))
+    assert result.exit_code == 0, result.output
+    mentions = json.loads(result.output)["mentions"]
+    assert [(text[m["start"] : m["end"]], m["found"]) for m in mentions] == [
+        ("René Rosenkilde", "text"), ("Rosenkilde", "context"), ("Han", "context")
+    ]
+    # Each mention carries the categories of its own sentence, not those of the full name's.
+    assert [m["categories"] for m in mentions] == [[], ["insult"], ["threat"]]
+    assert all(m["person"] == "rr" and m["confidence"] == "high" for m in mentions)
 
 
 def test_match_rejects_a_line_that_is_not_json(tmp_path: Path) -> None:

@@ -329,6 +329,7 @@ def match(obj: Context, people_file: Path | None, input_file: Any) -> None:
     from vaern.app import watched_people
     from vaern.domain import WatchedPerson
     from vaern.matchers import build_index
+    from vaern.matchers.assess import Assessor
 
     if people_file is not None:
         try:
@@ -341,16 +342,21 @@ def match(obj: Context, people_file: Path | None, input_file: Any) -> None:
     else:
         config = obj.config
         index = build_index(watched_people(config), config.matching)
+    assessor = Assessor(index)
     for number, line in enumerate(input_file, start=1):
         if not line.strip():
             continue
         try:
             doc = json.loads(line)
             text = doc["text"]
+            if not isinstance(text, str):
+                raise TypeError("text is not a string")
         except (ValueError, KeyError, TypeError):
             click.echo(f"{input_file.name}:{number}: not a JSON object with \"id\" and \"text\"", err=True)
             raise SystemExit(2) from None
-        mentions = [{**m.as_row(), "score": round(m.score, 1)} for m in index.find(text)]
+        # As a crawl reads a page without posts: later references to a person the text names
+        # in full count too, marked `found: context`.
+        mentions = assessor.rows(text, assessor.read(text))
         click.echo(json.dumps({"id": doc.get("id"), "mentions": mentions}, ensure_ascii=False))
 
 

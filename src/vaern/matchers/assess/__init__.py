@@ -73,6 +73,19 @@ class Assessor:
         named = self.index.vocab.named_chunks(set(text.split())).keys()
         return self.assess(text, posts, self.index.find(text, named), named)
 
+    def rows(self, text: str, result: Assessment) -> list[dict[str, object]]:
+        """The mentions of a text's assessment as `vaern match` prints them: each with how it
+        was found (`text` or `context`) and the categories of the sentence holding it (a
+        context mention's own sentence, not its anchor's)."""
+        marks = [(m.start, m.end, m.variant == "possessive") for m in result.mentions if not is_pronoun(m)]
+        rows: list[dict[str, object]] = []
+        for m in result.mentions:
+            categories = m.categories
+            if m.found == "context":
+                categories = self.classifier.categories(text, sentence_bounds(text, m.start, m.end), marks)
+            rows.append({**m.as_row(), "score": round(m.score, 1), "categories": list(categories), "found": m.found})
+        return rows
+
     def assess(
         self, text: str, posts: Sequence[Post], mentions: Sequence[Mention], chunks: AbstractSet[str] | None = None
     ) -> Assessment:
