@@ -119,7 +119,9 @@ def check(obj: Context) -> None:
         from vaern.crawler.netguard import refused_start_urls  # loads Scrapy: only when there are sites
 
         refused = refused_start_urls(config.sites, config.network.allow_private_hosts)
-    click.echo(summary(config, refused))
+    from vaern.crawler.ocr import config_warnings
+
+    click.echo(summary(config, [*refused, *config_warnings(config.ocr.enabled, config.ocr.languages)]))
 
 
 def _load_or_exit(path: Path) -> Config:

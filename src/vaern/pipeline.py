@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vaern import clock
 from vaern.config import Config, Site
-from vaern.domain import CaptureRequest, FetchFailure, MatchedName, Mention, Page, Post, post_for
+from vaern.domain import CaptureRequest, FetchFailure, ImageText, MatchedName, Mention, Page, Post, post_for
 from vaern.matchers import NameIndex
 from vaern.matchers.assess import Assessor, PersonAssessment, merge
 from vaern.matchers.assess.context import is_pronoun
@@ -160,6 +160,12 @@ def assess_page(index: NameIndex, assessor: Assessor, page: Page) -> tuple[list[
         for person, reading in result.of_person.items():
             judged[person] = merge(judged[person], reading) if person in judged else reading
     return found, judged
+
+
+def _named_images(page: Page, found: Sequence[Found]) -> tuple[ImageText, ...]:
+    """The page's images whose text names someone: their bytes go into the evidence."""
+    named = {f.image for f in found if f.image is not None}
+    return tuple(i for i in page.images if i.url in named)
 
 
 def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:
@@ -390,7 +396,7 @@ class PagePipeline:
             self._queue(session, removed, "removed")
             reason = "hit" if new_hits else "update" if updated else "removed" if removed else None
             need = self._need(page.url, reason, page.body, page.status, tuple(self._matched(f) for f in found),
-                              row.id) if reason else None
+                              row.id, _named_images(page, found)) if reason else None
         if need is not None:
             self._owe(need)
 
@@ -492,12 +498,12 @@ class PagePipeline:
 
     def _need(
         self, url: str, reason: str, raw_html: bytes | None, raw_status: int | None,
-        matches: tuple[MatchedName, ...], page_id: int,
+        matches: tuple[MatchedName, ...], page_id: int, images: tuple[ImageText, ...] = (),
     ) -> CaptureRequest:
         return CaptureRequest(
             url=url, site_id=self.site.id, detected_at=clock.now(), reason=reason, raw_html=raw_html,
             raw_status=raw_status, matches=matches, site_settings=self.site.model_dump(mode="json"),
-            page_id=page_id,
+            page_id=page_id, images=images,
         )
 
     def _owe(self, need: CaptureRequest) -> None:
