@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from vaern import clock
 from vaern.app import open_services, watched_people
 from vaern.cli import main
+from vaern.crawler import ocr
 from vaern.domain import Page
 from vaern.matchers import build_index
 from vaern.pipeline import PagePipeline
@@ -28,6 +29,36 @@ def test_check_prints_a_summary_for_a_valid_config(make_config: Any) -> None:
     result = _invoke(config, "check")
     assert result.exit_code == 0, result.output
     assert "units: 2, people: 3, sites: 0" in result.output
+    assert "warning: ocr" not in result.output  # on by default where Tesseract is installed: nothing to say
+
+
+def test_check_warns_when_ocr_is_switched_on_but_tesseract_is_missing(
+    make_config: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    config = make_config(ocr={"enabled": True})
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract on this PATH
+    ocr.tesseract.cache_clear()
+    try:
+        result = _invoke(config, "check")
+        assert result.exit_code == 0, result.output
+        assert (
+            "  warning: ocr.enabled is true, but tesseract is not installed: text in images is not read "
+            "(apt-get install tesseract-ocr tesseract-ocr-dan)"
+        ) in result.output.splitlines()
+        quiet = _invoke(make_config(), "check")  # the default says nothing: images are simply not read
+        assert "warning: ocr" not in quiet.output
+    finally:
+        ocr.tesseract.cache_clear()
+        ocr.languages_installed.cache_clear()
+
+
+def test_check_warns_when_tesseract_lacks_the_language_data(make_config: Any) -> None:
+    result = _invoke(make_config(ocr={"languages": "dan+xqz"}), "check")
+    assert result.exit_code == 0, result.output
+    assert (
+        "  warning: ocr.languages: tesseract has no language data for xqz (apt-get install tesseract-ocr-xqz): "
+        "text in images is not read"
+    ) in result.output.splitlines()
 
 
 def test_check_exits_2_with_file_line_field_message(tmp_path: Path) -> None:
