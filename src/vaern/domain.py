@@ -84,6 +84,18 @@ class ImageText:
 
 
 @dataclass(frozen=True)
+class Photo:
+    """A picture on a page that is content, not decoration (crawler/photos.py): the stretch of
+    `Page.text` it stands beside (its figure, post or block), its address, and what its alt
+    text, title and caption say."""
+
+    start: int
+    end: int
+    url: str
+    alt: str = ""
+
+
+@dataclass(frozen=True)
 class Page:
     """A fetched page, as the crawler hands it to the pipeline."""
 
@@ -109,6 +121,7 @@ class Page:
     unready: str | None = None
     excerpts: tuple[Excerpt, ...] = ()  # parts that show another page's post (listing pages)
     images: tuple[ImageText, ...] = ()  # text read in the page's images, where `ocr` is on
+    photos: tuple[Photo, ...] = ()  # pictures on the page that are content (crawler/photos.py)
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,10 @@ from vaern import clock
 from vaern.config import Config, Site
 from vaern.domain import CaptureRequest, FetchFailure, ImageText, MatchedName, Mention, Page, Post, post_for
 from vaern.matchers import NameIndex
-from vaern.matchers.assess import Assessor, PersonAssessment, merge
+from vaern.matchers.assess import Assessor, PersonAssessment, merge, with_private
 from vaern.matchers.assess.context import is_pronoun
 from vaern.matchers.assess.dating import StatedDate, date_for, stated_dates
+from vaern.matchers.assess.photos import photos_of_people
 from vaern.storage.db import transaction
 from vaern.storage.failures import record_failure
 from vaern.storage.queries import hits_on_page, page_by_url
@@ -149,6 +150,11 @@ def assess_page(index: NameIndex, assessor: Assessor, page: Page) -> tuple[list[
         found += [Found(name, text, m, post_for(posts, m.start) if posts else None) for m in result.mentions]
         for person, reading in result.of_person.items():
             judged[person] = merge(judged[person], reading) if person in judged else reading
+        if name == "text" and page.photos:
+            # A picture beside the name (crawler/photos.py) publishes the person's likeness.
+            for person, items in photos_of_people(index, page.photos, result.mentions).items():
+                if person in judged:
+                    judged[person] = with_private(judged[person], items)
     # Text read in the page's images (crawler/ocr.py): matched like the page's text, each
     # mention marked as found in an image and holding the image's address.
     for image in page.images:

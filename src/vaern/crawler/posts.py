@@ -76,7 +76,7 @@ def find_posts(
     candidates = [c for c in candidates if isinstance(c.tag, str)]
     chosen = {id(c) for c in candidates}
 
-    norm, where = _normalised(text)
+    norm, where = normalised(text)
     found: list[tuple[Any, int, int]] = []  # (element, start, end) in norm
     posts: list[Post] = []
     for element in candidates:
@@ -86,7 +86,7 @@ def find_posts(
             continue
         ancestors = {id(a) for a in element.iterancestors()}
         lo = max((s if id(e) in ancestors else end for e, s, end in found), default=0)
-        span = _locate(norm, wanted, lo)
+        span = locate(norm, wanted, lo)
         if span is None:
             continue
         found.append((element, *span))
@@ -96,7 +96,7 @@ def find_posts(
     return tuple(posts)
 
 
-def _normalised(text: str) -> tuple[str, list[int]]:
+def normalised(text: str) -> tuple[str, list[int]]:
     """`text` with every whitespace run made one space, and each character's original offset."""
     out: list[str] = []
     where: list[int] = []
@@ -114,7 +114,7 @@ def _normalised(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
-def _locate(norm: str, wanted: str, lo: int) -> tuple[int, int] | None:
+def locate(norm: str, wanted: str, lo: int) -> tuple[int, int] | None:
     at = norm.find(wanted, lo)
     if at >= 0:
         return at, at + len(wanted)

@@ -80,6 +80,7 @@ from vaern.crawler.fingerprint import fingerprint, quiet_text
 from vaern.crawler.htmltree import parse_html
 from vaern.crawler.linkpolicy import TrapGuard, UrlNormaliser, trap_reason
 from vaern.crawler.netguard import BlockedRequest
+from vaern.crawler.photos import find_photos
 from vaern.crawler.posts import find_posts
 from vaern.domain import Excerpt, FetchFailure, ImageText, Page
 
@@ -291,6 +292,9 @@ class SiteSpider(Spider):
             page = replace(page, excerpts=self.excerpts(
                 response.text, page.url, page.text, extracted.anchors, extracted.title
             ))
+            if b"<img" in response.body:
+                photos = find_photos(response.text, page.url, page.text, lambda f: extract_html(f, page.url).text)
+                page = replace(page, photos=photos)
         return page, extracted
 
     def excerpts(

@@ -15,6 +15,7 @@ context), `reading` (categories per sentence, with negation, quotes and question
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -247,6 +248,18 @@ def merge(a: PersonAssessment, b: PersonAssessment) -> PersonAssessment:
     )
 
 
+def with_private(a: PersonAssessment, items: Sequence[PrivateItem]) -> PersonAssessment:
+    """A reading with more private data published about the person (a photo beside the name)."""
+    if not items:
+        return a
+    categories = tuple(c for c in CATEGORIES if c in {*a.categories, "private_info"})
+    private = a.private + tuple(items)
+    return dataclasses.replace(
+        a, categories=categories, severity=severity_of(categories), private=private,
+        police=police_fits(categories, (i.kind for i in private)),
+    )
+
+
 def _units(text: str, posts: Sequence[Post]) -> list[tuple[int, int]]:
     """The posts of a text (innermost first when nested), or the whole text."""
     if not posts:
@@ -265,4 +278,4 @@ def _unit_of(units: list[tuple[int, int]], offset: int) -> tuple[int, int]:
     return (before, max(after, offset + 1))
 
 
-__all__ = ["Assessment", "Assessor", "PersonAssessment", "merge"]
+__all__ = ["Assessment", "Assessor", "PersonAssessment", "merge", "with_private"]
