@@ -82,3 +82,11 @@ def test_a_photo_whose_alt_names_the_person_counts_and_an_avatar_does_not() -> N
     )
     assert judged["md"][2] == [("photo", "billede m.jpg")]
     assert judged["rr"][2] == []
+
+
+def test_a_photo_whose_alt_names_someone_else_is_not_a_photo_of_the_person_beside_it() -> None:
+    judged = assessed(
+        "<article><p>René Rosenkilde og Mette Dahl var til mødet.</p><img src='/m.jpg' alt='Mette Dahl'></article>"
+    )
+    assert judged["md"][2] == [("photo", "billede m.jpg")]
+    assert judged["rr"][2] == []

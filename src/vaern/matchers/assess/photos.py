@@ -2,8 +2,9 @@
 
 A picture that is content (crawler/photos.py: not an icon or avatar) stands beside a stretch of
 the page's text: its captioned figure, its post, or its block. A person mentioned in that
-stretch (written or found in context), or named in the picture's alt text or title while the
-page mentions them, gets the private item `photo` for it. Pure.
+stretch (written or found in context) gets the private item `photo` for it; where the
+picture's alt text, title or caption names watched people, only they get it (while the page
+mentions them): the picture shows them, not the others its post names. Pure.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ def photos_of_people(
     mentioned = {m.person for m in mentions}
     out: dict[str, list[PrivateItem]] = {}
     for photo in photos:
-        people = {m.person for m in mentions if photo.start <= m.start < photo.end}
-        if photo.alt:
-            people |= {m.person for m in index.find(photo.alt) if m.person in mentioned}
+        # A picture whose alt text or caption names watched people shows them, not the others
+        # its post names.
+        shown = {m.person for m in index.find(photo.alt)} if photo.alt else set()
+        people = shown & mentioned if shown else {m.person for m in mentions if photo.start <= m.start < photo.end}
         name = photo.url.rsplit("/", 1)[-1].split("?", 1)[0] or photo.url
         for person in sorted(people):
             items = out.setdefault(person, [])
