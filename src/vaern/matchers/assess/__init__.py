@@ -124,7 +124,7 @@ class Assessor:
         for unit in units:
             has_mention = any(unit[0] <= m.start < unit[1] for m in everything)
             added = (
-                in_context(text, unit[0], unit[1], everything, self.parts, self.people, spans_of(unit))
+                in_context(text, unit[0], unit[1], everything, self.parts, self.people, spans_of(unit), chunks)
                 if has_mention else []
             )
             if not has_mention and surnames:

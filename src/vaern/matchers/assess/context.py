@@ -60,6 +60,7 @@ _REFERENCE = re.compile(
     r"(?<![\w'’-])(?:[A-ZÆØÅÉÜÖÄ][\w'’-]*|han|hun|ham|hende|hans|hendes)(?![\w'’-])"
 )
 _CAPITALISED = re.compile(r"(?<![\w'’-])[A-ZÆØÅÉÜÖÄ][\w'’-]*")
+_PRONOUN_WORD = re.compile(r"(?<![\w'’-])(?i:han|hun|ham|hende|hans|hendes)(?![\w'’-])")
 _HARASSING = frozenset(("threat", "insult", "accusation", "incitement", "private_info"))
 
 
@@ -143,9 +144,13 @@ def _covered(taken: Sequence[tuple[int, int]], start: int, end: int) -> bool:
     return any(s < end and start < e for s, e in taken[max(0, i - 8) : i])
 
 
-def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts,
-               people: dict[str, WatchedPerson], sentences: list[tuple[int, int]] | None = None) -> list[Mention]:
-    """The context mentions of text[lo:hi] (one post), given its mentions found as text."""
+def in_context(
+    text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts, people: dict[str, WatchedPerson],
+    sentences: list[tuple[int, int]] | None = None, chunks: AbstractSet[str] | None = None,
+) -> list[Mention]:
+    """The context mentions of text[lo:hi] (one post), given its mentions found as text.
+    `chunks`: the text's whitespace-separated chunks, or only those holding a part of a watched
+    name (every given name or surname written alone is in one), where the caller has them."""
     anchors = [m for m in mentions if lo <= m.start < hi and m.found == "text"]
     if not anchors:
         return []
@@ -174,47 +179,61 @@ def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: 
         first[a.person] = min(first.get(a.person, a.start), a.start)
     sentences = sentence_spans(text, lo, hi) if sentences is None else sentences
     found: list[Mention] = []
-    pronouns: list[re.Match[str]] = []
+    pronouns: list[tuple[int, int, str]] = []
     # Later references are looked for as far as the text is read (assess: the sentences cut).
     reach = min(hi, sentences[-1][1]) if sentences else hi
     # Only capitalised words (a name written alone is capitalised, or in capitals) and pronouns.
-    for m in _REFERENCE.finditer(text, first_anchor, reach):
-        word = m.group()
-        if word.lower() in _PRONOUNS:
-            pronouns.append(m)
-            continue
+    references: list[tuple[int, int, str]] = []
+    if chunks is None:
+        for m in _REFERENCE.finditer(text, first_anchor, reach):
+            word = m.group()
+            if word.lower() in _PRONOUNS:
+                pronouns.append((m.start(), m.end(), word))
+            else:
+                references.append((m.start(), m.end(), word))
+    else:
+        # The same words, looked for where they can be: the anchored people's name parts among
+        # the chunks given, and the pronouns (as `_REFERENCE` has them: lower case, or capitalised).
+        wanted: dict[str, tuple[str, ...]] = {
+            w: () for chunk in chunks for w in _CAPITALISED.findall(chunk)
+            if w.lower() not in _PRONOUNS and parts.folded(w) in owners
+        }
+        references = [(s, e, w) for s, e, w, _ in _places(text, first_anchor, reach, wanted)]
+        pronouns = [
+            (m.start(), m.end(), m.group()) for m in _PRONOUN_WORD.finditer(text, first_anchor, reach)
+            if m.group().lower() in _PRONOUNS and (m.group()[0].isupper() or m.group() in _PRONOUNS)
+        ]
+    for start, end, word in references:
         key = parts.folded(word)
         who = owners.get(key)
-        if who is None or len(who) != 1 or _covered(taken, m.start(), m.end()):
+        if who is None or len(who) != 1 or _covered(taken, start, end):
             continue
         pid = next(iter(who))
         anchor = best[pid]
-        if m.start() < first[pid]:
+        if start < first[pid]:
             continue
         kind = "surname" if key in parts.surname and pid in parts.surname[key] else "given name"
-        found.append(_context_mention(anchor, m.start(), m.end(), word, f"{kind} alone after the full name"))
+        found.append(_context_mention(anchor, start, end, word, f"{kind} alone after the full name"))
     # Pronouns: to the person mentioned last (a pronoun itself counts), within PRONOUN_REACH
     # sentences of that mention where the post names several people; anywhere after the name
     # where it names one.
     everyone = sorted([*anchors, *found], key=lambda x: x.start)
     names_one = len({x.person for x in mentions if lo <= x.start < hi}) == 1
-    for m in pronouns:
-        if _covered(taken, m.start(), m.end()):
+    for start, end, said in pronouns:
+        if _covered(taken, start, end):
             continue  # part of a name ("Hans Jensen")
-        wanted = _PRONOUN_GENDER[m.group().lower()]
+        gender = _PRONOUN_GENDER[said.lower()]
         # The last person mentioned whom the pronoun fits ("han" never refers to a Mette).
-        before = [
-            x for x in everyone if x.end <= m.start() and gender_of(people.get(x.person)) in (None, wanted)
-        ]
+        before = [x for x in everyone if x.end <= start and gender_of(people.get(x.person)) in (None, gender)]
         if not before:
             continue
         last = before[-1]
-        if not names_one and _sentences_between(sentences, last.end, m.start()) > PRONOUN_REACH:
+        if not names_one and _sentences_between(sentences, last.end, start) > PRONOUN_REACH:
             continue
         pronoun_anchor = best.get(last.person)
         if pronoun_anchor is None:
             continue
-        pronoun = _context_mention(pronoun_anchor, m.start(), m.end(), m.group(), "pronoun after the full name")
+        pronoun = _context_mention(pronoun_anchor, start, end, said, "pronoun after the full name")
         found.append(pronoun)
         everyone.append(pronoun)
     return sorted(found, key=lambda x: x.start)
