@@ -46,6 +46,7 @@ def _genders() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)  # asked for every pronoun and every mention before it
 def gender_of(person: WatchedPerson | None) -> str | None:
     """"m", "f" or None (not known) for a watched person, by their first given name."""
     if person is None:
@@ -60,7 +61,8 @@ _REFERENCE = re.compile(
     r"(?<![\w'’-])(?:[A-ZÆØÅÉÜÖÄ][\w'’-]*|han|hun|ham|hende|hans|hendes)(?![\w'’-])"
 )
 _CAPITALISED = re.compile(r"(?<![\w'’-])[A-ZÆØÅÉÜÖÄ][\w'’-]*")
-_PRONOUN_WORD = re.compile(r"(?<![\w'’-])(?i:han|hun|ham|hende|hans|hendes)(?![\w'’-])")
+# A pronoun in any case; starting with its first letter lets the regex engine skip to each "h".
+_PRONOUN_WORD = re.compile(r"[Hh](?:[Ee][Nn][Dd][Ee][Ss]|[Ee][Nn][Dd][Ee]|[Aa][Nn][Ss]|[Aa][Nn]|[Aa][Mm]|[Uu][Nn])")
 _HARASSING = frozenset(("threat", "insult", "accusation", "incitement", "private_info"))
 
 
@@ -199,10 +201,7 @@ def in_context(
             if w.lower() not in _PRONOUNS and parts.folded(w) in owners
         }
         references = [(s, e, w) for s, e, w, _ in _places(text, first_anchor, reach, wanted)]
-        pronouns = [
-            (m.start(), m.end(), m.group()) for m in _PRONOUN_WORD.finditer(text, first_anchor, reach)
-            if m.group().lower() in _PRONOUNS and (m.group()[0].isupper() or m.group() in _PRONOUNS)
-        ]
+        pronouns = _pronouns(text, first_anchor, reach)
     for start, end, word in references:
         key = parts.folded(word)
         who = owners.get(key)
@@ -317,6 +316,19 @@ def _places(
                 out.append((at, end, word, who))
             at = text.find(word, end, hi)
     return sorted(out)
+
+
+def _pronouns(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
+    """The pronouns in text[lo:hi] as `_REFERENCE` finds them: whole words, in lower case or
+    capitalised ("han", "Han", "HAN"): (start, end, as written)."""
+    out: list[tuple[int, int, str]] = []
+    for m in _PRONOUN_WORD.finditer(text, lo, hi):
+        start, end, said = m.start(), m.end(), m.group()
+        if (start > 0 and _word_char(text[start - 1])) or (end < hi and _word_char(text[end])):
+            continue
+        if said[0].isupper() or said in _PRONOUNS:
+            out.append((start, end, said))
+    return out
 
 
 def _word_char(c: str) -> bool:
