@@ -84,7 +84,7 @@ def test_match_reads_json_lines_and_writes_mentions(tmp_path: Path) -> None:
     assert "Hvorfor får René Rosenkilde lov?"[mention["start"] : mention["end"]] == "René Rosenkilde"
     assert set(mention) == {"person", "start", "end", "score", "confidence", "variant", "categories", "found"}
     assert mention["found"] == "text"
-    assert out[1]["mentions"] == []
+    assert out[1]["mentions"] == [] and out[1]["context"] == []
 
 
 def test_match_gives_later_references_found_in_context_as_a_crawl_does(tmp_path: Path) -> None:
@@ -93,10 +93,13 @@ def test_match_gives_later_references_found_in_context_as_a_crawl_does(tmp_path:
     text = "René Rosenkilde har lukket sagen. Rosenkilde er en idiot. Han skal have tæsk."
     result = CliRunner().invoke(main, ["match", "--people", str(people)], input=json.dumps({"id": "d", "text": text}))
     assert result.exit_code == 0, result.output
-    mentions = json.loads(result.output)["mentions"]
-    assert [(text[m["start"] : m["end"]], m["found"]) for m in mentions] == [
-        ("René Rosenkilde", "text"), ("Rosenkilde", "context"), ("Han", "context")
+    line = json.loads(result.output)
+    # The names as written stay `mentions`; what a crawl also counts is added beside them.
+    assert [(text[m["start"] : m["end"]], m["found"]) for m in line["mentions"]] == [("René Rosenkilde", "text")]
+    assert [(text[m["start"] : m["end"]], m["found"]) for m in line["context"]] == [
+        ("Rosenkilde", "context"), ("Han", "context")
     ]
+    mentions = line["mentions"] + line["context"]
     # Each mention carries the categories of its own sentence, not those of the full name's.
     assert [m["categories"] for m in mentions] == [[], ["insult"], ["threat"]]
     assert all(m["person"] == "rr" and m["confidence"] == "high" for m in mentions)

@@ -327,7 +327,8 @@ def hits(obj: Context, as_json: bool, person: str | None, site: str | None, stat
 @click.argument("input_file", default="-", type=click.File("r", encoding="utf-8"))
 @pass_ctx
 def match(obj: Context, people_file: Path | None, input_file: Any) -> None:
-    """Name matching alone: JSON lines {"id", "text"} in, one line of mentions out per input."""
+    """Name matching alone: JSON lines {"id", "text"} in, one line of mentions out per input
+    (the names as written; the mentions found in context beside them, as "context")."""
     from vaern.app import watched_people
     from vaern.domain import WatchedPerson
     from vaern.matchers import build_index
@@ -356,10 +357,13 @@ def match(obj: Context, people_file: Path | None, input_file: Any) -> None:
         except (ValueError, KeyError, TypeError):
             click.echo(f"{input_file.name}:{number}: not a JSON object with \"id\" and \"text\"", err=True)
             raise SystemExit(2) from None
-        # As a crawl reads a page without posts: later references to a person the text names
-        # in full count too, marked `found: context`.
-        mentions = assessor.rows(text, assessor.read(text))
-        click.echo(json.dumps({"id": doc.get("id"), "mentions": mentions}, ensure_ascii=False))
+        # Read as a crawl reads a page without posts. `mentions` stay the names as written (what
+        # scripts and the dev corpus's scorer read); the later references to a person the text
+        # names in full, which a crawl counts too, are added beside them as `context`.
+        rows = assessor.rows(text, assessor.read(text))
+        line = {"id": doc.get("id"), "mentions": [r for r in rows if r["found"] != "context"],
+                "context": [r for r in rows if r["found"] == "context"]}
+        click.echo(json.dumps(line, ensure_ascii=False))
 
 
 # -- the demo -------------------------------------------------------------------------------
