@@ -101,9 +101,15 @@ class Classifier:
             lexicon = seen.get(chunk) or self._look_up(chunk)
             found |= lexicon[0]
             tried.update(lexicon[1])
+        required = self.required
+        if tried and required and sentence.isascii():
+            # An ASCII sentence folds to its lower case with hyphens made spaces: the required
+            # strings (no spaces or hyphens in them) are in the one where they are in the other,
+            # so most phrases are ruled out without folding the sentence.
+            lowered = sentence.lower()
+            tried = {i for i in tried if all(any(s in lowered for s in option) for option in required[i])}
         if tried:
             folded = fold(sentence)
-            required = self.required
             for i in sorted(tried):
                 category, pattern = self.phrases[i]
                 if category in found:
