@@ -10,6 +10,8 @@ Prints, for the person each post is about:
 - context-mention recall (a labelled later reference found as a mention of the person, found
   in context, with the labelled confidence), and the number of `high` mentions on posts about
   someone else (target 0);
+- a photo beside the name, read from the page's structure (crawler/photos.py), on the labelled
+  HTML pages of `bench/data/photo_dev.jsonl` (photo_devset.py): precision and recall per page;
 - OCR name recall on generated images (Pillow, several fonts, noise, slight rotation) read
   with Tesseract (`--ocr N` images; 0 skips), with the time per image.
 """
@@ -22,6 +24,7 @@ import random
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from assess_devset import PEOPLE
 
@@ -45,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).parent / "data" / "assess_dev.jsonl")
     parser.add_argument("--ocr", type=int, default=40, help="generated images to read (0: skip OCR)")
+    parser.add_argument("--photos", type=Path, default=Path(__file__).parent / "data" / "photo_dev.jsonl")
     parser.add_argument("--show-errors", action="store_true")
     args = parser.parse_args()
     people = [WatchedPerson(pid, name) for pid, name, _ in PEOPLE]
@@ -61,7 +65,7 @@ def main() -> None:
     started = time.process_time()
     for row in rows:
         text, pid = row["text"], row["person"]
-        result = assessor.assess(text, (), index.find(text))
+        result = assessor.read(text)
         if row["someone_else"]:
             highs = [m for m in result.mentions if m.confidence == "high"]
             else_high += len(highs)
@@ -129,10 +133,36 @@ def main() -> None:
           f"  (targets >= {TARGETS['private_p']}, >= {TARGETS['private_r']})")
     print(f"context mentions: recall {c_found / max(1, c_total):.3f} ({c_found}/{c_total})"
           f"  (target >= {TARGETS['context_r']}); high on a post about someone else: {else_high} (target 0)")
+    photo_report(index, assessor, args.photos)
     if args.ocr:
         ocr_report(index, args.ocr)
     if args.show_errors:
         print("\n".join(errors))
+
+
+def photo_report(index: Any, assessor: Assessor, path: Path) -> None:
+    """Photo beside the name on labelled HTML pages: does the person get the `photo` item?"""
+    from vaern.crawler.extract import extract_html  # noqa: PLC0415
+    from vaern.crawler.photos import find_photos  # noqa: PLC0415
+    from vaern.matchers.assess.photos import photos_of_people  # noqa: PLC0415
+
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    tp = fp = fn = 0
+    wrong: list[str] = []
+    url = "https://gruppe.example/opslag/1"
+    for row in rows:
+        text = extract_html(row["html"], url).text
+        photos = find_photos(row["html"], url, text, lambda fragment: extract_html(fragment, url).text)
+        got = row["person"] in photos_of_people(index, photos, assessor.read(text).mentions)
+        tp += got and row["photo"]
+        fp += got and not row["photo"]
+        fn += row["photo"] and not got
+        if got != row["photo"]:
+            wrong.append(f"{row['id']} [{row['shape']}]")
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    print(f"photo beside the name: precision {precision:.3f}, recall {recall:.3f} on {len(rows)} pages "
+          f"({tp} tp, {fp} fp, {fn} fn){'; wrong: ' + ', '.join(wrong) if wrong else ''}")
 
 
 def ocr_report(index: object, n: int) -> None:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from vaern import clock
 from vaern.app import open_services, watched_people
 from vaern.cli import main
+from vaern.crawler import ocr
 from vaern.domain import Byline, Page
 from vaern.matchers import build_index
 from vaern.pipeline import PagePipeline
@@ -28,6 +29,36 @@ def test_check_prints_a_summary_for_a_valid_config(make_config: Any) -> None:
     result = _invoke(config, "check")
     assert result.exit_code == 0, result.output
     assert "units: 2, people: 3, sites: 0" in result.output
+    assert "warning: ocr" not in result.output  # on by default where Tesseract is installed: nothing to say
+
+
+def test_check_warns_when_ocr_is_switched_on_but_tesseract_is_missing(
+    make_config: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    config = make_config(ocr={"enabled": True})
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract on this PATH
+    ocr.tesseract.cache_clear()
+    try:
+        result = _invoke(config, "check")
+        assert result.exit_code == 0, result.output
+        assert (
+            "  warning: ocr.enabled is true, but tesseract is not installed: text in images is not read "
+            "(apt-get install tesseract-ocr tesseract-ocr-dan)"
+        ) in result.output.splitlines()
+        quiet = _invoke(make_config(), "check")  # the default says nothing: images are simply not read
+        assert "warning: ocr" not in quiet.output
+    finally:
+        ocr.tesseract.cache_clear()
+        ocr.languages_installed.cache_clear()
+
+
+def test_check_warns_when_tesseract_lacks_the_language_data(make_config: Any) -> None:
+    result = _invoke(make_config(ocr={"languages": "dan+xqz"}), "check")
+    assert result.exit_code == 0, result.output
+    assert (
+        "  warning: ocr.languages: tesseract has no language data for xqz (apt-get install tesseract-ocr-xqz): "
+        "text in images is not read"
+    ) in result.output.splitlines()
 
 
 def test_check_exits_2_with_file_line_field_message(tmp_path: Path) -> None:
@@ -51,8 +82,27 @@ def test_match_reads_json_lines_and_writes_mentions(tmp_path: Path) -> None:
     (mention,) = out[0]["mentions"]
     assert mention["person"] == "rr" and mention["confidence"] == "high"
     assert "Hvorfor får René Rosenkilde lov?"[mention["start"] : mention["end"]] == "René Rosenkilde"
-    assert set(mention) == {"person", "start", "end", "score", "confidence", "variant", "categories"}
-    assert out[1]["mentions"] == []
+    assert set(mention) == {"person", "start", "end", "score", "confidence", "variant", "categories", "found"}
+    assert mention["found"] == "text"
+    assert out[1]["mentions"] == [] and out[1]["context"] == []
+
+
+def test_match_gives_later_references_found_in_context_as_a_crawl_does(tmp_path: Path) -> None:
+    people = tmp_path / "people.json"
+    people.write_text(json.dumps([{"id": "rr", "name": "René Rosenkilde", "aliases": []}]), encoding="utf-8")
+    text = "René Rosenkilde har lukket sagen. Rosenkilde er en idiot. Han skal have tæsk."
+    result = CliRunner().invoke(main, ["match", "--people", str(people)], input=json.dumps({"id": "d", "text": text}))
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output)
+    # The names as written stay `mentions`; what a crawl also counts is added beside them.
+    assert [(text[m["start"] : m["end"]], m["found"]) for m in line["mentions"]] == [("René Rosenkilde", "text")]
+    assert [(text[m["start"] : m["end"]], m["found"]) for m in line["context"]] == [
+        ("Rosenkilde", "context"), ("Han", "context")
+    ]
+    mentions = line["mentions"] + line["context"]
+    # Each mention carries the categories of its own sentence, not those of the full name's.
+    assert [m["categories"] for m in mentions] == [[], ["insult"], ["threat"]]
+    assert all(m["person"] == "rr" and m["confidence"] == "high" for m in mentions)
 
 
 def test_match_rejects_a_line_that_is_not_json(tmp_path: Path) -> None:

@@ -93,11 +93,26 @@ def post_for(posts: Sequence[Post], offset: int) -> Post | None:
 @dataclass(frozen=True)
 class ImageText:
     """The text read in one image of a page (crawler/ocr.py): its address, the text, the
-    SHA-256 of the image's bytes as fetched."""
+    SHA-256 of the image's bytes as fetched, and those bytes (archived with a hit found in the
+    image: the evidence must show what was read) with their media type."""
 
     url: str
     text: str
     sha256: str
+    data: bytes = field(default=b"", repr=False)
+    media_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A picture on a page that is content, not decoration (crawler/photos.py): the stretch of
+    `Page.text` it stands beside (its figure, post or block), its address, and what its alt
+    text, title and caption say."""
+
+    start: int
+    end: int
+    url: str
+    alt: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,7 @@ class Page:
     excerpts: tuple[Excerpt, ...] = ()  # parts that show another page's post (listing pages)
     images: tuple[ImageText, ...] = ()  # text read in the page's images, where `ocr` is on
     bylines: tuple[Byline, ...] = ()  # who wrote which post (crawler/posts.py `bylines`)
+    photos: tuple[Photo, ...] = ()  # pictures on the page that are content (crawler/photos.py)
 
 
 @dataclass(frozen=True)
@@ -190,6 +206,9 @@ class CaptureRequest:
     site_settings: dict[str, object] = field(default_factory=dict)
     page_id: int | None = None
     same_load: bool = False  # captured from the page the crawl read (no second load)
+    # The images whose text names someone (`matches` with field "image"), bytes as the crawl
+    # fetched and read them: archived in the snapshot beside the page.
+    images: tuple[ImageText, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from vaern.domain import (
     Byline,
     CaptureRequest,
     FetchFailure,
+    ImageText,
     MatchedName,
     Mention,
     Page,
@@ -58,9 +59,10 @@ from vaern.domain import (
     post_for,
 )
 from vaern.matchers import NameIndex
-from vaern.matchers.assess import Assessor, PersonAssessment, merge
+from vaern.matchers.assess import Assessor, PersonAssessment, merge, with_private
 from vaern.matchers.assess.context import is_pronoun
 from vaern.matchers.assess.dating import StatedDate, date_for, stated_dates
+from vaern.matchers.assess.photos import photos_of_people
 from vaern.storage.db import transaction
 from vaern.storage.failures import record_failure
 from vaern.storage.queries import hits_on_page, page_by_url
@@ -155,14 +157,19 @@ def assess_page(index: NameIndex, assessor: Assessor, page: Page) -> tuple[list[
         if not text:
             continue
         posts = page.posts if name == "text" else ()
-        result = assessor.assess(text, posts, index.find(text))
+        result = assessor.read(text, posts)
         found += [Found(name, text, m, post_for(posts, m.start) if posts else None) for m in result.mentions]
         for person, reading in result.of_person.items():
             judged[person] = merge(judged[person], reading) if person in judged else reading
+        if name == "text" and page.photos:
+            # A picture beside the name (crawler/photos.py) publishes the person's likeness.
+            for person, items in photos_of_people(index, page.photos, result.mentions).items():
+                if person in judged:
+                    judged[person] = with_private(judged[person], items)
     # Text read in the page's images (crawler/ocr.py): matched like the page's text, each
     # mention marked as found in an image and holding the image's address.
     for image in page.images:
-        result = assessor.assess(image.text, (), index.find(image.text))
+        result = assessor.read(image.text)
         found += [
             Found("image", image.text, dataclasses.replace(m, found="image"), None, image.url)
             for m in result.mentions
@@ -170,6 +177,12 @@ def assess_page(index: NameIndex, assessor: Assessor, page: Page) -> tuple[list[
         for person, reading in result.of_person.items():
             judged[person] = merge(judged[person], reading) if person in judged else reading
     return found, judged
+
+
+def _named_images(page: Page, found: Sequence[Found]) -> tuple[ImageText, ...]:
+    """The page's images whose text names someone: their bytes go into the evidence."""
+    named = {f.image for f in found if f.image is not None}
+    return tuple(i for i in page.images if i.url in named)
 
 
 def excerpt(text: str, mention: Mention, width: int = EXCERPT_CHARS) -> str:
@@ -425,7 +438,7 @@ class PagePipeline:
             self._queue(session, removed, "removed")
             reason = "hit" if new_hits else "update" if updated else "removed" if removed else None
             need = self._need(page.url, reason, page.body, page.status, tuple(self._matched(f) for f in found),
-                              row.id) if reason else None
+                              row.id, _named_images(page, found)) if reason else None
         if need is not None:
             self._owe(need)
 
@@ -527,12 +540,12 @@ class PagePipeline:
 
     def _need(
         self, url: str, reason: str, raw_html: bytes | None, raw_status: int | None,
-        matches: tuple[MatchedName, ...], page_id: int,
+        matches: tuple[MatchedName, ...], page_id: int, images: tuple[ImageText, ...] = (),
     ) -> CaptureRequest:
         return CaptureRequest(
             url=url, site_id=self.site.id, detected_at=clock.now(), reason=reason, raw_html=raw_html,
             raw_status=raw_status, matches=matches, site_settings=self.site.model_dump(mode="json"),
-            page_id=page_id,
+            page_id=page_id, images=images,
         )
 
     def _owe(self, need: CaptureRequest) -> None:

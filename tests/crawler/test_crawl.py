@@ -12,6 +12,7 @@ from datetime import UTC
 import pytest
 
 from tests.crawler.conftest import SITE_DIR, crawl_config
+from vaern.crawler import ocr
 from vaern.crawler.extract import extract_html
 from vaern.crawler.fingerprint import fingerprint
 from vaern.testing.crawling import CrawlOutcome, run_crawl
@@ -173,7 +174,10 @@ def test_non_html_is_skipped_not_reported_and_links_to_files_not_followed(
     assert server.count("/_/download") == 1  # no extension: fetched, body abandoned at the headers
     assert server.url("/_/download") not in crawl.urls
     assert crawl.stats is not None and crawl.stats.skipped == 1
-    assert server.count("/_/image.png") == 0  # .png links are not followed at all
+    # A .png is never followed as a page; an <img> of a page is fetched once, to read its text,
+    # where Tesseract is installed (ocr.enabled by default).
+    assert server.count("/_/image.png") == (1 if ocr.reads_images(None) else 0)
+    assert server.url("/_/image.png") not in crawl.urls
 
 
 def test_stats_count_what_the_sink_heard(crawl: CrawlOutcome) -> None:

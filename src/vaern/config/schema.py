@@ -673,7 +673,11 @@ class Review(_Model):
 class Ocr(_Model):
     """Reading text in a page's images (crawler/ocr.py): Tesseract, bounded per page."""
 
-    enabled: bool = Field(default=False, description="fetch and read a page's images (needs tesseract-ocr)")
+    enabled: bool | None = Field(
+        default=None,
+        description="fetch and read a page's images: null (default) where tesseract is installed, true always "
+        "(vaern check warns when tesseract or its language data is missing), false never",
+    )
     languages: str = Field(default="dan", description="Tesseract language data, e.g. dan or dan+eng")
     max_images: int = Field(default=5, ge=0, le=50, description="images read per page at most")
     seconds_per_image: float = Field(default=10.0, gt=0, description="time one image may take")

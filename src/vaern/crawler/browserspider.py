@@ -64,7 +64,7 @@ from vaern.crawler.netguard import NetGuard
 from vaern.crawler.posts import bylines
 from vaern.crawler.readiness import ReadyLimits
 from vaern.crawler.render import Rendered, compare_renderings, load, needs_browser
-from vaern.crawler.spider import FETCH, Fetch, SiteSpider
+from vaern.crawler.spider import FETCH, Fetch, SiteSpider, _ImageRound
 from vaern.domain import Page
 
 if TYPE_CHECKING:
@@ -135,9 +135,17 @@ class BrowserSpider(SiteSpider):
                     return
             yield from super().parse(response)
         finally:
-            if RENDERED in response.meta and self.evidence_desk is not None:
+            if RENDERED in response.meta and self.evidence_desk is not None and response.url not in self._reading:
                 # The pipeline is done with the page: the desk keeps it only if evidence is owed.
+                # (A page whose images are being read goes to the pipeline once they are.)
                 self.evidence_desk.release(response.url)
+
+    def _page_with_images(self, state: _ImageRound) -> Iterator[Request]:
+        try:
+            yield from super()._page_with_images(state)
+        finally:
+            if state.page.rendered and self.evidence_desk is not None:
+                self.evidence_desk.release(state.page.url)
 
     def _auto(self, response: Response) -> Request | None:
         """An HTTP response of an auto site: the page again in the browser, or None to use it."""

@@ -63,7 +63,7 @@ from vaern.crawler.readiness import ReadyLimits
 from vaern.crawler.render import SHADOW_HTML_JS, Loaded, RenderError, load
 from vaern.crawler.sitelogin import SiteLogin, login_of
 from vaern.crawler.warc import Resource, write_warc
-from vaern.domain import Capture, CapturedFile, CaptureFailure, CaptureRequest
+from vaern.domain import Capture, CapturedFile, CaptureFailure, CaptureRequest, ImageText
 
 __all__ = ["Capture", "CaptureFailure", "CaptureRequest", "capture_loaded", "capture_pages"]
 
@@ -348,6 +348,9 @@ async def _capture_loaded(loaded: Loaded, config: Config, request: CaptureReques
         "matches": [dict(m) for m in request.matches],
         "site": dict(request.site_settings),
         "crawler": {"status": request.raw_status, "html_bytes": len(request.raw_html or b"")},
+        # The images whose text named someone, as the crawl fetched and read them (`image-N`).
+        "images": [{"file": name, "url": image.url, "sha256": image.sha256, "media_type": image.media_type,
+                    "text_read": image.text} for name, image in _image_files(request)],
         "notes": notes,
         "limitations": list(LIMITATIONS),
         "tls_chain": ({"file": "tls-chain.pem", "certificates": tls_pem.count(b"BEGIN CERTIFICATE")} if tls_pem
@@ -405,6 +408,8 @@ async def _capture_loaded(loaded: Loaded, config: Config, request: CaptureReques
         files.append(_file("pdf", "page.pdf", "application/pdf", pdf))
     if request.raw_html is not None:
         files.append(_file("crawler_html", "crawler.html", "text/html", request.raw_html))
+    files += [_file(name.rsplit(".", 1)[0], name, image.media_type, image.data)
+              for name, image in _image_files(request)]
     if tls_pem:
         files.append(_file("tls_chain", "tls-chain.pem", "application/x-pem-file", tls_pem))
     return Capture(
@@ -440,8 +445,16 @@ def missing_mentions(request: CaptureRequest, capture: Capture) -> list[str]:
     dom = _plain(_TAG.sub(" ", dom_file.data.decode("utf-8", "replace"))) if dom_file is not None else ""
     missing: list[str] = []
     seen: set[tuple[str, str]] = set()
+    archived = {f.sha256 for f in capture.files if f.kind.startswith("image-")}
     for match in request.matches:
         matched, where = str(match.get("matched") or ""), str(match.get("field") or "text")
+        if where == "image":
+            # Found in an image's text: the evidence is the image itself, archived as read.
+            url = str(match.get("image") or "")
+            image = next((i for i in request.images if i.url == url), None)
+            if image is None or image.sha256 not in archived or _plain(matched) not in _plain(image.text):
+                missing.append(f"'{matched}' (image {url}) is not in an archived image")
+            continue
         if not matched or (matched, where) in seen:
             continue
         seen.add((matched, where))
@@ -520,6 +533,16 @@ async def _tool_versions(session: BrowserSession) -> dict[str, Any]:
                      "pillow": version("pillow"), "python": platform.python_version(),
                      "os": f"{platform.system()} {platform.release()} {platform.machine()}"},
     }
+
+
+_IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp",
+                     "image/bmp": "bmp", "image/tiff": "tif"}
+
+
+def _image_files(request: CaptureRequest) -> list[tuple[str, ImageText]]:
+    """The file name each named image gets in the snapshot (`image-1.png` …), with the image."""
+    return [(f"image-{n}.{_IMAGE_EXTENSIONS.get(image.media_type, 'bin')}", image)
+            for n, image in enumerate((i for i in request.images if i.data), start=1)]
 
 
 def _file(kind: str, name: str, media_type: str, data: bytes) -> CapturedFile:

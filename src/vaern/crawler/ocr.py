@@ -1,14 +1,16 @@
 """Text in images: what a photo of a letter or a decision says, read with Tesseract.
 
-Groups often post photos of letters naming the caseworker. Where `ocr.enabled` is set, the
-HTTP crawl fetches up to `ocr.max_images` images of a page (in document order, through the
+Groups often post photos of letters naming the caseworker. Unless `ocr.enabled` is false (by
+default: wherever Tesseract is installed), the crawl, over HTTP and in the browser alike, fetches
+up to `ocr.max_images` images of a page (in document order, through the
 same SSRF guard and politeness as every request) and reads each with Tesseract (Debian
 packages `tesseract-ocr` and `tesseract-ocr-dan`; `ocr.languages`, default `dan`), at most
 `ocr.seconds_per_image` per image and `ocr.seconds_per_page` in all. The text goes to the
 matcher like the page's own text, and mentions in it are marked as found in an image.
 
 Tesseract runs as a child process (`tesseract stdin stdout`), killed at its time limit; where
-it is not installed, images are not read and the crawl says so once in its log.
+it is not installed, images are not read (`vaern check` warns when `ocr.enabled` is true).
+The bytes of an image whose text names someone are archived with the hit's evidence.
 """
 
 from __future__ import annotations
@@ -44,11 +46,42 @@ class OcrSettings:
 @functools.cache
 def tesseract() -> str | None:
     """The tesseract executable, or None where it is not installed."""
-    found = shutil.which("tesseract")
-    if found is None:
-        log.warning("OCR: tesseract is not installed (apt-get install tesseract-ocr tesseract-ocr-dan); "
-                    "text in images is not read")
-    return found
+    return shutil.which("tesseract")
+
+
+def reads_images(enabled: bool | None) -> bool:
+    """Are a page's images read? `ocr.enabled`: None (the default) where Tesseract is installed."""
+    return enabled is not False and tesseract() is not None
+
+
+@functools.cache
+def languages_installed() -> frozenset[str]:
+    """The language data Tesseract has (`tesseract --list-langs`); empty where it is missing."""
+    exe = tesseract()
+    if exe is None:
+        return frozenset()
+    try:
+        done = subprocess.run([exe, "--list-langs"], capture_output=True, timeout=10, check=False)  # noqa: S603
+    except (subprocess.TimeoutExpired, OSError):
+        return frozenset()
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    return frozenset(line.strip() for line in lines[1:] if line.strip())
+
+
+def config_warnings(enabled: bool | None, languages: str) -> list[str]:
+    """What `vaern check` says of the `ocr` section on this machine."""
+    if enabled is False:
+        return []
+    if tesseract() is None:
+        if enabled:
+            return ["ocr.enabled is true, but tesseract is not installed: text in images is not read "
+                    "(apt-get install tesseract-ocr tesseract-ocr-dan)"]
+        return []
+    missing = [lang for lang in languages.split("+") if lang and lang not in languages_installed()]
+    if missing:
+        return [f"ocr.languages: tesseract has no language data for {', '.join(missing)} "
+                f"(apt-get install {' '.join('tesseract-ocr-' + m for m in missing)}): text in images is not read"]
+    return []
 
 
 def read_image(data: bytes, settings: OcrSettings, seconds: float | None = None) -> str | None:

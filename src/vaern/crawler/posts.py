@@ -115,7 +115,7 @@ def _posts_and_page_author(
     chosen = {id(c) for c in candidates}
 
     ld_authors, ld_main = _json_ld_authors(doc, base)
-    norm, where = _normalised(text)
+    norm, where = normalised(text)
     found: list[tuple[Any, int, int]] = []  # (element, start, end) in norm
     posts: list[Post] = []
     for element in candidates:
@@ -125,7 +125,7 @@ def _posts_and_page_author(
             continue
         ancestors = {id(a) for a in element.iterancestors()}
         lo = max((s if id(e) in ancestors else end for e, s, end in found), default=0)
-        span = _locate(norm, wanted, lo)
+        span = locate(norm, wanted, lo)
         if span is None:
             continue
         found.append((element, *span))
@@ -224,7 +224,7 @@ def _meta_author(doc: Any) -> tuple[str, str] | None:
     return None
 
 
-def _normalised(text: str) -> tuple[str, list[int]]:
+def normalised(text: str) -> tuple[str, list[int]]:
     """`text` with every whitespace run made one space, and each character's original offset."""
     out: list[str] = []
     where: list[int] = []
@@ -242,7 +242,7 @@ def _normalised(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
-def _locate(norm: str, wanted: str, lo: int) -> tuple[int, int] | None:
+def locate(norm: str, wanted: str, lo: int) -> tuple[int, int] | None:
     at = norm.find(wanted, lo)
     if at >= 0:
         return at, at + len(wanted)

@@ -80,6 +80,7 @@ from vaern.crawler.fingerprint import fingerprint, quiet_text
 from vaern.crawler.htmltree import parse_html
 from vaern.crawler.linkpolicy import TrapGuard, UrlNormaliser, trap_reason
 from vaern.crawler.netguard import BlockedRequest
+from vaern.crawler.photos import find_photos
 from vaern.crawler.posts import bylines, find_posts
 from vaern.crawler.sitelogin import SiteLogin, login_of, login_wall
 from vaern.domain import Excerpt, FetchFailure, ImageText, Page, Post
@@ -301,6 +302,9 @@ class SiteSpider(Spider):
             page = replace(page, bylines=lines, excerpts=self.excerpts(
                 response.text, page.url, page.text, extracted.anchors, extracted.title, posts
             ))
+            if b"<img" in response.body:
+                photos = find_photos(response.text, page.url, page.text, lambda f: extract_html(f, page.url).text)
+                page = replace(page, photos=photos)
         return page, extracted
 
     def excerpts(
@@ -524,7 +528,7 @@ class SiteSpider(Spider):
     def _first_image(self, page: Page, extracted: Extracted) -> Request | None:
         """The request for the page's first image worth reading, or None (OCR off, no images)."""
         settings = self.config.ocr
-        if not settings.enabled or settings.max_images == 0 or ocr.tesseract() is None:
+        if settings.max_images == 0 or not ocr.reads_images(settings.enabled):
             return None
         urls = ocr.image_urls(page.body, page.url, settings.max_images)
         if not urls:
@@ -549,7 +553,9 @@ class SiteSpider(Spider):
         body = response.body
         text = ocr.read_image(body, self._ocr_settings(), state.budget.left())
         if text and text.strip():
-            state.texts.append(ImageText(response.url, text, hashlib.sha256(body).hexdigest()))
+            kind = (response.headers.get(b"Content-Type") or b"").decode("latin-1").split(";")[0].strip()
+            digest = hashlib.sha256(body).hexdigest()
+            state.texts.append(ImageText(response.url, text, digest, body, kind or "application/octet-stream"))
         yield from self._next_image(state)
 
     def _image_failed(self, failure: Failure) -> Iterator[Request]:

@@ -72,6 +72,10 @@ class Classifier:
     phrase_starts: Mapping[str, tuple[int, ...]]
     start_lengths: tuple[int, ...]  # the lengths of the keys in `phrase_starts`
     anywhere: tuple[int, ...]  # phrases with no such word: always tried
+    # For each phrase, the strings every match of it holds, as options one of each must be in
+    # the folded sentence (`_required`): a phrase found by one common word ("vi", "skal") is
+    # still not tried where its other words are missing. Empty: nothing more to check.
+    required: tuple[tuple[tuple[str, ...], ...], ...] = ()
     # What the lexicon says of each chunk of text met so far (see `_look_up`), and the chunks it
     # says nothing of: a sentence's chunks are sorted into both at C speed with one set operation.
     seen: dict[str, tuple[frozenset[str], tuple[int, ...]]] = field(default_factory=dict, compare=False, repr=False)
@@ -97,11 +101,22 @@ class Classifier:
             lexicon = seen.get(chunk) or self._look_up(chunk)
             found |= lexicon[0]
             tried.update(lexicon[1])
+        required = self.required
+        if tried and required and sentence.isascii():
+            # An ASCII sentence folds to its lower case with hyphens made spaces: the required
+            # strings (no spaces or hyphens in them) are in the one where they are in the other,
+            # so most phrases are ruled out without folding the sentence.
+            lowered = sentence.lower()
+            tried = {i for i in tried if all(any(s in lowered for s in option) for option in required[i])}
         if tried:
             folded = fold(sentence)
             for i in sorted(tried):
                 category, pattern = self.phrases[i]
-                if category not in found and _phrase_in(pattern, folded):
+                if category in found:
+                    continue
+                if required and not all(any(s in folded for s in option) for option in required[i]):
+                    continue
+                if _phrase_in(pattern, folded):
                     found.add(category)
         if patterns and "private_info" not in found and _private_data(sentence):
             found.add("private_info")
@@ -320,6 +335,7 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
                 raise ValueError(f"categories: a word beginning needs {_STEM} letters or more: {stem!r}*")
             by_start.setdefault(stem[:_STEM], []).append((stem, frozenset(categories)))
     compiled: list[tuple[str, re.Pattern[str]]] = []
+    required: list[tuple[tuple[str, ...], ...]] = []
     key_words: dict[str, list[int]] = {}
     starts: dict[str, list[int]] = {}
     anywhere: list[int] = []
@@ -327,6 +343,7 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
         for pattern in ps:
             index = len(compiled)
             compiled.append((category, re.compile(r"(?:" + pattern + r")(?!\w)")))
+            required.append(_required(pattern))
             keys = _keys(pattern)
             if keys is None:
                 anywhere.append(index)
@@ -343,6 +360,7 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
         phrase_starts={k: tuple(sorted(set(v))) for k, v in starts.items()},
         start_lengths=tuple(sorted({len(k) for k in starts}, reverse=True)),
         anywhere=tuple(anywhere),
+        required=tuple(required),
     )
 
 
@@ -397,6 +415,44 @@ def _keys(pattern: str) -> set[tuple[str, bool]] | None:
         options.append(beginnings)
     options = [keys for keys in options if not any(word in _MASKS for word, _ in keys)]
     return max(options, key=_rarity, default=None)
+
+
+def _required(pattern: str) -> tuple[tuple[str, ...], ...]:
+    """Strings every match of a phrase pattern holds, as options (one string of each option is
+    in every match): its top-level words and groups of plain alternatives (`_key_words`), and
+    its top-level runs of three letters or more ("finde" in "finde[r]?"). Only what is plain to
+    see; a pattern with top-level alternatives gives nothing."""
+    if len(_split_alternatives(pattern)) > 1:
+        return ()
+    options = [tuple(sorted(words)) for words in _key_words(pattern)]
+    runs: list[str] = []
+    run = ""
+    depth = 0
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if depth == 0 and c.isalpha():
+            run += c
+            i += 1
+            continue
+        if c in "?*{":
+            run = run[:-1]  # the letter before a quantifier may be missing
+        if len(run) >= 3:
+            runs.append(run)
+        run = ""
+        if c == "\\":
+            i += 2
+        elif c == "[":
+            i = _class_end(pattern, i) + 1
+        elif c == "{":
+            i = pattern.index("}", i) + 1
+        else:
+            depth += (c == "(") - (c == ")")
+            i += 1
+    if len(run) >= 3:
+        runs.append(run)
+    options += [(r,) for r in runs]
+    return tuple(dict.fromkeys(options))
 
 
 def _rarity(keys: set[tuple[str, bool]]) -> tuple[int, int]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from vaern.config import Matching
@@ -59,9 +60,11 @@ class NameIndex:
     vocab: Vocabulary
     classifier: Classifier
 
-    def find(self, text: str) -> list[Mention]:
-        """All mentions of watched people in `text`, in text order; see the module doc."""
-        spots = self.hits(text)
+    def find(self, text: str, chunks: AbstractSet[str] | None = None) -> list[Mention]:
+        """All mentions of watched people in `text`, in text order; see the module doc.
+        `chunks`: the text's distinct whitespace-separated chunks, where the caller has cut them
+        already (the assessment reads them too)."""
+        spots = self.hits(text, chunks)
         if not spots:
             return []
         verifier = Verifier(self.vocab, self.settings)
@@ -74,9 +77,9 @@ class NameIndex:
 
     # -- scanning --------------------------------------------------------------------------
 
-    def hits(self, text: str) -> list[Spot]:
+    def hits(self, text: str, chunks: AbstractSet[str] | None = None) -> list[Spot]:
         """Every token of the text that is exactly (folded) a part of some watched name."""
-        kinds = self.vocab.hit_kinds(set(text.split()))
+        kinds = self.vocab.hit_kinds(set(text.split()) if chunks is None else chunks)
         if not kinds:
             return []
         # An ordinary lower-case word ("hans", "bo", "tage") can only be part of an all

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from rapidfuzz.distance import OSA
@@ -212,18 +213,27 @@ class Vocabulary:
             t = self.cache[raw] = self._learn(raw)
         return t
 
-    def hit_kinds(self, chunks: set[str]) -> list[Tok]:
+    def hit_kinds(self, chunks: AbstractSet[str]) -> list[Tok]:
         """The watched parts among a text's distinct whitespace-separated chunks.
 
         Tokens never span white space, so a chunk's tokens are those of the text there.
         """
+        kinds: set[Tok] = set()  # one record per token string (`tok` remembers them)
+        for found in self.named_chunks(chunks).values():
+            kinds.update(found)
+        return list(kinds)
+
+    def named_chunks(self, chunks: AbstractSet[str]) -> dict[str, tuple[Tok, ...]]:
+        """Those of a text's distinct whitespace-separated chunks that hold a watched part, and
+        the parts each holds. Given only these, `hit_kinds` and the matcher find what they find
+        given all of the text's chunks."""
         if len(self.cache) + len(self.plain) + len(self.hit_chunks) >= _CACHE_LIMIT:
             # Forget between texts, never during one, so that a text's tokens stay known.
             self.cache.clear()
             self.skel_info.clear()
             self.plain.clear()
             self.hit_chunks.clear()
-        kinds: set[Tok] = set()  # one record per token string (`tok` remembers them)
+        out: dict[str, tuple[Tok, ...]] = {}
         for chunk in chunks - self.plain:
             found = self.hit_chunks.get(chunk)
             if found is None:
@@ -235,8 +245,8 @@ class Vocabulary:
                     self.plain.add(chunk)
                     continue
                 self.hit_chunks[chunk] = found
-            kinds.update(found)
-        return list(kinds)
+            out[chunk] = found
+        return out
 
     def _may_hit(self, raw: str) -> bool:
         t = self.cache.get(raw)

@@ -15,7 +15,9 @@ context), `reading` (categories per sentence, with negation, quotes and question
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from vaern.config import CATEGORIES
@@ -24,7 +26,7 @@ from vaern.matchers.assess.context import NameParts, in_context, is_pronoun, lon
 from vaern.matchers.assess.privatedata import PrivateItem, mask
 from vaern.matchers.assess.reading import Sentence, read
 from vaern.matchers.assess.severity import category_rank, police_fits, severity_of
-from vaern.matchers.classify import sentence_spans, sentences_around
+from vaern.matchers.classify import sentence_bounds, sentence_spans, sentences_around
 from vaern.matchers.names import NameIndex
 
 PASSAGE_CHARS = 300
@@ -59,12 +61,41 @@ class Assessor:
     """The name index's people and lexicon, ready to read texts."""
 
     def __init__(self, index: NameIndex) -> None:
+        self.index = index
         self.classifier = index.classifier
         self.people: dict[str, WatchedPerson] = {p.id: p for p in index.people}
         self.parts: NameParts = name_parts(index.people)
 
-    def assess(self, text: str, posts: Sequence[Post], mentions: Sequence[Mention]) -> Assessment:
+    def read(self, text: str, posts: Sequence[Post] = ()) -> Assessment:
+        """The name index's mentions in `text` and their assessment, as `assess(text, posts,
+        index.find(text))` gives them, with the text's words cut once for both."""
+        # The chunks holding a part of a watched name are all the matcher needs, and all that
+        # can hold a surname written alone.
+        named = self.index.vocab.named_chunks(set(text.split())).keys()
+        return self.assess(text, posts, self.index.find(text, named), named)
+
+    def rows(self, text: str, result: Assessment) -> list[dict[str, object]]:
+        """The mentions of a text's assessment as `vaern match` prints them: each with how it
+        was found (`text` or `context`) and the categories of the sentence holding it (a
+        context mention's own sentence, not its anchor's)."""
+        marks = [(m.start, m.end, m.variant == "possessive") for m in result.mentions if not is_pronoun(m)]
+        rows: list[dict[str, object]] = []
+        for m in result.mentions:
+            categories = m.categories
+            if m.found == "context":
+                categories = self.classifier.categories(text, sentence_bounds(text, m.start, m.end), marks)
+            rows.append({**m.as_row(), "score": round(m.score, 1), "categories": list(categories), "found": m.found})
+        return rows
+
+    def assess(
+        self, text: str, posts: Sequence[Post], mentions: Sequence[Mention], chunks: AbstractSet[str] | None = None
+    ) -> Assessment:
+        """`mentions`: index.find(text); `chunks`: the text's distinct whitespace-separated
+        chunks, or only those holding a part of a watched name, where the caller has them."""
         units = _units(text, posts)
+        # A surname written alone is looked for in the posts naming nobody in full, and only
+        # where the text holds some watched person's surname at all (most texts hold none).
+        surnames = bool(self.parts.surnames_among(set(text.split()) if chunks is None else chunks))
         sentences: dict[tuple[int, int], list[Sentence]] = {}
         cut: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
@@ -93,14 +124,28 @@ class Assessor:
         for unit in units:
             has_mention = any(unit[0] <= m.start < unit[1] for m in everything)
             added = (
-                in_context(text, unit[0], unit[1], everything, self.parts, self.people, spans_of(unit))
+                in_context(text, unit[0], unit[1], everything, self.parts, self.people, spans_of(unit), chunks)
                 if has_mention else []
             )
-            if not has_mention:
+            if not has_mention and surnames:
                 # Read only if a surname is written there alone (most texts name nobody), and
                 # only the sentence it is in.
-                def at(offset: int, unit: tuple[int, int] = unit) -> tuple[str, ...]:
-                    holding = [(a, b) for a, b in spans_of(unit) if a <= offset < b]
+                read_at: dict[int, tuple[str, ...]] = {}  # lone_surnames asks twice of a sentence
+
+                def at(
+                    offset: int, unit: tuple[int, int] = unit, done: dict[int, tuple[str, ...]] = read_at
+                ) -> tuple[str, ...]:
+                    if offset not in done:
+                        done[offset] = read_sentence_at(offset, unit)
+                    return done[offset]
+
+                def read_sentence_at(offset: int, unit: tuple[int, int]) -> tuple[str, ...]:
+                    # The sentence around the offset, cut as the whole unit would be cut.
+                    begin, end = sentence_bounds(text, offset, offset)
+                    holding = [
+                        (a, b) for a, b in sentence_spans(text, max(begin, unit[0]), min(end, unit[1]))
+                        if a <= offset < b
+                    ]
                     if not holding:
                         return ()
                     [sentence] = read(self.classifier, text, holding[0][0], holding[0][1], (), holding)
@@ -203,6 +248,18 @@ def merge(a: PersonAssessment, b: PersonAssessment) -> PersonAssessment:
     )
 
 
+def with_private(a: PersonAssessment, items: Sequence[PrivateItem]) -> PersonAssessment:
+    """A reading with more private data published about the person (a photo beside the name)."""
+    if not items:
+        return a
+    categories = tuple(c for c in CATEGORIES if c in {*a.categories, "private_info"})
+    private = a.private + tuple(items)
+    return dataclasses.replace(
+        a, categories=categories, severity=severity_of(categories), private=private,
+        police=police_fits(categories, (i.kind for i in private)),
+    )
+
+
 def _units(text: str, posts: Sequence[Post]) -> list[tuple[int, int]]:
     """The posts of a text (innermost first when nested), or the whole text."""
     if not posts:
@@ -221,4 +278,4 @@ def _unit_of(units: list[tuple[int, int]], offset: int) -> tuple[int, int]:
     return (before, max(after, offset + 1))
 
 
-__all__ = ["Assessment", "Assessor", "PersonAssessment", "merge"]
+__all__ = ["Assessment", "Assessor", "PersonAssessment", "merge", "with_private"]

@@ -23,6 +23,7 @@ import bisect
 import functools
 import re
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 
 from vaern.domain import Mention, WatchedPerson
@@ -45,6 +46,7 @@ def _genders() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)  # asked for every pronoun and every mention before it
 def gender_of(person: WatchedPerson | None) -> str | None:
     """"m", "f" or None (not known) for a watched person, by their first given name."""
     if person is None:
@@ -59,6 +61,8 @@ _REFERENCE = re.compile(
     r"(?<![\w'’-])(?:[A-ZÆØÅÉÜÖÄ][\w'’-]*|han|hun|ham|hende|hans|hendes)(?![\w'’-])"
 )
 _CAPITALISED = re.compile(r"(?<![\w'’-])[A-ZÆØÅÉÜÖÄ][\w'’-]*")
+# A pronoun in any case; starting with its first letter lets the regex engine skip to each "h".
+_PRONOUN_WORD = re.compile(r"[Hh](?:[Ee][Nn][Dd][Ee][Ss]|[Ee][Nn][Dd][Ee]|[Aa][Nn][Ss]|[Aa][Nn]|[Aa][Mm]|[Uu][Nn])")
 _HARASSING = frozenset(("threat", "insult", "accusation", "incitement", "private_info"))
 
 
@@ -70,6 +74,21 @@ class NameParts:
     surname: dict[str, tuple[str, ...]]
     # A word as written -> who has it as surname (remembered: texts repeat their words).
     seen: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    # Chunks of text (between white space) known to hold no capitalised word that is a watched
+    # surname, and those known to hold some (-> those words): a text's chunks are sorted out
+    # against them with one set operation at C speed.
+    plain: set[str] = field(default_factory=set, compare=False, repr=False)
+    folds: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    holding: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def folded(self, word: str) -> str:
+        """fold(word), remembered (in `seen`'s company: texts repeat their words)."""
+        found = self.folds.get(word)
+        if found is None:
+            if len(self.folds) > 200_000:
+                self.folds.clear()
+            found = self.folds[word] = fold(word)
+        return found
 
     def surname_of(self, word: str) -> tuple[str, ...]:
         found = self.seen.get(word)
@@ -78,6 +97,26 @@ class NameParts:
                 self.seen.clear()
             found = self.seen[word] = self.surname.get(fold(word), ())
         return found
+
+    def surnames_among(self, chunks: AbstractSet[str]) -> dict[str, tuple[str, ...]]:
+        """The distinct capitalised words in `chunks` (a text's whitespace-separated chunks) that
+        are some watched person's surname, and who has each. The same words `_CAPITALISED` finds
+        in the text: no such word spans white space, and a chunk starts after white space."""
+        if len(self.plain) + len(self.holding) > 200_000:
+            self.plain.clear()
+            self.holding.clear()
+        known: dict[str, tuple[str, ...]] = {}
+        for chunk in chunks - self.plain:
+            words = self.holding.get(chunk)
+            if words is None:
+                words = tuple(w for w in _CAPITALISED.findall(chunk) if self.surname_of(w))
+                if not words:
+                    self.plain.add(chunk)
+                    continue
+                self.holding[chunk] = words
+            for word in words:
+                known[word] = self.surname_of(word)
+        return known
 
 
 def name_parts(people: Sequence[WatchedPerson]) -> NameParts:
@@ -107,9 +146,13 @@ def _covered(taken: Sequence[tuple[int, int]], start: int, end: int) -> bool:
     return any(s < end and start < e for s, e in taken[max(0, i - 8) : i])
 
 
-def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts,
-               people: dict[str, WatchedPerson], sentences: list[tuple[int, int]] | None = None) -> list[Mention]:
-    """The context mentions of text[lo:hi] (one post), given its mentions found as text."""
+def in_context(
+    text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts, people: dict[str, WatchedPerson],
+    sentences: list[tuple[int, int]] | None = None, chunks: AbstractSet[str] | None = None,
+) -> list[Mention]:
+    """The context mentions of text[lo:hi] (one post), given its mentions found as text.
+    `chunks`: the text's whitespace-separated chunks, or only those holding a part of a watched
+    name (every given name or surname written alone is in one), where the caller has them."""
     anchors = [m for m in mentions if lo <= m.start < hi and m.found == "text"]
     if not anchors:
         return []
@@ -138,47 +181,58 @@ def in_context(text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: 
         first[a.person] = min(first.get(a.person, a.start), a.start)
     sentences = sentence_spans(text, lo, hi) if sentences is None else sentences
     found: list[Mention] = []
-    pronouns: list[re.Match[str]] = []
+    pronouns: list[tuple[int, int, str]] = []
     # Later references are looked for as far as the text is read (assess: the sentences cut).
     reach = min(hi, sentences[-1][1]) if sentences else hi
     # Only capitalised words (a name written alone is capitalised, or in capitals) and pronouns.
-    for m in _REFERENCE.finditer(text, first_anchor, reach):
-        word = m.group()
-        if word.lower() in _PRONOUNS:
-            pronouns.append(m)
-            continue
-        key = fold(word)
+    references: list[tuple[int, int, str]] = []
+    if chunks is None:
+        for m in _REFERENCE.finditer(text, first_anchor, reach):
+            word = m.group()
+            if word.lower() in _PRONOUNS:
+                pronouns.append((m.start(), m.end(), word))
+            else:
+                references.append((m.start(), m.end(), word))
+    else:
+        # The same words, looked for where they can be: the anchored people's name parts among
+        # the chunks given, and the pronouns (as `_REFERENCE` has them: lower case, or capitalised).
+        wanted: dict[str, tuple[str, ...]] = {
+            w: () for chunk in chunks for w in _CAPITALISED.findall(chunk)
+            if w.lower() not in _PRONOUNS and parts.folded(w) in owners
+        }
+        references = [(s, e, w) for s, e, w, _ in _places(text, first_anchor, reach, wanted)]
+        pronouns = _pronouns(text, first_anchor, reach)
+    for start, end, word in references:
+        key = parts.folded(word)
         who = owners.get(key)
-        if who is None or len(who) != 1 or _covered(taken, m.start(), m.end()):
+        if who is None or len(who) != 1 or _covered(taken, start, end):
             continue
         pid = next(iter(who))
         anchor = best[pid]
-        if m.start() < first[pid]:
+        if start < first[pid]:
             continue
         kind = "surname" if key in parts.surname and pid in parts.surname[key] else "given name"
-        found.append(_context_mention(anchor, m.start(), m.end(), word, f"{kind} alone after the full name"))
+        found.append(_context_mention(anchor, start, end, word, f"{kind} alone after the full name"))
     # Pronouns: to the person mentioned last (a pronoun itself counts), within PRONOUN_REACH
     # sentences of that mention where the post names several people; anywhere after the name
     # where it names one.
     everyone = sorted([*anchors, *found], key=lambda x: x.start)
     names_one = len({x.person for x in mentions if lo <= x.start < hi}) == 1
-    for m in pronouns:
-        if _covered(taken, m.start(), m.end()):
+    for start, end, said in pronouns:
+        if _covered(taken, start, end):
             continue  # part of a name ("Hans Jensen")
-        wanted = _PRONOUN_GENDER[m.group().lower()]
+        gender = _PRONOUN_GENDER[said.lower()]
         # The last person mentioned whom the pronoun fits ("han" never refers to a Mette).
-        before = [
-            x for x in everyone if x.end <= m.start() and gender_of(people.get(x.person)) in (None, wanted)
-        ]
+        before = [x for x in everyone if x.end <= start and gender_of(people.get(x.person)) in (None, gender)]
         if not before:
             continue
         last = before[-1]
-        if not names_one and _sentences_between(sentences, last.end, m.start()) > PRONOUN_REACH:
+        if not names_one and _sentences_between(sentences, last.end, start) > PRONOUN_REACH:
             continue
         pronoun_anchor = best.get(last.person)
         if pronoun_anchor is None:
             continue
-        pronoun = _context_mention(pronoun_anchor, m.start(), m.end(), m.group(), "pronoun after the full name")
+        pronoun = _context_mention(pronoun_anchor, start, end, said, "pronoun after the full name")
         found.append(pronoun)
         everyone.append(pronoun)
     return sorted(found, key=lambda x: x.start)
@@ -211,30 +265,29 @@ def lone_surnames(
         return []
     # Cheap first: the distinct capitalised words of the stretch that are some watched person's
     # surname at all (each looked up once); only then where they are.
-    known = {w: who for w in set(_CAPITALISED.findall(text, lo, hi)) if (who := parts.surname_of(w))}
+    known = parts.surnames_among(set(text[lo:hi].split()))
     if not known:
         return []
-    spotted = [(m, known[m.group()]) for m in _CAPITALISED.finditer(text, lo, hi) if m.group() in known]
+    spotted = _places(text, lo, hi, known)
     if not spotted:
         return []
-    candidates: list[tuple[re.Match[str], tuple[str, ...]]] = []
-    for m, who in spotted:
-        word = m.group()
-        at_start = _starts_sentence(text, lo, m.start())
-        before = _word_before(text, lo, m.start())
+    candidates: list[tuple[int, int, str, tuple[str, ...]]] = []
+    for start, end, word, who in spotted:
+        at_start = _starts_sentence(text, lo, start)
+        before = _word_before(text, lo, start)
         if before and _capitalised(before) and fold(before) not in _PRONOUNS and not at_start:
             return []  # "Jens Dahl": a whole name of someone nobody here watches
         caps = word.isupper() and len(word) >= 3
-        if not caps and at_start and not set(sentence_categories(m.start())) & _HARASSING:
+        if not caps and at_start and not set(sentence_categories(start)) & _HARASSING:
             # Capitalised perhaps only because a sentence starts there ("Skov er smuk"): only a
             # sentence that harasses is taken to be about a person ("Skov er en idiot").
             continue
-        candidates.append((m, who))
+        candidates.append((start, end, word, who))
     found: list[Mention] = []
-    for m, who in candidates:
+    for start, end, word, who in candidates:
         if len(who) > 3:
             continue  # a surname many watched people share says nothing about which one
-        harassing = bool(set(sentence_categories(m.start())) & _HARASSING)
+        harassing = bool(set(sentence_categories(start)) & _HARASSING)
         for pid in who:
             high = len(who) == 1 and harassing
             reason = (
@@ -242,11 +295,45 @@ def lone_surnames(
                 if high else "surname alone, no full name in the post"
             )
             found.append(Mention(
-                person=pid, start=m.start(), end=m.end(), matched=m.group(), score=80.0 if high else 60.0,
+                person=pid, start=start, end=end, matched=word, score=80.0 if high else 60.0,
                 confidence="high" if high else "possible", variant="surname_alone",
-                compared=(m.group(), m.group()), found="context", why=(reason,),
+                compared=(word, word), found="context", why=(reason,),
             ))
     return found
+
+
+def _places(
+    text: str, lo: int, hi: int, words: dict[str, tuple[str, ...]]
+) -> list[tuple[int, int, str, tuple[str, ...]]]:
+    """Where in text[lo:hi] `_CAPITALISED` finds each of `words` whole: (start, end, word, its
+    value), in text order. A search per word, not the pattern tried at every position."""
+    out: list[tuple[int, int, str, tuple[str, ...]]] = []
+    for word, who in words.items():
+        at = text.find(word, lo, hi)
+        while at >= 0:
+            end = at + len(word)
+            if (at == 0 or not _word_char(text[at - 1])) and (end >= hi or not _word_char(text[end])):
+                out.append((at, end, word, who))
+            at = text.find(word, end, hi)
+    return sorted(out)
+
+
+def _pronouns(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
+    """The pronouns in text[lo:hi] as `_REFERENCE` finds them: whole words, in lower case or
+    capitalised ("han", "Han", "HAN"): (start, end, as written)."""
+    out: list[tuple[int, int, str]] = []
+    for m in _PRONOUN_WORD.finditer(text, lo, hi):
+        start, end, said = m.start(), m.end(), m.group()
+        if (start > 0 and _word_char(text[start - 1])) or (end < hi and _word_char(text[end])):
+            continue
+        if said[0].isupper() or said in _PRONOUNS:
+            out.append((start, end, said))
+    return out
+
+
+def _word_char(c: str) -> bool:
+    """Does `c` go on a word `_CAPITALISED` finds (a letter, digit, _, ' or -)?"""
+    return c.isalnum() or c in "_'’-"
 
 
 def _starts_sentence(text: str, lo: int, at: int) -> bool:

@@ -81,11 +81,36 @@ _PHOTO = re.compile(
 )
 
 
-# Each phrase pattern with words one of which every match holds: most texts hold none of them.
+def _any(lowered: str, strings: tuple[str, ...]) -> bool:
+    return any(x in lowered for x in strings)
+
+
+# What every match of each phrase pattern holds, in the lower-cased text, alternative by
+# alternative (the spaces are those the patterns write). Most texts hold none of it, and the
+# phrase's regex, which would be tried at every position of the text, is not run at all.
+def _may_say_whereabouts(lowered: str) -> bool:
+    return (
+        (" hvor " in lowered and _any(lowered, (" bor", " holder til", " sover", " parkerer", " handler")))
+        or _any(lowered, ("hun bor ", "han bor ", "navn bor "))
+        or _any(lowered, ("set hende ", "set ham ", "fulgt hende ", "fulgt ham "))
+    )
+
+
+def _may_name_family(lowered: str) -> bool:
+    kin = (" børn", " barn", " datter", " døtre", " søn", " unger", " mand", " kone", " kæreste")
+    return (_any(lowered, ("hendes ", "hans ", "navns ", "deres ")) and _any(lowered, kin)) or (
+        _any(lowered, ("børnene ", "ungerne ", "datteren ", "sønnen ")) and _any(lowered, (" går ", " hedder "))
+    )
+
+
+def _may_announce_photo(lowered: str) -> bool:
+    return _any(lowered, ("billed", "foto", "video", "filmet")) and _any(lowered, (" hende", " ham", " navn", " hans"))
+
+
 _PHRASES = (
-    ("whereabouts", _WHEREABOUTS, ("bor", "holder til", "sover", "parkerer", "handler", "set", "fulgt")),
-    ("family", _FAMILY, ("børn", "barn", "datter", "døtre", "søn", "unger", "mand", "kone", "kæreste")),
-    ("photo", _PHOTO, ("billed", "foto", "video", "filmet")),
+    ("whereabouts", _WHEREABOUTS, _may_say_whereabouts),
+    ("family", _FAMILY, _may_name_family),
+    ("photo", _PHOTO, _may_announce_photo),
 )
 
 
@@ -162,8 +187,8 @@ def find_private(text: str) -> list[PrivateItem]:
             if _is_phone(text, m):
                 add("phone", m.start(), m.end())
     lowered = text.lower()
-    for kind, pattern, needs in _PHRASES:
-        if any(word in lowered for word in needs):
+    for kind, pattern, may_hold in _PHRASES:
+        if may_hold(lowered):
             for m in pattern.finditer(text):
                 add(kind, m.start(), m.end())
     return sorted(found, key=lambda item: item.start)
