@@ -124,11 +124,14 @@ class Classifier:
             found.discard("criticism")
         return tuple(c for c in CATEGORIES if c in found)
 
-    def marked(self, text: str) -> set[str]:
-        """The chunks of `text` (between white space) the lexicon says something of: a sentence
-        with none of them has no category from the lexicon (`classify` gives it nothing)."""
-        chunks = set(text.split()) - self.plain
-        return {c for c in chunks if any(self.seen.get(c) or self._look_up(c))}
+    def knows_a_word_of(self, sentence: str) -> bool:
+        """Does the lexicon say something of a chunk of `sentence` (between white space)? Where
+        it says nothing, `classify` gives the sentence no category from the lexicon."""
+        if self.anywhere:
+            return True
+        seen = self.seen
+        # `seen` holds only chunks the lexicon says something of; `_look_up` learns the others.
+        return any(c in seen or any(self._look_up(c)) for c in set(sentence.split()) - self.plain)
 
     def _look_up(self, chunk: str) -> tuple[frozenset[str], tuple[int, ...]]:
         """What the lexicon says of the words of one chunk of text (between white space): their

@@ -18,7 +18,6 @@ Each sentence also gets `private_info` where privatedata.py finds an item in it.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,18 +67,13 @@ def read(
     # Private data is looked for in the whole stretch at once: "Sagsnr. 24 55 18 90" is cut into
     # two sentences, and the second alone would read as a phone number.
     all_items = [PrivateItem(i.kind, i.start + lo, i.end + lo, i.text) for i in find_private(text[lo:hi])]
-    # Most sentences hold no word the lexicon knows: they are not read one by one.
-    # Where those words are: a sentence holding none of them is not read (a chunk never spans
-    # two sentences, which end before white space; a place inside a longer chunk is read
-    # needlessly, never wrongly).
-    marked = sorted(at for chunk in classifier.marked(text[lo:hi]) for at in _places(text, chunk, lo, hi))
     for start, end in sentence_spans(text, lo, hi) if sentences is None else sentences:
         items = tuple(i for i in all_items if start <= i.start < end)
-        first = bisect.bisect_left(marked, start)
-        if not items and (first == len(marked) or marked[first] >= end):
+        masked = mask_names(text, start, end, spans)
+        # Most sentences hold no word the lexicon knows: those are not classified.
+        if not items and not classifier.knows_a_word_of(masked):
             out.append(Sentence(start, end, ()))
             continue
-        masked = mask_names(text, start, end, spans)
         found = set(categories(classifier, masked))
         if items:
             found.add("private_info")
@@ -88,15 +82,6 @@ def read(
         if found & _GRAVE:
             found.discard("criticism")
         out.append(Sentence(start, end, tuple(c for c in CATEGORIES if c in found), items))
-    return out
-
-
-def _places(text: str, chunk: str, lo: int, hi: int) -> list[int]:
-    out: list[int] = []
-    at = text.find(chunk, lo, hi)
-    while at >= 0:
-        out.append(at)
-        at = text.find(chunk, at + len(chunk), hi)
     return out
 
 
