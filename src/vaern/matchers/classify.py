@@ -220,12 +220,13 @@ def sentences_around(
     """The sentences of text[lo:hi] from `before` sentences before the one holding offset
     `first` to `after` sentences after the one holding offset `last`, cut as `sentence_spans`
     cuts them, without cutting the rest of a long text."""
-    start = max(lo, sentence_bounds(text, first, first)[0])
+    # Each step needs one side of a sentence only: its start going back, its end going on.
+    start = max(lo, _sentence_start(text, first))
     for _ in range(before):
         if start <= lo:
             break
-        start = max(lo, sentence_bounds(text, start - 1, start - 1)[0])
-    stop = sentence_bounds(text, last, last)[1]
+        start = max(lo, _sentence_start(text, start - 1))
+    stop = _sentence_end(text, last)
     found = 0
     for m in _END.finditer(text, stop, hi):
         if found >= after:
@@ -240,6 +241,11 @@ def sentences_around(
 
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """The sentence of text around [start, end): boundaries inside the span itself are ignored."""
+    return _sentence_start(text, start), _sentence_end(text, end)
+
+
+def _sentence_start(text: str, start: int) -> int:
+    """Where the sentence holding offset `start` begins (see `sentence_bounds`)."""
     left = -1
     # Most sentences are short: the last end before the span is looked for close by first, and
     # only then up to 400 characters back (the last end in the near stretch is the last one).
@@ -253,14 +259,19 @@ def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
             break
     if left < 0:
         left = 0 if window == 0 else _after_space(text, window)
+    while left < start and text[left].isspace():
+        left += 1
+    return left
+
+
+def _sentence_end(text: str, end: int) -> int:
+    """Where the sentence holding offset `end` ends: its first end from there, at most 400
+    characters on (see `sentence_bounds`)."""
     right = min(len(text), end + 400)
     for m in _END.finditer(text, end, right):
         if _is_end(text, m):
-            right = m.end()
-            break
-    while left < start and text[left].isspace():
-        left += 1
-    return left, right
+            return m.end()
+    return right
 
 
 def _after_space(text: str, pos: int) -> int:
