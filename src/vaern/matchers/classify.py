@@ -88,19 +88,14 @@ class Classifier:
         """
         return self.classify(mask_names(text, bounds[0], bounds[1], spans))
 
-    def classify(self, sentence: str, patterns: bool = True) -> tuple[str, ...]:
+    def classify(
+        self, sentence: str, patterns: bool = True, words: tuple[set[str], set[int]] | None = None
+    ) -> tuple[str, ...]:
         """Categories of one sentence (names already masked, or none there). `patterns`: also
         look for phone numbers, CPR numbers, e-mail and street addresses (the assessment has its
-        own, finer detector for those: matchers/assess/privatedata.py)."""
-        found: set[str] = set()
-        tried: set[int] = set(self.anywhere)
-        seen = self.seen
-        # Folding works letter by letter and no word spans white space, so the sentence's words
-        # are those of its chunks between white space, each folded once and remembered.
-        for chunk in set(sentence.split()) - self.plain:
-            lexicon = seen.get(chunk) or self._look_up(chunk)
-            found |= lexicon[0]
-            tried.update(lexicon[1])
+        own, finer detector for those: matchers/assess/privatedata.py). `words`: what
+        `words_of(sentence)` gives, where the caller has it."""
+        found, tried = self.words_of(sentence) if words is None else (set(words[0]), set(words[1]))
         required = self.required
         if tried and required and sentence.isascii():
             # An ASCII sentence folds to its lower case with hyphens made spaces: the required
@@ -124,14 +119,20 @@ class Classifier:
             found.discard("criticism")
         return tuple(c for c in CATEGORIES if c in found)
 
-    def knows_a_word_of(self, sentence: str) -> bool:
-        """Does the lexicon say something of a chunk of `sentence` (between white space)? Where
-        it says nothing, `classify` gives the sentence no category from the lexicon."""
-        if self.anywhere:
-            return True
+    def words_of(self, sentence: str) -> tuple[set[str], set[int]]:
+        """What the lexicon says of the words of one sentence: the categories its words give,
+        and the phrases (indexes into `phrases`) that may be in it. Both empty: `classify` gives
+        the sentence no category from the lexicon."""
+        found: set[str] = set()
+        tried: set[int] = set(self.anywhere)
         seen = self.seen
-        # `seen` holds only chunks the lexicon says something of; `_look_up` learns the others.
-        return any(c in seen or any(self._look_up(c)) for c in set(sentence.split()) - self.plain)
+        # Folding works letter by letter and no word spans white space, so the sentence's words
+        # are those of its chunks between white space, each folded once and remembered.
+        for chunk in set(sentence.split()) - self.plain:
+            lexicon = seen.get(chunk) or self._look_up(chunk)
+            found |= lexicon[0]
+            tried.update(lexicon[1])
+        return found, tried
 
     def _look_up(self, chunk: str) -> tuple[frozenset[str], tuple[int, ...]]:
         """What the lexicon says of the words of one chunk of text (between white space): their

@@ -68,13 +68,14 @@ def read(
     # two sentences, and the second alone would read as a phone number.
     all_items = [PrivateItem(i.kind, i.start + lo, i.end + lo, i.text) for i in find_private(text[lo:hi])]
     for start, end in sentence_spans(text, lo, hi) if sentences is None else sentences:
-        items = tuple(i for i in all_items if start <= i.start < end)
+        items = tuple(i for i in all_items if start <= i.start < end) if all_items else ()
         masked = mask_names(text, start, end, spans)
+        words = classifier.words_of(masked)
         # Most sentences hold no word the lexicon knows: those are not classified.
-        if not items and not classifier.knows_a_word_of(masked):
+        if not items and not words[0] and not words[1]:
             out.append(Sentence(start, end, ()))
             continue
-        found = set(categories(classifier, masked))
+        found = set(categories(classifier, masked, words))
         if items:
             found.add("private_info")
         if any(i.kind == "whereabouts" and _FIRST_PERSON.match(i.text) for i in items):
@@ -85,10 +86,13 @@ def read(
     return out
 
 
-def categories(classifier: Classifier, sentence: str) -> tuple[str, ...]:
+def categories(
+    classifier: Classifier, sentence: str, words: tuple[set[str], set[int]] | None = None
+) -> tuple[str, ...]:
     """The categories of one sentence (mentions already masked), with negation, quotes and
-    questions read as the module doc says."""
-    found = set(classifier.classify(sentence, patterns=False))
+    questions read as the module doc says; `words`: `classifier.words_of(sentence)`, where the
+    caller has it."""
+    found = set(classifier.classify(sentence, patterns=False, words=words))
     if not found:
         return ()
     if found & _GRAVE:
