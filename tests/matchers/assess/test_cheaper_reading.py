@@ -1,6 +1,8 @@
 """The cheaper ways of reading give the same results as the plain ones: the matcher and the
-assessment sharing a text's words (`Assessor.read`), and the lexicon's phrases tried only where
-their required words are (`Classifier.required`), on the assessment's dev set."""
+assessment sharing a text's words (`Assessor.read`), the lexicon's phrases tried only where
+their required words are (`Classifier.required`), the sentences around the mentions cut without
+cutting the whole text, and sentences with no lexicon word left unclassified, on the
+assessment's dev set."""
 
 from __future__ import annotations
 
@@ -13,7 +15,16 @@ import pytest
 from vaern.domain import WatchedPerson
 from vaern.matchers import build_index
 from vaern.matchers.assess import Assessor
-from vaern.matchers.classify import build_classifier, sentence_spans
+from vaern.matchers.assess.reading import categories, read
+from vaern.matchers.classify import (
+    _END,
+    _is_end,
+    build_classifier,
+    mask_names,
+    sentence_bounds,
+    sentence_spans,
+    sentences_around,
+)
 
 DEV = Path(__file__).resolve().parents[3] / "bench" / "data" / "assess_dev.jsonl"
 PEOPLE = [
@@ -51,3 +62,55 @@ def test_phrases_tried_only_where_their_words_are_give_the_same_categories(texts
         assert gated.classify(sentence) == every_phrase.classify(sentence), sentence
         categorised += bool(gated.classify(sentence))
     assert categorised > 200
+
+
+def _around_by_bounds(text: str, first: int, last: int, before: int, after: int) -> list[tuple[int, int]]:
+    """The plain way to `sentences_around` a whole text: each step finds a whole sentence
+    (`sentence_bounds`), both of its sides."""
+    start = sentence_bounds(text, first, first)[0]
+    for _ in range(before):
+        if start <= 0:
+            break
+        start = sentence_bounds(text, start - 1, start - 1)[0]
+    stop = sentence_bounds(text, last, last)[1]
+    ends = [m.end() for m in _END.finditer(text, stop) if _is_end(text, m)]
+    stop = ends[after - 1] if len(ends) >= after else len(text)
+    return sentence_spans(text, start, max(stop, last + 1))
+
+
+def test_sentences_around_the_mentions_are_cut_as_by_whole_sentences(texts: list[str]) -> None:
+    """`sentences_around` looks for one side of a sentence at a time; it cuts what finding each
+    sentence whole cuts."""
+    index = build_index(PEOPLE)
+    windows = 0
+    for text in texts:
+        # Around each mention, around the first and last together, and around every sentence.
+        starts = [m.start for m in index.find(text)]
+        pairs = {(a, a) for a, _ in sentence_spans(text)} | {(s, s) for s in starts}
+        if starts:
+            pairs.add((starts[0], starts[-1]))
+        for first, last in pairs:
+            expected = _around_by_bounds(text, first, last, 2, 6)
+            assert sentences_around(text, 0, len(text), first, last, 2, 6) == expected, (text, first, last)
+            windows += 1
+    assert windows > 1000
+
+
+def test_sentences_skipped_unread_are_those_the_lexicon_gives_nothing(texts: list[str]) -> None:
+    """`read` classifies only sentences holding a word the lexicon knows (or private data), with
+    the words it looked up once: every sentence has the categories the plain classification of
+    it, names masked, gives."""
+    index = build_index(PEOPLE)
+    classifier = index.classifier
+    skipped = categorised = 0
+    for text in texts:
+        spans = [(m.start, m.end, m.variant == "possessive") for m in index.find(text)]
+        for sentence in read(classifier, text, 0, len(text), spans):
+            plain = categories(classifier, mask_names(text, sentence.start, sentence.end, spans))
+            if sentence.private:
+                continue  # private data adds its own categories (test_reading)
+            assert sentence.categories == plain, text[sentence.start : sentence.end]
+            if classifier.words_of(mask_names(text, sentence.start, sentence.end, spans)) == (set(), set()):
+                skipped += 1
+            categorised += bool(plain)
+    assert skipped > 100 and categorised > 200
