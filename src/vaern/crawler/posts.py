@@ -155,34 +155,22 @@ def _clean_author(value: object) -> str | None:
 def _json_ld_authors(doc: Any, base: str) -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
     """From JSON-LD: each post item's author by the item's URL (`url` or `@id`), and the page's
     main item's author (the first post item)."""
-    import json
-
-    from vaern.crawler.provenance import json_ld_items
+    from vaern.crawler.provenance import json_ld_author, json_ld_posts
 
     by_url: dict[str, tuple[str, str]] = {}
     main: tuple[str, str] | None = None
-    for script in doc.xpath('//script[@type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text_content())
-        except ValueError:
+    for item in json_ld_posts(doc, _LD_POSTS):
+        author = json_ld_author(item)
+        name = _clean_author(author.get("name") or author.get("alternateName")
+                             if isinstance(author, dict) else author)
+        if name is None:
             continue
-        for item in json_ld_items(data):
-            kind = item.get("@type")
-            kinds = {str(k).lower() for k in (kind if isinstance(kind, list) else [kind])}
-            if not kinds & _LD_POSTS:
-                continue
-            author = item.get("author")
-            author = author[0] if isinstance(author, list) and author else author
-            name = _clean_author(author.get("name") or author.get("alternateName")
-                                 if isinstance(author, dict) else author)
-            if name is None:
-                continue
-            found = (name, "json-ld")
-            main = main or found
-            for key in ("url", "@id"):
-                where = item.get(key)
-                if isinstance(where, str) and where.strip():
-                    by_url.setdefault(urljoin(base, where.strip()), found)
+        found = (name, "json-ld")
+        main = main or found
+        for key in ("url", "@id"):
+            where = item.get(key)
+            if isinstance(where, str) and where.strip():
+                by_url.setdefault(urljoin(base, where.strip()), found)
     return by_url, main
 
 

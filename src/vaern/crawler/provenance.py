@@ -20,6 +20,7 @@ import json
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -114,31 +115,21 @@ def post_metadata(dom: str) -> dict[str, Any]:
         if isinstance(value, str) and value.strip() and key not in found:
             found[key] = {"value": value.strip(), "source": source}
 
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text_content())
-        except ValueError:
-            continue
-        for item in json_ld_items(data):
-            kind = item.get("@type")
-            kinds = {str(k).lower() for k in (kind if isinstance(kind, list) else [kind])}
-            if not kinds & _POST_TYPES:
-                continue
-            author = item.get("author")
-            author = author[0] if isinstance(author, list) and author else author
-            if isinstance(author, dict):
-                put("author", author.get("name"), "JSON-LD author.name")
-                put("handle", author.get("alternateName") or author.get("identifier"), "JSON-LD author")
-                put("author_url", author.get("url"), "JSON-LD author.url")
-            else:
-                put("author", author, "JSON-LD author")
-            put("date", item.get("datePublished") or item.get("dateCreated"), "JSON-LD datePublished")
-            put("modified", item.get("dateModified"), "JSON-LD dateModified")
-            identifier = item.get("identifier")
-            if isinstance(identifier, dict):
-                identifier = identifier.get("value")
-            put("id", identifier if isinstance(identifier, str) else item.get("@id"), "JSON-LD identifier")
-            put("url", item.get("url"), "JSON-LD url")
+    for item in json_ld_posts(tree, _POST_TYPES):
+        author = json_ld_author(item)
+        if isinstance(author, dict):
+            put("author", author.get("name"), "JSON-LD author.name")
+            put("handle", author.get("alternateName") or author.get("identifier"), "JSON-LD author")
+            put("author_url", author.get("url"), "JSON-LD author.url")
+        else:
+            put("author", author, "JSON-LD author")
+        put("date", item.get("datePublished") or item.get("dateCreated"), "JSON-LD datePublished")
+        put("modified", item.get("dateModified"), "JSON-LD dateModified")
+        identifier = item.get("identifier")
+        if isinstance(identifier, dict):
+            identifier = identifier.get("value")
+        put("id", identifier if isinstance(identifier, str) else item.get("@id"), "JSON-LD identifier")
+        put("url", item.get("url"), "JSON-LD url")
 
     for node in tree.xpath('//*[@itemprop="author"]'):
         name = node.xpath('.//*[@itemprop="name"]')
@@ -157,6 +148,26 @@ def post_metadata(dom: str) -> dict[str, Any]:
     for node in tree.xpath('//meta[@name="author" or @property="article:author"]'):
         put("author", node.get("content"), f"<meta {node.get('name') or node.get('property')}>")
     return found
+
+
+def json_ld_posts(tree: Any, kinds: set[str]) -> Iterator[dict[str, Any]]:
+    """The JSON-LD objects on the page whose @type is one of `kinds` (lower case), in page order;
+    a script that is not JSON is passed over."""
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text_content())
+        except ValueError:
+            continue
+        for item in json_ld_items(data):
+            kind = item.get("@type")
+            if {str(k).lower() for k in (kind if isinstance(kind, list) else [kind])} & kinds:
+                yield item
+
+
+def json_ld_author(item: dict[str, Any]) -> Any:
+    """An item's author: a Person object (dict) or a plain name; the first where it lists several."""
+    author = item.get("author")
+    return author[0] if isinstance(author, list) and author else author
 
 
 def json_ld_items(data: Any) -> list[dict[str, Any]]:
