@@ -21,6 +21,9 @@ from sqlalchemy.orm import Session
 
 from vaern.storage.tables import HitMoveRow, HitRow, UserRow
 
+# The roles that see every unit's hits and do the casework on them (capture, discovery, author links).
+CASEWORK_ROLES = ("admin", "analyst")
+
 
 @dataclass(frozen=True)
 class Viewer:
@@ -41,7 +44,7 @@ class Viewer:
 
     @property
     def sees_everything(self) -> bool:
-        return self.role in ("admin", "analyst")
+        return self.role in CASEWORK_ROLES
 
     def may_see_unit(self, unit_id: str | None) -> bool:
         return self.sees_everything or (unit_id is not None and unit_id in self.units)

@@ -19,12 +19,10 @@ from starlette.routing import Route
 from vaern import ids
 from vaern.clock import utcnow
 from vaern.review import audit
-from vaern.review.access import visible_hits
+from vaern.review.access import CASEWORK_ROLES, visible_hits
 from vaern.review.framework import Ctx, Pages
 from vaern.storage.authors import Author, hits_by, link_authors, linked
 from vaern.storage.tables import HitRow
-
-LINKERS = ("admin", "analyst")
 
 
 def author_path(site_id: str, name: str) -> str:
@@ -60,7 +58,7 @@ def author_page(ctx: Ctx) -> Response:
         ],
         people=len({h.person_id for h in shown}),
         sites=sorted(ctx.shared.sites.items()),
-        may_link=ctx.user.role in LINKERS,
+        may_link=ctx.user.role in CASEWORK_ROLES,
         error=ctx.request.query_params.get("error", ""),
     )
 
@@ -85,5 +83,5 @@ def link(ctx: Ctx) -> Response:
 def routes(pages: Pages) -> list[Route]:
     return [
         Route("/authors", pages.route(author_page)),
-        Route("/authors/link", pages.route(link, roles=LINKERS), methods=["POST"]),
+        Route("/authors/link", pages.route(link, roles=CASEWORK_ROLES), methods=["POST"]),
     ]

@@ -21,10 +21,9 @@ from vaern.discovery.inbox import decide, recent_errors, waiting
 from vaern.errors import ConfigError
 from vaern.oneoff import CaptureRefused, OneOff, capture_once
 from vaern.review import audit
+from vaern.review.access import CASEWORK_ROLES
 from vaern.review.framework import Ctx, Pages
 from vaern.storage.tables import DiscoveredRow
-
-ROLES = ("admin", "analyst")
 
 
 def capture_page(ctx: Ctx, error: str | None = None, url: str = "", status: int = 200,
@@ -98,8 +97,8 @@ def inbox_decide(ctx: Ctx) -> Response:
 
 def routes(pages: Pages) -> list[Route]:
     return [
-        Route("/capture", pages.route(capture_page, roles=ROLES)),
-        Route("/capture", pages.route(capture_post, roles=ROLES), methods=["POST"]),
-        Route("/discovered", pages.route(inbox_page, roles=ROLES)),
-        Route("/discovered/{id}/{action}", pages.route(inbox_decide, roles=ROLES), methods=["POST"]),
+        Route("/capture", pages.route(capture_page, roles=CASEWORK_ROLES)),
+        Route("/capture", pages.route(capture_post, roles=CASEWORK_ROLES), methods=["POST"]),
+        Route("/discovered", pages.route(inbox_page, roles=CASEWORK_ROLES)),
+        Route("/discovered/{id}/{action}", pages.route(inbox_decide, roles=CASEWORK_ROLES), methods=["POST"]),
     ]
