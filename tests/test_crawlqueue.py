@@ -35,16 +35,8 @@ def test_a_site_waits_in_the_queue_once_with_its_lock(make_config: Callable[...,
         assert client.retry_stalled() == []  # no worker has died
     finally:
         client.close()
-    engine = make_engine(config.database)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT args->>'site_id', lock, queueing_lock, queue_name, status::text"
-                " FROM procrastinate_jobs ORDER BY id"
-            )).all()
-    finally:
-        engine.dispose()
-    assert [tuple(r) for r in rows] == [
+    rows = _jobs(config, "args->>'site_id', lock, queueing_lock, queue_name, status::text")
+    assert rows == [
         ("a", "site:a", "site:a", "crawls", "todo"),
         ("b", "site:b", "site:b", "crawls", "todo"),
     ]
@@ -72,13 +64,15 @@ def test_a_feed_run_waits_beside_the_sites_crawl_on_the_same_lock(
         assert client.defer_crawl("a", kind="feed") is None  # one waiting feed run per site
     finally:
         client.close()
+    rows = _jobs(config, "args->>'site_id', coalesce(args->>'kind', 'full'), lock, queueing_lock")
+    assert rows == [("a", "full", "site:a", "site:a"), ("a", "feed", "site:a", "site:a:feed")]
+
+
+def _jobs(config: Config, columns: str) -> list[tuple[object, ...]]:
+    """The queue's jobs, oldest first: `columns` of procrastinate_jobs."""
     engine = make_engine(config.database)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT args->>'site_id', coalesce(args->>'kind', 'full'), lock, queueing_lock"
-                " FROM procrastinate_jobs ORDER BY id"
-            )).all()
+            return [tuple(r) for r in conn.execute(text(f"SELECT {columns} FROM procrastinate_jobs ORDER BY id"))]
     finally:
         engine.dispose()
-    assert [tuple(r) for r in rows] == [("a", "full", "site:a", "site:a"), ("a", "feed", "site:a", "site:a:feed")]
