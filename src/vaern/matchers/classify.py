@@ -16,12 +16,15 @@ Pure: lexicons are compiled once by `build_classifier`; classifying does no I/O.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vaern.config import CATEGORIES, Matching
-from vaern.matchers.lexicon import read_data
+from vaern.matchers.lexicon import load_zipf, read_data
 from vaern.matchers.normalise import fold
 
 _DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "é": "e"})
@@ -65,9 +68,9 @@ class Classifier:
     prefixes: Mapping[str, tuple[tuple[str, frozenset[str]], ...]]
     phrases: tuple[tuple[str, re.Pattern[str]], ...]  # (category, one phrase; see _phrase_in)
     # A phrase is tried only for a sentence with a word that every match of it holds (one of a
-    # few, see `_key_words`): one cheap look-up per word instead of every phrase at every word
-    # of every sentence. Such a word -> the indexes of its phrases in `phrases`; where only the
-    # beginning of a phrase's first word is plain, those letters (cut to _STEM) -> its indexes.
+    # few, the rarest there is, see `_keys`): one cheap look-up per word instead of every phrase
+    # at every word of every sentence. Such a word -> the indexes of its phrases in `phrases`;
+    # a word beginning ("finde" of "finde[r]?") -> its indexes.
     phrase_words: Mapping[str, tuple[int, ...]]
     phrase_starts: Mapping[str, tuple[int, ...]]
     start_lengths: tuple[int, ...]  # the lengths of the keys in `phrase_starts`
@@ -76,6 +79,7 @@ class Classifier:
     # the folded sentence (`_required`): a phrase found by one common word ("vi", "skal") is
     # still not tried where its other words are missing. Empty: nothing more to check.
     required: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    edge_phrases: frozenset[int] = frozenset()  # phrases that read a sentence's edges (`may_hold`)
     # What the lexicon says of each chunk of text met so far (see `_look_up`), and the chunks it
     # says nothing of: a sentence's chunks are sorted into both at C speed with one set operation.
     seen: dict[str, tuple[frozenset[str], tuple[int, ...]]] = field(default_factory=dict, compare=False, repr=False)
@@ -118,6 +122,17 @@ class Classifier:
         if found & {"threat", "insult", "accusation", "incitement"}:
             found.discard("criticism")
         return tuple(c for c in CATEGORIES if c in found)
+
+    def may_hold(self, stretch: str) -> bool:
+        """Could a sentence of `stretch` (names masked as its sentences are) get a category
+        from the lexicon? False only where none can: no lexicon word is in the stretch and no
+        phrase. A phrase found in a sentence is found in the stretch around it, which holds the
+        sentence whole between white space; a phrase that reads the sentence's edges ("$") is
+        taken to be there."""
+        found, tried = self.words_of(stretch)
+        if found or not tried.isdisjoint(self.edge_phrases):
+            return True
+        return bool(tried) and bool(self.classify(stretch, patterns=False, words=(found, tried)))
 
     def words_of(self, sentence: str) -> tuple[set[str], set[int]]:
         """What the lexicon says of the words of one sentence: the categories its words give,
@@ -366,7 +381,7 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
                 if whole:
                     key_words.setdefault(letters, []).append(index)
                 else:
-                    starts.setdefault(letters[:_STEM], []).append(index)
+                    starts.setdefault(letters, []).append(index)
     return Classifier(
         words={w: frozenset(c) for w, c in words.items()},
         prefixes={k: tuple(v) for k, v in by_start.items()},
@@ -376,7 +391,12 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
         start_lengths=tuple(sorted({len(k) for k in starts}, reverse=True)),
         anywhere=tuple(anywhere),
         required=tuple(required),
+        edge_phrases=frozenset(i for i, (_, p) in enumerate(compiled) if _EDGES.search(p.pattern)),
     )
+
+
+# What in a phrase pattern reads past a match's own letters: the text's ends, look-behinds.
+_EDGES = re.compile(r"[$^]|\\[ABZ]|\(\?<")
 
 
 def _beginnings(pattern: str, after: str = "") -> set[tuple[str, bool]] | None:
@@ -420,16 +440,17 @@ def _keys(pattern: str) -> set[tuple[str, bool]] | None:
     every match of it holds; None if there is nothing to look it up by.
 
     The options are its top-level whole words ("ikke i orden": "orden"), its top-level groups
-    of plain alternatives ("(ligeglad|fraværende)": both) and the ways it starts (`_beginnings`);
-    the best is the one whose shortest key is longest (long words are rare), then the one with
-    fewest keys, and never the mask word every sentence classified around a mention holds.
+    of plain alternatives ("(ligeglad|fraværende)": both), its top-level word beginnings
+    ("finde" in "finde[r]?") and the ways it starts (`_beginnings`). The best is the rarest in
+    Danish text (`_frequency`): "styr", not "ikke", in "har ikke styr på"; never the mask word
+    every sentence classified around a mention holds.
     """
-    options = [{(word, True) for word in words} for words in _key_words(pattern)]
+    options = [set(keys) for keys in _word_keys(pattern)]
     beginnings = _beginnings(pattern)
     if beginnings is not None:
         options.append(beginnings)
     options = [keys for keys in options if not any(word in _MASKS for word, _ in keys)]
-    return max(options, key=_rarity, default=None)
+    return min(options, key=_rarity, default=None)
 
 
 def _required(pattern: str) -> tuple[tuple[str, ...], ...]:
@@ -470,20 +491,51 @@ def _required(pattern: str) -> tuple[tuple[str, ...], ...]:
     return tuple(dict.fromkeys(options))
 
 
-def _rarity(keys: set[tuple[str, bool]]) -> tuple[int, int]:
-    # A word beginning is looked up by its first _STEM letters only.
-    return min(len(letters) if whole else min(len(letters), _STEM) for letters, whole in keys), -len(keys)
+def _rarity(keys: set[tuple[str, bool]]) -> tuple[float, int, list[tuple[str, bool]]]:
+    """How often Danish text holds one of `keys` (lower is rarer), then how many there are."""
+    return sum(_frequency(letters, whole) for letters, whole in keys), len(keys), sorted(keys)
+
+
+def _frequency(letters: str, whole: bool) -> float:
+    """How often a folded word (whole) or a word beginning is met in Danish text: wordfreq's
+    frequencies per billion words, summed over the words it covers. A word wordfreq does not
+    list counts as the rarest it lists."""
+    words, totals = _folded_frequencies()
+    lo = bisect.bisect_left(words, letters)
+    hi = lo + (lo < len(words) and words[lo] == letters) if whole else bisect.bisect_left(words, letters + "\uffff")
+    return totals[hi] - totals[lo] + _UNLISTED
+
+
+_UNLISTED = 10.0**3  # Zipf 3, wordfreq's lowest listed frequency
+
+
+@functools.lru_cache(maxsize=1)
+def _folded_frequencies() -> tuple[list[str], list[float]]:
+    """wordfreq's Danish words folded as texts are, sorted, with running totals of frequency."""
+    table: dict[str, float] = {}
+    for word, zipf in load_zipf().items():
+        folded = fold(word)
+        table[folded] = table.get(folded, 0.0) + 10.0**zipf
+    words = sorted(table)
+    return words, [0.0, *itertools.accumulate(table[w] for w in words)]
 
 
 def _key_words(pattern: str) -> list[frozenset[str]]:
     """The phrase's top-level whole words, and its top-level groups of plain alternatives, not
     made optional: sets of words, one of which every match holds whole."""
+    return [frozenset(w for w, _ in keys) for keys in _word_keys(pattern) if all(whole for _, whole in keys)]
+
+
+def _word_keys(pattern: str) -> list[frozenset[tuple[str, bool]]]:
+    """What `_key_words` gives, and the phrase's top-level word beginnings: letters that start a
+    word and go on ("finde" in "finde[r]?", "(sikker|tryg)" in "(sikker|tryg)e?"), as
+    (letters, whole) sets one of which every match holds."""
     if len(_split_alternatives(pattern)) > 1:
         return []
     # A word at either end is a whole word too; an optional group of words each followed by a
     # space ("(nok )?", "(\\w+ ){0,2}") leaves a space before what follows it either way.
     text = _OPTIONAL_WORDS.sub("", f" {pattern} ")
-    options: list[frozenset[str]] = []
+    options: list[frozenset[tuple[str, bool]]] = []
     i = 1
     while i < len(text) - 1:
         c = text[i]
@@ -497,18 +549,36 @@ def _key_words(pattern: str) -> list[frozenset[str]]:
             close = i + _group_end(text[i:])
             if close < i:
                 return []
-            if text[i - 1] == " " and text[close + 1] == " " and not text.startswith("(?", i):
-                words = [_longest_word(alternative) for alternative in _split_alternatives(text[i + 1 : close])]
-                if all(words):
-                    options.append(frozenset(w for w in words if w))
+            if text[i - 1] == " " and not text.startswith("(?", i):
+                alternatives = _split_alternatives(text[i + 1 : close])
+                if text[close + 1] == " ":
+                    words = [_longest_word(alternative) for alternative in alternatives]
+                    if all(words):
+                        options.append(frozenset((w, True) for w in words if w))
+                elif text[close + 1] not in "?*{":
+                    starts = [_word_start(alternative) for alternative in alternatives]
+                    if all(starts):
+                        options.append(frozenset((w, False) for w in starts))
             i = close + 1
             continue
         letters = _LETTERS.match(text, i)
         assert letters is not None  # the pattern matches the empty string
-        if letters.group() and text[i - 1] == " " and text[letters.end()] == " ":
-            options.append(frozenset([letters.group()]))
+        if letters.group() and text[i - 1] == " ":
+            if text[letters.end()] == " ":
+                options.append(frozenset([(letters.group(), True)]))
+            elif start := _word_start(text[i:]):
+                options.append(frozenset([(start, False)]))
         i = max(i + 1, letters.end())
     return options
+
+
+def _word_start(pattern: str) -> str:
+    """The letters every match of `pattern` starts with ("finde" of "finde[r]?", "fals" of
+    "falske?"); empty if none."""
+    letters = _LETTERS.match(pattern)
+    assert letters is not None  # the pattern matches the empty string
+    word = letters.group()
+    return word[:-1] if pattern[len(word) : len(word) + 1] in ("?", "*", "{") and word else word
 
 
 _OPTIONAL_WORDS = re.compile(r"(?<= )\((?:[^()|]* \|)*[^()|]* \)(?:\?|\*|\{0,\d+\})")

@@ -14,10 +14,11 @@ import pytest
 
 from vaern.domain import WatchedPerson
 from vaern.matchers import build_index
-from vaern.matchers.assess import Assessor
+from vaern.matchers.assess import Assessor, privatedata
 from vaern.matchers.assess.reading import categories, read
 from vaern.matchers.classify import (
     _END,
+    Classifier,
     _is_end,
     build_classifier,
     mask_names,
@@ -53,8 +54,13 @@ def test_reading_with_shared_words_gives_what_matching_then_assessing_gives(text
 
 
 def test_phrases_tried_only_where_their_words_are_give_the_same_categories(texts: list[str]) -> None:
+    """Each phrase is looked up by its rarest word (or word beginning) and tried only where its
+    required words are: the categories are those of trying every phrase on every sentence."""
     gated = build_classifier()
-    every_phrase = dataclasses.replace(gated, required=(), seen={}, plain=set())
+    every_phrase = dataclasses.replace(
+        gated, required=(), anywhere=tuple(range(len(gated.phrases))), phrase_words={}, phrase_starts={},
+        start_lengths=(), seen={}, plain=set(),
+    )
     sentences = [t[a:b] for t in texts for a, b in sentence_spans(t)]
     sentences += [s.upper() for s in sentences[:500]] + [s.replace("a", "-") for s in sentences[:500]]
     categorised = 0
@@ -114,3 +120,62 @@ def test_sentences_skipped_unread_are_those_the_lexicon_gives_nothing(texts: lis
                 skipped += 1
             categorised += bool(plain)
     assert skipped > 100 and categorised > 200
+
+
+def test_stretches_the_lexicon_gives_nothing_are_read_as_their_sentences(
+    texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`read` asks once whether a stretch holds anything the lexicon knows (`may_hold`) before
+    reading it sentence by sentence: every stretch of one, three or nine sentences, names
+    masked, reads as it does sentence by sentence."""
+    index = build_index(PEOPLE)
+    classifier = index.classifier
+    stretches = []
+    skipped = 0
+    for text in texts:
+        spans = [(m.start, m.end, m.variant == "possessive") for m in index.find(text)]
+        cut = sentence_spans(text)
+        for size in (1, 3, 9):
+            for i in range(0, len(cut), size):
+                stretch = cut[i : i + size]
+                lo, hi = stretch[0][0], stretch[-1][1]
+                stretches.append((text, lo, hi, spans, stretch))
+                skipped += not classifier.may_hold(mask_names(text, lo, hi, spans))
+    asked = [read(classifier, *args) for args in stretches]
+    monkeypatch.setattr(Classifier, "may_hold", lambda self, stretch: True)
+    one_by_one = [read(classifier, *args) for args in stretches]
+    assert asked == one_by_one
+    graded = sum(any(s.categories for s in sentences) for sentences in one_by_one)
+    assert skipped > 300 and graded > 300
+
+
+def test_a_phrase_that_needs_its_sentence_to_end_is_read_in_a_longer_stretch() -> None:
+    """"skal passe på" ends a sentence with no full stop before a blank line; in the stretch the
+    next sentence follows it, and the phrase's "$" is not there. The stretch is still read."""
+    index = build_index(PEOPLE)
+    text = "René Rosenkilde skal passe på\n\nVi ses til mødet i morgen."
+    spans = [(m.start, m.end, m.variant == "possessive") for m in index.find(text)]
+    [threat, _] = read(index.classifier, text, 0, len(text), spans, sentence_spans(text))
+    assert threat.categories == ("threat",)
+
+
+def test_private_data_phrases_tried_only_where_their_gates_open_are_all_found(texts: list[str]) -> None:
+    """The phrase patterns of private data (whereabouts, family, photo) run only where their
+    gate finds what every match holds; without the gates they find the same items."""
+    everywhere = tuple((kind, pattern, _Open()) for kind, pattern, _ in privatedata._PHRASES)
+    variants = texts + [t.upper() for t in texts] + [t.lower() for t in texts] + [t.replace(" ", "  ") for t in texts]
+    gated = [privatedata.find_private(t) for t in variants]
+    saved = privatedata._PHRASES
+    privatedata._PHRASES = everywhere
+    try:
+        plain = [privatedata.find_private(t) for t in variants]
+    finally:
+        privatedata._PHRASES = saved
+    assert gated == plain
+    phrases = sum(1 for items in plain for i in items if i.kind in ("whereabouts", "family", "photo"))
+    assert phrases > 100
+
+
+class _Open:
+    def may_hold(self, lowered: str) -> bool:
+        return True

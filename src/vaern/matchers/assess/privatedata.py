@@ -81,36 +81,52 @@ _PHOTO = re.compile(
 )
 
 
-def _any(lowered: str, strings: tuple[str, ...]) -> bool:
-    return any(x in lowered for x in strings)
+@dataclass(frozen=True)
+class _Gate:
+    """Where in a lower-cased text a phrase pattern may match: at an occurrence of one of
+    `starts` where `shape`, which every match holds from there on, matches. Most texts hold
+    none, and the phrase's regex, which is tried at every word of the text, is not run at all;
+    the occurrences are found at C speed, and `shape` is tried only there."""
+
+    starts: tuple[str, ...]
+    shape: re.Pattern[str]
+
+    def may_hold(self, lowered: str) -> bool:
+        for start in self.starts:
+            at = lowered.find(start)
+            while at >= 0:
+                if self.shape.match(lowered, at):
+                    return True
+                at = lowered.find(start, at + 1)
+        return False
 
 
-# What every match of each phrase pattern holds, in the lower-cased text, alternative by
-# alternative (the spaces are those the patterns write). Most texts hold none of it, and the
-# phrase's regex, which would be tried at every position of the text, is not run at all.
-def _may_say_whereabouts(lowered: str) -> bool:
-    return (
-        (" hvor " in lowered and _any(lowered, (" bor", " holder til", " sover", " parkerer", " handler")))
-        or _any(lowered, ("hun bor ", "han bor ", "navn bor "))
-        or _any(lowered, ("set hende ", "set ham ", "fulgt hende ", "fulgt ham "))
-    )
-
-
-def _may_name_family(lowered: str) -> bool:
-    kin = (" børn", " barn", " datter", " døtre", " søn", " unger", " mand", " kone", " kæreste")
-    return (_any(lowered, ("hendes ", "hans ", "navns ", "deres ")) and _any(lowered, kin)) or (
-        _any(lowered, ("børnene ", "ungerne ", "datteren ", "sønnen ")) and _any(lowered, (" går ", " hedder "))
-    )
-
-
-def _may_announce_photo(lowered: str) -> bool:
-    return _any(lowered, ("billed", "foto", "video", "filmet")) and _any(lowered, (" hende", " ham", " navn", " hans"))
+_MAY_SAY_WHEREABOUTS = _Gate(
+    ("hvor ", "hun bor ", "han bor ", "navn bor ", "set hende ", "set ham ", "fulgt hende ", "fulgt ham "),
+    re.compile(
+        r"hvor (?:\w+ ){1,2}(?:bor|holder til|sover|parkerer|handler)"
+        r"|(?:hun|han|navn) bor |(?:set|fulgt) (?:hende|ham) "
+    ),
+)
+_MAY_NAME_FAMILY = _Gate(
+    ("hendes ", "hans ", "navns ", "deres ", "børnene ", "ungerne ", "datteren ", "sønnen "),
+    re.compile(
+        r"(?:hendes|hans|navns|deres) (?:\w+ )?(?:børn|barn|datter|døtre|søn|unger|mand|kone|kæreste)"
+        r"|(?:børnene|ungerne|datteren|sønnen) (?:går|hedder) "
+    ),
+)
+_MAY_ANNOUNCE_PHOTO = _Gate(
+    ("billede", "foto", "video", "filmet "),
+    re.compile(
+        r"(?:(?:billede|foto|video)\w* (?:af|fra|med) |fotograferet |filmet |billeder af )(?:hende|ham|navn|hans)"
+    ),
+)
 
 
 _PHRASES = (
-    ("whereabouts", _WHEREABOUTS, _may_say_whereabouts),
-    ("family", _FAMILY, _may_name_family),
-    ("photo", _PHOTO, _may_announce_photo),
+    ("whereabouts", _WHEREABOUTS, _MAY_SAY_WHEREABOUTS),
+    ("family", _FAMILY, _MAY_NAME_FAMILY),
+    ("photo", _PHOTO, _MAY_ANNOUNCE_PHOTO),
 )
 
 
@@ -187,8 +203,10 @@ def find_private(text: str) -> list[PrivateItem]:
             if _is_phone(text, m):
                 add("phone", m.start(), m.end())
     lowered = text.lower()
-    for kind, pattern, may_hold in _PHRASES:
-        if may_hold(lowered):
+    aligned = len(lowered) == len(text)
+    for kind, pattern, gate in _PHRASES:
+        # Lower-casing keeps the words where the patterns read them if it keeps every character one.
+        if not aligned or gate.may_hold(lowered):
             for m in pattern.finditer(text):
                 add(kind, m.start(), m.end())
     return sorted(found, key=lambda item: item.start)

@@ -18,6 +18,7 @@ Each sentence also gets `private_info` where privatedata.py finds an item in it.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,7 +68,11 @@ def read(
     # Private data is looked for in the whole stretch at once: "Sagsnr. 24 55 18 90" is cut into
     # two sentences, and the second alone would read as a phone number.
     all_items = [PrivateItem(i.kind, i.start + lo, i.end + lo, i.text) for i in find_private(text[lo:hi])]
-    for start, end in sentence_spans(text, lo, hi) if sentences is None else sentences:
+    cut = sentence_spans(text, lo, hi) if sentences is None else sentences
+    if not all_items and not _crosses(spans, cut) and not classifier.may_hold(mask_names(text, lo, hi, spans)):
+        # Most stretches hold nothing the lexicon knows: asked once, not sentence by sentence.
+        return [Sentence(start, end, ()) for start, end in cut]
+    for start, end in cut:
         items = tuple(i for i in all_items if start <= i.start < end) if all_items else ()
         masked = mask_names(text, start, end, spans)
         words = classifier.words_of(masked)
@@ -84,6 +89,15 @@ def read(
             found.discard("criticism")
         out.append(Sentence(start, end, tuple(c for c in CATEGORIES if c in found), items))
     return out
+
+
+def _crosses(spans: Sequence[tuple[int, int, bool]], cut: Sequence[tuple[int, int]]) -> bool:
+    """Does a mention run from one sentence into the next? Its sentences then mask it apart
+    (each only what starts in it), not as the whole stretch masks it."""
+    if len(cut) < 2:
+        return False
+    starts = [start for start, _ in cut[1:]]
+    return any(bisect.bisect_right(starts, s) != bisect.bisect_left(starts, e) for s, e, _ in spans)
 
 
 def categories(
