@@ -95,7 +95,7 @@ class Assessor:
         units = _units(text, posts)
         # A surname written alone is looked for in the posts naming nobody in full, and only
         # where the text holds some watched person's surname at all (most texts hold none).
-        surnames = bool(self.parts.surnames_among(set(text.split()) if chunks is None else chunks))
+        surnames = self.parts.surnames_among(set(text.split()) if chunks is None else chunks)
         sentences: dict[tuple[int, int], list[Sentence]] = {}
         cut: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
@@ -151,7 +151,7 @@ class Assessor:
                     [sentence] = read(self.classifier, text, holding[0][0], holding[0][1], (), holding)
                     return sentence.categories
 
-                added = lone_surnames(text, unit[0], unit[1], everything, self.parts, at)
+                added = lone_surnames(text, unit[0], unit[1], everything, self.parts, at, surnames)
             everything.extend(added)
         everything.sort(key=lambda m: (m.start, m.end, m.person))
 

@@ -255,17 +255,20 @@ def is_pronoun(mention: Mention) -> bool:
 
 def lone_surnames(
     text: str, lo: int, hi: int, mentions: Sequence[Mention], parts: NameParts,
-    sentence_categories: Callable[[int], tuple[str, ...]],
+    sentence_categories: Callable[[int], tuple[str, ...]], known: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Mention]:
     """Surnames written alone in text[lo:hi] (a post naming nobody in full): in capitals, or
     capitalised inside a sentence (Danish writes common nouns in lower case, so a capital there
     marks a name); at the start of a sentence only where the sentence harasses.
-    `sentence_categories(offset)` gives the categories of the sentence at an offset."""
+    `sentence_categories(offset)` gives the categories of the sentence at an offset; `known`:
+    `parts.surnames_among` the whole text's chunks, where the caller has it (only the words of
+    the stretch are found in the stretch)."""
     if any(lo <= m.start < hi for m in mentions):
         return []
     # Cheap first: the distinct capitalised words of the stretch that are some watched person's
     # surname at all (each looked up once); only then where they are.
-    known = parts.surnames_among(set(text[lo:hi].split()))
+    if known is None:
+        known = parts.surnames_among(set(text[lo:hi].split()))
     if not known:
         return []
     spotted = _places(text, lo, hi, known)
