@@ -212,15 +212,16 @@ def sentence_spans(text: str, lo: int = 0, hi: int | None = None) -> list[tuple[
     """The sentences of text[lo:hi], as (start, end) offsets, cut where `sentence_bounds` cuts
     them; white space around a sentence is left out, empty ones are skipped."""
     hi = len(text) if hi is None else hi
-    out: list[tuple[int, int]] = []
-    begin = lo
-    for m in _END.finditer(text, lo, hi):
-        if _is_end(text, m):
-            out.append((begin, m.end()))
-            begin = m.end()
-    out.append((begin, hi))
+    return _spans_between(text, lo, [m.end() for m in _END.finditer(text, lo, hi) if _is_end(text, m)], hi)
+
+
+def _spans_between(text: str, lo: int, ends: list[int], hi: int) -> list[tuple[int, int]]:
+    """The sentences of text[lo:hi] given where they end (`sentence_spans`)."""
     spans: list[tuple[int, int]] = []
-    for s, e in out:
+    begin = lo
+    for stop in [*ends, hi]:
+        s, e = begin, stop
+        begin = stop
         while s < e and text[s].isspace():
             s += 1
         while e > s and text[e - 1].isspace():
@@ -242,6 +243,9 @@ def sentences_around(
         if start <= lo:
             break
         start = max(lo, _sentence_start(text, start - 1))
+    on = _ends_on(text, start, hi, last, after)
+    if on is not None:
+        return _spans_between(text, start, *on)
     stop = _sentence_end(text, last)
     found = 0
     for m in _END.finditer(text, stop, hi):
@@ -253,6 +257,31 @@ def sentences_around(
     else:
         stop = hi if found < after else stop
     return sentence_spans(text, start, min(hi, max(stop, last + 1)))
+
+
+def _ends_on(text: str, start: int, hi: int, last: int, after: int) -> tuple[list[int], int] | None:
+    """The sentence ends from `start` on, up to `after` ends after the one closing the sentence
+    that holds offset `last`, found in one pass, each decided once; and where the sentences
+    read stop (the last of those ends, or `hi` where there are fewer). None where the one pass
+    might cut otherwise than `_sentence_end` and `sentence_spans` do: a possible end around
+    `last` itself, or no end within the 400 characters `_sentence_end` looks at."""
+    ends: list[int] = []
+    own = -1  # the index in `ends` of the end of the sentence holding `last`
+    for m in _END.finditer(text, start, hi):
+        if m.start() < last < m.end():
+            return None
+        if not _is_end(text, m):
+            continue
+        if own < 0 and m.start() >= last:
+            if m.end() >= last + 400:
+                return None
+            own = len(ends)
+        ends.append(m.end())
+        if own >= 0 and len(ends) - 1 - own >= after:
+            return ends, ends[-1]
+    if own < 0 and hi > last + 400:
+        return None
+    return ends, hi
 
 
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:

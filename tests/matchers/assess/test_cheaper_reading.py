@@ -19,6 +19,7 @@ from vaern.matchers.assess.reading import categories, read
 from vaern.matchers.classify import (
     _END,
     Classifier,
+    _ends_on,
     _is_end,
     build_classifier,
     mask_names,
@@ -100,6 +101,35 @@ def test_sentences_around_the_mentions_are_cut_as_by_whole_sentences(texts: list
             assert sentences_around(text, 0, len(text), first, last, 2, 6) == expected, (text, first, last)
             windows += 1
     assert windows > 1000
+
+
+def test_sentences_around_cut_in_one_pass_as_step_by_step_at_the_edges() -> None:
+    """`sentences_around` finds the ends after its first sentence in one pass, and goes step by
+    step where that might cut otherwise: a mention inside a run of punctuation, a sentence with
+    no end within 400 characters. Both ways cut what finding each sentence whole cuts, around
+    every offset of texts made of such edges."""
+    word = "ord "
+    short = "En. To! Tre? Fire. Fem. Seks. Syv. Otte. "  # more than `after` ends to come
+    texts = [
+        # Sentences of 390 to 410 characters between short ones: the 400-character reach.
+        *(short + word * (n // 4) + "slut. " + short + word * (n // 4) + ". " + short for n in range(388, 412, 3)),
+        # Ends inside ends: abbreviations, initials, numbers, quotes, line breaks.
+        "Hun sagde »nej.« Han?! Ja … måske?!? Ca. 12. maj kom f.eks. A. B. Hansen.\n\nNy linje\nog en til! "
+        + short * 2,
+        "Ingen ende her " + word * 150,
+    ]
+    one_pass = step_by_step = windows = 0
+    for text in texts:
+        for last in range(len(text)):
+            for first in {last, max(0, last - 120)}:
+                expected = _around_by_bounds(text, first, last, 2, 6)
+                assert sentences_around(text, 0, len(text), first, last, 2, 6) == expected, (text, first, last)
+                windows += 1
+            if _ends_on(text, 0, len(text), last, 6) is None:
+                step_by_step += 1
+            else:
+                one_pass += 1
+    assert windows > 10_000 and one_pass > 1000 and step_by_step > 100
 
 
 def test_sentences_skipped_unread_are_those_the_lexicon_gives_nothing(texts: list[str]) -> None:
