@@ -15,7 +15,9 @@ context), `reading` (categories per sentence, with negation, quotes and question
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import sys
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -165,7 +167,10 @@ class Assessor:
             for unit in {_unit_of(units, m.start) for m in own}:
                 if unit not in about:
                     in_unit = [m for m in everything if unit[0] <= m.start < unit[1]]
-                    about[unit] = _subjects(read_unit(unit, in_unit), in_unit)
+                    read_there = read_unit(unit, in_unit)
+                    # Whom a sentence is about matters only where some sentence says something.
+                    said = any(s.categories or s.private for s in read_there)
+                    about[unit] = _subjects(read_there, in_unit) if said else []
                 chosen += [s for s, subjects in about[unit] if pid in subjects]
             of_person[pid] = _judge(text, chosen, own)
         return Assessment(tuple(everything), of_person)
@@ -176,13 +181,23 @@ def _near_mentions(cut: list[tuple[int, int]], mentions: Sequence[Mention]) -> l
     the first that mentions someone to `AFTER` sentences after the last such one, where a
     harmful sentence may still be about them. A post is short and read whole this way; a long
     page without posts is not read to its far ends."""
-    if not mentions:
+    if not mentions or not cut:
         return cut
-    starts = sorted(m.start for m in mentions)
-    holding = [i for i, (a, b) in enumerate(cut) if any(a <= x < b for x in starts[:1] + starts[-1:])]
+    first = min(m.start for m in mentions)
+    last = max(m.start for m in mentions)
+    holding = [i for i in {_holding(cut, first), _holding(cut, last)} if i is not None]
     if not holding:
         return cut
-    return cut[max(0, holding[0] - BEFORE) : holding[-1] + AFTER + 1]
+    return cut[max(0, min(holding) - BEFORE) : max(holding) + AFTER + 1]
+
+
+def _holding(cut: list[tuple[int, int]], offset: int) -> int | None:
+    """The index of the sentence of `cut` (in order, apart) that holds `offset`, if one does."""
+    i = bisect.bisect_right(cut, (offset, _FAR)) - 1
+    return i if i >= 0 and cut[i][0] <= offset < cut[i][1] else None
+
+
+_FAR = sys.maxsize
 
 
 def _subjects(sentences: list[Sentence], mentions: list[Mention]) -> list[tuple[Sentence, set[str]]]:
@@ -199,7 +214,15 @@ def _subjects(sentences: list[Sentence], mentions: list[Mention]) -> list[tuple[
     return out
 
 
+_NOTHING_SAID = PersonAssessment(
+    categories=(), severity=severity_of(()), passage=None, passage_category=None, private=(),
+    police=police_fits(()), passage_at=None,
+)
+
+
 def _judge(text: str, chosen: list[Sentence], own: list[Mention]) -> PersonAssessment:
+    if not chosen:
+        return _NOTHING_SAID
     cats = {c for s in chosen for c in s.categories}
     if cats & {"threat", "insult", "accusation", "incitement"}:
         cats.discard("criticism")
