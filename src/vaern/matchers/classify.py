@@ -402,7 +402,8 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
         for pattern in ps:
             index = len(compiled)
             compiled.append((category, re.compile(r"(?:" + pattern + r")(?!\w)")))
-            required.append(_required(pattern))
+            # The rarest first: most phrases are ruled out by their first check.
+            required.append(tuple(sorted(_required(pattern), key=_option_rarity)))
             keys = _keys(pattern)
             if keys is None:
                 anywhere.append(index)
@@ -523,6 +524,11 @@ def _required(pattern: str) -> tuple[tuple[str, ...], ...]:
 def _rarity(keys: set[tuple[str, bool]]) -> tuple[float, int, list[tuple[str, bool]]]:
     """How often Danish text holds one of `keys` (lower is rarer), then how many there are."""
     return sum(_frequency(letters, whole) for letters, whole in keys), len(keys), sorted(keys)
+
+
+def _option_rarity(option: tuple[str, ...]) -> tuple[float, int, list[tuple[str, bool]]]:
+    """`_rarity` of a required option (strings, each found anywhere in a word)."""
+    return _rarity({(x, False) for x in option})
 
 
 def _frequency(letters: str, whole: bool) -> float:

@@ -80,6 +80,7 @@ class NameParts:
     plain: set[str] = field(default_factory=set, compare=False, repr=False)
     folds: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     holding: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    capitals: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def folded(self, word: str) -> str:
         """fold(word), remembered (in `seen`'s company: texts repeat their words)."""
@@ -88,6 +89,18 @@ class NameParts:
             if len(self.folds) > 200_000:
                 self.folds.clear()
             found = self.folds[word] = fold(word)
+        return found
+
+    def capitalised(self, chunk: str) -> tuple[tuple[str, str], ...]:
+        """The capitalised words of a chunk of text that are no pronoun, each with its folded
+        form (remembered: texts repeat their words)."""
+        found = self.capitals.get(chunk)
+        if found is None:
+            if len(self.capitals) > 200_000:
+                self.capitals.clear()
+            found = self.capitals[chunk] = tuple(
+                (w, self.folded(w)) for w in _CAPITALISED.findall(chunk) if w.lower() not in _PRONOUNS
+            )
         return found
 
     def surname_of(self, word: str) -> tuple[str, ...]:
@@ -117,6 +130,17 @@ class NameParts:
             for word in words:
                 known[word] = self.surname_of(word)
         return known
+
+
+@functools.lru_cache(maxsize=65536)  # asked for each person anchored in each post
+def _own_parts(person: WatchedPerson | None) -> tuple[str, ...]:
+    """The folded given name and surname parts a watched person may be referred to by alone."""
+    if person is None:
+        return ()
+    words = _WORD.findall(person.name)
+    if len(words) < 2:
+        return ()
+    return (fold(words[0]), *(fold(part) for part in re.split(r"[-]", words[-1]) if len(part) >= 3))
 
 
 def name_parts(people: Sequence[WatchedPerson]) -> NameParts:
@@ -162,16 +186,8 @@ def in_context(
     # Which anchored person each given name and surname may stand for.
     owners: dict[str, set[str]] = {}
     for pid in anchored:
-        person = people.get(pid)
-        if person is None:
-            continue
-        words = _WORD.findall(person.name)
-        if len(words) < 2:
-            continue
-        owners.setdefault(fold(words[0]), set()).add(pid)
-        for part in re.split(r"[-]", words[-1]):
-            if len(part) >= 3:
-                owners.setdefault(fold(part), set()).add(pid)
+        for key in _own_parts(people.get(pid)):
+            owners.setdefault(key, set()).add(pid)
     # Each person's strongest whole-name mention lends its confidence; references count only
     # after the person's first whole-name mention in the post.
     best: dict[str, Mention] = {}
@@ -197,8 +213,7 @@ def in_context(
         # The same words, looked for where they can be: the anchored people's name parts among
         # the chunks given, and the pronouns (as `_REFERENCE` has them: lower case, or capitalised).
         wanted: dict[str, tuple[str, ...]] = {
-            w: () for chunk in chunks for w in _CAPITALISED.findall(chunk)
-            if w.lower() not in _PRONOUNS and parts.folded(w) in owners
+            w: () for chunk in chunks for w, key in parts.capitalised(chunk) if key in owners
         }
         references = [(s, e, w) for s, e, w, _ in _places(text, first_anchor, reach, wanted)]
         pronouns = _pronouns(text, first_anchor, reach)
