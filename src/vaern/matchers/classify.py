@@ -101,12 +101,14 @@ class Classifier:
         `words_of(sentence)` gives, where the caller has it."""
         found, tried = self.words_of(sentence) if words is None else (set(words[0]), set(words[1]))
         required = self.required
-        if tried and required and sentence.isascii():
-            # An ASCII sentence folds to its lower case with hyphens made spaces: the required
-            # strings (no spaces or hyphens in them) are in the one where they are in the other,
-            # so most phrases are ruled out without folding the sentence.
-            lowered = sentence.lower()
-            tried = {i for i in tried if all(any(s in lowered for s in option) for option in required[i])}
+        if tried and required:
+            # A sentence whose letters are ASCII or Danish folds to its lower case with the Danish
+            # letters spelled out, hyphens made spaces: the required strings (no spaces or
+            # hyphens in them) are in the one where they are in the other, so most phrases are
+            # ruled out without folding the sentence.
+            lowered = _lower_danish(sentence)
+            if lowered is not None:
+                tried = {i for i in tried if all(any(s in lowered for s in option) for option in required[i])}
         if tried:
             folded = fold(sentence)
             for i in sorted(tried):
@@ -175,6 +177,16 @@ class Classifier:
 
 
 _SEEN_LIMIT = 200_000  # distinct folded words remembered
+
+
+def _lower_danish(sentence: str) -> str | None:
+    """The sentence in lower case with æ, ø, å and é spelled as `fold` spells them, where that
+    leaves it ASCII (`fold` then gives the same letters); None otherwise."""
+    lowered = sentence.lower()
+    if lowered.isascii():
+        return lowered
+    lowered = lowered.replace("æ", "ae").replace("ø", "oe").replace("å", "aa").replace("é", "e")
+    return lowered if lowered.isascii() else None
 
 
 def _phrase_in(pattern: re.Pattern[str], folded: str) -> bool:
