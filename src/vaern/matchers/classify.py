@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from vaern.config import CATEGORIES, Matching
 from vaern.matchers.lexicon import load_zipf, read_data
-from vaern.matchers.normalise import fold
+from vaern.matchers.normalise import fold, spell_out_danish
 
 _DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "é": "e"})
 
@@ -185,7 +185,7 @@ def _lower_danish(sentence: str) -> str | None:
     lowered = sentence.lower()
     if lowered.isascii():
         return lowered
-    lowered = lowered.replace("æ", "ae").replace("ø", "oe").replace("å", "aa").replace("é", "e")
+    lowered = spell_out_danish(lowered)
     return lowered if lowered.isascii() else None
 
 
