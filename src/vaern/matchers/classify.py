@@ -463,14 +463,10 @@ def _beginnings(pattern: str, after: str = "") -> set[tuple[str, bool]] | None:
         if close < 0 or pattern[close + 1 : close + 2] in ("?", "*", "{"):
             return None  # an optional group: the phrase may start with what follows it
         return _beginnings(pattern[1:close], pattern[close + 1 :] + after)
-    letters = _LETTERS.match(pattern)
-    assert letters is not None  # the pattern matches the empty string
-    word = letters.group()
-    rest = pattern[len(word) :] + after
-    if rest[:1] in ("?", "*", "{"):
-        return {(word[:-1], False)} if len(word) > 1 else None  # "falske?": the last letter may be missing
+    word = _word_start(pattern, after)
     if not word:
         return None
+    rest = (pattern + after)[len(word) :]
     return {(word, rest == "" or rest.startswith((" ", "\\ ", "\\s")))}
 
 
@@ -619,13 +615,14 @@ def _word_keys(pattern: str) -> list[frozenset[tuple[str, bool]]]:
     return options
 
 
-def _word_start(pattern: str) -> str:
-    """The letters every match of `pattern` starts with ("finde" of "finde[r]?", "fals" of
-    "falske?"); empty if none."""
+def _word_start(pattern: str, after: str = "") -> str:
+    """The letters every match of `pattern` starts with ("finde" of "finde[r]?", "falsk" of
+    "falske?": the last letter before a quantifier may be missing); empty if none. `after` is
+    what follows `pattern` in the phrase."""
     letters = _LETTERS.match(pattern)
     assert letters is not None  # the pattern matches the empty string
     word = letters.group()
-    return word[:-1] if pattern[len(word) : len(word) + 1] in ("?", "*", "{") and word else word
+    return word[:-1] if (pattern[len(word) :] + after)[:1] in ("?", "*", "{") and word else word
 
 
 _OPTIONAL_WORDS = re.compile(r"(?<= )\((?:[^()|]* \|)*[^()|]* \)(?:\?|\*|\{0,\d+\})")
