@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from vaern.config import CATEGORIES, Matching
 from vaern.matchers.lexicon import load_zipf, read_data
-from vaern.matchers.normalise import fold, spell_out_danish
+from vaern.matchers.normalise import fold, spaced, spell_out_danish
 
 _DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "é": "e"})
 
@@ -101,6 +101,7 @@ class Classifier:
         `words_of(sentence)` gives, where the caller has it."""
         found, tried = self.words_of(sentence) if words is None else (set(words[0]), set(words[1]))
         required = self.required
+        lowered = None
         if tried and required:
             # A sentence whose letters are ASCII or Danish folds to its lower case with the Danish
             # letters spelled out, hyphens made spaces: the required strings (no spaces or
@@ -110,7 +111,8 @@ class Classifier:
             if lowered is not None:
                 tried = {i for i in tried if all(any(s in lowered for s in option) for option in required[i])}
         if tried:
-            folded = fold(sentence)
+            # Where it was lowered, the folded sentence is the lowered one spaced as `fold` spaces.
+            folded = fold(sentence) if lowered is None else spaced(lowered)
             for i in sorted(tried):
                 category, pattern = self.phrases[i]
                 if category in found:

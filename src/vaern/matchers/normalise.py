@@ -153,7 +153,12 @@ def fold(text: str) -> str:
             quick = _NON_ASCII.sub(_fast_char, quick)
         if not quick.isascii():
             return fold_text(text).text
-    return " ".join(quick.replace("-", " ").split())
+    return spaced(quick)
+
+
+def spaced(folded_letters: str) -> str:
+    """The last step of `fold`: hyphens made spaces, white space collapsed to one space."""
+    return " ".join(folded_letters.replace("-", " ").split())
 
 
 def spell_out_danish(lowered: str) -> str:

@@ -188,8 +188,7 @@ def find_private(text: str) -> list[PrivateItem]:
     if "@" in text:
         for m in _EMAIL.finditer(text):
             add("email", m.start(), m.end())
-    has_digit = _DIGIT.search(text) is not None
-    if has_digit:
+    if _has_digit(text):
         for m in _CPR.finditer(text):
             if valid_cpr_date(int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)):
                 add("cpr", m.start(), m.end())
@@ -210,6 +209,20 @@ def find_private(text: str) -> list[PrivateItem]:
             for m in pattern.finditer(text):
                 add(kind, m.start(), m.end())
     return sorted(found, key=lambda item: item.start)
+
+
+def _has_digit(text: str) -> bool:
+    """Does `text` hold a digit (`\\d`: any decimal digit)? Every kind but e-mail has one, and
+    most stretches have none. A search for each ASCII digit runs at memchr speed, several times
+    faster than `\\d` tried at every character; no other decimal digit is in Windows-1252, so a
+    text that encodes in it (Danish does, curly quotes and dashes too) holds no other."""
+    if any(digit in text for digit in "0123456789"):
+        return True
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return _DIGIT.search(text) is not None
+    return False
 
 
 def _is_phone(text: str, m: re.Match[str]) -> bool:
