@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,8 @@ import pytest
 from vaern.domain import WatchedPerson
 from vaern.matchers import build_index
 from vaern.matchers.assess import Assessor, privatedata
-from vaern.matchers.assess.reading import categories, read
+from vaern.matchers.assess.context import _pronouns, _word_char
+from vaern.matchers.assess.reading import BLOCK, _blocks, categories, read
 from vaern.matchers.classify import (
     _END,
     Classifier,
@@ -155,9 +158,9 @@ def test_sentences_skipped_unread_are_those_the_lexicon_gives_nothing(texts: lis
 def test_stretches_the_lexicon_gives_nothing_are_read_as_their_sentences(
     texts: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`read` asks once whether a stretch holds anything the lexicon knows (`may_hold`) before
-    reading it sentence by sentence: every stretch of one, three or nine sentences, names
-    masked, reads as it does sentence by sentence."""
+    """`read` asks whether a stretch holds anything the lexicon knows (`may_hold`), a block of
+    sentences at a time, before reading it sentence by sentence: every stretch of one, three,
+    nine or thirty sentences, names masked, reads as it does sentence by sentence."""
     index = build_index(PEOPLE)
     classifier = index.classifier
     stretches = []
@@ -165,7 +168,7 @@ def test_stretches_the_lexicon_gives_nothing_are_read_as_their_sentences(
     for text in texts:
         spans = [(m.start, m.end, m.variant == "possessive") for m in index.find(text)]
         cut = sentence_spans(text)
-        for size in (1, 3, 9):
+        for size in (1, 3, 9, 30):
             for i in range(0, len(cut), size):
                 stretch = cut[i : i + size]
                 lo, hi = stretch[0][0], stretch[-1][1]
@@ -222,3 +225,47 @@ def test_a_digit_is_found_as_the_regex_finds_it(texts: list[str]) -> None:
     quick = [privatedata._has_digit(t) for t in cases]
     assert quick == [privatedata._DIGIT.search(t) is not None for t in cases]
     assert True in quick and False in quick
+
+
+def test_blocks_hold_each_sentence_whole_once(texts: list[str]) -> None:
+    """The blocks the lexicon is asked about run from a sentence's start to a sentence's end, in
+    order, each sentence in one; a block is cut only once it holds `BLOCK` characters."""
+    several = 0
+    for text in texts:
+        cut = sentence_spans(text)
+        if not cut:
+            continue
+        blocks = _blocks(cut)
+        inside = [[(s, e) for s, e in cut if a <= s and e <= b] for a, b in blocks]
+        assert [sentence for group in inside for sentence in group] == cut
+        assert all(group[0][0] == a and group[-1][1] == b for group, (a, b) in zip(inside, blocks, strict=True))
+        assert all(b - a >= BLOCK for a, b in blocks[:-1])
+        several += len(blocks) > 1
+    assert several > 20
+
+
+def _pronouns_as_first_written(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
+    # Every "h" word checked in Python: simple and slow.
+    out = []
+    for m in re.finditer(r"(?i:h(?:endes|ende|ans|an|am|un))", text[:hi]):
+        start, end, said = m.start(), m.end(), m.group()
+        if start < lo or (start > 0 and _word_char(text[start - 1])) or (end < hi and _word_char(text[end])):
+            continue
+        if said[0].isupper() or said in ("han", "hun", "ham", "hende", "hans", "hendes"):
+            out.append((start, end, said))
+    return out
+
+
+def test_pronouns_are_found_as_whole_words_in_their_stretch(texts: list[str]) -> None:
+    """The pronoun regex checks the letters around a pronoun itself; it finds what checking each
+    one in Python finds, at stretch edges too, and in odd cases and words."""
+    rng = random.Random(5)
+    pieces = ["han", "Hun", "HENDE", "hans", "ham", "hendes", "hE", "x", "-", "’", "'", " ", "_", "é", "2", ".", "h"]
+    cases = [(t, 0, len(t)) for t in texts]
+    for _ in range(5000):
+        t = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        lo = rng.randint(0, len(t))
+        cases.append((t, lo, rng.randint(lo, len(t))))
+    found = [_pronouns(*case) for case in cases]
+    assert found == [_pronouns_as_first_written(*case) for case in cases]
+    assert sum(map(len, found)) > 500

@@ -61,8 +61,11 @@ _REFERENCE = re.compile(
     r"(?<![\w'’-])(?:[A-ZÆØÅÉÜÖÄ][\w'’-]*|han|hun|ham|hende|hans|hendes)(?![\w'’-])"
 )
 _CAPITALISED = re.compile(r"(?<![\w'’-])[A-ZÆØÅÉÜÖÄ][\w'’-]*")
-# A pronoun in any case; starting with its first letter lets the regex engine skip to each "h".
-_PRONOUN_WORD = re.compile(r"[Hh](?:[Ee][Nn][Dd][Ee][Ss]|[Ee][Nn][Dd][Ee]|[Aa][Nn][Ss]|[Aa][Nn]|[Aa][Mm]|[Uu][Nn])")
+# A pronoun in any case, a whole word as `_word_char` has words; starting with its first letter
+# lets the regex engine skip to each "h", and the look-behind after it checks the letter before.
+_PRONOUN_WORD = re.compile(
+    r"[Hh](?<![\w'’-][Hh])(?:[Ee][Nn][Dd][Ee][Ss]|[Ee][Nn][Dd][Ee]|[Aa][Nn][Ss]|[Aa][Nn]|[Aa][Mm]|[Uu][Nn])(?![\w'’-])"
+)
 _HARASSING = frozenset(("threat", "insult", "accusation", "incitement", "private_info"))
 
 
@@ -233,15 +236,15 @@ def in_context(
     # where it names one.
     everyone = sorted([*anchors, *found], key=lambda x: x.start)
     names_one = len({x.person for x in mentions if lo <= x.start < hi}) == 1
+    genders = {pid: gender_of(people.get(pid)) for pid in anchored} if pronouns else {}
     for start, end, said in pronouns:
         if _covered(taken, start, end):
             continue  # part of a name ("Hans Jensen")
         gender = _PRONOUN_GENDER[said.lower()]
         # The last person mentioned whom the pronoun fits ("han" never refers to a Mette).
-        before = [x for x in everyone if x.end <= start and gender_of(people.get(x.person)) in (None, gender)]
-        if not before:
+        last = next((x for x in reversed(everyone) if x.end <= start and genders[x.person] in (None, gender)), None)
+        if last is None:
             continue
-        last = before[-1]
         if not names_one and _sentences_between(sentences, last.end, start) > PRONOUN_REACH:
             continue
         pronoun_anchor = best.get(last.person)
@@ -344,11 +347,9 @@ def _pronouns(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
     capitalised ("han", "Han", "HAN"): (start, end, as written)."""
     out: list[tuple[int, int, str]] = []
     for m in _PRONOUN_WORD.finditer(text, lo, hi):
-        start, end, said = m.start(), m.end(), m.group()
-        if (start > 0 and _word_char(text[start - 1])) or (end < hi and _word_char(text[end])):
-            continue
+        said = m.group()
         if said[0].isupper() or said in _PRONOUNS:
-            out.append((start, end, said))
+            out.append((m.start(), m.end(), said))
     return out
 
 
