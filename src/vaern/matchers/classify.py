@@ -282,15 +282,16 @@ def _ends_on(text: str, start: int, hi: int, last: int, after: int) -> tuple[lis
     ends: list[int] = []
     own = -1  # the index in `ends` of the end of the sentence holding `last`
     for m in _END.finditer(text, start, hi):
-        if m.start() < last < m.end():
+        begin, stop = m.span()
+        if begin < last < stop:
             return None
         if not _is_end(text, m):
             continue
-        if own < 0 and m.start() >= last:
-            if m.end() >= last + 400:
+        if own < 0 and begin >= last:
+            if stop >= last + 400:
                 return None
             own = len(ends)
-        ends.append(m.end())
+        ends.append(stop)
         if own >= 0 and len(ends) - 1 - own >= after:
             return ends, ends[-1]
     if own < 0 and hi > last + 400:
@@ -340,12 +341,13 @@ def _after_space(text: str, pos: int) -> int:
 
 
 def _is_end(text: str, m: re.Match[str]) -> bool:
-    if not m.group().startswith("."):
+    at = m.start()
+    if text[at] != ".":
         return True
     # The word (letters, digits and dots) right before the full stop (or before a line break
     # there), at most 12 characters back.
-    lo = max(0, m.start() - 12)
-    end = m.start() - 1 if m.start() > lo and text[m.start() - 1] == "\n" else m.start()
+    lo = at - 12 if at > 12 else 0
+    end = at - 1 if at > lo and text[at - 1] == "\n" else at
     if end - lo >= 6 and text[end - 6 : end].isalpha():
         return True  # a word of six letters or more is no initial, abbreviation or number
     i = end

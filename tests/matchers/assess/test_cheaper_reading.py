@@ -159,8 +159,9 @@ def test_stretches_the_lexicon_gives_nothing_are_read_as_their_sentences(
     texts: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`read` asks whether a stretch holds anything the lexicon knows (`may_hold`), a block of
-    sentences at a time, before reading it sentence by sentence: every stretch of one, three,
-    nine or thirty sentences, names masked, reads as it does sentence by sentence."""
+    sentences at a time, and reads one by one only the sentences of blocks that may: every
+    stretch of one, three, nine or thirty sentences, names masked, reads as it does sentence by
+    sentence."""
     index = build_index(PEOPLE)
     classifier = index.classifier
     stretches = []
@@ -228,18 +229,16 @@ def test_a_digit_is_found_as_the_regex_finds_it(texts: list[str]) -> None:
 
 
 def test_blocks_hold_each_sentence_whole_once(texts: list[str]) -> None:
-    """The blocks the lexicon is asked about run from a sentence's start to a sentence's end, in
-    order, each sentence in one; a block is cut only once it holds `BLOCK` characters."""
+    """The blocks the lexicon is asked about are runs of whole sentences, in order, each
+    sentence in one; a block is cut only once it holds `BLOCK` characters."""
     several = 0
     for text in texts:
         cut = sentence_spans(text)
-        if not cut:
-            continue
         blocks = _blocks(cut)
-        inside = [[(s, e) for s, e in cut if a <= s and e <= b] for a, b in blocks]
-        assert [sentence for group in inside for sentence in group] == cut
-        assert all(group[0][0] == a and group[-1][1] == b for group, (a, b) in zip(inside, blocks, strict=True))
-        assert all(b - a >= BLOCK for a, b in blocks[:-1])
+        assert [sentence for i, j in blocks for sentence in cut[i:j]] == cut
+        assert all(i < j for i, j in blocks)
+        assert all(cut[j - 1][1] - cut[i][0] >= BLOCK for i, j in blocks[:-1])
+        assert all(cut[j - 2][1] - cut[i][0] < BLOCK for i, j in blocks if j - i > 1)
         several += len(blocks) > 1
     assert several > 20
 

@@ -70,14 +70,14 @@ def read(
     # two sentences, and the second alone would read as a phone number.
     all_items = [PrivateItem(i.kind, i.start + lo, i.end + lo, i.text) for i in find_private(text[lo:hi])]
     cut = sentence_spans(text, lo, hi) if sentences is None else sentences
-    if not all_items and not _crosses(spans, cut) and not any(
-        classifier.may_hold(mask_names(text, start, end, spans)) for start, end in _blocks(cut)
-    ):
-        # Most stretches hold nothing the lexicon knows: asked a few sentences at a time, not
-        # sentence by sentence.
+    quiet = _quiet(classifier, text, cut, spans)
+    if not all_items and all(quiet):
         return [Sentence(start, end, ()) for start, end in cut]
-    for start, end in cut:
+    for (start, end), still in zip(cut, quiet, strict=True):
         items = tuple(i for i in all_items if start <= i.start < end) if all_items else ()
+        if still and not items:
+            out.append(Sentence(start, end, ()))
+            continue
         masked = mask_names(text, start, end, spans)
         words = classifier.words_of(masked)
         # Most sentences hold no word the lexicon knows: those are not classified.
@@ -95,25 +95,40 @@ def read(
     return out
 
 
+def _quiet(
+    classifier: Classifier, text: str, cut: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int, bool]]
+) -> list[bool]:
+    """For each sentence of `cut`, is it known to get no category from the lexicon? Most
+    stretches hold nothing the lexicon knows: it is asked a few sentences at a time (`_blocks`),
+    and only the sentences of a block it may know something of are read one by one. A mention
+    that runs across a sentence end is masked apart by its sentences, not as a block masks it:
+    no sentence of such a stretch is known quiet."""
+    quiet = [False] * len(cut)
+    if _crosses(spans, cut):
+        return quiet
+    for i, j in _blocks(cut):
+        if not classifier.may_hold(mask_names(text, cut[i][0], cut[j - 1][1], spans)):
+            quiet[i:j] = [True] * (j - i)
+    return quiet
+
+
 # How much text the lexicon is asked about at once (`_blocks`), in characters: a sentence or two.
 BLOCK = 150
 
 
 def _blocks(cut: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """The sentences of `cut` (in order) run together into blocks of about `BLOCK` characters,
-    each holding its sentences whole. A whole stretch holds the words of a phrase in sentences
-    far apart by chance, and the phrase's regex then runs over all of it; a block rules itself
-    out by its words far more often."""
+    as index ranges [i, j) of `cut`. A whole stretch holds the words of a phrase in sentences far
+    apart by chance, and the phrase's regex then runs over all of it; a block rules itself out
+    by its words far more often."""
     blocks: list[tuple[int, int]] = []
-    begin = -1
-    for start, end in cut:
-        if begin < 0:
-            begin = start
-        if end - begin >= BLOCK:
-            blocks.append((begin, end))
-            begin = -1
-    if begin >= 0:
-        blocks.append((begin, cut[-1][1]))
+    begin = 0
+    for i, (_, end) in enumerate(cut):
+        if end - cut[begin][0] >= BLOCK:
+            blocks.append((begin, i + 1))
+            begin = i + 1
+    if begin < len(cut):
+        blocks.append((begin, len(cut)))
     return blocks
 
 
