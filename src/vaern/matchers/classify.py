@@ -99,28 +99,9 @@ class Classifier:
         look for phone numbers, CPR numbers, e-mail and street addresses (the assessment has its
         own, finer detector for those: matchers/assess/privatedata.py). `words`: what
         `words_of(sentence)` gives, where the caller has it."""
-        found, tried = self.words_of(sentence) if words is None else (set(words[0]), set(words[1]))
-        required = self.required
-        lowered = None
-        if tried and required:
-            # A sentence whose letters are ASCII or Danish folds to its lower case with the Danish
-            # letters spelled out, hyphens made spaces: the required strings (no spaces or
-            # hyphens in them) are in the one where they are in the other, so most phrases are
-            # ruled out without folding the sentence.
-            lowered = _lower_danish(sentence)
-            if lowered is not None:
-                tried = {i for i in tried if all(any(s in lowered for s in option) for option in required[i])}
+        found, tried = self.words_of(sentence) if words is None else (set(words[0]), words[1])
         if tried:
-            # Where it was lowered, the folded sentence is the lowered one spaced as `fold` spaces.
-            folded = fold(sentence) if lowered is None else spaced(lowered)
-            for i in sorted(tried):
-                category, pattern = self.phrases[i]
-                if category in found:
-                    continue
-                if required and not all(any(s in folded for s in option) for option in required[i]):
-                    continue
-                if _phrase_in(pattern, folded):
-                    found.add(category)
+            self._add_phrases(sentence, tried, found)
         if patterns and "private_info" not in found and _private_data(sentence):
             found.add("private_info")
         if found & {"threat", "insult", "accusation", "incitement"}:
@@ -136,7 +117,37 @@ class Classifier:
         found, tried = self.words_of(stretch)
         if found or not tried.isdisjoint(self.edge_phrases):
             return True
-        return bool(tried) and bool(self.classify(stretch, patterns=False, words=(found, tried)))
+        if tried:
+            self._add_phrases(stretch, tried, found, first=True)
+        return bool(found)
+
+    def _add_phrases(self, sentence: str, tried: set[int], found: set[str], first: bool = False) -> None:
+        """Add to `found` the categories of the phrases of `tried` (indexes into `phrases`) that
+        are in the sentence, but for categories already there; `first`: stop at the first."""
+        required = self.required
+        lowered = None
+        if required:
+            # A sentence whose letters are ASCII or Danish folds to its lower case with the Danish
+            # letters spelled out, hyphens made spaces: the required strings (no spaces or
+            # hyphens in them) are in the one where they are in the other, so most phrases are
+            # ruled out without folding the sentence.
+            lowered = _lower_danish(sentence)
+            if lowered is not None:
+                tried = {i for i in tried if all(any(s in lowered for s in option) for option in required[i])}
+                if not tried:
+                    return
+        # Where it was lowered, the folded sentence is the lowered one spaced as `fold` spaces.
+        folded = fold(sentence) if lowered is None else spaced(lowered)
+        for i in sorted(tried):
+            category, pattern = self.phrases[i]
+            if category in found:
+                continue
+            if required and not all(any(s in folded for s in option) for option in required[i]):
+                continue
+            if _phrase_in(pattern, folded):
+                found.add(category)
+                if first:
+                    return
 
     def words_of(self, sentence: str) -> tuple[set[str], set[int]]:
         """What the lexicon says of the words of one sentence: the categories its words give,

@@ -96,8 +96,9 @@ class Assessor:
         chunks, or only those holding a part of a watched name, where the caller has them."""
         units = _units(text, posts)
         # A surname written alone is looked for in the posts naming nobody in full, and only
-        # where the text holds some watched person's surname at all (most texts hold none).
-        surnames = self.parts.surnames_among(set(text.split()) if chunks is None else chunks)
+        # where the text holds some watched person's surname at all (most texts hold none):
+        # those surnames are worked out at the first such post.
+        surnames: dict[str, tuple[str, ...]] | None = None
         sentences: dict[tuple[int, int], list[Sentence]] = {}
         cut: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
@@ -129,6 +130,8 @@ class Assessor:
                 in_context(text, unit[0], unit[1], everything, self.parts, self.people, spans_of(unit), chunks)
                 if has_mention else []
             )
+            if not has_mention and surnames is None:
+                surnames = self.parts.surnames_among(set(text.split()) if chunks is None else chunks)
             if not has_mention and surnames:
                 # Read only if a surname is written there alone (most texts name nobody), and
                 # only the sentence it is in.
