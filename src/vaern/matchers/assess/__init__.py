@@ -94,11 +94,16 @@ class Assessor:
     ) -> Assessment:
         """`mentions`: index.find(text); `chunks`: the text's distinct whitespace-separated
         chunks, or only those holding a part of a watched name, where the caller has them."""
-        units = _units(text, posts)
         # A surname written alone is looked for in the posts naming nobody in full, and only
         # where the text holds some watched person's surname at all (most texts hold none):
         # those surnames are worked out at the first such post.
         surnames: dict[str, tuple[str, ...]] | None = None
+        if not mentions:
+            # Nobody named in full, so only a surname written alone can be found.
+            surnames = self.parts.surnames_among(set(text.split()) if chunks is None else chunks)
+            if not surnames:
+                return Assessment(())
+        units = _units(text, posts)
         sentences: dict[tuple[int, int], list[Sentence]] = {}
         cut: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
