@@ -22,6 +22,9 @@ import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
 
 from vaern.config import CATEGORIES, Matching
 from vaern.matchers.lexicon import load_zipf, read_data
@@ -80,6 +83,10 @@ class Classifier:
     # still not tried where its other words are missing. Empty: nothing more to check.
     required: tuple[tuple[tuple[str, ...], ...], ...] = ()
     edge_phrases: frozenset[int] = frozenset()  # phrases that read a sentence's edges (`may_hold`)
+    # The lexicon's words (" word "), word beginnings (" stem") and phrase keys in one automaton
+    # over text whose words stand between single spaces (`words_each`): each -> (categories,
+    # phrase indexes, its length).
+    scanner: Any = field(default=None, compare=False, repr=False)
     # What the lexicon says of each chunk of text met so far (see `_look_up`), and the chunks it
     # says nothing of: a sentence's chunks are sorted into both at C speed with one set operation.
     seen: dict[str, tuple[frozenset[str], tuple[int, ...]]] = field(default_factory=dict, compare=False, repr=False)
@@ -108,18 +115,19 @@ class Classifier:
             found.discard("criticism")
         return tuple(c for c in CATEGORIES if c in found)
 
-    def may_hold(self, stretch: str) -> bool:
+    def may_hold(self, stretch: str, words: tuple[set[str], set[int]] | None = None) -> bool:
         """Could a sentence of `stretch` (names masked as its sentences are) get a category
         from the lexicon? False only where none can: no lexicon word is in the stretch and no
         phrase. A phrase found in a sentence is found in the stretch around it, which holds the
         sentence whole between white space; a phrase that reads the sentence's edges ("$") is
-        taken to be there."""
-        found, tried = self.words_of(stretch)
+        taken to be there. `words`: `words_of(stretch)`, where the caller has it."""
+        found, tried = self.words_of(stretch) if words is None else words
         if found or not tried.isdisjoint(self.edge_phrases):
             return True
+        hit: set[str] = set()
         if tried:
-            self._add_phrases(stretch, tried, found, first=True)
-        return bool(found)
+            self._add_phrases(stretch, tried, hit, first=True)
+        return bool(hit)
 
     def _add_phrases(self, sentence: str, tried: set[int], found: set[str], first: bool = False) -> None:
         """Add to `found` the categories of the phrases of `tried` (indexes into `phrases`) that
@@ -164,6 +172,27 @@ class Classifier:
             tried.update(lexicon[1])
         return found, tried
 
+    def words_each(self, sentences: Sequence[str]) -> list[tuple[set[str], set[int]]]:
+        """`words_of` of each sentence, found in one pass over them all where their letters are
+        ASCII or Danish: the lexicon's words by the `scanner` automaton in the lowered text, its
+        words put between single spaces as `_WORD` cuts folded text. One by one otherwise."""
+        joined = "\x00".join(sentences)
+        # A "\x00" in the text itself would cut it wrongly (and no sentences: nothing to join).
+        one_each = joined.count("\x00") == len(sentences) - 1
+        lowered = _lower_danish(joined) if self.scanner is not None and one_each else None
+        if lowered is None:
+            return [self.words_of(sentence) for sentence in sentences]
+        words = " " + lowered.encode("ascii").translate(_NOT_WORD_TO_SPACE).decode("ascii") + " "
+        # Where each sentence's lowered text ends, its "\x00" after it included.
+        ends = list(itertools.accumulate(len(piece) + 1 for piece in lowered.split("\x00")))
+        out: list[tuple[set[str], set[int]]] = [(set(), set(self.anywhere)) for _ in sentences]
+        for last, (categories, phrases, length) in self.scanner.iter(words):
+            # The match's first letter is at `last - length + 2` in `words`, one on in `lowered`.
+            found, tried = out[bisect.bisect_right(ends, last - length + 1)]
+            found |= categories
+            tried.update(phrases)
+        return out
+
     def _look_up(self, chunk: str) -> tuple[frozenset[str], tuple[int, ...]]:
         """What the lexicon says of the words of one chunk of text (between white space): their
         categories (as words or by their beginnings) and the phrases that may hold them.
@@ -190,6 +219,9 @@ class Classifier:
 
 
 _SEEN_LIMIT = 200_000  # distinct folded words remembered
+# ASCII text with every byte but a lower-case letter, a digit or "_" made a space (`words_each`).
+_NOT_WORD_TO_SPACE = bytes(b if chr(b) in "abcdefghijklmnopqrstuvwxyz0123456789_" else 32 for b in range(256))
+_WORD_LETTERS = re.compile(r"[a-z0-9_]+")
 
 
 def _lower_danish(sentence: str) -> str | None:
@@ -449,7 +481,31 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
         anywhere=tuple(anywhere),
         required=tuple(required),
         edge_phrases=frozenset(i for i, (_, p) in enumerate(compiled) if _EDGES.search(p.pattern)),
+        scanner=_scanner(
+            [(f" {w} ", frozenset(c), ()) for w, c in words.items()]
+            + [(f" {stem}", categories, ()) for entries in by_start.values() for stem, categories in entries]
+            + [(f" {w} ", frozenset(), tuple(v)) for w, v in key_words.items()]
+            + [(f" {k}", frozenset(), tuple(v)) for k, v in starts.items()]
+        ),
     )
+
+
+def _scanner(entries: list[tuple[str, frozenset[str], tuple[int, ...]]]) -> Any:
+    """An Aho-Corasick automaton of the lexicon's words (" word ": whole) and word beginnings
+    (" stem": a word starting so), each -> (its categories, its phrase indexes, its length).
+    A word `_WORD` could never cut from folded text (a space, a hyphen) is left out, as
+    `words_of` never finds it either."""
+    merged: dict[str, tuple[frozenset[str], tuple[int, ...]]] = {}
+    for key, categories, phrases in entries:
+        if not _WORD_LETTERS.fullmatch(key.strip(" ")):
+            continue
+        before = merged.get(key, (frozenset(), ()))
+        merged[key] = (before[0] | categories, before[1] + phrases)
+    automaton = ahocorasick.Automaton()
+    for key, (categories, phrases) in merged.items():
+        automaton.add_word(key, (categories, tuple(sorted(set(phrases))), len(key)))
+    automaton.make_automaton()
+    return automaton
 
 
 # What in a phrase pattern reads past a match's own letters: the text's ends, look-behinds.

@@ -18,7 +18,7 @@ from vaern.domain import WatchedPerson
 from vaern.matchers import build_index
 from vaern.matchers.assess import Assessor, privatedata
 from vaern.matchers.assess.context import _pronouns, _word_char
-from vaern.matchers.assess.reading import BLOCK, _blocks, categories, read
+from vaern.matchers.assess.reading import categories, read
 from vaern.matchers.classify import (
     _END,
     Classifier,
@@ -158,10 +158,10 @@ def test_sentences_skipped_unread_are_those_the_lexicon_gives_nothing(texts: lis
 def test_stretches_the_lexicon_gives_nothing_are_read_as_their_sentences(
     texts: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`read` asks whether a stretch holds anything the lexicon knows (`may_hold`), a block of
-    sentences at a time, and reads one by one only the sentences of blocks that may: every
-    stretch of one, three, nine or thirty sentences, names masked, reads as it does sentence by
-    sentence."""
+    """`read` asks of each sentence, with its words found in one pass over the stretch, whether
+    it may hold anything the lexicon knows (`may_hold`), and classifies only those that may:
+    every stretch of one, three, nine or thirty sentences, names masked, reads as it does with
+    every sentence classified."""
     index = build_index(PEOPLE)
     classifier = index.classifier
     stretches = []
@@ -176,7 +176,7 @@ def test_stretches_the_lexicon_gives_nothing_are_read_as_their_sentences(
                 stretches.append((text, lo, hi, spans, stretch))
                 skipped += not classifier.may_hold(mask_names(text, lo, hi, spans))
     asked = [read(classifier, *args) for args in stretches]
-    monkeypatch.setattr(Classifier, "may_hold", lambda self, stretch: True)
+    monkeypatch.setattr(Classifier, "may_hold", lambda self, stretch, words=None: True)
     one_by_one = [read(classifier, *args) for args in stretches]
     assert asked == one_by_one
     graded = sum(any(s.categories for s in sentences) for sentences in one_by_one)
@@ -228,19 +228,24 @@ def test_a_digit_is_found_as_the_regex_finds_it(texts: list[str]) -> None:
     assert True in quick and False in quick
 
 
-def test_blocks_hold_each_sentence_whole_once(texts: list[str]) -> None:
-    """The blocks the lexicon is asked about are runs of whole sentences, in order, each
-    sentence in one; a block is cut only once it holds `BLOCK` characters."""
-    several = 0
-    for text in texts:
-        cut = sentence_spans(text)
-        blocks = _blocks(cut)
-        assert [sentence for i, j in blocks for sentence in cut[i:j]] == cut
-        assert all(i < j for i, j in blocks)
-        assert all(cut[j - 1][1] - cut[i][0] >= BLOCK for i, j in blocks[:-1])
-        assert all(cut[j - 2][1] - cut[i][0] < BLOCK for i, j in blocks if j - i > 1)
-        several += len(blocks) > 1
-    assert several > 20
+def test_the_words_of_every_sentence_found_in_one_pass_are_those_found_one_by_one(texts: list[str]) -> None:
+    """`words_each` (one automaton pass over a stretch's sentences) gives what `words_of` gives
+    each sentence: on the dev set, in capitals, with other white space, and on strings of odd
+    pieces (hyphens, apostrophes, foreign letters, a NUL in the text, empty sentences)."""
+    classifier = build_classifier()
+    cases = []
+    for text in texts + [t.upper() for t in texts] + [t.replace(" ", "\u00a0") for t in texts]:
+        cases.append([text[a:b] for a, b in sentence_spans(text)])
+    rng = random.Random(2)
+    pieces = [
+        "være", "Være", "idiot", "idioter", "-", "’", " ", "\n", "é", "ü", "ß", "x", "hans", "navn", "navns",
+        "_", "2", ".", "æ", "ø", "å", "AA", "e-mail", "finder", "sikker", "\x00", "tryg", "ΑΒΓ",
+    ]
+    for _ in range(5000):
+        cases.append(["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(rng.randint(0, 4))])
+    each = [classifier.words_each(sentences) for sentences in cases]
+    assert each == [[classifier.words_of(s) for s in sentences] for sentences in cases]
+    assert sum(bool(found) or bool(tried) for sentences in each for found, tried in sentences) > 1000
 
 
 def _pronouns_as_first_written(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:

@@ -70,18 +70,13 @@ def read(
     # two sentences, and the second alone would read as a phone number.
     all_items = [PrivateItem(i.kind, i.start + lo, i.end + lo, i.text) for i in find_private(text[lo:hi])]
     cut = sentence_spans(text, lo, hi) if sentences is None else sentences
-    quiet = _quiet(classifier, text, cut, spans)
-    if not all_items and all(quiet):
-        return [Sentence(start, end, ()) for start, end in cut]
-    for (start, end), still in zip(cut, quiet, strict=True):
+    pieces = _masked(text, cut, spans)
+    # The lexicon's words of every sentence are found in one pass over the stretch.
+    for (start, end), masked, words in zip(cut, pieces, classifier.words_each(pieces), strict=True):
         items = tuple(i for i in all_items if start <= i.start < end) if all_items else ()
-        if still and not items:
-            out.append(Sentence(start, end, ()))
-            continue
-        masked = mask_names(text, start, end, spans)
-        words = classifier.words_of(masked)
-        # Most sentences hold no word the lexicon knows: those are not classified.
-        if not items and not words[0] and not words[1]:
+        # Most sentences hold no word the lexicon knows, and few of the rest one of its phrases:
+        # those are not classified.
+        if not items and not words[0] and (not words[1] or not classifier.may_hold(masked, words)):
             out.append(Sentence(start, end, ()))
             continue
         found = set(categories(classifier, masked, words))
@@ -95,50 +90,15 @@ def read(
     return out
 
 
-def _quiet(
-    classifier: Classifier, text: str, cut: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int, bool]]
-) -> list[bool]:
-    """For each sentence of `cut`, is it known to get no category from the lexicon? Most
-    stretches hold nothing the lexicon knows: it is asked a few sentences at a time (`_blocks`),
-    and only the sentences of a block it may know something of are read one by one. A mention
-    that runs across a sentence end is masked apart by its sentences, not as a block masks it:
-    no sentence of such a stretch is known quiet."""
-    quiet = [False] * len(cut)
-    if _crosses(spans, cut):
-        return quiet
-    for i, j in _blocks(cut):
-        if not classifier.may_hold(mask_names(text, cut[i][0], cut[j - 1][1], spans)):
-            quiet[i:j] = [True] * (j - i)
-    return quiet
-
-
-# How much text the lexicon is asked about at once (`_blocks`), in characters: a sentence or two.
-BLOCK = 150
-
-
-def _blocks(cut: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The sentences of `cut` (in order) run together into blocks of about `BLOCK` characters,
-    as index ranges [i, j) of `cut`. A whole stretch holds the words of a phrase in sentences far
-    apart by chance, and the phrase's regex then runs over all of it; a block rules itself out
-    by its words far more often."""
-    blocks: list[tuple[int, int]] = []
-    begin = 0
-    for i, (_, end) in enumerate(cut):
-        if end - cut[begin][0] >= BLOCK:
-            blocks.append((begin, i + 1))
-            begin = i + 1
-    if begin < len(cut):
-        blocks.append((begin, len(cut)))
-    return blocks
-
-
-def _crosses(spans: Sequence[tuple[int, int, bool]], cut: Sequence[tuple[int, int]]) -> bool:
-    """Does a mention run from one sentence into the next? Its sentences then mask it apart
-    (each only what starts in it), not as the whole stretch masks it."""
-    if len(cut) < 2:
-        return False
-    starts = [start for start, _ in cut[1:]]
-    return any(bisect.bisect_right(starts, s) != bisect.bisect_left(starts, e) for s, e, _ in spans)
+def _masked(text: str, cut: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int, bool]]) -> list[str]:
+    """The sentences of `cut`, each with the mentions starting in it masked (`mask_names`); most
+    hold none and are the text as it stands."""
+    starts = sorted(s for s, _, _ in spans)
+    out: list[str] = []
+    for start, end in cut:
+        i = bisect.bisect_left(starts, start)
+        out.append(mask_names(text, start, end, spans) if i < len(starts) and starts[i] < end else text[start:end])
+    return out
 
 
 def categories(
