@@ -115,31 +115,36 @@ class Classifier:
             found.discard("criticism")
         return tuple(c for c in CATEGORIES if c in found)
 
-    def may_hold(self, stretch: str, words: tuple[set[str], set[int]] | None = None) -> bool:
+    def may_hold(
+        self, stretch: str, words: tuple[set[str], set[int]] | None = None, lowered: str | None = None
+    ) -> bool:
         """Could a sentence of `stretch` (names masked as its sentences are) get a category
         from the lexicon? False only where none can: no lexicon word is in the stretch and no
         phrase. A phrase found in a sentence is found in the stretch around it, which holds the
         sentence whole between white space; a phrase that reads the sentence's edges ("$") is
-        taken to be there. `words`: `words_of(stretch)`, where the caller has it."""
+        taken to be there. `words`: `words_of(stretch)`, and `lowered`: `_lower_danish(stretch)`,
+        where the caller has them (`words_each`)."""
         found, tried = self.words_of(stretch) if words is None else words
         if found or not tried.isdisjoint(self.edge_phrases):
             return True
         hit: set[str] = set()
         if tried:
-            self._add_phrases(stretch, tried, hit, first=True)
+            self._add_phrases(stretch, tried, hit, first=True, lowered=lowered)
         return bool(hit)
 
-    def _add_phrases(self, sentence: str, tried: set[int], found: set[str], first: bool = False) -> None:
+    def _add_phrases(
+        self, sentence: str, tried: set[int], found: set[str], first: bool = False, lowered: str | None = None
+    ) -> None:
         """Add to `found` the categories of the phrases of `tried` (indexes into `phrases`) that
-        are in the sentence, but for categories already there; `first`: stop at the first."""
+        are in the sentence, but for categories already there; `first`: stop at the first;
+        `lowered`: `_lower_danish(sentence)`, where the caller has it."""
         required = self.required
-        lowered = None
         if required:
             # A sentence whose letters are ASCII or Danish folds to its lower case with the Danish
             # letters spelled out, hyphens made spaces: the required strings (no spaces or
             # hyphens in them) are in the one where they are in the other, so most phrases are
             # ruled out without folding the sentence.
-            lowered = _lower_danish(sentence)
+            lowered = _lower_danish(sentence) if lowered is None else lowered
             if lowered is not None:
                 tried = {i for i in tried if all(any(s in lowered for s in option) for option in required[i])}
                 if not tried:
@@ -172,17 +177,19 @@ class Classifier:
             tried.update(lexicon[1])
         return found, tried
 
-    def words_each(self, sentences: Sequence[str]) -> list[tuple[set[str], set[int]]]:
+    def words_each(self, sentences: Sequence[str]) -> tuple[list[tuple[set[str], set[int]]], list[str | None]]:
         """`words_of` of each sentence, found in one pass over them all where their letters are
         ASCII or Danish: the lexicon's words by the `scanner` automaton in the lowered text, its
-        words put between single spaces as `_WORD` cuts folded text. One by one otherwise."""
+        words put between single spaces as `_WORD` cuts folded text. One by one otherwise. And
+        `_lower_danish` of each sentence, where it was lowered with the others (None: not)."""
         joined = "\x00".join(sentences)
         # A "\x00" in the text itself would cut it wrongly (and no sentences: nothing to join).
         one_each = joined.count("\x00") == len(sentences) - 1
         lowered = _lower_danish(joined) if self.scanner is not None and one_each else None
         if lowered is None:
-            return [self.words_of(sentence) for sentence in sentences]
+            return [self.words_of(sentence) for sentence in sentences], [None] * len(sentences)
         words = " " + lowered.encode("ascii").translate(_NOT_WORD_TO_SPACE).decode("ascii") + " "
+        pieces: list[str | None] = list(lowered.split("\x00"))
         # Where each sentence's lowered text ends, its "\x00" after it included.
         ends = list(itertools.accumulate(len(piece) + 1 for piece in lowered.split("\x00")))
         out: list[tuple[set[str], set[int]]] = [(set(), set(self.anywhere)) for _ in sentences]
@@ -191,7 +198,7 @@ class Classifier:
             found, tried = out[bisect.bisect_right(ends, last - length + 1)]
             found |= categories
             tried.update(phrases)
-        return out
+        return out, pieces
 
     def _look_up(self, chunk: str) -> tuple[frozenset[str], tuple[int, ...]]:
         """What the lexicon says of the words of one chunk of text (between white space): their

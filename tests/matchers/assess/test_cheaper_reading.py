@@ -24,6 +24,7 @@ from vaern.matchers.classify import (
     Classifier,
     _ends_on,
     _is_end,
+    _lower_danish,
     build_classifier,
     mask_names,
     sentence_bounds,
@@ -176,7 +177,7 @@ def test_stretches_the_lexicon_gives_nothing_are_read_as_their_sentences(
                 stretches.append((text, lo, hi, spans, stretch))
                 skipped += not classifier.may_hold(mask_names(text, lo, hi, spans))
     asked = [read(classifier, *args) for args in stretches]
-    monkeypatch.setattr(Classifier, "may_hold", lambda self, stretch, words=None: True)
+    monkeypatch.setattr(Classifier, "may_hold", lambda self, stretch, words=None, lowered=None: True)
     one_by_one = [read(classifier, *args) for args in stretches]
     assert asked == one_by_one
     graded = sum(any(s.categories for s in sentences) for sentences in one_by_one)
@@ -244,7 +245,11 @@ def test_the_words_of_every_sentence_found_in_one_pass_are_those_found_one_by_on
     for _ in range(5000):
         cases.append(["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(rng.randint(0, 4))])
     each = [classifier.words_each(sentences) for sentences in cases]
-    assert each == [[classifier.words_of(s) for s in sentences] for sentences in cases]
+    assert [words for words, _ in each] == [[classifier.words_of(s) for s in sentences] for sentences in cases]
+    for sentences, (_, lowered) in zip(cases, each, strict=True):
+        assert all(low is None or low == _lower_danish(s) for s, low in zip(sentences, lowered, strict=True))
+    assert sum(low is not None for _, lowered in each for low in lowered) > 1000
+    each = [words for words, _ in each]
     assert sum(bool(found) or bool(tried) for sentences in each for found, tried in sentences) > 1000
 
 

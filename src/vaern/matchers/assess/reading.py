@@ -72,11 +72,12 @@ def read(
     cut = sentence_spans(text, lo, hi) if sentences is None else sentences
     pieces = _masked(text, cut, spans)
     # The lexicon's words of every sentence are found in one pass over the stretch.
-    for (start, end), masked, words in zip(cut, pieces, classifier.words_each(pieces), strict=True):
+    each, lowered = classifier.words_each(pieces)
+    for (start, end), masked, words, low in zip(cut, pieces, each, lowered, strict=True):
         items = tuple(i for i in all_items if start <= i.start < end) if all_items else ()
         # Most sentences hold no word the lexicon knows, and few of the rest one of its phrases:
         # those are not classified.
-        if not items and not words[0] and (not words[1] or not classifier.may_hold(masked, words)):
+        if not items and not words[0] and (not words[1] or not classifier.may_hold(masked, words, low)):
             out.append(Sentence(start, end, ()))
             continue
         found = set(categories(classifier, masked, words))
