@@ -32,7 +32,7 @@ nothing is reported.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -41,7 +41,7 @@ from vaern.domain import Mention, WatchedPerson
 from vaern.matchers.classify import Classifier, build_classifier, sentence_bounds
 from vaern.matchers.settle import prune, resolve
 from vaern.matchers.verify import VARIANTS, Cand, Spot, Verifier, separator
-from vaern.matchers.vocab import PLAIN_TOKEN, RARE, TOKEN, Vocabulary, build_vocabulary, is_token_char
+from vaern.matchers.vocab import PLAIN_TOKEN, RARE, TOKEN, Tok, Vocabulary, build_vocabulary, is_token_char
 
 _PAIR_GAP = 64  # characters between two parts of one name (room for two inserted middle names)
 _MARGIN = 40  # characters around a hit in which its partners are looked for
@@ -60,10 +60,11 @@ class NameIndex:
     vocab: Vocabulary
     classifier: Classifier
 
-    def find(self, text: str, chunks: AbstractSet[str] | None = None) -> list[Mention]:
+    def find(self, text: str, chunks: AbstractSet[str] | Mapping[str, tuple[Tok, ...]] | None = None) -> list[Mention]:
         """All mentions of watched people in `text`, in text order; see the module doc.
-        `chunks`: the text's distinct whitespace-separated chunks, where the caller has cut them
-        already (the assessment reads them too)."""
+        `chunks`: the text's distinct whitespace-separated chunks, or those holding a watched
+        part with the parts each holds (`vocab.named_chunks`), where the caller has them already
+        (the assessment reads them too)."""
         spots = self.hits(text, chunks)
         if not spots:
             return []
@@ -77,7 +78,7 @@ class NameIndex:
 
     # -- scanning --------------------------------------------------------------------------
 
-    def hits(self, text: str, chunks: AbstractSet[str] | None = None) -> list[Spot]:
+    def hits(self, text: str, chunks: AbstractSet[str] | Mapping[str, tuple[Tok, ...]] | None = None) -> list[Spot]:
         """Every token of the text that is exactly (folded) a part of some watched name."""
         kinds = self.vocab.hit_kinds(set(text.split()) if chunks is None else chunks)
         if not kinds:

@@ -213,13 +213,15 @@ class Vocabulary:
             t = self.cache[raw] = self._learn(raw)
         return t
 
-    def hit_kinds(self, chunks: AbstractSet[str]) -> list[Tok]:
-        """The watched parts among a text's distinct whitespace-separated chunks.
+    def hit_kinds(self, chunks: AbstractSet[str] | Mapping[str, tuple[Tok, ...]]) -> list[Tok]:
+        """The watched parts among a text's distinct whitespace-separated chunks, or in those of
+        them holding some, as `named_chunks` gives them.
 
         Tokens never span white space, so a chunk's tokens are those of the text there.
         """
+        named = chunks if isinstance(chunks, Mapping) else self.named_chunks(chunks)
         kinds: set[Tok] = set()  # one record per token string (`tok` remembers them)
-        for found in self.named_chunks(chunks).values():
+        for found in named.values():
             kinds.update(found)
         return list(kinds)
 

@@ -73,8 +73,8 @@ class Assessor:
         index.find(text))` gives them, with the text's words cut once for both."""
         # The chunks holding a part of a watched name are all the matcher needs, and all that
         # can hold a surname written alone.
-        named = self.index.vocab.named_chunks(set(text.split())).keys()
-        return self.assess(text, posts, self.index.find(text, named), named)
+        named = self.index.vocab.named_chunks(set(text.split()))
+        return self.assess(text, posts, self.index.find(text, named), named.keys())
 
     def rows(self, text: str, result: Assessment) -> list[dict[str, object]]:
         """The mentions of a text's assessment as `vaern match` prints them: each with how it

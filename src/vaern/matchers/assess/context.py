@@ -237,6 +237,7 @@ def in_context(
     everyone = sorted([*anchors, *found], key=lambda x: x.start)
     names_one = len({x.person for x in mentions if lo <= x.start < hi}) == 1
     genders = {pid: gender_of(people.get(pid)) for pid in anchored} if pronouns else {}
+    starts = [s for s, _ in sentences] if pronouns and not names_one else []
     for start, end, said in pronouns:
         if _covered(taken, start, end):
             continue  # part of a name ("Hans Jensen")
@@ -245,7 +246,7 @@ def in_context(
         last = next((x for x in reversed(everyone) if x.end <= start and genders[x.person] in (None, gender)), None)
         if last is None:
             continue
-        if not names_one and _sentences_between(sentences, last.end, start) > PRONOUN_REACH:
+        if not names_one and _sentences_between(starts, last.end, start) > PRONOUN_REACH:
             continue
         pronoun_anchor = best.get(last.person)
         if pronoun_anchor is None:
@@ -256,8 +257,9 @@ def in_context(
     return sorted(found, key=lambda x: x.start)
 
 
-def _sentences_between(sentences: Sequence[tuple[int, int]], a: int, b: int) -> int:
-    return sum(1 for s, _ in sentences if a < s <= b)
+def _sentences_between(starts: list[int], a: int, b: int) -> int:
+    """How many of the sentences starting at `starts` (in order) start after offset `a`, up to `b`."""
+    return bisect.bisect_right(starts, b) - bisect.bisect_right(starts, a)
 
 
 def _context_mention(anchor: Mention, start: int, end: int, matched: str, why: str) -> Mention:
