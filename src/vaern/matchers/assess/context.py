@@ -170,7 +170,10 @@ def _capitalised(word: str) -> bool:
 def _covered(taken: Sequence[tuple[int, int]], start: int, end: int) -> bool:
     """Does [start, end) overlap one of `taken` (sorted by start)?"""
     i = bisect.bisect_left(taken, (end, -1))
-    return any(s < end and start < e for s, e in taken[max(0, i - 8) : i])
+    for s, e in taken[max(0, i - 8) : i]:  # a plain loop: asked of every pronoun and name part
+        if s < end and start < e:
+            return True
+    return False
 
 
 def in_context(

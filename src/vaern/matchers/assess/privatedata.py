@@ -95,8 +95,12 @@ class _Gate:
     needs: tuple[str, ...] = ()
 
     def may_hold(self, lowered: str) -> bool:
-        if self.needs and not any(need in lowered for need in self.needs):
-            return False
+        for need in self.needs:
+            if need in lowered:
+                break
+        else:
+            if self.needs:
+                return False
         for start in self.starts:
             at = lowered.find(start)
             while at >= 0:
@@ -224,8 +228,9 @@ def _has_digit(text: str) -> bool:
     faster than `\\d` tried at every character; no other decimal digit is in Latin-1 or
     Windows-1252, so a text that encodes in either (Danish does, curly quotes and dashes too)
     holds no other. Latin-1 is tried first: it encodes at copying speed."""
-    if any(digit in text for digit in "0123456789"):
-        return True
+    for digit in "0123456789":
+        if digit in text:
+            return True
     for encoding in ("latin-1", "cp1252"):
         try:
             text.encode(encoding)
