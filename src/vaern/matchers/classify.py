@@ -188,7 +188,11 @@ class Classifier:
         lowered = _lower_danish(joined) if self.scanner is not None and one_each else None
         if lowered is None:
             return [self.words_of(sentence) for sentence in sentences], [None] * len(sentences)
-        words = " " + lowered.encode("ascii").translate(_NOT_WORD_TO_SPACE).decode("ascii") + " "
+        ascii_only = lowered
+        for kept in _FOLD_KEEPS:  # no word character among them: a space cuts words as they do
+            if kept in ascii_only:
+                ascii_only = ascii_only.replace(kept, " ")
+        words = " " + ascii_only.encode("ascii").translate(_NOT_WORD_TO_SPACE).decode("ascii") + " "
         pieces: list[str | None] = list(lowered.split("\x00"))
         # Where each sentence's lowered text ends, its "\x00" after it included.
         ends = list(itertools.accumulate(len(piece) + 1 for piece in lowered.split("\x00")))
@@ -232,13 +236,31 @@ _WORD_LETTERS = re.compile(r"[a-z0-9_]+")
 
 
 def _lower_danish(sentence: str) -> str | None:
-    """The sentence in lower case with æ, ø, å and é spelled as `fold` spells them, where that
-    leaves it ASCII (`fold` then gives the same letters); None otherwise."""
+    """The sentence in lower case with æ, ø, å and é spelled as `fold` spells them and its dashes
+    as hyphens, where that leaves it ASCII but for punctuation `fold` keeps (`_FOLD_KEEPS`):
+    `fold` then gives the same letters, and the same text once spaced (`spaced`). None
+    otherwise."""
     lowered = sentence.lower()
     if lowered.isascii():
         return lowered
     lowered = spell_out_danish(lowered)
-    return lowered if lowered.isascii() else None
+    if lowered.isascii():
+        return lowered
+    for dash in _DASHES:
+        if dash in lowered:
+            lowered = lowered.replace(dash, "-")
+    rest = lowered
+    for kept in _FOLD_KEEPS:
+        if kept in rest:
+            rest = rest.replace(kept, "")
+    return lowered if rest.isascii() else None
+
+
+# Punctuation of ordinary Danish web text: curly quotes, guillemets, bullets and signs `fold`
+# keeps as they are, a no-break space it makes a space, and dashes it makes spaces as it does
+# hyphens. Each is checked against `fold` itself.
+_DASHES = tuple(dash for dash in "–—" if fold(f"a{dash}b") == spaced("a-b"))
+_FOLD_KEEPS = tuple(c for c in "’‘“”„«»•·§€°\u00a0" if fold(f"a{c}b") == spaced(f"a{c}b"))
 
 
 def _holds(text: str, options: tuple[tuple[str, ...], ...]) -> bool:

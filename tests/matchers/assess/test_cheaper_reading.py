@@ -31,6 +31,7 @@ from vaern.matchers.classify import (
     sentence_spans,
     sentences_around,
 )
+from vaern.matchers.normalise import fold, spaced
 
 DEV = Path(__file__).resolve().parents[3] / "bench" / "data" / "assess_dev.jsonl"
 PEOPLE = [
@@ -235,12 +236,13 @@ def test_the_words_of_every_sentence_found_in_one_pass_are_those_found_one_by_on
     pieces (hyphens, apostrophes, foreign letters, a NUL in the text, empty sentences)."""
     classifier = build_classifier()
     cases = []
-    for text in texts + [t.upper() for t in texts] + [t.replace(" ", "\u00a0") for t in texts]:
+    for text in texts + [t.upper() for t in texts] + [t.replace(" ", "\u00a0") for t in texts] + _web(texts):
         cases.append([text[a:b] for a, b in sentence_spans(text)])
     rng = random.Random(2)
     pieces = [
         "være", "Være", "idiot", "idioter", "-", "’", " ", "\n", "é", "ü", "ß", "x", "hans", "navn", "navns",
         "_", "2", ".", "æ", "ø", "å", "AA", "e-mail", "finder", "sikker", "\x00", "tryg", "ΑΒΓ",
+        "’", "“", "»", "–", "—", "\u00a0", "…", "•", "½", "²", "ẞ", "İ",
     ]
     for _ in range(5000):
         cases.append(["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(rng.randint(0, 4))])
@@ -278,3 +280,25 @@ def test_pronouns_are_found_as_whole_words_in_their_stretch(texts: list[str]) ->
     found = [_pronouns(*case) for case in cases]
     assert found == [_pronouns_as_first_written(*case) for case in cases]
     assert sum(map(len, found)) > 500
+
+
+def _web(texts: list[str]) -> list[str]:
+    """The texts as web pages write them: curly quotes and apostrophes, dashes, ellipses."""
+    return [
+        t.replace("'", "’").replace(' "', " “").replace('"', "”").replace(" - ", " – ").replace("...", "…")
+        for t in texts
+    ]
+
+
+def test_a_lowered_sentence_spaced_is_the_folded_one(texts: list[str]) -> None:
+    """Where `_lower_danish` lowers a sentence (ASCII, Danish letters, and the punctuation of web
+    text `fold` keeps or spaces), spacing it gives what `fold` gives: the phrase checks read the
+    one in place of the other. Elsewhere it gives None."""
+    rng = random.Random(4)
+    pieces = ["Hun", " ", "ÆØÅ", "é", "’", "“", "–", "—", "\u00a0", "…", "ü", "ß", "-", "Ö", "x", "•", "°", "\n"]
+    cases = texts + _web(texts) + [t.upper() for t in _web(texts)]
+    cases += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 10))) for _ in range(5000)]
+    lowered = [_lower_danish(t) for t in cases]
+    assert all(low is None or spaced(low) == fold(t) for t, low in zip(cases, lowered, strict=True))
+    assert sum(low is not None and not low.isascii() for low in lowered) > 300
+    assert None in lowered
