@@ -193,16 +193,16 @@ class Classifier:
             if kept in ascii_only:
                 ascii_only = ascii_only.replace(kept, " ")
         words = " " + ascii_only.encode("ascii").translate(_NOT_WORD_TO_SPACE).decode("ascii") + " "
-        pieces: list[str | None] = list(lowered.split("\x00"))
+        pieces = lowered.split("\x00")
         # Where each sentence's lowered text ends, its "\x00" after it included.
-        ends = list(itertools.accumulate(len(piece) + 1 for piece in lowered.split("\x00")))
+        ends = list(itertools.accumulate(len(piece) + 1 for piece in pieces))
         out: list[tuple[set[str], set[int]]] = [(set(), set(self.anywhere)) for _ in sentences]
         for last, (categories, phrases, length) in self.scanner.iter(words):
             # The match's first letter is at `last - length + 2` in `words`, one on in `lowered`.
             found, tried = out[bisect.bisect_right(ends, last - length + 1)]
             found |= categories
             tried.update(phrases)
-        return out, pieces
+        return out, list(pieces)
 
     def _look_up(self, chunk: str) -> tuple[frozenset[str], tuple[int, ...]]:
         """What the lexicon says of the words of one chunk of text (between white space): their
