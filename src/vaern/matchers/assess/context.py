@@ -150,13 +150,12 @@ def name_parts(people: Sequence[WatchedPerson]) -> NameParts:
     given: dict[str, list[str]] = {}
     surname: dict[str, list[str]] = {}
     for p in people:
-        words = _WORD.findall(p.name)
-        if len(words) < 2:
+        own = _own_parts(p)
+        if not own:
             continue
-        given.setdefault(fold(words[0]), []).append(p.id)
-        for part in re.split(r"[-]", words[-1]):
-            if len(part) >= 3:
-                surname.setdefault(fold(part), []).append(p.id)
+        given.setdefault(own[0], []).append(p.id)
+        for part in own[1:]:
+            surname.setdefault(part, []).append(p.id)
     return NameParts(
         given={k: tuple(dict.fromkeys(v)) for k, v in given.items()},
         surname={k: tuple(dict.fromkeys(v)) for k, v in surname.items()},
