@@ -82,7 +82,6 @@ class Classifier:
     # the folded sentence (`_required`): a phrase found by one common word ("vi", "skal") is
     # still not tried where its other words are missing. Empty: nothing more to check.
     required: tuple[tuple[tuple[str, ...], ...], ...] = ()
-    edge_phrases: frozenset[int] = frozenset()  # phrases that read a sentence's edges (`may_hold`)
     # The lexicon's words (" word "), word beginnings (" stem") and phrase keys in one automaton
     # over text whose words stand between single spaces (`words_each`): each -> (categories,
     # phrase indexes, its length).
@@ -116,20 +115,18 @@ class Classifier:
         return tuple(c for c in CATEGORIES if c in found)
 
     def may_hold(
-        self, stretch: str, words: tuple[set[str], set[int]] | None = None, lowered: str | None = None
+        self, sentence: str, words: tuple[set[str], set[int]] | None = None, lowered: str | None = None
     ) -> bool:
-        """Could a sentence of `stretch` (names masked as its sentences are) get a category
-        from the lexicon? False only where none can: no lexicon word is in the stretch and no
-        phrase. A phrase found in a sentence is found in the stretch around it, which holds the
-        sentence whole between white space; a phrase that reads the sentence's edges ("$") is
-        taken to be there. `words`: `words_of(stretch)`, and `lowered`: `_lower_danish(stretch)`,
-        where the caller has them (`words_each`)."""
-        found, tried = self.words_of(stretch) if words is None else words
-        if found or not tried.isdisjoint(self.edge_phrases):
+        """Could the sentence (names masked) get a category from the lexicon: does it hold a
+        lexicon word or one of its phrases? Cheaper than `classify` where it does not: it stops
+        at the first phrase. `words`: `words_of(sentence)`, and `lowered`:
+        `_lower_danish(sentence)`, where the caller has them (`words_each`)."""
+        found, tried = self.words_of(sentence) if words is None else words
+        if found:
             return True
         hit: set[str] = set()
         if tried:
-            self._add_phrases(stretch, tried, hit, first=True, lowered=lowered)
+            self._add_phrases(sentence, tried, hit, first=True, lowered=lowered)
         return bool(hit)
 
     def _add_phrases(
@@ -521,7 +518,6 @@ def build_classifier(settings: Matching | None = None) -> Classifier:
         start_lengths=tuple(sorted({len(k) for k in starts}, reverse=True)),
         anywhere=tuple(anywhere),
         required=tuple(required),
-        edge_phrases=frozenset(i for i, (_, p) in enumerate(compiled) if _EDGES.search(p.pattern)),
         scanner=_scanner(
             [(f" {w} ", frozenset(c), ()) for w, c in words.items()]
             + [(f" {stem}", categories, ()) for entries in by_start.values() for stem, categories in entries]
@@ -547,10 +543,6 @@ def _scanner(entries: list[tuple[str, frozenset[str], tuple[int, ...]]]) -> Any:
         automaton.add_word(key, (categories, tuple(sorted(set(phrases))), len(key)))
     automaton.make_automaton()
     return automaton
-
-
-# What in a phrase pattern reads past a match's own letters: the text's ends, look-behinds.
-_EDGES = re.compile(r"[$^]|\\[ABZ]|\(\?<")
 
 
 def _beginnings(pattern: str, after: str = "") -> set[tuple[str, bool]] | None:
