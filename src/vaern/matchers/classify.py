@@ -227,9 +227,11 @@ class Classifier:
 
 
 _SEEN_LIMIT = 200_000  # distinct folded words remembered
-# ASCII text with every byte but a lower-case letter, a digit or "_" made a space (`words_each`).
-_NOT_WORD_TO_SPACE = bytes(b if chr(b) in "abcdefghijklmnopqrstuvwxyz0123456789_" else 32 for b in range(256))
-_WORD_LETTERS = re.compile(r"[a-z0-9_]+")
+# What `_WORD` finds of folded ASCII text: its lower-case letters, digits and "_" (`words_each`).
+_WORD_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_WORD_LETTERS = re.compile(f"[{_WORD_CHARACTERS}]+")
+# ASCII text with every byte but those made a space.
+_NOT_WORD_TO_SPACE = bytes(b if chr(b) in _WORD_CHARACTERS else 32 for b in range(256))
 
 
 def _lower_danish(sentence: str) -> str | None:

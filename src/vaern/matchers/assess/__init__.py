@@ -97,10 +97,13 @@ class Assessor:
         # A surname written alone is looked for in the posts naming nobody in full, and only
         # where the text holds some watched person's surname at all (most texts hold none):
         # those surnames are worked out at the first such post.
+        def surnames_here() -> dict[str, tuple[str, ...]]:
+            return self.parts.surnames_among(set(text.split()) if chunks is None else chunks)
+
         surnames: dict[str, tuple[str, ...]] | None = None
         if not mentions:
             # Nobody named in full, so only a surname written alone can be found.
-            surnames = self.parts.surnames_among(set(text.split()) if chunks is None else chunks)
+            surnames = surnames_here()
             if not surnames:
                 return Assessment(())
         units = _units(text, posts)
@@ -136,7 +139,7 @@ class Assessor:
                 if has_mention else []
             )
             if not has_mention and surnames is None:
-                surnames = self.parts.surnames_among(set(text.split()) if chunks is None else chunks)
+                surnames = surnames_here()
             if not has_mention and surnames:
                 # Read only if a surname is written there alone (most texts name nobody), and
                 # only the sentence it is in.
